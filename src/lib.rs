@@ -1,0 +1,1 @@
+//! Tallyman: batch file exchange and reconciliation.

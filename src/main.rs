@@ -1,0 +1,2 @@
+//! The `tallyman` command line.
+fn main() {}
