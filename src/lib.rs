@@ -1,1 +1,8 @@
-//! Tallyman: batch file exchange and reconciliation.
+//! Tallyman: batch file exchange and reconciliation for ecommerce and ERP operations.
+//!
+//! The core (`config`, `schema`, `formats`, `engine`) is pure: bytes and tables in, tables and
+//! issues out. `transport` and `store` are the only modules that touch files and servers.
+pub mod formats;
+pub mod issue;
+pub mod schema;
+pub mod transport;

@@ -1,0 +1,598 @@
+//! Strict CSV: structure checks before any data reaches polars, then polars' parser.
+//!
+//! polars alone pads short rows with nulls, renames duplicate headers and is lenient with quotes;
+//! none of that may pass silently. `check_structure` catches wrong field counts, unclosed or stray
+//! quotes, invalid UTF-8, NUL bytes and bad headers, each with its line, and hands polars only
+//! well-formed records (bad ones are set aside, so the caller's policy decides their fate).
+
+use std::borrow::Cow;
+use std::io::Cursor;
+use std::sync::Arc;
+
+use polars::prelude::*;
+use serde::Deserialize;
+
+use crate::issue::Issue;
+
+/// A CSV dialect in Frictionless terms (the subset partners actually vary).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Dialect {
+    pub delimiter: String,
+    pub header: bool,
+    pub quote_char: String,
+    pub double_quote: bool,
+    /// Any WHATWG encoding label (utf-8, latin1, windows-1252, utf-16le...).
+    pub encoding: String,
+}
+
+impl Default for Dialect {
+    fn default() -> Self {
+        Dialect {
+            delimiter: ",".into(),
+            header: true,
+            quote_char: "\"".into(),
+            double_quote: true,
+            encoding: "utf-8".into(),
+        }
+    }
+}
+
+impl Dialect {
+    /// Checks the dialect; returns every problem found.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.delimiter.len() != 1 {
+            out.push(format!(
+                "delimiter {:?} must be one ASCII character",
+                self.delimiter
+            ));
+        }
+        if self.quote_char.len() != 1 {
+            out.push(format!(
+                "quoteChar {:?} must be one ASCII character",
+                self.quote_char
+            ));
+        }
+        if encoding_rs::Encoding::for_label(self.encoding.as_bytes()).is_none() {
+            out.push(format!(
+                "encoding {:?} is not a known encoding label",
+                self.encoding
+            ));
+        }
+        out
+    }
+
+    fn delimiter_byte(&self) -> u8 {
+        self.delimiter.as_bytes().first().copied().unwrap_or(b',')
+    }
+
+    fn quote_byte(&self) -> u8 {
+        self.quote_char.as_bytes().first().copied().unwrap_or(b'"')
+    }
+}
+
+/// Where each data row starts in the original file, for issue line numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowLines {
+    /// Row `i` starts on line `first + i` (no multi-line records, nothing set aside).
+    Contiguous { first: u64 },
+    /// Row `i` starts on line `lines[i]`.
+    Listed(Vec<u64>),
+}
+
+impl RowLines {
+    pub fn line(&self, row: usize) -> u64 {
+        match self {
+            RowLines::Contiguous { first } => first + row as u64,
+            RowLines::Listed(lines) => lines.get(row).copied().unwrap_or(0),
+        }
+    }
+}
+
+/// The outcome of the structure pass: a header, well-formed data bytes, and the problems.
+#[derive(Debug)]
+pub struct Structured<'a> {
+    pub header: Vec<String>,
+    /// UTF-8 data records only (no header, no BOM), ready for polars.
+    pub body: Cow<'a, [u8]>,
+    pub rows: usize,
+    pub row_lines: RowLines,
+    /// Problems with single records (those records are not in `body`).
+    pub issues: Vec<Issue>,
+    /// A problem that makes the whole file unusable (empty, undecodable, bad header).
+    pub fatal: Option<Issue>,
+    pub delimiter: u8,
+    pub quote: u8,
+}
+
+/// Runs every structure check over `bytes`. `file` names the file in issues.
+pub fn check_structure<'a>(file: &str, bytes: &'a [u8], dialect: &Dialect) -> Structured<'a> {
+    let delimiter = dialect.delimiter_byte();
+    let quote = dialect.quote_byte();
+    let mut out = Structured {
+        header: Vec::new(),
+        body: Cow::Borrowed(&[]),
+        rows: 0,
+        row_lines: RowLines::Contiguous { first: 1 },
+        issues: Vec::new(),
+        fatal: None,
+        delimiter,
+        quote,
+    };
+    let text: Cow<'a, [u8]> = match decode(bytes, &dialect.encoding) {
+        Ok(t) => t,
+        Err(message) => {
+            out.fatal = Some(Issue::error(file, "encoding", message));
+            return out;
+        }
+    };
+    let records = split_records(&text, delimiter, quote, dialect.double_quote);
+    let mut records = records.into_iter();
+    let first_data_line;
+    if dialect.header {
+        let Some(head) = records.next() else {
+            out.fatal = Some(Issue::error(file, "empty", "the file has no header line"));
+            return out;
+        };
+        if let Some(problem) = head.problem {
+            out.fatal = Some(problem.into_issue(file, head.line).in_column("header"));
+            return out;
+        }
+        let header = split_fields(&text[head.start..head.end], delimiter, quote);
+        if let Err(issue) = check_header_names(file, &header) {
+            out.fatal = Some(issue);
+            return out;
+        }
+        out.header = header;
+        first_data_line = head.line + head.lines_spanned();
+    } else {
+        first_data_line = 1;
+    }
+    let expected_fields = if dialect.header { out.header.len() } else { 0 };
+    let mut kept: Vec<&Record> = Vec::new();
+    let all: Vec<Record> = records.collect();
+    let mut expected = expected_fields;
+    for r in &all {
+        if r.is_blank(&text) {
+            continue;
+        }
+        if expected == 0 {
+            expected = r.fields;
+        }
+        let problem = r.problem.clone().or_else(|| {
+            (r.fields != expected).then(|| Problem {
+                rule: "field-count",
+                column: None,
+                message: format!("expected {expected} fields, found {}", r.fields),
+            })
+        });
+        match problem {
+            Some(p) => out.issues.push(p.into_issue(file, r.line)),
+            None => kept.push(r),
+        }
+    }
+    out.rows = kept.len();
+    let contiguous = kept
+        .iter()
+        .enumerate()
+        .all(|(i, r)| r.line == first_data_line + i as u64 && r.lines_spanned() == 1)
+        && kept.len() == all.len();
+    if contiguous {
+        out.row_lines = RowLines::Contiguous {
+            first: first_data_line,
+        };
+        let start = all.first().map(|r| r.start).unwrap_or(text.len());
+        out.body = slice_cow(text, start);
+    } else {
+        out.row_lines = RowLines::Listed(kept.iter().map(|r| r.line).collect());
+        let mut body = Vec::with_capacity(text.len());
+        for r in &kept {
+            body.extend_from_slice(&text[r.start..r.end_with_eol]);
+            if !text[r.start..r.end_with_eol].ends_with(b"\n") {
+                body.push(b'\n');
+            }
+        }
+        out.body = Cow::Owned(body);
+    }
+    if out.header.is_empty() && !dialect.header {
+        out.header = (1..=expected).map(|i| format!("field{i}")).collect();
+    }
+    out
+}
+
+fn slice_cow(text: Cow<'_, [u8]>, start: usize) -> Cow<'_, [u8]> {
+    match text {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[start..]),
+        Cow::Owned(v) => Cow::Owned(v[start..].to_vec()),
+    }
+}
+
+/// Strips a BOM and turns the declared encoding into UTF-8; invalid UTF-8 stays (the record
+/// pass reports it with its line).
+fn decode<'a>(bytes: &'a [u8], label: &str) -> Result<Cow<'a, [u8]>, String> {
+    let encoding = encoding_rs::Encoding::for_label(label.as_bytes())
+        .ok_or_else(|| format!("unknown encoding {label:?}"))?;
+    if encoding == encoding_rs::UTF_8 {
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        return Ok(Cow::Borrowed(body));
+    }
+    let (text, _, had_errors) = encoding.decode(bytes);
+    if had_errors {
+        return Err(format!("the bytes are not valid {}", encoding.name()));
+    }
+    Ok(Cow::Owned(text.into_owned().into_bytes()))
+}
+
+#[derive(Debug, Clone)]
+struct Problem {
+    rule: &'static str,
+    column: Option<usize>,
+    message: String,
+}
+
+impl Problem {
+    fn into_issue(self, file: &str, line: u64) -> Issue {
+        let issue = Issue::error(file, self.rule, self.message).at_line(line);
+        match self.column {
+            Some(c) => issue.in_column(c.to_string()),
+            None => issue,
+        }
+    }
+}
+
+/// One physical record: byte span (without its line ending), start line, field count, problem.
+#[derive(Debug)]
+struct Record {
+    start: usize,
+    end: usize,
+    end_with_eol: usize,
+    line: u64,
+    newlines_inside: u64,
+    fields: usize,
+    problem: Option<Problem>,
+}
+
+impl Record {
+    fn lines_spanned(&self) -> u64 {
+        1 + self.newlines_inside
+    }
+
+    fn is_blank(&self, text: &[u8]) -> bool {
+        self.problem.is_none() && text[self.start..self.end].iter().all(|&b| b == b'\r')
+    }
+}
+
+/// Splits text into records with the RFC 4180 quoting rules, strictly: a quote may only open a
+/// field, must close it, and may only be doubled inside it. This is a validator over the same
+/// rules the csv crate and polars parse with; it is what lets us report the line of a stray quote
+/// instead of silently merging records.
+fn split_records(text: &[u8], delim: u8, quote: u8, double_quote: bool) -> Vec<Record> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    let mut line: u64 = 1;
+    let fast = memchr::memchr(quote, text).is_none();
+    while pos < text.len() {
+        let start = pos;
+        let (end, next, newlines_inside, fields, problem) = if fast {
+            let end = memchr::memchr(b'\n', &text[pos..]).map_or(text.len(), |i| pos + i);
+            let fields = 1 + memchr::memchr_iter(delim, &text[pos..end]).count();
+            (end, (end + 1).min(text.len()), 0, fields, None)
+        } else {
+            scan_quoted(text, pos, delim, quote, double_quote)
+        };
+        let span = &text[start..end];
+        let problem = problem.or_else(|| utf8_problem(span, delim)).or_else(|| {
+            memchr::memchr(0, span).map(|i| Problem {
+                rule: "nul-byte",
+                column: Some(field_at(span, i, delim)),
+                message: "the record holds a NUL byte".into(),
+            })
+        });
+        let end = if end > start && text[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
+        out.push(Record {
+            start,
+            end,
+            end_with_eol: next,
+            line,
+            newlines_inside,
+            fields,
+            problem,
+        });
+        line += newlines_inside + 1;
+        pos = next;
+    }
+    out
+}
+
+type Scan = (usize, usize, u64, usize, Option<Problem>);
+
+fn scan_quoted(text: &[u8], start: usize, delim: u8, quote: u8, double_quote: bool) -> Scan {
+    #[derive(PartialEq)]
+    enum S {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        AfterQuote,
+    }
+    let mut state = S::FieldStart;
+    let mut fields = 1;
+    let mut newlines = 0;
+    let mut problem: Option<Problem> = None;
+    let mut i = start;
+    while i < text.len() {
+        let b = text[i];
+        match state {
+            S::FieldStart | S::Unquoted if b == b'\n' => {
+                return (i, i + 1, newlines, fields, problem)
+            }
+            S::AfterQuote if b == b'\n' => return (i, i + 1, newlines, fields, problem),
+            S::FieldStart if b == quote => state = S::Quoted,
+            S::FieldStart | S::Unquoted | S::AfterQuote if b == delim => {
+                fields += 1;
+                state = S::FieldStart;
+            }
+            S::FieldStart => state = S::Unquoted,
+            S::Unquoted if b == quote => {
+                problem.get_or_insert(Problem {
+                    rule: "stray-quote",
+                    column: Some(fields),
+                    message: "a quote inside an unquoted field".into(),
+                });
+            }
+            S::Unquoted => {}
+            S::Quoted if b == quote => state = S::AfterQuote,
+            S::Quoted => {
+                if b == b'\n' {
+                    newlines += 1;
+                }
+            }
+            S::AfterQuote if b == quote && double_quote => state = S::Quoted,
+            S::AfterQuote if b == b'\r' => {}
+            S::AfterQuote => {
+                problem.get_or_insert(Problem {
+                    rule: "stray-quote",
+                    column: Some(fields),
+                    message: "characters after a closing quote".into(),
+                });
+                state = S::Unquoted;
+            }
+        }
+        i += 1;
+    }
+    if state == S::Quoted {
+        problem = Some(Problem {
+            rule: "unclosed-quote",
+            column: Some(fields),
+            message: "a quoted field is never closed (it runs to the end of the file)".into(),
+        });
+    }
+    (text.len(), text.len(), newlines, fields, problem)
+}
+
+fn utf8_problem(span: &[u8], delim: u8) -> Option<Problem> {
+    std::str::from_utf8(span).err().map(|e| Problem {
+        rule: "encoding",
+        column: Some(field_at(span, e.valid_up_to(), delim)),
+        message: format!(
+            "invalid UTF-8 at byte {} of the record",
+            e.valid_up_to() + 1
+        ),
+    })
+}
+
+/// 1-based field number holding byte `at` (by delimiter count; good enough for a message).
+fn field_at(span: &[u8], at: usize, delim: u8) -> usize {
+    1 + memchr::memchr_iter(delim, &span[..at.min(span.len())]).count()
+}
+
+/// Splits one header record into names, unquoting with the csv crate.
+fn split_fields(record: &[u8], delim: u8, quote: u8) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(delim)
+        .quote(quote)
+        .from_reader(record);
+    let mut names = Vec::new();
+    if let Some(Ok(r)) = reader.byte_records().next() {
+        names = r
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
+    }
+    names
+}
+
+fn check_header_names(file: &str, header: &[String]) -> Result<(), Issue> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, name) in header.iter().enumerate() {
+        if name.trim().is_empty() {
+            return Err(
+                Issue::error(file, "header", format!("header field {} is blank", i + 1))
+                    .at_line(1)
+                    .in_column((i + 1).to_string()),
+            );
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(Issue::error(
+                file,
+                "duplicate-header",
+                format!("header `{name}` appears twice"),
+            )
+            .at_line(1)
+            .in_column(name.clone())
+            .with_value(name));
+        }
+    }
+    Ok(())
+}
+
+/// Parses well-formed records with polars. `dtypes` gives each header column's read type
+/// (String or Int64); a value that does not parse becomes null, and the caller compares with a
+/// string read of that column to report it.
+pub fn read_frame(
+    s: &Structured<'_>,
+    dtypes: &[DataType],
+    null_values: &[String],
+) -> PolarsResult<DataFrame> {
+    let mut schema = Schema::default();
+    for (name, dtype) in s.header.iter().zip(dtypes) {
+        schema.with_column(name.as_str().into(), dtype.clone());
+    }
+    read_with_schema(s, schema, None, null_values)
+}
+
+/// Reads only `columns` as strings (to find the raw text of values a typed read refused).
+pub fn read_strings(
+    s: &Structured<'_>,
+    columns: &[String],
+    null_values: &[String],
+) -> PolarsResult<DataFrame> {
+    let mut schema = Schema::default();
+    for name in &s.header {
+        schema.with_column(name.as_str().into(), DataType::String);
+    }
+    let picked: Arc<[PlSmallStr]> = columns
+        .iter()
+        .map(|c| PlSmallStr::from(c.as_str()))
+        .collect();
+    read_with_schema(s, schema, Some(picked), null_values)
+}
+
+fn read_with_schema(
+    s: &Structured<'_>,
+    schema: Schema,
+    columns: Option<Arc<[PlSmallStr]>>,
+    null_values: &[String],
+) -> PolarsResult<DataFrame> {
+    if s.rows == 0 {
+        let cols: Vec<Column> = schema
+            .iter()
+            .filter(|(n, _)| columns.as_ref().is_none_or(|c| c.contains(*n)))
+            .map(|(n, d)| Column::full_null(n.clone(), 0, d))
+            .collect();
+        return DataFrame::new(0, cols);
+    }
+    let nulls: Vec<PlSmallStr> = null_values
+        .iter()
+        .map(|v| PlSmallStr::from(v.as_str()))
+        .collect();
+    let parse = CsvParseOptions::default()
+        .with_separator(s.delimiter)
+        .with_quote_char(Some(s.quote))
+        .with_null_values(Some(NullValues::AllColumns(nulls)))
+        .with_missing_is_null(true);
+    let mut options = CsvReadOptions::default()
+        .with_has_header(false)
+        .with_schema(Some(Arc::new(schema)))
+        .with_ignore_errors(true)
+        .with_parse_options(parse);
+    if let Some(cols) = columns {
+        options = options.with_columns(Some(cols));
+    }
+    options
+        .into_reader_with_file_handle(Cursor::new(&*s.body))
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Structured<'_> {
+        check_structure("f.csv", text.as_bytes(), &Dialect::default())
+    }
+
+    /// (input, expected (rule, line, column) of each record problem)
+    const CASES: &[(&str, &[(&str, u64, &str)])] = &[
+        ("a,b\n1,2\n3,4\n", &[]),
+        ("a,b\r\n1,2\r\n3,4\r\n", &[]),
+        ("\u{feff}a,b\n1,2\n", &[]),
+        ("a,b\n1,2\n3\n5,6\n", &[("field-count", 3, "")]),
+        ("a,b\n1,2,3\n", &[("field-count", 2, "")]),
+        ("a,b\n1,x\"y\n", &[("stray-quote", 2, "2")]),
+        ("a,b\n\"1\"x,2\n", &[("stray-quote", 2, "1")]),
+        ("a,b\n1,2\n3,\"open\n4,5\n", &[("unclosed-quote", 3, "2")]),
+        ("a,b\n1,\"multi\nline\"\n3,4\n", &[]),
+        ("a,b\n1,2\n3,\0\n", &[("nul-byte", 3, "2")]),
+    ];
+
+    #[test]
+    fn structure_problems_carry_rule_line_and_column() {
+        for (input, expected) in CASES {
+            let s = check(input);
+            assert!(s.fatal.is_none(), "{input:?}: {:?}", s.fatal);
+            let got: Vec<(String, u64, String)> = s
+                .issues
+                .iter()
+                .map(|i| {
+                    (
+                        i.rule.clone(),
+                        i.line.unwrap(),
+                        i.column.clone().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            let want: Vec<(String, u64, String)> = expected
+                .iter()
+                .map(|(r, l, c)| (r.to_string(), *l, c.to_string()))
+                .collect();
+            assert_eq!(got, want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_with_its_line() {
+        let s = check_structure("f.csv", b"a,b\n1,2\n3,\xff\xfe\n", &Dialect::default());
+        assert_eq!(s.issues.len(), 1);
+        assert_eq!(
+            (s.issues[0].rule.as_str(), s.issues[0].line),
+            ("encoding", Some(3))
+        );
+        assert_eq!(s.rows, 1);
+    }
+
+    #[test]
+    fn latin1_is_decoded_when_declared() {
+        let dialect = Dialect {
+            encoding: "latin1".into(),
+            ..Dialect::default()
+        };
+        let s = check_structure("f.csv", b"name\ncaf\xe9\n", &dialect);
+        assert!(s.issues.is_empty() && s.fatal.is_none());
+        assert_eq!(&*s.body, "café\n".as_bytes());
+    }
+
+    #[test]
+    fn duplicate_and_blank_headers_are_fatal() {
+        assert_eq!(
+            check("a,b,a\n1,2,3\n").fatal.unwrap().rule,
+            "duplicate-header"
+        );
+        assert_eq!(check("a,,c\n1,2,3\n").fatal.unwrap().rule, "header");
+        assert_eq!(check("").fatal.unwrap().rule, "empty");
+    }
+
+    #[test]
+    fn set_aside_rows_keep_their_original_line_numbers() {
+        let s = check("a,b\n1,2\nbad\n3,\"x\ny\"\n5,6\n");
+        assert_eq!(s.rows, 3);
+        assert_eq!(s.row_lines, RowLines::Listed(vec![2, 4, 6]));
+        let df = read_frame(&s, &[DataType::Int64, DataType::String], &[String::new()]).unwrap();
+        assert_eq!(df.height(), 3);
+        assert_eq!(df.column("b").unwrap().str().unwrap().get(1), Some("x\ny"));
+    }
+
+    #[test]
+    fn typed_read_turns_bad_integers_into_nulls() {
+        let s = check("a,b\n1,x\nz,2\n");
+        let df = read_frame(&s, &[DataType::Int64, DataType::String], &[String::new()]).unwrap();
+        assert_eq!(df.column("a").unwrap().null_count(), 1);
+        let raw = read_strings(&s, &["a".into()], &[String::new()]).unwrap();
+        assert_eq!(raw.column("a").unwrap().str().unwrap().get(1), Some("z"));
+    }
+}

@@ -1,0 +1,2 @@
+//! Bytes in, tables out: partner file formats (pure, no IO).
+pub mod csv;
