@@ -1,2 +1,62 @@
-//! The `tallyman` command line.
-fn main() {}
+//! The `tallyman` command line: each subcommand parses its flags and calls one function.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+#[derive(Parser)]
+#[command(
+    name = "tallyman",
+    version,
+    about = "Batch file exchange and reconciliation for ecommerce and ERP operations"
+)]
+struct Cli {
+    /// The home folder holding pipelines/, schemas/, inbox/, outbox/, archive/ (default: $TALLYMAN_HOME or the current folder).
+    #[arg(long, global = true, env = "TALLYMAN_HOME")]
+    home: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check every pipeline and schema; print every problem at once; exit 2 on bad config.
+    Check,
+    /// Process what is ready in the drop folders, once, then exit.
+    Run(cli::run::Args),
+    /// Replay the archived inputs of a business date and say what changed.
+    Rerun(cli::rerun::Args),
+    /// List run history.
+    Runs(cli::runs::Args),
+    /// Check one file against one schema, without a pipeline.
+    Validate(cli::validate::Args),
+    /// Drop the bundled demo files into the drop folders and run the pipelines.
+    Demo(cli::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cli::init_logging(&cli.log_format);
+    let home = cli.home.clone().unwrap_or_else(|| PathBuf::from("."));
+    let result = match cli.command {
+        Command::Check => cli::check::run(&home),
+        Command::Run(a) => cli::run::run(&home, a),
+        Command::Rerun(a) => cli::rerun::run(&home, a),
+        Command::Runs(a) => cli::runs::run(&home, a),
+        Command::Validate(a) => cli::validate::run(a),
+        Command::Demo(a) => cli::demo::run(&home, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

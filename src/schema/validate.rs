@@ -169,6 +169,20 @@ pub fn validate_csv(
             frame.with_column(c.clone().with_name(alias.as_str().into()))?;
         }
     }
+    // Text fields converted by expressions keep their raw text beside them, so that checks and
+    // messages can see what the partner actually wrote.
+    for field in schema.fields.iter().filter(|f| s.header.contains(&f.name)) {
+        if matches!(field.kind, FieldType::String | FieldType::Integer) {
+            continue;
+        }
+        let alias = format!("__raw_{}", field.name);
+        let raw = frame
+            .column(&field.name)?
+            .clone()
+            .with_name(alias.as_str().into());
+        frame.with_column(raw)?;
+        raw_names.insert(field.name.clone(), alias);
+    }
     let mut checks = Checks::default();
     let mut conversions = Vec::new();
     for field in schema.fields.iter().filter(|f| s.header.contains(&f.name)) {

@@ -1,0 +1,110 @@
+//! `tallyman demo`: drop the bundled demo files into the drop folders and run the pipelines.
+//!
+//! Everything the demo needs is embedded in the binary, so it works in an empty folder too:
+//! pipeline and schema files are written only where they are missing (never overwritten).
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use filetime_free::set_old_mtime;
+
+/// (path under the home folder, contents, overwrite?)
+const FILES: &[(&str, &str, bool)] = &[
+    (
+        "pipelines/inventory_3pl.toml",
+        include_str!("../../pipelines/inventory_3pl.toml"),
+        false,
+    ),
+    (
+        "schemas/tpl_snapshot.v1.json",
+        include_str!("../../schemas/tpl_snapshot.v1.json"),
+        false,
+    ),
+    (
+        "schemas/erp_onhand.v1.json",
+        include_str!("../../schemas/erp_onhand.v1.json"),
+        false,
+    ),
+    (
+        "schemas/item_master.v1.json",
+        include_str!("../../schemas/item_master.v1.json"),
+        false,
+    ),
+    (
+        "reference/item_master.csv",
+        include_str!("../../reference/item_master.csv"),
+        false,
+    ),
+    (
+        "inbox/erp/erp_onhand_2026-11-25.csv",
+        include_str!("../../demo/erp/erp_onhand_2026-11-25.csv"),
+        true,
+    ),
+    (
+        "inbox/inventory_3pl/stock_2026-11-25.csv",
+        include_str!("../../demo/drop/inventory_3pl/stock_2026-11-25.csv"),
+        true,
+    ),
+];
+
+const FOLDERS: &[&str] = &[
+    "inbox/inventory_3pl",
+    "inbox/erp",
+    "outbox",
+    "archive",
+    "reference",
+];
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Only drop the files (for trying `tallyman serve` or `tallyman run` yourself).
+    #[arg(long)]
+    pub no_run: bool,
+}
+
+pub fn run(home_dir: &Path, args: Args) -> Result<ExitCode> {
+    for f in FOLDERS {
+        std::fs::create_dir_all(home_dir.join(f)).with_context(|| format!("creating {f}"))?;
+    }
+    for (rel, text, overwrite) in FILES {
+        let path = home_dir.join(rel);
+        if path.exists() && !overwrite {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        // Dropped files look as if the partner finished them a minute ago, so they settle at once.
+        set_old_mtime(&path, 60);
+        println!("dropped {rel}");
+    }
+    if args.no_run {
+        println!("\nDemo files are in place. Next: `tallyman run` (or `tallyman serve`).");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = super::run::run(
+        home_dir,
+        super::run::Args {
+            pipeline: None,
+            max_wait_secs: 10,
+            json: false,
+        },
+    )?;
+    println!(
+        "\nWhere to look:\n  outbox/erp/             the variance file and the ATP feed the ERP picks up\n  archive/inventory_3pl/  inputs, outputs, issues.csv and manifest.json per run\n  var/ledger.sqlite       the ledger: sqlite3 var/ledger.sqlite 'select * from runs'\n  tallyman runs           run history;  tallyman rerun inventory_3pl --date 2026-11-25 --reason demo"
+    );
+    Ok(code)
+}
+
+mod filetime_free {
+    //! Setting a file's mtime into the past with std only (File::set_modified).
+    use std::path::Path;
+    use std::time::{Duration, SystemTime};
+
+    pub fn set_old_mtime(path: &Path, secs: u64) {
+        if let Ok(f) = std::fs::OpenOptions::new().append(true).open(path) {
+            let _ = f.set_modified(SystemTime::now() - Duration::from_secs(secs));
+        }
+    }
+}

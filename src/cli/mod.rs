@@ -1,0 +1,53 @@
+//! One file per subcommand; `anyhow` lives only here.
+pub mod check;
+pub mod demo;
+pub mod rerun;
+pub mod run;
+pub mod runs;
+pub mod validate;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use tallyman::config::{self, Home, Pipeline};
+use tallyman::store::Ledger;
+
+/// Exit code for configuration problems (`check`, and any command that loads bad config).
+pub const EXIT_CONFIG: u8 = 2;
+
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TALLYMAN_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Loads and compiles every pipeline; on problems prints them all and returns the exit code.
+pub fn load_pipelines(
+    home: &Home,
+) -> std::result::Result<std::collections::BTreeMap<String, Pipeline>, ExitCode> {
+    config::load(home).map_err(|errors| {
+        eprintln!("{} configuration problem(s):", errors.len());
+        for e in &errors {
+            eprintln!("  {e}");
+        }
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+pub fn open_ledger(home: &Home) -> Result<Ledger> {
+    let path = home.var().join("ledger.sqlite");
+    Ledger::open(&path).with_context(|| format!("opening the ledger {}", path.display()))
+}
+
+pub fn home(path: &Path) -> Home {
+    Home::new(path.to_path_buf())
+}

@@ -1,0 +1,129 @@
+//! `tallyman run [PIPELINE]`: process what is ready, once.
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use tallyman::config::Home;
+use tallyman::runner::{rel, run_pipeline};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Only this pipeline (default: all).
+    pub pipeline: Option<String>,
+    /// Longest time to wait for young files to settle before giving up on them this time.
+    #[arg(long, default_value_t = 30)]
+    pub max_wait_secs: u64,
+    /// Print the outcome as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn shown(home: &Home, path: &Path) -> String {
+    rel(home, path)
+}
+
+pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
+    let home = super::home(home);
+    let pipelines = match super::load_pipelines(&home) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    if let Some(id) = &args.pipeline {
+        if !pipelines.contains_key(id) {
+            bail!(
+                "no pipeline `{id}` (known: {})",
+                pipelines.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    let mut ledger = super::open_ledger(&home)?;
+    let mut failed = false;
+    let mut all = Vec::new();
+    for (id, p) in &pipelines {
+        if args.pipeline.as_ref().is_some_and(|only| only != id) {
+            continue;
+        }
+        match run_pipeline(
+            &home,
+            &mut ledger,
+            p,
+            Duration::from_secs(args.max_wait_secs),
+        ) {
+            Ok(summary) => {
+                if !args.json {
+                    print_summary(id, &summary);
+                }
+                all.extend(summary.outcomes);
+            }
+            Err(e) => {
+                eprintln!("{id}: {e}");
+                failed = true;
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_summary(id: &str, s: &tallyman::runner::Summary) {
+    if s.outcomes.is_empty() && s.duplicates.is_empty() {
+        println!("{id}: nothing ready");
+    }
+    for o in &s.outcomes {
+        let m = o.manifest.as_ref();
+        println!(
+            "{id}: {} -> {} (run {}, business date {}, {} rows, {} set aside, {} issues)",
+            o.file,
+            o.state,
+            o.run_id,
+            o.business_date.as_deref().unwrap_or("-"),
+            m.map_or(0, |m| m.rows),
+            m.map_or(0, |m| m.rows_set_aside),
+            o.issues.len()
+        );
+        if let Some(r) = &o.reason {
+            println!("    reason: {r}");
+        }
+        if let Some(m) = m {
+            if !m.reconciliation.is_empty() {
+                let parts: Vec<String> = m
+                    .reconciliation
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                println!("    reconciliation: {}", parts.join(", "));
+            }
+            for out in &m.outputs {
+                println!(
+                    "    wrote outbox/{}/{} ({} rows)",
+                    out.destination, out.name, out.rows
+                );
+            }
+        }
+        for i in o.issues.iter().take(10) {
+            println!("    {i}");
+        }
+        if o.issues.len() > 10 {
+            println!(
+                "    ... {} more in the run's issues.csv",
+                o.issues.len() - 10
+            );
+        }
+    }
+    for d in &s.duplicates {
+        println!("{id}: {d} -> duplicate (same content already processed; recorded, not processed again)");
+    }
+    for (name, why) in &s.waiting {
+        println!("{id}: {name} not taken yet ({why:?})");
+    }
+    for (name, why) in &s.refused {
+        println!("{id}: {name} {why}");
+    }
+}

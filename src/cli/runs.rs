@@ -1,0 +1,64 @@
+//! `tallyman runs`: run history with filters.
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use tallyman::store::RunFilter;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub pipeline: Option<String>,
+    /// Business date, YYYY-MM-DD.
+    #[arg(long)]
+    pub date: Option<String>,
+    /// running, succeeded, rejected or failed.
+    #[arg(long)]
+    pub state: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
+    let home = super::home(home);
+    let ledger = super::open_ledger(&home)?;
+    let rows = ledger.runs(&RunFilter {
+        pipeline: args.pipeline,
+        date: args.date,
+        state: args.state,
+        limit: Some(args.limit),
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<8} {:<16} {:<10} {:<9} {:<7} {:>8} {:>6}  file / why",
+        "run", "pipeline", "date", "state", "trigger", "rows", "issues"
+    );
+    for r in rows {
+        let why = match (&r.trigger[..], &r.reason, &r.message) {
+            ("rerun", Some(reason), _) => format!(
+                " (rerun by {}: {reason})",
+                r.actor.as_deref().unwrap_or("?")
+            ),
+            (_, _, Some(m)) => format!(" ({m})"),
+            _ => String::new(),
+        };
+        println!(
+            "{:<8} {:<16} {:<10} {:<9} {:<7} {:>8} {:>6}  {}{}",
+            r.run_id,
+            r.pipeline,
+            r.business_date.as_deref().unwrap_or("-"),
+            r.state,
+            r.trigger,
+            r.rows.unwrap_or(0),
+            r.issues.unwrap_or(0),
+            r.file.as_deref().unwrap_or("-"),
+            why
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,538 @@
+//! Compiling raw pipeline files into validated `Pipeline`s, collecting every problem at once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use regex::Regex;
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+
+use super::raw::*;
+use super::ConfigError;
+use crate::formats::csv::Dialect;
+use crate::schema::TableSchema;
+use crate::transport::settle::SettlePolicy;
+
+/// The folders of one Tallyman installation (the project folder for the demo).
+#[derive(Debug, Clone)]
+pub struct Home {
+    pub root: PathBuf,
+}
+
+impl Home {
+    pub fn new(root: impl Into<PathBuf>) -> Home {
+        Home { root: root.into() }
+    }
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+    pub fn outbox(&self) -> PathBuf {
+        self.root.join("outbox")
+    }
+    pub fn archive(&self) -> PathBuf {
+        self.root.join("archive")
+    }
+    pub fn quarantine(&self) -> PathBuf {
+        self.root.join("quarantine")
+    }
+    pub fn var(&self) -> PathBuf {
+        self.root.join("var")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub folder: PathBuf,
+    pub pattern: glob::Pattern,
+    pub settle: SettlePolicy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Any error rejects the whole file into quarantine.
+    RejectFile,
+    /// Rows with errors are set aside (listed in the issues) and the rest goes on.
+    SetRowsAside,
+}
+
+#[derive(Debug, Clone)]
+pub enum BusinessDateRule {
+    FromName { regex: Regex, format: String },
+    ArrivalTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableFile {
+    pub path: PathBuf,
+    pub schema: TableSchema,
+    pub dialect: Dialect,
+}
+
+#[derive(Debug, Clone)]
+pub struct Erp {
+    pub folder: PathBuf,
+    pub pattern: String,
+    pub schema: TableSchema,
+    pub dialect: Dialect,
+}
+
+impl Erp {
+    /// The extract's file name for a business date.
+    pub fn file_name(&self, date: chrono::NaiveDate) -> String {
+        expand(
+            &self.pattern,
+            &[
+                ("date", date.format("%Y-%m-%d").to_string()),
+                ("yyyymmdd", date.format("%Y%m%d").to_string()),
+            ],
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ComparePair {
+    pub partner: String,
+    pub erp: String,
+    pub abs_tolerance: Decimal,
+    pub rel_tolerance: Decimal,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reconcile {
+    /// (partner column, ERP column)
+    pub keys: Vec<(String, String)>,
+    pub compare: Vec<ComparePair>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Transform {
+    pub name: String,
+    pub sql: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub table: String,
+    pub destination: String,
+    pub name: String,
+    pub order_by: Vec<String>,
+}
+
+impl Output {
+    pub fn file_name(&self, pipeline: &str, date: chrono::NaiveDate, run_id: &str) -> String {
+        expand(
+            &self.name,
+            &[
+                ("pipeline", pipeline.to_string()),
+                ("date", date.format("%Y-%m-%d").to_string()),
+                ("yyyymmdd", date.format("%Y%m%d").to_string()),
+                ("run_id", run_id.to_string()),
+            ],
+        )
+    }
+}
+
+/// A validated pipeline, ready to run.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub id: String,
+    pub description: String,
+    pub time_zone: Tz,
+    pub source: Source,
+    pub format: InputFormat,
+    pub schema: TableSchema,
+    pub on_error: OnError,
+    pub dialect: Dialect,
+    pub business_date: BusinessDateRule,
+    pub references: BTreeMap<String, TableFile>,
+    pub erp: Option<Erp>,
+    pub reconcile: Option<Reconcile>,
+    pub transforms: Vec<Transform>,
+    pub outputs: Vec<Output>,
+    /// sha256 of the pipeline file's text, recorded in every run manifest.
+    pub config_sha256: String,
+}
+
+/// Names a SQL transform or output may use besides references and transforms.
+pub const BUILTIN_TABLES: [&str; 4] = ["input", "erp", "reconciled", "breaks"];
+
+struct Errs {
+    file: String,
+    list: Vec<ConfigError>,
+}
+
+impl Errs {
+    fn add(&mut self, key: &str, why: String) {
+        self.list.push(ConfigError {
+            file: self.file.clone(),
+            key: key.to_string(),
+            why,
+        });
+    }
+}
+
+fn schema_of(
+    e: &mut Errs,
+    schemas: &BTreeMap<String, TableSchema>,
+    key: &str,
+    name: &str,
+) -> Option<TableSchema> {
+    let found = schemas.get(name).cloned();
+    if found.is_none() {
+        e.add(
+            key,
+            format!("schema `{name}` is not in schemas/ (looked for schemas/{name}.json)"),
+        );
+    }
+    found
+}
+
+fn expand(template: &str, vars: &[(&str, String)]) -> String {
+    let mut out = template.to_string();
+    for (k, v) in vars {
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    out
+}
+
+/// Compiles one pipeline. `shown` names the file in errors; `text` is hashed for manifests.
+pub fn compile(
+    id: &str,
+    shown: &str,
+    raw: PipelineRaw,
+    schemas: &BTreeMap<String, TableSchema>,
+    home: &Home,
+    text: &str,
+) -> Result<Pipeline, Vec<ConfigError>> {
+    let mut errs = Errs {
+        file: shown.to_string(),
+        list: Vec::new(),
+    };
+    let time_zone: Tz = raw.time_zone.parse().unwrap_or_else(|_| {
+        errs.add(
+            "time_zone",
+            format!("`{}` is not an IANA time zone", raw.time_zone),
+        );
+        Tz::UTC
+    });
+    let folder = raw
+        .source
+        .folder
+        .clone()
+        .unwrap_or_else(|| format!("inbox/{id}"));
+    let folder_path = home.path(&folder);
+    if !folder_path.is_dir() {
+        errs.add("source.folder", format!("folder `{folder}` does not exist"));
+    }
+    let pattern = raw.source.pattern.as_deref().unwrap_or("*");
+    let pattern = glob::Pattern::new(pattern).unwrap_or_else(|e| {
+        errs.add(
+            "source.pattern",
+            format!("`{pattern}` is not a valid glob: {e}"),
+        );
+        glob::Pattern::new("*").expect("literal glob")
+    });
+    let defaults = SettlePolicy::default();
+    let settle = SettlePolicy {
+        min_age: raw
+            .source
+            .min_age_secs
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.min_age),
+        settle: raw
+            .source
+            .settle_secs
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.settle),
+        done_marker: raw.source.done_marker.clone(),
+    };
+    let schema = schema_of(&mut errs, schemas, "input.schema", &raw.input.schema);
+    let mut references = BTreeMap::new();
+    let mut reference_problems = Vec::new();
+    for (name, r) in &raw.references {
+        let s = schema_of(
+            &mut errs,
+            schemas,
+            &format!("references.{name}.schema"),
+            &r.schema,
+        );
+        if !home.path(&r.file).is_file() {
+            reference_problems.push((
+                format!("references.{name}.file"),
+                format!("file `{}` does not exist", r.file),
+            ));
+        }
+        if let Some(s) = s {
+            references.insert(
+                name.clone(),
+                TableFile {
+                    path: home.path(&r.file),
+                    schema: s,
+                    dialect: r.dialect.clone(),
+                },
+            );
+        }
+    }
+    let erp = raw.erp.as_ref().and_then(|e| {
+        let s = schema_of(&mut errs, schemas, "erp.schema", &e.schema);
+        if !home.path(&e.folder).is_dir() {
+            reference_problems.push((
+                "erp.folder".into(),
+                format!("folder `{}` does not exist", e.folder),
+            ));
+        }
+        s.map(|schema| Erp {
+            folder: home.path(&e.folder),
+            pattern: e.pattern.clone(),
+            schema,
+            dialect: e.dialect.clone(),
+        })
+    });
+    for (k, why) in reference_problems {
+        errs.add(&k, why);
+    }
+    for (key, d) in std::iter::once(("input.dialect".to_string(), &raw.input.dialect))
+        .chain(
+            raw.references
+                .iter()
+                .map(|(n, r)| (format!("references.{n}.dialect"), &r.dialect)),
+        )
+        .chain(
+            raw.erp
+                .iter()
+                .map(|e| ("erp.dialect".to_string(), &e.dialect)),
+        )
+    {
+        for p in d.problems() {
+            errs.add(&key, p);
+        }
+    }
+    let format = match raw.input.format.as_str() {
+        "csv" => InputFormat::Csv,
+        other => {
+            errs.add(
+                "input.format",
+                format!("`{other}` is not supported yet (supported: csv)"),
+            );
+            InputFormat::Csv
+        }
+    };
+    let on_error = match raw.input.on_error.as_deref().unwrap_or("reject_file") {
+        "reject_file" => OnError::RejectFile,
+        "set_rows_aside" => OnError::SetRowsAside,
+        other => {
+            errs.add(
+                "input.on_error",
+                format!("`{other}` is not one of reject_file, set_rows_aside"),
+            );
+            OnError::RejectFile
+        }
+    };
+    let business_date = match &raw.business_date {
+        None => BusinessDateRule::ArrivalTime,
+        Some(b) => match Regex::new(&b.from_name) {
+            Ok(re) if re.capture_names().any(|n| n == Some("date")) => BusinessDateRule::FromName {
+                regex: re,
+                format: b.format.clone().unwrap_or_else(|| "%Y-%m-%d".into()),
+            },
+            Ok(_) => {
+                errs.add(
+                    "business_date.from_name",
+                    "the pattern needs a named group `(?P<date>...)`".into(),
+                );
+                BusinessDateRule::ArrivalTime
+            }
+            Err(e) => {
+                errs.add("business_date.from_name", format!("invalid regex: {e}"));
+                BusinessDateRule::ArrivalTime
+            }
+        },
+    };
+    let reconcile = raw.reconcile.as_ref().map(|r| {
+        if erp.is_none() && raw.erp.is_none() {
+            errs.add("reconcile", "reconcile needs an [erp] extract".into());
+        }
+        if r.keys.is_empty() {
+            errs.add("reconcile.keys", "at least one key pair is needed".into());
+        }
+        for k in &r.keys {
+            if let Some(s) = &schema {
+                if s.field(&k.partner).is_none() {
+                    errs.add(
+                        "reconcile.keys",
+                        format!(
+                            "partner column `{}` is not in schema `{}`",
+                            k.partner, s.name
+                        ),
+                    );
+                }
+            }
+            if let Some(e) = &erp {
+                if e.schema.field(&k.erp).is_none() {
+                    errs.add(
+                        "reconcile.keys",
+                        format!(
+                            "ERP column `{}` is not in schema `{}`",
+                            k.erp, e.schema.name
+                        ),
+                    );
+                }
+            }
+        }
+        let mut compare = Vec::new();
+        for c in &r.compare {
+            let mut tol = |key: &str, v: &Option<String>| -> Decimal {
+                match v.as_deref().map(str::parse::<Decimal>) {
+                    None => Decimal::ZERO,
+                    Some(Ok(d)) if d >= Decimal::ZERO => d,
+                    _ => {
+                        errs.add(
+                            key,
+                            format!(
+                                "`{}` is not a non-negative decimal",
+                                v.as_deref().unwrap_or_default()
+                            ),
+                        );
+                        Decimal::ZERO
+                    }
+                }
+            };
+            let abs_tolerance = tol("reconcile.compare.abs_tolerance", &c.abs_tolerance);
+            let rel_tolerance = tol("reconcile.compare.rel_tolerance", &c.rel_tolerance);
+            compare.push(ComparePair {
+                partner: c.partner.clone(),
+                erp: c.erp.clone(),
+                abs_tolerance,
+                rel_tolerance,
+            });
+        }
+        Reconcile {
+            keys: r
+                .keys
+                .iter()
+                .map(|k| (k.partner.clone(), k.erp.clone()))
+                .collect(),
+            compare,
+        }
+    });
+    let mut tables: Vec<String> = BUILTIN_TABLES.iter().map(|s| s.to_string()).collect();
+    tables.extend(raw.references.keys().cloned());
+    for t in &raw.transforms {
+        if tables.contains(&t.name) {
+            errs.add(
+                "transforms.name",
+                format!("`{}` is already a table name", t.name),
+            );
+        }
+        tables.push(t.name.clone());
+    }
+    for o in &raw.outputs {
+        if !tables.contains(&o.table) {
+            errs.add(
+                "outputs.table",
+                format!(
+                    "`{}` is not a table (known: {})",
+                    o.table,
+                    tables.join(", ")
+                ),
+            );
+        }
+        if o.destination.contains("..")
+            || o.destination.starts_with('/')
+            || o.destination.is_empty()
+        {
+            errs.add(
+                "outputs.destination",
+                format!(
+                    "`{}` must be a plain folder name under outbox/",
+                    o.destination
+                ),
+            );
+        }
+        if o.name.contains('/') || o.name.is_empty() {
+            errs.add(
+                "outputs.name",
+                format!("`{}` must be a file name template without `/`", o.name),
+            );
+        }
+    }
+    if !errs.list.is_empty() {
+        return Err(errs.list);
+    }
+    let schema = schema.expect("errors were returned above when the schema is missing");
+    Ok(Pipeline {
+        id: id.to_string(),
+        description: raw.description.unwrap_or_default(),
+        time_zone,
+        source: Source {
+            folder: folder_path,
+            pattern,
+            settle,
+        },
+        format,
+        schema,
+        on_error,
+        dialect: raw.input.dialect,
+        business_date,
+        references,
+        erp,
+        reconcile,
+        transforms: raw
+            .transforms
+            .into_iter()
+            .map(|t| Transform {
+                name: t.name,
+                sql: t.sql,
+            })
+            .collect(),
+        outputs: raw
+            .outputs
+            .into_iter()
+            .map(|o| Output {
+                table: o.table,
+                destination: o.destination,
+                name: o.name,
+                order_by: o.order_by,
+            })
+            .collect(),
+        config_sha256: hex::encode(Sha256::digest(text.as_bytes())),
+    })
+}
+
+/// The business date a file belongs to: from its name when the pipeline says so, else the
+/// arrival instant's date in the pipeline's time zone.
+pub fn business_date(
+    rule: &BusinessDateRule,
+    tz: Tz,
+    name: &str,
+    arrived: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::NaiveDate, String> {
+    match rule {
+        BusinessDateRule::ArrivalTime => Ok(arrived.with_timezone(&tz).date_naive()),
+        BusinessDateRule::FromName { regex, format } => {
+            let caps = regex
+                .captures(name)
+                .and_then(|c| c.name("date"))
+                .ok_or_else(|| {
+                    format!(
+                        "the file name does not match the business date pattern {}",
+                        regex.as_str()
+                    )
+                })?;
+            chrono::NaiveDate::parse_from_str(caps.as_str(), format)
+                .map_err(|e| format!("`{}` is not a date in format {format}: {e}", caps.as_str()))
+        }
+    }
+}
+
+/// Is this path's folder under the given root (for refusing `..` in configured paths)?
+pub fn is_inside(root: &Path, path: &Path) -> bool {
+    path.starts_with(root)
+}

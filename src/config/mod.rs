@@ -1,0 +1,102 @@
+//! Pipeline configuration: serde types as written (`raw`), compiled into validated `Pipeline`s
+//! (`compile`). Pure apart from `load_dir`, which only reads the files it is pointed at.
+
+pub mod compile;
+pub mod raw;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use compile::{
+    compile, BusinessDateRule, ComparePair, Erp, Home, InputFormat, OnError, Output, Pipeline,
+    Reconcile, Source, TableFile, Transform,
+};
+
+/// One configuration problem: which file, which key, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {key}: {why}")]
+pub struct ConfigError {
+    pub file: String,
+    pub key: String,
+    pub why: String,
+}
+
+/// Reads and compiles every `pipelines/*.toml` of a home folder, collecting every problem of
+/// every file before returning.
+pub fn load(home: &Home) -> Result<BTreeMap<String, Pipeline>, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let schemas = match crate::schema::table::load_dir(&home.root.join("schemas")) {
+        Ok(s) => s,
+        Err(es) => {
+            for e in es {
+                errors.push(ConfigError {
+                    file: "schemas/".into(),
+                    key: "schema".into(),
+                    why: e.to_string(),
+                });
+            }
+            BTreeMap::new()
+        }
+    };
+    let mut pipelines = BTreeMap::new();
+    for path in pipeline_files(&home.root.join("pipelines"), &mut errors) {
+        let id = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let shown = format!("pipelines/{id}.toml");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(ConfigError {
+                    file: shown,
+                    key: "-".into(),
+                    why: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let raw: raw::PipelineRaw = match toml::from_str(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(ConfigError {
+                    file: shown,
+                    key: "-".into(),
+                    why: e.to_string().trim().replace('\n', " "),
+                });
+                continue;
+            }
+        };
+        match compile(&id, &shown, raw, &schemas, home, &text) {
+            Ok(p) => {
+                pipelines.insert(id, p);
+            }
+            Err(mut es) => errors.append(&mut es),
+        }
+    }
+    if errors.is_empty() {
+        Ok(pipelines)
+    } else {
+        Err(errors)
+    }
+}
+
+fn pipeline_files(dir: &Path, errors: &mut Vec<ConfigError>) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
+            .collect(),
+        Err(e) => {
+            errors.push(ConfigError {
+                file: dir.display().to_string(),
+                key: "-".into(),
+                why: format!("cannot read the pipelines folder: {e}"),
+            });
+            Vec::new()
+        }
+    };
+    out.sort();
+    out
+}

@@ -1,0 +1,138 @@
+//! Pipeline files as written: serde types that refuse unknown keys. `compile` turns them into
+//! validated `Pipeline`s.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::formats::csv::Dialect;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineRaw {
+    pub description: Option<String>,
+    /// IANA zone for business dates taken from arrival time, e.g. "America/New_York".
+    #[serde(default = "utc")]
+    pub time_zone: String,
+    #[serde(default)]
+    pub source: SourceRaw,
+    pub input: InputRaw,
+    #[serde(default)]
+    pub business_date: Option<BusinessDateRaw>,
+    #[serde(default)]
+    pub references: BTreeMap<String, TableFileRaw>,
+    pub erp: Option<ErpRaw>,
+    pub reconcile: Option<ReconcileRaw>,
+    #[serde(default)]
+    pub transforms: Vec<TransformRaw>,
+    #[serde(default)]
+    pub outputs: Vec<OutputRaw>,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRaw {
+    /// Drop folder, relative to the home folder; default `inbox/<pipeline>`.
+    pub folder: Option<String>,
+    /// Glob on file names; default `*`.
+    pub pattern: Option<String>,
+    /// Suffix of the partner's done marker, e.g. ".done": when set, only files with one are taken.
+    pub done_marker: Option<String>,
+    pub min_age_secs: Option<u64>,
+    pub settle_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputRaw {
+    #[serde(default = "csv")]
+    pub format: String,
+    pub schema: String,
+    /// "reject_file" (default) or "set_rows_aside".
+    pub on_error: Option<String>,
+    #[serde(default)]
+    pub dialect: Dialect,
+}
+
+fn csv() -> String {
+    "csv".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessDateRaw {
+    /// Regex over the file name with a named group `date`.
+    pub from_name: String,
+    /// chrono format of the captured text; default "%Y-%m-%d".
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableFileRaw {
+    pub file: String,
+    pub schema: String,
+    #[serde(default)]
+    pub dialect: Dialect,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErpRaw {
+    pub folder: String,
+    /// File name with `{date}` (YYYY-MM-DD) or `{yyyymmdd}` for the business date.
+    pub pattern: String,
+    pub schema: String,
+    #[serde(default)]
+    pub dialect: Dialect,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileRaw {
+    pub keys: Vec<KeyPairRaw>,
+    #[serde(default)]
+    pub compare: Vec<CompareRaw>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPairRaw {
+    pub partner: String,
+    pub erp: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareRaw {
+    pub partner: String,
+    pub erp: String,
+    /// Exact decimal text, e.g. "0.01".
+    pub abs_tolerance: Option<String>,
+    /// Exact decimal text, a fraction of the ERP value, e.g. "0.005" for 0.5%.
+    pub rel_tolerance: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformRaw {
+    pub name: String,
+    pub sql: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputRaw {
+    /// A table: `input`, `erp`, `reconciled`, `breaks`, a reference or a transform's name.
+    pub table: String,
+    /// Folder under `outbox/`.
+    pub destination: String,
+    /// Name template: `{pipeline}`, `{date}`, `{yyyymmdd}`, `{run_id}`.
+    pub name: String,
+    #[serde(default)]
+    pub order_by: Vec<String>,
+}

@@ -1,0 +1,3 @@
+//! Transform and reconcile: DataFrames in, DataFrames out (pure).
+pub mod reconcile;
+pub mod transform;

@@ -1,0 +1,277 @@
+//! Keyed reconciliation of partner data against an ERP extract: a full outer join with key
+//! columns mapped across names, per-column absolute and relative tolerances, and a status per
+//! key (matched, mismatched, only_in_partner, only_in_erp, duplicate_key). Pure.
+
+use polars::prelude::*;
+use rust_decimal::Decimal;
+
+use crate::config::Reconcile;
+
+pub const MATCHED: &str = "matched";
+pub const MISMATCHED: &str = "mismatched";
+pub const ONLY_IN_PARTNER: &str = "only_in_partner";
+pub const ONLY_IN_ERP: &str = "only_in_erp";
+pub const DUPLICATE_KEY: &str = "duplicate_key";
+/// Every status, in report order.
+pub const STATUSES: [&str; 5] = [
+    MATCHED,
+    MISMATCHED,
+    ONLY_IN_PARTNER,
+    ONLY_IN_ERP,
+    DUPLICATE_KEY,
+];
+
+const P: &str = "__in_partner";
+const E: &str = "__in_erp";
+
+/// The reconciled table and its summary.
+#[derive(Debug, Clone)]
+pub struct Reconciled {
+    /// One row per key (per row for duplicate keys): the key columns (partner names), `status`,
+    /// `side` (for duplicates: partner or erp), and for each compared pair `partner_<col>`,
+    /// `erp_<col>` and `difference_<col>` (partner − ERP). Sorted by key, then status.
+    pub table: DataFrame,
+    /// One row per status present: `status`, `count`, and per pair the sums of partner, ERP and
+    /// absolute difference.
+    pub summary: DataFrame,
+}
+
+impl Reconciled {
+    /// Rows that are not `matched`.
+    pub fn breaks(&self) -> PolarsResult<DataFrame> {
+        self.table
+            .clone()
+            .lazy()
+            .filter(col("status").neq(lit(MATCHED)))
+            .collect()
+    }
+
+    /// `count` for a status (0 when absent).
+    pub fn count(&self, status: &str) -> u64 {
+        let (Ok(s), Ok(c)) = (self.summary.column("status"), self.summary.column("count")) else {
+            return 0;
+        };
+        let (Ok(s), Ok(c)) = (s.str(), c.u32()) else {
+            return 0;
+        };
+        s.iter()
+            .zip(c.iter())
+            .find(|(k, _)| *k == Some(status))
+            .and_then(|(_, v)| v)
+            .unwrap_or(0) as u64
+    }
+}
+
+fn scale_of(dtype: &DataType) -> usize {
+    match dtype {
+        DataType::Decimal(_, s) => *s,
+        _ => 0,
+    }
+}
+
+fn decimal_scale(d: &Decimal) -> usize {
+    d.scale() as usize
+}
+
+/// Reconciles `partner` against `erp` by `spec`.
+pub fn reconcile(
+    partner: &DataFrame,
+    erp: &DataFrame,
+    spec: &Reconcile,
+) -> PolarsResult<Reconciled> {
+    let keys: Vec<String> = spec.keys.iter().map(|(p, _)| p.clone()).collect();
+    let key_cols = || keys.iter().map(|k| col(k.as_str())).collect::<Vec<_>>();
+    // Common numeric type per compared pair: integers stay integers, anything else is an exact
+    // decimal wide enough for both sides and the tolerances.
+    let mut pair_types = Vec::new();
+    for c in &spec.compare {
+        let pt = partner.column(&c.partner)?.dtype().clone();
+        let et = erp.column(&c.erp)?.dtype().clone();
+        let ints = pt.is_integer()
+            && et.is_integer()
+            && c.abs_tolerance.is_zero()
+            && c.rel_tolerance.is_zero();
+        let scale = scale_of(&pt)
+            .max(scale_of(&et))
+            .max(decimal_scale(&c.abs_tolerance));
+        pair_types.push(if ints {
+            DataType::Int64
+        } else {
+            DataType::Decimal(38, scale)
+        });
+    }
+    let mut p_sel: Vec<Expr> = spec
+        .keys
+        .iter()
+        .map(|(p, _)| col(p.as_str()).cast(DataType::String))
+        .collect();
+    let mut e_sel: Vec<Expr> = spec
+        .keys
+        .iter()
+        .map(|(p, e)| col(e.as_str()).cast(DataType::String).alias(p.as_str()))
+        .collect();
+    for (c, t) in spec.compare.iter().zip(&pair_types) {
+        p_sel.push(
+            col(c.partner.as_str())
+                .cast(t.clone())
+                .alias(format!("partner_{}", c.partner)),
+        );
+        e_sel.push(
+            col(c.erp.as_str())
+                .cast(t.clone())
+                .alias(format!("erp_{}", c.erp)),
+        );
+    }
+    p_sel.push(lit(true).alias(P));
+    e_sel.push(lit(true).alias(E));
+    let dup = || len().over(key_cols());
+    let p = partner
+        .clone()
+        .lazy()
+        .select(p_sel)
+        .with_column(dup()?.gt(lit(1)).alias("__dup"));
+    let e = erp
+        .clone()
+        .lazy()
+        .select(e_sel)
+        .with_column(dup()?.gt(lit(1)).alias("__dup"));
+    let p = p.collect()?;
+    let e = e.collect()?;
+    let unique = |df: &DataFrame| {
+        df.clone()
+            .lazy()
+            .filter(col("__dup").not())
+            .drop(cols(["__dup"]))
+    };
+    let dups = |df: &DataFrame, side: &str| {
+        df.clone()
+            .lazy()
+            .filter(col("__dup"))
+            .drop(cols(["__dup"]))
+            .with_columns([
+                lit(DUPLICATE_KEY).alias("status"),
+                lit(side.to_string()).alias("side"),
+            ])
+    };
+    let joined = unique(&p).join(
+        unique(&e),
+        key_cols(),
+        key_cols(),
+        JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+    );
+    let mut out_of_tolerance = Vec::new();
+    let mut diffs = Vec::new();
+    for (c, t) in spec.compare.iter().zip(&pair_types) {
+        let d = col(format!("partner_{}", c.partner)) - col(format!("erp_{}", c.erp));
+        diffs.push(d.clone().alias(format!("difference_{}", c.partner)));
+        let abs = d.abs();
+        let out = if c.abs_tolerance.is_zero() && c.rel_tolerance.is_zero() {
+            abs.neq(lit(0).cast(t.clone()))
+        } else {
+            let s = scale_of(t)
+                .max(decimal_scale(&c.abs_tolerance))
+                .max(decimal_scale(&c.rel_tolerance) + scale_of(t))
+                .min(30);
+            let dec = DataType::Decimal(38, s);
+            let abs = abs.cast(dec.clone());
+            let abs_tol = lit(c.abs_tolerance.to_string()).cast(dec.clone());
+            let rel_tol = col(format!("erp_{}", c.erp)).cast(dec.clone()).abs()
+                * lit(c.rel_tolerance.to_string())
+                    .cast(DataType::Decimal(38, decimal_scale(&c.rel_tolerance)));
+            abs.clone().gt(abs_tol).and(abs.gt(rel_tol.cast(dec)))
+        };
+        out_of_tolerance.push(out.fill_null(lit(true)));
+    }
+    let any_out = if out_of_tolerance.is_empty() {
+        lit(false)
+    } else {
+        any_horizontal(out_of_tolerance)?
+    };
+    let status = when(col(P).is_null())
+        .then(lit(ONLY_IN_ERP))
+        .when(col(E).is_null())
+        .then(lit(ONLY_IN_PARTNER))
+        .when(any_out)
+        .then(lit(MISMATCHED))
+        .otherwise(lit(MATCHED));
+    let side = when(col(P).is_null())
+        .then(lit("erp"))
+        .when(col(E).is_null())
+        .then(lit("partner"))
+        .otherwise(lit("both"));
+    let matched = joined
+        .with_columns([status.alias("status"), side.alias("side")])
+        .with_columns(diffs.clone());
+    let mut order: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    order.push(col("status"));
+    order.push(col("side"));
+    let mut columns: Vec<Expr> = key_cols();
+    columns.push(col("status"));
+    columns.push(col("side"));
+    for c in &spec.compare {
+        columns.push(col(format!("partner_{}", c.partner)));
+        columns.push(col(format!("erp_{}", c.erp)));
+        columns.push(col(format!("difference_{}", c.partner)));
+    }
+    // Rows with a duplicate key on either side are not matched; they are listed as they are,
+    // with the other side's columns empty.
+    let mut partner_nulls = Vec::new();
+    let mut erp_nulls = Vec::new();
+    for (c, t) in spec.compare.iter().zip(&pair_types) {
+        partner_nulls.push(
+            lit(NULL)
+                .cast(t.clone())
+                .alias(format!("partner_{}", c.partner)),
+        );
+        erp_nulls.push(lit(NULL).cast(t.clone()).alias(format!("erp_{}", c.erp)));
+    }
+    let p_dups = dups(&p, "partner")
+        .with_columns(erp_nulls)
+        .with_columns(diffs.clone())
+        .select(columns.clone());
+    let e_dups = dups(&e, "erp")
+        .with_columns(partner_nulls)
+        .with_columns(diffs)
+        .select(columns.clone());
+    let table = concat(
+        [matched.select(columns), p_dups, e_dups],
+        UnionArgs::default(),
+    )?
+    .sort_by_exprs(
+        order,
+        SortMultipleOptions::default().with_maintain_order(true),
+    )
+    .collect()?;
+    let summary = summarize(&table, spec)?;
+    Ok(Reconciled { table, summary })
+}
+
+fn summarize(table: &DataFrame, spec: &Reconcile) -> PolarsResult<DataFrame> {
+    let mut aggs = vec![len().alias("count")];
+    for c in &spec.compare {
+        aggs.push(
+            col(format!("partner_{}", c.partner))
+                .sum()
+                .alias(format!("sum_partner_{}", c.partner)),
+        );
+        aggs.push(
+            col(format!("erp_{}", c.erp))
+                .sum()
+                .alias(format!("sum_erp_{}", c.erp)),
+        );
+        aggs.push(
+            col(format!("difference_{}", c.partner))
+                .abs()
+                .sum()
+                .alias(format!("sum_abs_difference_{}", c.partner)),
+        );
+    }
+    table
+        .clone()
+        .lazy()
+        .group_by([col("status")])
+        .agg(aggs)
+        .with_column(col("count").cast(DataType::UInt32))
+        .sort(["status"], SortMultipleOptions::default())
+        .collect()
+}

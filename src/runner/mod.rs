@@ -1,0 +1,232 @@
+//! The flow of one file: detect, settle, land, claim, validate, reconcile, transform, write,
+//! archive. This is the edge where the pure core meets folders, the ledger and the clock.
+
+pub mod process;
+pub mod tables;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{Home, Pipeline};
+use crate::store::files::{land, move_file, remove_if_present, safe_name};
+use crate::store::{Claim, Ledger, StoreError};
+use crate::transport::settle::{Settler, Sighting, Wait};
+
+pub use process::{process, rerun, Outcome, RerunReport};
+
+/// Operational failures of a run (data problems are issues, never these).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{pipeline}: {}: {source}", path.display())]
+    Io {
+        pipeline: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{pipeline}: {message}")]
+    Data { pipeline: String, message: String },
+    #[error("{0}")]
+    Rerun(String),
+}
+
+/// What `run_pipeline` did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub outcomes: Vec<Outcome>,
+    pub duplicates: Vec<String>,
+    pub waiting: Vec<(String, Wait)>,
+    pub refused: Vec<(String, String)>,
+}
+
+pub fn now_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Lists a drop folder: regular files matching the pattern; symlinks, FIFOs and folders are
+/// refused with a reason (never followed or read).
+pub fn list_folder(p: &Pipeline) -> Result<(Vec<Sighting>, Vec<(String, String)>), RunError> {
+    let dir = &p.source.folder;
+    let io = |source| RunError::Io {
+        pipeline: p.id.clone(),
+        path: dir.clone(),
+        source,
+    };
+    let mut seen = Vec::new();
+    let mut refused = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let meta = std::fs::symlink_metadata(entry.path()).map_err(io)?;
+        let kind = meta.file_type();
+        if !kind.is_file() {
+            if !crate::transport::settle::is_never_taken(&name) {
+                let what = if kind.is_symlink() {
+                    "a symbolic link"
+                } else if kind.is_dir() {
+                    "a folder"
+                } else {
+                    "not a regular file (FIFO, socket or device)"
+                };
+                refused.push((
+                    name,
+                    format!("refused: {what}; only regular files are taken"),
+                ));
+            }
+            continue;
+        }
+        let is_marker = p
+            .source
+            .settle
+            .done_marker
+            .as_ref()
+            .is_some_and(|m| name.ends_with(m.as_str()));
+        if !is_marker && !p.source.pattern.matches(&name) {
+            continue;
+        }
+        seen.push(Sighting {
+            name,
+            size: meta.len(),
+            mtime: meta.modified().map_err(io)?,
+        });
+    }
+    seen.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((seen, refused))
+}
+
+/// Processes what is ready in a pipeline's drop folder, once: two looks a settle window apart
+/// (waiting for young files to come of age, up to `max_wait`), then each complete file in name order.
+pub fn run_pipeline(
+    home: &Home,
+    ledger: &mut Ledger,
+    p: &Pipeline,
+    max_wait: Duration,
+) -> Result<Summary, RunError> {
+    let mut settler = Settler::new();
+    let mut summary = Summary::default();
+    let (listing, refused) = list_folder(p)?;
+    for (name, why) in &refused {
+        tracing::warn!(pipeline = %p.id, file = %name, "{why}");
+    }
+    summary.refused = refused;
+    settler.look(&p.source.settle, &listing, SystemTime::now());
+    let mut ready = Vec::new();
+    if !listing.is_empty() {
+        let wait = settler
+            .next_look_in(&p.source.settle, SystemTime::now())
+            .unwrap_or_default()
+            .min(max_wait);
+        if !wait.is_zero() {
+            tracing::info!(pipeline = %p.id, "waiting {:.1}s for {} file(s) to settle", wait.as_secs_f64(), listing.len());
+            std::thread::sleep(wait);
+        }
+        let (listing, _) = list_folder(p)?;
+        let (r, waiting) = settler.look(&p.source.settle, &listing, SystemTime::now());
+        ready = r;
+        summary.waiting = waiting
+            .into_iter()
+            .filter(|(_, w)| !matches!(w, Wait::NeverTaken | Wait::IsMarker))
+            .collect();
+    }
+    for s in ready {
+        match take_file(home, ledger, p, &s)? {
+            Taken::Duplicate(name) => summary.duplicates.push(name),
+            Taken::Process {
+                file_id,
+                landed,
+                arrived,
+            } => {
+                let outcome = process(home, ledger, p, file_id, &s.name, &landed, arrived, None)?;
+                summary.outcomes.push(outcome);
+            }
+            Taken::Changed => summary.waiting.push((s.name.clone(), Wait::Changing)),
+        }
+    }
+    Ok(summary)
+}
+
+enum Taken {
+    Duplicate(String),
+    Process {
+        file_id: i64,
+        landed: PathBuf,
+        arrived: DateTime<Utc>,
+    },
+    Changed,
+}
+
+/// Land, claim, and only then remove the partner's copy (and its done marker).
+fn take_file(
+    home: &Home,
+    ledger: &mut Ledger,
+    p: &Pipeline,
+    s: &Sighting,
+) -> Result<Taken, RunError> {
+    let from = p.source.folder.join(&s.name);
+    let landing = home.var().join("landing").join(&p.id);
+    let landed = match land(&from, &landing, s.size) {
+        Ok(l) => l,
+        Err(StoreError::Changed { .. }) => {
+            tracing::info!(pipeline = %p.id, file = %s.name, "changed while copying; will retry once it settles");
+            return Ok(Taken::Changed);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let arrived = Utc::now();
+    let claim = ledger.claim(
+        &p.id,
+        &s.name,
+        landed.size,
+        &landed.sha256,
+        &now_text(arrived),
+        &landed.path.display().to_string(),
+    )?;
+    remove_if_present(&from)?;
+    if let Some(m) = &p.source.settle.done_marker {
+        remove_if_present(&p.source.folder.join(format!("{}{m}", s.name)))?;
+    }
+    match claim {
+        Claim::Duplicate {
+            file_id,
+            duplicate_of,
+        } => {
+            let to = home
+                .archive()
+                .join(&p.id)
+                .join("_duplicates")
+                .join(format!("{file_id}-{}", safe_name(&s.name)));
+            move_file(&landed.path, &to)?;
+            let reason = format!(
+                "same content (sha256 {}) as file #{duplicate_of}",
+                landed.sha256
+            );
+            ledger.set_file_state(file_id, "duplicate", Some(&reason), &rel(home, &to))?;
+            tracing::info!(pipeline = %p.id, file = %s.name, "duplicate of file #{duplicate_of}: recorded, not processed again");
+            Ok(Taken::Duplicate(s.name.clone()))
+        }
+        Claim::New {
+            file_id,
+            correction_of,
+        } => {
+            if let Some(prev) = correction_of {
+                tracing::warn!(pipeline = %p.id, file = %s.name, "correction: same name as file #{prev} with new content");
+            }
+            Ok(Taken::Process {
+                file_id,
+                landed: landed.path,
+                arrived,
+            })
+        }
+    }
+}
+
+/// A path relative to the home folder, for the ledger and messages.
+pub fn rel(home: &Home, path: &Path) -> String {
+    path.strip_prefix(&home.root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}

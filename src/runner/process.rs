@@ -1,0 +1,481 @@
+//! Processing one claimed file (or replaying an archived one): validate, reconcile, transform,
+//! write outbound files atomically, archive everything with a manifest, record it in the ledger.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::tables::{issues_csv, load_table, to_csv};
+use super::{now_text, rel, RunError};
+use crate::config::compile::business_date;
+use crate::config::{Home, OnError, Pipeline};
+use crate::engine::reconcile::{reconcile, STATUSES};
+use crate::engine::transform::run_transforms;
+use crate::issue::{Issue, Severity};
+use crate::store::files::{move_file, safe_name, sha256_hex, write_atomic};
+use crate::store::Ledger;
+
+/// Who asked for a rerun and why.
+#[derive(Debug, Clone)]
+pub struct RerunOf {
+    pub run_id: String,
+    pub date: NaiveDate,
+    pub actor: String,
+    pub reason: String,
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub run_id: String,
+    pub pipeline: String,
+    pub file: String,
+    pub business_date: Option<String>,
+    /// succeeded, rejected (quarantined for its data) or failed (operational problem).
+    pub state: String,
+    pub reason: Option<String>,
+    pub manifest: Option<Manifest>,
+    pub issues: Vec<Issue>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InputEntry {
+    pub role: String,
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutputEntry {
+    pub table: String,
+    pub destination: String,
+    pub name: String,
+    pub rows: usize,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// The run manifest archived as `manifest.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Manifest {
+    pub pipeline: String,
+    pub run_id: String,
+    pub business_date: String,
+    pub trigger: String,
+    pub rerun_of: Option<String>,
+    pub config_sha256: String,
+    pub inputs: Vec<InputEntry>,
+    pub outputs: Vec<OutputEntry>,
+    pub rows: usize,
+    pub rows_set_aside: usize,
+    pub issues: usize,
+    pub reconciliation: BTreeMap<String, u64>,
+}
+
+struct Run<'a> {
+    home: &'a Home,
+    p: &'a Pipeline,
+    run_id: String,
+    dir: PathBuf,
+    file: String,
+    issues: Vec<Issue>,
+    manifest: Manifest,
+}
+
+/// Processes one claimed file. `source` is the landed file (moved into the archive) or, for a
+/// rerun, the archived input (copied). Data problems and operational failures inside the run
+/// end as a rejected or failed outcome with the file quarantined; only ledger failures are errors.
+#[allow(clippy::too_many_arguments)]
+pub fn process(
+    home: &Home,
+    ledger: &Ledger,
+    p: &Pipeline,
+    file_id: i64,
+    name: &str,
+    source: &Path,
+    arrived: DateTime<Utc>,
+    rerun_of: Option<&RerunOf>,
+) -> Result<Outcome, RunError> {
+    let date = match rerun_of {
+        Some(r) => Ok(r.date),
+        None => business_date(&p.business_date, p.time_zone, name, arrived),
+    };
+    let date_text = date
+        .as_ref()
+        .map(|d| d.to_string())
+        .unwrap_or_else(|_| "undated".into());
+    let trigger = if rerun_of.is_some() { "rerun" } else { "file" };
+    let run_id = ledger.start_run(
+        &p.id,
+        date.as_ref().ok().map(|d| d.to_string()).as_deref(),
+        Some(file_id),
+        &now_text(Utc::now()),
+        trigger,
+        rerun_of.map(|r| r.actor.as_str()),
+        rerun_of.map(|r| r.reason.as_str()),
+        rerun_of.map(|r| r.run_id.as_str()),
+    )?;
+    let dir = home.archive().join(&p.id).join(&date_text).join(&run_id);
+    let input = dir.join("input").join(safe_name(name));
+    if rerun_of.is_some() {
+        std::fs::create_dir_all(dir.join("input")).map_err(|e| io(p, &dir, e))?;
+        std::fs::copy(source, &input).map_err(|e| io(p, source, e))?;
+    } else {
+        move_file(source, &input)?;
+    }
+    let mut run = Run {
+        home,
+        p,
+        run_id: run_id.clone(),
+        dir: dir.clone(),
+        file: name.to_string(),
+        issues: Vec::new(),
+        manifest: Manifest {
+            pipeline: p.id.clone(),
+            run_id: run_id.clone(),
+            business_date: date_text.clone(),
+            trigger: trigger.into(),
+            rerun_of: rerun_of.map(|r| r.run_id.clone()),
+            config_sha256: p.config_sha256.clone(),
+            ..Manifest::default()
+        },
+    };
+    tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
+    let result = match date {
+        Err(why) => Ok(Step::Reject(why)),
+        Ok(date) => run.steps(ledger, &input, date),
+    };
+    let (state, reason) = match result {
+        Ok(Step::Done) => ("succeeded", None),
+        Ok(Step::Reject(why)) => ("rejected", Some(why)),
+        Err(e) => ("failed", Some(e.to_string())),
+    };
+    let report = issues_csv(&run.issues);
+    let _ = write_atomic(&dir, "issues.csv", &report);
+    run.manifest.issues = run.issues.len();
+    let manifest_json = serde_json::to_vec_pretty(&run.manifest).unwrap_or_default();
+    write_atomic(&dir, "manifest.json", &manifest_json)?;
+    let stored = rel(home, &input);
+    if let Some(why) = &reason {
+        let q = home.quarantine().join(&p.id);
+        let qname = format!("{file_id}-{}", safe_name(name));
+        let bytes = std::fs::read(&input).map_err(|e| io(p, &input, e))?;
+        write_atomic(&q, &qname, &bytes)?;
+        let mut text = format!(
+            "file: {name}\npipeline: {}\nrun: {run_id}\nreason: {why}\n",
+            p.id
+        );
+        for i in run
+            .issues
+            .iter()
+            .filter(|i| i.severity == Severity::Error)
+            .take(50)
+        {
+            text.push_str(&format!("  {i}\n"));
+        }
+        write_atomic(&q, &format!("{qname}.reason.txt"), text.as_bytes())?;
+        ledger.set_file_state(file_id, "quarantined", Some(why), &stored)?;
+        tracing::warn!(pipeline = %p.id, run = %run_id, file = %name, "quarantined: {why}");
+    } else {
+        ledger.set_file_state(file_id, "processed", None, &stored)?;
+    }
+    let counts = serde_json::to_string(&run.manifest.reconciliation).ok();
+    ledger.finish_run(
+        &run_id,
+        &now_text(Utc::now()),
+        state,
+        Some(run.manifest.rows as i64),
+        Some(run.manifest.rows_set_aside as i64),
+        &run.issues,
+        counts.as_deref(),
+        Some(&rel(home, &dir)),
+        reason.as_deref(),
+    )?;
+    tracing::info!(pipeline = %p.id, run = %run_id, state, rows = run.manifest.rows, issues = run.issues.len(), "run ended");
+    Ok(Outcome {
+        run_id,
+        pipeline: p.id.clone(),
+        file: name.to_string(),
+        business_date: Some(date_text),
+        state: state.into(),
+        reason,
+        manifest: Some(run.manifest),
+        issues: run.issues,
+    })
+}
+
+enum Step {
+    Done,
+    Reject(String),
+}
+
+fn io(p: &Pipeline, path: &Path, source: std::io::Error) -> RunError {
+    RunError::Io {
+        pipeline: p.id.clone(),
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn data(p: &Pipeline, e: impl std::fmt::Display) -> RunError {
+    RunError::Data {
+        pipeline: p.id.clone(),
+        message: e.to_string(),
+    }
+}
+
+impl Run<'_> {
+    fn read_input(&mut self, role: &str, path: &Path) -> Result<Vec<u8>, RunError> {
+        let bytes = std::fs::read(path).map_err(|e| io(self.p, path, e))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if role != "partner" {
+            write_atomic(&self.dir.join(role), &safe_name(&name), &bytes)?;
+        }
+        self.manifest.inputs.push(InputEntry {
+            role: role.into(),
+            name,
+            size: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        });
+        Ok(bytes)
+    }
+
+    fn steps(&mut self, ledger: &Ledger, input: &Path, date: NaiveDate) -> Result<Step, RunError> {
+        let p = self.p;
+        let bytes = self.read_input("partner", input)?;
+        let mut tables: BTreeMap<String, DataFrame> = BTreeMap::new();
+        let mut refs: HashMap<String, DataFrame> = HashMap::new();
+        for (name, t) in &p.references {
+            let b = self.read_input("reference", &t.path)?;
+            let shown = t
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let v = load_table(&shown, &b, &t.schema, &t.dialect, &HashMap::new())
+                .map_err(|e| data(p, e))?;
+            if let Some(f) = v.fatal.first() {
+                return Err(data(
+                    p,
+                    format!("reference table `{name}` is unusable: {f}"),
+                ));
+            }
+            self.issues
+                .extend(v.issues.iter().cloned().map(Issue::warning));
+            let good = v.good_rows().map_err(|e| data(p, e))?;
+            refs.insert(name.clone(), good.clone());
+            tables.insert(name.clone(), good);
+        }
+        if let Some(erp) = &p.erp {
+            let path = erp.folder.join(erp.file_name(date));
+            if !path.is_file() {
+                return Ok(Step::Reject(format!(
+                    "no ERP extract for business date {date}: {} does not exist (rerun this date once it arrives)",
+                    rel(self.home, &path)
+                )));
+            }
+            let b = self.read_input("erp", &path)?;
+            let shown = erp.file_name(date);
+            let v =
+                load_table(&shown, &b, &erp.schema, &erp.dialect, &refs).map_err(|e| data(p, e))?;
+            if let Some(f) = v.fatal.first() {
+                return Err(data(p, format!("the ERP extract is unusable: {f}")));
+            }
+            self.issues
+                .extend(v.issues.iter().cloned().map(Issue::warning));
+            tables.insert("erp".into(), v.good_rows().map_err(|e| data(p, e))?);
+        }
+        let started = std::time::Instant::now();
+        let v =
+            load_table(&self.file, &bytes, &p.schema, &p.dialect, &refs).map_err(|e| data(p, e))?;
+        let structure_aside = v
+            .issues
+            .iter()
+            .filter(|i| i.line.is_some() && i.severity == Severity::Error && is_structure(&i.rule))
+            .count();
+        self.issues.extend(v.fatal.iter().cloned());
+        self.issues.extend(v.issues.iter().cloned());
+        self.manifest.rows = v.rows() + structure_aside;
+        tracing::info!(pipeline = %p.id, rows = self.manifest.rows, issues = self.issues.len(), "validated in {:.2}s", started.elapsed().as_secs_f64());
+        if let Some(f) = v.fatal.first() {
+            return Ok(Step::Reject(format!("{} ({})", f.message, f.rule)));
+        }
+        let errors = v
+            .issues
+            .iter()
+            .filter(|i| i.severity == Severity::Error)
+            .count();
+        if errors > 0 && p.on_error == OnError::RejectFile {
+            return Ok(Step::Reject(format!(
+                "{errors} error(s) in the file; the pipeline rejects files with errors"
+            )));
+        }
+        let good = v.good_rows().map_err(|e| data(p, e))?;
+        self.manifest.rows_set_aside = v.bad_rows.len() + structure_aside;
+        tables.insert("input".into(), good.clone());
+        if let (Some(spec), Some(erp)) = (&p.reconcile, tables.get("erp")) {
+            let started = std::time::Instant::now();
+            let r = reconcile(&good, erp, spec).map_err(|e| data(p, e))?;
+            for s in STATUSES {
+                self.manifest
+                    .reconciliation
+                    .insert(s.to_string(), r.count(s));
+            }
+            tracing::info!(pipeline = %p.id, "reconciled in {:.2}s: {:?}", started.elapsed().as_secs_f64(), self.manifest.reconciliation);
+            tables.insert("breaks".into(), r.breaks().map_err(|e| data(p, e))?);
+            tables.insert("reconciled".into(), r.table);
+        }
+        let produced = run_transforms(&tables, &p.transforms).map_err(|e| data(p, e))?;
+        tables.extend(produced);
+        for o in &p.outputs {
+            let df = tables
+                .get(&o.table)
+                .ok_or_else(|| data(p, format!("output table `{}` was not produced", o.table)))?;
+            let bytes = to_csv(df, &o.order_by).map_err(|e| data(p, e))?;
+            let name = o.file_name(&p.id, date, &self.run_id);
+            let path = write_atomic(&self.home.outbox().join(&o.destination), &name, &bytes)?;
+            write_atomic(&self.dir.join("output"), &name, &bytes)?;
+            let sha = sha256_hex(&bytes);
+            ledger.record_outbound(
+                &self.run_id,
+                &o.destination,
+                &name,
+                &rel(self.home, &path),
+                bytes.len() as u64,
+                &sha,
+                &now_text(Utc::now()),
+            )?;
+            self.manifest.outputs.push(OutputEntry {
+                table: o.table.clone(),
+                destination: o.destination.clone(),
+                name,
+                rows: df.height(),
+                size: bytes.len() as u64,
+                sha256: sha,
+            });
+        }
+        Ok(Step::Done)
+    }
+}
+
+fn is_structure(rule: &str) -> bool {
+    matches!(
+        rule,
+        "field-count" | "stray-quote" | "unclosed-quote" | "encoding" | "nul-byte"
+    )
+}
+
+/// What a rerun changed compared with the run it replays.
+#[derive(Debug, Serialize)]
+pub struct RerunReport {
+    pub outcome: Outcome,
+    pub replayed: String,
+    pub differences: Vec<String>,
+}
+
+/// Replays the archived inputs of a business date (the latest run of each file) and says what
+/// differs from those runs.
+pub fn rerun(
+    home: &Home,
+    ledger: &Ledger,
+    p: &Pipeline,
+    date: NaiveDate,
+    actor: &str,
+    reason: &str,
+) -> Result<Vec<RerunReport>, RunError> {
+    let runs = ledger.latest_runs_for_date(&p.id, &date.to_string())?;
+    if runs.is_empty() {
+        return Err(RunError::Rerun(format!(
+            "no archived run of {} for business date {date}",
+            p.id
+        )));
+    }
+    let mut out = Vec::new();
+    for r in runs {
+        let (Some(dir), Some(file), Some(file_id)) = (&r.archive_path, &r.file, r.file_id) else {
+            continue;
+        };
+        let dir = home.root.join(dir);
+        let input = dir.join("input").join(safe_name(file));
+        let old: Manifest = std::fs::read(dir.join("manifest.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let by = RerunOf {
+            run_id: r.run_id.clone(),
+            date,
+            actor: actor.into(),
+            reason: reason.into(),
+        };
+        let outcome = process(
+            home,
+            ledger,
+            p,
+            file_id,
+            file,
+            &input,
+            Utc::now(),
+            Some(&by),
+        )?;
+        let differences = diff(&old, outcome.manifest.as_ref(), &r.state, &outcome.state);
+        out.push(RerunReport {
+            outcome,
+            replayed: r.run_id,
+            differences,
+        });
+    }
+    Ok(out)
+}
+
+fn diff(old: &Manifest, new: Option<&Manifest>, old_state: &str, new_state: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if old_state != new_state {
+        out.push(format!("state: {old_state} -> {new_state}"));
+    }
+    let Some(new) = new else { return out };
+    for n in &new.inputs {
+        match old
+            .inputs
+            .iter()
+            .find(|o| o.role == n.role && o.name == n.name)
+        {
+            Some(o) if o.sha256 != n.sha256 => out.push(format!(
+                "input {} {}: content changed (sha256 {} -> {})",
+                n.role,
+                n.name,
+                &o.sha256[..12],
+                &n.sha256[..12]
+            )),
+            None => out.push(format!("input {} {}: new", n.role, n.name)),
+            _ => {}
+        }
+    }
+    for n in &new.outputs {
+        match old
+            .outputs
+            .iter()
+            .find(|o| o.table == n.table && o.destination == n.destination)
+        {
+            Some(o) if o.sha256 != n.sha256 => out.push(format!(
+                "output {} ({}): differs: {} -> {} rows",
+                n.table, n.destination, o.rows, n.rows
+            )),
+            None => out.push(format!("output {} ({}): new", n.table, n.destination)),
+            _ => {}
+        }
+    }
+    for (status, n) in &new.reconciliation {
+        let o = old.reconciliation.get(status).copied().unwrap_or(0);
+        if o != *n {
+            out.push(format!("reconciliation {status}: {o} -> {n}"));
+        }
+    }
+    out
+}

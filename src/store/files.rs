@@ -1,0 +1,184 @@
+//! Moving bytes safely: atomic writes (temp name, fsync, rename, fsync the folder), landing a
+//! dropped file with its sha256, and the archive and quarantine folders.
+
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::StoreError;
+
+fn io<'a>(path: &'a Path, step: &'static str) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        step,
+        source,
+    }
+}
+
+/// Writes `bytes` to `dir/name` so that a reader never sees a partial file: a dot-named temp file
+/// in the same folder (never taken by a settle rule), fsync, rename, fsync of the folder.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+    fs::create_dir_all(dir).map_err(io(dir, "create folder"))?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let target = dir.join(name);
+    {
+        let mut f = File::create(&tmp).map_err(io(&tmp, "create temp file"))?;
+        f.write_all(bytes).map_err(io(&tmp, "write"))?;
+        f.sync_all().map_err(io(&tmp, "fsync"))?;
+    }
+    fs::rename(&tmp, &target).map_err(io(&target, "rename"))?;
+    sync_dir(dir)?;
+    Ok(target)
+}
+
+/// fsync a folder so a rename in it survives a crash.
+pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir, "fsync folder"))
+}
+
+/// A file copied into the landing area, with what the ledger needs.
+#[derive(Debug, Clone)]
+pub struct Landed {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Copies `from` into `landing_dir` under a staging name, hashing as it goes, fsyncs, checks
+/// that the bytes copied equal `expected_size` (a partner rewriting the file mid-copy gives a
+/// short read with no error), then renames into place.
+pub fn land(from: &Path, landing_dir: &Path, expected_size: u64) -> Result<Landed, StoreError> {
+    fs::create_dir_all(landing_dir).map_err(io(landing_dir, "create folder"))?;
+    let name = from.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let staging = landing_dir.join(format!(".{stamp}-{name}.landing"));
+    let mut src = File::open(from).map_err(io(from, "open"))?;
+    let mut dst = File::create(&staging).map_err(io(&staging, "create staging file"))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = src.read(&mut buf).map_err(io(from, "read"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        dst.write_all(&buf[..n]).map_err(io(&staging, "write"))?;
+        size += n as u64;
+    }
+    dst.sync_all().map_err(io(&staging, "fsync"))?;
+    drop(dst);
+    if size != expected_size {
+        let _ = fs::remove_file(&staging);
+        return Err(StoreError::Changed {
+            path: from.to_path_buf(),
+            expected: expected_size,
+            got: size,
+        });
+    }
+    let sha256 = hex::encode(hasher.finalize());
+    let path = landing_dir.join(format!("{stamp}-{name}"));
+    fs::rename(&staging, &path).map_err(io(&path, "rename"))?;
+    sync_dir(landing_dir)?;
+    Ok(Landed { path, size, sha256 })
+}
+
+/// sha256 of bytes, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Moves a file (rename; copy and remove across file systems) and fsyncs the target folder.
+pub fn move_file(from: &Path, to: &Path) -> Result<(), StoreError> {
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent).map_err(io(parent, "create folder"))?;
+    }
+    if fs::rename(from, to).is_err() {
+        fs::copy(from, to).map_err(io(to, "copy"))?;
+        File::open(to)
+            .and_then(|f| f.sync_all())
+            .map_err(io(to, "fsync"))?;
+        fs::remove_file(from).map_err(io(from, "remove"))?;
+    }
+    if let Some(parent) = to.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// Removes a file, ignoring "not found" (it may have been removed by the partner already).
+pub fn remove_if_present(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::Io {
+            path: path.to_path_buf(),
+            step: "remove",
+            source: e,
+        }),
+    }
+}
+
+/// Makes a name safe as a single path component (partner names are never trusted as paths).
+pub fn safe_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c == '\0' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_start_matches('.');
+    if trimmed.is_empty() {
+        "unnamed".into()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_atomic(dir.path(), "a.csv", b"x,y\n").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"x,y\n");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("a.csv")]);
+    }
+
+    #[test]
+    fn landing_checks_size_and_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("in.csv");
+        fs::write(&src, b"hello").unwrap();
+        let landed = land(&src, &dir.path().join("landing"), 5).unwrap();
+        assert_eq!(landed.sha256, sha256_hex(b"hello"));
+        assert!(matches!(
+            land(&src, &dir.path().join("landing"), 9),
+            Err(StoreError::Changed { .. })
+        ));
+    }
+
+    #[test]
+    fn unsafe_names_are_flattened() {
+        assert_eq!(safe_name("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(safe_name("a\nb.csv"), "a_b.csv");
+        assert_eq!(safe_name("..."), "unnamed");
+    }
+}

@@ -1,0 +1,419 @@
+//! The ledger: SQLite (WAL, synchronous=FULL) holding files, runs, issues and outbound files.
+//! Readable with the `sqlite3` tool; the schema is created and upgraded here.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::StoreError;
+use crate::issue::Issue;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('claimed', 'processed', 'duplicate', 'quarantined')),
+    reason TEXT,
+    duplicate_of INTEGER REFERENCES files(id),
+    correction_of INTEGER REFERENCES files(id),
+    stored_path TEXT
+);
+CREATE INDEX IF NOT EXISTS files_by_content ON files (pipeline, sha256);
+CREATE INDEX IF NOT EXISTS files_by_name ON files (pipeline, name);
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT UNIQUE,
+    pipeline TEXT NOT NULL,
+    business_date TEXT,
+    file_id INTEGER REFERENCES files(id),
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    state TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'rejected', 'failed')),
+    trigger TEXT NOT NULL CHECK (trigger IN ('file', 'rerun')),
+    actor TEXT,
+    reason TEXT,
+    rerun_of TEXT,
+    rows INTEGER,
+    rows_set_aside INTEGER,
+    issues INTEGER,
+    counts TEXT,
+    archive_path TEXT,
+    message TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_date ON runs (pipeline, business_date);
+CREATE TABLE IF NOT EXISTS issues (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    file TEXT NOT NULL,
+    line INTEGER,
+    column_name TEXT,
+    value TEXT,
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS issues_by_run ON issues (run_id);
+CREATE TABLE IF NOT EXISTS outbound (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    destination TEXT NOT NULL,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    written_at TEXT NOT NULL
+);
+";
+
+pub struct Ledger {
+    conn: Connection,
+}
+
+/// What the claim decided for a landed file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// New content: process it. `correction_of` is set when the same name came before with other content.
+    New {
+        file_id: i64,
+        correction_of: Option<i64>,
+    },
+    /// Same content as an earlier file of this pipeline: recorded, not processed again.
+    Duplicate { file_id: i64, duplicate_of: i64 },
+}
+
+/// A run row as listed by `tallyman runs`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRow {
+    pub run_id: String,
+    pub file_id: Option<i64>,
+    pub pipeline: String,
+    pub business_date: Option<String>,
+    pub file: Option<String>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub state: String,
+    pub trigger: String,
+    pub actor: Option<String>,
+    pub reason: Option<String>,
+    pub rows: Option<i64>,
+    pub issues: Option<i64>,
+    pub counts: Option<String>,
+    pub message: Option<String>,
+    pub archive_path: Option<String>,
+}
+
+/// Filters for `runs`.
+#[derive(Debug, Default, Clone)]
+pub struct RunFilter {
+    pub pipeline: Option<String>,
+    pub date: Option<String>,
+    pub state: Option<String>,
+    pub limit: Option<u32>,
+}
+
+fn db(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Ledger {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Ledger {
+    pub fn open(path: &Path) -> Result<Ledger, StoreError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+                path: parent.to_path_buf(),
+                step: "create folder",
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(db(path))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(db(path))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db(path))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db(path))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(db(path))?;
+        conn.execute_batch(SCHEMA).map_err(db(path))?;
+        Ok(Ledger { conn })
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Ledger {
+            path: self.conn.path().map(Into::into).unwrap_or_default(),
+            source,
+        }
+    }
+
+    /// Records a landed file in one transaction and decides: new, correction or duplicate.
+    pub fn claim(
+        &mut self,
+        pipeline: &str,
+        name: &str,
+        size: u64,
+        sha256: &str,
+        now: &str,
+        stored: &str,
+    ) -> Result<Claim, StoreError> {
+        let path = self
+            .conn
+            .path()
+            .map(std::path::PathBuf::from)
+            .unwrap_or_default();
+        let e = |source| StoreError::Ledger {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let earlier: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM files WHERE pipeline = ?1 AND sha256 = ?2 AND state <> 'duplicate' ORDER BY id LIMIT 1",
+                params![pipeline, sha256],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(e)?;
+        let previous_name: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM files WHERE pipeline = ?1 AND name = ?2 AND sha256 <> ?3 AND state <> 'duplicate' ORDER BY id DESC LIMIT 1",
+                params![pipeline, name, sha256],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(e)?;
+        let state = if earlier.is_some() {
+            "duplicate"
+        } else {
+            "claimed"
+        };
+        tx.execute(
+            "INSERT INTO files (pipeline, name, size, sha256, received_at, state, duplicate_of, correction_of, stored_path)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![pipeline, name, size as i64, sha256, now, state, earlier, if earlier.is_some() { None } else { previous_name }, stored],
+        )
+        .map_err(e)?;
+        let file_id = tx.last_insert_rowid();
+        tx.commit().map_err(e)?;
+        Ok(match earlier {
+            Some(duplicate_of) => Claim::Duplicate {
+                file_id,
+                duplicate_of,
+            },
+            None => Claim::New {
+                file_id,
+                correction_of: previous_name,
+            },
+        })
+    }
+
+    pub fn set_file_state(
+        &self,
+        file_id: i64,
+        state: &str,
+        reason: Option<&str>,
+        stored: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE files SET state = ?2, reason = ?3, stored_path = ?4 WHERE id = ?1",
+                params![file_id, state, reason, stored],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Starts a run and returns its id (`r` + zero-padded sequence: sortable, unique per ledger).
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_run(
+        &self,
+        pipeline: &str,
+        business_date: Option<&str>,
+        file_id: Option<i64>,
+        now: &str,
+        trigger: &str,
+        actor: Option<&str>,
+        reason: Option<&str>,
+        rerun_of: Option<&str>,
+    ) -> Result<String, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (pipeline, business_date, file_id, started_at, state, trigger, actor, reason, rerun_of)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)",
+                params![pipeline, business_date, file_id, now, trigger, actor, reason, rerun_of],
+            )
+            .map_err(self.err())?;
+        let seq = self.conn.last_insert_rowid();
+        let run_id = format!("r{seq:06}");
+        self.conn
+            .execute(
+                "UPDATE runs SET run_id = ?2 WHERE seq = ?1",
+                params![seq, run_id],
+            )
+            .map_err(self.err())?;
+        Ok(run_id)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish_run(
+        &self,
+        run_id: &str,
+        now: &str,
+        state: &str,
+        rows: Option<i64>,
+        rows_set_aside: Option<i64>,
+        issues: &[Issue],
+        counts: Option<&str>,
+        archive_path: Option<&str>,
+        message: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        tx.execute(
+            "UPDATE runs SET ended_at = ?2, state = ?3, rows = ?4, rows_set_aside = ?5, issues = ?6, counts = ?7,
+             archive_path = ?8, message = ?9 WHERE run_id = ?1",
+            params![run_id, now, state, rows, rows_set_aside, issues.len() as i64, counts, archive_path, message],
+        )
+        .map_err(self.err())?;
+        {
+            let mut stmt = tx
+                .prepare("INSERT INTO issues (run_id, file, line, column_name, value, rule, severity, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                .map_err(self.err())?;
+            for i in issues {
+                stmt.execute(params![
+                    run_id,
+                    i.file,
+                    i.line.map(|l| l as i64),
+                    i.column,
+                    i.value,
+                    i.rule,
+                    i.severity.as_str(),
+                    i.message
+                ])
+                .map_err(self.err())?;
+            }
+        }
+        tx.commit().map_err(self.err())
+    }
+
+    pub fn record_outbound(
+        &self,
+        run_id: &str,
+        destination: &str,
+        name: &str,
+        path: &str,
+        size: u64,
+        sha256: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO outbound (run_id, destination, name, path, size, sha256, written_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![run_id, destination, name, path, size as i64, sha256, now],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.run_id, r.pipeline, r.business_date, f.name, r.started_at, r.ended_at, r.state, r.trigger,
+                        r.actor, r.reason, r.rows, r.issues, r.counts, r.message, r.archive_path, r.file_id
+                 FROM runs r LEFT JOIN files f ON f.id = r.file_id
+                 WHERE (?1 IS NULL OR r.pipeline = ?1) AND (?2 IS NULL OR r.business_date = ?2) AND (?3 IS NULL OR r.state = ?3)
+                 ORDER BY r.seq DESC LIMIT ?4",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(
+                params![
+                    filter.pipeline,
+                    filter.date,
+                    filter.state,
+                    filter.limit.unwrap_or(50)
+                ],
+                |r| {
+                    Ok(RunRow {
+                        run_id: r.get(0)?,
+                        pipeline: r.get(1)?,
+                        business_date: r.get(2)?,
+                        file: r.get(3)?,
+                        started_at: r.get(4)?,
+                        ended_at: r.get(5)?,
+                        state: r.get(6)?,
+                        trigger: r.get(7)?,
+                        actor: r.get(8)?,
+                        reason: r.get(9)?,
+                        rows: r.get(10)?,
+                        issues: r.get(11)?,
+                        counts: r.get(12)?,
+                        message: r.get(13)?,
+                        archive_path: r.get(14)?,
+                        file_id: r.get(15)?,
+                    })
+                },
+            )
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// The latest run of each file name for a pipeline and business date (file-triggered or
+    /// rerun), oldest first: what a rerun replays.
+    pub fn latest_runs_for_date(
+        &self,
+        pipeline: &str,
+        date: &str,
+    ) -> Result<Vec<RunRow>, StoreError> {
+        let all = self.runs(&RunFilter {
+            pipeline: Some(pipeline.into()),
+            date: Some(date.into()),
+            state: None,
+            limit: Some(100_000),
+        })?;
+        let mut seen = std::collections::HashSet::new();
+        let mut out: Vec<RunRow> = all
+            .into_iter()
+            .filter(|r| r.archive_path.is_some() && r.state != "running")
+            .filter(|r| seen.insert(r.file.clone().unwrap_or_default()))
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+
+    pub fn outbound_for_run(
+        &self,
+        run_id: &str,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT destination, name, sha256 FROM outbound WHERE run_id = ?1 ORDER BY destination, name")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// Counts of files per state for a pipeline (for summaries and tests).
+    pub fn file_states(&self, pipeline: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, count(*) FROM files WHERE pipeline = ?1 GROUP BY state ORDER BY state")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![pipeline], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+}

@@ -1,0 +1,26 @@
+//! The ledger (SQLite) and the folders files live in; the only code that moves files.
+pub mod files;
+pub mod ledger;
+
+pub use ledger::{Claim, Ledger, RunFilter, RunRow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {step}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        step: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{}: the file changed while it was copied (expected {expected} bytes, read {got}); it will be taken again once it settles", path.display())]
+    Changed {
+        path: std::path::PathBuf,
+        expected: u64,
+        got: u64,
+    },
+    #[error("ledger {}: {source}", path.display())]
+    Ledger {
+        path: std::path::PathBuf,
+        source: rusqlite::Error,
+    },
+}
