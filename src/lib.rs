@@ -3,9 +3,11 @@
 //! The core (`config`, `schema`, `formats`, `engine`) is pure: bytes and tables in, tables and
 //! issues out. `transport` and `store` are the only modules that touch files and servers.
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod formats;
 pub mod issue;
+pub mod report;
 pub mod runner;
 pub mod schema;
 pub mod store;

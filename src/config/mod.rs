@@ -60,10 +60,13 @@ pub fn load(home: &Home) -> Result<BTreeMap<String, Pipeline>, Vec<ConfigError>>
         let raw: raw::PipelineRaw = match toml::from_str(&text) {
             Ok(r) => r,
             Err(e) => {
+                let line = e
+                    .span()
+                    .map(|s| 1 + text[..s.start.min(text.len())].matches('\n').count());
                 errors.push(ConfigError {
                     file: shown,
-                    key: "-".into(),
-                    why: e.to_string().trim().replace('\n', " "),
+                    key: line.map_or("-".into(), |l| format!("line {l}")),
+                    why: e.message().to_string(),
                 });
                 continue;
             }

@@ -1,2 +1,4 @@
 //! Bytes in, tables out: partner file formats (pure, no IO).
 pub mod csv;
+pub mod edifact;
+pub mod x12;

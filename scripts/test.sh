@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need when it is missing (Debian packages for the
+# real OpenSSH and SMTP servers the tests start on loopback), then runs cargo's tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v sftp >/dev/null 2>&1 || need+=(openssh-client)
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# ssh2 builds libssh2 against the system OpenSSL.
+{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openssl; } || need+=(libssl-dev pkg-config)
+command -v flock >/dev/null 2>&1 || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "installing test dependencies: ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+# sshd refuses to start without its privilege-separation folder.
+[ -d /run/sshd ] || { mkdir -p /run/sshd 2>/dev/null || sudo mkdir -p /run/sshd; }
+
+cargo test --all-targets "$@"

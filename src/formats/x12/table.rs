@@ -1,0 +1,178 @@
+//! A plain columnar table of optional strings (the lead turns it into a polars DataFrame of
+//! string columns) and the dispatch from transaction sets to tables.
+//!
+//! Every table starts with three context columns: `interchange_control` (ISA13),
+//! `group_control` (GS06) and `set_control` (ST02). The remaining columns per table:
+//!
+//! | table | one row per | columns after the context |
+//! |---|---|---|
+//! | `x12_850_header` | 850 set | po_number (BEG03), po_date (BEG05), purpose (BEG01), po_type (BEG02), buyer (N1*BY N102), buyer_id (N104), ship_to (N1*ST N102), ship_to_id (N104), ship_to_address (N301), ship_to_city (N401), ship_to_state (N402), ship_to_postal (N403), currency (CUR02), line_count (PO1 segments) |
+//! | `x12_850_lines` | PO1 | po_number, line_number (PO101, else 1-based position), sku, sku_qualifier, upc, quantity (PO102), unit (PO103), unit_price (PO104), description (first PID05 in the loop) |
+//! | `x12_940_header` | 940 set | order_number (W0502), po_number (W0503), ship_to, ship_to_id, ship_to_address, ship_to_city, ship_to_state, ship_to_postal, carrier (W6610 SCAC, else W6605), requested_ship_date (G62*10 or G62*02) |
+//! | `x12_940_lines` | W01 | order_number, line_number (LX01, else position), sku, sku_qualifier, upc (W0103), quantity (W0101), unit (W0102) |
+//! | `x12_945_header` | 945 set | order_number (W0602), ship_date (W0603), shipment_id (W0604, bill of lading), po_number (W0606), ship_to, ship_to_id, carrier (W2702 SCAC, else W2703), tracking (first REF/N9 qualified BM, CN or 2I), units_shipped (W0301), weight (W0302), weight_unit (W0303) |
+//! | `x12_945_lines` | W12 | order_number, line_number (LX01, else position), status (W1201), quantity_ordered (W1202), quantity_shipped (W1203), quantity_difference (W1204), unit (W1205), sku, sku_qualifier, upc (W1206), lot (W1209) |
+//! | `x12_856_lines` | item (LIN/SN1) | shipment_id (BSN02), ship_date (BSN03, else DTM*011), carrier (TD503, else TD505), tracking (REF*CN, else REF*BM, in the shipment), order_number (PRF01 of the order HL), pack (MAN02 of the pack/tare HL), item_hl (HL01), parent_hl (HL02), sku, sku_qualifier, upc, quantity (SN102), unit (SN103) |
+//! | `x12_846_lines` | QTY | report_id (BIA03), report_date (BIA04), location_qualifier, location (N104, else N102, of the latest N1), sku, sku_qualifier, upc, quantity_qualifier (QTY01), quantity (QTY02), unit (QTY03) |
+//! | `x12_810_header` | 810 set | invoice_number (BIG02), invoice_date (BIG01), po_number (BIG04), currency (CUR02), total (TDS01 with two implied decimals) |
+//! | `x12_810_lines` | IT1 | invoice_number, line_number (IT101, else position), sku, sku_qualifier, upc, quantity (IT102), unit (IT103), unit_price (IT104) |
+//! | `x12_997_groups` | AK1 | functional_id (AK101), acked_group_control (AK102), status (AK901), sets_declared (AK902), sets_received (AK903), sets_accepted (AK904), errors (AK905..AK909, space-separated) |
+//! | `x12_997_sets` | AK2 | acked_group_control, set_id (AK201), acked_set_control (AK202), status (AK501), errors (AK502..AK506, space-separated), segment_errors (`ID@position:code` of each AK3, `;`-separated) |
+//!
+//! SKU choice: the first qualifier/ID pair whose qualifier is, in priority order, `VN` (vendor
+//! item), `SK` (SKU), `BP` (buyer part), `UP` (UPC), `IN` (buyer item); else the first pair.
+//! `upc` is the `UP` pair (or the segment's UPC element) when present. Values are trimmed text;
+//! empty elements are `None`. Numbers stay text exactly as sent (no float conversion).
+
+use serde::Serialize;
+
+use super::lexer::{trim, Fields, Segment};
+use super::model::{Group, Interchange, Parsed, TxSet};
+use super::{map_orders, map_ship};
+
+/// One named column of optional strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub values: Vec<Option<String>>,
+}
+
+/// A columnar table; all columns have the same length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Table {
+    pub name: String,
+    pub columns: Vec<Column>,
+}
+
+impl Table {
+    pub fn new(name: &str, columns: &[&str]) -> Table {
+        let mut all = vec!["interchange_control", "group_control", "set_control"];
+        all.extend_from_slice(columns);
+        Table {
+            name: name.to_string(),
+            columns: all
+                .iter()
+                .map(|c| Column {
+                    name: c.to_string(),
+                    values: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Appends a row: the context of `ctx`, then `values` in column order (missing values are
+    /// `None`, extra ones ignored).
+    pub fn push(&mut self, ctx: &Ctx, values: impl IntoIterator<Item = Option<String>>) {
+        let mut values = [&ctx.0, &ctx.1, &ctx.2].into_iter().cloned().chain(values);
+        for col in &mut self.columns {
+            col.values.push(values.next().flatten());
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.columns.first().map_or(0, |c| c.values.len())
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The value at `row` in column `name`.
+    pub fn get(&self, row: usize, name: &str) -> Option<&str> {
+        self.column(name)?.values.get(row)?.as_deref()
+    }
+}
+
+/// Context columns of one set: interchange, group and set control numbers.
+#[derive(Debug, Clone)]
+pub struct Ctx(pub Option<String>, pub Option<String>, pub Option<String>);
+
+impl Ctx {
+    pub fn of(i: &Interchange, g: &Group, s: &TxSet) -> Ctx {
+        let o = |v: &str| (!v.is_empty()).then(|| v.to_string());
+        Ctx(o(&i.control), o(&g.control), o(&s.control))
+    }
+}
+
+/// Maps every supported transaction set (850, 940, 945, 856, 846, 810, 997) to tables. Only
+/// tables with at least one set are returned, in that order. Sets with envelope problems are
+/// mapped too: the caller decides from `Parsed::problems` what to reject.
+pub fn map_tables(parsed: &Parsed) -> Vec<Table> {
+    let mut out: Vec<Table> = Vec::new();
+    // One buffer of segment slices reused across sets (mapping is allocation-bound).
+    let mut segs: Vec<Segment> = Vec::new();
+    let mut take = |mut tables: Vec<Table>, id: &str| {
+        let (mut sets, mut segments) = (0usize, 0usize);
+        for (_, _, s) in parsed.sets().filter(|(_, _, s)| s.id == id) {
+            sets += 1;
+            segments += s.segment_count as usize;
+        }
+        if sets == 0 {
+            return;
+        }
+        // Headers get one row per set; detail tables about one row per four segments.
+        for (n, t) in tables.iter_mut().enumerate() {
+            let rows = if n == 0 && t.name.ends_with("_header") {
+                sets
+            } else {
+                segments / 4
+            };
+            t.columns.iter_mut().for_each(|c| c.values.reserve(rows));
+        }
+        for (i, g, s) in parsed.sets().filter(|(_, _, s)| s.id == id) {
+            let ctx = Ctx::of(i, g, s);
+            segs.clear();
+            segs.extend(parsed.set_segments(s));
+            match id {
+                "850" => map_orders::map_850(&ctx, &segs, &mut tables),
+                "940" => map_orders::map_940(&ctx, &segs, &mut tables),
+                "810" => map_orders::map_810(&ctx, &segs, &mut tables),
+                "945" => map_ship::map_945(&ctx, &segs, &mut tables),
+                "856" => map_ship::map_856(&ctx, &segs, &mut tables),
+                "846" => map_ship::map_846(&ctx, &segs, &mut tables),
+                "997" => map_ship::map_997(&ctx, &segs, &mut tables),
+                _ => {}
+            }
+        }
+        out.extend(tables);
+    };
+    take(map_orders::tables_850(), "850");
+    take(map_orders::tables_940(), "940");
+    take(map_ship::tables_945(), "945");
+    take(map_ship::tables_856(), "856");
+    take(map_ship::tables_846(), "846");
+    take(map_orders::tables_810(), "810");
+    take(map_ship::tables_997(), "997");
+    out
+}
+
+/// Trimmed element text, `None` when blank.
+pub fn el(seg: &Segment, n: usize) -> Option<String> {
+    seg.opt(n)
+}
+
+/// The SKU from qualifier/ID pairs starting at the given element numbers: (sku, qualifier, upc).
+pub fn pick_sku(
+    seg: &Segment,
+    pairs: &[usize],
+) -> (Option<String>, Option<String>, Option<String>) {
+    const PRIORITY: [&[u8]; 5] = [b"VN", b"SK", b"BP", b"UP", b"IN"];
+    let f = Fields::of(seg);
+    let present = |q: usize| !trim(f.get(q)).is_empty() && !trim(f.get(q + 1)).is_empty();
+    let upc = pairs
+        .iter()
+        .find(|q| trim(f.get(**q)) == b"UP" && present(**q))
+        .and_then(|q| f.opt(q + 1));
+    let best = PRIORITY
+        .iter()
+        .find_map(|p| {
+            pairs
+                .iter()
+                .find(|q| trim(f.get(**q)) == *p && present(**q))
+        })
+        .or_else(|| pairs.iter().find(|q| present(**q)));
+    match best {
+        Some(q) => (f.opt(q + 1), f.opt(*q), upc),
+        None => (None, None, upc),
+    }
+}

@@ -1,0 +1,22 @@
+//! Exception reports (HTML, text, CSV) and mail delivery that never loses a message.
+//!
+//! The only code in Tallyman that knows lettre. Pure parts: `model`, `render`, `csv_safe`,
+//! `config`. IO parts: `mail` (SMTP or spool) and `queue` (the ledger's mail table).
+
+mod attachment;
+pub mod config;
+pub mod csv_safe;
+pub mod mail;
+pub mod model;
+pub mod queue;
+pub mod render;
+
+pub use config::{
+    ConfigError, MailRaw, MailSettings, ReportRaw, ReportRule, SendWhen, Threshold, TlsMode,
+};
+pub use mail::{build_message, MailError, Mailer, OutgoingMail, SendFailure};
+pub use model::{
+    Break, FileNote, Measure, MoneyTotal, ReconStatus, ReconSummary, RunReport, StatusCounts,
+};
+pub use queue::{FlushSummary, QueueError, QueueState, QueuedMail};
+pub use render::{render, RenderError, RenderOptions, Rendered};

@@ -1,0 +1,237 @@
+//! Plain input types for one run's exception report, filled in by the core from its DataFrames.
+//!
+//! Everything here is owned data with no behaviour beyond small derived facts, so that the
+//! engine can build a `RunReport` row by row (one `Break` per break row, one `MoneyTotal` per
+//! group of a `group_by([currency, status])`) without knowing how reports are rendered.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::issue::Issue;
+
+/// Everything one run has to tell the people who must act.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Pipeline id (the pipeline file's stem).
+    pub pipeline: String,
+    /// The business date the run was for (not the wall-clock day it ran).
+    pub business_date: NaiveDate,
+    /// The run's id as recorded in the ledger and used in the archive path.
+    pub run_id: String,
+    /// IANA time zone name of the pipeline (e.g. `Europe/Berlin`), shown so readers know
+    /// which day `business_date` means.
+    pub time_zone: String,
+    /// Reconciliation outcome; `None` for pipelines that only validate and transform.
+    pub reconciliation: Option<ReconSummary>,
+    /// Every break (non-matched reconciliation row); the email shows the top N, the CSV all.
+    pub breaks: Vec<Break>,
+    /// Every data problem found while parsing and validating.
+    pub issues: Vec<Issue>,
+    /// Files whose content was already processed for this pipeline and were skipped.
+    pub duplicates: Vec<FileNote>,
+    /// Files that arrived under a known name with new content (processed, but flagged).
+    pub corrections: Vec<FileNote>,
+    /// Files rejected whole and moved to quarantine.
+    pub quarantined: Vec<FileNote>,
+}
+
+/// One file mentioned in the report by name and content hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileNote {
+    /// The file's name as received (never a full local path).
+    pub name: String,
+    /// Hex sha256 of the file's bytes, as in the ledger.
+    pub sha256: String,
+    /// Why the file is listed, in one human sentence.
+    pub reason: String,
+}
+
+/// The status of one reconciled key, as the reconcile step's `status` column spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconStatus {
+    Matched,
+    Mismatched,
+    OnlyInPartner,
+    OnlyInErp,
+    DuplicateKey,
+}
+
+impl ReconStatus {
+    /// All statuses in report order (what matters to finance first after `matched`).
+    pub const ALL: [ReconStatus; 5] = [
+        ReconStatus::Matched,
+        ReconStatus::Mismatched,
+        ReconStatus::OnlyInPartner,
+        ReconStatus::OnlyInErp,
+        ReconStatus::DuplicateKey,
+    ];
+
+    /// The snake_case name used in DataFrames, CSV and HTML attributes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReconStatus::Matched => "matched",
+            ReconStatus::Mismatched => "mismatched",
+            ReconStatus::OnlyInPartner => "only_in_partner",
+            ReconStatus::OnlyInErp => "only_in_erp",
+            ReconStatus::DuplicateKey => "duplicate_key",
+        }
+    }
+
+    /// Parses the snake_case name (what a DataFrame's status column holds).
+    pub fn parse(s: &str) -> Option<ReconStatus> {
+        ReconStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// A label for humans.
+    pub fn label(self) -> &'static str {
+        match self {
+            ReconStatus::Matched => "Matched",
+            ReconStatus::Mismatched => "Mismatched",
+            ReconStatus::OnlyInPartner => "Only in partner",
+            ReconStatus::OnlyInErp => "Only in ERP",
+            ReconStatus::DuplicateKey => "Duplicate key",
+        }
+    }
+}
+
+/// Reconciliation totals: counts per status and money per (currency, status).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReconSummary {
+    /// Number of keys per status.
+    pub counts: StatusCounts,
+    /// Exact money totals, one entry per (currency, status) group that has rows.
+    pub totals: Vec<MoneyTotal>,
+}
+
+/// Number of reconciled keys per status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StatusCounts {
+    pub matched: u64,
+    pub mismatched: u64,
+    pub only_in_partner: u64,
+    pub only_in_erp: u64,
+    pub duplicate_key: u64,
+}
+
+impl StatusCounts {
+    /// The count for one status.
+    pub fn get(&self, status: ReconStatus) -> u64 {
+        match status {
+            ReconStatus::Matched => self.matched,
+            ReconStatus::Mismatched => self.mismatched,
+            ReconStatus::OnlyInPartner => self.only_in_partner,
+            ReconStatus::OnlyInErp => self.only_in_erp,
+            ReconStatus::DuplicateKey => self.duplicate_key,
+        }
+    }
+
+    /// Keys that did not match (everything but `matched`).
+    pub fn unmatched(&self) -> u64 {
+        self.mismatched + self.only_in_partner + self.only_in_erp + self.duplicate_key
+    }
+}
+
+/// Money for one (currency, status) group, summed exactly over the group's rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoneyTotal {
+    /// ISO 4217 code as found in the data (e.g. `EUR`).
+    pub currency: String,
+    pub status: ReconStatus,
+    /// Number of keys in the group.
+    pub count: u64,
+    /// Sum of the partner side's amounts (missing sides count as zero).
+    pub partner: Decimal,
+    /// Sum of the ERP side's amounts (missing sides count as zero).
+    pub erp: Decimal,
+    /// Sum of `partner - erp` over the group.
+    pub difference: Decimal,
+}
+
+/// One reconciliation break: a key that did not match, with the measures that differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Break {
+    /// The join key as (column name, value) pairs, in the pipeline's key order.
+    pub keys: Vec<(String, String)>,
+    pub status: ReconStatus,
+    /// Currency of the money measures, when the row has one.
+    pub currency: Option<String>,
+    /// Compared values; a side is `None` when the key is missing on that side.
+    pub measures: Vec<Measure>,
+}
+
+/// One compared value of a break.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Measure {
+    /// Column name, e.g. `amount` or `fee`.
+    pub name: String,
+    pub partner: Option<Decimal>,
+    pub erp: Option<Decimal>,
+    /// `partner - erp` as the reconcile step computed it (it may apply tolerances or signs);
+    /// `None` lets the report compute it with missing sides as zero.
+    pub difference: Option<Decimal>,
+}
+
+impl Measure {
+    /// The difference as given, or `partner - erp` with a missing side as zero.
+    pub fn effective_difference(&self) -> Decimal {
+        self.difference.unwrap_or_else(|| {
+            self.partner.unwrap_or(Decimal::ZERO) - self.erp.unwrap_or(Decimal::ZERO)
+        })
+    }
+}
+
+impl Break {
+    /// How big the break is: the largest absolute difference over its measures. Breaks are
+    /// ranked by this so the email's top N are the ones worth the most money.
+    pub fn magnitude(&self) -> Decimal {
+        self.measures
+            .iter()
+            .map(|m| m.effective_difference().abs())
+            .max()
+            .unwrap_or(Decimal::ZERO)
+    }
+}
+
+impl RunReport {
+    /// True when there is anything for a human to look at.
+    pub fn has_problems(&self) -> bool {
+        !self.breaks.is_empty()
+            || !self.issues.is_empty()
+            || !self.duplicates.is_empty()
+            || !self.corrections.is_empty()
+            || !self.quarantined.is_empty()
+    }
+
+    /// The one-line summary used in the subject, e.g. `3 breaks, 2 issues`.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = [
+            (self.breaks.len(), "break", "breaks"),
+            (self.issues.len(), "issue", "issues"),
+            (
+                self.quarantined.len(),
+                "quarantined file",
+                "quarantined files",
+            ),
+            (self.corrections.len(), "correction", "corrections"),
+            (self.duplicates.len(), "duplicate file", "duplicate files"),
+        ]
+        .into_iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect();
+        if parts.is_empty() {
+            "no problems".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// Breaks sorted by magnitude, largest first (ties keep input order).
+    pub fn ranked_breaks(&self) -> Vec<&Break> {
+        let mut ranked: Vec<&Break> = self.breaks.iter().collect();
+        ranked.sort_by_key(|b| std::cmp::Reverse(b.magnitude()));
+        ranked
+    }
+}

@@ -1,0 +1,404 @@
+//! Renders a `RunReport` into subject, HTML, plain text and a CSV attachment (pure, no IO).
+//!
+//! The email leads with what matters: reconciliation counts and money per status and
+//! currency, then the biggest breaks, then validation issues grouped by rule, then files that
+//! were duplicates, corrections or quarantined. Every value is HTML-escaped; the CSV carries
+//! every break and issue with formula-looking cells neutralised.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::model::{Break, FileNote, ReconStatus, RunReport};
+use crate::issue::Issue;
+
+/// Knobs for how much of the report goes into the email body (the CSV always has all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// How many breaks (largest absolute difference first) the body shows.
+    pub top_breaks: usize,
+    /// How many example issues the body shows per rule.
+    pub examples_per_rule: usize,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            top_breaks: 20,
+            examples_per_rule: 5,
+        }
+    }
+}
+
+/// A rendered report, ready to be put into a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// CSV attachment bytes (UTF-8).
+    pub csv: Vec<u8>,
+    /// File name for the attachment, e.g. `settlement-2026-11-25-exceptions.csv`.
+    pub csv_name: String,
+}
+
+/// Rendering can only fail inside the CSV writer.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("writing the CSV attachment: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("finishing the CSV attachment: {0}")]
+    CsvFlush(String),
+}
+
+/// Renders the report; `subject_template` is a compiled rule's subject.
+pub fn render(
+    report: &RunReport,
+    subject_template: &str,
+    opts: &RenderOptions,
+) -> Result<Rendered, RenderError> {
+    Ok(Rendered {
+        subject: subject(report, subject_template),
+        text: text(report, opts),
+        html: html(report, opts),
+        csv: super::attachment::csv_attachment(report)?,
+        csv_name: format!(
+            "{}-{}-exceptions.csv",
+            file_safe(&report.pipeline),
+            report.business_date
+        ),
+    })
+}
+
+/// Fills `{pipeline}`, `{date}` and `{summary}`; control characters are dropped so partner data
+/// can never start a new header line.
+/// One pass, so a pipeline name containing `{summary}` is not expanded again. Unknown
+/// placeholders were refused at config time and are kept literally here.
+pub fn subject(report: &RunReport, template: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let (value, used) = match after.find('}').map(|close| (&after[1..close], close + 1)) {
+            Some(("pipeline", n)) => (report.pipeline.clone(), n),
+            Some(("date", n)) => (report.business_date.to_string(), n),
+            Some(("summary", n)) => (report.summary(), n),
+            _ => ("{".to_string(), 1),
+        };
+        out.push_str(&value);
+        rest = &after[used..];
+    }
+    out.push_str(rest);
+    out.chars().filter(|c| !c.is_control()).collect()
+}
+
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Issues grouped by rule, biggest group first, then by rule name.
+fn issues_by_rule(issues: &[Issue]) -> Vec<(&str, Vec<&Issue>)> {
+    let mut groups: BTreeMap<&str, Vec<&Issue>> = BTreeMap::new();
+    for issue in issues {
+        groups.entry(issue.rule.as_str()).or_default().push(issue);
+    }
+    let mut out: Vec<_> = groups.into_iter().collect();
+    out.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    out
+}
+
+pub(super) fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+fn keys_text(b: &Break) -> String {
+    b.keys
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn measures_text(b: &Break) -> String {
+    b.measures
+        .iter()
+        .map(|m| {
+            format!(
+                "{}: partner {} / erp {} / diff {}",
+                m.name,
+                opt(&m.partner),
+                opt(&m.erp),
+                m.effective_difference()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn text(r: &RunReport, opts: &RenderOptions) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "Tallyman report: {} for {} ({})",
+        r.pipeline, r.business_date, r.time_zone
+    );
+    let _ = writeln!(t, "Run {}: {}\n", r.run_id, r.summary());
+    if let Some(rec) = &r.reconciliation {
+        let _ = writeln!(t, "RECONCILIATION");
+        for st in ReconStatus::ALL {
+            let _ = writeln!(t, "  {:<16} {}", st.label(), rec.counts.get(st));
+        }
+        if !rec.totals.is_empty() {
+            let _ = writeln!(
+                t,
+                "\n  Money by currency and status (partner / erp / difference):"
+            );
+            for m in &rec.totals {
+                let _ = writeln!(
+                    t,
+                    "  {} {:<16} {} keys: {} / {} / {}",
+                    m.currency,
+                    m.status.label(),
+                    m.count,
+                    m.partner,
+                    m.erp,
+                    m.difference
+                );
+            }
+        }
+        let _ = writeln!(t);
+    }
+    if !r.breaks.is_empty() {
+        let shown = opts.top_breaks.min(r.breaks.len());
+        let _ = writeln!(
+            t,
+            "TOP {shown} OF {} BREAKS (largest difference first)",
+            r.breaks.len()
+        );
+        for b in r.ranked_breaks().into_iter().take(opts.top_breaks) {
+            let _ = writeln!(
+                t,
+                "  [{}] {} {}: {}",
+                b.status.as_str(),
+                keys_text(b),
+                opt(&b.currency),
+                measures_text(b)
+            );
+        }
+        let _ = writeln!(t);
+    }
+    if !r.issues.is_empty() {
+        let _ = writeln!(t, "VALIDATION ISSUES ({})", r.issues.len());
+        for (rule, list) in issues_by_rule(&r.issues) {
+            let _ = writeln!(t, "  {rule}: {} issue(s)", list.len());
+            for i in list.iter().take(opts.examples_per_rule) {
+                let _ = writeln!(t, "    {i}");
+            }
+        }
+        let _ = writeln!(t);
+    }
+    for (title, notes) in file_sections(r) {
+        if !notes.is_empty() {
+            let _ = writeln!(t, "{} ({})", title.to_uppercase(), notes.len());
+            for n in notes {
+                let _ = writeln!(t, "  {} sha256 {}: {}", n.name, n.sha256, n.reason);
+            }
+            let _ = writeln!(t);
+        }
+    }
+    let _ = writeln!(t, "Every break and issue is in the attached CSV.");
+    t
+}
+
+fn file_sections(r: &RunReport) -> [(&'static str, &[FileNote]); 3] {
+    [
+        ("Quarantined files", &r.quarantined),
+        ("Corrections", &r.corrections),
+        ("Duplicate files", &r.duplicates),
+    ]
+}
+
+fn html(r: &RunReport, opts: &RenderOptions) -> String {
+    let e = escape;
+    let mut h = String::new();
+    let _ = write!(h, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head><body style=\"font-family:sans-serif\">\n", e(&r.pipeline));
+    let _ = writeln!(h, "<h1>{} &mdash; {}</h1>", e(&r.pipeline), r.business_date);
+    let _ = writeln!(
+        h,
+        "<p>Business date {} ({}), run <code>{}</code>: <strong id=\"summary\">{}</strong></p>",
+        r.business_date,
+        e(&r.time_zone),
+        e(&r.run_id),
+        e(&r.summary())
+    );
+    if let Some(rec) = &r.reconciliation {
+        h.push_str("<h2>Reconciliation</h2>\n<table border=\"1\" cellpadding=\"4\"><tr><th>Status</th><th>Keys</th></tr>\n");
+        for st in ReconStatus::ALL {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td data-count=\"{}\">{}</td></tr>",
+                st.label(),
+                st.as_str(),
+                rec.counts.get(st)
+            );
+        }
+        h.push_str("</table>\n");
+        if !rec.totals.is_empty() {
+            h.push_str("<h3>Money by currency and status</h3>\n<table border=\"1\" cellpadding=\"4\"><tr><th>Currency</th><th>Status</th><th>Keys</th><th>Partner</th><th>ERP</th><th>Difference</th></tr>\n");
+            for m in &rec.totals {
+                let attr = |field: &str| {
+                    format!(
+                        "data-currency=\"{}\" data-status=\"{}\" data-field=\"{field}\"",
+                        e(&m.currency),
+                        m.status.as_str()
+                    )
+                };
+                let _ = writeln!(h, "<tr><td>{}</td><td>{}</td><td {}>{}</td><td {}>{}</td><td {}>{}</td><td {}>{}</td></tr>", e(&m.currency), m.status.label(), attr("count"), m.count, attr("partner"), m.partner, attr("erp"), m.erp, attr("difference"), m.difference);
+            }
+            h.push_str("</table>\n");
+        }
+    }
+    if !r.breaks.is_empty() {
+        let shown = opts.top_breaks.min(r.breaks.len());
+        let _ = writeln!(
+            h,
+            "<h2>Top {shown} of <span data-total=\"breaks\">{}</span> breaks</h2>",
+            r.breaks.len()
+        );
+        h.push_str("<table border=\"1\" cellpadding=\"4\"><tr><th>Key</th><th>Status</th><th>Currency</th><th>Measures</th></tr>\n");
+        for b in r.ranked_breaks().into_iter().take(opts.top_breaks) {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                e(&keys_text(b)),
+                b.status.label(),
+                e(&opt(&b.currency)),
+                e(&measures_text(b))
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    if !r.issues.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h2>Validation issues (<span data-total=\"issues\">{}</span>)</h2>",
+            r.issues.len()
+        );
+        for (rule, list) in issues_by_rule(&r.issues) {
+            let _ = writeln!(
+                h,
+                "<h3>{} &mdash; <span data-rule=\"{}\">{}</span> issue(s)</h3>",
+                e(rule),
+                e(rule),
+                list.len()
+            );
+            h.push_str("<table border=\"1\" cellpadding=\"4\"><tr><th>File</th><th>Line</th><th>Column</th><th>Value</th><th>Severity</th><th>Message</th></tr>\n");
+            for i in list.iter().take(opts.examples_per_rule) {
+                let _ = writeln!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    e(&i.file),
+                    opt(&i.line),
+                    e(&opt(&i.column)),
+                    e(&opt(&i.value)),
+                    i.severity.as_str(),
+                    e(&i.message)
+                );
+            }
+            h.push_str("</table>\n");
+        }
+    }
+    for (title, notes) in file_sections(r) {
+        if !notes.is_empty() {
+            let _ = writeln!(h, "<h2>{title} ({})</h2>\n<ul>", notes.len());
+            for n in notes {
+                let _ = writeln!(
+                    h,
+                    "<li><strong>{}</strong> <small>sha256 {}</small>: {}</li>",
+                    e(&n.name),
+                    e(&n.sha256),
+                    e(&n.reason)
+                );
+            }
+            h.push_str("</ul>\n");
+        }
+    }
+    h.push_str("<p>Every break and issue is in the attached CSV.</p>\n</body></html>\n");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn report(pipeline: &str) -> RunReport {
+        RunReport {
+            pipeline: pipeline.into(),
+            business_date: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default(),
+            run_id: "r1".into(),
+            time_zone: "UTC".into(),
+            reconciliation: None,
+            breaks: vec![],
+            issues: vec![Issue::error("f.csv", "type", "bad")],
+            duplicates: vec![],
+            corrections: vec![],
+            quarantined: vec![],
+        }
+    }
+
+    #[test]
+    fn subjects_fill_placeholders_once_and_drop_control_characters() {
+        // (pipeline, template, expected)
+        let cases = [
+            (
+                "orders",
+                "{pipeline} {date}: {summary}",
+                "orders 2026-03-01: 1 issue",
+            ),
+            ("x{summary}", "[{pipeline}]", "[x{summary}]"),
+            (
+                "a\r\nBcc: evil@example.com",
+                "{pipeline}",
+                "aBcc: evil@example.com",
+            ),
+            ("p", "{unclosed", "{unclosed"),
+            ("p", "{}{date}", "{}2026-03-01"),
+        ];
+        for (pipeline, template, want) in cases {
+            assert_eq!(subject(&report(pipeline), template), want, "{template}");
+        }
+    }
+
+    #[test]
+    fn escape_covers_markup_and_quotes() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}

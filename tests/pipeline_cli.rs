@@ -1,0 +1,434 @@
+//! The whole pipeline through the real `tallyman` binary on real folders: demo data, duplicates,
+//! corrections, policies, reruns, settling, and config errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Home {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+fn tallyman(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args(["--home", root.to_str().unwrap()])
+        .args(args)
+        .env("TALLYMAN_LOG", "warn")
+        .output()
+        .expect("run tallyman")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A home folder with the demo's pipeline, schemas and files dropped (not run).
+fn demo_home() -> Home {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let o = tallyman(&root, &["demo", "--no-run"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    Home { _dir: dir, root }
+}
+
+fn sql(root: &Path, query: &str) -> String {
+    let db = root.join("var/ledger.sqlite");
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare(query).unwrap();
+    let rows: Vec<String> = stmt
+        .query_map([], |r| {
+            let n = r.as_ref().column_count();
+            let mut parts = Vec::new();
+            for i in 0..n {
+                let v: rusqlite::types::Value = r.get(i)?;
+                parts.push(match v {
+                    rusqlite::types::Value::Null => "NULL".into(),
+                    rusqlite::types::Value::Integer(i) => i.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                });
+            }
+            Ok(parts.join("|"))
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    rows.join("\n")
+}
+
+fn outbox_files(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join("outbox/erp"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn read(root: &Path, rel: &str) -> String {
+    std::fs::read_to_string(root.join(rel)).unwrap()
+}
+
+fn age(path: &Path) {
+    let f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        .unwrap();
+}
+
+const DROP: &str = "inbox/inventory_3pl";
+
+#[test]
+fn demo_file_travels_the_whole_way() {
+    let h = demo_home();
+    let o = tallyman(&h.root, &["run"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(out.contains("succeeded"), "{out}");
+    assert_eq!(
+        outbox_files(&h.root),
+        vec![
+            "atp_20261125_r000001.csv",
+            "inventory_variance_2026-11-25_r000001.csv"
+        ]
+    );
+    assert_eq!(
+        read(
+            &h.root,
+            "outbox/erp/inventory_variance_2026-11-25_r000001.csv"
+        ),
+        "item_id,warehouse,status,side,partner_qty_on_hand,erp_on_hand,difference_qty_on_hand\n\
+         SKU-00000002,3PL-RENO,mismatched,both,77,80,-3\n\
+         SKU-00000005,3PL-RENO,only_in_erp,erp,,12,\n\
+         SKU-00000007,3PL-RENO,only_in_erp,erp,,10,\n"
+    );
+    // ATP = on hand - damaged - ERP allocated - safety stock, floored at 0; never raw on-hand.
+    assert!(
+        read(&h.root, "outbox/erp/atp_20261125_r000001.csv").contains("SKU-00000002,3PL-RENO,69\n")
+    );
+    assert_eq!(
+        sql(&h.root, "select name, state from files"),
+        "stock_2026-11-25.csv|processed"
+    );
+    assert_eq!(
+        sql(
+            &h.root,
+            "select run_id, business_date, state, rows, issues from runs"
+        ),
+        "r000001|2026-11-25|succeeded|7|2"
+    );
+    assert_eq!(
+        sql(
+            &h.root,
+            "select line, column_name, rule from issues order by line"
+        ),
+        "6|NULL|field-count\n8|item_id|foreign-key"
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&read(
+        &h.root,
+        "archive/inventory_3pl/2026-11-25/r000001/manifest.json",
+    ))
+    .unwrap();
+    assert_eq!(manifest["reconciliation"]["mismatched"], 1);
+    assert_eq!(manifest["rows_set_aside"], 2);
+    let inputs: Vec<&str> = manifest["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(inputs, vec!["partner", "reference", "erp"]);
+    assert!(h
+        .root
+        .join("archive/inventory_3pl/2026-11-25/r000001/input/stock_2026-11-25.csv")
+        .is_file());
+    assert!(
+        !h.root.join(DROP).join("stock_2026-11-25.csv").exists(),
+        "the drop copy is removed after the claim"
+    );
+    let runs = stdout(&tallyman(&h.root, &["runs", "--pipeline", "inventory_3pl"]));
+    assert!(
+        runs.contains("r000001") && runs.contains("succeeded"),
+        "{runs}"
+    );
+}
+
+#[test]
+fn a_hundred_drops_of_the_same_bytes_are_processed_once() {
+    let h = demo_home();
+    let bytes = std::fs::read(h.root.join(DROP).join("stock_2026-11-25.csv")).unwrap();
+    for i in 0..99 {
+        let p = h
+            .root
+            .join(DROP)
+            .join(format!("stock_2026-11-25_copy{i:02}.csv"));
+        std::fs::write(&p, &bytes).unwrap();
+        age(&p);
+    }
+    let o = tallyman(&h.root, &["run"]);
+    assert!(o.status.success());
+    assert_eq!(
+        sql(
+            &h.root,
+            "select state, count(*) from files group by state order by state"
+        ),
+        "duplicate|99\nprocessed|1"
+    );
+    assert_eq!(sql(&h.root, "select count(*) from runs"), "1");
+    assert_eq!(outbox_files(&h.root).len(), 2);
+    // Duplicates keep their bytes too.
+    assert_eq!(
+        std::fs::read_dir(h.root.join("archive/inventory_3pl/_duplicates"))
+            .unwrap()
+            .count(),
+        99
+    );
+}
+
+#[test]
+fn same_name_with_new_content_is_a_correction() {
+    let h = demo_home();
+    assert!(tallyman(&h.root, &["run"]).status.success());
+    let p = h.root.join(DROP).join("stock_2026-11-25.csv");
+    std::fs::write(&p, "item_id,warehouse,qty_on_hand,qty_damaged,unit,snapshot_ts\nSKU-00000002,3PL-RENO,80,0,EA,2026-11-25T23:59:00Z\n").unwrap();
+    age(&p);
+    assert!(tallyman(&h.root, &["run"]).status.success());
+    assert_eq!(
+        sql(
+            &h.root,
+            "select id, state, correction_of from files order by id"
+        ),
+        "1|processed|NULL\n2|processed|1"
+    );
+}
+
+#[test]
+fn reject_file_policy_quarantines_with_a_reason() {
+    let h = demo_home();
+    let pipeline = h.root.join("pipelines/inventory_3pl.toml");
+    let text = read(&h.root, "pipelines/inventory_3pl.toml").replace(
+        "on_error = \"set_rows_aside\"",
+        "on_error = \"reject_file\"",
+    );
+    std::fs::write(&pipeline, text).unwrap();
+    let o = tallyman(&h.root, &["run"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("rejected"), "{}", stdout(&o));
+    assert!(
+        outbox_files(&h.root).is_empty(),
+        "a rejected file writes nothing outbound"
+    );
+    assert_eq!(sql(&h.root, "select state from files"), "quarantined");
+    let reason = read(
+        &h.root,
+        "quarantine/inventory_3pl/1-stock_2026-11-25.csv.reason.txt",
+    );
+    assert!(
+        reason.contains("2 error(s)")
+            && reason.contains("field-count")
+            && reason.contains("foreign-key"),
+        "{reason}"
+    );
+    assert_eq!(
+        std::fs::read(
+            h.root
+                .join("quarantine/inventory_3pl/1-stock_2026-11-25.csv")
+        )
+        .unwrap(),
+        std::fs::read(h.root.join("demo_check_never_exists")).unwrap_or_else(|_| std::fs::read(
+            h.root
+                .join("archive/inventory_3pl/2026-11-25/r000001/input/stock_2026-11-25.csv")
+        )
+        .unwrap())
+    );
+}
+
+#[test]
+fn rerun_is_byte_identical_and_shows_an_erp_change() {
+    let h = demo_home();
+    assert!(tallyman(&h.root, &["run"]).status.success());
+    let o = tallyman(
+        &h.root,
+        &[
+            "rerun",
+            "inventory_3pl",
+            "--date",
+            "2026-11-25",
+            "--reason",
+            "audit",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("no differences"), "{}", stdout(&o));
+    let first = read(
+        &h.root,
+        "archive/inventory_3pl/2026-11-25/r000001/output/atp_20261125_r000001.csv",
+    );
+    let second = read(
+        &h.root,
+        "archive/inventory_3pl/2026-11-25/r000002/output/atp_20261125_r000002.csv",
+    );
+    assert_eq!(first, second);
+    assert_eq!(
+        sql(
+            &h.root,
+            "select trigger, reason, rerun_of from runs where run_id = 'r000002'"
+        ),
+        "rerun|audit|r000001"
+    );
+    // The ERP corrects its on-hand for SKU 2: the variance disappears.
+    let erp = h.root.join("inbox/erp/erp_onhand_2026-11-25.csv");
+    std::fs::write(
+        &erp,
+        read(&h.root, "inbox/erp/erp_onhand_2026-11-25.csv")
+            .replace("SKU-00000002,3PL-RENO,80,", "SKU-00000002,3PL-RENO,77,"),
+    )
+    .unwrap();
+    let o = tallyman(
+        &h.root,
+        &[
+            "rerun",
+            "inventory_3pl",
+            "--date",
+            "2026-11-25",
+            "--reason",
+            "ERP fixed",
+        ],
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains("input erp erp_onhand_2026-11-25.csv: content changed"),
+        "{out}"
+    );
+    assert!(out.contains("reconciliation mismatched: 1 -> 0"), "{out}");
+    assert!(
+        out.contains("output breaks (erp): differs: 3 -> 2 rows"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_missing_erp_extract_quarantines_and_a_rerun_recovers() {
+    let h = demo_home();
+    let erp = h.root.join("inbox/erp/erp_onhand_2026-11-25.csv");
+    let saved = std::fs::read(&erp).unwrap();
+    std::fs::remove_file(&erp).unwrap();
+    let o = tallyman(&h.root, &["run"]);
+    assert!(
+        stdout(&o).contains("no ERP extract for business date 2026-11-25"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(sql(&h.root, "select state from files"), "quarantined");
+    std::fs::write(&erp, saved).unwrap();
+    let o = tallyman(
+        &h.root,
+        &[
+            "rerun",
+            "inventory_3pl",
+            "--date",
+            "2026-11-25",
+            "--reason",
+            "extract arrived",
+        ],
+    );
+    assert!(
+        stdout(&o).contains("state: rejected -> succeeded"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(sql(&h.root, "select state from files"), "processed");
+}
+
+#[test]
+fn a_file_still_being_written_is_not_taken() {
+    let h = demo_home();
+    let p = h.root.join(DROP).join("stock_2026-11-26.csv");
+    std::fs::remove_file(h.root.join(DROP).join("stock_2026-11-25.csv")).unwrap();
+    let writer = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&p).unwrap();
+            f.write_all(b"item_id,warehouse,qty_on_hand,qty_damaged,unit,snapshot_ts\n")
+                .unwrap();
+            for i in 0..30 {
+                writeln!(
+                    f,
+                    "SKU-0000000{},3PL-RENO,{i},0,EA,2026-11-26T23:59:00Z",
+                    i % 7 + 1
+                )
+                .unwrap();
+                f.flush().unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(150));
+            }
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let o = tallyman(&h.root, &["run", "--max-wait-secs", "2"]);
+    assert!(stdout(&o).contains("not taken yet"), "{}", stdout(&o));
+    assert_eq!(sql(&h.root, "select count(*) from files"), "0");
+    writer.join().unwrap();
+    let o = tallyman(&h.root, &["run", "--max-wait-secs", "5"]);
+    assert_eq!(
+        sql(&h.root, "select name, size from files"),
+        format!(
+            "stock_2026-11-26.csv|{}",
+            std::fs::metadata(
+                h.root
+                    .join("archive/inventory_3pl/2026-11-26/r000001/input/stock_2026-11-26.csv")
+            )
+            .unwrap()
+            .len()
+        ),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn bad_pipeline_files_report_every_problem_at_once() {
+    let h = demo_home();
+    std::fs::write(
+        h.root.join("pipelines/broken.toml"),
+        "time_zone = \"Mars/Olympus\"\n[source]\nfolder = \"inbox/nowhere\"\n[input]\nschema = \"missing.v9\"\non_error = \"shrug\"\n[[outputs]]\ntable = \"nope\"\ndestination = \"../etc\"\nname = \"x.csv\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.root.join("pipelines/typo.toml"),
+        "[input]\nschema = \"tpl_snapshot.v1\"\nschemma = 1\n",
+    )
+    .unwrap();
+    let o = tallyman(&h.root, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for needle in [
+        "pipelines/broken.toml: time_zone",
+        "pipelines/broken.toml: source.folder: folder `inbox/nowhere` does not exist",
+        "pipelines/broken.toml: input.schema: schema `missing.v9`",
+        "pipelines/broken.toml: input.on_error",
+        "pipelines/broken.toml: outputs.table: `nope`",
+        "pipelines/broken.toml: outputs.destination",
+        "pipelines/typo.toml: line 3: unknown field `schemma`",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+    std::fs::remove_file(h.root.join("pipelines/broken.toml")).unwrap();
+    std::fs::remove_file(h.root.join("pipelines/typo.toml")).unwrap();
+    assert!(tallyman(&h.root, &["check"]).status.success());
+}
+
+#[test]
+fn symlinks_and_folders_in_a_drop_folder_are_refused() {
+    let h = demo_home();
+    std::os::unix::fs::symlink("/etc/passwd", h.root.join(DROP).join("stock_link.csv")).unwrap();
+    std::fs::create_dir(h.root.join(DROP).join("stock_dir.csv")).unwrap();
+    let out = stdout(&tallyman(&h.root, &["run"]));
+    assert!(
+        out.contains("stock_link.csv refused: a symbolic link"),
+        "{out}"
+    );
+    assert!(out.contains("stock_dir.csv refused: a folder"), "{out}");
+    assert_eq!(sql(&h.root, "select count(*) from files"), "1");
+}
