@@ -36,6 +36,8 @@ enum Command {
     Runs(cli::runs::Args),
     /// Check one file against one schema, without a pipeline.
     Validate(cli::validate::Args),
+    /// Say what an X12 or EDIFACT file holds: envelopes, counts, problems with their codes.
+    Inspect(cli::inspect::Args),
     /// Drop the bundled demo files into the drop folders and run the pipelines.
     Demo(cli::demo::Args),
 }
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Runs(a) => cli::runs::run(&home, a),
         Command::Validate(a) => cli::validate::run(a),
         Command::Demo(a) => cli::demo::run(&home, a),
+        Command::Inspect(a) => cli::inspect::run(a),
     };
     match result {
         Ok(code) => code,

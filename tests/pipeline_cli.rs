@@ -432,3 +432,44 @@ fn symlinks_and_folders_in_a_drop_folder_are_refused() {
     assert!(out.contains("stock_dir.csv refused: a folder"), "{out}");
     assert_eq!(sql(&h.root, "select count(*) from files"), "1");
 }
+
+#[test]
+fn inspect_names_envelope_problems_with_their_codes() {
+    let fixture = |name: &str| format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let run = |path: String| {
+        let o = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+            .args(["inspect", &path, "--json"])
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(),
+        )
+    };
+    let (code, v) = run(fixture("x12/ediEngine_MultipleInterchangesAndGroups.edi"));
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        (
+            v["format"].as_str(),
+            v["counts"]["interchanges"].as_u64(),
+            v["counts"]["groups"].as_u64(),
+            v["counts"]["sets"].as_u64()
+        ),
+        (Some("x12"), Some(2), Some(4), Some(6))
+    );
+    let (code, v) = run(fixture("x12/ediEngine_ControlNumbersMismatch.edi"));
+    assert_eq!(code, Some(1));
+    let text = v["problems"].to_string();
+    for code in ["AK502", "AK905", "TA105"] {
+        assert!(text.contains(code), "{code} missing in {text}");
+    }
+    let (_, v) = run(fixture("edifact/pydifact_order.edi"));
+    assert_eq!(v["format"], "edifact");
+    let o = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args(["inspect", &fixture("PROVENANCE.tsv")])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("not an X12 (ISA) or EDIFACT (UNA/UNB) interchange"));
+}

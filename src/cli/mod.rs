@@ -1,6 +1,7 @@
 //! One file per subcommand; `anyhow` lives only here.
 pub mod check;
 pub mod demo;
+pub mod inspect;
 pub mod rerun;
 pub mod run;
 pub mod runs;

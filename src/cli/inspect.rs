@@ -1,0 +1,94 @@
+//! `tallyman inspect FILE [--json]`: what an X12 or EDIFACT file holds, without a pipeline:
+//! separators, interchanges, groups and sets with control numbers and counts, and every
+//! envelope problem with its position and acknowledgement code. The JSON form is the
+//! serialization of `formats::x12::Inspection` / `formats::edifact::Inspection` (documented there).
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use tallyman::formats::{edifact, x12};
+
+#[derive(clap::Args)]
+pub struct Args {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which EDI syntax the bytes start with (after a BOM and white space).
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    match body.get(start..start + 3) {
+        Some(b"ISA") => Some("x12"),
+        Some(b"UNA") | Some(b"UNB") => Some("edifact"),
+        _ => None,
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let (json, problems, summary) = match sniff(&bytes) {
+        Some("x12") => {
+            let i = x12::inspect(&bytes);
+            let summary = format!(
+                "X12: {} interchange(s), {} group(s), {} transaction set(s), {} segments",
+                i.counts.interchanges, i.counts.groups, i.counts.sets, i.segments
+            );
+            let problems: Vec<String> = i
+                .problems
+                .iter()
+                .map(|p| describe(&p.problem, p.description))
+                .collect();
+            (serde_json::to_value(&i)?, problems, summary)
+        }
+        Some(_) => {
+            let i = edifact::inspect(&bytes);
+            let summary = format!(
+                "EDIFACT: {} interchange(s), {} group(s), {} message(s), {} segments",
+                i.counts.interchanges, i.counts.groups, i.counts.messages, i.segments
+            );
+            let problems: Vec<String> = i
+                .problems
+                .iter()
+                .map(|p| describe(&p.problem, p.description))
+                .collect();
+            (serde_json::to_value(&i)?, problems, summary)
+        }
+        None => bail!(
+            "{}: not an X12 (ISA) or EDIFACT (UNA/UNB) interchange",
+            args.file.display()
+        ),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!("{summary}");
+        for p in &problems {
+            println!("  {p}");
+        }
+        if problems.is_empty() {
+            println!("  no envelope problems");
+        }
+    }
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn describe(p: &x12::Problem, description: &str) -> String {
+    format!(
+        "segment {} (byte {}): {:?} {} ({description}): {}",
+        p.at.segment,
+        p.at.offset,
+        p.severity,
+        p.code.label(),
+        p.message
+    )
+}
