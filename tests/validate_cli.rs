@@ -15,7 +15,12 @@ const SCHEMA: &str = r#"{"fields":[
 const HEAD: &str = "sku,qty,price,day,ok\n";
 
 /// (name, file body, expected (rule, line, column) list; "" = no column)
-const CASES: &[(&str, &str, &[(&str, u64, &str)])] = &[
+type Case = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, u64, &'static str)],
+);
+const CASES: &[Case] = &[
     ("clean", "SKU-1,1,1.50,2026-11-25,true\nSKU-2,0,-3,2026-11-26,0\n", &[]),
     ("crlf", "SKU-1,1,1.50,2026-11-25,true\r\nSKU-2,0,2,2026-11-26,false\r\n", &[]),
     ("short row", "SKU-1,1,1.50,2026-11-25,true\nSKU-2,0\n", &[("field-count", 3, "")]),

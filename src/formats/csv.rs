@@ -407,6 +407,7 @@ fn split_fields(record: &[u8], delim: u8, quote: u8) -> Vec<String> {
     names
 }
 
+#[allow(clippy::result_large_err)]
 fn check_header_names(file: &str, header: &[String]) -> Result<(), Issue> {
     let mut seen = std::collections::HashSet::new();
     for (i, name) in header.iter().enumerate() {
@@ -508,7 +509,8 @@ mod tests {
     }
 
     /// (input, expected (rule, line, column) of each record problem)
-    const CASES: &[(&str, &[(&str, u64, &str)])] = &[
+    type Case = (&'static str, &'static [(&'static str, u64, &'static str)]);
+    const CASES: &[Case] = &[
         ("a,b\n1,2\n3,4\n", &[]),
         ("a,b\r\n1,2\r\n3,4\r\n", &[]),
         ("\u{feff}a,b\n1,2\n", &[]),

@@ -48,7 +48,10 @@ pub fn now_text(t: DateTime<Utc>) -> String {
 
 /// Lists a drop folder: regular files matching the pattern; symlinks, FIFOs and folders are
 /// refused with a reason (never followed or read).
-pub fn list_folder(p: &Pipeline) -> Result<(Vec<Sighting>, Vec<(String, String)>), RunError> {
+/// Files seen, and (name, why) of entries refused.
+pub type Listing = (Vec<Sighting>, Vec<(String, String)>);
+
+pub fn list_folder(p: &Pipeline) -> Result<Listing, RunError> {
     let dir = &p.source.folder;
     let io = |source| RunError::Io {
         pipeline: p.id.clone(),

@@ -597,7 +597,7 @@ fn collect_issues(
             issues.push(issue);
         }
     }
-    issues.sort_by(|a, b| a.line.cmp(&b.line));
+    issues.sort_by_key(|i| i.line);
     let bad: Vec<IdxSize> = rows.iter().flatten().collect();
     Ok((issues, bad))
 }

@@ -305,6 +305,7 @@ impl Ledger {
         tx.commit().map_err(self.err())
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn record_outbound(
         &self,
         run_id: &str,
