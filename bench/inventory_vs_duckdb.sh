@@ -15,7 +15,8 @@ gen=${TALLYMAN_BENCH_GEN:-../shared/bench/gen_inventory_recon.py}
 py=python3; $py -c 'import duckdb' 2>/dev/null || py=/usr/bin/python3
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
 
-cargo build --release --quiet
+bin=${TALLYMAN_BIN:-target/release/tallyman}
+[ -n "${TALLYMAN_BIN:-}" ] || cargo build --release --quiet
 data="$work/data-$rows"
 [ -f "$data/expected.json" ] || $py "$gen" "$rows" "$data" >/dev/null
 
@@ -76,7 +77,7 @@ cp "$data/tpl_snapshot.csv" "$home/inbox/inventory_bench/"
 touch -d '-1 minute' "$home/inbox/inventory_bench/tpl_snapshot.csv"
 
 echo "rows: $rows ($(du -ch "$data"/*.csv | tail -1 | cut -f1) of CSV)"
-/usr/bin/time -f "%e %M" -o "$work/time.txt" target/release/tallyman --home "$home" run --max-wait-secs 0 > "$work/run.txt"
+/usr/bin/time -f "%e %M" -o "$work/time.txt" "$bin" --home "$home" run --max-wait-secs 0 > "$work/run.txt"
 read -r t_secs t_kb < "$work/time.txt"
 cat "$work/run.txt" | head -5
 
