@@ -7,6 +7,10 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 
+// polars churns through large buffers; mimalloc keeps them instead of unmapping on every free.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tallyman",

@@ -5,6 +5,7 @@
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
+use super::collect::collect_streaming;
 use crate::config::Reconcile;
 
 pub const MATCHED: &str = "matched";
@@ -34,6 +35,8 @@ pub struct Reconciled {
     /// One row per status present: `status`, `count`, and per pair the sums of partner, ERP and
     /// absolute difference.
     pub summary: DataFrame,
+    /// The key columns (partner names), for ordering breaks.
+    pub keys: Vec<String>,
 }
 
 impl Reconciled {
@@ -43,6 +46,10 @@ impl Reconciled {
             .clone()
             .lazy()
             .filter(col("status").neq(lit(MATCHED)))
+            .sort_by_exprs(
+                order(&self.keys),
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
             .collect()
     }
 
@@ -73,11 +80,29 @@ fn decimal_scale(d: &Decimal) -> usize {
     d.scale() as usize
 }
 
-/// Reconciles `partner` against `erp` by `spec`.
+/// Sort order of reconciled rows: key, then status, then side.
+fn order(keys: &[String]) -> Vec<Expr> {
+    let mut order: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    order.push(col("status"));
+    order.push(col("side"));
+    order
+}
+
+/// Which sides are already known to have unique keys (a schema primary key on exactly the
+/// reconcile keys, with violating rows set aside): the duplicate-key pass is skipped for them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KnownUnique {
+    pub partner: bool,
+    pub erp: bool,
+}
+
+/// Reconciles `partner` against `erp` by `spec`. The `table` is in no particular order (sort it
+/// with `order_by` for output); `breaks()` is sorted by key.
 pub fn reconcile(
     partner: &DataFrame,
     erp: &DataFrame,
     spec: &Reconcile,
+    unique: KnownUnique,
 ) -> PolarsResult<Reconciled> {
     let keys: Vec<String> = spec.keys.iter().map(|(p, _)| p.clone()).collect();
     let key_cols = || keys.iter().map(|k| col(k.as_str())).collect::<Vec<_>>();
@@ -124,19 +149,25 @@ pub fn reconcile(
     }
     p_sel.push(lit(true).alias(P));
     e_sel.push(lit(true).alias(E));
-    let dup = || len().over(key_cols());
+    let dup = |known: bool| -> PolarsResult<Expr> {
+        Ok(if known {
+            lit(false).alias("__dup")
+        } else {
+            len().over(key_cols())?.gt(lit(1)).alias("__dup")
+        })
+    };
     let p = partner
         .clone()
         .lazy()
         .select(p_sel)
-        .with_column(dup()?.gt(lit(1)).alias("__dup"));
+        .with_column(dup(unique.partner)?);
     let e = erp
         .clone()
         .lazy()
         .select(e_sel)
-        .with_column(dup()?.gt(lit(1)).alias("__dup"));
-    let p = p.collect()?;
-    let e = e.collect()?;
+        .with_column(dup(unique.erp)?);
+    let p = collect_streaming(p)?;
+    let e = collect_streaming(e)?;
     let unique = |df: &DataFrame| {
         df.clone()
             .lazy()
@@ -202,9 +233,6 @@ pub fn reconcile(
     let matched = joined
         .with_columns([status.alias("status"), side.alias("side")])
         .with_columns(diffs.clone());
-    let mut order: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-    order.push(col("status"));
-    order.push(col("side"));
     let mut columns: Vec<Expr> = key_cols();
     columns.push(col("status"));
     columns.push(col("side"));
@@ -233,17 +261,16 @@ pub fn reconcile(
         .with_columns(partner_nulls)
         .with_columns(diffs)
         .select(columns.clone());
-    let table = concat(
+    let table = collect_streaming(concat(
         [matched.select(columns), p_dups, e_dups],
         UnionArgs::default(),
-    )?
-    .sort_by_exprs(
-        order,
-        SortMultipleOptions::default().with_maintain_order(true),
-    )
-    .collect()?;
+    )?)?;
     let summary = summarize(&table, spec)?;
-    Ok(Reconciled { table, summary })
+    Ok(Reconciled {
+        table,
+        summary,
+        keys,
+    })
 }
 
 fn summarize(table: &DataFrame, spec: &Reconcile) -> PolarsResult<DataFrame> {

@@ -21,7 +21,7 @@ pub fn run_transforms(
     for t in transforms {
         let df = ctx
             .execute(&t.sql)
-            .and_then(|lf| lf.collect())
+            .and_then(super::collect::collect_streaming)
             .map_err(|e| TransformError {
                 transform: t.name.clone(),
                 message: e.to_string(),

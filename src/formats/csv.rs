@@ -107,6 +107,10 @@ pub struct Structured<'a> {
 }
 
 /// Runs every structure check over `bytes`. `file` names the file in issues.
+///
+/// One pass, keeping nothing per record in the common case: when no record is set aside or
+/// skipped and none spans lines, the body handed to polars is a slice of the input and line
+/// numbers are arithmetic. Only once a record is removed does it collect the kept spans.
 pub fn check_structure<'a>(file: &str, bytes: &'a [u8], dialect: &Dialect) -> Structured<'a> {
     let delimiter = dialect.delimiter_byte();
     let quote = dialect.quote_byte();
@@ -127,16 +131,17 @@ pub fn check_structure<'a>(file: &str, bytes: &'a [u8], dialect: &Dialect) -> St
             return out;
         }
     };
-    let records = split_records(&text, delimiter, quote, dialect.double_quote);
-    let mut records = records.into_iter();
-    let first_data_line;
+    let scanner = Scanner::new(&text, delimiter, quote, dialect.double_quote);
+    let mut pos = 0;
+    let mut line: u64 = 1;
     if dialect.header {
-        let Some(head) = records.next() else {
+        if text.is_empty() {
             out.fatal = Some(Issue::error(file, "empty", "the file has no header line"));
             return out;
-        };
+        }
+        let head = scanner.record(pos);
         if let Some(problem) = head.problem {
-            out.fatal = Some(problem.into_issue(file, head.line).in_column("header"));
+            out.fatal = Some(problem.into_issue(file, 1).in_column("header"));
             return out;
         }
         let header = split_fields(&text[head.start..head.end], delimiter, quote);
@@ -145,56 +150,78 @@ pub fn check_structure<'a>(file: &str, bytes: &'a [u8], dialect: &Dialect) -> St
             return out;
         }
         out.header = header;
-        first_data_line = head.line + head.lines_spanned();
-    } else {
-        first_data_line = 1;
+        line += 1 + head.newlines_inside;
+        pos = head.next;
     }
-    let expected_fields = if dialect.header { out.header.len() } else { 0 };
-    let mut kept: Vec<&Record> = Vec::new();
-    let all: Vec<Record> = records.collect();
-    let mut expected = expected_fields;
-    for r in &all {
-        if r.is_blank(&text) {
+    let body_start = pos;
+    let first_data_line = line;
+    let mut expected = out.header.len();
+    // Set once line numbers stop being arithmetic / once a record is left out of the body.
+    let mut lines: Option<Vec<u64>> = None;
+    let mut spans: Option<Vec<(usize, usize)>> = None;
+    while pos < text.len() {
+        let r = scanner.record(pos);
+        let this_line = line;
+        line += 1 + r.newlines_inside;
+        pos = r.next;
+        let blank = r.problem.is_none() && text[r.start..r.end].iter().all(|&b| b == b'\r');
+        let problem = if blank {
+            None
+        } else {
+            if expected == 0 {
+                expected = r.fields;
+            }
+            r.problem.or_else(|| {
+                (r.fields != expected).then(|| Problem {
+                    rule: "field-count",
+                    column: None,
+                    message: format!("expected {expected} fields, found {}", r.fields),
+                })
+            })
+        };
+        if blank || problem.is_some() {
+            if let Some(p) = problem {
+                out.issues.push(p.into_issue(file, this_line));
+            }
+            if spans.is_none() {
+                spans = Some(vec![(body_start, r.start)]);
+            }
             continue;
         }
-        if expected == 0 {
-            expected = r.fields;
+        let row = out.rows;
+        out.rows += 1;
+        if lines.is_none() && (this_line != first_data_line + row as u64 || r.newlines_inside > 0) {
+            lines = Some((0..row as u64).map(|i| first_data_line + i).collect());
         }
-        let problem = r.problem.clone().or_else(|| {
-            (r.fields != expected).then(|| Problem {
-                rule: "field-count",
-                column: None,
-                message: format!("expected {expected} fields, found {}", r.fields),
-            })
-        });
-        match problem {
-            Some(p) => out.issues.push(p.into_issue(file, r.line)),
-            None => kept.push(r),
+        if let Some(l) = lines.as_mut() {
+            l.push(this_line);
         }
-    }
-    out.rows = kept.len();
-    let contiguous = kept
-        .iter()
-        .enumerate()
-        .all(|(i, r)| r.line == first_data_line + i as u64 && r.lines_spanned() == 1)
-        && kept.len() == all.len();
-    if contiguous {
-        out.row_lines = RowLines::Contiguous {
-            first: first_data_line,
-        };
-        let start = all.first().map(|r| r.start).unwrap_or(text.len());
-        out.body = slice_cow(text, start);
-    } else {
-        out.row_lines = RowLines::Listed(kept.iter().map(|r| r.line).collect());
-        let mut body = Vec::with_capacity(text.len());
-        for r in &kept {
-            body.extend_from_slice(&text[r.start..r.end_with_eol]);
-            if !text[r.start..r.end_with_eol].ends_with(b"\n") {
-                body.push(b'\n');
+        if let Some(s) = spans.as_mut() {
+            match s.last_mut() {
+                Some(last) if last.1 == r.start => last.1 = r.next,
+                _ => s.push((r.start, r.next)),
             }
         }
-        out.body = Cow::Owned(body);
     }
+    out.row_lines = match lines {
+        Some(l) => RowLines::Listed(l),
+        None => RowLines::Contiguous {
+            first: first_data_line,
+        },
+    };
+    out.body = match spans {
+        None => slice_cow(text, body_start),
+        Some(spans) => {
+            let mut body = Vec::with_capacity(spans.iter().map(|(a, b)| b - a + 1).sum());
+            for (a, b) in spans {
+                body.extend_from_slice(&text[a..b]);
+                if !body.ends_with(b"\n") {
+                    body.push(b'\n');
+                }
+            }
+            Cow::Owned(body)
+        }
+    };
     if out.header.is_empty() && !dialect.header {
         out.header = (1..=expected).map(|i| format!("field{i}")).collect();
     }
@@ -204,7 +231,10 @@ pub fn check_structure<'a>(file: &str, bytes: &'a [u8], dialect: &Dialect) -> St
 fn slice_cow(text: Cow<'_, [u8]>, start: usize) -> Cow<'_, [u8]> {
     match text {
         Cow::Borrowed(b) => Cow::Borrowed(&b[start..]),
-        Cow::Owned(v) => Cow::Owned(v[start..].to_vec()),
+        Cow::Owned(mut v) => {
+            v.drain(..start);
+            Cow::Owned(v)
+        }
     }
 }
 
@@ -241,72 +271,82 @@ impl Problem {
     }
 }
 
-/// One physical record: byte span (without its line ending), start line, field count, problem.
-#[derive(Debug)]
-struct Record {
+/// One physical record: its span without the line ending, where the next one starts, how many
+/// line breaks it holds inside quotes, its field count and its first problem.
+struct Rec {
     start: usize,
     end: usize,
-    end_with_eol: usize,
-    line: u64,
+    next: usize,
     newlines_inside: u64,
     fields: usize,
     problem: Option<Problem>,
 }
 
-impl Record {
-    fn lines_spanned(&self) -> u64 {
-        1 + self.newlines_inside
-    }
-
-    fn is_blank(&self, text: &[u8]) -> bool {
-        self.problem.is_none() && text[self.start..self.end].iter().all(|&b| b == b'\r')
-    }
+/// Finds records with the RFC 4180 quoting rules, strictly: a quote may only open a field, must
+/// close it, and may only be doubled inside it. A validator over the same rules the csv crate
+/// and polars parse with; it is what lets us report the line of a stray quote instead of
+/// silently merging records. Whole-buffer checks (no quote, no NUL, valid UTF-8) let the common
+/// case count delimiters with memchr alone.
+struct Scanner<'t> {
+    text: &'t [u8],
+    delim: u8,
+    quote: u8,
+    double_quote: bool,
+    no_quotes: bool,
+    clean: bool,
 }
 
-/// Splits text into records with the RFC 4180 quoting rules, strictly: a quote may only open a
-/// field, must close it, and may only be doubled inside it. This is a validator over the same
-/// rules the csv crate and polars parse with; it is what lets us report the line of a stray quote
-/// instead of silently merging records.
-fn split_records(text: &[u8], delim: u8, quote: u8, double_quote: bool) -> Vec<Record> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    let mut line: u64 = 1;
-    let fast = memchr::memchr(quote, text).is_none();
-    while pos < text.len() {
-        let start = pos;
-        let (end, next, newlines_inside, fields, problem) = if fast {
-            let end = memchr::memchr(b'\n', &text[pos..]).map_or(text.len(), |i| pos + i);
-            let fields = 1 + memchr::memchr_iter(delim, &text[pos..end]).count();
+impl<'t> Scanner<'t> {
+    fn new(text: &'t [u8], delim: u8, quote: u8, double_quote: bool) -> Scanner<'t> {
+        let no_quotes = memchr::memchr(quote, text).is_none();
+        let clean = memchr::memchr(0, text).is_none() && std::str::from_utf8(text).is_ok();
+        Scanner {
+            text,
+            delim,
+            quote,
+            double_quote,
+            no_quotes,
+            clean,
+        }
+    }
+
+    fn record(&self, start: usize) -> Rec {
+        let text = self.text;
+        let (end, next, newlines_inside, fields, problem) = if self.no_quotes {
+            let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i);
+            let fields = 1 + memchr::memchr_iter(self.delim, &text[start..end]).count();
             (end, (end + 1).min(text.len()), 0, fields, None)
         } else {
-            scan_quoted(text, pos, delim, quote, double_quote)
+            scan_quoted(text, start, self.delim, self.quote, self.double_quote)
         };
         let span = &text[start..end];
-        let problem = problem.or_else(|| utf8_problem(span, delim)).or_else(|| {
-            memchr::memchr(0, span).map(|i| Problem {
-                rule: "nul-byte",
-                column: Some(field_at(span, i, delim)),
-                message: "the record holds a NUL byte".into(),
-            })
-        });
+        let problem = if self.clean {
+            problem
+        } else {
+            problem
+                .or_else(|| utf8_problem(span, self.delim))
+                .or_else(|| {
+                    memchr::memchr(0, span).map(|i| Problem {
+                        rule: "nul-byte",
+                        column: Some(field_at(span, i, self.delim)),
+                        message: "the record holds a NUL byte".into(),
+                    })
+                })
+        };
         let end = if end > start && text[end - 1] == b'\r' {
             end - 1
         } else {
             end
         };
-        out.push(Record {
+        Rec {
             start,
             end,
-            end_with_eol: next,
-            line,
+            next,
             newlines_inside,
             fields,
             problem,
-        });
-        line += newlines_inside + 1;
-        pos = next;
+        }
     }
-    out
 }
 
 type Scan = (usize, usize, u64, usize, Option<Problem>);

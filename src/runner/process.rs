@@ -12,7 +12,7 @@ use super::tables::{issues_csv, load_table, to_csv};
 use super::{now_text, rel, RunError};
 use crate::config::compile::business_date;
 use crate::config::{Home, OnError, Pipeline};
-use crate::engine::reconcile::{reconcile, STATUSES};
+use crate::engine::reconcile::{reconcile, KnownUnique, STATUSES};
 use crate::engine::transform::run_transforms;
 use crate::issue::{Issue, Severity};
 use crate::store::files::{move_file, safe_name, sha256_hex, write_atomic};
@@ -281,6 +281,7 @@ impl Run<'_> {
                     rel(self.home, &path)
                 )));
             }
+            let started = std::time::Instant::now();
             let b = self.read_input("erp", &path)?;
             let shown = erp.file_name(date);
             let v =
@@ -291,10 +292,12 @@ impl Run<'_> {
             self.issues
                 .extend(v.issues.iter().cloned().map(Issue::warning));
             tables.insert("erp".into(), v.good_rows().map_err(|e| data(p, e))?);
+            tracing::info!(pipeline = %p.id, rows = v.rows(), "ERP extract read and validated in {:.2}s", started.elapsed().as_secs_f64());
         }
         let started = std::time::Instant::now();
         let v =
             load_table(&self.file, &bytes, &p.schema, &p.dialect, &refs).map_err(|e| data(p, e))?;
+        drop(bytes);
         let structure_aside = v
             .issues
             .iter()
@@ -322,7 +325,13 @@ impl Run<'_> {
         tables.insert("input".into(), good.clone());
         if let (Some(spec), Some(erp)) = (&p.reconcile, tables.get("erp")) {
             let started = std::time::Instant::now();
-            let r = reconcile(&good, erp, spec).map_err(|e| data(p, e))?;
+            let unique = KnownUnique {
+                partner: same_set(&p.schema.primary_key, spec.keys.iter().map(|k| &k.0)),
+                erp: p.erp.as_ref().is_some_and(|e| {
+                    same_set(&e.schema.primary_key, spec.keys.iter().map(|k| &k.1))
+                }),
+            };
+            let r = reconcile(&good, erp, spec, unique).map_err(|e| data(p, e))?;
             for s in STATUSES {
                 self.manifest
                     .reconciliation
@@ -332,8 +341,10 @@ impl Run<'_> {
             tables.insert("breaks".into(), r.breaks().map_err(|e| data(p, e))?);
             tables.insert("reconciled".into(), r.table);
         }
+        let started = std::time::Instant::now();
         let produced = run_transforms(&tables, &p.transforms).map_err(|e| data(p, e))?;
         tables.extend(produced);
+        tracing::info!(pipeline = %p.id, "transformed in {:.2}s", started.elapsed().as_secs_f64());
         for o in &p.outputs {
             let df = tables
                 .get(&o.table)
@@ -341,7 +352,7 @@ impl Run<'_> {
             let bytes = to_csv(df, &o.order_by).map_err(|e| data(p, e))?;
             let name = o.file_name(&p.id, date, &self.run_id);
             let path = write_atomic(&self.home.outbox().join(&o.destination), &name, &bytes)?;
-            write_atomic(&self.dir.join("output"), &name, &bytes)?;
+            archive_copy(&path, &self.dir.join("output"), &name, &bytes)?;
             let sha = sha256_hex(&bytes);
             ledger.record_outbound(
                 &self.run_id,
@@ -352,6 +363,7 @@ impl Run<'_> {
                 &sha,
                 &now_text(Utc::now()),
             )?;
+            tracing::info!(pipeline = %p.id, rows = df.height(), "wrote {name} ({} bytes)", bytes.len());
             self.manifest.outputs.push(OutputEntry {
                 table: o.table.clone(),
                 destination: o.destination.clone(),
@@ -363,6 +375,28 @@ impl Run<'_> {
         }
         Ok(Step::Done)
     }
+}
+
+/// Keys proven unique by a schema's primary key (rows breaking it are never in the good rows).
+fn same_set<'a>(primary_key: &[String], keys: impl Iterator<Item = &'a String>) -> bool {
+    let keys: std::collections::BTreeSet<&String> = keys.collect();
+    !primary_key.is_empty() && keys == primary_key.iter().collect()
+}
+
+/// The archive's copy of an outbound file: a hard link to the fsynced outbound file when the
+/// folders share a file system (no second write of a large file), else a full atomic copy.
+fn archive_copy(written: &Path, dir: &Path, name: &str, bytes: &[u8]) -> Result<(), RunError> {
+    std::fs::create_dir_all(dir).map_err(|source| crate::store::StoreError::Io {
+        path: dir.to_path_buf(),
+        step: "create folder",
+        source,
+    })?;
+    if std::fs::hard_link(written, dir.join(name)).is_ok() {
+        crate::store::files::sync_dir(dir)?;
+        return Ok(());
+    }
+    write_atomic(dir, name, bytes)?;
+    Ok(())
 }
 
 fn is_structure(rule: &str) -> bool {
