@@ -17,7 +17,14 @@ pub fn load_table(
     dialect: &Dialect,
     references: &HashMap<String, DataFrame>,
 ) -> PolarsResult<Validated> {
+    let started = std::time::Instant::now();
     let structured = check_structure(name, bytes, dialect);
+    tracing::debug!(
+        file = name,
+        rows = structured.rows,
+        "structure checked in {:.2}s",
+        started.elapsed().as_secs_f64()
+    );
     validate_csv(name, &structured, schema, references)
 }
 
