@@ -473,3 +473,70 @@ fn inspect_names_envelope_problems_with_their_codes() {
     assert!(String::from_utf8_lossy(&o.stderr)
         .contains("not an X12 (ISA) or EDIFACT (UNA/UNB) interchange"));
 }
+
+#[test]
+fn a_file_claimed_before_a_crash_is_resumed() {
+    let h = demo_home();
+    // What a crash right after the claim leaves: the landed copy, a `claimed` row, no run.
+    let drop = h.root.join(DROP).join("stock_2026-11-25.csv");
+    let size = std::fs::metadata(&drop).unwrap().len();
+    let landed =
+        tallyman::store::files::land(&drop, &h.root.join("var/landing/inventory_3pl"), size)
+            .unwrap();
+    let stored = landed
+        .path
+        .strip_prefix(&h.root)
+        .unwrap()
+        .display()
+        .to_string();
+    let mut ledger = tallyman::store::Ledger::open(&h.root.join("var/ledger.sqlite")).unwrap();
+    ledger
+        .claim(
+            "inventory_3pl",
+            "stock_2026-11-25.csv",
+            size,
+            &landed.sha256,
+            "2026-11-26T00:00:00Z",
+            &stored,
+        )
+        .unwrap();
+    std::fs::remove_file(&drop).unwrap();
+    drop_ledger(ledger);
+    let o = tallyman(&h.root, &["run"]);
+    assert!(stdout(&o).contains("succeeded"), "{}", stdout(&o));
+    assert_eq!(sql(&h.root, "select state from files"), "processed");
+    assert_eq!(outbox_files(&h.root).len(), 2);
+    // Resumed once: a second run finds nothing to do.
+    assert!(stdout(&tallyman(&h.root, &["run"])).contains("nothing ready"));
+}
+
+fn drop_ledger(ledger: tallyman::store::Ledger) {
+    drop(ledger);
+}
+
+#[test]
+fn a_run_interrupted_mid_way_is_resumed_from_its_archive() {
+    let h = demo_home();
+    assert!(tallyman(&h.root, &["run"]).status.success());
+    // Rewind the ledger to "run r000001 started, input moved into its archive, then a crash".
+    let conn = rusqlite::Connection::open(h.root.join("var/ledger.sqlite")).unwrap();
+    conn.execute_batch("UPDATE files SET state = 'claimed'; UPDATE runs SET state = 'running', ended_at = NULL; DELETE FROM outbound;").unwrap();
+    drop(conn);
+    for f in outbox_files(&h.root) {
+        std::fs::remove_file(h.root.join("outbox/erp").join(f)).unwrap();
+    }
+    let o = tallyman(&h.root, &["run"]);
+    assert!(stdout(&o).contains("succeeded"), "{}", stdout(&o));
+    assert_eq!(
+        sql(&h.root, "select run_id, state from runs order by seq"),
+        "r000001|failed\nr000002|succeeded"
+    );
+    assert_eq!(sql(&h.root, "select state from files"), "processed");
+    assert_eq!(
+        outbox_files(&h.root),
+        vec![
+            "atp_20261125_r000002.csv",
+            "inventory_variance_2026-11-25_r000002.csv"
+        ]
+    );
+}

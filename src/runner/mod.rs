@@ -2,6 +2,7 @@
 //! archive. This is the edge where the pure core meets folders, the ledger and the clock.
 
 pub mod process;
+pub mod resume;
 pub mod tables;
 
 use std::path::{Path, PathBuf};
@@ -110,6 +111,7 @@ pub fn run_pipeline(
 ) -> Result<Summary, RunError> {
     let mut settler = Settler::new();
     let mut summary = Summary::default();
+    summary.outcomes = resume::resume_claimed(home, ledger, p)?;
     let (listing, refused) = list_folder(p)?;
     for (name, why) in &refused {
         tracing::warn!(pipeline = %p.id, file = %name, "{why}");
@@ -185,7 +187,7 @@ fn take_file(
         landed.size,
         &landed.sha256,
         &now_text(arrived),
-        &landed.path.display().to_string(),
+        &rel(home, &landed.path),
     )?;
     remove_if_present(&from)?;
     if let Some(m) = &p.source.settle.done_marker {

@@ -121,6 +121,7 @@ pub fn process(
     )?;
     let dir = home.archive().join(&p.id).join(&date_text).join(&run_id);
     let input = dir.join("input").join(safe_name(name));
+    ledger.set_run_archive(&run_id, &rel(home, &dir))?;
     if rerun_of.is_some() {
         std::fs::create_dir_all(dir.join("input")).map_err(|e| io(p, &dir, e))?;
         std::fs::copy(source, &input).map_err(|e| io(p, source, e))?;
@@ -341,9 +342,12 @@ impl Run<'_> {
             tables.insert("breaks".into(), r.breaks().map_err(|e| data(p, e))?);
             tables.insert("reconciled".into(), r.table);
         }
+        // Large tables nobody reads are let go before the transforms run (peak memory).
+        tables.retain(|name, _| is_used(p, name, true));
         let started = std::time::Instant::now();
         let produced = run_transforms(&tables, &p.transforms).map_err(|e| data(p, e))?;
         tables.extend(produced);
+        tables.retain(|name, _| is_used(p, name, false));
         tracing::info!(pipeline = %p.id, "transformed in {:.2}s", started.elapsed().as_secs_f64());
         for o in &p.outputs {
             let df = tables
@@ -375,6 +379,15 @@ impl Run<'_> {
         }
         Ok(Step::Done)
     }
+}
+
+/// Whether a table is written by an output or (when `by_sql`) named by a transform's SQL;
+/// `breaks` is always kept (reports read it).
+fn is_used(p: &Pipeline, name: &str, by_sql: bool) -> bool {
+    let word = regex::Regex::new(&format!(r"(?i)\b{}\b", regex::escape(name)));
+    name == "breaks"
+        || p.outputs.iter().any(|o| o.table == name)
+        || (by_sql && word.is_ok_and(|w| p.transforms.iter().any(|t| w.is_match(&t.sql))))
 }
 
 /// Keys proven unique by a schema's primary key (rows breaking it are never in the good rows).

@@ -264,6 +264,18 @@ impl Ledger {
         Ok(run_id)
     }
 
+    /// Records where a run archives its files as soon as the folder is known (a crash mid-run
+    /// leaves the input there).
+    pub fn set_run_archive(&self, run_id: &str, archive_path: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET archive_path = ?2 WHERE run_id = ?1",
+                params![run_id, archive_path],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn finish_run(
         &self,
