@@ -39,6 +39,9 @@ pub struct Outcome {
     pub reason: Option<String>,
     pub manifest: Option<Manifest>,
     pub issues: Vec<Issue>,
+    /// The `reconciled` table, for the run's exception report (`runner::report`), which takes it.
+    #[serde(skip)]
+    pub reconciled: Option<DataFrame>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -84,6 +87,7 @@ struct Run<'a> {
     file: String,
     issues: Vec<Issue>,
     manifest: Manifest,
+    reconciled: Option<DataFrame>,
 }
 
 /// Processes one claimed file. `source` is the landed file (moved into the archive) or, for a
@@ -143,6 +147,7 @@ pub fn process(
             config_sha256: p.config_sha256.clone(),
             ..Manifest::default()
         },
+        reconciled: None,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
     let result = match date {
@@ -205,6 +210,7 @@ pub fn process(
         reason,
         manifest: Some(run.manifest),
         issues: run.issues,
+        reconciled: run.reconciled,
     })
 }
 
@@ -332,6 +338,7 @@ impl Run<'_> {
             tables.insert("breaks".into(), r.breaks().map_err(|e| data(p, e))?);
             tables.insert("reconciled".into(), r.table);
         }
+        self.reconciled = tables.get("reconciled").cloned();
         let produced = run_transforms(&tables, &p.transforms).map_err(|e| data(p, e))?;
         tables.extend(produced);
         for o in &p.outputs {
