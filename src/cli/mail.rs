@@ -20,7 +20,8 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 pub enum Action {
-    /// Send every queued message that is due now (SMTP, or .eml files in the spool folder).
+    /// Send every queued message now, including those waiting out a retry backoff (SMTP, or
+    /// .eml files in the spool folder). `tallyman run` only sends what is due.
     Flush,
     /// Put a failed message back in the queue, due now (then `tallyman mail flush`).
     Retry {
@@ -35,6 +36,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     match args.action {
         None => list(&ledger, args.json),
         Some(Action::Flush) => {
+            queue::expedite(ledger.connection(), Utc::now())?;
             let s = flush_mail(&home, &ledger).map_err(|e| anyhow!(e))?;
             println!(
                 "mail: {} sent, {} to retry later, {} failed",
