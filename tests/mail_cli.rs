@@ -388,3 +388,100 @@ fn check_names_bad_report_and_mail_keys() {
         String::from_utf8_lossy(&o.stderr).contains("tallyman.toml: line 1: unknown field `mial`")
     );
 }
+
+/// Money columns (`number` with a `scale`) get exact totals per currency and status; the
+/// currency comes from the `currency` key.
+#[test]
+fn money_totals_per_currency_and_status() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    for d in ["pipelines", "schemas", "inbox/settle", "inbox/erp"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    let schema = |name: &str| {
+        format!(
+            r#"{{"name": "{name}", "fields": [
+                {{"name": "order_id", "type": "string", "constraints": {{"required": true}}}},
+                {{"name": "currency", "type": "string", "constraints": {{"required": true}}}},
+                {{"name": "amount", "type": "number", "scale": 2}}]}}"#
+        )
+    };
+    let files = [
+        ("schemas/settle.v1.json", schema("settle")),
+        ("schemas/erp_settle.v1.json", schema("erp_settle")),
+        (
+            "pipelines/settle.toml",
+            r#"
+[source]
+min_age_secs = 1
+settle_secs = 1
+[input]
+schema = "settle.v1"
+[business_date]
+from_name = '(?P<date>\d{4}-\d{2}-\d{2})'
+[erp]
+folder = "inbox/erp"
+pattern = "erp_settle_{date}.csv"
+schema = "erp_settle.v1"
+[reconcile]
+keys = [{ partner = "order_id", erp = "order_id" }, { partner = "currency", erp = "currency" }]
+compare = [{ partner = "amount", erp = "amount" }]
+[report]
+to = ["finance@example.com"]
+when = "always"
+"#
+            .to_string(),
+        ),
+        (
+            "inbox/erp/erp_settle_2026-11-25.csv",
+            "order_id,currency,amount\nA1,EUR,100.00\nA2,EUR,50.00\nA3,USD,12.50\nA5,USD,3.00\n"
+                .to_string(),
+        ),
+        (
+            "inbox/settle/settle_2026-11-25.csv",
+            "order_id,currency,amount\nA1,EUR,100.00\nA2,EUR,50.25\nA3,USD,10.00\nA4,EUR,7.10\n"
+                .to_string(),
+        ),
+    ];
+    for (rel, text) in &files {
+        let path = root.join(rel);
+        std::fs::write(&path, text).expect("write");
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
+        f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+            .expect("age");
+    }
+    let out = ok(&tallyman(root, &["run"]));
+    assert!(
+        out.contains("succeeded") && out.contains("mail: 1 sent"),
+        "{out}"
+    );
+    let html = read(root, "archive/settle/2026-11-25/r000001/report.html");
+    for (currency, status, field, value) in [
+        ("EUR", "matched", "difference", "0.00"),
+        ("EUR", "mismatched", "partner", "50.25"),
+        ("EUR", "mismatched", "difference", "0.25"),
+        ("EUR", "only_in_partner", "difference", "7.10"),
+        ("USD", "mismatched", "difference", "-2.50"),
+        ("USD", "only_in_erp", "difference", "-3.00"),
+        ("USD", "only_in_erp", "count", "1"),
+    ] {
+        let cell = format!(
+            "data-currency=\"{currency}\" data-status=\"{status}\" data-field=\"{field}\">{value}<"
+        );
+        assert!(html.contains(&cell), "{cell} not in:\n{html}");
+    }
+    let csv = read(root, "archive/settle/2026-11-25/r000001/report.csv");
+    let rows = csv_rows(&csv);
+    let a3 = rows
+        .iter()
+        .find(|r| r["order_id"] == "A3")
+        .expect("A3 break");
+    assert_eq!(
+        (a3["currency"].as_str(), a3["amount_difference"].as_str()),
+        ("USD", "-2.50")
+    );
+    assert_eq!(rows.len(), 4, "four breaks, no issues: {csv}");
+}
