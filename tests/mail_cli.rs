@@ -226,21 +226,37 @@ fn a_rerun_archives_its_own_report_for_comparison() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path();
     ok(&tallyman(root, &["demo"]));
-    ok(&tallyman(
-        root,
-        &[
-            "rerun",
-            "inventory_3pl",
-            "--date",
-            "2026-11-25",
-            "--reason",
-            "test",
-        ],
-    ));
+    let rerun = |reason: &str| {
+        ok(&tallyman(
+            root,
+            &[
+                "rerun",
+                "inventory_3pl",
+                "--date",
+                "2026-11-25",
+                "--reason",
+                reason,
+            ],
+        ))
+    };
+    let out = rerun("test");
+    assert!(out.contains("no differences"), "{out}");
     let first = read(root, &format!("{RUN_DIR}/report.csv"));
     let second = read(root, "archive/inventory_3pl/2026-11-25/r000002/report.csv");
     assert_eq!(first, second, "same inputs, same report");
     assert_eq!(spooled(root).len(), 2, "the rerun's report is mailed too");
+    // The ERP corrects SKU 2: the mismatch leaves the report, and the rerun says so.
+    let erp = root.join("inbox/erp/erp_onhand_2026-11-25.csv");
+    let fixed = read(root, "inbox/erp/erp_onhand_2026-11-25.csv")
+        .replace("SKU-00000002,3PL-RENO,80,", "SKU-00000002,3PL-RENO,77,");
+    std::fs::write(&erp, fixed).expect("write erp");
+    let out = rerun("ERP fixed");
+    assert!(
+        out.contains("exception report (report.csv): differs from r000002's"),
+        "{out}"
+    );
+    let third = read(root, "archive/inventory_3pl/2026-11-25/r000003/report.csv");
+    assert!(!third.contains("SKU-00000002") && second.contains("SKU-00000002"));
 }
 
 #[test]

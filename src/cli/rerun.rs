@@ -56,6 +56,25 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             eprintln!("{e}");
             failed = true;
         }
+        // The archived exception reports of the two runs, compared like the outputs.
+        let report = |run: &str| {
+            std::fs::read(
+                home.archive()
+                    .join(&p.id)
+                    .join(args.date.to_string())
+                    .join(run)
+                    .join("report.csv"),
+            )
+            .ok()
+        };
+        if let (Some(old), Some(new)) = (report(&r.replayed), report(&r.outcome.run_id)) {
+            if old != new {
+                r.differences.push(format!(
+                    "exception report (report.csv): differs from {}'s",
+                    r.replayed
+                ));
+            }
+        }
     }
     if !super::mail::flush_and_tell(&home, &ledger, args.json) {
         failed = true;
