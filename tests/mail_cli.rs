@@ -501,3 +501,78 @@ when = "always"
     );
     assert_eq!(rows.len(), 4, "four breaks, no issues: {csv}");
 }
+
+fn age(path: &Path) {
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("open");
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        .expect("age");
+}
+
+fn subjects(root: &Path) -> Vec<String> {
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&tallyman(root, &["mail", "--json"]))).expect("json");
+    let mut out: Vec<String> = v
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap_or_default().to_string())
+        .collect();
+    out.reverse();
+    out
+}
+
+/// Duplicates of a pass, corrections and quarantined files are in the report too.
+#[test]
+fn duplicates_corrections_and_quarantined_files_are_reported() {
+    let h = demo_home();
+    let drop = h.root.join("inbox/inventory_3pl");
+    let original = std::fs::read(drop.join("stock_2026-11-25.csv")).expect("read drop");
+    ok(&tallyman(&h.root, &["run"]));
+    // The same bytes under another name (a duplicate) and the same name with new content.
+    std::fs::write(drop.join("stock_2026-11-25_again.csv"), &original).expect("write");
+    std::fs::write(
+        drop.join("stock_2026-11-25.csv"),
+        "item_id,warehouse,qty_on_hand,qty_damaged,unit,snapshot_ts\nSKU-00000002,3PL-RENO,80,0,EA,2026-11-25T23:59:00Z\n",
+    )
+    .expect("write");
+    age(&drop.join("stock_2026-11-25_again.csv"));
+    age(&drop.join("stock_2026-11-25.csv"));
+    ok(&tallyman(&h.root, &["run"]));
+    // No ERP extract for this date: the file is quarantined, and the report says so.
+    std::fs::write(
+        drop.join("stock_2026-11-26.csv"),
+        "item_id,warehouse,qty_on_hand,qty_damaged,unit,snapshot_ts\nSKU-00000002,3PL-RENO,80,0,EA,2026-11-26T23:59:00Z\n",
+    )
+    .expect("write");
+    age(&drop.join("stock_2026-11-26.csv"));
+    ok(&tallyman(&h.root, &["run"]));
+    let s = subjects(&h.root);
+    assert_eq!(s.len(), 3, "{s:?}");
+    assert_eq!(
+        s[1],
+        "[tallyman] inventory_3pl 2026-11-25: 6 breaks, 1 correction, 1 duplicate file"
+    );
+    assert_eq!(
+        s[2],
+        "[tallyman] inventory_3pl 2026-11-26: 1 quarantined file"
+    );
+    let html = read(
+        &h.root,
+        "archive/inventory_3pl/2026-11-25/r000002/report.html",
+    );
+    assert!(
+        html.contains("stock_2026-11-25_again.csv") && html.contains("as a correction"),
+        "{html}"
+    );
+    let html = read(
+        &h.root,
+        "archive/inventory_3pl/2026-11-26/r000003/report.html",
+    );
+    assert!(
+        html.contains("no ERP extract for business date 2026-11-26"),
+        "{html}"
+    );
+}
