@@ -42,6 +42,8 @@ enum Command {
     Validate(cli::validate::Args),
     /// Say what an X12 or EDIFACT file holds: envelopes, counts, problems with their codes.
     Inspect(cli::inspect::Args),
+    /// List the report mail queue; `mail flush` sends what is due, `mail retry ID` requeues a failed one.
+    Mail(cli::mail::Args),
     /// Drop the bundled demo files into the drop folders and run the pipelines.
     Demo(cli::demo::Args),
 }
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Validate(a) => cli::validate::run(a),
         Command::Demo(a) => cli::demo::run(&home, a),
         Command::Inspect(a) => cli::inspect::run(a),
+        Command::Mail(a) => cli::mail::run(&home, a),
     };
     match result {
         Ok(code) => code,

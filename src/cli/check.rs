@@ -17,6 +17,15 @@ pub fn run(home: &Path) -> Result<ExitCode> {
                 );
             }
             println!("{} pipeline(s) valid", pipelines.len());
+            if let Ok(m) = tallyman::config::load_mail(&home) {
+                match &m.smtp {
+                    Some(s) => println!("mail: SMTP {}:{} from {}", s.host, s.port, m.from),
+                    None => println!(
+                        "mail: no smtp_host; reports are spooled as .eml files in {}",
+                        super::run::shown(&home, &m.spool_dir)
+                    ),
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(code) => Ok(code),

@@ -92,7 +92,7 @@ pub fn run(home_dir: &Path, args: Args) -> Result<ExitCode> {
         },
     )?;
     println!(
-        "\nWhere to look:\n  outbox/erp/             the variance file and the ATP feed the ERP picks up\n  archive/inventory_3pl/  inputs, outputs, issues.csv and manifest.json per run\n  var/ledger.sqlite       the ledger: sqlite3 var/ledger.sqlite 'select * from runs'\n  tallyman runs           run history;  tallyman rerun inventory_3pl --date 2026-11-25 --reason demo"
+        "\nWhere to look:\n  outbox/erp/             the variance file and the ATP feed the ERP picks up\n  outbox/mail/            the exception report as an .eml (no SMTP relay in tallyman.toml, so spooled)\n  archive/inventory_3pl/  inputs, outputs, issues.csv, manifest.json, report.html/.csv per run\n  var/ledger.sqlite       the ledger: sqlite3 var/ledger.sqlite 'select * from runs'\n  tallyman runs           run history;  tallyman rerun inventory_3pl --date 2026-11-25 --reason demo\n  tallyman mail           the report mail queue"
     );
     Ok(code)
 }

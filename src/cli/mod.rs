@@ -2,6 +2,7 @@
 pub mod check;
 pub mod demo;
 pub mod inspect;
+pub mod mail;
 pub mod rerun;
 pub mod run;
 pub mod runs;

@@ -32,10 +32,61 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     let actor = std::env::var("TALLYMAN_ACTOR")
         .or_else(|_| std::env::var("USER"))
         .unwrap_or_else(|_| "unknown".into());
-    let reports = tallyman::runner::rerun(&home, &ledger, p, args.date, &actor, &args.reason)?;
+    let mut reports = tallyman::runner::rerun(&home, &ledger, p, args.date, &actor, &args.reason)?;
+    let mut failed = false;
+    let settings = match &p.report {
+        Some(_) => Some(tallyman::config::load_mail(&home).map_err(|es| {
+            anyhow!(es
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "))
+        })?),
+        None => None,
+    };
+    for r in &mut reports {
+        if let Err(e) = tallyman::runner::report::report_run(
+            &home,
+            &ledger,
+            p,
+            &mut r.outcome,
+            &[],
+            settings.as_ref(),
+        ) {
+            eprintln!("{e}");
+            failed = true;
+        }
+        // The archived exception reports of the two runs, compared like the outputs.
+        let report = |run: &str| {
+            std::fs::read(
+                home.archive()
+                    .join(&p.id)
+                    .join(args.date.to_string())
+                    .join(run)
+                    .join("report.csv"),
+            )
+            .ok()
+        };
+        if let (Some(old), Some(new)) = (report(&r.replayed), report(&r.outcome.run_id)) {
+            if old != new {
+                r.differences.push(format!(
+                    "exception report (report.csv): differs from {}'s",
+                    r.replayed
+                ));
+            }
+        }
+    }
+    if !super::mail::flush_and_tell(&home, &ledger, args.json) {
+        failed = true;
+    }
+    let code = if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     for r in &reports {
         println!(
@@ -49,5 +100,5 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             println!("    {d}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }

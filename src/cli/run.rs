@@ -54,6 +54,10 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                 if !args.json {
                     print_summary(id, &summary);
                 }
+                for e in &summary.report_errors {
+                    eprintln!("{id}: {e}");
+                    failed = true;
+                }
                 all.extend(summary.outcomes);
             }
             Err(e) => {
@@ -61,6 +65,9 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                 failed = true;
             }
         }
+    }
+    if !super::mail::flush_and_tell(&home, &ledger, args.json) {
+        failed = true;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all)?);
@@ -116,6 +123,9 @@ fn print_summary(id: &str, s: &tallyman::runner::Summary) {
                 o.issues.len() - 10
             );
         }
+    }
+    if s.mail_queued > 0 {
+        println!("{id}: {} report(s) queued for mail", s.mail_queued);
     }
     for d in &s.duplicates {
         println!("{id}: {d} -> duplicate (same content already processed; recorded, not processed again)");

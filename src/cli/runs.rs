@@ -3,6 +3,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use tallyman::report::QueueState;
 use tallyman::store::RunFilter;
 
 #[derive(clap::Args)]
@@ -58,6 +59,20 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             r.issues.unwrap_or(0),
             r.file.as_deref().unwrap_or("-"),
             why
+        );
+    }
+    let mail = tallyman::report::queue::list(ledger.connection())?;
+    let failed = mail
+        .iter()
+        .filter(|m| m.state == QueueState::Failed)
+        .count();
+    let waiting = mail
+        .iter()
+        .filter(|m| m.state == QueueState::Queued && m.attempts > 0)
+        .count();
+    if failed + waiting > 0 {
+        println!(
+            "mail: {failed} report(s) failed, {waiting} waiting to be retried (see `tallyman mail`)"
         );
     }
     Ok(ExitCode::SUCCESS)

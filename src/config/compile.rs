@@ -158,6 +158,8 @@ pub struct Pipeline {
     pub outputs: Vec<Output>,
     /// sha256 of the pipeline file's text, recorded in every run manifest.
     pub config_sha256: String,
+    /// Who gets the run's exception report, and when (`[report]`); `None`: archived, not mailed.
+    pub report: Option<crate::report::ReportRule>,
 }
 
 /// Names a SQL transform or output may use besides references and transforms.
@@ -463,6 +465,15 @@ pub fn compile(
             );
         }
     }
+    let report = raw.report.as_ref().and_then(|r| match r.compile("report") {
+        Ok(rule) => Some(rule),
+        Err(es) => {
+            for e in es {
+                errs.add(&e.key, e.why);
+            }
+            None
+        }
+    });
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -503,6 +514,7 @@ pub fn compile(
             })
             .collect(),
         config_sha256: hex::encode(Sha256::digest(text.as_bytes())),
+        report,
     })
 }
 

@@ -38,6 +38,9 @@ pub fn load(home: &Home) -> Result<BTreeMap<String, Pipeline>, Vec<ConfigError>>
             BTreeMap::new()
         }
     };
+    if let Err(mut es) = load_mail(home) {
+        errors.append(&mut es);
+    }
     let mut pipelines = BTreeMap::new();
     for path in pipeline_files(&home.root.join("pipelines"), &mut errors) {
         let id = path
@@ -83,6 +86,65 @@ pub fn load(home: &Home) -> Result<BTreeMap<String, Pipeline>, Vec<ConfigError>>
     } else {
         Err(errors)
     }
+}
+
+/// The home's global settings file.
+pub const GLOBAL_FILE: &str = "tallyman.toml";
+
+/// Mail settings used when `tallyman.toml` or its `[mail]` section is absent: reports are
+/// spooled as `.eml` files into `outbox/mail/`.
+pub const DEFAULT_MAIL: &str = "from = \"Tallyman <tallyman@localhost>\"\n";
+
+/// `tallyman.toml` as written.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalRaw {
+    pub mail: Option<crate::report::MailRaw>,
+}
+
+/// Reads `tallyman.toml` (optional) and compiles its `[mail]` section; relative `spool_dir` and
+/// `ca_file` are taken from the home folder. Every problem names the file and key.
+pub fn load_mail(home: &Home) -> Result<crate::report::MailSettings, Vec<ConfigError>> {
+    let path = home.root.join(GLOBAL_FILE);
+    let problem = |key: String, why: String| ConfigError {
+        file: GLOBAL_FILE.into(),
+        key,
+        why,
+    };
+    let raw = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(vec![problem("-".into(), e.to_string())]),
+        Ok(text) => match toml::from_str::<GlobalRaw>(&text) {
+            Ok(g) => g.mail,
+            Err(e) => {
+                let line = e
+                    .span()
+                    .map(|s| 1 + text[..s.start.min(text.len())].matches('\n').count());
+                return Err(vec![problem(
+                    line.map_or("-".into(), |l| format!("line {l}")),
+                    e.message().to_string(),
+                )]);
+            }
+        },
+    };
+    let raw = match raw {
+        Some(r) => r,
+        None => {
+            toml::from_str(DEFAULT_MAIL).map_err(|e| vec![problem("mail".into(), e.to_string())])?
+        }
+    };
+    let mut settings = raw.compile().map_err(|es| {
+        es.into_iter()
+            .map(|e| problem(e.key, e.why))
+            .collect::<Vec<_>>()
+    })?;
+    settings.spool_dir = home.root.join(&settings.spool_dir);
+    if let Some(smtp) = settings.smtp.as_mut() {
+        if let Some(ca) = smtp.ca_file.as_mut() {
+            *ca = home.root.join(&*ca);
+        }
+    }
+    Ok(settings)
 }
 
 fn pipeline_files(dir: &Path, errors: &mut Vec<ConfigError>) -> Vec<PathBuf> {

@@ -27,6 +27,8 @@ pub struct PipelineRaw {
     pub transforms: Vec<TransformRaw>,
     #[serde(default)]
     pub outputs: Vec<OutputRaw>,
+    /// Exception report mailed after each run (see `report::config::ReportRaw`).
+    pub report: Option<crate::report::ReportRaw>,
 }
 
 fn utc() -> String {

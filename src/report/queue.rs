@@ -249,6 +249,18 @@ pub fn requeue(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<bool, Q
     Ok(n == 1)
 }
 
+/// Makes every queued message that is waiting out a retry backoff due at `now` (an operator's
+/// `tallyman mail flush` after fixing a relay). Returns how many. A message another flusher is
+/// sending right now may be sent twice (same Message-ID), never lost.
+pub fn expedite(conn: &Connection, now: DateTime<Utc>) -> Result<usize, QueueError> {
+    conn.execute(
+        "UPDATE mail_queue SET next_attempt_at = ?1
+         WHERE state = 'queued' AND next_attempt_at > ?1 AND last_error IS NOT NULL",
+        params![now.timestamp()],
+    )
+    .map_err(sql("expedite"))
+}
+
 /// The stored message bytes, e.g. to archive them next to the run.
 pub fn message_bytes(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>, QueueError> {
     conn.query_row("SELECT message FROM mail_queue WHERE id = ?1", [id], |r| {

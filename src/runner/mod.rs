@@ -2,6 +2,7 @@
 //! archive. This is the edge where the pure core meets folders, the ledger and the clock.
 
 pub mod process;
+pub mod report;
 pub mod resume;
 pub mod tables;
 
@@ -41,6 +42,10 @@ pub struct Summary {
     pub duplicates: Vec<String>,
     pub waiting: Vec<(String, Wait)>,
     pub refused: Vec<(String, String)>,
+    /// Exception reports stored in the mail queue by this pass (`report::report_pass`).
+    pub mail_queued: usize,
+    /// Reports that could not be built, archived or queued (the runs themselves are done).
+    pub report_errors: Vec<String>,
 }
 
 pub fn now_text(t: DateTime<Utc>) -> String {
@@ -150,6 +155,7 @@ pub fn run_pipeline(
             Taken::Changed => summary.waiting.push((s.name.clone(), Wait::Changing)),
         }
     }
+    report::report_pass(home, ledger, p, &mut summary);
     Ok(summary)
 }
 

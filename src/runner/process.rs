@@ -39,6 +39,9 @@ pub struct Outcome {
     pub reason: Option<String>,
     pub manifest: Option<Manifest>,
     pub issues: Vec<Issue>,
+    /// The `reconciled` table, for the run's exception report (`runner::report`), which takes it.
+    #[serde(skip)]
+    pub reconciled: Option<DataFrame>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -84,6 +87,7 @@ struct Run<'a> {
     file: String,
     issues: Vec<Issue>,
     manifest: Manifest,
+    reconciled: Option<DataFrame>,
 }
 
 /// Processes one claimed file. `source` is the landed file (moved into the archive) or, for a
@@ -144,6 +148,7 @@ pub fn process(
             config_sha256: p.config_sha256.clone(),
             ..Manifest::default()
         },
+        reconciled: None,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
     let result = match date {
@@ -206,6 +211,7 @@ pub fn process(
         reason,
         manifest: Some(run.manifest),
         issues: run.issues,
+        reconciled: run.reconciled,
     })
 }
 
@@ -341,6 +347,9 @@ impl Run<'_> {
             tracing::info!(pipeline = %p.id, "reconciled in {:.2}s: {:?}", started.elapsed().as_secs_f64(), self.manifest.reconciliation);
             tables.insert("breaks".into(), r.breaks().map_err(|e| data(p, e))?);
             tables.insert("reconciled".into(), r.table);
+        }
+        if p.report.is_some() {
+            self.reconciled = tables.get("reconciled").cloned();
         }
         // Large tables nobody reads are let go before the transforms run (peak memory).
         tables.retain(|name, _| is_used(p, name, true));

@@ -139,6 +139,11 @@ impl Ledger {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(db(path))?;
         conn.execute_batch(SCHEMA).map_err(db(path))?;
+        crate::report::queue::migrate(&conn).map_err(|e| StoreError::Io {
+            path: path.to_path_buf(),
+            step: "create the mail queue",
+            source: std::io::Error::other(e.to_string()),
+        })?;
         Ok(Ledger { conn })
     }
 

@@ -1,0 +1,388 @@
+//! After each run: the exception report. Built from the run's outcome (issues, manifest counts,
+//! the `reconciled` table) and the ledger (duplicates, corrections, quarantined files), archived
+//! with the run as `report.html` and `report.csv`, and, when the pipeline's `[report]` rule wants
+//! it, stored in the ledger's mail queue. Sending is `flush_mail`, at the end of `tallyman run`
+//! and in `tallyman mail flush`: a report is in the queue before any send is tried, so a relay
+//! that is down or slow never loses it.
+
+use std::str::FromStr;
+
+use chrono::{NaiveDate, Utc};
+use polars::prelude::*;
+use rusqlite::{params, OptionalExtension};
+use rust_decimal::Decimal;
+
+use super::{Outcome, Summary};
+use crate::config::{Home, Pipeline};
+use crate::engine::reconcile::MATCHED;
+use crate::report::config::DEFAULT_SUBJECT;
+use crate::report::{
+    build_message, queue, render, Break, FileNote, FlushSummary, MailSettings, Mailer, Measure,
+    MoneyTotal, ReconStatus, ReconSummary, RenderOptions, RunReport, StatusCounts,
+};
+use crate::schema::table::FieldType;
+use crate::store::files::write_atomic;
+use crate::store::Ledger;
+
+/// Shown as the currency of money totals when the reconcile keys have no `currency` column.
+pub const NO_CURRENCY: &str = "-";
+
+/// Reports every run of one pass of a pipeline (the pass's duplicate files go into the last
+/// run's report; a pass with only duplicates mails nothing, they are in the ledger and
+/// `tallyman runs`). Problems are collected in `summary.report_errors`, never lost in a log.
+pub fn report_pass(home: &Home, ledger: &Ledger, p: &Pipeline, summary: &mut Summary) {
+    if summary.outcomes.is_empty() {
+        return;
+    }
+    let duplicates: Vec<FileNote> = summary
+        .duplicates
+        .iter()
+        .map(|name| duplicate_note(ledger, &p.id, name))
+        .collect();
+    let settings = match p.report {
+        Some(_) => match crate::config::load_mail(home) {
+            Ok(s) => Some(s),
+            Err(es) => {
+                for e in es {
+                    summary.report_errors.push(e.to_string());
+                }
+                None
+            }
+        },
+        None => None,
+    };
+    let last = summary.outcomes.len() - 1;
+    for i in 0..summary.outcomes.len() {
+        let dups = if i == last { &duplicates[..] } else { &[] };
+        match report_run(
+            home,
+            ledger,
+            p,
+            &mut summary.outcomes[i],
+            dups,
+            settings.as_ref(),
+        ) {
+            Ok(true) => summary.mail_queued += 1,
+            Ok(false) => {}
+            Err(e) => summary.report_errors.push(e),
+        }
+    }
+}
+
+/// Builds, archives and (when the rule wants it and `settings` are given) enqueues the report of
+/// one run. Takes the outcome's `reconciled` table. Returns whether a message was queued.
+pub fn report_run(
+    home: &Home,
+    ledger: &Ledger,
+    p: &Pipeline,
+    outcome: &mut Outcome,
+    duplicates: &[FileNote],
+    settings: Option<&MailSettings>,
+) -> Result<bool, String> {
+    let reconciled = outcome.reconciled.take();
+    let report = build_report(ledger, p, outcome, reconciled.as_ref(), duplicates)
+        .map_err(|e| format!("{}: report of run {}: {e}", p.id, outcome.run_id))?;
+    drop(reconciled);
+    let subject = p
+        .report
+        .as_ref()
+        .map_or(DEFAULT_SUBJECT, |r| r.subject.as_str());
+    let rendered = render(&report, subject, &RenderOptions::default())
+        .map_err(|e| format!("{}: report of run {}: {e}", p.id, outcome.run_id))?;
+    let dir = home
+        .archive()
+        .join(&p.id)
+        .join(outcome.business_date.as_deref().unwrap_or("undated"))
+        .join(&outcome.run_id);
+    for (name, bytes) in [
+        ("report.html", rendered.html.as_bytes()),
+        ("report.csv", rendered.csv.as_slice()),
+    ] {
+        write_atomic(&dir, name, bytes)
+            .map_err(|e| format!("{}: archiving {name} of run {}: {e}", p.id, outcome.run_id))?;
+    }
+    let (Some(rule), Some(settings)) = (&p.report, settings) else {
+        return Ok(false);
+    };
+    if !rule.wants(&report) {
+        tracing::info!(pipeline = %p.id, run = %outcome.run_id, "report archived; the [report] rule does not want it mailed");
+        return Ok(false);
+    }
+    let now = Utc::now();
+    let msg = build_message(&report, rule, settings, &rendered, now).map_err(|e| e.to_string())?;
+    let (id, new) = queue::enqueue(ledger.connection(), &msg, now).map_err(|e| e.to_string())?;
+    tracing::info!(pipeline = %p.id, run = %outcome.run_id, mail = id, subject = %msg.subject, "report queued for mail");
+    Ok(new)
+}
+
+/// Sends what is due in the mail queue now, with the home's mail settings (SMTP credentials
+/// from the environment variables `tallyman.toml` names).
+pub fn flush_mail(home: &Home, ledger: &Ledger) -> Result<FlushSummary, String> {
+    let settings = crate::config::load_mail(home).map_err(|es| {
+        es.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let mailer =
+        Mailer::from_settings(&settings, &|k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
+    queue::flush(ledger.connection(), &mailer, Utc::now()).map_err(|e| e.to_string())
+}
+
+fn duplicate_note(ledger: &Ledger, pipeline: &str, name: &str) -> FileNote {
+    let row: Option<(String, Option<String>)> = ledger
+        .connection()
+        .query_row(
+            "SELECT sha256, reason FROM files WHERE pipeline = ?1 AND name = ?2 AND state = 'duplicate'
+             ORDER BY id DESC LIMIT 1",
+            params![pipeline, name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .ok()
+        .flatten();
+    let (sha256, reason) = row.unwrap_or_default();
+    FileNote {
+        name: name.to_string(),
+        sha256,
+        reason: reason.unwrap_or_else(|| "same content as a file already processed".into()),
+    }
+}
+
+/// The run's file: (name, sha256, correction_of).
+fn run_file(ledger: &Ledger, run_id: &str) -> Option<(String, String, Option<i64>)> {
+    ledger
+        .connection()
+        .query_row(
+            "SELECT f.name, f.sha256, f.correction_of FROM runs r JOIN files f ON f.id = r.file_id
+             WHERE r.run_id = ?1",
+            [run_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .ok()
+        .flatten()
+}
+
+/// The report of one run (pure apart from reading the run's file row from the ledger).
+pub fn build_report(
+    ledger: &Ledger,
+    p: &Pipeline,
+    outcome: &Outcome,
+    reconciled: Option<&DataFrame>,
+    duplicates: &[FileNote],
+) -> PolarsResult<RunReport> {
+    let business_date = outcome
+        .business_date
+        .as_deref()
+        .and_then(|d| NaiveDate::from_str(d).ok())
+        .unwrap_or_else(|| Utc::now().with_timezone(&p.time_zone).date_naive());
+    let file = run_file(ledger, &outcome.run_id);
+    let mut corrections = Vec::new();
+    let mut quarantined = Vec::new();
+    if let Some((name, sha256, correction_of)) = &file {
+        if let Some(prev) = correction_of {
+            corrections.push(FileNote {
+                name: name.clone(),
+                sha256: sha256.clone(),
+                reason: format!(
+                    "same name as file #{prev} with new content; processed as a correction"
+                ),
+            });
+        }
+        if outcome.state != "succeeded" {
+            quarantined.push(FileNote {
+                name: name.clone(),
+                sha256: sha256.clone(),
+                reason: format!(
+                    "{}: {}",
+                    outcome.state,
+                    outcome.reason.as_deref().unwrap_or("-")
+                ),
+            });
+        }
+    }
+    let counts = outcome
+        .manifest
+        .as_ref()
+        .map(|m| &m.reconciliation)
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            let n = |s: ReconStatus| r.get(s.as_str()).copied().unwrap_or(0);
+            StatusCounts {
+                matched: n(ReconStatus::Matched),
+                mismatched: n(ReconStatus::Mismatched),
+                only_in_partner: n(ReconStatus::OnlyInPartner),
+                only_in_erp: n(ReconStatus::OnlyInErp),
+                duplicate_key: n(ReconStatus::DuplicateKey),
+            }
+        });
+    let (breaks, totals) = match (reconciled, &p.reconcile) {
+        (Some(df), Some(_)) => (breaks_of(p, df)?, money_totals(p, df)?),
+        _ => (Vec::new(), Vec::new()),
+    };
+    Ok(RunReport {
+        pipeline: p.id.clone(),
+        business_date,
+        run_id: outcome.run_id.clone(),
+        time_zone: p.time_zone.name().to_string(),
+        reconciliation: counts.map(|counts| ReconSummary { counts, totals }),
+        breaks,
+        issues: outcome.issues.clone(),
+        duplicates: duplicates.to_vec(),
+        corrections,
+        quarantined,
+    })
+}
+
+/// The reconcile key column holding a currency code, if any (named `currency`, any case).
+fn currency_key(p: &Pipeline) -> Option<String> {
+    p.reconcile.as_ref().and_then(|r| {
+        r.keys
+            .iter()
+            .map(|(k, _)| k)
+            .find(|k| k.eq_ignore_ascii_case("currency"))
+            .cloned()
+    })
+}
+
+/// Compared columns are money when the partner schema declares them `number` with a `scale`
+/// (exact decimals such as amounts); integers and unscaled numbers are quantities.
+fn is_money(p: &Pipeline, partner_col: &str) -> bool {
+    matches!(
+        p.schema.field(partner_col).map(|f| &f.kind),
+        Some(FieldType::Number { scale: Some(_), .. })
+    )
+}
+
+/// A column as optional texts (any type cast to string).
+fn texts(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    let c = df.column(name)?.cast(&DataType::String)?;
+    Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
+}
+
+fn dec(v: &Option<String>) -> Option<Decimal> {
+    v.as_deref().and_then(|s| Decimal::from_str(s).ok())
+}
+
+/// Every non-matched row of the reconciled table as a `Break`.
+fn breaks_of(p: &Pipeline, reconciled: &DataFrame) -> PolarsResult<Vec<Break>> {
+    let Some(spec) = &p.reconcile else {
+        return Ok(Vec::new());
+    };
+    let df = reconciled
+        .clone()
+        .lazy()
+        .filter(col("status").neq(lit(MATCHED)))
+        .collect()?;
+    let keys: Vec<(String, Vec<Option<String>>)> = spec
+        .keys
+        .iter()
+        .map(|(k, _)| Ok((k.clone(), texts(&df, k)?)))
+        .collect::<PolarsResult<_>>()?;
+    let status = texts(&df, "status")?;
+    let measures: Vec<(String, [Vec<Option<String>>; 3])> = spec
+        .compare
+        .iter()
+        .map(|c| {
+            Ok((
+                c.partner.clone(),
+                [
+                    texts(&df, &format!("partner_{}", c.partner))?,
+                    texts(&df, &format!("erp_{}", c.erp))?,
+                    texts(&df, &format!("difference_{}", c.partner))?,
+                ],
+            ))
+        })
+        .collect::<PolarsResult<_>>()?;
+    let currency = currency_key(p);
+    let mut out = Vec::with_capacity(df.height());
+    for row in 0..df.height() {
+        let Some(st) = status[row].as_deref().and_then(ReconStatus::parse) else {
+            continue;
+        };
+        let key_values: Vec<(String, String)> = keys
+            .iter()
+            .map(|(k, v)| (k.clone(), v[row].clone().unwrap_or_default()))
+            .collect();
+        out.push(Break {
+            currency: currency.as_ref().and_then(|c| {
+                key_values
+                    .iter()
+                    .find(|(k, _)| k == c)
+                    .map(|(_, v)| v.clone())
+            }),
+            keys: key_values,
+            status: st,
+            measures: measures
+                .iter()
+                .map(|(name, [pa, er, di])| Measure {
+                    name: name.clone(),
+                    partner: dec(&pa[row]),
+                    erp: dec(&er[row]),
+                    difference: dec(&di[row]),
+                })
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// Exact totals of the first money column per (currency, status), over every reconciled key.
+fn money_totals(p: &Pipeline, reconciled: &DataFrame) -> PolarsResult<Vec<MoneyTotal>> {
+    let Some(spec) = &p.reconcile else {
+        return Ok(Vec::new());
+    };
+    let Some(c) = spec.compare.iter().find(|c| is_money(p, &c.partner)) else {
+        return Ok(Vec::new());
+    };
+    let currency = match currency_key(p) {
+        Some(k) => col(k.as_str())
+            .cast(DataType::String)
+            .fill_null(lit(NO_CURRENCY)),
+        None => lit(NO_CURRENCY),
+    };
+    let df = reconciled
+        .clone()
+        .lazy()
+        .select([
+            currency.alias("__currency"),
+            col("status"),
+            col(format!("partner_{}", c.partner)).alias("__partner"),
+            col(format!("erp_{}", c.erp)).alias("__erp"),
+        ])
+        .group_by([col("__currency"), col("status")])
+        .agg([
+            len().alias("__count"),
+            col("__partner").sum(),
+            col("__erp").sum(),
+        ])
+        .sort(["__currency", "status"], SortMultipleOptions::default())
+        .collect()?;
+    let cur = texts(&df, "__currency")?;
+    let status = texts(&df, "status")?;
+    let count = texts(&df, "__count")?;
+    let partner = texts(&df, "__partner")?;
+    let erp = texts(&df, "__erp")?;
+    let mut out = Vec::new();
+    for row in 0..df.height() {
+        let Some(st) = status[row].as_deref().and_then(ReconStatus::parse) else {
+            continue;
+        };
+        let pa = dec(&partner[row]).unwrap_or(Decimal::ZERO);
+        let er = dec(&erp[row]).unwrap_or(Decimal::ZERO);
+        out.push(MoneyTotal {
+            currency: cur[row].clone().unwrap_or_else(|| NO_CURRENCY.into()),
+            status: st,
+            count: count[row]
+                .as_deref()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+            partner: pa,
+            erp: er,
+            difference: pa - er,
+        });
+    }
+    out.sort_by_key(|t| (t.currency.clone(), t.status));
+    Ok(out)
+}
