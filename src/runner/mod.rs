@@ -115,8 +115,10 @@ pub fn run_pipeline(
     max_wait: Duration,
 ) -> Result<Summary, RunError> {
     let mut settler = Settler::new();
-    let mut summary = Summary::default();
-    summary.outcomes = resume::resume_claimed(home, ledger, p)?;
+    let mut summary = Summary {
+        outcomes: resume::resume_claimed(home, ledger, p)?,
+        ..Summary::default()
+    };
     let (listing, refused) = list_folder(p)?;
     for (name, why) in &refused {
         tracing::warn!(pipeline = %p.id, file = %name, "{why}");
