@@ -540,3 +540,63 @@ fn a_run_interrupted_mid_way_is_resumed_from_its_archive() {
         ]
     );
 }
+
+#[test]
+fn an_x12_850_is_validated_and_written_like_a_csv_and_a_broken_envelope_is_rejected() {
+    let h = demo_home();
+    std::fs::create_dir_all(h.root.join("inbox/po850")).unwrap();
+    std::fs::write(
+        h.root.join("schemas/po_lines.v1.json"),
+        r#"{"fields": [
+            {"name": "po_number", "type": "string", "constraints": {"required": true}},
+            {"name": "line_number", "type": "integer"},
+            {"name": "sku", "type": "string", "constraints": {"required": true}},
+            {"name": "quantity", "type": "integer", "constraints": {"required": true, "minimum": 100}},
+            {"name": "unit", "type": "string"},
+            {"name": "unit_price", "type": "number", "scale": 4}],
+           "fieldsMatch": "superset"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        h.root.join("pipelines/po850.toml"),
+        "[source]\nmin_age_secs = 0\nsettle_secs = 0\n[input]\nformat = \"x12\"\ntable = \"x12_850_lines\"\nschema = \"po_lines.v1\"\non_error = \"set_rows_aside\"\n[[outputs]]\ntable = \"input\"\ndestination = \"erp\"\nname = \"po_lines_{run_id}.csv\"\norder_by = [\"po_number\", \"line_number\"]\n",
+    )
+    .unwrap();
+    for f in [
+        "ediEngine_850.OK.edi",
+        "ediEngine_ControlNumbersMismatch.edi",
+    ] {
+        let to = h.root.join("inbox/po850").join(f);
+        std::fs::copy(
+            format!("{}/tests/fixtures/x12/{f}", env!("CARGO_MANIFEST_DIR")),
+            &to,
+        )
+        .unwrap();
+        age(&to);
+    }
+    let out = stdout(&tallyman(&h.root, &["run", "po850"]));
+    assert!(out.contains("ediEngine_850.OK.edi -> succeeded"), "{out}");
+    assert!(
+        out.contains("ediEngine_ControlNumbersMismatch.edi -> rejected"),
+        "{out}"
+    );
+    assert!(out.contains("3 X12 envelope error(s)"), "{out}");
+    let lines = read(&h.root, "outbox/erp/po_lines_r000001.csv");
+    // Quantities below 100 (76 and 72) are set aside by the schema; the rest pass, prices exact.
+    assert_eq!(lines.lines().count(), 5, "{lines}");
+    assert!(
+        lines.contains("08292233294,1,AB3542,VN,,120,EA,9.2500,SMALL WIDGET"),
+        "{lines}"
+    );
+    assert_eq!(
+        sql(&h.root, "select rule, message like 'x12_850_lines row %' from issues where run_id = 'r000001' order by message"),
+        "minimum|1\nminimum|1"
+    );
+    assert_eq!(
+        sql(
+            &h.root,
+            "select rule from issues where run_id = 'r000002' order by rule"
+        ),
+        "x12-envelope:AK502:3\nx12-envelope:AK905:4\nx12-envelope:TA105:001"
+    );
+}

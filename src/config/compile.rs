@@ -49,9 +49,14 @@ pub struct Source {
     pub settle: SettlePolicy,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputFormat {
     Csv,
+    /// An X12 interchange; `table` names the mapped table validated as the input
+    /// (see `formats::x12::table` for the tables and their columns).
+    X12 {
+        table: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +166,22 @@ pub struct Pipeline {
     /// Who gets the run's exception report, and when (`[report]`); `None`: archived, not mailed.
     pub report: Option<crate::report::ReportRule>,
 }
+
+/// The tables an X12 input can be mapped to (`formats::x12::table`).
+pub const X12_TABLES: [&str; 12] = [
+    "x12_850_header",
+    "x12_850_lines",
+    "x12_940_header",
+    "x12_940_lines",
+    "x12_945_header",
+    "x12_945_lines",
+    "x12_856_lines",
+    "x12_846_lines",
+    "x12_810_header",
+    "x12_810_lines",
+    "x12_997_groups",
+    "x12_997_sets",
+];
 
 /// Names a SQL transform or output may use besides references and transforms.
 pub const BUILTIN_TABLES: [&str; 4] = ["input", "erp", "reconciled", "breaks"];
@@ -316,12 +337,34 @@ pub fn compile(
             errs.add(&key, p);
         }
     }
-    let format = match raw.input.format.as_str() {
-        "csv" => InputFormat::Csv,
-        other => {
+    let format = match (raw.input.format.as_str(), &raw.input.table) {
+        ("csv", None) => InputFormat::Csv,
+        ("csv", Some(_)) => {
+            errs.add("input.table", "only X12 inputs name a table".into());
+            InputFormat::Csv
+        }
+        ("x12", Some(t)) if X12_TABLES.contains(&t.as_str()) => {
+            InputFormat::X12 { table: t.clone() }
+        }
+        ("x12", other) => {
+            errs.add(
+                "input.table",
+                format!(
+                    "{} (one of {})",
+                    other
+                        .as_ref()
+                        .map_or("an X12 input needs `table`".to_string(), |t| format!(
+                            "`{t}` is not an X12 table"
+                        )),
+                    X12_TABLES.join(", ")
+                ),
+            );
+            InputFormat::Csv
+        }
+        (other, _) => {
             errs.add(
                 "input.format",
-                format!("`{other}` is not supported yet (supported: csv)"),
+                format!("`{other}` is not supported yet (supported: csv, x12)"),
             );
             InputFormat::Csv
         }

@@ -54,6 +54,8 @@ pub struct InputRaw {
     #[serde(default = "csv")]
     pub format: String,
     pub schema: String,
+    /// For `format = "x12"`: which mapped table is the input, e.g. "x12_850_lines".
+    pub table: Option<String>,
     /// "reject_file" (default) or "set_rows_aside".
     pub on_error: Option<String>,
     #[serde(default)]

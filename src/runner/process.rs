@@ -8,10 +8,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::tables::{issues_csv, load_table, to_csv};
+use super::tables::{issues_csv, load_table, to_csv, x12_input};
 use super::{now_text, rel, RunError};
 use crate::config::compile::business_date;
-use crate::config::{Home, OnError, Pipeline};
+use crate::config::{Home, InputFormat, OnError, Pipeline};
 use crate::engine::reconcile::{reconcile, KnownUnique, STATUSES};
 use crate::engine::transform::run_transforms;
 use crate::issue::{Issue, Severity};
@@ -302,8 +302,35 @@ impl Run<'_> {
             tracing::info!(pipeline = %p.id, rows = v.rows(), "ERP extract read and validated in {:.2}s", started.elapsed().as_secs_f64());
         }
         let started = std::time::Instant::now();
-        let v =
-            load_table(&self.file, &bytes, &p.schema, &p.dialect, &refs).map_err(|e| data(p, e))?;
+        let v = match &p.format {
+            InputFormat::Csv => load_table(&self.file, &bytes, &p.schema, &p.dialect, &refs),
+            InputFormat::X12 { table } => {
+                let (csv, envelope) = x12_input(&self.file, &bytes, table);
+                let errors = envelope
+                    .iter()
+                    .filter(|i| i.severity == Severity::Error)
+                    .count();
+                self.issues.extend(envelope);
+                let Some(csv) = csv.filter(|_| errors == 0) else {
+                    return Ok(Step::Reject(if errors > 0 {
+                        format!("{errors} X12 envelope error(s); the interchange is not processed")
+                    } else {
+                        format!("the interchange holds no {table} rows")
+                    }));
+                };
+                load_table(&self.file, &csv, &p.schema, &Default::default(), &refs).map(|mut v| {
+                    // Lines of the rendered table mean nothing to a partner: name the row instead.
+                    for i in v.issues.iter_mut().chain(v.fatal.iter_mut()) {
+                        if let Some(line) = i.line.take() {
+                            i.message =
+                                format!("{table} row {}: {}", line.saturating_sub(1), i.message);
+                        }
+                    }
+                    v
+                })
+            }
+        }
+        .map_err(|e| data(p, e))?;
         drop(bytes);
         let structure_aside = v
             .issues

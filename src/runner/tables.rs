@@ -75,3 +75,32 @@ fn neutralise(s: &str) -> String {
         s.to_string()
     }
 }
+
+/// An X12 input: the envelope problems as issues, and the named mapped table rendered as CSV
+/// (so it is validated exactly like a CSV file). `None` when the interchange holds no such rows.
+pub fn x12_input(
+    file: &str,
+    bytes: &[u8],
+    table: &str,
+) -> (Option<Vec<u8>>, Vec<crate::issue::Issue>) {
+    use crate::formats::x12;
+    let parsed = x12::parse(bytes);
+    let issues = x12::to_issues(file, bytes, &parsed.problems);
+    let Some(t) = x12::map_tables(&parsed)
+        .into_iter()
+        .find(|t| t.name == table)
+    else {
+        return (None, issues);
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(t.columns.iter().map(|c| c.name.as_str()));
+    let rows = t.columns.first().map_or(0, |c| c.values.len());
+    for r in 0..rows {
+        let _ = w.write_record(
+            t.columns
+                .iter()
+                .map(|c| c.values.get(r).cloned().flatten().unwrap_or_default()),
+        );
+    }
+    (w.into_inner().ok(), issues)
+}
