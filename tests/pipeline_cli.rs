@@ -559,7 +559,7 @@ fn an_x12_850_is_validated_and_written_like_a_csv_and_a_broken_envelope_is_rejec
     .unwrap();
     std::fs::write(
         h.root.join("pipelines/po850.toml"),
-        "[source]\nmin_age_secs = 0\nsettle_secs = 0\n[input]\nformat = \"x12\"\ntable = \"x12_850_lines\"\nschema = \"po_lines.v1\"\non_error = \"set_rows_aside\"\n[[outputs]]\ntable = \"input\"\ndestination = \"erp\"\nname = \"po_lines_{run_id}.csv\"\norder_by = [\"po_number\", \"line_number\"]\n",
+        "[source]\nmin_age_secs = 0\nsettle_secs = 0\n[input]\nformat = \"x12\"\ntable = \"x12_850_lines\"\nschema = \"po_lines.v1\"\non_error = \"set_rows_aside\"\nack_destination = \"partner_acme\"\n[[outputs]]\ntable = \"input\"\ndestination = \"erp\"\nname = \"po_lines_{run_id}.csv\"\norder_by = [\"po_number\", \"line_number\"]\n",
     )
     .unwrap();
     for f in [
@@ -598,5 +598,67 @@ fn an_x12_850_is_validated_and_written_like_a_csv_and_a_broken_envelope_is_rejec
             "select rule from issues where run_id = 'r000002' order by rule"
         ),
         "x12-envelope:AK502:3\nx12-envelope:AK905:4\nx12-envelope:TA105:001"
+    );
+    // A 997 per received interchange, the broken one rejected, control numbers never reused.
+    let mut acks: Vec<String> = std::fs::read_dir(h.root.join("outbox/partner_acme"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    acks.sort();
+    assert_eq!(
+        acks,
+        vec![
+            "997_ABCDEFGHIJKLMNO_000003438_000000001.x12",
+            "997_ABCDEFGHIJKLMNO_000003438_000000002.x12"
+        ]
+    );
+    let accepted = read(&h.root, &format!("outbox/partner_acme/{}", acks[0]));
+    assert!(
+        accepted.contains("AK1*PO*1421*004010~") && accepted.contains("AK9*A*1*1*1~"),
+        "{accepted}"
+    );
+    let rejected = read(&h.root, &format!("outbox/partner_acme/{}", acks[1]));
+    assert!(
+        rejected.contains("AK5*R*3~") && rejected.contains("AK9*R*1*1*0*4~"),
+        "{rejected}"
+    );
+    // What we write, we read back clean.
+    let o = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args([
+            "inspect",
+            h.root
+                .join("outbox/partner_acme")
+                .join(&acks[1])
+                .to_str()
+                .unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("no envelope problems"),
+        "{}",
+        stdout(&o)
+    );
+    // A rerun does not acknowledge again.
+    let o = tallyman(
+        &h.root,
+        &[
+            "rerun",
+            "po850",
+            "--date",
+            &sql(
+                &h.root,
+                "select business_date from runs where run_id = 'r000001'",
+            ),
+            "--reason",
+            "check",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_dir(h.root.join("outbox/partner_acme"))
+            .unwrap()
+            .count(),
+        2
     );
 }

@@ -152,6 +152,8 @@ pub struct Pipeline {
     pub time_zone: Tz,
     pub source: Source,
     pub format: InputFormat,
+    /// Where 997s for received X12 groups go (`outbox/<this>/`).
+    pub ack_destination: Option<String>,
     pub schema: TableSchema,
     pub on_error: OnError,
     pub dialect: Dialect,
@@ -369,6 +371,20 @@ pub fn compile(
             InputFormat::Csv
         }
     };
+    if let Some(d) = &raw.input.ack_destination {
+        if raw.input.format != "x12" {
+            errs.add(
+                "input.ack_destination",
+                "only X12 inputs are acknowledged with a 997".into(),
+            );
+        }
+        if d.contains("..") || d.contains('/') || d.is_empty() {
+            errs.add(
+                "input.ack_destination",
+                format!("`{d}` must be a plain folder name under outbox/"),
+            );
+        }
+    }
     let on_error = match raw.input.on_error.as_deref().unwrap_or("reject_file") {
         "reject_file" => OnError::RejectFile,
         "set_rows_aside" => OnError::SetRowsAside,
@@ -531,6 +547,7 @@ pub fn compile(
             settle,
         },
         format,
+        ack_destination: raw.input.ack_destination.clone(),
         schema,
         on_error,
         dialect: raw.input.dialect,

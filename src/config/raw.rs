@@ -56,6 +56,8 @@ pub struct InputRaw {
     pub schema: String,
     /// For `format = "x12"`: which mapped table is the input, e.g. "x12_850_lines".
     pub table: Option<String>,
+    /// For `format = "x12"`: the outbox folder 997 acknowledgements are written to.
+    pub ack_destination: Option<String>,
     /// "reject_file" (default) or "set_rows_aside".
     pub on_error: Option<String>,
     #[serde(default)]

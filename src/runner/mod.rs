@@ -5,6 +5,7 @@ pub mod process;
 pub mod report;
 pub mod resume;
 pub mod tables;
+pub mod x12_ack;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};

@@ -306,6 +306,9 @@ impl Run<'_> {
             InputFormat::Csv => load_table(&self.file, &bytes, &p.schema, &p.dialect, &refs),
             InputFormat::X12 { table } => {
                 let (csv, envelope) = x12_input(&self.file, &bytes, table);
+                if let (Some(dest), "file") = (&p.ack_destination, self.manifest.trigger.as_str()) {
+                    self.send_acks(ledger, &bytes, dest)?;
+                }
                 let errors = envelope
                     .iter()
                     .filter(|i| i.severity == Severity::Error)
@@ -446,6 +449,36 @@ fn archive_copy(written: &Path, dir: &Path, name: &str, bytes: &[u8]) -> Result<
     }
     write_atomic(dir, name, bytes)?;
     Ok(())
+}
+
+impl Run<'_> {
+    /// 997s for what the partner sent, written before the data is judged (a rejected
+    /// interchange is acknowledged as rejected). Reruns send none: the partner has them.
+    fn send_acks(&mut self, ledger: &Ledger, bytes: &[u8], dest: &str) -> Result<(), RunError> {
+        for (name, ack) in super::x12_ack::acknowledgements(ledger, bytes, Utc::now())? {
+            let path = write_atomic(&self.home.outbox().join(dest), &name, &ack)?;
+            archive_copy(&path, &self.dir.join("output"), &name, &ack)?;
+            let sha = sha256_hex(&ack);
+            ledger.record_outbound(
+                &self.run_id,
+                dest,
+                &name,
+                &rel(self.home, &path),
+                ack.len() as u64,
+                &sha,
+                &now_text(Utc::now()),
+            )?;
+            self.manifest.outputs.push(OutputEntry {
+                table: "997".into(),
+                destination: dest.to_string(),
+                name,
+                rows: 1,
+                size: ack.len() as u64,
+                sha256: sha,
+            });
+        }
+        Ok(())
+    }
 }
 
 fn is_structure(rule: &str) -> bool {

@@ -1,0 +1,103 @@
+//! 997 functional acknowledgements for received X12 interchanges: one 997 interchange per
+//! received interchange, acknowledging each of its groups (accepted, accepted with errors or
+//! rejected, with the AK codes of its problems), with interchange and group control numbers
+//! per partner kept in the ledger so they are never reused.
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use crate::formats::x12;
+use crate::store::{Ledger, StoreError};
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS x12_control_numbers (
+    partner TEXT PRIMARY KEY,
+    last_interchange INTEGER NOT NULL,
+    last_group INTEGER NOT NULL
+)";
+
+/// The next (interchange, group) control numbers for a partner, taken in one transaction.
+fn next_controls(ledger: &Ledger, partner: &str) -> Result<(u32, u32), StoreError> {
+    let conn = ledger.connection();
+    let err = |source| StoreError::Ledger {
+        path: conn.path().map(Into::into).unwrap_or_default(),
+        source,
+    };
+    conn.execute(SCHEMA, []).map_err(err)?;
+    let tx = conn.unchecked_transaction().map_err(err)?;
+    tx.execute(
+        "INSERT INTO x12_control_numbers (partner, last_interchange, last_group) VALUES (?1, 1, 1)
+         ON CONFLICT (partner) DO UPDATE SET last_interchange = (last_interchange % 999999999) + 1,
+                                             last_group = (last_group % 999999999) + 1",
+        params![partner],
+    )
+    .map_err(err)?;
+    let (i, g): (i64, i64) = tx
+        .query_row(
+            "SELECT last_interchange, last_group FROM x12_control_numbers WHERE partner = ?1",
+            params![partner],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(err)?;
+    tx.commit().map_err(err)?;
+    Ok((i as u32, g as u32))
+}
+
+/// One 997 file (name and bytes) per received interchange that has groups.
+pub fn acknowledgements(
+    ledger: &Ledger,
+    bytes: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    let parsed = x12::parse(bytes);
+    let mut out = Vec::new();
+    for ic in parsed.interchanges.iter().filter(|i| !i.headless) {
+        let acks: Vec<x12::ack::GroupAck> = ic
+            .groups
+            .iter()
+            .filter_map(|g| {
+                x12::acknowledge(&parsed, ic.index, g.index, x12::AckOptions::default())
+            })
+            .collect();
+        if acks.is_empty() {
+            continue;
+        }
+        let partner = format!("{}:{}", ic.sender_qualifier, ic.sender);
+        let (interchange_control, group_control) = next_controls(ledger, &partner)?;
+        // We answer as the receiver of what they sent.
+        let env = x12::Envelope {
+            sender_qualifier: ic.receiver_qualifier.clone(),
+            sender: ic.receiver.clone(),
+            receiver_qualifier: ic.sender_qualifier.clone(),
+            receiver: ic.sender.clone(),
+            app_sender: ic.receiver.clone(),
+            app_receiver: ic.sender.clone(),
+            date: now.format("%Y%m%d").to_string(),
+            time: now.format("%H%M").to_string(),
+            interchange_control,
+            group_control,
+            first_set_control: 1,
+            usage: ic.usage.chars().next().filter(|c| *c == 'T').unwrap_or('P'),
+            separators: x12::Separators::default(),
+        };
+        match x12::write_997(&env, &acks) {
+            Ok(b) => out.push((
+                format!(
+                    "997_{}_{}_{interchange_control:09}.x12",
+                    sanitize(&ic.sender),
+                    ic.control
+                ),
+                b,
+            )),
+            Err(e) => {
+                tracing::warn!(partner = %partner, "no 997 written for interchange {}: {e}", ic.control)
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
