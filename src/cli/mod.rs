@@ -5,6 +5,7 @@ pub mod inspect;
 pub mod rerun;
 pub mod run;
 pub mod runs;
+pub mod serve;
 pub mod validate;
 
 use std::path::Path;
