@@ -8,7 +8,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, SubsecRound, TimeDelta, Utc};
 
 use super::expected::AlertBook;
 use super::http::{Health, HttpServer};
@@ -109,7 +109,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
                 continue;
             }
             let kind = match (&e.p.schedule, e.last_fire) {
-                (Some(s), last) => match s.due_since(last, utc) {
+                (Some(s), last) => match tick_due(s, last, utc) {
                     Some(fire) => {
                         e.last_fire = Some(fire);
                         JobKind::Tick { fire }
@@ -159,6 +159,19 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The tick a scheduled pipeline owes at `now` given its last run: at most one, however many
+/// were missed. Fires are cut to the whole minute and `now` to the whole second: croner carries
+/// the sub-second part of the instant it searches from into the fire it returns, which would make
+/// one tick look new on every pass.
+pub fn tick_due(
+    schedule: &super::schedule::Schedule,
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let fire = schedule.due_since(last, now.trunc_subsecs(0))?;
+    Some(fire.duration_trunc(TimeDelta::minutes(1)).unwrap_or(fire))
 }
 
 fn start_workers(
@@ -239,7 +252,7 @@ fn adopt(
     ledger: &Ledger,
     metrics: &Metrics,
 ) {
-    let now = Utc::now();
+    let now = Utc::now().trunc_subsecs(0);
     entries.retain(|id, _| pipelines.contains_key(id));
     for (id, p) in pipelines {
         metrics.register_pipeline(&id);
@@ -350,5 +363,36 @@ fn check_expected(
                 tracing::error!(pipeline = %id, "recording the alert: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::schedule::Schedule;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32, s: u32, ms: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, h, m, s).unwrap() + TimeDelta::milliseconds(ms.into())
+    }
+
+    #[test]
+    fn a_tick_is_owed_once_and_then_not_again() {
+        let s = Schedule::parse("0 3 * * *", "UTC").unwrap();
+        // Down since two days before: one run owed, for the latest 03:00.
+        let last = at(18, 0, 0, 123) - TimeDelta::hours(50);
+        let fire = tick_due(&s, Some(last), at(18, 0, 0, 456)).unwrap();
+        assert_eq!(fire, at(3, 0, 0, 0));
+        for ms in [457, 900, 999] {
+            assert_eq!(tick_due(&s, Some(fire), at(18, 0, 1, ms)), None);
+        }
+        // Never run on a schedule: nothing owed until the next fire.
+        assert_eq!(tick_due(&s, None, at(18, 0, 0, 0)), None);
+        // The next day's tick is owed once it passes.
+        let next = at(3, 0, 0, 0) + TimeDelta::days(1);
+        assert_eq!(
+            tick_due(&s, Some(fire), next + TimeDelta::milliseconds(250)),
+            Some(next)
+        );
     }
 }

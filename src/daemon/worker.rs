@@ -217,3 +217,20 @@ pub fn count(m: &Metrics, p: &Pipeline, result: &FileResult, took: Duration) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::guarded;
+
+    #[test]
+    fn a_panic_becomes_an_error_and_the_caller_goes_on() {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let text = guarded(|| -> u8 { panic!("poisoned file") });
+        let owned = guarded(|| -> u8 { panic!("{} file", "poisoned") });
+        std::panic::set_hook(quiet);
+        assert_eq!(text, Err("poisoned file".to_string()));
+        assert_eq!(owned, Err("poisoned file".to_string()));
+        assert_eq!(guarded(|| 7), Ok(7));
+    }
+}
