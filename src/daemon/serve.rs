@@ -101,7 +101,16 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
             drop(watcher.take()); // the old watcher stops before the new one starts
             watcher = watch::watch(&folders(&entries), tx.clone());
         }
-        receive(&rx, TICK, &mut entries, &mut in_flight, opts.scan);
+        // Wake for the soonest due look of an idle unscheduled pipeline (settling files).
+        let soonest = entries
+            .values()
+            .filter(|e| e.p.schedule.is_none() && !e.slot.busy.load(Ordering::SeqCst))
+            .map(|e| e.next_scan)
+            .min();
+        let wait = soonest.map_or(TICK, |t| {
+            t.saturating_duration_since(Instant::now()).min(TICK)
+        });
+        receive(&rx, wait, &mut entries, &mut in_flight, opts.scan);
         let now = Instant::now();
         let utc = Utc::now();
         for e in entries.values_mut() {
