@@ -38,6 +38,8 @@ enum Command {
     Rerun(cli::rerun::Args),
     /// List run history.
     Runs(cli::runs::Args),
+    /// Run as a daemon: watched folders, schedules, late-file alerts, /healthz and /metrics.
+    Serve(cli::serve::Args),
     /// Check one file against one schema, without a pipeline.
     Validate(cli::validate::Args),
     /// Say what an X12 or EDIFACT file holds: envelopes, counts, problems with their codes.
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cli::run::run(&home, a),
         Command::Rerun(a) => cli::rerun::run(&home, a),
         Command::Runs(a) => cli::runs::run(&home, a),
+        Command::Serve(a) => cli::serve::run(&home, a),
         Command::Validate(a) => cli::validate::run(a),
         Command::Demo(a) => cli::demo::run(&home, a),
         Command::Inspect(a) => cli::inspect::run(a),

@@ -6,6 +6,7 @@ pub mod mail;
 pub mod rerun;
 pub mod run;
 pub mod runs;
+pub mod serve;
 pub mod validate;
 
 use std::path::Path;

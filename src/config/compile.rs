@@ -167,6 +167,10 @@ pub struct Pipeline {
     pub config_sha256: String,
     /// Who gets the run's exception report, and when (`[report]`); `None`: archived, not mailed.
     pub report: Option<crate::report::ReportRule>,
+    /// When `tallyman serve` runs the pipeline; `None`: whenever files are ready.
+    pub schedule: Option<crate::daemon::schedule::Schedule>,
+    /// When the partner's file is due (late-file alerts in `tallyman serve`).
+    pub expected: Option<crate::daemon::expected::Expected>,
 }
 
 /// The tables an X12 input can be mapped to (`formats::x12::table`).
@@ -533,6 +537,22 @@ pub fn compile(
             None
         }
     });
+    let schedule = raw.schedule.as_deref().and_then(|expr| {
+        crate::daemon::schedule::Schedule::parse(expr, &raw.time_zone)
+            .map_err(|e| errs.add("schedule", e.to_string()))
+            .ok()
+    });
+    let expected = raw.expected.as_ref().and_then(|x| {
+        x.compile()
+            .map_err(|es| {
+                for e in es {
+                    let text = e.to_string();
+                    let (key, why) = text.split_once(": ").unwrap_or(("expected", &text));
+                    errs.add(key, why.to_string());
+                }
+            })
+            .ok()
+    });
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -573,6 +593,8 @@ pub fn compile(
                 order_by: o.order_by,
             })
             .collect(),
+        schedule,
+        expected,
         config_sha256: hex::encode(Sha256::digest(text.as_bytes())),
         report,
     })

@@ -29,6 +29,11 @@ pub struct PipelineRaw {
     pub outputs: Vec<OutputRaw>,
     /// Exception report mailed after each run (see `report::config::ReportRaw`).
     pub report: Option<crate::report::ReportRaw>,
+    /// Five-field cron expression in `time_zone` for `tallyman serve`; without one the daemon
+    /// processes files as soon as they are complete.
+    pub schedule: Option<String>,
+    /// When the partner's file is due; a late or missing file raises one alert per window.
+    pub expected: Option<crate::daemon::expected::ExpectedRaw>,
 }
 
 fn utc() -> String {

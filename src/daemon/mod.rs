@@ -10,4 +10,39 @@ pub mod http;
 pub mod lock;
 pub mod metrics;
 pub mod schedule;
+pub mod serve;
 pub mod signals;
+pub mod state;
+pub mod watch;
+pub mod worker;
+
+/// Why `serve` could not start or stop cleanly; `exit_code` maps each to the process exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}; only one `tallyman serve` may run per home folder")]
+    Lock(#[from] lock::LockError),
+    #[error(transparent)]
+    Signals(#[from] signals::SignalError),
+    #[error("{} configuration problem(s):\n{}", .0.len(), .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    Config(Vec<crate::config::ConfigError>),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("daemon tables in the ledger: {0}")]
+    State(rusqlite::Error),
+    #[error(transparent)]
+    Http(#[from] http::HttpError),
+    #[error("cannot start a worker thread: {0}")]
+    Spawn(std::io::Error),
+    #[error("{0} job(s) still running when the shutdown time ran out")]
+    ShutdownTimeout(usize),
+}
+
+impl ServeError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ServeError::Lock(e) => e.exit_code() as u8,
+            ServeError::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}

@@ -145,21 +145,67 @@ pub fn run_pipeline(
             .collect();
     }
     for s in ready {
-        match take_file(home, ledger, p, &s)? {
-            Taken::Duplicate(name) => summary.duplicates.push(name),
-            Taken::Process {
-                file_id,
-                landed,
-                arrived,
-            } => {
-                let outcome = process(home, ledger, p, file_id, &s.name, &landed, arrived, None)?;
-                summary.outcomes.push(outcome);
-            }
-            Taken::Changed => summary.waiting.push((s.name.clone(), Wait::Changing)),
+        match take_and_process(home, ledger, p, &s)? {
+            FileResult::Duplicate(name) => summary.duplicates.push(name),
+            FileResult::Processed(outcome) => summary.outcomes.push(*outcome),
+            FileResult::Changed(name) => summary.waiting.push((name, Wait::Changing)),
         }
     }
     report::report_pass(home, ledger, p, &mut summary);
     Ok(summary)
+}
+
+/// One look at a drop folder with a caller-kept `Settler` (the daemon keeps one per pipeline
+/// across scans): the files complete now, why the others wait, and entries refused.
+pub fn look_ready(p: &Pipeline, settler: &mut Settler) -> Result<Looked, RunError> {
+    let (listing, refused) = list_folder(p)?;
+    let (ready, waiting) = settler.look(&p.source.settle, &listing, SystemTime::now());
+    let waiting = waiting
+        .into_iter()
+        .filter(|(_, w)| !matches!(w, Wait::NeverTaken | Wait::IsMarker))
+        .collect();
+    Ok(Looked {
+        ready,
+        waiting,
+        refused,
+    })
+}
+
+/// What `look_ready` saw.
+#[derive(Debug, Default)]
+pub struct Looked {
+    pub ready: Vec<Sighting>,
+    pub waiting: Vec<(String, Wait)>,
+    pub refused: Vec<(String, String)>,
+}
+
+/// What became of one complete file.
+#[derive(Debug)]
+pub enum FileResult {
+    Processed(Box<Outcome>),
+    Duplicate(String),
+    /// It changed while being copied; left in place for a later look.
+    Changed(String),
+}
+
+/// Takes one complete file (land, claim, remove the partner's copy) and processes it.
+pub fn take_and_process(
+    home: &Home,
+    ledger: &mut Ledger,
+    p: &Pipeline,
+    s: &Sighting,
+) -> Result<FileResult, RunError> {
+    Ok(match take_file(home, ledger, p, s)? {
+        Taken::Duplicate(name) => FileResult::Duplicate(name),
+        Taken::Process {
+            file_id,
+            landed,
+            arrived,
+        } => FileResult::Processed(Box::new(process(
+            home, ledger, p, file_id, &s.name, &landed, arrived, None,
+        )?)),
+        Taken::Changed => FileResult::Changed(s.name.clone()),
+    })
 }
 
 enum Taken {

@@ -1,0 +1,407 @@
+//! `tallyman serve`: start-up in order (lock, signals, pipelines, HTTP), then the loop that
+//! hands jobs to worker threads, and a bounded graceful stop.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, DurationRound, SubsecRound, TimeDelta, Utc};
+
+use super::expected::AlertBook;
+use super::http::{Health, HttpServer};
+use super::lock::DataLock;
+use super::metrics::{Counter, Metrics};
+use super::signals::Signals;
+use super::watch::{self, Hint};
+use super::worker::{self, Context, Done, Job, JobKind, Slot};
+use super::{state, ServeError};
+use crate::config::{self, Home, Pipeline};
+use crate::store::Ledger;
+
+/// The loop wakes at least this often to look at signals, schedules and deadlines.
+const TICK: Duration = Duration::from_millis(200);
+/// A pipeline with files still settling is looked at again no sooner than this.
+const MIN_LOOK: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: Option<SocketAddr>,
+    pub scan: Duration,
+    pub workers: usize,
+    pub shutdown: Duration,
+    /// Longest wait for young files on a schedule tick.
+    pub max_wait: Duration,
+}
+
+enum Msg {
+    Hint(Hint),
+    Done(Done),
+}
+
+impl From<Hint> for Msg {
+    fn from(h: Hint) -> Msg {
+        Msg::Hint(h)
+    }
+}
+
+struct Entry {
+    p: Arc<Pipeline>,
+    slot: Arc<Slot>,
+    next_scan: Instant,
+    hinted: bool,
+    /// Scheduled pipelines: the last fire run (or the baseline when first seen).
+    last_fire: Option<DateTime<Utc>>,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT; `Ok` after a clean stop.
+pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
+    let lock = DataLock::acquire(&home.root)?;
+    let signals = Signals::install()?;
+    let pipelines = config::load(&home).map_err(ServeError::Config)?;
+    let ledger = Ledger::open(&home.var().join("ledger.sqlite"))?;
+    state::ensure(ledger.connection()).map_err(ServeError::State)?;
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health::new(pipelines.keys().cloned().collect()));
+    let http = match opts.listen {
+        Some(addr) => {
+            let server = HttpServer::start(addr, Arc::clone(&health), Arc::clone(&metrics))?;
+            tracing::info!("health and metrics on http://{}/", server.local_addr());
+            Some(server)
+        }
+        None => None,
+    };
+    let mut book =
+        AlertBook::with_raised(state::raised(ledger.connection()).map_err(ServeError::State)?);
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let cx = Arc::new(Context {
+        home: home.clone(),
+        metrics: Arc::clone(&metrics),
+        shutdown: signals.shutdown_flag(),
+        max_wait: opts.max_wait,
+    });
+    start_workers(opts.workers.max(1), &cx, job_rx, &tx)?;
+    let mut entries = BTreeMap::new();
+    adopt(&mut entries, pipelines, &ledger, &metrics);
+    let mut watcher = watch::watch(&folders(&entries), tx.clone());
+    tracing::info!(
+        "serving {} pipeline(s) from {} with {} worker(s)",
+        entries.len(),
+        home.root.display(),
+        opts.workers.max(1)
+    );
+    let mut in_flight = 0usize;
+    let mut next_expected = Instant::now();
+    while !signals.shutdown_requested() {
+        if signals.take_reload() {
+            reload(&home, &mut entries, &ledger, &metrics, &health);
+            drop(watcher.take()); // the old watcher stops before the new one starts
+            watcher = watch::watch(&folders(&entries), tx.clone());
+        }
+        // Wake for the soonest due look of an idle unscheduled pipeline (settling files).
+        let soonest = entries
+            .values()
+            .filter(|e| e.p.schedule.is_none() && !e.slot.busy.load(Ordering::SeqCst))
+            .map(|e| e.next_scan)
+            .min();
+        let wait = soonest.map_or(TICK, |t| {
+            t.saturating_duration_since(Instant::now()).min(TICK)
+        });
+        receive(&rx, wait, &mut entries, &mut in_flight, opts.scan);
+        let now = Instant::now();
+        let utc = Utc::now();
+        for e in entries.values_mut() {
+            if e.slot.busy.load(Ordering::SeqCst) {
+                continue;
+            }
+            let kind = match (&e.p.schedule, e.last_fire) {
+                (Some(s), last) => match tick_due(s, last, utc) {
+                    Some(fire) => {
+                        e.last_fire = Some(fire);
+                        JobKind::Tick { fire }
+                    }
+                    None => continue,
+                },
+                (None, _) if e.hinted || now >= e.next_scan => JobKind::Scan,
+                (None, _) => continue,
+            };
+            e.hinted = false;
+            e.next_scan = now + opts.scan;
+            e.slot.busy.store(true, Ordering::SeqCst);
+            let job = Job {
+                pipeline: Arc::clone(&e.p),
+                slot: Arc::clone(&e.slot),
+                kind,
+            };
+            if job_tx.send(job).is_ok() {
+                in_flight += 1;
+            }
+        }
+        if now >= next_expected {
+            next_expected = now + opts.scan;
+            check_expected(&entries, &ledger, &mut book, &metrics, utc);
+        }
+    }
+    tracing::info!(
+        "stopping: no new work; waiting up to {}s for {in_flight} job(s)",
+        opts.shutdown.as_secs()
+    );
+    drop(job_tx);
+    drop(watcher);
+    let deadline = Instant::now() + opts.shutdown;
+    while in_flight > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        receive(&rx, left.min(TICK), &mut entries, &mut in_flight, opts.scan);
+    }
+    if let Some(server) = http {
+        let _ = server.shutdown();
+    }
+    drop(lock);
+    if in_flight > 0 {
+        return Err(ServeError::ShutdownTimeout(in_flight));
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The tick a scheduled pipeline owes at `now` given its last run: at most one, however many
+/// were missed. Fires are cut to the whole minute and `now` to the whole second: croner carries
+/// the sub-second part of the instant it searches from into the fire it returns, which would make
+/// one tick look new on every pass.
+pub fn tick_due(
+    schedule: &super::schedule::Schedule,
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let fire = schedule.due_since(last, now.trunc_subsecs(0))?;
+    Some(fire.duration_trunc(TimeDelta::minutes(1)).unwrap_or(fire))
+}
+
+fn start_workers(
+    n: usize,
+    cx: &Arc<Context>,
+    jobs: Receiver<Job>,
+    done: &Sender<Msg>,
+) -> Result<(), ServeError> {
+    let jobs = Arc::new(Mutex::new(jobs));
+    for i in 0..n {
+        let (cx, jobs, done) = (Arc::clone(cx), Arc::clone(&jobs), done.clone());
+        std::thread::Builder::new()
+            .name(format!("tallyman-worker-{i}"))
+            .spawn(move || loop {
+                let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
+                };
+                let _ = done.send(Msg::Done(worker::run_job(&cx, &job)));
+            })
+            .map_err(ServeError::Spawn)?;
+    }
+    Ok(())
+}
+
+/// Waits up to `wait` for the first message, then takes every message already queued.
+fn receive(
+    rx: &Receiver<Msg>,
+    wait: Duration,
+    entries: &mut BTreeMap<String, Entry>,
+    in_flight: &mut usize,
+    scan: Duration,
+) {
+    let mut msg = match rx.recv_timeout(wait) {
+        Ok(m) => m,
+        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return,
+    };
+    loop {
+        match msg {
+            Msg::Hint(Hint::Rescan) => entries.values_mut().for_each(|e| e.hinted = true),
+            Msg::Hint(Hint::Changed(paths)) => {
+                for e in entries.values_mut() {
+                    let folder = &e.p.source.folder;
+                    if paths.iter().any(|p| watch::concerns(folder, p)) {
+                        e.hinted = true;
+                    }
+                }
+            }
+            Msg::Done(done) => {
+                *in_flight = in_flight.saturating_sub(1);
+                if let Some(e) = entries.get_mut(&done.pipeline) {
+                    let next = done.next_look.map_or(scan, |d| d.max(MIN_LOOK).min(scan));
+                    e.next_scan = Instant::now() + next;
+                }
+            }
+        }
+        msg = match rx.try_recv() {
+            Ok(m) => m,
+            Err(_) => return,
+        };
+    }
+}
+
+fn folders(entries: &BTreeMap<String, Entry>) -> Vec<std::path::PathBuf> {
+    let mut f: Vec<_> = entries
+        .values()
+        .map(|e| e.p.source.folder.clone())
+        .collect();
+    f.sort();
+    f.dedup();
+    f
+}
+
+/// Takes a freshly loaded set of pipelines, keeping the per-pipeline state of those that stay.
+fn adopt(
+    entries: &mut BTreeMap<String, Entry>,
+    pipelines: BTreeMap<String, Pipeline>,
+    ledger: &Ledger,
+    metrics: &Metrics,
+) {
+    let now = Utc::now().trunc_subsecs(0);
+    entries.retain(|id, _| pipelines.contains_key(id));
+    for (id, p) in pipelines {
+        metrics.register_pipeline(&id);
+        let last_fire = p.schedule.as_ref().map(|_| baseline(ledger, &id, now));
+        let p = Arc::new(p);
+        match entries.get_mut(&id) {
+            Some(e) => {
+                e.p = p;
+                e.last_fire = e.last_fire.or(last_fire).filter(|_| e.p.schedule.is_some());
+                e.hinted = true;
+            }
+            None => {
+                entries.insert(
+                    id,
+                    Entry {
+                        p,
+                        slot: Arc::new(Slot::default()),
+                        next_scan: Instant::now(),
+                        hinted: true,
+                        last_fire,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// The last scheduled run from the ledger; a pipeline never run on a schedule starts counting now.
+fn baseline(ledger: &Ledger, id: &str, now: DateTime<Utc>) -> DateTime<Utc> {
+    let conn = ledger.connection();
+    match state::last_scheduled_run(conn, id) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            if let Err(e) = state::set_last_scheduled_run(conn, id, now) {
+                tracing::error!(pipeline = %id, "recording the schedule baseline: {e}");
+            }
+            now
+        }
+        Err(e) => {
+            tracing::error!(pipeline = %id, "reading the last scheduled run: {e}");
+            now
+        }
+    }
+}
+
+fn reload(
+    home: &Home,
+    entries: &mut BTreeMap<String, Entry>,
+    ledger: &Ledger,
+    metrics: &Metrics,
+    health: &Health,
+) {
+    match config::load(home) {
+        Ok(pipelines) => {
+            tracing::info!("SIGHUP: reloaded {} pipeline(s)", pipelines.len());
+            adopt(entries, pipelines, ledger, metrics);
+            health.set_pipelines(entries.keys().cloned().collect());
+        }
+        Err(errors) => {
+            tracing::error!(
+                "SIGHUP: {} configuration problem(s); the pipelines loaded before keep running",
+                errors.len()
+            );
+            for e in errors {
+                tracing::error!("  {e}");
+            }
+        }
+    }
+}
+
+/// Raises one alert per late window of each pipeline with an `[expected]` section.
+fn check_expected(
+    entries: &BTreeMap<String, Entry>,
+    ledger: &Ledger,
+    book: &mut AlertBook,
+    metrics: &Metrics,
+    now: DateTime<Utc>,
+) {
+    let conn = ledger.connection();
+    for (id, e) in entries {
+        let Some(expected) = &e.p.expected else {
+            continue;
+        };
+        let found = state::expected_since(conn, id, now).and_then(|since| {
+            let dates = state::business_dates(conn, id)?;
+            Ok((since, dates))
+        });
+        let (since, dates) = match found {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(pipeline = %id, "reading expected-file state: {e}");
+                continue;
+            }
+        };
+        let arrivals: Vec<_> = dates
+            .into_iter()
+            .map(super::expected::Arrival::BusinessDate)
+            .collect();
+        let late = expected.late(since, now, &arrivals);
+        for w in book.raise(id, &late) {
+            tracing::warn!(pipeline = %id, business_date = %w.date, deadline = %w.deadline, "late file: nothing for business date {} by its deadline {}", w.date, w.deadline);
+            metrics.add(id, Counter::LateFiles, 1);
+            let key = super::expected::WindowKey {
+                pipeline: id.clone(),
+                date: w.date,
+            };
+            if let Err(e) = state::record_alert(conn, &key, w.deadline, now) {
+                tracing::error!(pipeline = %id, "recording the alert: {e}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::schedule::Schedule;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32, s: u32, ms: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, h, m, s).unwrap() + TimeDelta::milliseconds(ms.into())
+    }
+
+    #[test]
+    fn a_tick_is_owed_once_and_then_not_again() {
+        let s = Schedule::parse("0 3 * * *", "UTC").unwrap();
+        // Down since two days before: one run owed, for the latest 03:00.
+        let last = at(18, 0, 0, 123) - TimeDelta::hours(50);
+        let fire = tick_due(&s, Some(last), at(18, 0, 0, 456)).unwrap();
+        assert_eq!(fire, at(3, 0, 0, 0));
+        for ms in [457, 900, 999] {
+            assert_eq!(tick_due(&s, Some(fire), at(18, 0, 1, ms)), None);
+        }
+        // Never run on a schedule: nothing owed until the next fire.
+        assert_eq!(tick_due(&s, None, at(18, 0, 0, 0)), None);
+        // The next day's tick is owed once it passes.
+        let next = at(3, 0, 0, 0) + TimeDelta::days(1);
+        assert_eq!(
+            tick_due(&s, Some(fire), next + TimeDelta::milliseconds(250)),
+            Some(next)
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! One job of the daemon: look at a pipeline's drop folder and take each complete file, every
+//! file inside `catch_unwind` so a poisoned file cannot stop the next one; counters updated from
+//! each file's result. Runs on a worker thread with its own ledger connection.
+
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, Utc};
+
+use super::metrics::{Counter, Metrics};
+use crate::config::{Home, Pipeline};
+use crate::runner::{look_ready, take_and_process, FileResult, Looked};
+use crate::store::Ledger;
+use crate::transport::settle::Settler;
+
+/// What the daemon keeps per pipeline across jobs.
+#[derive(Debug, Default)]
+pub struct Slot {
+    /// True while a job of this pipeline is queued or running: one at a time.
+    pub busy: AtomicBool,
+    settler: Mutex<Settler>,
+    refused_seen: Mutex<HashSet<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Files are taken as soon as they are complete (pipelines without a schedule).
+    Scan,
+    /// A schedule tick: process what is ready now, waiting up to `max_wait` for young files.
+    Tick { fire: DateTime<Utc> },
+}
+
+pub struct Job {
+    pub pipeline: Arc<Pipeline>,
+    pub slot: Arc<Slot>,
+    pub kind: JobKind,
+}
+
+/// What the worker tells the loop when a job ends.
+#[derive(Debug)]
+pub struct Done {
+    pub pipeline: String,
+    /// When files are still settling: how soon the next look can take them.
+    pub next_look: Option<Duration>,
+}
+
+/// Shared by every worker.
+pub struct Context {
+    pub home: Home,
+    pub metrics: Arc<Metrics>,
+    pub shutdown: Arc<AtomicBool>,
+    pub max_wait: Duration,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs `f`, turning a panic into an error message (the panic hook has already printed it).
+pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic with a non-text payload".to_string())
+    })
+}
+
+/// Runs one job to its end and clears the pipeline's busy flag, whatever happens inside.
+pub fn run_job(cx: &Context, job: &Job) -> Done {
+    let p = &job.pipeline;
+    let next_look = match guarded(|| job_body(cx, job)) {
+        Ok(next) => next,
+        Err(why) => {
+            tracing::error!(pipeline = %p.id, "job panicked: {why}; the daemon carries on");
+            cx.metrics.add(&p.id, Counter::RunsFailed, 1);
+            None
+        }
+    };
+    job.slot.busy.store(false, Ordering::SeqCst);
+    Done {
+        pipeline: p.id.clone(),
+        next_look,
+    }
+}
+
+fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
+    let p = &job.pipeline;
+    let path = cx.home.var().join("ledger.sqlite");
+    let mut ledger = match Ledger::open(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(pipeline = %p.id, "{e}");
+            cx.metrics.add(&p.id, Counter::RunsFailed, 1);
+            return Some(Duration::from_secs(5));
+        }
+    };
+    let mut looked = look(cx, job)?;
+    if let JobKind::Tick { fire } = job.kind {
+        tracing::info!(pipeline = %p.id, "scheduled run (tick {fire})");
+        // A tick is "process what is ready": give young files their settle window once.
+        if !looked.waiting.is_empty() {
+            let wait = next_look_in(job).unwrap_or_default().min(cx.max_wait);
+            take_all(cx, job, &mut ledger, std::mem::take(&mut looked.ready));
+            std::thread::sleep(wait);
+            looked = look(cx, job)?;
+        }
+        take_all(cx, job, &mut ledger, looked.ready);
+        let conn = ledger.connection();
+        if let Err(e) = super::state::set_last_scheduled_run(conn, &p.id, fire) {
+            tracing::error!(pipeline = %p.id, "recording the scheduled run: {e}");
+        }
+        return None;
+    }
+    tracing::debug!(pipeline = %p.id, "looked: {} ready, {} waiting", looked.ready.len(), looked.waiting.len());
+    take_all(cx, job, &mut ledger, looked.ready);
+    if looked.waiting.is_empty() {
+        None
+    } else {
+        next_look_in(job)
+    }
+}
+
+fn next_look_in(job: &Job) -> Option<Duration> {
+    lock(&job.slot.settler).next_look_in(&job.pipeline.source.settle, SystemTime::now())
+}
+
+fn look(cx: &Context, job: &Job) -> Option<Looked> {
+    let p = &job.pipeline;
+    let looked = match look_ready(p, &mut lock(&job.slot.settler)) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(pipeline = %p.id, "{e}");
+            cx.metrics.add(&p.id, Counter::RunsFailed, 1);
+            return None;
+        }
+    };
+    let mut seen = lock(&job.slot.refused_seen);
+    let now: HashSet<String> = looked.refused.iter().map(|(n, _)| n.clone()).collect();
+    for (name, why) in &looked.refused {
+        if !seen.contains(name) {
+            tracing::warn!(pipeline = %p.id, file = %name, "{why}");
+        }
+    }
+    *seen = now;
+    Some(looked)
+}
+
+fn take_all(
+    cx: &Context,
+    job: &Job,
+    ledger: &mut Ledger,
+    ready: Vec<crate::transport::settle::Sighting>,
+) {
+    let p = &job.pipeline;
+    for s in ready {
+        if cx.shutdown.load(Ordering::SeqCst) {
+            tracing::info!(pipeline = %p.id, "stopping: {} left for the next start", s.name);
+            break;
+        }
+        let started = Instant::now();
+        match guarded(|| take_and_process(&cx.home, ledger, p, &s)) {
+            Ok(Ok(result)) => count(&cx.metrics, p, &result, started.elapsed()),
+            Ok(Err(e)) => {
+                tracing::error!(pipeline = %p.id, file = %s.name, "{e}");
+                cx.metrics.add(&p.id, Counter::RunsFailed, 1);
+            }
+            Err(why) => {
+                tracing::error!(pipeline = %p.id, file = %s.name, "panicked while taking the file: {why}; going on with the next file");
+                cx.metrics.add(&p.id, Counter::RunsFailed, 1);
+                // The connection may be inside a transaction the panic abandoned.
+                if let Ok(fresh) = Ledger::open(&cx.home.var().join("ledger.sqlite")) {
+                    *ledger = fresh;
+                }
+            }
+        }
+    }
+}
+
+/// Updates the counters from one file's result.
+pub fn count(m: &Metrics, p: &Pipeline, result: &FileResult, took: Duration) {
+    let id = &p.id;
+    match result {
+        FileResult::Duplicate(_) => {
+            m.add(id, Counter::FilesReceived, 1);
+            m.add(id, Counter::Duplicates, 1);
+        }
+        FileResult::Changed(_) => {}
+        FileResult::Processed(o) => {
+            m.add(id, Counter::FilesReceived, 1);
+            m.observe_run(id, took);
+            m.add(id, Counter::Issues, o.issues.len() as u64);
+            if let Some(man) = &o.manifest {
+                let breaks: u64 = man
+                    .reconciliation
+                    .iter()
+                    .filter(|(status, _)| status.as_str() != crate::engine::reconcile::MATCHED)
+                    .map(|(_, n)| *n)
+                    .sum();
+                m.add(id, Counter::Breaks, breaks);
+            }
+            match o.state.as_str() {
+                "succeeded" => {
+                    m.add(id, Counter::FilesProcessed, 1);
+                    m.set_last_success(id, Utc::now());
+                }
+                "failed" => {
+                    m.add(id, Counter::Quarantined, 1);
+                    m.add(id, Counter::RunsFailed, 1);
+                }
+                _ => m.add(id, Counter::Quarantined, 1),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guarded;
+
+    #[test]
+    fn a_panic_becomes_an_error_and_the_caller_goes_on() {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let text = guarded(|| -> u8 { panic!("poisoned file") });
+        let owned = guarded(|| -> u8 { panic!("{} file", "poisoned") });
+        std::panic::set_hook(quiet);
+        assert_eq!(text, Err("poisoned file".to_string()));
+        assert_eq!(owned, Err("poisoned file".to_string()));
+        assert_eq!(guarded(|| 7), Ok(7));
+    }
+}

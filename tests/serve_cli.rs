@@ -1,0 +1,482 @@
+//! `tallyman serve` through the real binary: files dropped while it runs, many at once, a
+//! second daemon on the same home, SIGTERM, a poisoned file, /metrics against the ledger,
+//! schedules caught up after downtime, late-file alerts, and SIGHUP with a bad config.
+
+#[path = "support/prom.rs"]
+mod prom;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const DROP: &str = "inbox/inventory_3pl";
+const DEMO: &str = "stock_2026-11-25.csv";
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tallyman")
+}
+
+fn tallyman(root: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(["--home", root.to_str().unwrap()])
+        .args(args)
+        .env("TALLYMAN_LOG", "warn")
+        .output()
+        .expect("run tallyman")
+}
+
+struct Home {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    /// The demo snapshot's bytes (taken out of the drop folder).
+    demo: String,
+}
+
+/// A home with the demo pipeline and ERP extract, and an empty drop folder.
+fn demo_home() -> Home {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let o = tallyman(&root, &["demo", "--no-run"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let path = root.join(DROP).join(DEMO);
+    let demo = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    Home {
+        _dir: dir,
+        root,
+        demo,
+    }
+}
+
+struct Daemon {
+    child: Child,
+    port: u16,
+    /// stderr, read on a thread so a chatty daemon never blocks on a full pipe.
+    log: std::thread::JoinHandle<String>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(root: &Path) -> Daemon {
+    let port = free_port();
+    let mut child = Command::new(bin())
+        .args([
+            "--home",
+            root.to_str().unwrap(),
+            "serve",
+            "--scan-secs",
+            "1",
+        ])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("TALLYMAN_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tallyman serve");
+    let mut err = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    let d = Daemon { child, port, log };
+    wait_for(Duration::from_secs(30), || {
+        get(d.port, "/healthz").is_some()
+    });
+    d
+}
+
+impl Daemon {
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// SIGTERM, then the exit status and everything it logged.
+    fn stop(mut self) -> (ExitStatus, String) {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        (status, self.log.join().unwrap())
+    }
+
+    fn metrics(&self) -> Vec<prom::Sample> {
+        let text = get(self.port, "/metrics").expect("GET /metrics");
+        prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    fn counter(&self, name: &str) -> f64 {
+        self.metrics()
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && s.labels.get("pipeline").map(String::as_str) == Some("inventory_3pl")
+            })
+            .map_or(0.0, |s| s.value)
+    }
+}
+
+/// A plain HTTP/1.0 GET; the body, or None when nothing answers.
+fn get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200")
+        .then(|| body.to_string())
+        .or_else(|| head.starts_with("HTTP/1.0 200").then(|| body.to_string()))
+}
+
+fn wait_for(limit: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out after {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn count(root: &Path, query: &str) -> i64 {
+    let conn = rusqlite::Connection::open(root.join("var/ledger.sqlite")).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.query_row(query, [], |r| r.get(0)).unwrap_or(0)
+}
+
+fn exec(root: &Path, sql: &str) {
+    let conn = rusqlite::Connection::open(root.join("var/ledger.sqlite")).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
+fn processed(root: &Path) -> i64 {
+    count(root, "select count(*) from files where state = 'processed'")
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = walk(dir)
+        .into_iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The demo snapshot with the first row's quantity changed, so every copy has its own sha256.
+fn variant(demo: &str, i: usize) -> String {
+    demo.replacen(
+        "SKU-00000001,3PL-RENO,120,",
+        &format!("SKU-00000001,3PL-RENO,{},", 1000 + i),
+        1,
+    )
+}
+
+#[test]
+fn a_file_dropped_while_running_is_processed_and_metrics_match_the_ledger() {
+    let h = demo_home();
+    let d = serve(&h.root);
+    let dropped = Instant::now();
+    std::fs::write(h.root.join(DROP).join(DEMO), &h.demo).unwrap();
+    wait_for(Duration::from_secs(15), || processed(&h.root) == 1);
+    assert!(
+        dropped.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        dropped.elapsed()
+    );
+    let outbox = names(&h.root.join("outbox"));
+    assert!(
+        outbox.contains(&"atp_20261125_r000001.csv".to_string()),
+        "{outbox:?}"
+    );
+    wait_for(Duration::from_secs(5), || {
+        d.counter("tallyman_files_processed_total") == 1.0
+    });
+    assert_eq!(
+        d.counter("tallyman_files_processed_total"),
+        processed(&h.root) as f64
+    );
+    assert_eq!(d.counter("tallyman_breaks_total"), 3.0);
+    assert_eq!(d.counter("tallyman_issues_total"), 2.0);
+    assert_eq!(d.counter("tallyman_run_duration_seconds_count"), 1.0);
+    let health = get(d.port, "/healthz").unwrap();
+    assert!(health.contains("inventory_3pl"), "{health}");
+    let (status, log) = d.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+}
+
+#[test]
+fn two_hundred_files_dropped_at_once_are_each_processed_exactly_once() {
+    let h = demo_home();
+    let d = serve(&h.root);
+    let n = 200;
+    for i in 0..n {
+        let name = format!("stock_2026-11-25_{i:03}.csv");
+        std::fs::write(h.root.join(DROP).join(name), variant(&h.demo, i)).unwrap();
+    }
+    wait_for(Duration::from_secs(300), || processed(&h.root) == n as i64);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(count(&h.root, "select count(*) from files"), n as i64);
+    assert_eq!(processed(&h.root), n as i64);
+    assert_eq!(count(&h.root, "select count(*) from runs"), n as i64);
+    assert_eq!(
+        count(&h.root, "select count(distinct name) from files"),
+        n as i64
+    );
+    assert!(names(&h.root.join(DROP)).is_empty());
+    assert_eq!(d.counter("tallyman_files_processed_total"), n as f64);
+    let (status, log) = d.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+}
+
+#[test]
+fn a_second_daemon_on_the_same_home_exits_75() {
+    let h = demo_home();
+    let d = serve(&h.root);
+    let o = tallyman(&h.root, &["serve", "--listen", "off"]);
+    assert_eq!(o.status.code(), Some(75));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("locked by another tallyman"), "{err}");
+    assert!(err.contains(&d.child.id().to_string()), "{err}");
+    let (status, _) = d.stop();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn sigterm_lets_the_file_in_hand_finish_and_leaves_no_temp_file() {
+    let h = demo_home();
+    let d = serve(&h.root);
+    let n = 30;
+    for i in 0..n {
+        let name = format!("stock_2026-11-25_{i:03}.csv");
+        std::fs::write(h.root.join(DROP).join(name), variant(&h.demo, i)).unwrap();
+    }
+    wait_for(Duration::from_secs(30), || processed(&h.root) >= 2);
+    let (status, log) = d.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+    let outbox = names(&h.root.join("outbox"));
+    assert!(outbox.iter().all(|n| !n.starts_with('.')), "{outbox:?}");
+    // Every file is either done (and gone from the drop folder) or still waiting there.
+    let done = count(
+        &h.root,
+        "select count(*) from files where state = 'processed'",
+    );
+    assert_eq!(count(&h.root, "select count(*) from files"), done);
+    assert_eq!(
+        count(&h.root, "select count(*) from runs where state = 'running'"),
+        0
+    );
+    assert_eq!(done + names(&h.root.join(DROP)).len() as i64, n as i64);
+    assert!(
+        done < n as i64,
+        "all {n} done before SIGTERM; the test proves nothing"
+    );
+}
+
+#[test]
+fn a_poisoned_file_or_pipeline_does_not_stop_the_next_file() {
+    let h = demo_home();
+    // A second pipeline whose SQL fails on every file.
+    let toml = std::fs::read_to_string(h.root.join("pipelines/inventory_3pl.toml")).unwrap();
+    let broken = toml
+        .replace("FROM input i", "FROM no_such_table i")
+        .replace(
+            "# folder defaults to inbox/<pipeline id>",
+            "folder = \"inbox/broken\"",
+        );
+    std::fs::create_dir_all(h.root.join("inbox/broken")).unwrap();
+    std::fs::write(h.root.join("pipelines/broken.toml"), broken).unwrap();
+    let d = serve(&h.root);
+    std::fs::write(h.root.join("inbox/broken").join(DEMO), &h.demo).unwrap();
+    let mut bad = b"item_id,warehouse,qty_on_hand\n\xff\xfe\x00\x00garbage,,\n".to_vec();
+    bad.extend_from_slice(&[0xc3, 0x28, b'\n']);
+    std::fs::write(h.root.join(DROP).join("stock_2026-11-25_a_bad.csv"), bad).unwrap();
+    std::fs::write(
+        h.root.join(DROP).join("stock_2026-11-25_b_good.csv"),
+        &h.demo,
+    )
+    .unwrap();
+    wait_for(Duration::from_secs(20), || {
+        count(
+            &h.root,
+            "select count(*) from files where state in ('processed', 'quarantined')",
+        ) == 3
+    });
+    assert_eq!(
+        count(
+            &h.root,
+            "select count(*) from files where pipeline = 'broken' and state = 'quarantined'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(&h.root, "select count(*) from files where name = 'stock_2026-11-25_a_bad.csv' and state = 'quarantined'"),
+        1
+    );
+    assert_eq!(
+        count(&h.root, "select count(*) from files where name = 'stock_2026-11-25_b_good.csv' and state = 'processed'"),
+        1
+    );
+    // After the broken pipeline's failure, its next file is still taken.
+    std::fs::write(
+        h.root.join("inbox/broken").join("stock_2026-11-26.csv"),
+        variant(&h.demo, 1),
+    )
+    .unwrap();
+    wait_for(Duration::from_secs(20), || {
+        count(
+            &h.root,
+            "select count(*) from files where pipeline = 'broken'",
+        ) == 2
+    });
+    let (status, log) = d.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+}
+
+fn schedule_pipeline(h: &Home, expr: &str) {
+    let path = h.root.join("pipelines/inventory_3pl.toml");
+    let toml = std::fs::read_to_string(&path).unwrap();
+    let toml = toml.replacen(
+        "time_zone = ",
+        &format!("schedule = \"{expr}\"\ntime_zone = "),
+        1,
+    );
+    std::fs::write(path, toml).unwrap();
+}
+
+#[test]
+fn a_scheduled_pipeline_waits_for_its_tick_and_a_missed_tick_runs_once_at_start_up() {
+    let h = demo_home();
+    schedule_pipeline(&h, "0 3 * * *");
+    let d = serve(&h.root);
+    std::fs::write(h.root.join(DROP).join(DEMO), &h.demo).unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(processed(&h.root), 0, "processed before its tick");
+    let (status, log) = d.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert_eq!(
+        count(
+            &h.root,
+            "select count(*) from daemon_pipelines where last_scheduled_run is not null"
+        ),
+        1
+    );
+    // Pretend the daemon was down across two 03:00 ticks: it owes one run, not two.
+    exec(
+        &h.root,
+        "update daemon_pipelines set last_scheduled_run = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-50 hours')",
+    );
+    let before: String = {
+        let conn = rusqlite::Connection::open(h.root.join("var/ledger.sqlite")).unwrap();
+        conn.query_row("select last_scheduled_run from daemon_pipelines", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    let d = serve(&h.root);
+    wait_for(Duration::from_secs(20), || processed(&h.root) == 1);
+    let (status, log) = d.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert_eq!(log.matches("scheduled run (tick").count(), 1, "{log}");
+    let after: String = {
+        let conn = rusqlite::Connection::open(h.root.join("var/ledger.sqlite")).unwrap();
+        conn.query_row("select last_scheduled_run from daemon_pipelines", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    assert!(after > before, "{before} -> {after}");
+}
+
+#[test]
+fn a_missing_file_alerts_once_per_window_even_across_restarts() {
+    let h = demo_home();
+    let path = h.root.join("pipelines/inventory_3pl.toml");
+    let mut toml = std::fs::read_to_string(&path).unwrap();
+    toml.push_str("\n[expected]\nby = \"00:00\"\ntime_zone = \"UTC\"\n");
+    std::fs::write(&path, toml).unwrap();
+    let d = serve(&h.root);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(d.counter("tallyman_late_files_total"), 0.0);
+    d.stop();
+    // Watching since three days and a bit: three midnights passed without a file.
+    exec(
+        &h.root,
+        "update daemon_pipelines set expected_since = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-73 hours')",
+    );
+    let d = serve(&h.root);
+    wait_for(Duration::from_secs(10), || {
+        d.counter("tallyman_late_files_total") >= 3.0
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(d.counter("tallyman_late_files_total"), 3.0);
+    let (_, log) = d.stop();
+    assert_eq!(log.matches("late file").count(), 3, "{log}");
+    assert_eq!(count(&h.root, "select count(*) from late_alerts"), 3);
+    let d = serve(&h.root);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(d.counter("tallyman_late_files_total"), 0.0);
+    let (status, log) = d.stop();
+    assert_eq!(status.code(), Some(0));
+    assert!(!log.contains("late file"), "{log}");
+}
+
+#[test]
+fn sighup_with_a_bad_config_keeps_the_old_pipelines_running() {
+    let h = demo_home();
+    let d = serve(&h.root);
+    std::fs::write(h.root.join("pipelines/bad.toml"), "this is = not [valid").unwrap();
+    d.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(h.root.join(DROP).join(DEMO), &h.demo).unwrap();
+    wait_for(Duration::from_secs(15), || processed(&h.root) == 1);
+    let (status, log) = d.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("configuration problem"), "{log}");
+}
+
+#[test]
+fn bad_config_at_start_exits_2_with_every_problem() {
+    let h = demo_home();
+    let path = h.root.join("pipelines/inventory_3pl.toml");
+    let toml = std::fs::read_to_string(&path).unwrap();
+    let toml = toml
+        .replacen("time_zone = ", "schedule = \"61 * * * *\"\ntime_zone = ", 1)
+        .replace("schema = \"tpl_snapshot.v1\"", "schema = \"nope.v1\"");
+    std::fs::write(&path, toml).unwrap();
+    let o = tallyman(&h.root, &["serve", "--listen", "off"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("schedule") && err.contains("nope.v1"), "{err}");
+}
