@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::metrics::{Counter, Metrics};
 use crate::config::{Home, Pipeline};
-use crate::runner::{look_ready, take_and_process, FileResult, Looked};
+use crate::runner::{look_ready, report, resume, take_and_process, FileResult, Looked, Summary};
 use crate::store::Ledger;
 use crate::transport::settle::Settler;
 
@@ -99,17 +99,57 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
             return Some(Duration::from_secs(5));
         }
     };
+    let mut pass = Summary::default();
+    match guarded(|| resume::resume_claimed(&cx.home, &ledger, p)) {
+        Ok(Ok(outcomes)) => pass.outcomes.extend(outcomes),
+        Ok(Err(e)) => tracing::error!(pipeline = %p.id, "resuming interrupted files: {e}"),
+        Err(why) => tracing::error!(pipeline = %p.id, "resuming interrupted files panicked: {why}"),
+    }
+    let next = take_ready(cx, job, &mut ledger, &mut pass);
+    finish_pass(cx, p, &ledger, pass);
+    next
+}
+
+/// Reports of this pass's runs go to the ledger's mail queue; then whatever is due is sent.
+fn finish_pass(cx: &Context, p: &Pipeline, ledger: &Ledger, mut pass: Summary) {
+    if guarded(|| report::report_pass(&cx.home, ledger, p, &mut pass)).is_err() {
+        tracing::error!(pipeline = %p.id, "building the exception report panicked");
+    }
+    for e in &pass.report_errors {
+        tracing::error!(pipeline = %p.id, "report: {e}");
+    }
+    if pass.mail_queued > 0 || p.report.is_some() {
+        if let Err(e) = report::flush_mail(&cx.home, ledger) {
+            tracing::warn!(pipeline = %p.id, "mail not sent yet (it stays queued): {e}");
+        }
+    }
+    if let Ok(rows) = crate::report::queue::list(ledger.connection()) {
+        let depth = rows
+            .iter()
+            .filter(|r| r.state == crate::report::queue::QueueState::Queued)
+            .count();
+        cx.metrics.set_mail_queue_depth(depth as u64);
+    }
+}
+
+fn take_ready(
+    cx: &Context,
+    job: &Job,
+    ledger: &mut Ledger,
+    pass: &mut Summary,
+) -> Option<Duration> {
+    let p = &job.pipeline;
     let mut looked = look(cx, job)?;
     if let JobKind::Tick { fire } = job.kind {
         tracing::info!(pipeline = %p.id, "scheduled run (tick {fire})");
         // A tick is "process what is ready": give young files their settle window once.
         if !looked.waiting.is_empty() {
             let wait = next_look_in(job).unwrap_or_default().min(cx.max_wait);
-            take_all(cx, job, &mut ledger, std::mem::take(&mut looked.ready));
+            take_all(cx, job, ledger, std::mem::take(&mut looked.ready), pass);
             std::thread::sleep(wait);
             looked = look(cx, job)?;
         }
-        take_all(cx, job, &mut ledger, looked.ready);
+        take_all(cx, job, ledger, looked.ready, pass);
         let conn = ledger.connection();
         if let Err(e) = super::state::set_last_scheduled_run(conn, &p.id, fire) {
             tracing::error!(pipeline = %p.id, "recording the scheduled run: {e}");
@@ -117,7 +157,7 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
         return None;
     }
     tracing::debug!(pipeline = %p.id, "looked: {} ready, {} waiting", looked.ready.len(), looked.waiting.len());
-    take_all(cx, job, &mut ledger, looked.ready);
+    take_all(cx, job, ledger, looked.ready, pass);
     if looked.waiting.is_empty() {
         None
     } else {
@@ -155,6 +195,7 @@ fn take_all(
     job: &Job,
     ledger: &mut Ledger,
     ready: Vec<crate::transport::settle::Sighting>,
+    pass: &mut Summary,
 ) {
     let p = &job.pipeline;
     for s in ready {
@@ -164,7 +205,14 @@ fn take_all(
         }
         let started = Instant::now();
         match guarded(|| take_and_process(&cx.home, ledger, p, &s)) {
-            Ok(Ok(result)) => count(&cx.metrics, p, &result, started.elapsed()),
+            Ok(Ok(result)) => {
+                count(&cx.metrics, p, &result, started.elapsed());
+                match result {
+                    FileResult::Processed(outcome) => pass.outcomes.push(*outcome),
+                    FileResult::Duplicate(name) => pass.duplicates.push(name),
+                    FileResult::Changed(_) => {}
+                }
+            }
             Ok(Err(e)) => {
                 tracing::error!(pipeline = %p.id, file = %s.name, "{e}");
                 cx.metrics.add(&p.id, Counter::RunsFailed, 1);
