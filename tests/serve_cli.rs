@@ -449,6 +449,11 @@ fn a_missing_file_alerts_once_per_window_even_across_restarts() {
     let (_, log) = d.stop();
     assert_eq!(log.matches("late file").count(), 3, "{log}");
     assert_eq!(count(&h.root, "select count(*) from late_alerts"), 3);
+    // Each late window is mailed once (spooled here: no SMTP server is configured).
+    let mails = names(&h.root.join("outbox/mail"));
+    assert_eq!(mails.len(), 3, "{mails:?}");
+    let one = std::fs::read_to_string(walk(&h.root.join("outbox/mail"))[0].clone()).unwrap();
+    assert!(one.contains("late-file"), "{one}");
     let d = serve(&h.root);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(d.counter("tallyman_late_files_total"), 0.0);

@@ -142,7 +142,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
         }
         if now >= next_expected {
             next_expected = now + opts.scan;
-            check_expected(&entries, &ledger, &mut book, &metrics, utc);
+            check_expected(&home, &entries, &ledger, &mut book, &metrics, utc);
         }
     }
     tracing::info!(
@@ -334,6 +334,7 @@ fn reload(
 
 /// Raises one alert per late window of each pipeline with an `[expected]` section.
 fn check_expected(
+    home: &Home,
     entries: &BTreeMap<String, Entry>,
     ledger: &Ledger,
     book: &mut AlertBook,
@@ -370,6 +371,13 @@ fn check_expected(
             };
             if let Err(e) = state::record_alert(conn, &key, w.deadline, now) {
                 tracing::error!(pipeline = %id, "recording the alert: {e}");
+            }
+            match crate::runner::report::queue_late_alert(home, ledger, &e.p, w.date, w.deadline) {
+                Ok(true) => {
+                    tracing::info!(pipeline = %id, business_date = %w.date, "late-file alert queued for mail")
+                }
+                Ok(false) => {}
+                Err(why) => tracing::error!(pipeline = %id, "late-file alert mail: {why}"),
             }
         }
     }

@@ -115,6 +115,55 @@ pub fn report_run(
     Ok(new)
 }
 
+/// Queues a late-file alert as an exception report with one `late-file` issue, through the
+/// pipeline's `[report]` rule and the home's mail settings. The Message-ID derives from the
+/// pipeline, the window and the recipients, so one window is never mailed twice. Returns
+/// whether a message was queued (false without a `[report]` section).
+pub fn queue_late_alert(
+    home: &Home,
+    ledger: &Ledger,
+    p: &Pipeline,
+    date: chrono::NaiveDate,
+    deadline: chrono::DateTime<Utc>,
+) -> Result<bool, String> {
+    let Some(rule) = &p.report else {
+        return Ok(false);
+    };
+    let settings = crate::config::load_mail(home).map_err(|es| {
+        es.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let message = format!(
+        "no file for business date {date} arrived by its deadline {}",
+        deadline
+            .with_timezone(&p.time_zone)
+            .format("%Y-%m-%d %H:%M %Z")
+    );
+    let report = crate::report::RunReport {
+        pipeline: p.id.clone(),
+        business_date: date,
+        run_id: format!("late-{date}"),
+        time_zone: p.time_zone.name().to_string(),
+        reconciliation: None,
+        breaks: Vec::new(),
+        issues: vec![crate::issue::Issue::error(&p.id, "late-file", message)],
+        duplicates: Vec::new(),
+        corrections: Vec::new(),
+        quarantined: Vec::new(),
+    };
+    let rendered =
+        render(&report, &rule.subject, &RenderOptions::default()).map_err(|e| e.to_string())?;
+    let now = Utc::now();
+    let msg = build_message(&report, rule, &settings, &rendered, now).map_err(|e| e.to_string())?;
+    let (_, new) = queue::enqueue(ledger.connection(), &msg, now).map_err(|e| e.to_string())?;
+    if new {
+        flush_mail(home, ledger)?;
+    }
+    Ok(new)
+}
+
 /// Sends what is due in the mail queue now, with the home's mail settings (SMTP credentials
 /// from the environment variables `tallyman.toml` names).
 pub fn flush_mail(home: &Home, ledger: &Ledger) -> Result<FlushSummary, String> {
