@@ -129,12 +129,7 @@ pub fn queue_late_alert(
     let Some(rule) = &p.report else {
         return Ok(false);
     };
-    let settings = crate::config::load_mail(home).map_err(|es| {
-        es.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
+    let settings = mail_settings(home)?;
     let message = format!(
         "no file for business date {date} arrived by its deadline {}",
         deadline
@@ -164,15 +159,20 @@ pub fn queue_late_alert(
     Ok(new)
 }
 
-/// Sends what is due in the mail queue now, with the home's mail settings (SMTP credentials
-/// from the environment variables `tallyman.toml` names).
-pub fn flush_mail(home: &Home, ledger: &Ledger) -> Result<FlushSummary, String> {
-    let settings = crate::config::load_mail(home).map_err(|es| {
+/// The home's mail settings (`tallyman.toml [mail]`), every problem in one message.
+fn mail_settings(home: &Home) -> Result<MailSettings, String> {
+    crate::config::load_mail(home).map_err(|es| {
         es.iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("; ")
-    })?;
+    })
+}
+
+/// Sends what is due in the mail queue now, with the home's mail settings (SMTP credentials
+/// from the environment variables `tallyman.toml` names).
+pub fn flush_mail(home: &Home, ledger: &Ledger) -> Result<FlushSummary, String> {
+    let settings = mail_settings(home)?;
     let mailer =
         Mailer::from_settings(&settings, &|k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
     queue::flush(ledger.connection(), &mailer, Utc::now()).map_err(|e| e.to_string())
