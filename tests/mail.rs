@@ -368,3 +368,39 @@ fn implicit_tls_delivers_over_tls() {
     assert_eq!((s.sent, s.retry_later, s.failed), (1, 0, 0));
     assert_eq!(server.data_transport(), vec!["tls"]);
 }
+
+/// SMTP AUTH against a server that requires it: the credentials come from the environment
+/// variables the settings name (here a closure standing in for the process environment).
+#[test]
+fn smtp_auth_with_credentials_from_the_environment() {
+    let server = SmtpServer::start(ServerOpts {
+        auth: Some(("alice".into(), "s3cret".into())),
+        ..ServerOpts::default()
+    });
+    let raw = mail_raw(&format!(
+        "smtp_host = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername_env = \"TM_USER\"\npassword_env = \"TM_PASS\"",
+        server.port
+    ));
+    let settings = raw.compile().expect("settings");
+    let with = |pass: &'static str| {
+        move |k: &str| match k {
+            "TM_USER" => Some("alice".to_string()),
+            "TM_PASS" => Some(pass.to_string()),
+            _ => None,
+        }
+    };
+    // A wrong password: nothing is delivered.
+    let conn = ledger();
+    queue::enqueue(&conn, &outgoing(&raw), t0()).expect("enqueue");
+    let wrong = Mailer::from_settings(&settings, &with("nope")).expect("mailer");
+    let s = queue::flush(&conn, &wrong, t0()).expect("flush");
+    assert_eq!(s.sent, 0);
+    assert!(server.messages().is_empty());
+    // The right one: delivered once.
+    let conn = ledger();
+    queue::enqueue(&conn, &outgoing(&raw), t0()).expect("enqueue");
+    let right = Mailer::from_settings(&settings, &with("s3cret")).expect("mailer");
+    let s = queue::flush(&conn, &right, t0()).expect("flush");
+    assert_eq!(s.sent, 1);
+    assert_eq!(server.messages().len(), 1);
+}

@@ -28,6 +28,8 @@ pub struct ServerOpts {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// With `tls`: speak TLS from the first byte (SMTPS) instead of offering STARTTLS.
     pub implicit: bool,
+    /// Require SMTP AUTH with this (user, password).
+    pub auth: Option<(String, String)>,
 }
 
 /// A running server; killed and reaped on drop.
@@ -67,6 +69,9 @@ impl SmtpServer {
             if opts.implicit {
                 cmd.arg("--implicit");
             }
+        }
+        if let Some((user, pass)) = &opts.auth {
+            cmd.arg("--auth").arg(user).arg(pass);
         }
         let mut child = cmd
             .stdin(Stdio::piped())

@@ -6,7 +6,8 @@ saved as DIR/msg-<n>.eml (written to a temp name, then renamed).
 
 Options: --dir DIR (required), --port P (0 = ephemeral), --fail-451 N (answer 451 to the
 first N DATA commands), --fail-550 (answer 550 to every DATA), --tls CERT KEY (offer STARTTLS;
-without it STARTTLS is not offered), --implicit (with --tls: implicit TLS, no STARTTLS).
+without it STARTTLS is not offered), --implicit (with --tls: implicit TLS, no STARTTLS), --auth USER PASS (require AUTH with these
+credentials; plain connections allowed, for loopback tests only).
 """
 import argparse
 import logging
@@ -17,7 +18,7 @@ import sys
 import threading
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Handler:
@@ -79,6 +80,7 @@ def main():
     p.add_argument("--fail-550", action="store_true")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     p.add_argument("--implicit", action="store_true", help="with --tls: TLS from the first byte")
+    p.add_argument("--auth", nargs=2, metavar=("USER", "PASS"), help="require AUTH with these")
     args = p.parse_args()
     # Failed handshakes are part of the tests; keep their tracebacks out of the test output.
     logging.getLogger("mail.log").setLevel(logging.CRITICAL)
@@ -93,6 +95,14 @@ def main():
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(args.tls[0], args.tls[1])
         kwargs["ssl_context" if args.implicit else "tls_context"] = ctx
+    if args.auth:
+        user, password = args.auth[0].encode(), args.auth[1].encode()
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = isinstance(auth_data, LoginPassword) and auth_data.login == user and auth_data.password == password
+            return AuthResult(success=ok)
+
+        kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=False)
     handler = Handler(args.dir, args.fail_451, args.fail_550)
     controller = BoundController(handler, sock, **kwargs)
     controller.start()
