@@ -47,6 +47,8 @@ pub struct Source {
     pub folder: PathBuf,
     pub pattern: glob::Pattern,
     pub settle: SettlePolicy,
+    /// Files come from this SFTP server rather than the local folder.
+    pub sftp: Option<crate::transport::sftp::SftpEndpoint>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,7 +259,16 @@ pub fn compile(
         .clone()
         .unwrap_or_else(|| format!("inbox/{id}"));
     let folder_path = home.path(&folder);
-    if !folder_path.is_dir() {
+    let sftp = raw.source.sftp.as_ref().and_then(|s| match s.compile() {
+        Ok(ep) => Some(ep),
+        Err(es) => {
+            for e in es {
+                errs.add(&format!("source.sftp.{}", e.key), e.why);
+            }
+            None
+        }
+    });
+    if raw.source.sftp.is_none() && !folder_path.is_dir() {
         errs.add("source.folder", format!("folder `{folder}` does not exist"));
     }
     let pattern = raw.source.pattern.as_deref().unwrap_or("*");
@@ -565,6 +576,7 @@ pub fn compile(
             folder: folder_path,
             pattern,
             settle,
+            sftp,
         },
         format,
         ack_destination: raw.input.ack_destination.clone(),

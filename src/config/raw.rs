@@ -51,6 +51,8 @@ pub struct SourceRaw {
     pub done_marker: Option<String>,
     pub min_age_secs: Option<u64>,
     pub settle_secs: Option<u64>,
+    /// The partner's SFTP server instead of a local folder (`folder` is then unused).
+    pub sftp: Option<crate::transport::sftp::SftpRaw>,
 }
 
 #[derive(Debug, Deserialize)]

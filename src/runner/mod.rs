@@ -4,6 +4,7 @@
 pub mod process;
 pub mod report;
 pub mod resume;
+pub mod sftp_source;
 pub mod tables;
 pub mod x12_ack;
 
@@ -115,6 +116,14 @@ pub fn run_pipeline(
     p: &Pipeline,
     max_wait: Duration,
 ) -> Result<Summary, RunError> {
+    if let Some(ep) = &p.source.sftp {
+        let mut summary = sftp_source::run_sftp(home, ledger, p, ep, max_wait)?;
+        let mut resumed = resume::resume_claimed(home, ledger, p)?;
+        resumed.append(&mut summary.outcomes);
+        summary.outcomes = resumed;
+        report::report_pass(home, ledger, p, &mut summary);
+        return Ok(summary);
+    }
     let mut settler = Settler::new();
     let mut summary = Summary {
         outcomes: resume::resume_claimed(home, ledger, p)?,
@@ -235,6 +244,30 @@ fn take_file(
         }
         Err(e) => return Err(e.into()),
     };
+    claim_landed(home, ledger, p, &s.name, landed, &mut || {
+        remove_if_present(&from)?;
+        if let Some(m) = &p.source.settle.done_marker {
+            remove_if_present(&p.source.folder.join(format!("{}{m}", s.name)))?;
+        }
+        Ok(())
+    })
+}
+
+/// Claims a landed file in the ledger, and only then lets the source forget it (`after_claim`:
+/// remove the local drop copy, or delete/move the remote one); routes duplicates to the archive.
+fn claim_landed(
+    home: &Home,
+    ledger: &mut Ledger,
+    p: &Pipeline,
+    name: &str,
+    landed: crate::store::files::Landed,
+    after_claim: &mut dyn FnMut() -> Result<(), RunError>,
+) -> Result<Taken, RunError> {
+    let s = Sighting {
+        name: name.to_string(),
+        size: landed.size,
+        mtime: SystemTime::now(),
+    };
     let arrived = Utc::now();
     let claim = ledger.claim(
         &p.id,
@@ -244,10 +277,7 @@ fn take_file(
         &now_text(arrived),
         &rel(home, &landed.path),
     )?;
-    remove_if_present(&from)?;
-    if let Some(m) = &p.source.settle.done_marker {
-        remove_if_present(&p.source.folder.join(format!("{}{m}", s.name)))?;
-    }
+    after_claim()?;
     match claim {
         Claim::Duplicate {
             file_id,
