@@ -230,17 +230,14 @@ fn reject_file_policy_quarantines_with_a_reason() {
             && reason.contains("foreign-key"),
         "{reason}"
     );
+    // The quarantined copy is the partner's bytes, unchanged.
     assert_eq!(
         std::fs::read(
             h.root
                 .join("quarantine/inventory_3pl/1-stock_2026-11-25.csv")
         )
         .unwrap(),
-        std::fs::read(h.root.join("demo_check_never_exists")).unwrap_or_else(|_| std::fs::read(
-            h.root
-                .join("archive/inventory_3pl/2026-11-25/r000001/input/stock_2026-11-25.csv")
-        )
-        .unwrap())
+        include_bytes!("../demo/drop/inventory_3pl/stock_2026-11-25.csv")
     );
 }
 
