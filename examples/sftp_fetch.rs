@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         move_to: None,
         connect_timeout_secs: 15,
         io_timeout_secs: 60,
+        poll_secs: 60,
     };
     let endpoint = raw.compile().map_err(|errs| {
         errs.iter()

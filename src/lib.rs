@@ -5,6 +5,7 @@
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod failpoint;
 pub mod formats;
 pub mod issue;
 pub mod report;

@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check every pipeline and schema; print every problem at once; exit 2 on bad config.
-    Check,
+    Check(cli::check::Args),
     /// Process what is ready in the drop folders, once, then exit.
     Run(cli::run::Args),
     /// Replay the archived inputs of a business date and say what changed.
@@ -46,6 +46,8 @@ enum Command {
     Inspect(cli::inspect::Args),
     /// List the report mail queue; `mail flush` sends what is due, `mail retry ID` requeues a failed one.
     Mail(cli::mail::Args),
+    /// Outbound files bound for SFTP destinations: list, push now, or retry.
+    Uploads(cli::uploads::Args),
     /// Drop the bundled demo files into the drop folders and run the pipelines.
     Demo(cli::demo::Args),
 }
@@ -55,7 +57,7 @@ fn main() -> ExitCode {
     cli::init_logging(&cli.log_format);
     let home = cli.home.clone().unwrap_or_else(|| PathBuf::from("."));
     let result = match cli.command {
-        Command::Check => cli::check::run(&home),
+        Command::Check(args) => cli::check::run(&home, args),
         Command::Run(a) => cli::run::run(&home, a),
         Command::Rerun(a) => cli::rerun::run(&home, a),
         Command::Runs(a) => cli::runs::run(&home, a),
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cli::demo::run(&home, a),
         Command::Inspect(a) => cli::inspect::run(a),
         Command::Mail(a) => cli::mail::run(&home, a),
+        Command::Uploads(a) => cli::uploads::run(&home, a),
     };
     match result {
         Ok(code) => code,

@@ -221,6 +221,51 @@ fn demo_spools_one_eml_whose_numbers_are_the_runs() {
     assert_eq!(spooled(root).len(), 1);
 }
 
+/// A crash after the run's end is recorded but before its report is queued (a failpoint aborts
+/// the process there): the next pass finishes the report from the archived report.json, and it
+/// is mailed exactly once, with the run's own numbers.
+#[test]
+fn a_crash_before_the_report_is_queued_loses_no_report() {
+    let home = demo_home();
+    let root = &home.root;
+    let crashed = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args(["--home", root.to_str().expect("utf-8 temp path"), "run"])
+        .env("TALLYMAN_LOG", "warn")
+        .env("TALLYMAN_FAILPOINTS", "run-recorded")
+        .output()
+        .expect("run tallyman");
+    assert!(
+        !crashed.status.success(),
+        "the failpoint must abort the run"
+    );
+    assert!(
+        String::from_utf8_lossy(&crashed.stderr).contains("failpoint run-recorded hit"),
+        "{}",
+        String::from_utf8_lossy(&crashed.stderr)
+    );
+    let runs = ok(&tallyman(root, &["runs"]));
+    assert!(
+        runs.contains("succeeded"),
+        "the run itself was recorded: {runs}"
+    );
+    assert!(spooled(root).is_empty(), "nothing queued before the crash");
+    assert!(root.join(RUN_DIR).join("report.json").is_file());
+    assert!(!root.join(RUN_DIR).join("report.html").exists());
+
+    let out = ok(&tallyman(root, &["run"]));
+    assert!(out.contains("mail: 1 sent"), "{out}");
+    let files = spooled(root);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_report_matches_run(root, &parse_mail(&std::fs::read(&files[0]).expect("eml")));
+    assert!(root.join(RUN_DIR).join("report.html").is_file());
+    ok(&tallyman(root, &["run"]));
+    assert_eq!(
+        spooled(root).len(),
+        1,
+        "a finished report is not queued again"
+    );
+}
+
 #[test]
 fn a_rerun_archives_its_own_report_for_comparison() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -1,12 +1,16 @@
-//! A pipeline whose source is an SFTP server (a real sshd on 127.0.0.1), through the real
+//! Pipelines with SFTP sources and destinations (a real sshd on 127.0.0.1), through the real
 //! binary: fetched, processed like a local drop, deleted on the server only after the claim;
-//! the same bytes uploaded again are a duplicate.
+//! the same bytes uploaded again are a duplicate; outputs uploaded atomically, never twice
+//! after a crash, queued while the server is down; `check --connections`; `serve` polling.
 
 #[path = "support/sshd.rs"]
 mod sshd;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn tallyman(root: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tallyman"))
@@ -99,4 +103,283 @@ fn an_sftp_drop_is_fetched_processed_and_deleted_after_the_claim() {
         ledger_rows(root, "select run_id from runs"),
         vec!["r000001"]
     );
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The TOML of an SFTP table for `server`'s `folder` (a source adds its own keys after it).
+fn sftp_table(header: &str, server: &sshd::Sshd, folder: &Path, known_hosts: &Path) -> String {
+    format!(
+        "[{header}]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nkey_file = \"{}\"\nknown_hosts = \"{}\"\nfolder = \"{}\"\nconnect_timeout_secs = 5\nio_timeout_secs = 10\n",
+        server.port,
+        server.user,
+        server.client_key.display(),
+        known_hosts.display(),
+        folder.display()
+    )
+}
+
+/// The demo home with its `erp` destination also uploaded to `folder` on `server`.
+fn demo_with_destination(server: &sshd::Sshd, folder: &Path) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    assert!(tallyman(&root, &["demo", "--no-run"]).status.success());
+    set_destination(&root, server, folder);
+    for f in std::fs::read_dir(root.join("inbox/inventory_3pl")).unwrap() {
+        age(&f.unwrap().path());
+    }
+    (dir, root)
+}
+
+fn set_destination(root: &Path, server: &sshd::Sshd, folder: &Path) {
+    let pipeline = root.join("pipelines/inventory_3pl.toml");
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    let text = match text.find("\n[destinations.erp.sftp]") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    let table = sftp_table("destinations.erp.sftp", server, folder, &server.known_hosts);
+    std::fs::write(&pipeline, format!("{text}\n{table}")).unwrap();
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn delivery_states(root: &Path) -> Vec<String> {
+    ledger_rows(
+        root,
+        "select name || ' ' || state || ' ' || coalesce(outcome, '-') from deliveries order by name",
+    )
+}
+
+#[test]
+fn outputs_are_uploaded_and_a_crash_after_the_upload_does_not_upload_twice() {
+    let server = sshd::Sshd::start();
+    let remote = server.folder("to_erp");
+    let (_dir, root) = demo_with_destination(&server, &remote);
+    let root = root.as_path();
+
+    // The process dies right after the first upload's rename, before the ledger hears of it.
+    let crashed = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args(["--home", root.to_str().unwrap(), "run"])
+        .env("TALLYMAN_LOG", "warn")
+        .env("TALLYMAN_FAILPOINTS", "delivery-uploaded")
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success(), "{}", stderr(&crashed));
+    assert!(stderr(&crashed).contains("failpoint delivery-uploaded hit"));
+    let on_server = names(&remote);
+    assert_eq!(on_server.len(), 1, "one upload got through: {on_server:?}");
+    let first = remote.join(&on_server[0]);
+    let ino = std::fs::metadata(&first).unwrap().ino();
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(root.join("outbox/erp").join(&on_server[0])).unwrap()
+    );
+    assert!(delivery_states(root)
+        .iter()
+        .all(|s| s.contains(" pending ")));
+
+    let o = tallyman(root, &["run"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("uploads: 1 uploaded, 1 already on the server, 0 problem(s)"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        std::fs::metadata(&first).unwrap().ino(),
+        ino,
+        "the file found on the server was verified, not uploaded again"
+    );
+    // Both outputs are on the server, complete and equal to the outbox copies; no temp left.
+    let mut local = names(&root.join("outbox/erp"));
+    local.retain(|n| n.ends_with(".csv"));
+    assert_eq!(names(&remote), local);
+    for n in &local {
+        assert_eq!(
+            std::fs::read(remote.join(n)).unwrap(),
+            std::fs::read(root.join("outbox/erp").join(n)).unwrap()
+        );
+    }
+    let states = delivery_states(root);
+    assert_eq!(states.len(), 2);
+    assert!(
+        states
+            .iter()
+            .any(|s| s.ends_with(" delivered already-present")),
+        "{states:?}"
+    );
+    assert!(
+        states.iter().any(|s| s.ends_with(" delivered uploaded")),
+        "{states:?}"
+    );
+    let o = tallyman(root, &["run"]);
+    assert!(
+        !stdout(&o).contains("uploads:"),
+        "nothing left to upload: {}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_destination_that_is_down_keeps_its_uploads_queued_until_it_is_back() {
+    let server = sshd::Sshd::start();
+    let remote = server.folder("to_erp");
+    let (_dir, root) = demo_with_destination(&server, &remote);
+    let root = root.as_path();
+    // A closed port: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let pipeline = root.join("pipelines/inventory_3pl.toml");
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    let at = text.find("[destinations.erp.sftp]").unwrap();
+    let down = text[..at].to_string()
+        + &text[at..].replace(
+            &format!("port = {}", server.port),
+            &format!("port = {closed_port}"),
+        );
+    std::fs::write(&pipeline, down).unwrap();
+
+    let o = tallyman(root, &["run"]);
+    assert!(
+        o.status.success(),
+        "a server that is down fails no run: {}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).contains("-> succeeded"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("0 uploaded, 0 already on the server, 1 problem(s)"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains(&format!("sftp://{}@127.0.0.1:{closed_port}", server.user)),
+        "the error names host and folder: {}",
+        stderr(&o)
+    );
+    assert!(names(&remote).is_empty());
+    let runs = stdout(&tallyman(root, &["runs"]));
+    assert!(runs.contains("pending after 1 attempt(s)"), "{runs}");
+    // The next pass is within the backoff: nothing is tried.
+    let o = tallyman(root, &["uploads", "push"]);
+    assert!(
+        stdout(&o).contains("0 uploaded, 0 already on the server, 0 problem(s)"),
+        "{}",
+        stdout(&o)
+    );
+
+    set_destination(root, &server, &remote);
+    let o = tallyman(root, &["uploads", "retry", "--all"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = tallyman(root, &["run"]);
+    assert!(
+        stdout(&o).contains("uploads: 2 uploaded"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert_eq!(names(&remote).len(), 2);
+    let listed = stdout(&tallyman(root, &["uploads"]));
+    assert_eq!(listed.matches(" delivered ").count(), 2, "{listed}");
+}
+
+#[test]
+fn check_connections_proves_each_endpoint_or_says_why_not() {
+    let server = sshd::Sshd::start();
+    let remote = server.folder("to_erp");
+    let (_dir, root) = demo_with_destination(&server, &remote);
+    let root = root.as_path();
+    let o = tallyman(root, &["check", "--connections"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("ok  inventory_3pl destination erp: sftp://")
+            && stdout(&o).contains("folder writable (probe written and removed)"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(names(&remote).is_empty(), "the probe is removed");
+    // Plain `check` never connects.
+    assert!(!stdout(&tallyman(root, &["check"])).contains("sftp://"));
+
+    // A known_hosts that does not hold the server's key: no login attempt, exit 3.
+    let empty = root.join("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let pipeline = root.join("pipelines/inventory_3pl.toml");
+    let text = std::fs::read_to_string(&pipeline).unwrap().replace(
+        &format!("known_hosts = \"{}\"", server.known_hosts.display()),
+        &format!("known_hosts = \"{}\"", empty.display()),
+    );
+    std::fs::write(&pipeline, text).unwrap();
+    let o = tallyman(root, &["check", "--connections"]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("FAIL inventory_3pl destination erp")
+            && stdout(&o).contains("not logging in"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// `tallyman serve` polls an SFTP source (poll_secs = 1): a file the partner drops on the
+/// server is fetched, processed, and its outputs uploaded to the SFTP destination.
+#[test]
+fn serve_polls_an_sftp_source_and_uploads_the_outputs() {
+    let server = sshd::Sshd::start();
+    let inbound = server.folder("outbound");
+    let remote = server.folder("to_erp");
+    let (_dir, root) = demo_with_destination(&server, &remote);
+    let root = root.as_path();
+    let local = root.join("inbox/inventory_3pl/stock_2026-11-25.csv");
+    let bytes = std::fs::read(&local).unwrap();
+    std::fs::remove_file(&local).unwrap();
+    let pipeline = root.join("pipelines/inventory_3pl.toml");
+    let source = sftp_table("source.sftp", &server, &inbound, &server.known_hosts)
+        + "pattern = \"stock_*.csv\"\nafter_claim = \"delete\"\npoll_secs = 1\n";
+    let text = std::fs::read_to_string(&pipeline)
+        .unwrap()
+        .replace("[input]", &format!("{source}\n[input]"));
+    std::fs::write(&pipeline, text).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args(["--home", root.to_str().unwrap(), "serve", "--listen", "off"])
+        .env("TALLYMAN_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    let on_server = inbound.join("stock_2026-11-25.csv");
+    std::fs::write(&on_server, &bytes).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while names(&remote).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let log = log.join().unwrap();
+    assert!(status.success(), "{log}");
+    assert_eq!(names(&remote).len(), 2, "both outputs uploaded: {log}");
+    assert!(!on_server.exists(), "deleted on the server after the claim");
+    assert_eq!(
+        ledger_rows(root, "select state from runs"),
+        vec!["succeeded"]
+    );
+    assert!(root.join("outbox/erp/atp_20261125_r000001.csv").is_file());
 }

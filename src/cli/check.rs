@@ -1,10 +1,21 @@
-//! `tallyman check`: compile every pipeline and schema, print every problem at once.
+//! `tallyman check`: compile every pipeline and schema, print every problem at once; with
+//! `--connections`, also log in to every SFTP source and destination and test its folder.
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use tallyman::transport::sftp::{Access, SftpEndpoint};
 
-pub fn run(home: &Path) -> Result<ExitCode> {
+#[derive(clap::Args)]
+pub struct Args {
+    /// Also connect to every SFTP source and destination: host key, login, and the folder
+    /// readable (source) or writable (destination, by writing and removing a probe file).
+    /// Exits 3 when one fails.
+    #[arg(long)]
+    pub connections: bool,
+}
+
+pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     let home = super::home(home);
     match super::load_pipelines(&home) {
         Ok(pipelines) => {
@@ -26,8 +37,53 @@ pub fn run(home: &Path) -> Result<ExitCode> {
                     ),
                 }
             }
+            if args.connections {
+                let mut failed = 0;
+                for (id, p) in &pipelines {
+                    let endpoints = p
+                        .source
+                        .sftp
+                        .iter()
+                        .map(|ep| ("source".to_string(), ep, Access::Source))
+                        .chain(p.destinations.iter().map(|(name, ep)| {
+                            (format!("destination {name}"), ep, Access::Destination)
+                        }));
+                    for (role, ep, access) in endpoints {
+                        if !check_one(id, &role, ep, access) {
+                            failed += 1;
+                        }
+                    }
+                }
+                if failed > 0 {
+                    println!("{failed} connection(s) failed");
+                    return Ok(ExitCode::from(3));
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(code) => Ok(code),
+    }
+}
+
+/// Tests one endpoint and prints one line saying what was proven, or why not.
+fn check_one(id: &str, role: &str, ep: &SftpEndpoint, access: Access) -> bool {
+    match ep.check(access) {
+        Ok(r) => {
+            let what = match access {
+                Access::Source => format!("folder readable, {} file(s) match", r.matching_files),
+                Access::Destination => "folder writable (probe written and removed)".to_string(),
+            };
+            println!(
+                "ok  {id} {role}: {} host key {} ({}); logged in; {what}",
+                ep.url(),
+                r.host_key_fingerprint,
+                r.cipher
+            );
+            true
+        }
+        Err(e) => {
+            println!("FAIL {id} {role}: {}: {e}", ep.url());
+            false
+        }
     }
 }

@@ -7,6 +7,7 @@ pub mod rerun;
 pub mod run;
 pub mod runs;
 pub mod serve;
+pub mod uploads;
 pub mod validate;
 
 use std::path::Path;

@@ -79,6 +79,11 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     if !super::mail::flush_and_tell(&home, &ledger, args.json) {
         failed = true;
     }
+    let uploads = tallyman::runner::delivery::deliver_pending(&home, &ledger, p)?;
+    for e in &uploads.errors {
+        eprintln!("{e}");
+        failed |= e.ends_with("(failed for good)");
+    }
     let code = if failed {
         ExitCode::from(1)
     } else {

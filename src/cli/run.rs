@@ -58,6 +58,11 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                     eprintln!("{id}: {e}");
                     failed = true;
                 }
+                for e in &summary.deliveries.errors {
+                    eprintln!("{e}");
+                    // A server that is down is retried on later passes; a refusal is for good.
+                    failed |= e.ends_with("(failed for good)");
+                }
                 all.extend(summary.outcomes);
             }
             Err(e) => {
@@ -126,6 +131,15 @@ fn print_summary(id: &str, s: &tallyman::runner::Summary) {
     }
     if s.mail_queued > 0 {
         println!("{id}: {} report(s) queued for mail", s.mail_queued);
+    }
+    let d = &s.deliveries;
+    if d.uploaded + d.already_present + d.errors.len() > 0 {
+        println!(
+            "{id}: uploads: {} uploaded, {} already on the server, {} problem(s)",
+            d.uploaded,
+            d.already_present,
+            d.errors.len()
+        );
     }
     for d in &s.duplicates {
         println!("{id}: {d} -> duplicate (same content already processed; recorded, not processed again)");

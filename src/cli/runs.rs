@@ -61,6 +61,29 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             why
         );
     }
+    // Uploads to SFTP destinations that have not reached the server yet, with their last error.
+    for d in ledger
+        .deliveries(None)?
+        .into_iter()
+        .filter(|d| d.state != "delivered")
+    {
+        println!(
+            "upload {} of run {} to {}: {} after {} attempt(s){}",
+            d.name,
+            d.run_id,
+            d.target,
+            if d.state == "failed" {
+                "FAILED"
+            } else {
+                "pending"
+            },
+            d.attempts,
+            d.last_error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+    }
     let mail = tallyman::report::queue::list(ledger.connection())?;
     let failed = mail
         .iter()

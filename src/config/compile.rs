@@ -165,6 +165,8 @@ pub struct Pipeline {
     pub reconcile: Option<Reconcile>,
     pub transforms: Vec<Transform>,
     pub outputs: Vec<Output>,
+    /// Destinations (outbox folder names) that are also uploaded to an SFTP server.
+    pub destinations: BTreeMap<String, crate::transport::sftp::SftpEndpoint>,
     /// sha256 of the pipeline file's text, recorded in every run manifest.
     pub config_sha256: String,
     /// Who gets the run's exception report, and when (`[report]`); `None`: archived, not mailed.
@@ -564,6 +566,31 @@ pub fn compile(
             })
             .ok()
     });
+    let mut destinations = BTreeMap::new();
+    for (name, d) in &raw.destinations {
+        let used = raw.outputs.iter().any(|o| &o.destination == name)
+            || raw.input.ack_destination.as_ref() == Some(name);
+        if !used {
+            errs.add(
+                &format!("destinations.{name}"),
+                "no output and no input.ack_destination writes to this destination".into(),
+            );
+        }
+        match d.sftp.as_ref().map(|s| s.compile()) {
+            Some(Ok(ep)) => {
+                destinations.insert(name.clone(), ep);
+            }
+            Some(Err(es)) => {
+                for e in es {
+                    errs.add(&format!("destinations.{name}.sftp.{}", e.key), e.why);
+                }
+            }
+            None => errs.add(
+                &format!("destinations.{name}"),
+                "says nothing: give it a [destinations.<name>.sftp] table".into(),
+            ),
+        }
+    }
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -605,6 +632,7 @@ pub fn compile(
                 order_by: o.order_by,
             })
             .collect(),
+        destinations,
         schedule,
         expected,
         config_sha256: hex::encode(Sha256::digest(text.as_bytes())),

@@ -27,6 +27,9 @@ pub struct PipelineRaw {
     pub transforms: Vec<TransformRaw>,
     #[serde(default)]
     pub outputs: Vec<OutputRaw>,
+    /// Where a destination's files go besides `outbox/<name>/`: `[destinations.<name>.sftp]`.
+    #[serde(default)]
+    pub destinations: BTreeMap<String, DestinationRaw>,
     /// Exception report mailed after each run (see `report::config::ReportRaw`).
     pub report: Option<crate::report::ReportRaw>,
     /// Five-field cron expression in `time_zone` for `tallyman serve`; without one the daemon
@@ -135,6 +138,13 @@ pub struct CompareRaw {
 pub struct TransformRaw {
     pub name: String,
     pub sql: String,
+}
+
+/// A destination's delivery: the files written to `outbox/<name>/` are also uploaded there.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationRaw {
+    pub sftp: Option<crate::transport::sftp::SftpSinkRaw>,
 }
 
 #[derive(Debug, Deserialize)]

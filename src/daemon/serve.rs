@@ -56,6 +56,12 @@ struct Entry {
     last_fire: Option<DateTime<Utc>>,
 }
 
+/// How often an unscheduled pipeline is looked at: the SFTP source's `poll_secs`, else the
+/// daemon's scan interval (local folders also get file-system hints in between).
+fn every(p: &Pipeline, scan: Duration) -> Duration {
+    p.source.sftp.as_ref().map_or(scan, |ep| ep.poll)
+}
+
 /// Runs the daemon until SIGTERM/SIGINT; `Ok` after a clean stop.
 pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
     let lock = DataLock::acquire(&home.root)?;
@@ -129,7 +135,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
                 (None, _) => continue,
             };
             e.hinted = false;
-            e.next_scan = now + opts.scan;
+            e.next_scan = now + every(&e.p, opts.scan);
             e.slot.busy.store(true, Ordering::SeqCst);
             let job = Job {
                 pipeline: Arc::clone(&e.p),
@@ -232,6 +238,7 @@ fn receive(
             Msg::Done(done) => {
                 *in_flight = in_flight.saturating_sub(1);
                 if let Some(e) = entries.get_mut(&done.pipeline) {
+                    let scan = every(&e.p, scan);
                     let next = done.next_look.map_or(scan, |d| d.max(MIN_LOOK).min(scan));
                     e.next_scan = Instant::now() + next;
                 }

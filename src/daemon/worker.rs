@@ -118,6 +118,15 @@ fn finish_pass(cx: &Context, p: &Pipeline, ledger: &Ledger, mut pass: Summary) {
     for e in &pass.report_errors {
         tracing::error!(pipeline = %p.id, "report: {e}");
     }
+    match guarded(|| crate::runner::delivery::deliver_pending(&cx.home, ledger, p)) {
+        Ok(Ok(d)) => {
+            for e in &d.errors {
+                tracing::warn!(pipeline = %p.id, "upload: {e}");
+            }
+        }
+        Ok(Err(e)) => tracing::error!(pipeline = %p.id, "uploads: {e}"),
+        Err(why) => tracing::error!(pipeline = %p.id, "uploads panicked: {why}"),
+    }
     if pass.mail_queued > 0 || p.report.is_some() {
         if let Err(e) = report::flush_mail(&cx.home, ledger) {
             tracing::warn!(pipeline = %p.id, "mail not sent yet (it stays queued): {e}");
@@ -139,6 +148,9 @@ fn take_ready(
     pass: &mut Summary,
 ) -> Option<Duration> {
     let p = &job.pipeline;
+    if let Some(ep) = &p.source.sftp {
+        return take_remote(cx, job, ep, ledger, pass);
+    }
     let mut looked = look(cx, job)?;
     if let JobKind::Tick { fire } = job.kind {
         tracing::info!(pipeline = %p.id, "scheduled run (tick {fire})");
@@ -163,6 +175,67 @@ fn take_ready(
     } else {
         next_look_in(job)
     }
+}
+
+/// The SFTP source's turn: one listing per poll with the slot's settler (a scan), or two
+/// listings a settle window apart (a schedule tick). A server that is down is an error in the
+/// log and a failed-run count, and the daemon polls it again later; other pipelines go on.
+fn take_remote(
+    cx: &Context,
+    job: &Job,
+    ep: &crate::transport::sftp::SftpEndpoint,
+    ledger: &mut Ledger,
+    pass: &mut Summary,
+) -> Option<Duration> {
+    let p = &job.pipeline;
+    let started = Instant::now();
+    let result = match job.kind {
+        JobKind::Scan => guarded(|| {
+            crate::runner::sftp_source::sftp_pass(
+                &cx.home,
+                ledger,
+                p,
+                ep,
+                &mut lock(&job.slot.settler),
+            )
+        }),
+        JobKind::Tick { .. } => guarded(|| {
+            crate::runner::sftp_source::run_sftp(&cx.home, ledger, p, ep, cx.max_wait)
+                .map(|s| (s, None))
+        }),
+    };
+    let next = match result {
+        Ok(Ok((summary, next))) => {
+            let results = (summary.outcomes.into_iter())
+                .map(|o| FileResult::Processed(Box::new(o)))
+                .chain(summary.duplicates.into_iter().map(FileResult::Duplicate));
+            for r in results {
+                count(&cx.metrics, p, &r, started.elapsed());
+                match r {
+                    FileResult::Processed(o) => pass.outcomes.push(*o),
+                    FileResult::Duplicate(d) => pass.duplicates.push(d),
+                    FileResult::Changed(_) => {}
+                }
+            }
+            next
+        }
+        Ok(Err(e)) => {
+            tracing::error!(pipeline = %p.id, source = %ep.url(), "{e}");
+            cx.metrics.add(&p.id, Counter::RunsFailed, 1);
+            None
+        }
+        Err(why) => {
+            tracing::error!(pipeline = %p.id, source = %ep.url(), "panicked while taking files: {why}");
+            cx.metrics.add(&p.id, Counter::RunsFailed, 1);
+            None
+        }
+    };
+    if let JobKind::Tick { fire } = job.kind {
+        if let Err(e) = super::state::set_last_scheduled_run(ledger.connection(), &p.id, fire) {
+            tracing::error!(pipeline = %p.id, "recording the scheduled run: {e}");
+        }
+    }
+    next
 }
 
 fn next_look_in(job: &Job) -> Option<Duration> {

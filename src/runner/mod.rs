@@ -1,6 +1,7 @@
 //! The flow of one file: detect, settle, land, claim, validate, reconcile, transform, write,
 //! archive. This is the edge where the pure core meets folders, the ledger and the clock.
 
+pub mod delivery;
 pub mod process;
 pub mod report;
 pub mod resume;
@@ -48,6 +49,8 @@ pub struct Summary {
     pub mail_queued: usize,
     /// Reports that could not be built, archived or queued (the runs themselves are done).
     pub report_errors: Vec<String>,
+    /// Uploads to SFTP destinations tried in this pass (`delivery::deliver_pending`).
+    pub deliveries: delivery::DeliverySummary,
 }
 
 pub fn now_text(t: DateTime<Utc>) -> String {
@@ -122,6 +125,7 @@ pub fn run_pipeline(
         resumed.append(&mut summary.outcomes);
         summary.outcomes = resumed;
         report::report_pass(home, ledger, p, &mut summary);
+        summary.deliveries = delivery::deliver_pending(home, ledger, p)?;
         return Ok(summary);
     }
     let mut settler = Settler::new();
@@ -161,6 +165,7 @@ pub fn run_pipeline(
         }
     }
     report::report_pass(home, ledger, p, &mut summary);
+    summary.deliveries = delivery::deliver_pending(home, ledger, p)?;
     Ok(summary)
 }
 

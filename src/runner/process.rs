@@ -15,6 +15,7 @@ use crate::config::{Home, InputFormat, OnError, Pipeline};
 use crate::engine::reconcile::{reconcile, KnownUnique, STATUSES};
 use crate::engine::transform::run_transforms;
 use crate::issue::{Issue, Severity};
+use crate::report::RunReport;
 use crate::store::files::{move_file, safe_name, sha256_hex, write_atomic};
 use crate::store::Ledger;
 
@@ -39,9 +40,13 @@ pub struct Outcome {
     pub reason: Option<String>,
     pub manifest: Option<Manifest>,
     pub issues: Vec<Issue>,
-    /// The `reconciled` table, for the run's exception report (`runner::report`), which takes it.
+    /// The run's exception report, built before the run's end is recorded and archived as
+    /// `report.json`; `runner::report` renders, archives and queues it.
     #[serde(skip)]
-    pub reconciled: Option<DataFrame>,
+    pub report: Option<RunReport>,
+    /// Why the report could not be built, if it could not.
+    #[serde(skip)]
+    pub report_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -190,29 +195,45 @@ pub fn process(
         ledger.set_file_state(file_id, "processed", None, &stored)?;
     }
     let counts = serde_json::to_string(&run.manifest.reconciliation).ok();
-    ledger.finish_run(
-        &run_id,
-        &now_text(Utc::now()),
-        state,
-        Some(run.manifest.rows as i64),
-        Some(run.manifest.rows_set_aside as i64),
-        &run.issues,
-        counts.as_deref(),
-        Some(&rel(home, &dir)),
-        reason.as_deref(),
-    )?;
-    tracing::info!(pipeline = %p.id, run = %run_id, state, rows = run.manifest.rows, issues = run.issues.len(), "run ended");
-    Ok(Outcome {
-        run_id,
+    let mut outcome = Outcome {
+        run_id: run_id.clone(),
         pipeline: p.id.clone(),
         file: name.to_string(),
         business_date: Some(date_text),
         state: state.into(),
-        reason,
+        reason: reason.clone(),
         manifest: Some(run.manifest),
         issues: run.issues,
-        reconciled: run.reconciled,
-    })
+        report: None,
+        report_error: None,
+    };
+    // The report needs the `reconciled` table, which is gone after a crash: it is built and
+    // archived before the run's end is recorded, so a crash before it is queued loses nothing.
+    match super::report::build_report(ledger, p, &outcome, run.reconciled.as_ref(), &[]) {
+        Ok(report) => {
+            let json = serde_json::to_vec(&report).unwrap_or_default();
+            write_atomic(&dir, super::report::REPORT_JSON, &json)?;
+            outcome.report = Some(report);
+        }
+        Err(e) => outcome.report_error = Some(format!("{}: report of run {run_id}: {e}", p.id)),
+    }
+    drop(run.reconciled);
+    let manifest = outcome.manifest.as_ref();
+    ledger.finish_run(
+        &run_id,
+        &now_text(Utc::now()),
+        state,
+        manifest.map(|m| m.rows as i64),
+        manifest.map(|m| m.rows_set_aside as i64),
+        &outcome.issues,
+        counts.as_deref(),
+        Some(&rel(home, &dir)),
+        reason.as_deref(),
+        outcome.report.is_some(),
+    )?;
+    crate::failpoint::hit("run-recorded");
+    tracing::info!(pipeline = %p.id, run = %run_id, state, rows = manifest.map_or(0, |m| m.rows), issues = outcome.issues.len(), "run ended");
+    Ok(outcome)
 }
 
 enum Step {
@@ -397,6 +418,7 @@ impl Run<'_> {
             let path = write_atomic(&self.home.outbox().join(&o.destination), &name, &bytes)?;
             archive_copy(&path, &self.dir.join("output"), &name, &bytes)?;
             let sha = sha256_hex(&bytes);
+            let archived = rel(self.home, &self.dir.join("output").join(&name));
             ledger.record_outbound(
                 &self.run_id,
                 &o.destination,
@@ -405,6 +427,7 @@ impl Run<'_> {
                 bytes.len() as u64,
                 &sha,
                 &now_text(Utc::now()),
+                super::delivery::queue_for(p, &o.destination, false, &archived).as_ref(),
             )?;
             tracing::info!(pipeline = %p.id, rows = df.height(), "wrote {name} ({} bytes)", bytes.len());
             self.manifest.outputs.push(OutputEntry {
@@ -459,6 +482,7 @@ impl Run<'_> {
             let path = write_atomic(&self.home.outbox().join(dest), &name, &ack)?;
             archive_copy(&path, &self.dir.join("output"), &name, &ack)?;
             let sha = sha256_hex(&ack);
+            let archived = rel(self.home, &self.dir.join("output").join(&name));
             ledger.record_outbound(
                 &self.run_id,
                 dest,
@@ -467,6 +491,7 @@ impl Run<'_> {
                 ack.len() as u64,
                 &sha,
                 &now_text(Utc::now()),
+                super::delivery::queue_for(self.p, dest, true, &archived).as_ref(),
             )?;
             self.manifest.outputs.push(OutputEntry {
                 table: "997".into(),

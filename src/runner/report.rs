@@ -27,11 +27,26 @@ use crate::store::Ledger;
 /// Shown as the currency of money totals when the reconcile keys have no `currency` column.
 pub const NO_CURRENCY: &str = "-";
 
+/// The run's report as JSON in its archive folder, written before the run's end is recorded.
+pub const REPORT_JSON: &str = "report.json";
+
 /// Reports every run of one pass of a pipeline (the pass's duplicate files go into the last
 /// run's report; a pass with only duplicates mails nothing, they are in the ledger and
-/// `tallyman runs`). Problems are collected in `summary.report_errors`, never lost in a log.
+/// `tallyman runs`), after the reports that an earlier crash left pending. Problems are
+/// collected in `summary.report_errors`, never lost in a log.
 pub fn report_pass(home: &Home, ledger: &Ledger, p: &Pipeline, summary: &mut Summary) {
-    if summary.outcomes.is_empty() {
+    let pending = match ledger.pending_reports(&p.id) {
+        Ok(pending) => pending,
+        Err(e) => {
+            summary.report_errors.push(e.to_string());
+            Vec::new()
+        }
+    };
+    let pending: Vec<_> = pending
+        .into_iter()
+        .filter(|(run, _)| !summary.outcomes.iter().any(|o| &o.run_id == run))
+        .collect();
+    if summary.outcomes.is_empty() && pending.is_empty() {
         return;
     }
     let duplicates: Vec<FileNote> = summary
@@ -51,7 +66,29 @@ pub fn report_pass(home: &Home, ledger: &Ledger, p: &Pipeline, summary: &mut Sum
         },
         None => None,
     };
-    let last = summary.outcomes.len() - 1;
+    for (run_id, archive) in pending {
+        let dir = home.root.join(&archive);
+        let report = std::fs::read(dir.join(REPORT_JSON))
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<RunReport>(&b).map_err(|e| e.to_string()));
+        let result = match report {
+            Ok(report) => {
+                tracing::warn!(pipeline = %p.id, run = %run_id, "finishing the exception report an interrupted pass left pending");
+                deliver(ledger, p, &run_id, &dir, report, settings.as_ref())
+            }
+            Err(e) => Err(format!(
+                "{}: pending report of run {run_id}: reading {}: {e}",
+                p.id,
+                dir.join(REPORT_JSON).display()
+            )),
+        };
+        match result {
+            Ok(true) => summary.mail_queued += 1,
+            Ok(false) => {}
+            Err(e) => summary.report_errors.push(e),
+        }
+    }
+    let last = summary.outcomes.len().saturating_sub(1);
     for i in 0..summary.outcomes.len() {
         let dups = if i == last { &duplicates[..] } else { &[] };
         match report_run(
@@ -69,8 +106,9 @@ pub fn report_pass(home: &Home, ledger: &Ledger, p: &Pipeline, summary: &mut Sum
     }
 }
 
-/// Builds, archives and (when the rule wants it and `settings` are given) enqueues the report of
-/// one run. Takes the outcome's `reconciled` table. Returns whether a message was queued.
+/// Archives and (when the rule wants it and `settings` are given) enqueues the report of one
+/// run, built when the run ended. Takes the outcome's report. Returns whether a message was
+/// queued.
 pub fn report_run(
     home: &Home,
     ledger: &Ledger,
@@ -79,40 +117,65 @@ pub fn report_run(
     duplicates: &[FileNote],
     settings: Option<&MailSettings>,
 ) -> Result<bool, String> {
-    let reconciled = outcome.reconciled.take();
-    let report = build_report(ledger, p, outcome, reconciled.as_ref(), duplicates)
-        .map_err(|e| format!("{}: report of run {}: {e}", p.id, outcome.run_id))?;
-    drop(reconciled);
-    let subject = p
-        .report
-        .as_ref()
-        .map_or(DEFAULT_SUBJECT, |r| r.subject.as_str());
-    let rendered = render(&report, subject, &RenderOptions::default())
-        .map_err(|e| format!("{}: report of run {}: {e}", p.id, outcome.run_id))?;
+    let Some(mut report) = outcome.report.take() else {
+        return Err(outcome
+            .report_error
+            .clone()
+            .unwrap_or_else(|| format!("{}: run {} has no report", p.id, outcome.run_id)));
+    };
+    report.duplicates.extend_from_slice(duplicates);
     let dir = home
         .archive()
         .join(&p.id)
         .join(outcome.business_date.as_deref().unwrap_or("undated"))
         .join(&outcome.run_id);
+    deliver(ledger, p, &outcome.run_id, &dir, report, settings)
+}
+
+/// Renders, archives and queues one report, then marks it done in the ledger. Queueing is
+/// idempotent (the Message-ID derives from the run), so repeating this after a crash never
+/// mails twice.
+fn deliver(
+    ledger: &Ledger,
+    p: &Pipeline,
+    run_id: &str,
+    dir: &std::path::Path,
+    report: RunReport,
+    settings: Option<&MailSettings>,
+) -> Result<bool, String> {
+    let subject = p
+        .report
+        .as_ref()
+        .map_or(DEFAULT_SUBJECT, |r| r.subject.as_str());
+    let rendered = render(&report, subject, &RenderOptions::default())
+        .map_err(|e| format!("{}: report of run {run_id}: {e}", p.id))?;
     for (name, bytes) in [
         ("report.html", rendered.html.as_bytes()),
         ("report.csv", rendered.csv.as_slice()),
     ] {
-        write_atomic(&dir, name, bytes)
-            .map_err(|e| format!("{}: archiving {name} of run {}: {e}", p.id, outcome.run_id))?;
+        write_atomic(dir, name, bytes)
+            .map_err(|e| format!("{}: archiving {name} of run {run_id}: {e}", p.id))?;
     }
-    let (Some(rule), Some(settings)) = (&p.report, settings) else {
-        return Ok(false);
+    let queued = match (&p.report, settings) {
+        (Some(rule), Some(settings)) if rule.wants(&report) => {
+            let now = Utc::now();
+            let msg = build_message(&report, rule, settings, &rendered, now)
+                .map_err(|e| e.to_string())?;
+            let (id, new) =
+                queue::enqueue(ledger.connection(), &msg, now).map_err(|e| e.to_string())?;
+            tracing::info!(pipeline = %p.id, run = %run_id, mail = id, subject = %msg.subject, "report queued for mail");
+            new
+        }
+        (Some(_), Some(_)) => {
+            tracing::info!(pipeline = %p.id, run = %run_id, "report archived; the [report] rule does not want it mailed");
+            false
+        }
+        // Mail settings that do not load leave the report pending: it is queued once they do.
+        (Some(_), None) => return Ok(false),
+        (None, _) => false,
     };
-    if !rule.wants(&report) {
-        tracing::info!(pipeline = %p.id, run = %outcome.run_id, "report archived; the [report] rule does not want it mailed");
-        return Ok(false);
-    }
-    let now = Utc::now();
-    let msg = build_message(&report, rule, settings, &rendered, now).map_err(|e| e.to_string())?;
-    let (id, new) = queue::enqueue(ledger.connection(), &msg, now).map_err(|e| e.to_string())?;
-    tracing::info!(pipeline = %p.id, run = %outcome.run_id, mail = id, subject = %msg.subject, "report queued for mail");
-    Ok(new)
+    ledger.set_report_done(run_id).map_err(|e| e.to_string())?;
+    Ok(queued)
 }
 
 /// Queues a late-file alert as an exception report with one `late-file` issue, through the

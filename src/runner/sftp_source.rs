@@ -10,7 +10,7 @@ use super::{claim_landed, process, RunError, Summary, Taken};
 use crate::config::{Home, Pipeline};
 use crate::store::files::{safe_name, sync_dir, Landed};
 use crate::store::Ledger;
-use crate::transport::settle::{Settler, Wait};
+use crate::transport::settle::{Settler, Sighting, Wait};
 use crate::transport::sftp::{with_retry, AfterClaim, SftpClient, SftpEndpoint};
 
 fn transport(p: &Pipeline, e: impl std::fmt::Display) -> RunError {
@@ -20,7 +20,8 @@ fn transport(p: &Pipeline, e: impl std::fmt::Display) -> RunError {
     }
 }
 
-/// Processes what is complete on the pipeline's SFTP source, once.
+/// Processes what is complete on the pipeline's SFTP source, once (`tallyman run`): two
+/// listings a settle window apart (waiting up to `max_wait`), then each complete file.
 pub fn run_sftp(
     home: &Home,
     ledger: &mut Ledger,
@@ -30,18 +31,10 @@ pub fn run_sftp(
 ) -> Result<Summary, RunError> {
     let client =
         with_retry(3, Duration::from_secs(1), || ep.connect()).map_err(|e| transport(p, e))?;
-    let marker = p.source.settle.done_marker.as_deref();
     let mut settler = Settler::new();
     let mut summary = Summary::default();
-    let first = client.list_detailed(marker).map_err(|e| transport(p, e))?;
-    for skipped in &first.skipped {
-        summary.refused.push((
-            skipped.name.clone(),
-            format!("refused on the server: {}", skipped.why),
-        ));
-    }
-    settler.look(&p.source.settle, &first.files, SystemTime::now());
-    if first.files.is_empty() {
+    let (_, listed) = look(&client, p, &mut settler, &mut summary)?;
+    if listed == 0 {
         return Ok(summary);
     }
     let wait = settler
@@ -49,12 +42,70 @@ pub fn run_sftp(
         .unwrap_or_default()
         .min(max_wait);
     std::thread::sleep(wait);
-    let second = client.list_detailed(marker).map_err(|e| transport(p, e))?;
-    let (ready, waiting) = settler.look(&p.source.settle, &second.files, SystemTime::now());
+    summary.refused.clear();
+    let (ready, _) = look(&client, p, &mut settler, &mut summary)?;
+    take(home, ledger, p, ep, &client, ready, &mut summary)?;
+    Ok(summary)
+}
+
+/// One listing with a caller-kept `Settler` (`tallyman serve` keeps one per pipeline across
+/// polls, so a file seen unchanged across two polls is taken without sleeping in between).
+/// Returns the pass and when to look again while files are still settling.
+pub fn sftp_pass(
+    home: &Home,
+    ledger: &mut Ledger,
+    p: &Pipeline,
+    ep: &SftpEndpoint,
+    settler: &mut Settler,
+) -> Result<(Summary, Option<Duration>), RunError> {
+    let client =
+        with_retry(2, Duration::from_secs(1), || ep.connect()).map_err(|e| transport(p, e))?;
+    let mut summary = Summary::default();
+    let (ready, _) = look(&client, p, settler, &mut summary)?;
+    take(home, ledger, p, ep, &client, ready, &mut summary)?;
+    let next = if summary.waiting.is_empty() {
+        None
+    } else {
+        settler.next_look_in(&p.source.settle, SystemTime::now())
+    };
+    Ok((summary, next))
+}
+
+/// Lists the remote folder and feeds the settler: the files complete now (refused entries and
+/// the ones still settling go into `summary`), and how many candidate files were listed.
+fn look(
+    client: &SftpClient,
+    p: &Pipeline,
+    settler: &mut Settler,
+    summary: &mut Summary,
+) -> Result<(Vec<Sighting>, usize), RunError> {
+    let listing = client
+        .list_detailed(p.source.settle.done_marker.as_deref())
+        .map_err(|e| transport(p, e))?;
+    for skipped in &listing.skipped {
+        summary.refused.push((
+            skipped.name.clone(),
+            format!("refused on the server: {}", skipped.why),
+        ));
+    }
+    let (ready, waiting) = settler.look(&p.source.settle, &listing.files, SystemTime::now());
     summary.waiting = waiting
         .into_iter()
         .filter(|(_, w)| !matches!(w, Wait::NeverTaken | Wait::IsMarker))
         .collect();
+    Ok((ready, listing.files.len()))
+}
+
+/// Downloads, verifies, claims and processes each ready file.
+fn take(
+    home: &Home,
+    ledger: &mut Ledger,
+    p: &Pipeline,
+    ep: &SftpEndpoint,
+    client: &SftpClient,
+    ready: Vec<Sighting>,
+    summary: &mut Summary,
+) -> Result<(), RunError> {
     for s in ready {
         if matches!(ep.after_claim, AfterClaim::Keep) && already_kept(ledger, p, &s)? {
             continue;
@@ -92,7 +143,7 @@ pub fn run_sftp(
             sha256: fetched.sha256.clone(),
         };
         let taken = claim_landed(home, ledger, p, &s.name, landed, &mut || {
-            after_claim(&client, ep, p, &s)
+            after_claim(client, ep, p, &s)
         })?;
         if matches!(ep.after_claim, AfterClaim::Keep) {
             remember_kept(ledger, p, &s)?;
@@ -111,7 +162,7 @@ pub fn run_sftp(
             Taken::Changed => summary.waiting.push((s.name.clone(), Wait::Changing)),
         }
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// What happens to the partner's copy once the claim is durable.
@@ -120,7 +171,7 @@ fn after_claim(
     client: &SftpClient,
     ep: &SftpEndpoint,
     p: &Pipeline,
-    s: &crate::transport::settle::Sighting,
+    s: &Sighting,
 ) -> Result<(), RunError> {
     match &ep.after_claim {
         AfterClaim::Delete => client.delete(&s.name).map_err(|e| transport(p, e)),
@@ -136,7 +187,7 @@ const KEPT: &str = "CREATE TABLE IF NOT EXISTS sftp_kept (
     pipeline TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
     PRIMARY KEY (pipeline, name, size, mtime))";
 
-fn mtime_secs(s: &crate::transport::settle::Sighting) -> i64 {
+fn mtime_secs(s: &Sighting) -> i64 {
     s.mtime
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -144,11 +195,7 @@ fn mtime_secs(s: &crate::transport::settle::Sighting) -> i64 {
 }
 
 /// A file left in place is remembered by name, size and mtime so it is not fetched again.
-fn remember_kept(
-    ledger: &Ledger,
-    p: &Pipeline,
-    s: &crate::transport::settle::Sighting,
-) -> Result<(), RunError> {
+fn remember_kept(ledger: &Ledger, p: &Pipeline, s: &Sighting) -> Result<(), RunError> {
     let conn = ledger.connection();
     conn.execute(KEPT, [])
         .and_then(|_| {
@@ -161,11 +208,7 @@ fn remember_kept(
         .map_err(|e| transport(p, e))
 }
 
-fn already_kept(
-    ledger: &Ledger,
-    p: &Pipeline,
-    s: &crate::transport::settle::Sighting,
-) -> Result<bool, RunError> {
+fn already_kept(ledger: &Ledger, p: &Pipeline, s: &Sighting) -> Result<bool, RunError> {
     let conn = ledger.connection();
     conn.execute(KEPT, []).map_err(|e| transport(p, e))?;
     conn.query_row(

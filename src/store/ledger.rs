@@ -42,7 +42,10 @@ CREATE TABLE IF NOT EXISTS runs (
     issues INTEGER,
     counts TEXT,
     archive_path TEXT,
-    message TEXT
+    message TEXT,
+    -- 'pending' from the run's end until its exception report is archived and queued (then
+    -- 'done'), so a crash in between is repaired from the archived report.json.
+    report_state TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_date ON runs (pipeline, business_date);
 CREATE TABLE IF NOT EXISTS issues (
@@ -64,6 +67,25 @@ CREATE TABLE IF NOT EXISTS outbound (
     size INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
     written_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    pipeline TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    target TEXT NOT NULL,
+    -- 1: delivered whatever the run's end (997s); 0: only once the run succeeded.
+    always INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    delivered_at TEXT,
+    outcome TEXT,
+    UNIQUE (run_id, destination, name)
 );
 ";
 
@@ -113,6 +135,19 @@ pub struct RunFilter {
     pub limit: Option<u32>,
 }
 
+/// Columns added after the first release, added to ledgers created before them.
+fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let has: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'report_state'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has {
+        conn.execute_batch("ALTER TABLE runs ADD COLUMN report_state TEXT")?;
+    }
+    Ok(())
+}
+
 fn db(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |source| StoreError::Ledger {
         path: path.to_path_buf(),
@@ -139,6 +174,7 @@ impl Ledger {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(db(path))?;
         conn.execute_batch(SCHEMA).map_err(db(path))?;
+        add_missing_columns(&conn).map_err(db(path))?;
         crate::report::queue::migrate(&conn).map_err(|e| StoreError::Io {
             path: path.to_path_buf(),
             step: "create the mail queue",
@@ -151,7 +187,7 @@ impl Ledger {
         &self.conn
     }
 
-    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    pub(super) fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         |source| StoreError::Ledger {
             path: self.conn.path().map(Into::into).unwrap_or_default(),
             source,
@@ -293,12 +329,14 @@ impl Ledger {
         counts: Option<&str>,
         archive_path: Option<&str>,
         message: Option<&str>,
+        report_pending: bool,
     ) -> Result<(), StoreError> {
         let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        let report_state = report_pending.then_some("pending");
         tx.execute(
             "UPDATE runs SET ended_at = ?2, state = ?3, rows = ?4, rows_set_aside = ?5, issues = ?6, counts = ?7,
-             archive_path = ?8, message = ?9 WHERE run_id = ?1",
-            params![run_id, now, state, rows, rows_set_aside, issues.len() as i64, counts, archive_path, message],
+             archive_path = ?8, message = ?9, report_state = ?10 WHERE run_id = ?1",
+            params![run_id, now, state, rows, rows_set_aside, issues.len() as i64, counts, archive_path, message, report_state],
         )
         .map_err(self.err())?;
         {
@@ -322,6 +360,34 @@ impl Ledger {
         tx.commit().map_err(self.err())
     }
 
+    /// Marks a run's exception report as archived and queued (or not wanted by the rule).
+    pub fn set_report_done(&self, run_id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET report_state = 'done' WHERE run_id = ?1",
+                [run_id],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Runs of `pipeline` that ended but whose report was never archived and queued (a crash
+    /// between the two): (run_id, archive_path), oldest first.
+    pub fn pending_reports(&self, pipeline: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT run_id, archive_path FROM runs
+                 WHERE pipeline = ?1 AND report_state = 'pending' AND archive_path IS NOT NULL
+                 ORDER BY seq",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([pipeline], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn record_outbound(
         &self,
@@ -332,14 +398,31 @@ impl Ledger {
         size: u64,
         sha256: &str,
         now: &str,
+        delivery: Option<&super::deliveries::NewDelivery>,
     ) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO outbound (run_id, destination, name, path, size, sha256, written_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![run_id, destination, name, path, size as i64, sha256, now],
+        // One transaction: an outbound file is never recorded without its upload queued.
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        tx.execute(
+            "INSERT INTO outbound (run_id, destination, name, path, size, sha256, written_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![run_id, destination, name, path, size as i64, sha256, now],
+        )
+        .map_err(self.err())?;
+        if let Some(d) = delivery {
+            let pipeline: String = tx
+                .query_row(
+                    "SELECT pipeline FROM runs WHERE run_id = ?1",
+                    [run_id],
+                    |r| r.get(0),
+                )
+                .map_err(self.err())?;
+            tx.execute(
+                "INSERT OR IGNORE INTO deliveries (run_id, pipeline, destination, name, path, sha256, target, always, state, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0)",
+                params![run_id, pipeline, destination, name, d.source, sha256, d.target, d.always],
             )
-            .map(|_| ())
-            .map_err(self.err())
+            .map_err(self.err())?;
+        }
+        tx.commit().map_err(self.err())
     }
 
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
@@ -433,5 +516,48 @@ impl Ledger {
             .query_map(params![pipeline], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(self.err())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ledger created before `runs.report_state` existed gets the column on open, and its
+    /// old runs (NULL) are never taken for pending reports.
+    #[test]
+    fn old_ledgers_gain_the_report_state_column() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ledger.sqlite");
+        {
+            let conn = Connection::open(&path).expect("open");
+            let cut = SCHEMA
+                .find(",\n    -- 'pending'")
+                .expect("report_state in SCHEMA");
+            let rest = &SCHEMA[cut..];
+            let end =
+                rest.find("report_state TEXT\n").expect("column") + "report_state TEXT\n".len();
+            let old = format!("{}\n{}", &SCHEMA[..cut], &rest[end..]);
+            assert_ne!(old, SCHEMA, "the old schema must lack the column");
+            conn.execute_batch(&old).expect("old schema");
+            conn.execute(
+                "INSERT INTO runs (run_id, pipeline, started_at, state, trigger, archive_path)
+                 VALUES ('r000001', 'p', '2026-01-01T00:00:00Z', 'succeeded', 'file', 'archive/p')",
+                [],
+            )
+            .expect("old run");
+        }
+        let ledger = Ledger::open(&path).expect("reopen");
+        assert!(ledger.pending_reports("p").expect("pending").is_empty());
+        ledger
+            .connection()
+            .execute("UPDATE runs SET report_state = 'pending'", [])
+            .expect("column exists");
+        assert_eq!(
+            ledger.pending_reports("p").expect("pending"),
+            vec![("r000001".to_string(), "archive/p".to_string())]
+        );
+        ledger.set_report_done("r000001").expect("done");
+        assert!(ledger.pending_reports("p").expect("pending").is_empty());
     }
 }

@@ -1,4 +1,5 @@
 //! The ledger (SQLite) and the folders files live in; the only code that moves files.
+pub mod deliveries;
 pub mod files;
 pub mod ledger;
 

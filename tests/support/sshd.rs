@@ -169,6 +169,7 @@ impl Sshd {
             move_to: None,
             connect_timeout_secs: 5,
             io_timeout_secs: 10,
+            poll_secs: 1,
         }
     }
 

@@ -43,6 +43,56 @@ pub struct SftpRaw {
     pub connect_timeout_secs: u64,
     #[serde(default = "default_io_timeout")]
     pub io_timeout_secs: u64,
+    /// How often `tallyman serve` lists the folder (a source; `tallyman run` lists once).
+    #[serde(default = "default_poll")]
+    pub poll_secs: u64,
+}
+
+/// An SFTP destination as written in a pipeline file (`[destinations.<name>.sftp]`): the
+/// server folder that outbound files of that destination are uploaded to. The source-only
+/// keys (pattern, after_claim, move_to, poll_secs) are refused here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftpSinkRaw {
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    pub user: String,
+    pub key_file: PathBuf,
+    #[serde(default)]
+    pub passphrase_env: Option<String>,
+    pub known_hosts: PathBuf,
+    pub folder: String,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    #[serde(default = "default_io_timeout")]
+    pub io_timeout_secs: u64,
+}
+
+impl SftpSinkRaw {
+    /// Checks everything and returns the endpoint, or every problem found.
+    pub fn compile(&self) -> Result<SftpEndpoint, Vec<ConfigError>> {
+        SftpRaw {
+            host: self.host.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            key_file: self.key_file.clone(),
+            passphrase_env: self.passphrase_env.clone(),
+            known_hosts: self.known_hosts.clone(),
+            folder: self.folder.clone(),
+            pattern: default_pattern(),
+            after_claim: AfterClaimRaw::Keep,
+            move_to: None,
+            connect_timeout_secs: self.connect_timeout_secs,
+            io_timeout_secs: self.io_timeout_secs,
+            poll_secs: default_poll(),
+        }
+        .compile()
+    }
+}
+
+fn default_poll() -> u64 {
+    60
 }
 
 fn default_port() -> u16 {
@@ -80,6 +130,15 @@ pub struct SftpEndpoint {
     pub after_claim: AfterClaim,
     pub connect_timeout: Duration,
     pub io_timeout: Duration,
+    pub poll: Duration,
+}
+
+impl SftpEndpoint {
+    /// `sftp://user@host:port/folder`, for logs, the ledger and `tallyman check`.
+    pub fn url(&self) -> String {
+        let folder = self.folder.trim_start_matches('/');
+        format!("sftp://{}@{}:{}/{folder}", self.user, self.host, self.port)
+    }
 }
 
 /// One configuration problem: which key and why.
@@ -178,6 +237,7 @@ impl SftpRaw {
         for (key, v) in [
             ("connect_timeout_secs", self.connect_timeout_secs),
             ("io_timeout_secs", self.io_timeout_secs),
+            ("poll_secs", self.poll_secs),
         ] {
             if v == 0 || v > MAX_TIMEOUT_SECS {
                 err(key, format!("{v} is not within 1-{MAX_TIMEOUT_SECS}"));
@@ -196,6 +256,7 @@ impl SftpRaw {
                 after_claim,
                 connect_timeout: Duration::from_secs(self.connect_timeout_secs),
                 io_timeout: Duration::from_secs(self.io_timeout_secs),
+                poll: Duration::from_secs(self.poll_secs),
             }),
             _ => Err(errs),
         }

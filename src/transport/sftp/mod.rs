@@ -37,7 +37,7 @@ mod remote_name;
 mod upload;
 
 pub use check::{Access, CheckReport};
-pub use config::{AfterClaim, AfterClaimRaw, ConfigError, SftpEndpoint, SftpRaw};
+pub use config::{AfterClaim, AfterClaimRaw, ConfigError, SftpEndpoint, SftpRaw, SftpSinkRaw};
 pub use error::{with_retry, Fault, SftpError, Step};
 pub use fetch::{Fetched, Listing, Skipped};
 pub use remote_name::{
