@@ -1,7 +1,12 @@
 //! Throughput of X12 parsing: builds a multi-MB interchange by repeating real transaction sets
 //! (850, 856, 940, 945 from the fixtures) with correct envelope counts, then measures
 //! parse + envelope check and parse + mapping in MB/s on one core.
-//! Run: `cargo run --release --example x12_bench [MB]`.
+//! Run: `cargo run --release --example x12_bench [MB] [parse|map]` (bench/x12_vs_node.sh compares
+//! it with node-x12 on the same file).
+
+// The binary's allocator, so the figures are what `tallyman` itself does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Instant;
 
@@ -60,33 +65,54 @@ fn cpu_ns() -> Option<u64> {
     text.split_whitespace().next()?.parse().ok()
 }
 
-fn measure(label: &str, bytes: &[u8], runs: u32, f: impl Fn(&[u8]) -> usize) {
-    let (mut best_wall, mut best_cpu) = (f64::MAX, f64::MAX);
+/// The median of measured values (the upper one of the middle two for an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Runs `f` `runs` times and prints MB/s from the median wall and CPU times; the last line,
+/// `RESULT key=MB/s`, is what bench/x12_vs_node.sh reads.
+fn measure(label: &str, key: &str, bytes: &[u8], runs: usize, f: impl Fn(&[u8]) -> usize) {
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
     let mut check = 0;
-    for _ in 0..runs {
+    for _ in 0..runs.max(1) {
         let (t, c) = (Instant::now(), cpu_ns());
         check = f(bytes);
-        best_wall = best_wall.min(t.elapsed().as_secs_f64());
+        wall.push(t.elapsed().as_secs_f64());
         if let (Some(c0), Some(c1)) = (c, cpu_ns()) {
-            best_cpu = best_cpu.min((c1 - c0) as f64 / 1e9);
+            cpu.push((c1 - c0) as f64 / 1e9);
         }
     }
     let mb = bytes.len() as f64 / 1e6;
+    let (wall, cpu) = (median(wall), median(cpu));
     println!(
-        "{label}: {:.0} MB/s wall, {:.0} MB/s CPU ({mb:.1} MB, best of {runs}: {:.1} ms wall, {:.1} ms CPU; {check})",
-        mb / best_wall,
-        mb / best_cpu,
-        best_wall * 1e3,
-        best_cpu * 1e3
+        "{label}: {:.0} MB/s wall, {:.0} MB/s CPU ({mb:.1} MB, median of {runs}: {:.1} ms wall, {:.1} ms CPU; {check})",
+        mb / wall,
+        mb / cpu,
+        wall * 1e3,
+        cpu * 1e3
     );
+    println!("RESULT {key}={:.1} {key}_cpu={:.1}", mb / wall, mb / cpu);
 }
 
+/// `x12_bench [MB] [parse|map]`; `X12_BENCH_RUNS` sets the number of runs (default 5) and
+/// `X12_BENCH_WRITE=path` also writes the built input there, so other parsers can read the
+/// very same bytes.
 fn main() {
     let mb: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(64);
+    let runs: usize = std::env::var("X12_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
     let bytes = build(mb * 1_000_000);
+    if let Ok(path) = std::env::var("X12_BENCH_WRITE") {
+        std::fs::write(&path, &bytes).expect("write the bench input");
+        println!("wrote {path}");
+    }
     let parsed = x12::parse(&bytes);
     assert!(
         parsed.problems.is_empty(),
@@ -102,7 +128,7 @@ fn main() {
     drop(parsed);
     let only = std::env::args().nth(2).unwrap_or_default();
     if only != "map" {
-        measure("parse + envelope check", &bytes, 5, |b| {
+        measure("parse + envelope check", "parse", &bytes, runs, |b| {
             let p = x12::parse(b);
             p.segment_count as usize + p.problems.len()
         });
@@ -110,8 +136,14 @@ fn main() {
     if only == "parse" {
         return;
     }
-    measure("parse + envelope check + mapping", &bytes, 3, |b| {
-        let p = x12::parse(b);
-        x12::map_tables(&p).iter().map(|t| t.rows()).sum()
-    });
+    measure(
+        "parse + envelope check + mapping",
+        "map",
+        &bytes,
+        runs,
+        |b| {
+            let p = x12::parse(b);
+            x12::map_tables(&p).iter().map(|t| t.rows()).sum()
+        },
+    );
 }

@@ -1,12 +1,13 @@
-//! `tallyman inspect FILE [--json]`: what an X12 or EDIFACT file holds, without a pipeline:
-//! separators, interchanges, groups and sets with control numbers and counts, and every
-//! envelope problem with its position and acknowledgement code. The JSON form is the
-//! serialization of `formats::x12::Inspection` / `formats::edifact::Inspection` (documented there).
+//! `tallyman inspect FILE [--json]`: what an X12, EDIFACT or XML file holds, without a pipeline:
+//! separators or encoding, interchanges, groups and sets with control numbers and counts (for
+//! XML: the document kind, its id, DOCTYPE, lines and mapped tables), and every problem with its
+//! position and code. The JSON form is the serialization of `formats::x12::Inspection`,
+//! `formats::edifact::Inspection` or `formats::xml::Inspection` (documented there).
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use tallyman::formats::{edifact, x12};
+use tallyman::formats::{edifact, x12, xml};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,6 +26,9 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
     match body.get(start..start + 3) {
         Some(b"ISA") => Some("x12"),
         Some(b"UNA") | Some(b"UNB") => Some("edifact"),
+        Some([b'<', ..]) => Some("xml"),
+        // UTF-16 with a BOM: only XML is sent that way.
+        _ if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") => Some("xml"),
         _ => None,
     }
 }
@@ -46,6 +50,54 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .collect();
             (serde_json::to_value(&i)?, problems, summary)
         }
+        Some("xml") => {
+            let i = xml::inspect(&bytes);
+            let tables: Vec<String> = i
+                .tables
+                .iter()
+                .map(|t| format!("{} {} row(s)", t.name, t.rows))
+                .collect();
+            let summary = format!(
+                "XML: {} document {}, {} line(s), {} element(s), encoding {}{}{}",
+                i.kind.as_deref().unwrap_or("unknown"),
+                i.document_id.as_deref().unwrap_or("-"),
+                i.counts.lines,
+                i.counts.elements,
+                i.encoding.as_ref().map_or("-", |e| e.used),
+                i.doctype
+                    .as_ref()
+                    .map(|d| format!(
+                        ", DOCTYPE {} (not fetched)",
+                        d.system_id.as_deref().unwrap_or(&d.name)
+                    ))
+                    .unwrap_or_default(),
+                if tables.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n  tables: {}", tables.join(", "))
+                }
+            );
+            let problems: Vec<String> = i
+                .problems
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} {} at byte {} (line {}, column {}){}: {}",
+                        p.severity.as_str(),
+                        p.code,
+                        p.at.offset,
+                        p.at.line,
+                        p.at.column,
+                        p.path
+                            .as_deref()
+                            .map(|x| format!(" {x}"))
+                            .unwrap_or_default(),
+                        p.message
+                    )
+                })
+                .collect();
+            (serde_json::to_value(&i)?, problems, summary)
+        }
         Some(_) => {
             let i = edifact::inspect(&bytes);
             let summary = format!(
@@ -60,7 +112,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             (serde_json::to_value(&i)?, problems, summary)
         }
         None => bail!(
-            "{}: not an X12 (ISA) or EDIFACT (UNA/UNB) interchange",
+            "{}: not an X12 (ISA) or EDIFACT (UNA/UNB) interchange, nor an XML document",
             args.file.display()
         ),
     };
@@ -72,7 +124,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             println!("  {p}");
         }
         if problems.is_empty() {
-            println!("  no envelope problems");
+            println!("  no problems");
         }
     }
     Ok(if problems.is_empty() {

@@ -59,6 +59,14 @@ pub enum InputFormat {
     X12 {
         table: String,
     },
+    /// An EDIFACT interchange (`formats::edifact` tables: ORDERS, DESADV, INVRPT).
+    Edifact {
+        table: String,
+    },
+    /// A UBL or cXML document (`formats::xml` tables, with the columns of their X12 twins).
+    Xml {
+        table: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +201,17 @@ pub const X12_TABLES: [&str; 12] = [
     "x12_997_sets",
 ];
 
+/// The tables an EDIFACT input can be mapped to (`formats::edifact`).
+pub const EDIFACT_TABLES: [&str; 4] = [
+    "edifact_orders_header",
+    "edifact_orders_lines",
+    "edifact_desadv_lines",
+    "edifact_invrpt_lines",
+];
+
+/// The tables an XML input can be mapped to (`formats::xml`).
+pub const XML_TABLES: [&str; 3] = ["xml_order_header", "xml_order_lines", "xml_ship_lines"];
+
 /// Names a SQL transform or output may use besides references and transforms.
 pub const BUILTIN_TABLES: [&str; 4] = ["input", "erp", "reconciled", "breaks"];
 
@@ -213,16 +232,19 @@ impl Errs {
 
 fn schema_of(
     e: &mut Errs,
+    home: &Home,
     schemas: &BTreeMap<String, TableSchema>,
     key: &str,
     name: &str,
 ) -> Option<TableSchema> {
     let found = schemas.get(name).cloned();
     if found.is_none() {
-        e.add(
-            key,
-            format!("schema `{name}` is not in schemas/ (looked for schemas/{name}.json)"),
-        );
+        let why = if home.path(&format!("schemas/{name}.json")).is_file() {
+            format!("schema `{name}` is invalid (its problems in schemas/{name}.json are listed with the schemas)")
+        } else {
+            format!("schema `{name}` is not in schemas/ (looked for schemas/{name}.json)")
+        };
+        e.add(key, why);
     }
     found
 }
@@ -295,12 +317,13 @@ pub fn compile(
             .unwrap_or(defaults.settle),
         done_marker: raw.source.done_marker.clone(),
     };
-    let schema = schema_of(&mut errs, schemas, "input.schema", &raw.input.schema);
+    let schema = schema_of(&mut errs, home, schemas, "input.schema", &raw.input.schema);
     let mut references = BTreeMap::new();
     let mut reference_problems = Vec::new();
     for (name, r) in &raw.references {
         let s = schema_of(
             &mut errs,
+            home,
             schemas,
             &format!("references.{name}.schema"),
             &r.schema,
@@ -323,7 +346,7 @@ pub fn compile(
         }
     }
     let erp = raw.erp.as_ref().and_then(|e| {
-        let s = schema_of(&mut errs, schemas, "erp.schema", &e.schema);
+        let s = schema_of(&mut errs, home, schemas, "erp.schema", &e.schema);
         if !home.path(&e.folder).is_dir() {
             reference_problems.push((
                 "erp.folder".into(),
@@ -359,31 +382,45 @@ pub fn compile(
     let format = match (raw.input.format.as_str(), &raw.input.table) {
         ("csv", None) => InputFormat::Csv,
         ("csv", Some(_)) => {
-            errs.add("input.table", "only X12 inputs name a table".into());
-            InputFormat::Csv
-        }
-        ("x12", Some(t)) if X12_TABLES.contains(&t.as_str()) => {
-            InputFormat::X12 { table: t.clone() }
-        }
-        ("x12", other) => {
             errs.add(
                 "input.table",
-                format!(
-                    "{} (one of {})",
-                    other
-                        .as_ref()
-                        .map_or("an X12 input needs `table`".to_string(), |t| format!(
-                            "`{t}` is not an X12 table"
-                        )),
-                    X12_TABLES.join(", ")
-                ),
+                "only X12, EDIFACT and XML inputs name a table".into(),
             );
             InputFormat::Csv
+        }
+        (kind @ ("x12" | "edifact" | "xml"), table) => {
+            let known: &[&str] = match kind {
+                "x12" => &X12_TABLES,
+                "edifact" => &EDIFACT_TABLES,
+                _ => &XML_TABLES,
+            };
+            match table {
+                Some(t) if known.contains(&t.as_str()) => {
+                    let table = t.clone();
+                    match kind {
+                        "x12" => InputFormat::X12 { table },
+                        "edifact" => InputFormat::Edifact { table },
+                        _ => InputFormat::Xml { table },
+                    }
+                }
+                other => {
+                    let what = other
+                        .as_ref()
+                        .map_or(format!("an {kind} input needs `table`"), |t| {
+                            format!("`{t}` is not an {kind} table")
+                        });
+                    errs.add(
+                        "input.table",
+                        format!("{what} (one of {})", known.join(", ")),
+                    );
+                    InputFormat::Csv
+                }
+            }
         }
         (other, _) => {
             errs.add(
                 "input.format",
-                format!("`{other}` is not supported yet (supported: csv, x12)"),
+                format!("`{other}` is not a format (supported: csv, x12, edifact, xml)"),
             );
             InputFormat::Csv
         }

@@ -25,19 +25,16 @@ pub struct ConfigError {
 /// every file before returning.
 pub fn load(home: &Home) -> Result<BTreeMap<String, Pipeline>, Vec<ConfigError>> {
     let mut errors = Vec::new();
-    let schemas = match crate::schema::table::load_dir(&home.root.join("schemas")) {
-        Ok(s) => s,
-        Err(es) => {
-            for e in es {
-                errors.push(ConfigError {
-                    file: "schemas/".into(),
-                    key: "schema".into(),
-                    why: e.to_string(),
-                });
-            }
-            BTreeMap::new()
-        }
-    };
+    // The valid schemas are used even when others are broken, so that each pipeline's
+    // problems are its own and not a cascade of "schema not found".
+    let (schemas, schema_errors) = crate::schema::table::load_dir(&home.root.join("schemas"));
+    for e in schema_errors {
+        errors.push(ConfigError {
+            file: "schemas/".into(),
+            key: "schema".into(),
+            why: e.to_string(),
+        });
+    }
     if let Err(mut es) = load_mail(home) {
         errors.append(&mut es);
     }

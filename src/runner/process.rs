@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::tables::{issues_csv, load_table, to_csv, x12_input};
+use super::tables::{document_input, issues_csv, load_table, to_csv};
 use super::{now_text, rel, RunError};
 use crate::config::compile::business_date;
 use crate::config::{Home, InputFormat, OnError, Pipeline};
@@ -325,11 +325,26 @@ impl Run<'_> {
         let started = std::time::Instant::now();
         let v = match &p.format {
             InputFormat::Csv => load_table(&self.file, &bytes, &p.schema, &p.dialect, &refs),
-            InputFormat::X12 { table } => {
-                let (csv, envelope) = x12_input(&self.file, &bytes, table);
+            InputFormat::X12 { table }
+            | InputFormat::Edifact { table }
+            | InputFormat::Xml { table } => {
+                let (csv, mut envelope) = document_input(&p.format, &self.file, &bytes);
+                if matches!(p.format, InputFormat::X12 { .. }) && self.manifest.trigger == "file" {
+                    envelope.extend(super::x12_ack::duplicate_interchanges(
+                        ledger,
+                        &self.file,
+                        &bytes,
+                        &self.run_id,
+                    )?);
+                }
                 if let (Some(dest), "file") = (&p.ack_destination, self.manifest.trigger.as_str()) {
                     self.send_acks(ledger, &bytes, dest)?;
                 }
+                let kind = match &p.format {
+                    InputFormat::X12 { .. } => "X12 envelope",
+                    InputFormat::Edifact { .. } => "EDIFACT envelope",
+                    _ => "XML document",
+                };
                 let errors = envelope
                     .iter()
                     .filter(|i| i.severity == Severity::Error)
@@ -337,9 +352,9 @@ impl Run<'_> {
                 self.issues.extend(envelope);
                 let Some(csv) = csv.filter(|_| errors == 0) else {
                     return Ok(Step::Reject(if errors > 0 {
-                        format!("{errors} X12 envelope error(s); the interchange is not processed")
+                        format!("{errors} {kind} error(s); the file is not processed")
                     } else {
-                        format!("the interchange holds no {table} rows")
+                        format!("the file holds no {table} rows")
                     }));
                 };
                 load_table(&self.file, &csv, &p.schema, &Default::default(), &refs).map(|mut v| {

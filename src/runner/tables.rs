@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
+use crate::config::InputFormat;
 use crate::formats::csv::{check_structure, Dialect};
 use crate::schema::validate::{validate_csv, Validated};
 use crate::schema::TableSchema;
@@ -76,31 +77,45 @@ fn neutralise(s: &str) -> String {
     }
 }
 
-/// An X12 input: the envelope problems as issues, and the named mapped table rendered as CSV
-/// (so it is validated exactly like a CSV file). `None` when the interchange holds no such rows.
-pub fn x12_input(
+/// An X12, EDIFACT or XML input: its envelope or document problems as issues, and the named
+/// mapped table rendered as CSV (so it is validated exactly like a CSV file). `None` when the
+/// file holds no such rows.
+pub fn document_input(
+    format: &InputFormat,
     file: &str,
     bytes: &[u8],
-    table: &str,
 ) -> (Option<Vec<u8>>, Vec<crate::issue::Issue>) {
-    use crate::formats::x12;
-    let parsed = x12::parse(bytes);
-    let issues = x12::to_issues(file, bytes, &parsed.problems);
-    let Some(t) = x12::map_tables(&parsed)
-        .into_iter()
-        .find(|t| t.name == table)
-    else {
+    use crate::formats::{edifact, x12, xml};
+    let (tables, issues, table) = match format {
+        InputFormat::Csv => return (None, Vec::new()),
+        InputFormat::X12 { table } => {
+            let parsed = x12::parse(bytes);
+            let issues = x12::to_issues(file, bytes, &parsed.problems);
+            (x12::map_tables(&parsed), issues, table)
+        }
+        InputFormat::Edifact { table } => {
+            let parsed = edifact::parse(bytes);
+            let issues = edifact::to_issues(file, bytes, &parsed.problems);
+            (edifact::map_tables(&parsed), issues, table)
+        }
+        InputFormat::Xml { table } => {
+            let parsed = xml::parse(bytes);
+            let issues = xml::to_issues(file, &parsed.problems);
+            (xml::map_tables(&parsed), issues, table)
+        }
+    };
+    let Some(t) = tables.into_iter().find(|t| &t.name == table) else {
         return (None, issues);
     };
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(t.columns.iter().map(|c| c.name.as_str()));
-    let rows = t.columns.first().map_or(0, |c| c.values.len());
-    for r in 0..rows {
-        let _ = w.write_record(
-            t.columns
-                .iter()
-                .map(|c| c.values.get(r).cloned().flatten().unwrap_or_default()),
-        );
+    for r in 0..t.rows() {
+        let _ = w.write_record(t.columns.iter().map(|c| {
+            c.values
+                .get(r)
+                .and_then(|v| v.as_deref())
+                .unwrap_or_default()
+        }));
     }
     (w.into_inner().ok(), issues)
 }

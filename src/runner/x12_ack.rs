@@ -1,7 +1,8 @@
 //! 997 functional acknowledgements for received X12 interchanges: one 997 interchange per
 //! received interchange, acknowledging each of its groups (accepted, accepted with errors or
 //! rejected, with the AK codes of its problems), with interchange and group control numbers
-//! per partner kept in the ledger so they are never reused.
+//! per partner kept in the ledger so they are never reused; and the interchange control numbers
+//! each partner has sent, so a number sent twice is flagged (TA1 note 025).
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
@@ -94,6 +95,88 @@ pub fn acknowledgements(
         }
     }
     Ok(out)
+}
+
+const SEEN: &str = "CREATE TABLE IF NOT EXISTS x12_interchanges_received (
+    sender TEXT NOT NULL,
+    control TEXT NOT NULL,
+    file TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (sender, control)
+)";
+
+/// Duplicate interchange control numbers in `bytes` (within the file, or already received from
+/// the same sender in an earlier file) as error issues; the file's other interchanges are
+/// remembered. Call once per received file, not for reruns (they would meet themselves).
+pub fn duplicate_interchanges(
+    ledger: &Ledger,
+    file: &str,
+    bytes: &[u8],
+    run_id: &str,
+) -> Result<Vec<crate::issue::Issue>, StoreError> {
+    let conn = ledger.connection();
+    let err = |source| StoreError::Ledger {
+        path: conn.path().map(Into::into).unwrap_or_default(),
+        source,
+    };
+    conn.execute(SEEN, []).map_err(err)?;
+    let parsed = x12::parse(bytes);
+    // Control numbers are compared as numbers: `000000905` and `905` are the same interchange.
+    let norm = |c: &str| c.trim().trim_start_matches('0').to_string();
+    let lookup_error = std::cell::RefCell::new(None);
+    let problems = x12::duplicate_interchanges(&parsed, |sender, control| {
+        conn.query_row(
+            "SELECT count(*) FROM x12_interchanges_received WHERE sender = ?1 AND control = ?2",
+            params![sender, norm(control)],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+        .unwrap_or_else(|e| {
+            *lookup_error.borrow_mut() = Some(e);
+            false
+        })
+    });
+    if let Some(e) = lookup_error.into_inner() {
+        return Err(err(e));
+    }
+    let mut problems = problems;
+    // Say which earlier file and run carried the number, for the partner conversation.
+    for p in problems
+        .iter_mut()
+        .filter(|p| p.message.ends_with("in an earlier file"))
+    {
+        let Some(ic) = p
+            .interchange
+            .as_ref()
+            .and_then(|c| parsed.interchanges.iter().find(|i| i.index == c.index))
+        else {
+            continue;
+        };
+        let earlier: Option<(String, String)> = conn
+            .query_row(
+                "SELECT file, run_id FROM x12_interchanges_received WHERE sender = ?1 AND control = ?2",
+                params![format!("{}:{}", ic.sender_qualifier, ic.sender), norm(&ic.control)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok();
+        if let Some((file, run)) = earlier {
+            p.message.push_str(&format!(" ({file}, run {run})"));
+        }
+    }
+    for ic in parsed.interchanges.iter().filter(|i| !i.headless) {
+        conn.execute(
+            "INSERT OR IGNORE INTO x12_interchanges_received (sender, control, file, run_id)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                format!("{}:{}", ic.sender_qualifier, ic.sender),
+                norm(&ic.control),
+                file,
+                run_id
+            ],
+        )
+        .map_err(err)?;
+    }
+    Ok(x12::to_issues(file, bytes, &problems))
 }
 
 fn sanitize(s: &str) -> String {

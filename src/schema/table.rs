@@ -381,17 +381,19 @@ fn compile_field(f: RawField) -> Result<Field, Vec<String>> {
     })
 }
 
-/// Loads every `*.json` in a folder as a schema named by its file stem (e.g. `item_master.v1`).
-pub fn load_dir(dir: &std::path::Path) -> Result<BTreeMap<String, TableSchema>, Vec<SchemaError>> {
+/// Loads every `*.json` in a folder as a schema named by its file stem (e.g. `item_master.v1`):
+/// the valid ones, and a problem for each that is not.
+pub fn load_dir(dir: &std::path::Path) -> (BTreeMap<String, TableSchema>, Vec<SchemaError>) {
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            return Err(vec![SchemaError::Io {
+            let io = SchemaError::Io {
                 path: dir.to_path_buf(),
                 source: e,
-            }])
+            };
+            return (out, vec![io]);
         }
     };
     let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
@@ -415,11 +417,7 @@ pub fn load_dir(dir: &std::path::Path) -> Result<BTreeMap<String, TableSchema>, 
             Err(e) => errors.push(SchemaError::Io { path, source: e }),
         }
     }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+    (out, errors)
 }
 
 #[cfg(test)]

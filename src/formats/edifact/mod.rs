@@ -5,6 +5,8 @@
 //! Problems use the X12 module's [`Problem`] type with codes from [`codes`] (element 0085 of
 //! CONTRL); `Problem::set` names the message (index, UNH reference).
 //!
+//! `map_tables(&parsed)` maps ORDERS, DESADV and INVRPT messages to tables (see [`tables`]).
+//!
 //! `inspect(bytes)` gives the JSON for `tallyman inspect FILE --json`:
 //! ```text
 //! {"format": "edifact", "bytes": N, "bom": false, "segments": N, "unread_from": null,
@@ -28,10 +30,13 @@
 //! ```
 
 pub mod codes;
+pub mod despatch;
 pub mod envelope;
+pub mod inventory;
 pub mod lexer;
 pub mod model;
 pub mod orders;
+pub mod tables;
 mod trailers;
 
 use serde::Serialize;
@@ -39,6 +44,7 @@ use serde::Serialize;
 pub use envelope::parse;
 pub use lexer::{Charset, Segment, ServiceChars};
 pub use model::{Group, Interchange, Message, Parsed};
+pub use tables::map_tables;
 
 use crate::formats::x12::inspect::InspectedProblem;
 pub use crate::formats::x12::problem::{to_issues, Problem};

@@ -9,37 +9,10 @@
 //! Numbers are rewritten with `.` as decimal mark whatever the UNA declares (`8,5` becomes
 //! `8.5`), so that downstream decimal parsing is uniform; they are never converted to floats.
 
-use super::lexer::{Charset, Segment};
-use super::model::{Interchange, Message, Parsed};
-use crate::formats::x12::table::{Ctx, Table};
-
-fn opt(s: String) -> Option<String> {
-    (!s.is_empty()).then_some(s)
-}
-
-/// The decimal mark normalized to `.`.
-fn number(seg: &Segment, n: usize, m: usize, cs: Charset) -> Option<String> {
-    let text = seg.text(n, m, cs);
-    let mark = seg.sc.decimal as char;
-    opt(if mark != '.' {
-        text.replace(mark, ".")
-    } else {
-        text
-    })
-}
-
-fn ctx_of(ic: &Interchange, m: &Message) -> Ctx {
-    let group = ic
-        .groups
-        .iter()
-        .find(|g| g.messages.iter().any(|x| x.header == m.header))
-        .map(|g| g.control.clone());
-    Ctx(
-        opt(ic.control.clone()),
-        group.and_then(opt),
-        opt(m.reference.clone()),
-    )
-}
+use super::lexer::Segment;
+use super::model::Parsed;
+use super::tables::{ctx_of, number, opt};
+use crate::formats::x12::table::Table;
 
 /// Maps every ORDERS message; returns no tables when there is none.
 pub fn map_tables(parsed: &Parsed) -> Vec<Table> {

@@ -7,19 +7,7 @@ use super::table::{el, pick_sku, Ctx, Table};
 const PO1_PAIRS: [usize; 10] = [6, 8, 10, 12, 14, 16, 18, 20, 22, 24];
 const W01_PAIRS: [usize; 3] = [4, 6, 15];
 
-/// One N1 loop's values (N101 qualifier, N102 name, N104 id, N301 address, N401..N403).
-#[derive(Default, Clone)]
-pub struct Party {
-    pub qualifier: Option<String>,
-    pub name: Option<String>,
-    pub id: Option<String>,
-    pub address: Option<String>,
-    pub city: Option<String>,
-    pub state: Option<String>,
-    pub postal: Option<String>,
-}
-
-/// The N1, N3 and N4 segments of one loop, kept as slices until a party is actually used
+/// The N1, N3 and N4 segments of one loop, kept as slices until a value is actually used
 /// (most loops, e.g. bill-to or ship-from, never are: mapping stays allocation-light).
 #[derive(Default, Clone, Copy)]
 pub struct Loop<'a> {
@@ -29,17 +17,34 @@ pub struct Loop<'a> {
 }
 
 impl Loop<'_> {
-    fn party(&self) -> Party {
-        let get = |s: &Option<Segment>, n| s.as_ref().and_then(|s| el(s, n));
-        Party {
-            qualifier: get(&self.n1, 1),
-            name: get(&self.n1, 2),
-            id: get(&self.n1, 4),
-            address: get(&self.n3, 1),
-            city: get(&self.n4, 1),
-            state: get(&self.n4, 2),
-            postal: get(&self.n4, 3),
-        }
+    fn get(s: &Option<Segment>, n: usize) -> Option<String> {
+        s.as_ref().and_then(|s| el(s, n))
+    }
+    /// N101.
+    pub fn qualifier(&self) -> Option<String> {
+        Self::get(&self.n1, 1)
+    }
+    /// N102.
+    pub fn name(&self) -> Option<String> {
+        Self::get(&self.n1, 2)
+    }
+    /// N104.
+    pub fn id(&self) -> Option<String> {
+        Self::get(&self.n1, 4)
+    }
+    /// N301.
+    pub fn address(&self) -> Option<String> {
+        Self::get(&self.n3, 1)
+    }
+    /// N401, N402, N403.
+    pub fn city(&self) -> Option<String> {
+        Self::get(&self.n4, 1)
+    }
+    pub fn state(&self) -> Option<String> {
+        Self::get(&self.n4, 2)
+    }
+    pub fn postal(&self) -> Option<String> {
+        Self::get(&self.n4, 3)
     }
 }
 
@@ -65,20 +70,20 @@ impl<'a> Parties<'a> {
     }
 
     /// The first party with `qualifier` (N101).
-    pub fn take(&self, qualifier: &str) -> Party {
+    pub fn take(&self, qualifier: &str) -> Loop<'a> {
         self.all
             .iter()
             .find(|l| {
                 l.n1.as_ref()
                     .is_some_and(|s| super::lexer::trim(s.element(1)) == qualifier.as_bytes())
             })
-            .map(Loop::party)
+            .copied()
             .unwrap_or_default()
     }
 
     /// The most recent party (for 846 locations).
-    pub fn last(&self) -> Party {
-        self.all.last().map(Loop::party).unwrap_or_default()
+    pub fn last(&self) -> Loop<'a> {
+        self.all.last().copied().unwrap_or_default()
     }
 }
 
@@ -164,14 +169,14 @@ pub fn map_850(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
                 date,
                 purpose,
                 kind,
-                by.name,
-                by.id,
-                st.name,
-                st.id,
-                st.address,
-                st.city,
-                st.state,
-                st.postal,
+                by.name(),
+                by.id(),
+                st.name(),
+                st.id(),
+                st.address(),
+                st.city(),
+                st.state(),
+                st.postal(),
                 currency,
                 count,
             ],
@@ -253,12 +258,12 @@ pub fn map_940(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
             [
                 order.clone(),
                 po,
-                st.name,
-                st.id,
-                st.address,
-                st.city,
-                st.state,
-                st.postal,
+                st.name(),
+                st.id(),
+                st.address(),
+                st.city(),
+                st.state(),
+                st.postal(),
                 carrier,
                 ship_date,
             ],

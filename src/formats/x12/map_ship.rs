@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::lexer::Segment;
+use super::lexer::{text_of, trim, Segment};
 use super::map_orders::Parties;
 use super::table::{el, pick_sku, Ctx, Table};
 
@@ -103,8 +103,8 @@ pub fn map_945(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
                 date,
                 shipment,
                 po,
-                st.name,
-                st.id,
+                st.name(),
+                st.id(),
                 carrier,
                 tracking,
                 units,
@@ -139,24 +139,35 @@ pub fn tables_856() -> Vec<Table> {
     )]
 }
 
-/// One HL node and what its loop carried.
+/// One HL node and what its loop carried, as trimmed non-blank slices of the input (turned
+/// into text only for the rows that use them).
 #[derive(Default)]
-struct Hl {
-    id: Option<String>,
-    parent: Option<String>,
-    order: Option<String>,
-    pack: Option<String>,
-    carrier: Option<String>,
-    tracking: Option<String>,
-    ship_date: Option<String>,
-    /// (sku, qualifier, upc) from LIN, then SN1 quantity and unit.
-    item: Option<(Option<String>, Option<String>, Option<String>)>,
-    qty: Option<(Option<String>, Option<String>)>,
+struct Hl<'a> {
+    id: Option<&'a [u8]>,
+    parent: Option<&'a [u8]>,
+    order: Option<&'a [u8]>,
+    pack: Option<&'a [u8]>,
+    carrier: Option<&'a [u8]>,
+    tracking: Option<&'a [u8]>,
+    ship_date: Option<&'a [u8]>,
 }
 
-pub fn map_856(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
+/// What an item HL carries into its row: (sku, qualifier, upc) from LIN, SN1 quantity and unit.
+type Payload = (
+    Option<(Option<String>, Option<String>, Option<String>)>,
+    Option<(Option<String>, Option<String>)>,
+);
+
+/// Element `n`, trimmed, `None` when blank (the slice form of [`el`]).
+fn slice<'a>(seg: &Segment<'a>, n: usize) -> Option<&'a [u8]> {
+    let t = trim(seg.element(n));
+    (!t.is_empty()).then_some(t)
+}
+
+pub fn map_856<'a>(ctx: &Ctx, segs: &[Segment<'a>], tables: &mut [Table]) {
     let (mut shipment_id, mut bsn_date) = (None, None);
-    let mut nodes: Vec<Hl> = Vec::new();
+    let mut nodes: Vec<Hl<'a>> = Vec::new();
+    let mut payloads: Vec<Payload> = Vec::new();
     for seg in segs {
         let node = nodes.last_mut();
         match (seg.id(), node) {
@@ -164,72 +175,90 @@ pub fn map_856(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
                 shipment_id = el(seg, 2);
                 bsn_date = el(seg, 3);
             }
-            (b"HL", _) => nodes.push(Hl {
-                id: el(seg, 1),
-                parent: el(seg, 2),
-                ..Hl::default()
-            }),
-            (b"PRF", Some(n)) => n.order = n.order.take().or_else(|| el(seg, 1)),
-            (b"MAN", Some(n)) => n.pack = n.pack.take().or_else(|| el(seg, 2)),
+            (b"HL", _) => {
+                nodes.push(Hl {
+                    id: slice(seg, 1),
+                    parent: slice(seg, 2),
+                    ..Hl::default()
+                });
+                payloads.push((None, None));
+            }
+            (b"PRF", Some(n)) => n.order = n.order.or_else(|| slice(seg, 1)),
+            (b"MAN", Some(n)) => n.pack = n.pack.or_else(|| slice(seg, 2)),
             (b"TD5", Some(n)) => {
                 n.carrier = n
                     .carrier
-                    .take()
-                    .or_else(|| el(seg, 3).or_else(|| el(seg, 5)))
+                    .or_else(|| slice(seg, 3).or_else(|| slice(seg, 5)))
             }
             // CN (PRO number) wins over BM (bill of lading) as the tracking reference.
             (b"REF", Some(n))
                 if (seg.is(1, b"CN") || seg.is(1, b"BM"))
                     && (n.tracking.is_none() || seg.is(1, b"CN")) =>
             {
-                n.tracking = el(seg, 2)
+                n.tracking = slice(seg, 2)
             }
-            (b"DTM", Some(n)) if seg.is(1, b"011") => n.ship_date = el(seg, 2),
-            (b"LIN", Some(n)) => n.item = Some(pick_sku(seg, &LIN_PAIRS)),
-            (b"SN1", Some(n)) => n.qty = Some((el(seg, 2), el(seg, 3))),
+            (b"DTM", Some(n)) if seg.is(1, b"011") => n.ship_date = slice(seg, 2),
+            (b"LIN", Some(_)) => {
+                if let Some(p) = payloads.last_mut() {
+                    p.0 = Some(pick_sku(seg, &LIN_PAIRS));
+                }
+            }
+            (b"SN1", Some(_)) => {
+                if let Some(p) = payloads.last_mut() {
+                    p.1 = Some((el(seg, 2), el(seg, 3)));
+                }
+            }
             _ => {}
         }
     }
-    let by_id: HashMap<&str, usize> = nodes
-        .iter()
-        .enumerate()
-        .filter_map(|(i, n)| Some((n.id.as_deref()?, i)))
-        .collect();
+    // Small trees are searched directly; a map only pays off for large ones. The last node
+    // with an id wins, as HL01 should be unique anyway.
+    let by_id: HashMap<&[u8], usize> = if nodes.len() > 16 {
+        nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| Some((n.id?, i)))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let find = |id: &[u8]| match by_id.is_empty() {
+        true => nodes.iter().rposition(|n| n.id == Some(id)),
+        false => by_id.get(id).copied(),
+    };
     let Some(table) = tables.first_mut() else {
         return;
     };
-    for node in nodes.iter().filter(|n| n.item.is_some() || n.qty.is_some()) {
-        // Walk up the parent chain (bounded: a cyclic HL02 must not loop forever).
+    for (node, payload) in nodes.iter().zip(payloads) {
+        if payload.0.is_none() && payload.1.is_none() {
+            continue;
+        }
         // The first value found walking up the parent chain; bounded, since a cyclic HL02
         // must not loop forever.
-        let up = |f: fn(&Hl) -> Option<String>| {
+        let up = |f: fn(&Hl<'a>) -> Option<&'a [u8]>| {
             let mut cur = Some(node);
             for _ in 0..=nodes.len() {
                 let n = cur?;
                 if let Some(v) = f(n) {
-                    return Some(v);
+                    return Some(text_of(v));
                 }
-                cur = n
-                    .parent
-                    .as_deref()
-                    .and_then(|p| by_id.get(p))
-                    .and_then(|i| nodes.get(*i));
+                cur = n.parent.and_then(find).and_then(|i| nodes.get(i));
             }
             None
         };
-        let (sku, q, upc) = node.item.clone().unwrap_or_default();
-        let (qty, unit) = node.qty.clone().unwrap_or_default();
+        let (sku, q, upc) = payload.0.unwrap_or_default();
+        let (qty, unit) = payload.1.unwrap_or_default();
         table.push(
             ctx,
             [
                 shipment_id.clone(),
-                bsn_date.clone().or_else(|| up(|n| n.ship_date.clone())),
-                up(|n| n.carrier.clone()),
-                up(|n| n.tracking.clone()),
-                up(|n| n.order.clone()),
-                up(|n| n.pack.clone()),
-                node.id.clone(),
-                node.parent.clone(),
+                bsn_date.clone().or_else(|| up(|n| n.ship_date)),
+                up(|n| n.carrier),
+                up(|n| n.tracking),
+                up(|n| n.order),
+                up(|n| n.pack),
+                node.id.map(text_of),
+                node.parent.map(text_of),
                 sku,
                 q,
                 upc,
@@ -281,8 +310,8 @@ pub fn map_846(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
                     [
                         report.clone(),
                         date.clone(),
-                        loc.qualifier,
-                        loc.id.or(loc.name),
+                        loc.qualifier(),
+                        loc.id().or_else(|| loc.name()),
                         sku,
                         q,
                         upc,

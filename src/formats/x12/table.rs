@@ -63,7 +63,10 @@ impl Table {
     /// Appends a row: the context of `ctx`, then `values` in column order (missing values are
     /// `None`, extra ones ignored).
     pub fn push(&mut self, ctx: &Ctx, values: impl IntoIterator<Item = Option<String>>) {
-        let mut values = [&ctx.0, &ctx.1, &ctx.2].into_iter().cloned().chain(values);
+        let mut values = [ctx.0, ctx.1, ctx.2]
+            .into_iter()
+            .map(|v| v.map(str::to_string))
+            .chain(values);
         for col in &mut self.columns {
             col.values.push(values.next().flatten());
         }
@@ -83,13 +86,18 @@ impl Table {
     }
 }
 
-/// Context columns of one set: interchange, group and set control numbers.
-#[derive(Debug, Clone)]
-pub struct Ctx(pub Option<String>, pub Option<String>, pub Option<String>);
+/// Context columns of one set: interchange, group and set control numbers (borrowed: they
+/// are copied into every row, so the set itself need not own them).
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a>(
+    pub Option<&'a str>,
+    pub Option<&'a str>,
+    pub Option<&'a str>,
+);
 
-impl Ctx {
-    pub fn of(i: &Interchange, g: &Group, s: &TxSet) -> Ctx {
-        let o = |v: &str| (!v.is_empty()).then(|| v.to_string());
+impl<'a> Ctx<'a> {
+    pub fn of(i: &'a Interchange, g: &'a Group, s: &'a TxSet) -> Ctx<'a> {
+        let o = |v: &'a str| (!v.is_empty()).then_some(v);
         Ctx(o(&i.control), o(&g.control), o(&s.control))
     }
 }

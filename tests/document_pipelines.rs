@@ -1,0 +1,392 @@
+//! Pipelines whose input is an X12, EDIFACT or XML document, through the real binary: a 3PL's
+//! 945 validated, reconciled against an ERP open-orders extract, with a 997 in the partner's
+//! outbound folder and a re-sent interchange control number rejected; EDIFACT DESADV and UBL /
+//! cXML documents taken like CSV files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Home {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+fn tallyman(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args(["--home", root.to_str().unwrap()])
+        .args(args)
+        .env("TALLYMAN_LOG", "warn")
+        .output()
+        .expect("run tallyman")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// A home with the demo's folders, `pipeline` (TOML) as `pipelines/<id>.toml` and `schemas`
+/// (name, JSON), checked.
+fn home_with(id: &str, pipeline: &str, schemas: &[(&str, &str)]) -> Home {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    assert!(tallyman(&root, &["demo", "--no-run"]).status.success());
+    std::fs::create_dir_all(root.join("inbox").join(id)).unwrap();
+    std::fs::write(root.join(format!("pipelines/{id}.toml")), pipeline).unwrap();
+    for (name, text) in schemas {
+        std::fs::write(root.join(format!("schemas/{name}.json")), text).unwrap();
+    }
+    let check = tallyman(&root, &["check"]);
+    assert!(
+        check.status.success(),
+        "{}{}",
+        stdout(&check),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    Home { _dir: dir, root }
+}
+
+/// Drops a fixture into the pipeline's inbox under `name`, old enough to be taken.
+fn drop_file(h: &Home, id: &str, from: &Path, name: &str) {
+    let to = h.root.join("inbox").join(id).join(name);
+    std::fs::copy(from, &to).unwrap();
+    let f = std::fs::OpenOptions::new().append(true).open(&to).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        .unwrap();
+}
+
+fn sql(root: &Path, query: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(root.join("var/ledger.sqlite")).unwrap();
+    let mut stmt = conn.prepare(query).unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+const SHIPMENT_SCHEMA: &str = r#"{"fields": [
+    {"name": "order_number", "type": "string", "constraints": {"required": true, "pattern": "SO-[0-9]+"}},
+    {"name": "line_number", "type": "integer"},
+    {"name": "status", "type": "string", "constraints": {"enum": ["CC", "CP", "CS", "CX"]}},
+    {"name": "quantity_ordered", "type": "integer", "constraints": {"minimum": 0}},
+    {"name": "quantity_shipped", "type": "integer", "constraints": {"required": true, "minimum": 0}},
+    {"name": "sku", "type": "string", "constraints": {"required": true}}],
+   "fieldsMatch": "superset"}"#;
+
+const OPEN_ORDERS_SCHEMA: &str = r#"{"fields": [
+    {"name": "order_number", "type": "string", "constraints": {"required": true}},
+    {"name": "sku", "type": "string", "constraints": {"required": true}},
+    {"name": "qty_open", "type": "integer", "constraints": {"required": true}}],
+   "primaryKey": ["order_number", "sku"]}"#;
+
+const PIPELINE_945: &str = r#"description = "3PL shipping advices (945) against ERP open orders"
+time_zone = "America/Chicago"
+[source]
+min_age_secs = 0
+settle_secs = 0
+[input]
+format = "x12"
+table = "x12_945_lines"
+schema = "shipment_lines.v1"
+ack_destination = "to_acme3pl"
+[business_date]
+from_name = '(?P<date>\d{4}-\d{2}-\d{2})'
+format = "%Y-%m-%d"
+[erp]
+folder = "inbox/erp"
+pattern = "erp_open_orders_{date}.csv"
+schema = "erp_open_orders.v1"
+[reconcile]
+keys = [{ partner = "order_number", erp = "order_number" }, { partner = "sku", erp = "sku" }]
+compare = [{ partner = "quantity_shipped", erp = "qty_open", abs_tolerance = "0" }]
+[[outputs]]
+table = "breaks"
+destination = "erp"
+name = "shipment_breaks_{date}_{run_id}.csv"
+"#;
+
+/// The issue's end-to-end case: a 945 from a 3PL is validated, reconciled against an ERP
+/// open-orders extract, and a 997 lands in the partner's outbound folder; the same
+/// interchange control number sent again (with other bytes) is rejected as a duplicate.
+#[test]
+fn a_945_is_reconciled_against_erp_open_orders_and_acknowledged() {
+    let h = home_with(
+        "ship945",
+        PIPELINE_945,
+        &[
+            ("shipment_lines.v1", SHIPMENT_SCHEMA),
+            ("erp_open_orders.v1", OPEN_ORDERS_SCHEMA),
+        ],
+    );
+    std::fs::write(
+        h.root.join("inbox/erp/erp_open_orders_2026-11-25.csv"),
+        "order_number,sku,qty_open\nSO-1001,SKU-1,10\nSO-1001,SKU-2,5\nSO-1002,SKU-3,4\nSO-1003,SKU-4,7\n",
+    )
+    .unwrap();
+    drop_file(
+        &h,
+        "ship945",
+        &fixture("x12/handmade/945_acme_2026-11-25.x12"),
+        "945_acme_2026-11-25.x12",
+    );
+    let o = tallyman(&h.root, &["run", "ship945"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("945_acme_2026-11-25.x12 -> succeeded") && out.contains("3 rows"),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("reconciliation: duplicate_key 0, matched 2, mismatched 1, only_in_erp 1, only_in_partner 0"),
+        "{out}"
+    );
+    let breaks = std::fs::read_to_string(
+        h.root
+            .join("outbox/erp/shipment_breaks_2026-11-25_r000001.csv"),
+    )
+    .unwrap();
+    assert!(
+        breaks.contains("SO-1001") && breaks.contains("SKU-2") && breaks.contains("mismatched"),
+        "{breaks}"
+    );
+    assert!(
+        breaks.contains("SO-1003") && breaks.contains("only_in_erp"),
+        "{breaks}"
+    );
+    assert!(
+        !breaks.contains("SKU-1,"),
+        "matched lines are not breaks: {breaks}"
+    );
+
+    let acks = files_in(&h.root.join("outbox/to_acme3pl"));
+    assert_eq!(acks.len(), 1, "{acks:?}");
+    let ack = std::fs::read_to_string(h.root.join("outbox/to_acme3pl").join(&acks[0])).unwrap();
+    assert!(
+        ack.contains("ST*997*") && ack.contains("AK1*SW*905") && ack.contains("AK9*A*2*2*2"),
+        "{ack}"
+    );
+    assert!(
+        ack.contains("*ZZ*TALLYMAN       *ZZ*ACME3PL        *"),
+        "we answer as the receiver: {ack}"
+    );
+
+    // Interchange 000000905 again, different bytes: flagged and rejected, nothing reconciled.
+    drop_file(
+        &h,
+        "ship945",
+        &fixture("x12/handmade/945_acme_2026-11-25_resent.x12"),
+        "945_acme_2026-11-25_resent.x12",
+    );
+    let out = stdout(&tallyman(&h.root, &["run", "ship945"]));
+    assert!(
+        out.contains("945_acme_2026-11-25_resent.x12 -> rejected"),
+        "{out}"
+    );
+    assert!(out.contains("1 X12 envelope error(s)"), "{out}");
+    assert_eq!(
+        sql(&h.root, "select rule || ' ' || message from issues where run_id = 'r000002'"),
+        vec!["x12-envelope:TA105:025 interchange control number 000000905 from ZZ:ACME3PL was already received in an earlier file (945_acme_2026-11-25.x12, run r000001) (segment 1, byte 0, interchange 1 ISA13 000000905): duplicate interchange control number".to_string()]
+    );
+    assert!(
+        h.root
+            .join("quarantine/ship945")
+            .read_dir()
+            .unwrap()
+            .any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".reason.txt")),
+        "quarantined with a reason"
+    );
+    // A rerun of the first file's date is not a duplicate of itself.
+    let o = tallyman(
+        &h.root,
+        &[
+            "rerun",
+            "ship945",
+            "--date",
+            "2026-11-25",
+            "--reason",
+            "check",
+        ],
+    );
+    assert!(
+        stdout(&o).contains("(succeeded)"),
+        "{}{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// EDIFACT and XML inputs go through the same validation and outputs as CSV: one row per
+/// mapped line, the values the document really holds.
+#[test]
+fn edifact_and_xml_documents_are_pipeline_inputs() {
+    // (format, table, schema, fixture, rows, a line the output must hold)
+    let cases: &[(&str, &str, &str, &str, usize, &str)] = &[
+        (
+            "edifact",
+            "edifact_desadv_lines",
+            r#"{"fields": [{"name": "shipment_id", "type": "string", "constraints": {"required": true}},
+                {"name": "sku", "type": "string"}, {"name": "quantity", "type": "number"}],
+               "fieldsMatch": "superset"}"#,
+            "edifact/handmade/desadv_d96a.edi",
+            3,
+            "DES587441",
+        ),
+        (
+            "xml",
+            "xml_order_lines",
+            r#"{"fields": [{"name": "po_number", "type": "string", "constraints": {"required": true}},
+                {"name": "sku", "type": "string", "constraints": {"required": true}},
+                {"name": "quantity", "type": "number", "constraints": {"minimum": 1}},
+                {"name": "unit_price", "type": "number", "scale": 2}],
+               "fieldsMatch": "superset"}"#,
+            "xml/cxml/cxmlphp_metadata_cxml_samples_OrderRequest.xml",
+            2,
+            "DO1234,1,1233244,VN",
+        ),
+        (
+            "xml",
+            "xml_order_lines",
+            r#"{"fields": [{"name": "po_number", "type": "string", "constraints": {"required": true}},
+                {"name": "sku", "type": "string", "constraints": {"required": true}}],
+               "fieldsMatch": "superset"}"#,
+            "xml/ubl/phubl_UBL-Order-2.1-Example.xml",
+            2,
+            "SItemNo011",
+        ),
+        (
+            "xml",
+            "xml_ship_lines",
+            r#"{"fields": [{"name": "shipment_id", "type": "string", "constraints": {"required": true}},
+                {"name": "order_number", "type": "string", "constraints": {"required": true}},
+                {"name": "sku", "type": "string", "constraints": {"required": true}}],
+               "fieldsMatch": "superset"}"#,
+            "xml/ubl/phubl_UBL-DespatchAdvice-2.0-Example.xml",
+            1,
+            "AEG012345",
+        ),
+    ];
+    for (format, table, schema, file, rows, must) in cases {
+        let pipeline = format!(
+            "[source]\nmin_age_secs = 0\nsettle_secs = 0\n[input]\nformat = \"{format}\"\ntable = \"{table}\"\nschema = \"doc.v1\"\n[[outputs]]\ntable = \"input\"\ndestination = \"erp\"\nname = \"doc_{{run_id}}.csv\"\n"
+        );
+        let h = home_with("docs", &pipeline, &[("doc.v1", schema)]);
+        let name = Path::new(file).file_name().unwrap().to_str().unwrap();
+        drop_file(&h, "docs", &fixture(file), name);
+        let o = tallyman(&h.root, &["run", "docs"]);
+        let out = stdout(&o);
+        assert!(
+            out.contains(&format!("{name} -> succeeded")) && out.contains(&format!("{rows} rows")),
+            "{file}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let csv = std::fs::read_to_string(h.root.join("outbox/erp/doc_r000001.csv")).unwrap();
+        assert_eq!(csv.lines().count(), rows + 1, "{file}: {csv}");
+        assert!(csv.contains(must), "{file}: {csv}");
+    }
+}
+
+/// A broken document is rejected whole, with the format's own problem as the reason.
+#[test]
+fn broken_edifact_and_xml_documents_are_rejected_with_their_problem() {
+    let schema = r#"{"fields": [{"name": "sku", "type": "string"}], "fieldsMatch": "superset"}"#;
+    let evil = b"<?xml version=\"1.0\"?>\n<!DOCTYPE Order [ <!ENTITY x \"boom\"> ]>\n<Order xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:Order-2\">&x;</Order>\n";
+    let dir = tempfile::tempdir().unwrap();
+    let evil_path = dir.path().join("evil.xml");
+    std::fs::write(&evil_path, evil).unwrap();
+    // (format, table, file, reason in the run output, rule in the ledger)
+    let cases: &[(&str, &str, PathBuf, &str, &str)] = &[
+        (
+            "edifact",
+            "edifact_desadv_lines",
+            fixture("edifact/handmade/desadv_d96a_bad_unt.edi"),
+            "1 EDIFACT envelope error(s)",
+            "0085:29",
+        ),
+        (
+            "xml",
+            "xml_order_lines",
+            evil_path,
+            "XML document error(s)",
+            "xml:entity-declared",
+        ),
+    ];
+    for (format, table, file, reason, rule) in cases {
+        let pipeline = format!(
+            "[source]\nmin_age_secs = 0\nsettle_secs = 0\n[input]\nformat = \"{format}\"\ntable = \"{table}\"\nschema = \"doc.v1\"\n"
+        );
+        let h = home_with("docs", &pipeline, &[("doc.v1", schema)]);
+        let name = file.file_name().unwrap().to_str().unwrap();
+        drop_file(&h, "docs", file, name);
+        let out = stdout(&tallyman(&h.root, &["run", "docs"]));
+        assert!(
+            out.contains(&format!("{name} -> rejected")) && out.contains(reason),
+            "{name}: {out}"
+        );
+        let rules = sql(&h.root, "select rule from issues");
+        assert!(rules.iter().any(|r| r.contains(rule)), "{name}: {rules:?}");
+        assert_eq!(sql(&h.root, "select state from files"), vec!["quarantined"]);
+    }
+}
+
+/// `tallyman inspect` on XML: the document kind and id, the DOCTYPE named but not fetched,
+/// the mapped tables; JSON for scripts; a refused document exits 1 with its code.
+#[test]
+fn inspect_says_what_an_xml_document_holds() {
+    let file = fixture("xml/cxml/cxmlphp_metadata_cxml_samples_OrderRequest.xml");
+    let o = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args(["inspect", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("XML: cxml:OrderRequest document 1625586002.193314.7293@dev, 2 line(s)")
+            && out.contains(
+                "DOCTYPE http://xml.cXML.org/schemas/cXML/1.2.050/cXML.dtd (not fetched)"
+            )
+            && out.contains("xml_order_lines 2 row(s)"),
+        "{out}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args(["inspect", file.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["format"], "xml");
+    assert_eq!(v["kind"], "cxml:OrderRequest");
+    assert_eq!(v["doctype"]["expanded"], false);
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.xml");
+    std::fs::write(&bad, "<Order><ID>1</Order>").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args(["inspect", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("error xml:malformed at byte"),
+        "{}",
+        stdout(&o)
+    );
+}
