@@ -390,3 +390,156 @@ fn inspect_says_what_an_xml_document_holds() {
         stdout(&o)
     );
 }
+
+/// Available-to-promise published to a marketplace as an X12 846 (never raw on hand): the
+/// document reads back to the very rows of the CSV feed, and a rerun's interchange takes the
+/// partner's next control number instead of reusing one.
+#[test]
+fn atp_is_published_as_an_846_that_reads_back_to_the_same_rows() {
+    use tallyman::formats::x12;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    assert!(tallyman(root, &["demo", "--no-run"]).status.success());
+    let pipeline = root.join("pipelines/inventory_3pl.toml");
+    let text = std::fs::read_to_string(&pipeline).unwrap().replace(
+        "[report]",
+        r#"[[transforms]]
+name = "atp_846"
+sql = "SELECT location, sku, atp AS quantity FROM atp ORDER BY location, sku"
+
+[[outputs]]
+table = "atp_846"
+destination = "to_marketplace"
+name = "846_{yyyymmdd}_{run_id}.x12"
+format = "x12_846"
+x12 = { sender = "TALLYMAN", receiver = "MARKETPLACE", usage = "T" }
+
+[report]"#,
+    );
+    std::fs::write(&pipeline, text).unwrap();
+    for f in std::fs::read_dir(root.join("inbox/inventory_3pl")).unwrap() {
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(f.unwrap().path())
+            .unwrap();
+        f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+            .unwrap();
+    }
+    let o = tallyman(root, &["run"]);
+    assert!(
+        stdout(&o).contains("wrote outbox/to_marketplace/846_20261125_r000001.x12"),
+        "{}{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let bytes = std::fs::read(root.join("outbox/to_marketplace/846_20261125_r000001.x12")).unwrap();
+    let parsed = x12::parse(&bytes);
+    assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+    let ic = &parsed.interchanges[0];
+    assert_eq!(
+        (ic.sender.trim(), ic.receiver.trim(), ic.usage.as_str()),
+        ("TALLYMAN", "MARKETPLACE", "T")
+    );
+    let tables = x12::map_tables(&parsed);
+    let lines = tables.iter().find(|t| t.name == "x12_846_lines").unwrap();
+    let col = |name: &str| lines.column(name).unwrap().values.clone();
+    let got: Vec<(String, String, String)> = (0..lines.rows())
+        .map(|r| {
+            let v = |n: &str| col(n)[r].clone().unwrap_or_default();
+            (v("location"), v("sku"), v("quantity"))
+        })
+        .collect();
+    // The same rows as the ATP CSV feed of the same run.
+    let csv = std::fs::read_to_string(root.join("outbox/erp/atp_20261125_r000001.csv")).unwrap();
+    let mut want: Vec<(String, String, String)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[1].to_string(), f[0].to_string(), f[2].to_string())
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(!got.is_empty());
+
+    let o = tallyman(
+        root,
+        &[
+            "rerun",
+            "inventory_3pl",
+            "--date",
+            "2026-11-25",
+            "--reason",
+            "check",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again_bytes =
+        std::fs::read(root.join("outbox/to_marketplace/846_20261125_r000002.x12")).unwrap();
+    let again = x12::parse(&again_bytes);
+    assert!(again.problems.is_empty());
+    let control = |p: &x12::Parsed| p.interchanges[0].control.trim().parse::<u32>().unwrap();
+    assert_eq!(control(&again), control(&parsed) + 1, "never reused");
+}
+
+/// A customer's 850 turned into a 940 for the warehouse: one set per order, lines as sent.
+#[test]
+fn an_850_becomes_a_940_for_the_warehouse() {
+    use tallyman::formats::x12;
+    let pipeline = r#"[source]
+min_age_secs = 0
+settle_secs = 0
+[input]
+format = "x12"
+table = "x12_850_lines"
+schema = "po_lines.v1"
+[[transforms]]
+name = "w940"
+sql = "SELECT po_number AS order_number, po_number, line_number, sku, quantity, unit FROM input ORDER BY po_number, line_number"
+[[outputs]]
+table = "w940"
+destination = "to_warehouse"
+name = "940_{run_id}.x12"
+format = "x12_940"
+x12 = { sender = "TALLYMAN", receiver_qualifier = "01", receiver = "WAREHOUSE1" }
+"#;
+    let schema = r#"{"fields": [
+        {"name": "po_number", "type": "string", "constraints": {"required": true}},
+        {"name": "line_number", "type": "integer"},
+        {"name": "sku", "type": "string", "constraints": {"required": true}},
+        {"name": "quantity", "type": "integer", "constraints": {"required": true}},
+        {"name": "unit", "type": "string"}], "fieldsMatch": "superset"}"#;
+    let h = home_with("po850", pipeline, &[("po_lines.v1", schema)]);
+    drop_file(&h, "po850", &fixture("x12/ediEngine_850.OK.edi"), "po.edi");
+    let out = stdout(&tallyman(&h.root, &["run", "po850"]));
+    assert!(
+        out.contains("po.edi -> succeeded") && out.contains("6 rows"),
+        "{out}"
+    );
+    let bytes = std::fs::read(h.root.join("outbox/to_warehouse/940_r000001.x12")).unwrap();
+    let parsed = x12::parse(&bytes);
+    assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+    let tables = x12::map_tables(&parsed);
+    let lines = tables.iter().find(|t| t.name == "x12_940_lines").unwrap();
+    assert_eq!(lines.rows(), 6);
+    // The warehouse gets exactly the customer's lines: SKU and quantity as the 850 has them.
+    let po_bytes = std::fs::read(fixture("x12/ediEngine_850.OK.edi")).unwrap();
+    let po_tables = x12::map_tables(&x12::parse(&po_bytes));
+    let po = po_tables
+        .iter()
+        .find(|t| t.name == "x12_850_lines")
+        .unwrap();
+    for column in ["sku", "quantity", "line_number"] {
+        assert_eq!(
+            lines.column(column).unwrap().values,
+            po.column(column).unwrap().values,
+            "{column}"
+        );
+    }
+    let header = tables.iter().find(|t| t.name == "x12_940_header").unwrap();
+    assert_eq!(
+        header.column("order_number").unwrap().values,
+        vec![Some("08292233294".to_string())]
+    );
+}

@@ -230,11 +230,17 @@ fn a_file_dropped_while_running_is_processed_and_metrics_match_the_ledger() {
     assert_eq!(d.counter("tallyman_breaks_total"), 3.0);
     assert_eq!(d.counter("tallyman_issues_total"), 2.0);
     assert_eq!(d.counter("tallyman_run_duration_seconds_count"), 1.0);
-    // The run's exception report is queued and, with no SMTP server configured, spooled.
+    // The run's exception report is queued and, with no SMTP server configured, spooled
+    // (written under a temp name, then renamed: wait for the .eml itself).
     wait_for(Duration::from_secs(5), || {
-        names(&h.root.join("outbox/mail")).len() == 1
+        names(&h.root.join("outbox/mail"))
+            .iter()
+            .any(|n| n.ends_with(".eml"))
     });
-    assert!(names(&h.root.join("outbox/mail"))[0].ends_with(".eml"));
+    std::thread::sleep(Duration::from_millis(300));
+    let spooled = names(&h.root.join("outbox/mail"));
+    assert_eq!(spooled.len(), 1, "one message, no temp left: {spooled:?}");
+    assert!(spooled[0].ends_with(".eml"), "{spooled:?}");
     let health = get(d.port, "/healthz").unwrap();
     assert!(health.contains("inventory_3pl"), "{health}");
     let (status, log) = d.stop();

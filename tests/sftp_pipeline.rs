@@ -383,3 +383,85 @@ fn serve_polls_an_sftp_source_and_uploads_the_outputs() {
     );
     assert!(root.join("outbox/erp/atp_20261125_r000001.csv").is_file());
 }
+
+/// A partner whose SFTP server accepts the connection and never answers (a stall) costs its
+/// own pipeline a time-out per poll; the daemon's other pipelines go on, and `tallyman runs`
+/// says since when that source fails and why.
+#[test]
+fn a_stalled_sftp_source_does_not_hold_up_other_pipelines() {
+    let server = sshd::Sshd::start(); // only for its key and known_hosts
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = black_hole.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    assert!(tallyman(root, &["demo", "--no-run"]).status.success());
+    let demo = std::fs::read_to_string(root.join("pipelines/inventory_3pl.toml")).unwrap();
+    let source = format!(
+        "[source.sftp]\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{}\"\nkey_file = \"{}\"\nknown_hosts = \"{}\"\nfolder = \"/outbound\"\nconnect_timeout_secs = 2\nio_timeout_secs = 2\npoll_secs = 1\n\n[input]",
+        server.user,
+        server.client_key.display(),
+        server.known_hosts.display()
+    );
+    let stalled = demo
+        .replace("[input]", &source)
+        .replace("destination = \"erp\"", "destination = \"erp_stalled\"");
+    std::fs::write(root.join("pipelines/partner_stalled.toml"), stalled).unwrap();
+    let check = tallyman(root, &["check"]);
+    assert!(check.status.success(), "{}", stderr(&check));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args([
+            "--home",
+            root.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "off",
+            "--scan-secs",
+            "1",
+        ])
+        .env("TALLYMAN_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    for f in std::fs::read_dir(root.join("inbox/inventory_3pl")).unwrap() {
+        age(&f.unwrap().path());
+    }
+    let started = Instant::now();
+    let out = root.join("outbox/erp/atp_20261125_r000001.csv");
+    while !out.exists() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let took = started.elapsed();
+    // Let the stalled source fail a few polls.
+    std::thread::sleep(Duration::from_secs(5));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let log = log.join().unwrap();
+    drop(black_hole);
+    assert!(status.success(), "{log}");
+    assert!(
+        out.exists(),
+        "the local pipeline's file was processed: {log}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}: {log}");
+    assert!(
+        log.contains(&format!("sftp://{}@127.0.0.1:{port}/outbound", server.user)),
+        "the failure names the source: {log}"
+    );
+    let runs = stdout(&tallyman(root, &["runs"]));
+    assert!(
+        runs.contains("source of partner_stalled (sftp://")
+            && runs.contains("failing since")
+            && runs.contains("last worked never"),
+        "{runs}"
+    );
+}

@@ -201,6 +201,23 @@ fn every_fixture_has_a_case_and_matches_it() {
     let mut cased: Vec<String> = CASES.iter().map(|c| c.file.to_string()).collect();
     cased.sort();
     assert_eq!(on_disk, cased, "every fixture needs exactly one case");
+    let provenance = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/PROVENANCE.tsv"),
+    )
+    .expect("provenance");
+    for name in &on_disk {
+        let row = provenance
+            .lines()
+            .find(|l| l.starts_with(&format!("xml/{name}\t")))
+            .unwrap_or_else(|| panic!("{name} has no PROVENANCE.tsv row"));
+        // destination, repository, path, commit, bytes, license: the bytes are the file's.
+        let bytes: usize = row
+            .split('\t')
+            .nth(4)
+            .and_then(|b| b.parse().ok())
+            .expect("bytes");
+        assert_eq!(bytes, fixture(name).len(), "{name}: byte-exact copy");
+    }
 
     for c in CASES {
         let bytes = fixture(c.file);

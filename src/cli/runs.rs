@@ -61,6 +61,18 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             why
         );
     }
+    // Remote sources whose last pass failed: the partner's server may be down.
+    for s in ledger.source_problems()? {
+        println!(
+            "source of {} ({}): failing since {} ({} pass(es); last worked {}): {}",
+            s.pipeline,
+            s.source,
+            s.failing_since,
+            s.failures,
+            s.last_ok_at.as_deref().unwrap_or("never"),
+            s.last_error
+        );
+    }
     // Uploads to SFTP destinations that have not reached the server yet, with their last error.
     for d in ledger
         .deliveries(None)?

@@ -138,6 +138,120 @@ pub struct Output {
     pub destination: String,
     pub name: String,
     pub order_by: Vec<String>,
+    pub format: OutputFormat,
+}
+
+/// How an output table is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputFormat {
+    Csv,
+    X12 {
+        document: X12Document,
+        party: X12Party,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum X12Document {
+    /// 940 warehouse shipping order.
+    ShippingOrder,
+    /// 846 inventory inquiry/advice.
+    InventoryAdvice,
+}
+
+/// The validated parties of an X12 output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct X12Party {
+    pub sender_qualifier: String,
+    pub sender: String,
+    pub receiver_qualifier: String,
+    pub receiver: String,
+    pub app_sender: String,
+    pub app_receiver: String,
+    pub usage: char,
+}
+
+impl X12Party {
+    /// The ledger key of the control-number sequence for this partner (shared with the 997s
+    /// sent to them): `ISA07:ISA08`.
+    pub fn partner_key(&self) -> String {
+        format!("{}:{}", self.receiver_qualifier, self.receiver)
+    }
+}
+
+/// Checks an output's `format` and `[outputs.x12]`, collecting problems under `key`.
+fn output_format(o: &OutputRaw, errs: &mut Errs) -> OutputFormat {
+    let document = match o.format.as_deref().unwrap_or("csv") {
+        "csv" => None,
+        "x12_940" => Some(X12Document::ShippingOrder),
+        "x12_846" => Some(X12Document::InventoryAdvice),
+        other => {
+            errs.add(
+                "outputs.format",
+                format!("`{other}` is not an output format (csv, x12_940, x12_846)"),
+            );
+            None
+        }
+    };
+    let (Some(document), Some(x)) = (document, &o.x12) else {
+        if document.is_some() {
+            errs.add(
+                "outputs.x12",
+                format!(
+                    "an {} output needs [outputs.x12] sender and receiver",
+                    o.format.as_deref().unwrap_or("")
+                ),
+            );
+        } else if o.x12.is_some() {
+            errs.add("outputs.x12", "only X12 outputs have an envelope".into());
+        }
+        return OutputFormat::Csv;
+    };
+    let mut ok = true;
+    for (key, value, width) in [
+        ("outputs.x12.sender_qualifier", &x.sender_qualifier, 2),
+        ("outputs.x12.sender", &x.sender, 15),
+        ("outputs.x12.receiver_qualifier", &x.receiver_qualifier, 2),
+        ("outputs.x12.receiver", &x.receiver, 15),
+    ] {
+        let plain = value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " -_.".contains(c));
+        if value.trim().is_empty() || value.chars().count() > width || !plain {
+            errs.add(
+                key,
+                format!("{value:?} must be 1-{width} letters, digits, spaces or -_."),
+            );
+            ok = false;
+        }
+    }
+    let usage = match x.usage.as_str() {
+        "P" => 'P',
+        "T" => 'T',
+        other => {
+            errs.add(
+                "outputs.x12.usage",
+                format!("{other:?} is not \"P\" or \"T\""),
+            );
+            ok = false;
+            'P'
+        }
+    };
+    if !ok {
+        return OutputFormat::Csv;
+    }
+    OutputFormat::X12 {
+        document,
+        party: X12Party {
+            sender_qualifier: x.sender_qualifier.clone(),
+            sender: x.sender.clone(),
+            receiver_qualifier: x.receiver_qualifier.clone(),
+            receiver: x.receiver.clone(),
+            app_sender: x.app_sender.clone().unwrap_or_else(|| x.sender.clone()),
+            app_receiver: x.app_receiver.clone().unwrap_or_else(|| x.receiver.clone()),
+            usage,
+        },
+    }
 }
 
 impl Output {
@@ -548,7 +662,9 @@ pub fn compile(
         }
         tables.push(t.name.clone());
     }
+    let mut formats = Vec::new();
     for o in &raw.outputs {
+        formats.push(output_format(o, &mut errs));
         if !tables.contains(&o.table) {
             errs.add(
                 "outputs.table",
@@ -662,11 +778,13 @@ pub fn compile(
         outputs: raw
             .outputs
             .into_iter()
-            .map(|o| Output {
+            .zip(formats)
+            .map(|(o, format)| Output {
                 table: o.table,
                 destination: o.destination,
                 name: o.name,
                 order_by: o.order_by,
+                format,
             })
             .collect(),
         destinations,

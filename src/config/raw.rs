@@ -158,4 +158,35 @@ pub struct OutputRaw {
     pub name: String,
     #[serde(default)]
     pub order_by: Vec<String>,
+    /// "csv" (the default), "x12_940" (warehouse shipping orders) or "x12_846" (inventory
+    /// advice): the table written as an X12 interchange (columns: `formats::x12::outbound`).
+    pub format: Option<String>,
+    /// The parties of an X12 output's envelope.
+    pub x12: Option<X12PartyRaw>,
+}
+
+/// Who an X12 output is from and to (ISA05-08, GS02-03); control numbers come from the ledger.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct X12PartyRaw {
+    #[serde(default = "zz")]
+    pub sender_qualifier: String,
+    pub sender: String,
+    #[serde(default = "zz")]
+    pub receiver_qualifier: String,
+    pub receiver: String,
+    /// GS02/GS03; default: the ISA IDs.
+    pub app_sender: Option<String>,
+    pub app_receiver: Option<String>,
+    /// ISA15: "P" (production, the default) or "T" (test).
+    #[serde(default = "production")]
+    pub usage: String,
+}
+
+fn zz() -> String {
+    "ZZ".into()
+}
+
+fn production() -> String {
+    "P".into()
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::tables::{document_input, issues_csv, load_table, to_csv};
 use super::{now_text, rel, RunError};
 use crate::config::compile::business_date;
-use crate::config::{Home, InputFormat, OnError, Pipeline};
+use crate::config::{Home, InputFormat, OnError, OutputFormat, Pipeline};
 use crate::engine::reconcile::{reconcile, KnownUnique, STATUSES};
 use crate::engine::transform::run_transforms;
 use crate::issue::{Issue, Severity};
@@ -428,7 +428,13 @@ impl Run<'_> {
             let df = tables
                 .get(&o.table)
                 .ok_or_else(|| data(p, format!("output table `{}` was not produced", o.table)))?;
-            let bytes = to_csv(df, &o.order_by).map_err(|e| data(p, e))?;
+            let bytes = match &o.format {
+                OutputFormat::Csv => to_csv(df, &o.order_by).map_err(|e| data(p, e))?,
+                OutputFormat::X12 { document, party } => {
+                    super::x12_ack::outbound_x12(ledger, df, &o.order_by, *document, party)?
+                        .map_err(|e| data(p, format!("output {} as X12: {e}", o.table)))?
+                }
+            };
             let name = o.file_name(&p.id, date, &self.run_id);
             let path = write_atomic(&self.home.outbox().join(&o.destination), &name, &bytes)?;
             archive_copy(&path, &self.dir.join("output"), &name, &bytes)?;

@@ -21,8 +21,36 @@ fn transport(p: &Pipeline, e: impl std::fmt::Display) -> RunError {
 }
 
 /// Processes what is complete on the pipeline's SFTP source, once (`tallyman run`): two
-/// listings a settle window apart (waiting up to `max_wait`), then each complete file.
+/// listings a settle window apart (waiting up to `max_wait`), then each complete file. The
+/// pass's success or failure is recorded for `tallyman runs`.
 pub fn run_sftp(
+    home: &Home,
+    ledger: &mut Ledger,
+    p: &Pipeline,
+    ep: &SftpEndpoint,
+    max_wait: Duration,
+) -> Result<Summary, RunError> {
+    let result = run_sftp_once(home, ledger, p, ep, max_wait);
+    record(ledger, p, ep, &result)?;
+    result
+}
+
+/// Records a pass's outcome in `source_status`.
+fn record<T>(
+    ledger: &Ledger,
+    p: &Pipeline,
+    ep: &SftpEndpoint,
+    result: &Result<T, RunError>,
+) -> Result<(), RunError> {
+    let now = super::now_text(chrono::Utc::now());
+    match result {
+        Ok(_) => ledger.source_ok(&p.id, &ep.url(), &now)?,
+        Err(e) => ledger.source_failed(&p.id, &ep.url(), &e.to_string(), &now)?,
+    }
+    Ok(())
+}
+
+fn run_sftp_once(
     home: &Home,
     ledger: &mut Ledger,
     p: &Pipeline,
@@ -52,6 +80,18 @@ pub fn run_sftp(
 /// polls, so a file seen unchanged across two polls is taken without sleeping in between).
 /// Returns the pass and when to look again while files are still settling.
 pub fn sftp_pass(
+    home: &Home,
+    ledger: &mut Ledger,
+    p: &Pipeline,
+    ep: &SftpEndpoint,
+    settler: &mut Settler,
+) -> Result<(Summary, Option<Duration>), RunError> {
+    let result = sftp_pass_once(home, ledger, p, ep, settler);
+    record(ledger, p, ep, &result)?;
+    result
+}
+
+fn sftp_pass_once(
     home: &Home,
     ledger: &mut Ledger,
     p: &Pipeline,

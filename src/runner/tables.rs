@@ -47,6 +47,31 @@ pub fn to_csv(df: &DataFrame, order_by: &[String]) -> PolarsResult<Vec<u8>> {
     Ok(buf)
 }
 
+/// A table as text columns (the X12 writers' input), sorted by `order_by` when given.
+pub fn to_table(df: &DataFrame, order_by: &[String]) -> PolarsResult<crate::formats::x12::Table> {
+    let df = if order_by.is_empty() {
+        df.clone()
+    } else {
+        df.sort(
+            order_by.to_vec(),
+            SortMultipleOptions::default().with_maintain_order(true),
+        )?
+    };
+    let mut columns = Vec::with_capacity(df.width());
+    for c in df.columns() {
+        let text = c.cast(&DataType::String)?;
+        let values = text.str()?.iter().map(|v| v.map(str::to_string)).collect();
+        columns.push(crate::formats::x12::Column {
+            name: c.name().to_string(),
+            values,
+        });
+    }
+    Ok(crate::formats::x12::Table {
+        name: String::new(),
+        columns,
+    })
+}
+
 /// The issues of a run as CSV (keys first: file, line, column), for the archive.
 pub fn issues_csv(issues: &[crate::issue::Issue]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());

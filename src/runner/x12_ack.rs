@@ -1,4 +1,4 @@
-//! 997 functional acknowledgements for received X12 interchanges: one 997 interchange per
+//! X12 we send: 997 functional acknowledgements for received interchanges: one 997 interchange per
 //! received interchange, acknowledging each of its groups (accepted, accepted with errors or
 //! rejected, with the AK codes of its problems), with interchange and group control numbers
 //! per partner kept in the ledger so they are never reused; and the interchange control numbers
@@ -41,6 +41,45 @@ fn next_controls(ledger: &Ledger, partner: &str) -> Result<(u32, u32), StoreErro
         .map_err(err)?;
     tx.commit().map_err(err)?;
     Ok((i as u32, g as u32))
+}
+
+/// An output table written as an X12 940 or 846 interchange to `party`, with the partner's
+/// next control numbers from the ledger (so they are never reused, reruns included). The outer
+/// `Result` is the ledger, the inner one the data (a value the document cannot carry).
+pub fn outbound_x12(
+    ledger: &Ledger,
+    df: &polars::prelude::DataFrame,
+    order_by: &[String],
+    document: crate::config::X12Document,
+    party: &crate::config::X12Party,
+) -> Result<Result<Vec<u8>, String>, StoreError> {
+    use crate::config::X12Document;
+    let table = match super::tables::to_table(df, order_by) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let (interchange_control, group_control) = next_controls(ledger, &party.partner_key())?;
+    let now = Utc::now();
+    let env = x12::Envelope {
+        sender_qualifier: party.sender_qualifier.clone(),
+        sender: party.sender.clone(),
+        receiver_qualifier: party.receiver_qualifier.clone(),
+        receiver: party.receiver.clone(),
+        app_sender: party.app_sender.clone(),
+        app_receiver: party.app_receiver.clone(),
+        date: now.format("%Y%m%d").to_string(),
+        time: now.format("%H%M").to_string(),
+        interchange_control,
+        group_control,
+        first_set_control: 1,
+        usage: party.usage,
+        separators: x12::Separators::default(),
+    };
+    let written = match document {
+        X12Document::ShippingOrder => x12::write_940(&env, &table),
+        X12Document::InventoryAdvice => x12::write_846(&env, &table),
+    };
+    Ok(written.map_err(|e| e.to_string()))
 }
 
 /// One 997 file (name and bytes) per received interchange that has groups.

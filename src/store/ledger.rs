@@ -68,6 +68,14 @@ CREATE TABLE IF NOT EXISTS outbound (
     sha256 TEXT NOT NULL,
     written_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS source_status (
+    pipeline TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    last_ok_at TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    failing_since TEXT,
+    last_error TEXT
+);
 CREATE TABLE IF NOT EXISTS deliveries (
     id INTEGER PRIMARY KEY,
     run_id TEXT NOT NULL REFERENCES runs(run_id),

@@ -2,6 +2,7 @@
 pub mod deliveries;
 pub mod files;
 pub mod ledger;
+pub mod source_status;
 
 pub use ledger::{Claim, Ledger, RunFilter, RunRow};
 

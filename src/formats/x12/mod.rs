@@ -1,5 +1,5 @@
 //! ANSI X12: reading interchanges (separators per ISA), envelope checks as values, mapping to
-//! tables, writing 997 acknowledgements, and the `inspect` view. Bytes in, values out: no IO.
+//! tables, writing 997 acknowledgements and 940/846 from tables, and the `inspect` view. Bytes in, values out: no IO.
 //!
 //! Typical use:
 //! ```
@@ -21,6 +21,7 @@ pub mod lexer;
 mod map_orders;
 mod map_ship;
 pub mod model;
+pub mod outbound;
 pub mod problem;
 pub mod table;
 mod trailers;
@@ -32,6 +33,7 @@ pub use envelope::parse;
 pub use inspect::{inspect, Inspection};
 pub use lexer::{Segment, Separators};
 pub use model::{Group, Interchange, Parsed, TxSet};
+pub use outbound::{write_846, write_940};
 pub use problem::{to_issues, Ctl, Pos, Problem};
 pub use table::{map_tables, Column, Table};
 pub use writer::{write_997, Envelope};
@@ -45,6 +47,38 @@ pub enum X12Error {
         element: &'static str,
         value: String,
         why: &'static str,
+    },
+    /// A table handed to an outbound writer lacks a column the document needs.
+    #[error("cannot write {document}: the table has no {column} column")]
+    MissingColumn {
+        document: &'static str,
+        column: &'static str,
+    },
+    /// A required value is empty (`row` is 1-based).
+    #[error("cannot write {document}: row {row} has no {column}")]
+    MissingValue {
+        document: &'static str,
+        column: &'static str,
+        row: usize,
+    },
+    /// A header value differs between rows of the same document (`key` names it).
+    #[error(
+        "cannot write {document} {key}: row {row} has a different {column} than its first row"
+    )]
+    Inconsistent {
+        document: &'static str,
+        column: &'static str,
+        key: String,
+        row: usize,
+    },
+    /// A quantity is not an X12 decimal number (`-`, digits, one optional point, at most 15
+    /// digits).
+    #[error("cannot write {document}: row {row} {column} {value:?} is not a decimal number")]
+    NotNumeric {
+        document: &'static str,
+        column: &'static str,
+        row: usize,
+        value: String,
     },
 }
 

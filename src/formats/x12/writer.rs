@@ -1,5 +1,6 @@
-//! Writing X12: a 997 interchange acknowledging received groups. Control numbers, dates and
-//! parties come from the caller (the ledger and the clock live elsewhere).
+//! Writing X12: the interchange/group envelope shared by every outbound document, and a 997
+//! acknowledging received groups. Control numbers, dates and parties come from the caller (the
+//! ledger and the clock live elsewhere).
 
 use super::ack::GroupAck;
 use super::lexer::Separators;
@@ -29,15 +30,16 @@ pub struct Envelope {
     pub separators: Separators,
 }
 
-struct Out<'a> {
+pub(super) struct Out<'a> {
     buf: Vec<u8>,
     seps: &'a Separators,
-    segments: u32,
+    /// Segments written so far (ISA included), for SE01.
+    pub(super) segments: u32,
 }
 
 impl Out<'_> {
     /// Writes one segment; trailing empty elements are dropped (X12 forbids trailing separators).
-    fn segment(&mut self, elements: &[&str]) -> Result<(), X12Error> {
+    pub(super) fn segment(&mut self, elements: &[&str]) -> Result<(), X12Error> {
         let used = elements
             .iter()
             .rposition(|e| !e.is_empty())
@@ -50,14 +52,21 @@ impl Out<'_> {
             }
             self.buf.extend_from_slice(e.as_bytes());
         }
-        self.buf.push(self.seps.segment);
-        self.buf.push(b'\n');
+        self.end_segment();
         self.segments += 1;
         Ok(())
     }
+
+    /// The terminator, then a LF for readability unless the terminator is already a LF.
+    fn end_segment(&mut self) {
+        self.buf.push(self.seps.segment);
+        if self.seps.segment != b'\n' {
+            self.buf.push(b'\n');
+        }
+    }
 }
 
-fn check(value: &str, seps: &Separators) -> Result<(), X12Error> {
+pub(super) fn check(value: &str, seps: &Separators) -> Result<(), X12Error> {
     let bad = value.bytes().any(|b| {
         b == seps.element
             || b == seps.segment
@@ -86,9 +95,15 @@ fn fixed(element: &'static str, value: &str, width: usize) -> Result<String, X12
     Ok(format!("{value:<width$}"))
 }
 
-/// Writes one interchange with one FA group holding one 997 per acknowledged group. Segments
-/// end with the terminator and a LF (readers skip the LF).
-pub fn write_997(env: &Envelope, acks: &[GroupAck]) -> Result<Vec<u8>, X12Error> {
+/// Starts an interchange with one group: ISA (`isa12` version; ISA11 carries the repetition
+/// separator from 00402 on, else `U`) and GS (`functional_id`, `gs08` version). Finish with
+/// [`close`].
+pub(super) fn open<'a>(
+    env: &'a Envelope,
+    functional_id: &str,
+    isa12: &str,
+    gs08: &str,
+) -> Result<Out<'a>, X12Error> {
     let seps = &env.separators;
     let date = env.date.get(2..).unwrap_or("");
     let (Some(component), true) = (seps.component, date.len() == 6 && env.time.len() == 4) else {
@@ -98,9 +113,10 @@ pub fn write_997(env: &Envelope, acks: &[GroupAck]) -> Result<Vec<u8>, X12Error>
             why: "date must be YYYYMMDD, time HHMM, and a component separator is required",
         });
     };
-    let repetition = seps
-        .repetition
-        .map_or("U".to_string(), |r| (r as char).to_string());
+    let repetition = match seps.repetition {
+        Some(r) if isa12 >= "00402" => (r as char).to_string(),
+        _ => "U".to_string(),
+    };
     let isa13 = format!("{:09}", env.interchange_control);
     let mut out = Out {
         buf: Vec::new(),
@@ -120,7 +136,7 @@ pub fn write_997(env: &Envelope, acks: &[GroupAck]) -> Result<Vec<u8>, X12Error>
         date.to_string(),
         env.time.clone(),
         repetition,
-        "00501".into(),
+        isa12.into(),
         fixed("ISA13", &isa13, 9)?,
         "0".into(),
         env.usage.to_string(),
@@ -137,22 +153,40 @@ pub fn write_997(env: &Envelope, acks: &[GroupAck]) -> Result<Vec<u8>, X12Error>
         }
         out.buf.extend_from_slice(e.as_bytes());
     }
-    out.buf.push(seps.segment);
-    out.buf.push(b'\n');
-    let gctl = env.group_control.to_string();
+    out.end_segment();
     out.segment(&[
         "GS",
-        "FA",
+        functional_id,
         &env.app_sender,
         &env.app_receiver,
         &env.date,
         &env.time,
-        &gctl,
+        &env.group_control.to_string(),
         "X",
-        "005010",
+        gs08,
     ])?;
+    Ok(out)
+}
+
+/// GE and IEA for an interchange opened with [`open`] holding `sets` transaction sets.
+pub(super) fn close(mut out: Out, env: &Envelope, sets: usize) -> Result<Vec<u8>, X12Error> {
+    let isa13 = format!("{:09}", env.interchange_control);
+    out.segment(&["GE", &sets.to_string(), &env.group_control.to_string()])?;
+    out.segment(&["IEA", "1", &isa13])?;
+    Ok(out.buf)
+}
+
+/// ST02/SE02 of the `n`th (0-based) set: counting up from the envelope's first set control.
+pub(super) fn set_control(env: &Envelope, n: usize) -> String {
+    format!("{:04}", env.first_set_control as u64 + n as u64)
+}
+
+/// Writes one interchange with one FA group holding one 997 per acknowledged group. Segments
+/// end with the terminator and a LF (readers skip the LF).
+pub fn write_997(env: &Envelope, acks: &[GroupAck]) -> Result<Vec<u8>, X12Error> {
+    let mut out = open(env, "FA", "00501", "005010")?;
     for (n, ack) in acks.iter().enumerate() {
-        let st02 = format!("{:04}", env.first_set_control as u64 + n as u64);
+        let st02 = set_control(env, n);
         let start = out.segments;
         out.segment(&["ST", "997", &st02])?;
         out.segment(&["AK1", &ack.functional_id, &ack.control, &ack.version])?;
@@ -182,7 +216,5 @@ pub fn write_997(env: &Envelope, acks: &[GroupAck]) -> Result<Vec<u8>, X12Error>
         let count = (out.segments - start + 1).to_string();
         out.segment(&["SE", &count, &st02])?;
     }
-    out.segment(&["GE", &acks.len().to_string(), &gctl])?;
-    out.segment(&["IEA", "1", &isa13])?;
-    Ok(out.buf)
+    close(out, env, acks.len())
 }
