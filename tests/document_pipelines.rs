@@ -392,7 +392,8 @@ fn inspect_says_what_an_xml_document_holds() {
 }
 
 /// Available-to-promise published to a marketplace as an X12 846 (never raw on hand): the
-/// document reads back to the very rows of the CSV feed, and a rerun's interchange takes the
+/// document reads back to the very rows of the CSV feed; a rerun of the same inputs writes the
+/// same interchange, and one with changed figures takes the
 /// partner's next control number instead of reusing one.
 #[test]
 fn atp_is_published_as_an_846_that_reads_back_to_the_same_rows() {
@@ -463,24 +464,48 @@ x12 = { sender = "TALLYMAN", receiver = "MARKETPLACE", usage = "T" }
     assert_eq!(got, want);
     assert!(!got.is_empty());
 
-    let o = tallyman(
-        root,
-        &[
-            "rerun",
-            "inventory_3pl",
-            "--date",
-            "2026-11-25",
-            "--reason",
-            "check",
-        ],
+    // A rerun of the same inputs writes the very same interchange (same control number: a
+    // partner receiving it again sees a duplicate, not new stock figures)...
+    let rerun = |reason: &str| {
+        let o = tallyman(
+            root,
+            &[
+                "rerun",
+                "inventory_3pl",
+                "--date",
+                "2026-11-25",
+                "--reason",
+                reason,
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        stdout(&o)
+    };
+    let out = rerun("check");
+    assert!(
+        out.contains("no differences: outputs are byte-identical"),
+        "{out}"
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let again_bytes =
-        std::fs::read(root.join("outbox/to_marketplace/846_20261125_r000002.x12")).unwrap();
-    let again = x12::parse(&again_bytes);
-    assert!(again.problems.is_empty());
+    let again = std::fs::read(root.join("outbox/to_marketplace/846_20261125_r000002.x12")).unwrap();
+    assert_eq!(again, bytes);
+    // ...while changed figures (the ERP allocates 5 more of SKU 2) are a new interchange with
+    // the partner's next control number.
+    let erp = root.join("inbox/erp/erp_onhand_2026-11-25.csv");
+    let changed = std::fs::read_to_string(&erp).unwrap().replace(
+        "SKU-00000002,3PL-RENO,80,5,",
+        "SKU-00000002,3PL-RENO,80,10,",
+    );
+    std::fs::write(&erp, changed).unwrap();
+    rerun("ERP fixed");
+    let third_bytes =
+        std::fs::read(root.join("outbox/to_marketplace/846_20261125_r000003.x12")).unwrap();
+    let third = x12::parse(&third_bytes);
+    assert!(third.problems.is_empty());
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert!(text(&bytes).contains("LIN**VN*SKU-00000002~\nQTY*33*69*EA~"));
+    assert!(text(&third_bytes).contains("LIN**VN*SKU-00000002~\nQTY*33*64*EA~"));
     let control = |p: &x12::Parsed| p.interchanges[0].control.trim().parse::<u32>().unwrap();
-    assert_eq!(control(&again), control(&parsed) + 1, "never reused");
+    assert_eq!(control(&third), control(&parsed) + 1, "never reused");
 }
 
 /// A customer's 850 turned into a 940 for the warehouse: one set per order, lines as sent.

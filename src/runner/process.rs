@@ -431,8 +431,16 @@ impl Run<'_> {
             let bytes = match &o.format {
                 OutputFormat::Csv => to_csv(df, &o.order_by).map_err(|e| data(p, e))?,
                 OutputFormat::X12 { document, party } => {
-                    super::x12_ack::outbound_x12(ledger, df, &o.order_by, *document, party)?
-                        .map_err(|e| data(p, format!("output {} as X12: {e}", o.table)))?
+                    let previous = self.replayed_output(ledger, o)?;
+                    super::x12_ack::outbound_x12(
+                        ledger,
+                        df,
+                        &o.order_by,
+                        *document,
+                        party,
+                        previous.as_deref(),
+                    )?
+                    .map_err(|e| data(p, format!("output {} as X12: {e}", o.table)))?
                 }
             };
             let name = o.file_name(&p.id, date, &self.run_id);
@@ -496,6 +504,33 @@ fn archive_copy(written: &Path, dir: &Path, name: &str, bytes: &[u8]) -> Result<
 }
 
 impl Run<'_> {
+    /// For a rerun: the bytes the replayed run wrote for the same output (table and
+    /// destination), from its archive.
+    fn replayed_output(
+        &self,
+        ledger: &Ledger,
+        o: &crate::config::Output,
+    ) -> Result<Option<Vec<u8>>, RunError> {
+        let Some(replayed) = &self.manifest.rerun_of else {
+            return Ok(None);
+        };
+        let Some(archive) = ledger.run_archive(replayed)? else {
+            return Ok(None);
+        };
+        let dir = self.home.root.join(archive);
+        let Ok(manifest) = std::fs::read(dir.join("manifest.json")) else {
+            return Ok(None);
+        };
+        let Ok(manifest) = serde_json::from_slice::<Manifest>(&manifest) else {
+            return Ok(None);
+        };
+        Ok(manifest
+            .outputs
+            .iter()
+            .find(|e| e.table == o.table && e.destination == o.destination)
+            .and_then(|e| std::fs::read(dir.join("output").join(&e.name)).ok()))
+    }
+
     /// 997s for what the partner sent, written before the data is judged (a rejected
     /// interchange is acknowledged as rejected). Reruns send none: the partner has them.
     fn send_acks(&mut self, ledger: &Ledger, bytes: &[u8], dest: &str) -> Result<(), RunError> {

@@ -44,20 +44,36 @@ fn next_controls(ledger: &Ledger, partner: &str) -> Result<(u32, u32), StoreErro
 }
 
 /// An output table written as an X12 940 or 846 interchange to `party`, with the partner's
-/// next control numbers from the ledger (so they are never reused, reruns included). The outer
-/// `Result` is the ledger, the inner one the data (a value the document cannot carry).
+/// next control numbers from the ledger, never reused. A rerun passes the replayed run's
+/// document as `previous`: when the rerun's content is the same, the previous envelope
+/// (control numbers, date, time) is kept, so the output is byte-identical and a partner that
+/// receives it again sees a duplicate interchange, not a second order; changed content gets new
+/// numbers. The outer `Result` is the ledger, the inner one the data (a value the document
+/// cannot carry).
 pub fn outbound_x12(
     ledger: &Ledger,
     df: &polars::prelude::DataFrame,
     order_by: &[String],
     document: crate::config::X12Document,
     party: &crate::config::X12Party,
+    previous: Option<&[u8]>,
 ) -> Result<Result<Vec<u8>, String>, StoreError> {
     use crate::config::X12Document;
     let table = match super::tables::to_table(df, order_by) {
         Ok(t) => t,
         Err(e) => return Ok(Err(e.to_string())),
     };
+    let write = |env: &x12::Envelope| match document {
+        X12Document::ShippingOrder => x12::write_940(env, &table),
+        X12Document::InventoryAdvice => x12::write_846(env, &table),
+    };
+    if let Some(env) = previous.and_then(|b| previous_envelope(b, party)) {
+        if let Ok(again) = write(&env) {
+            if Some(again.as_slice()) == previous {
+                return Ok(Ok(again));
+            }
+        }
+    }
     let (interchange_control, group_control) = next_controls(ledger, &party.partner_key())?;
     let now = Utc::now();
     let env = x12::Envelope {
@@ -75,11 +91,29 @@ pub fn outbound_x12(
         usage: party.usage,
         separators: x12::Separators::default(),
     };
-    let written = match document {
-        X12Document::ShippingOrder => x12::write_940(&env, &table),
-        X12Document::InventoryAdvice => x12::write_846(&env, &table),
-    };
-    Ok(written.map_err(|e| e.to_string()))
+    Ok(write(&env).map_err(|e| e.to_string()))
+}
+
+/// The envelope a document we wrote earlier carried (its first interchange and group).
+fn previous_envelope(bytes: &[u8], party: &crate::config::X12Party) -> Option<x12::Envelope> {
+    let parsed = x12::parse(bytes);
+    let ic = parsed.interchanges.first()?;
+    let group = ic.groups.first()?;
+    Some(x12::Envelope {
+        sender_qualifier: party.sender_qualifier.clone(),
+        sender: party.sender.clone(),
+        receiver_qualifier: party.receiver_qualifier.clone(),
+        receiver: party.receiver.clone(),
+        app_sender: party.app_sender.clone(),
+        app_receiver: party.app_receiver.clone(),
+        date: group.date.clone(),
+        time: group.time.clone(),
+        interchange_control: ic.control.trim().parse().ok()?,
+        group_control: group.control.trim().parse().ok()?,
+        first_set_control: 1,
+        usage: party.usage,
+        separators: x12::Separators::default(),
+    })
 }
 
 /// One 997 file (name and bytes) per received interchange that has groups.

@@ -368,6 +368,19 @@ impl Ledger {
         tx.commit().map_err(self.err())
     }
 
+    /// Where a run's archive folder is (relative to the home), if it has one.
+    pub fn run_archive(&self, run_id: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT archive_path FROM runs WHERE run_id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(self.err())
+    }
+
     /// Marks a run's exception report as archived and queued (or not wanted by the rule).
     pub fn set_report_done(&self, run_id: &str) -> Result<(), StoreError> {
         self.conn
