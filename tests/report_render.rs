@@ -18,6 +18,7 @@ fn html_numbers_equal_the_run_report() {
         &RenderOptions {
             top_breaks: 2,
             examples_per_rule: 1,
+            ..RenderOptions::default()
         },
     )
     .expect("render")
@@ -136,4 +137,58 @@ fn csv_attachment_neutralises_injection_and_keeps_numbers() {
     for (row, col, want) in cases {
         assert_eq!(cell(*row, col), *want, "row {row} column {col}");
     }
+}
+
+/// A CSV over the mail size limit is cut at a record boundary (a quoted multi-line cell stays
+/// whole), the body says how many rows the mail holds, and the archived CSV keeps them all.
+#[test]
+fn an_attachment_over_the_size_limit_is_cut_and_the_body_says_so() {
+    let mut report = sample_report();
+    let template = report.issues[0].clone();
+    for i in 0..2000 {
+        let mut issue = template.clone();
+        issue.line = Some(10 + i);
+        issue.message = format!("problem {i}\nsecond line of a multi-line message");
+        report.issues.push(issue);
+    }
+    let full = render(&report, "{summary}", &RenderOptions::default()).expect("render");
+    assert_eq!(full.attachment, full.csv, "under the limit: the whole CSV");
+    assert!(full
+        .text
+        .contains("Every break and issue is in the attached CSV."));
+
+    let limit = 20_000;
+    let cut = render(
+        &report,
+        "{summary}",
+        &RenderOptions {
+            max_attachment_bytes: limit,
+            ..RenderOptions::default()
+        },
+    )
+    .expect("render");
+    assert_eq!(cut.csv, full.csv, "the archived CSV keeps every row");
+    assert!(cut.attachment.len() <= limit, "{}", cut.attachment.len());
+    let (kept, total) = cut.attachment_rows;
+    let records = |b: &[u8]| csv::Reader::from_reader(b).records().count();
+    assert_eq!(total, records(&full.csv));
+    assert_eq!(kept, records(&cut.attachment));
+    assert!(kept > 10 && kept < total, "{kept} of {total}");
+    // Every kept record is whole: the same as the full CSV's first records.
+    let firsts: Vec<csv::StringRecord> = csv::Reader::from_reader(full.csv.as_slice())
+        .records()
+        .take(kept)
+        .map(|r| r.expect("record"))
+        .collect();
+    let got: Vec<csv::StringRecord> = csv::Reader::from_reader(cut.attachment.as_slice())
+        .records()
+        .map(|r| r.expect("record"))
+        .collect();
+    assert_eq!(got, firsts);
+    let note = format!("The attached CSV holds the first {kept} of {total} rows");
+    assert!(
+        cut.text.contains(&note) && cut.html.contains(&note),
+        "{}",
+        cut.text
+    );
 }

@@ -119,3 +119,42 @@ pub(super) fn csv_attachment(r: &RunReport) -> Result<Vec<u8>, RenderError> {
     w.into_inner()
         .map_err(|e| RenderError::CsvFlush(e.error().to_string()))
 }
+
+/// The attachment cut to at most `max_bytes` at a record boundary (quoted multi-line cells stay
+/// whole): the bytes, records kept, records in all. The full CSV is archived with the run; a
+/// mail relay refuses (5xx) a message over its size limit, which would lose the whole mail.
+pub(super) fn cap(csv: &[u8], max_bytes: usize) -> Result<(Vec<u8>, usize, usize), RenderError> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(csv);
+    if csv.len() <= max_bytes {
+        let total = reader.byte_records().count();
+        return Ok((csv.to_vec(), total, total));
+    }
+    let header = reader.byte_headers()?.clone();
+    let mut out = ::csv::Writer::from_writer(Vec::new());
+    out.write_byte_record(&header)?;
+    let (mut kept, mut total) = (0, 0);
+    let mut full = false;
+    for record in reader.byte_records() {
+        let record = record?;
+        total += 1;
+        if full {
+            continue;
+        }
+        // A record never takes more than its fields, the quotes doubled, and separators.
+        let worst: usize = record.iter().map(|f| 2 * f.len() + 3).sum::<usize>() + 2;
+        out.flush()
+            .map_err(|e| RenderError::CsvFlush(e.to_string()))?;
+        if out.get_ref().len() + worst > max_bytes {
+            full = true;
+            continue;
+        }
+        out.write_byte_record(&record)?;
+        kept += 1;
+    }
+    let bytes = out
+        .into_inner()
+        .map_err(|e| RenderError::CsvFlush(e.to_string()))?;
+    Ok((bytes, kept, total))
+}

@@ -131,7 +131,7 @@ pub fn build_message(
             rendered.html.clone(),
         ))
         .singlepart(
-            Attachment::new(rendered.csv_name.clone()).body(rendered.csv.clone(), csv_type),
+            Attachment::new(rendered.csv_name.clone()).body(rendered.attachment.clone(), csv_type),
         );
     let message = builder.multipart(body).map_err(|source| MailError::Build {
         pipeline: report.pipeline.clone(),

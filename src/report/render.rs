@@ -18,6 +18,9 @@ pub struct RenderOptions {
     pub top_breaks: usize,
     /// How many example issues the body shows per rule.
     pub examples_per_rule: usize,
+    /// The largest CSV attached to the mail; beyond it the attachment holds the first rows and
+    /// the body says so (the archived `report.csv` always has every row).
+    pub max_attachment_bytes: usize,
 }
 
 impl Default for RenderOptions {
@@ -25,6 +28,7 @@ impl Default for RenderOptions {
         RenderOptions {
             top_breaks: 20,
             examples_per_rule: 5,
+            max_attachment_bytes: 5 << 20,
         }
     }
 }
@@ -35,8 +39,12 @@ pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
-    /// CSV attachment bytes (UTF-8).
+    /// Every break and issue as CSV (UTF-8): archived as the run's `report.csv`.
     pub csv: Vec<u8>,
+    /// What the mail attaches: `csv`, or its first rows when it is over the size limit.
+    pub attachment: Vec<u8>,
+    /// Rows in `attachment` and in `csv`.
+    pub attachment_rows: (usize, usize),
     /// File name for the attachment, e.g. `settlement-2026-11-25-exceptions.csv`.
     pub csv_name: String,
 }
@@ -56,11 +64,22 @@ pub fn render(
     subject_template: &str,
     opts: &RenderOptions,
 ) -> Result<Rendered, RenderError> {
+    let csv = super::attachment::csv_attachment(report)?;
+    let (attachment, kept, total) = super::attachment::cap(&csv, opts.max_attachment_bytes)?;
+    let closing = if kept < total {
+        format!(
+            "The attached CSV holds the first {kept} of {total} rows (the mail size limit); every row is in the run's archived report.csv."
+        )
+    } else {
+        "Every break and issue is in the attached CSV.".to_string()
+    };
     Ok(Rendered {
         subject: subject(report, subject_template),
-        text: text(report, opts),
-        html: html(report, opts),
-        csv: super::attachment::csv_attachment(report)?,
+        text: text(report, opts, &closing),
+        html: html(report, opts, &closing),
+        csv,
+        attachment,
+        attachment_rows: (kept, total),
         csv_name: format!(
             "{}-{}-exceptions.csv",
             file_safe(&report.pipeline),
@@ -159,7 +178,7 @@ fn measures_text(b: &Break) -> String {
         .join("; ")
 }
 
-fn text(r: &RunReport, opts: &RenderOptions) -> String {
+fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
@@ -230,7 +249,7 @@ fn text(r: &RunReport, opts: &RenderOptions) -> String {
             let _ = writeln!(t);
         }
     }
-    let _ = writeln!(t, "Every break and issue is in the attached CSV.");
+    let _ = writeln!(t, "{closing}");
     t
 }
 
@@ -242,7 +261,7 @@ fn file_sections(r: &RunReport) -> [(&'static str, &[FileNote]); 3] {
     ]
 }
 
-fn html(r: &RunReport, opts: &RenderOptions) -> String {
+fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     let e = escape;
     let mut h = String::new();
     let _ = write!(h, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head><body style=\"font-family:sans-serif\">\n", e(&r.pipeline));
@@ -347,7 +366,7 @@ fn html(r: &RunReport, opts: &RenderOptions) -> String {
             h.push_str("</ul>\n");
         }
     }
-    h.push_str("<p>Every break and issue is in the attached CSV.</p>\n</body></html>\n");
+    let _ = writeln!(h, "<p>{}</p>\n</body></html>", escape(closing));
     h
 }
 
