@@ -450,6 +450,7 @@ impl Run<'_> {
             }
             tracing::info!(pipeline = %p.id, "reconciled in {:.2}s: {:?}", started.elapsed().as_secs_f64(), self.manifest.reconciliation);
             tables.insert("breaks".into(), r.breaks().map_err(|e| data(p, e))?);
+            tracing::debug!(pipeline = %p.id, "breaks at {:.2}s", started.elapsed().as_secs_f64());
             tables.insert("reconciled".into(), r.table);
         }
         if p.report.is_some() {
