@@ -433,8 +433,12 @@ impl Run<'_> {
         }
         let good = v.good_rows().map_err(|e| data(p, e))?;
         self.manifest.rows_set_aside = v.bad_rows.len() + structure_aside;
-        tables.insert("input".into(), good.clone());
-        if let (Some(spec), Some(erp)) = (&p.reconcile, tables.get("erp")) {
+        // Only `tables` holds the rows from here, so that the transforms' clean-up frees them.
+        drop(v);
+        tables.insert("input".into(), good);
+        if let (Some(spec), Some(erp), Some(good)) =
+            (&p.reconcile, tables.get("erp"), tables.get("input"))
+        {
             let started = std::time::Instant::now();
             let unique = KnownUnique {
                 partner: same_set(&p.schema.primary_key, spec.keys.iter().map(|k| &k.0)),
@@ -442,7 +446,7 @@ impl Run<'_> {
                     same_set(&e.schema.primary_key, spec.keys.iter().map(|k| &k.1))
                 }),
             };
-            let r = reconcile(&good, erp, spec, unique).map_err(|e| data(p, e))?;
+            let r = reconcile(good, erp, spec, unique).map_err(|e| data(p, e))?;
             for s in STATUSES {
                 self.manifest
                     .reconciliation
