@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
@@ -16,8 +18,8 @@ use crate::engine::reconcile::{reconcile, KnownUnique, STATUSES};
 use crate::engine::transform::run_transforms;
 use crate::issue::{Issue, Severity};
 use crate::report::RunReport;
-use crate::store::files::{move_file, safe_name, sha256_hex, write_atomic};
-use crate::store::Ledger;
+use crate::store::files::{move_file, safe_name, sha256_file, sha256_hex, write_atomic};
+use crate::store::{Ledger, StoreError};
 
 /// Who asked for a rerun and why.
 #[derive(Debug, Clone)]
@@ -93,6 +95,9 @@ struct Run<'a> {
     issues: Vec<Issue>,
     manifest: Manifest,
     reconciled: Option<DataFrame>,
+    /// The archive copies of the ERP extract and references, written one after another on a
+    /// background thread while the data is checked (their fsyncs cost disk time, not CPU time).
+    copies: Option<JoinHandle<Result<(), StoreError>>>,
 }
 
 /// Processes one claimed file. `source` is the landed file (moved into the archive) or, for a
@@ -154,11 +159,17 @@ pub fn process(
             ..Manifest::default()
         },
         reconciled: None,
+        copies: None,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
     let result = match date {
         Err(why) => Ok(Step::Reject(why)),
         Ok(date) => run.steps(ledger, &input, date),
+    };
+    // Every input is in the archive before the run's end is written anywhere.
+    let result = match (run.finish_copies(), result) {
+        (Err(e), Ok(_)) => Err(e),
+        (_, result) => result,
     };
     let (state, reason) = match result {
         Ok(Step::Done) => ("succeeded", None),
@@ -257,15 +268,19 @@ fn data(p: &Pipeline, e: impl std::fmt::Display) -> RunError {
 }
 
 impl Run<'_> {
-    fn read_input(&mut self, role: &str, path: &Path) -> Result<Vec<u8>, RunError> {
-        let bytes = std::fs::read(path).map_err(|e| io(self.p, path, e))?;
+    fn read_input(&mut self, role: &str, path: &Path) -> Result<Arc<Vec<u8>>, RunError> {
+        let bytes = Arc::new(std::fs::read(path).map_err(|e| io(self.p, path, e))?);
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if role != "partner" {
-            write_atomic(&self.dir.join(role), &safe_name(&name), &bytes)?;
-        }
+        let (dir, archived, data) = (self.dir.join(role), safe_name(&name), Arc::clone(&bytes));
+        let before = self.copies.take();
+        self.copies = Some(std::thread::spawn(move || {
+            let earlier = before.map_or(Ok(()), join_copy);
+            write_atomic(&dir, &archived, &data)?;
+            earlier
+        }));
         self.manifest.inputs.push(InputEntry {
             role: role.into(),
             name,
@@ -275,9 +290,30 @@ impl Run<'_> {
         Ok(bytes)
     }
 
+    /// Records the partner file in the manifest without holding it: it is read only when its
+    /// turn comes, so it is not in memory while the ERP extract is validated.
+    fn note_partner(&mut self, path: &Path) -> Result<(), RunError> {
+        let (size, sha256) = sha256_file(path)?;
+        self.manifest.inputs.push(InputEntry {
+            role: "partner".into(),
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            size,
+            sha256,
+        });
+        Ok(())
+    }
+
+    /// Waits for the archive copies started by `read_input`.
+    fn finish_copies(&mut self) -> Result<(), RunError> {
+        Ok(self.copies.take().map_or(Ok(()), join_copy)?)
+    }
+
     fn steps(&mut self, ledger: &Ledger, input: &Path, date: NaiveDate) -> Result<Step, RunError> {
         let p = self.p;
-        let bytes = self.read_input("partner", input)?;
+        self.note_partner(input)?;
         let mut tables: BTreeMap<String, DataFrame> = BTreeMap::new();
         let mut refs: HashMap<String, DataFrame> = HashMap::new();
         for (name, t) in &p.references {
@@ -323,6 +359,8 @@ impl Run<'_> {
             tracing::info!(pipeline = %p.id, rows = v.rows(), "ERP extract read and validated in {:.2}s", started.elapsed().as_secs_f64());
         }
         let started = std::time::Instant::now();
+        let bytes = std::fs::read(input).map_err(|e| io(p, input, e))?;
+        tracing::debug!(pipeline = %p.id, "partner file read in {:.2}s", started.elapsed().as_secs_f64());
         let v = match &p.format {
             InputFormat::Csv => load_table(&self.file, &bytes, &p.schema, &p.dialect, &refs),
             InputFormat::X12 { table }
@@ -395,8 +433,12 @@ impl Run<'_> {
         }
         let good = v.good_rows().map_err(|e| data(p, e))?;
         self.manifest.rows_set_aside = v.bad_rows.len() + structure_aside;
-        tables.insert("input".into(), good.clone());
-        if let (Some(spec), Some(erp)) = (&p.reconcile, tables.get("erp")) {
+        // Only `tables` holds the rows from here, so that the transforms' clean-up frees them.
+        drop(v);
+        tables.insert("input".into(), good);
+        if let (Some(spec), Some(erp), Some(good)) =
+            (&p.reconcile, tables.get("erp"), tables.get("input"))
+        {
             let started = std::time::Instant::now();
             let unique = KnownUnique {
                 partner: same_set(&p.schema.primary_key, spec.keys.iter().map(|k| &k.0)),
@@ -404,7 +446,7 @@ impl Run<'_> {
                     same_set(&e.schema.primary_key, spec.keys.iter().map(|k| &k.1))
                 }),
             };
-            let r = reconcile(&good, erp, spec, unique).map_err(|e| data(p, e))?;
+            let r = reconcile(good, erp, spec, unique).map_err(|e| data(p, e))?;
             for s in STATUSES {
                 self.manifest
                     .reconciliation
@@ -412,6 +454,7 @@ impl Run<'_> {
             }
             tracing::info!(pipeline = %p.id, "reconciled in {:.2}s: {:?}", started.elapsed().as_secs_f64(), self.manifest.reconciliation);
             tables.insert("breaks".into(), r.breaks().map_err(|e| data(p, e))?);
+            tracing::debug!(pipeline = %p.id, "breaks at {:.2}s", started.elapsed().as_secs_f64());
             tables.insert("reconciled".into(), r.table);
         }
         if p.report.is_some() {
@@ -470,6 +513,17 @@ impl Run<'_> {
         }
         Ok(Step::Done)
     }
+}
+
+/// The outcome of an archive copy thread (a panic there is reported as a failed write).
+fn join_copy(h: JoinHandle<Result<(), StoreError>>) -> Result<(), StoreError> {
+    h.join().unwrap_or_else(|_| {
+        Err(StoreError::Io {
+            path: PathBuf::new(),
+            step: "archive copy",
+            source: std::io::Error::other("the archive copy thread panicked"),
+        })
+    })
 }
 
 /// Whether a table is written by an output or (when `by_sql`) named by a transform's SQL;

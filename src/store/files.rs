@@ -95,6 +95,23 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Size and sha256 of a file, read in blocks (the file is never held whole).
+pub fn sha256_file(path: &Path) -> Result<(u64, String), StoreError> {
+    let mut f = File::open(path).map_err(io(path, "open"))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(io(path, "read"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(buf.get(..n).unwrap_or_default());
+        size += n as u64;
+    }
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
 /// Moves a file (rename; copy and remove across file systems) and fsyncs the target folder.
 pub fn move_file(from: &Path, to: &Path) -> Result<(), StoreError> {
     if let Some(parent) = to.parent() {
