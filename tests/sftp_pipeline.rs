@@ -350,30 +350,14 @@ fn serve_polls_an_sftp_source_and_uploads_the_outputs() {
         .replace("[input]", &format!("{source}\n[input]"));
     std::fs::write(&pipeline, text).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args(["--home", root.to_str().unwrap(), "serve", "--listen", "off"])
-        .env("TALLYMAN_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let log = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = err.read_to_string(&mut text);
-        text
-    });
+    let daemon = Daemon::start(root);
     let on_server = inbound.join("stock_2026-11-25.csv");
     std::fs::write(&on_server, &bytes).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while names(&remote).len() < 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().unwrap();
-    let log = log.join().unwrap();
+    let (status, log) = daemon.stop();
     assert!(status.success(), "{log}");
     assert_eq!(names(&remote).len(), 2, "both outputs uploaded: {log}");
     assert!(!on_server.exists(), "deleted on the server after the claim");
@@ -409,27 +393,7 @@ fn a_stalled_sftp_source_does_not_hold_up_other_pipelines() {
     let check = tallyman(root, &["check"]);
     assert!(check.status.success(), "{}", stderr(&check));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args([
-            "--home",
-            root.to_str().unwrap(),
-            "serve",
-            "--listen",
-            "off",
-            "--scan-secs",
-            "1",
-        ])
-        .env("TALLYMAN_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let log = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = err.read_to_string(&mut text);
-        text
-    });
+    let daemon = Daemon::start(root);
     for f in std::fs::read_dir(root.join("inbox/inventory_3pl")).unwrap() {
         age(&f.unwrap().path());
     }
@@ -441,11 +405,7 @@ fn a_stalled_sftp_source_does_not_hold_up_other_pipelines() {
     let took = started.elapsed();
     // Let the stalled source fail a few polls.
     std::thread::sleep(Duration::from_secs(5));
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().unwrap();
-    let log = log.join().unwrap();
+    let (status, log) = daemon.stop();
     drop(black_hole);
     assert!(status.success(), "{log}");
     assert!(
@@ -464,4 +424,39 @@ fn a_stalled_sftp_source_does_not_hold_up_other_pipelines() {
             && runs.contains("last worked never"),
         "{runs}"
     );
+}
+
+/// `tallyman serve` on a home (no HTTP listener, a 1 s scan), its log collected.
+struct Daemon {
+    child: std::process::Child,
+    log: std::thread::JoinHandle<String>,
+}
+
+impl Daemon {
+    fn start(root: &Path) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+            .args(["--home", root.to_str().unwrap(), "serve", "--listen", "off"])
+            .args(["--scan-secs", "1"])
+            .env("TALLYMAN_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let log = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            text
+        });
+        Daemon { child, log }
+    }
+
+    /// SIGTERM, then the exit status and everything it logged.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().unwrap();
+        (status, self.log.join().unwrap())
+    }
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::tables::{document_input, issues_csv, load_table, to_csv};
+use super::tables::{issues_csv, load_table, to_csv, Document};
 use super::{now_text, rel, RunError};
 use crate::config::compile::business_date;
 use crate::config::{Home, InputFormat, OnError, OutputFormat, Pipeline};
@@ -366,18 +366,24 @@ impl Run<'_> {
             InputFormat::X12 { table }
             | InputFormat::Edifact { table }
             | InputFormat::Xml { table } => {
-                let (csv, mut envelope) = document_input(&p.format, &self.file, &bytes);
-                if matches!(p.format, InputFormat::X12 { .. }) && self.manifest.trigger == "file" {
+                let doc = Document::parse(&p.format, &bytes)
+                    .ok_or_else(|| data(p, "a CSV input has no document"))?;
+                let mut envelope = doc.issues(&self.file, &bytes);
+                // Reruns neither check control numbers (they would meet their own) nor acknowledge.
+                if let (Document::X12(parsed), "file") = (&doc, self.manifest.trigger.as_str()) {
                     envelope.extend(super::x12_ack::duplicate_interchanges(
                         ledger,
                         &self.file,
                         &bytes,
+                        parsed,
                         &self.run_id,
                     )?);
+                    if let Some(dest) = &p.ack_destination {
+                        self.send_acks(ledger, parsed, dest)?;
+                    }
                 }
-                if let (Some(dest), "file") = (&p.ack_destination, self.manifest.trigger.as_str()) {
-                    self.send_acks(ledger, &bytes, dest)?;
-                }
+                let csv = doc.table_csv(table);
+                drop(doc);
                 let kind = match &p.format {
                     InputFormat::X12 { .. } => "X12 envelope",
                     InputFormat::Edifact { .. } => "EDIFACT envelope",
@@ -587,8 +593,13 @@ impl Run<'_> {
 
     /// 997s for what the partner sent, written before the data is judged (a rejected
     /// interchange is acknowledged as rejected). Reruns send none: the partner has them.
-    fn send_acks(&mut self, ledger: &Ledger, bytes: &[u8], dest: &str) -> Result<(), RunError> {
-        for (name, ack) in super::x12_ack::acknowledgements(ledger, bytes, Utc::now())? {
+    fn send_acks(
+        &mut self,
+        ledger: &Ledger,
+        parsed: &crate::formats::x12::Parsed,
+        dest: &str,
+    ) -> Result<(), RunError> {
+        for (name, ack) in super::x12_ack::acknowledgements(ledger, parsed, Utc::now())? {
             let path = write_atomic(&self.home.outbox().join(dest), &name, &ack)?;
             archive_copy(&path, &self.dir.join("output"), &name, &ack)?;
             let sha = sha256_hex(&ack);

@@ -32,14 +32,7 @@ pub fn load_table(
 /// Renders a table as CSV bytes (header included), sorted by `order_by` when given so that
 /// a rerun of the same inputs gives byte-identical files.
 pub fn to_csv(df: &DataFrame, order_by: &[String]) -> PolarsResult<Vec<u8>> {
-    let mut df = if order_by.is_empty() {
-        df.clone()
-    } else {
-        df.sort(
-            order_by.to_vec(),
-            SortMultipleOptions::default().with_maintain_order(true),
-        )?
-    };
+    let mut df = sorted(df, order_by)?;
     let mut buf = Vec::new();
     CsvWriter::new(&mut buf)
         .include_header(true)
@@ -47,16 +40,20 @@ pub fn to_csv(df: &DataFrame, order_by: &[String]) -> PolarsResult<Vec<u8>> {
     Ok(buf)
 }
 
+/// `df` in `order_by` order (stable), or as it is.
+fn sorted(df: &DataFrame, order_by: &[String]) -> PolarsResult<DataFrame> {
+    if order_by.is_empty() {
+        return Ok(df.clone());
+    }
+    df.sort(
+        order_by.to_vec(),
+        SortMultipleOptions::default().with_maintain_order(true),
+    )
+}
+
 /// A table as text columns (the X12 writers' input), sorted by `order_by` when given.
 pub fn to_table(df: &DataFrame, order_by: &[String]) -> PolarsResult<crate::formats::x12::Table> {
-    let df = if order_by.is_empty() {
-        df.clone()
-    } else {
-        df.sort(
-            order_by.to_vec(),
-            SortMultipleOptions::default().with_maintain_order(true),
-        )?
-    };
+    let df = sorted(df, order_by)?;
     let mut columns = Vec::with_capacity(df.width());
     for c in df.columns() {
         let text = c.cast(&DataType::String)?;
@@ -102,45 +99,56 @@ fn neutralise(s: &str) -> String {
     }
 }
 
-/// An X12, EDIFACT or XML input: its envelope or document problems as issues, and the named
-/// mapped table rendered as CSV (so it is validated exactly like a CSV file). `None` when the
-/// file holds no such rows.
-pub fn document_input(
-    format: &InputFormat,
-    file: &str,
-    bytes: &[u8],
-) -> (Option<Vec<u8>>, Vec<crate::issue::Issue>) {
-    use crate::formats::{edifact, x12, xml};
-    let (tables, issues, table) = match format {
-        InputFormat::Csv => return (None, Vec::new()),
-        InputFormat::X12 { table } => {
-            let parsed = x12::parse(bytes);
-            let issues = x12::to_issues(file, bytes, &parsed.problems);
-            (x12::map_tables(&parsed), issues, table)
+/// An X12, EDIFACT or XML input, parsed once: its problems, its mapped tables, and (X12) the
+/// interchanges the acknowledgements and the duplicate check read.
+pub enum Document<'a> {
+    X12(crate::formats::x12::Parsed<'a>),
+    Edifact(crate::formats::edifact::Parsed<'a>),
+    Xml(Box<crate::formats::xml::Parsed>),
+}
+
+impl<'a> Document<'a> {
+    /// `None` for CSV inputs.
+    pub fn parse(format: &InputFormat, bytes: &'a [u8]) -> Option<Document<'a>> {
+        use crate::formats::{edifact, x12, xml};
+        match format {
+            InputFormat::Csv => None,
+            InputFormat::X12 { .. } => Some(Document::X12(x12::parse(bytes))),
+            InputFormat::Edifact { .. } => Some(Document::Edifact(edifact::parse(bytes))),
+            InputFormat::Xml { .. } => Some(Document::Xml(Box::new(xml::parse(bytes)))),
         }
-        InputFormat::Edifact { table } => {
-            let parsed = edifact::parse(bytes);
-            let issues = edifact::to_issues(file, bytes, &parsed.problems);
-            (edifact::map_tables(&parsed), issues, table)
-        }
-        InputFormat::Xml { table } => {
-            let parsed = xml::parse(bytes);
-            let issues = xml::to_issues(file, &parsed.problems);
-            (xml::map_tables(&parsed), issues, table)
-        }
-    };
-    let Some(t) = tables.into_iter().find(|t| &t.name == table) else {
-        return (None, issues);
-    };
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(t.columns.iter().map(|c| c.name.as_str()));
-    for r in 0..t.rows() {
-        let _ = w.write_record(t.columns.iter().map(|c| {
-            c.values
-                .get(r)
-                .and_then(|v| v.as_deref())
-                .unwrap_or_default()
-        }));
     }
-    (w.into_inner().ok(), issues)
+
+    /// Envelope or document problems as issues of `file` (`bytes` are the parsed ones).
+    pub fn issues(&self, file: &str, bytes: &[u8]) -> Vec<crate::issue::Issue> {
+        use crate::formats::{edifact, x12, xml};
+        match self {
+            Document::X12(p) => x12::to_issues(file, bytes, &p.problems),
+            Document::Edifact(p) => edifact::to_issues(file, bytes, &p.problems),
+            Document::Xml(p) => xml::to_issues(file, &p.problems),
+        }
+    }
+
+    /// The mapped table `table` rendered as CSV (so it is validated exactly like a CSV file);
+    /// `None` when the document holds no such rows.
+    pub fn table_csv(&self, table: &str) -> Option<Vec<u8>> {
+        use crate::formats::{edifact, x12, xml};
+        let tables = match self {
+            Document::X12(p) => x12::map_tables(p),
+            Document::Edifact(p) => edifact::map_tables(p),
+            Document::Xml(p) => xml::map_tables(p),
+        };
+        let t = tables.into_iter().find(|t| t.name == table)?;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record(t.columns.iter().map(|c| c.name.as_str()));
+        for r in 0..t.rows() {
+            let _ = w.write_record(t.columns.iter().map(|c| {
+                c.values
+                    .get(r)
+                    .and_then(|v| v.as_deref())
+                    .unwrap_or_default()
+            }));
+        }
+        w.into_inner().ok()
+    }
 }

@@ -119,18 +119,15 @@ fn previous_envelope(bytes: &[u8], party: &crate::config::X12Party) -> Option<x1
 /// One 997 file (name and bytes) per received interchange that has groups.
 pub fn acknowledgements(
     ledger: &Ledger,
-    bytes: &[u8],
+    parsed: &x12::Parsed,
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-    let parsed = x12::parse(bytes);
     let mut out = Vec::new();
     for ic in parsed.interchanges.iter().filter(|i| !i.headless) {
         let acks: Vec<x12::ack::GroupAck> = ic
             .groups
             .iter()
-            .filter_map(|g| {
-                x12::acknowledge(&parsed, ic.index, g.index, x12::AckOptions::default())
-            })
+            .filter_map(|g| x12::acknowledge(parsed, ic.index, g.index, x12::AckOptions::default()))
             .collect();
         if acks.is_empty() {
             continue;
@@ -185,6 +182,7 @@ pub fn duplicate_interchanges(
     ledger: &Ledger,
     file: &str,
     bytes: &[u8],
+    parsed: &x12::Parsed,
     run_id: &str,
 ) -> Result<Vec<crate::issue::Issue>, StoreError> {
     let conn = ledger.connection();
@@ -193,11 +191,10 @@ pub fn duplicate_interchanges(
         source,
     };
     conn.execute(SEEN, []).map_err(err)?;
-    let parsed = x12::parse(bytes);
     // Control numbers are compared as numbers: `000000905` and `905` are the same interchange.
     let norm = |c: &str| c.trim().trim_start_matches('0').to_string();
     let lookup_error = std::cell::RefCell::new(None);
-    let problems = x12::duplicate_interchanges(&parsed, |sender, control| {
+    let problems = x12::duplicate_interchanges(parsed, |sender, control| {
         conn.query_row(
             "SELECT count(*) FROM x12_interchanges_received WHERE sender = ?1 AND control = ?2",
             params![sender, norm(control)],

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 
 use super::lexer::{Charset, Segment};
 use super::model::Parsed;
-use super::tables::{ctx_of, number, opt, Item};
-use crate::formats::x12::table::{Ctx, Table};
+use super::tables::{number, one_table_per_type, opt, Item};
+use crate::formats::x12::table::{Ctx, Table, COLUMNS_856_LINES};
 
 /// The references one scope (header, CPS package or LIN) carried.
 #[derive(Debug, Default)]
@@ -69,42 +69,13 @@ struct Line {
 
 /// Maps every DESADV message; returns no table when there is none.
 pub fn map_tables(parsed: &Parsed) -> Vec<Table> {
-    let mut table = Table::new(
+    one_table_per_type(
+        parsed,
         "edifact_desadv_lines",
-        &[
-            "shipment_id",
-            "ship_date",
-            "carrier",
-            "tracking",
-            "order_number",
-            "pack",
-            "item_hl",
-            "parent_hl",
-            "sku",
-            "sku_qualifier",
-            "upc",
-            "quantity",
-            "unit",
-        ],
-    );
-    let mut any = false;
-    for (ic, m) in parsed
-        .messages()
-        .filter(|(_, m)| m.message_type == "DESADV")
-    {
-        any = true;
-        map_message(
-            &mut table,
-            &ctx_of(ic, m),
-            parsed.message_segments(m),
-            ic.charset,
-        );
-    }
-    if any {
-        vec![table]
-    } else {
-        Vec::new()
-    }
+        &COLUMNS_856_LINES,
+        "DESADV",
+        map_message,
+    )
 }
 
 fn map_message(table: &mut Table, ctx: &Ctx, segs: &[Segment], cs: Charset) {

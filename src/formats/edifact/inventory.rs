@@ -7,44 +7,18 @@
 
 use super::lexer::{Charset, Segment};
 use super::model::Parsed;
-use super::tables::{ctx_of, number, opt, Item};
-use crate::formats::x12::table::{Ctx, Table};
+use super::tables::{number, one_table_per_type, opt, Item};
+use crate::formats::x12::table::{Ctx, Table, COLUMNS_846_LINES};
 
 /// Maps every INVRPT message; returns no table when there is none.
 pub fn map_tables(parsed: &Parsed) -> Vec<Table> {
-    let mut table = Table::new(
+    one_table_per_type(
+        parsed,
         "edifact_invrpt_lines",
-        &[
-            "report_id",
-            "report_date",
-            "location_qualifier",
-            "location",
-            "sku",
-            "sku_qualifier",
-            "upc",
-            "quantity_qualifier",
-            "quantity",
-            "unit",
-        ],
-    );
-    let mut any = false;
-    for (ic, m) in parsed
-        .messages()
-        .filter(|(_, m)| m.message_type == "INVRPT")
-    {
-        any = true;
-        map_message(
-            &mut table,
-            &ctx_of(ic, m),
-            parsed.message_segments(m),
-            ic.charset,
-        );
-    }
-    if any {
-        vec![table]
-    } else {
-        Vec::new()
-    }
+        &COLUMNS_846_LINES,
+        "INVRPT",
+        map_message,
+    )
 }
 
 fn map_message(table: &mut Table, ctx: &Ctx, segs: &[Segment], cs: Charset) {

@@ -27,6 +27,36 @@ pub fn map_tables(parsed: &Parsed) -> Vec<Table> {
     out
 }
 
+/// One table of every message of `message_type`, each mapped by `map`; no table when there is
+/// no such message.
+pub(super) fn one_table_per_type(
+    parsed: &Parsed,
+    name: &str,
+    columns: &[&str],
+    message_type: &str,
+    map: fn(&mut Table, &Ctx, &[Segment], Charset),
+) -> Vec<Table> {
+    let mut table = Table::new(name, columns);
+    let mut any = false;
+    for (ic, m) in parsed
+        .messages()
+        .filter(|(_, m)| m.message_type == message_type)
+    {
+        any = true;
+        map(
+            &mut table,
+            &ctx_of(ic, m),
+            parsed.message_segments(m),
+            ic.charset,
+        );
+    }
+    if any {
+        vec![table]
+    } else {
+        Vec::new()
+    }
+}
+
 /// `None` for empty text.
 pub(super) fn opt(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)

@@ -2,7 +2,7 @@
 //! Column schemas are documented in `table.rs`.
 
 use super::lexer::Segment;
-use super::table::{el, pick_sku, Ctx, Table};
+use super::table::{el, pick_sku, Ctx, Table, COLUMNS_850_HEADER, COLUMNS_850_LINES};
 
 const PO1_PAIRS: [usize; 10] = [6, 8, 10, 12, 14, 16, 18, 20, 22, 24];
 const W01_PAIRS: [usize; 3] = [4, 6, 15];
@@ -89,39 +89,8 @@ impl<'a> Parties<'a> {
 
 pub fn tables_850() -> Vec<Table> {
     vec![
-        Table::new(
-            "x12_850_header",
-            &[
-                "po_number",
-                "po_date",
-                "purpose",
-                "po_type",
-                "buyer",
-                "buyer_id",
-                "ship_to",
-                "ship_to_id",
-                "ship_to_address",
-                "ship_to_city",
-                "ship_to_state",
-                "ship_to_postal",
-                "currency",
-                "line_count",
-            ],
-        ),
-        Table::new(
-            "x12_850_lines",
-            &[
-                "po_number",
-                "line_number",
-                "sku",
-                "sku_qualifier",
-                "upc",
-                "quantity",
-                "unit",
-                "unit_price",
-                "description",
-            ],
-        ),
+        Table::new("x12_850_header", &COLUMNS_850_HEADER),
+        Table::new("x12_850_lines", &COLUMNS_850_LINES),
     ]
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::lexer::{text_of, trim, Segment};
 use super::map_orders::Parties;
-use super::table::{el, pick_sku, Ctx, Table};
+use super::table::{el, pick_sku, Ctx, Table, COLUMNS_846_LINES, COLUMNS_856_LINES};
 
 const LIN_PAIRS: [usize; 15] = [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30];
 const W12_PAIRS: [usize; 1] = [7];
@@ -119,24 +119,7 @@ pub fn map_945(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
 }
 
 pub fn tables_856() -> Vec<Table> {
-    vec![Table::new(
-        "x12_856_lines",
-        &[
-            "shipment_id",
-            "ship_date",
-            "carrier",
-            "tracking",
-            "order_number",
-            "pack",
-            "item_hl",
-            "parent_hl",
-            "sku",
-            "sku_qualifier",
-            "upc",
-            "quantity",
-            "unit",
-        ],
-    )]
+    vec![Table::new("x12_856_lines", &COLUMNS_856_LINES)]
 }
 
 /// One HL node and what its loop carried, as trimmed non-blank slices of the input (turned
@@ -270,21 +253,7 @@ pub fn map_856<'a>(ctx: &Ctx, segs: &[Segment<'a>], tables: &mut [Table]) {
 }
 
 pub fn tables_846() -> Vec<Table> {
-    vec![Table::new(
-        "x12_846_lines",
-        &[
-            "report_id",
-            "report_date",
-            "location_qualifier",
-            "location",
-            "sku",
-            "sku_qualifier",
-            "upc",
-            "quantity_qualifier",
-            "quantity",
-            "unit",
-        ],
-    )]
+    vec![Table::new("x12_846_lines", &COLUMNS_846_LINES)]
 }
 
 pub fn map_846(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {

@@ -30,6 +30,69 @@ use super::lexer::{trim, Fields, Segment};
 use super::model::{Group, Interchange, Parsed, TxSet};
 use super::{map_orders, map_ship};
 
+/// Columns of `x12_850_header` after the context; also XML's `xml_order_header`.
+pub const COLUMNS_850_HEADER: [&str; 14] = [
+    "po_number",
+    "po_date",
+    "purpose",
+    "po_type",
+    "buyer",
+    "buyer_id",
+    "ship_to",
+    "ship_to_id",
+    "ship_to_address",
+    "ship_to_city",
+    "ship_to_state",
+    "ship_to_postal",
+    "currency",
+    "line_count",
+];
+
+/// Columns of `x12_850_lines` after the context; also XML's `xml_order_lines`.
+pub const COLUMNS_850_LINES: [&str; 9] = [
+    "po_number",
+    "line_number",
+    "sku",
+    "sku_qualifier",
+    "upc",
+    "quantity",
+    "unit",
+    "unit_price",
+    "description",
+];
+
+/// Columns of `x12_856_lines` after the context; also `xml_ship_lines` and
+/// `edifact_desadv_lines`.
+pub const COLUMNS_856_LINES: [&str; 13] = [
+    "shipment_id",
+    "ship_date",
+    "carrier",
+    "tracking",
+    "order_number",
+    "pack",
+    "item_hl",
+    "parent_hl",
+    "sku",
+    "sku_qualifier",
+    "upc",
+    "quantity",
+    "unit",
+];
+
+/// Columns of `x12_846_lines` after the context; also `edifact_invrpt_lines`.
+pub const COLUMNS_846_LINES: [&str; 10] = [
+    "report_id",
+    "report_date",
+    "location_qualifier",
+    "location",
+    "sku",
+    "sku_qualifier",
+    "upc",
+    "quantity_qualifier",
+    "quantity",
+    "unit",
+];
+
 /// One named column of optional strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Column {

@@ -7,51 +7,11 @@ use super::tree::Doc;
 use super::{cxml, ubl};
 use crate::formats::x12::table::{Ctx, Table};
 
-/// Columns of `x12_850_header`, after the context.
-pub const ORDER_HEADER: [&str; 14] = [
-    "po_number",
-    "po_date",
-    "purpose",
-    "po_type",
-    "buyer",
-    "buyer_id",
-    "ship_to",
-    "ship_to_id",
-    "ship_to_address",
-    "ship_to_city",
-    "ship_to_state",
-    "ship_to_postal",
-    "currency",
-    "line_count",
-];
-/// Columns of `x12_850_lines`, after the context.
-pub const ORDER_LINES: [&str; 9] = [
-    "po_number",
-    "line_number",
-    "sku",
-    "sku_qualifier",
-    "upc",
-    "quantity",
-    "unit",
-    "unit_price",
-    "description",
-];
-/// Columns of `x12_856_lines`, after the context.
-pub const SHIP_LINES: [&str; 13] = [
-    "shipment_id",
-    "ship_date",
-    "carrier",
-    "tracking",
-    "order_number",
-    "pack",
-    "item_hl",
-    "parent_hl",
-    "sku",
-    "sku_qualifier",
-    "upc",
-    "quantity",
-    "unit",
-];
+/// The XML tables' layouts are their X12 twins' (one schema validates both).
+pub use crate::formats::x12::table::{
+    COLUMNS_850_HEADER as ORDER_HEADER, COLUMNS_850_LINES as ORDER_LINES,
+    COLUMNS_856_LINES as SHIP_LINES,
+};
 
 /// Tables and mapping problems for one document (`payload` from [`super::kind::detect`]).
 pub fn map(
