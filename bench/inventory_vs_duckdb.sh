@@ -56,12 +56,14 @@ schema = "erp_onhand.v1"
 [reconcile]
 keys = [{ partner = "item_id", erp = "sku" }, { partner = "warehouse", erp = "location" }]
 compare = [{ partner = "qty_on_hand", erp = "on_hand" }]
+# The columns ATP needs ride along in the reconciled table: no second join of the two sides.
+carry = { partner = ["qty_damaged"], erp = ["allocated"] }
 [[transforms]]
 name = "atp"
 sql = """
-SELECT i.item_id AS sku, i.warehouse AS location,
-       GREATEST(i.qty_on_hand - COALESCE(i.qty_damaged, 0) - COALESCE(e.allocated, 0), 0) AS atp
-FROM input i LEFT JOIN erp e ON i.item_id = e.sku AND i.warehouse = e.location
+SELECT item_id AS sku, warehouse AS location,
+       GREATEST(partner_qty_on_hand - COALESCE(partner_qty_damaged, 0) - COALESCE(erp_allocated, 0), 0) AS atp
+FROM reconciled WHERE side <> 'erp'
 """
 [[outputs]]
 table = "breaks"

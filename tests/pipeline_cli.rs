@@ -680,3 +680,84 @@ fn an_x12_850_is_validated_and_written_like_a_csv_and_a_broken_envelope_is_rejec
         2
     );
 }
+
+/// `[reconcile] carry` copies columns into the reconciled table, so ATP can be computed from it
+/// without joining the two sides again: the result equals the shipped SQL join's, row for row.
+#[test]
+fn carried_columns_give_the_same_atp_as_the_sql_join() {
+    let h = demo_home();
+    let path = h.root.join("pipelines/inventory_3pl.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let compare =
+        "compare = [{ partner = \"qty_on_hand\", erp = \"on_hand\", abs_tolerance = \"0\" }]";
+    assert!(text.contains(compare), "the demo pipeline changed:\n{text}");
+    let text = text.replace(
+        compare,
+        &format!("{compare}\ncarry = {{ partner = [\"qty_damaged\"], erp = [\"allocated\"] }}"),
+    );
+    let text = format!(
+        "{text}\n[[transforms]]\nname = \"atp_carried\"\nsql = \"\"\"\n\
+         SELECT r.item_id AS sku, r.warehouse AS location,\n\
+         GREATEST(r.partner_qty_on_hand - COALESCE(r.partner_qty_damaged, 0)\n\
+         - COALESCE(r.erp_allocated, 0) - COALESCE(m.safety_stock, 0), 0) AS atp\n\
+         FROM reconciled r LEFT JOIN items m ON r.item_id = m.sku WHERE r.side <> 'erp'\n\"\"\"\n\
+         [[outputs]]\ntable = \"atp_carried\"\ndestination = \"erp\"\nname = \"carried_{{run_id}}.csv\"\n\
+         order_by = [\"sku\", \"location\"]\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    let o = tallyman(&h.root, &["run", "--max-wait-secs", "5"]);
+    assert!(
+        o.status.success(),
+        "{}{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let read = |prefix: &str| {
+        let name = outbox_files(&h.root)
+            .into_iter()
+            .find(|n| n.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix}* in outbox/erp: {}", stdout(&o)));
+        std::fs::read_to_string(h.root.join("outbox/erp").join(name)).unwrap()
+    };
+    let (joined, carried) = (read("atp_"), read("carried_"));
+    assert!(joined.lines().count() > 3, "{joined}");
+    assert_eq!(carried, joined);
+
+    // The variance file carries the columns too; an ERP-only row has no partner value.
+    let variance = read("inventory_variance_");
+    let header: Vec<&str> = variance.lines().next().unwrap().split(',').collect();
+    let at = |c: &str| {
+        header
+            .iter()
+            .position(|h| *h == c)
+            .unwrap_or_else(|| panic!("{c} in {header:?}"))
+    };
+    let (status, damaged, allocated) =
+        (at("status"), at("partner_qty_damaged"), at("erp_allocated"));
+    let erp_only: Vec<Vec<&str>> = variance
+        .lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| r[status] == "only_in_erp")
+        .collect();
+    assert!(!erp_only.is_empty(), "{variance}");
+    for r in erp_only {
+        assert_eq!(r[damaged], "", "{variance}");
+        assert_ne!(r[allocated], "", "{variance}");
+    }
+
+    // Carrying an unknown column, or one already compared, is a configuration error.
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "carry = { partner = [\"qty_damaged\"], erp = [\"allocated\"] }",
+        "carry = { partner = [\"qty_damagd\"], erp = [\"on_hand\"] }",
+    );
+    std::fs::write(&path, text).unwrap();
+    let o = tallyman(&h.root, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for needle in [
+        "reconcile.carry.partner: partner column `qty_damagd` is not in schema `tpl_snapshot.v1`",
+        "reconcile.carry.erp: `on_hand` is compared already",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+}

@@ -124,6 +124,10 @@ pub struct Reconcile {
     /// (partner column, ERP column)
     pub keys: Vec<(String, String)>,
     pub compare: Vec<ComparePair>,
+    /// Partner columns copied into the reconciled table as `partner_<name>`.
+    pub carry_partner: Vec<String>,
+    /// ERP columns copied into the reconciled table as `erp_<name>`.
+    pub carry_erp: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -642,6 +646,34 @@ pub fn compile(
                 rel_tolerance,
             });
         }
+        for c in &r.carry.partner {
+            let clash = compare.iter().any(|p| &p.partner == c);
+            match &schema {
+                Some(s) if s.field(c).is_none() => errs.add(
+                    "reconcile.carry.partner",
+                    format!("partner column `{c}` is not in schema `{}`", s.name),
+                ),
+                _ if clash => errs.add(
+                    "reconcile.carry.partner",
+                    format!("`{c}` is compared already (its `partner_{c}` column exists)"),
+                ),
+                _ => {}
+            }
+        }
+        for c in &r.carry.erp {
+            let clash = compare.iter().any(|p| &p.erp == c);
+            match &erp {
+                Some(e) if e.schema.field(c).is_none() => errs.add(
+                    "reconcile.carry.erp",
+                    format!("ERP column `{c}` is not in schema `{}`", e.schema.name),
+                ),
+                _ if clash => errs.add(
+                    "reconcile.carry.erp",
+                    format!("`{c}` is compared already (its `erp_{c}` column exists)"),
+                ),
+                _ => {}
+            }
+        }
         Reconcile {
             keys: r
                 .keys
@@ -649,6 +681,8 @@ pub fn compile(
                 .map(|k| (k.partner.clone(), k.erp.clone()))
                 .collect(),
             compare,
+            carry_partner: r.carry.partner.clone(),
+            carry_erp: r.carry.erp.clone(),
         }
     });
     let mut tables: Vec<String> = BUILTIN_TABLES.iter().map(|s| s.to_string()).collect();

@@ -113,6 +113,19 @@ pub struct ReconcileRaw {
     pub keys: Vec<KeyPairRaw>,
     #[serde(default)]
     pub compare: Vec<CompareRaw>,
+    #[serde(default)]
+    pub carry: CarryRaw,
+}
+
+/// Columns copied into the reconciled table as they are (`partner_<name>`, `erp_<name>`), so
+/// that a transform needs no second join of the two sides.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarryRaw {
+    #[serde(default)]
+    pub partner: Vec<String>,
+    #[serde(default)]
+    pub erp: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -24,13 +24,16 @@ pub const STATUSES: [&str; 5] = [
 
 const P: &str = "__in_partner";
 const E: &str = "__in_erp";
+const HASH: &str = "__key_hash";
+const COLLISION: &str = "__collision";
 
 /// The reconciled table and its summary.
 #[derive(Debug, Clone)]
 pub struct Reconciled {
     /// One row per key (per row for duplicate keys): the key columns (partner names), `status`,
-    /// `side` (for duplicates: partner or erp), and for each compared pair `partner_<col>`,
-    /// `erp_<col>` and `difference_<col>` (partner − ERP). Sorted by key, then status.
+    /// `side` (for duplicates: partner or erp), for each compared pair `partner_<col>`,
+    /// `erp_<col>` and `difference_<col>` (partner − ERP), then the carried columns
+    /// (`partner_<col>`, `erp_<col>`). In no particular order.
     pub table: DataFrame,
     /// One row per status present: `status`, `count`, and per pair the sums of partner, ERP and
     /// absolute difference.
@@ -96,6 +99,19 @@ pub struct KnownUnique {
     pub erp: bool,
 }
 
+/// How rows are paired across the sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keying {
+    /// Join on one 64-bit hash of a compound key, checked against the keys themselves; any
+    /// pair of different keys sharing a hash makes the exact join run instead. Single-column
+    /// keys are joined exactly.
+    Hashed,
+    /// Join on the key columns themselves.
+    Exact,
+    /// Every key hashes to 0, so every pair collides: tests the fall-back.
+    CollidingHashes,
+}
+
 /// Reconciles `partner` against `erp` by `spec`. The `table` is in no particular order (sort it
 /// with `order_by` for output); `breaks()` is sorted by key.
 pub fn reconcile(
@@ -103,6 +119,17 @@ pub fn reconcile(
     erp: &DataFrame,
     spec: &Reconcile,
     unique: KnownUnique,
+) -> PolarsResult<Reconciled> {
+    reconcile_with(partner, erp, spec, unique, Keying::Hashed)
+}
+
+/// [`reconcile`] with a chosen [`Keying`] (the result is the same for every keying).
+pub fn reconcile_with(
+    partner: &DataFrame,
+    erp: &DataFrame,
+    spec: &Reconcile,
+    unique: KnownUnique,
+    keying: Keying,
 ) -> PolarsResult<Reconciled> {
     let keys: Vec<String> = spec.keys.iter().map(|(p, _)| p.clone()).collect();
     let key_cols = || keys.iter().map(|k| col(k.as_str())).collect::<Vec<_>>();
@@ -147,28 +174,32 @@ pub fn reconcile(
                 .alias(format!("erp_{}", c.erp)),
         );
     }
+    for c in &spec.carry_partner {
+        p_sel.push(col(c.as_str()).alias(format!("partner_{c}")));
+    }
+    for c in &spec.carry_erp {
+        e_sel.push(col(c.as_str()).alias(format!("erp_{c}")));
+    }
     p_sel.push(lit(true).alias(P));
     e_sel.push(lit(true).alias(E));
-    let dup = |known: bool| -> PolarsResult<Expr> {
-        Ok(if known {
-            lit(false).alias("__dup")
+    // `__dup` marks rows whose key occurs twice on their side; a side known unique gets no such
+    // column and no filter (a filter copies every column).
+    let marked = |df: &DataFrame, sel: Vec<Expr>, known: bool| -> PolarsResult<DataFrame> {
+        let lf = df.clone().lazy().select(sel);
+        collect_streaming(if known {
+            lf
         } else {
-            len().over(key_cols())?.gt(lit(1)).alias("__dup")
+            lf.with_column(len().over(key_cols())?.gt(lit(1)).alias("__dup"))
         })
     };
-    let p = partner
-        .clone()
-        .lazy()
-        .select(p_sel)
-        .with_column(dup(unique.partner)?);
-    let e = erp
-        .clone()
-        .lazy()
-        .select(e_sel)
-        .with_column(dup(unique.erp)?);
-    let p = collect_streaming(p)?;
-    let e = collect_streaming(e)?;
+    let p = marked(partner, p_sel, unique.partner)?;
+    let e = marked(erp, e_sel, unique.erp)?;
+    tracing::debug!("reconcile: sides selected ({})", crate::usage::memory());
+    let known = unique;
     let unique = |df: &DataFrame| {
+        if df.column("__dup").is_err() {
+            return df.clone().lazy();
+        }
         df.clone()
             .lazy()
             .filter(col("__dup").not())
@@ -184,12 +215,64 @@ pub fn reconcile(
                 lit(side.to_string()).alias("side"),
             ])
     };
-    let joined = unique(&p).join(
-        unique(&e),
-        key_cols(),
-        key_cols(),
-        JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
-    );
+    // First try: join on one 64-bit hash of the key columns (polars row-encodes multi-column
+    // string keys, the join's main cost). A hash shared by two different keys is caught by
+    // `__collision` below and the exact join is run instead.
+    let hashed = match keying {
+        Keying::Hashed => keys.len() > 1,
+        Keying::Exact => false,
+        Keying::CollidingHashes => true,
+    };
+    let (p, e) = if hashed {
+        // One hasher state for both sides: the same key must hash the same way on each.
+        let state = PlSeedableRandomStateQuality::default();
+        let zero = keying == Keying::CollidingHashes;
+        (
+            with_key_hash(p, &keys, &state, zero)?,
+            with_key_hash(e, &keys, &state, zero)?,
+        )
+    } else {
+        (p, e)
+    };
+    let joined = |hashed: bool| -> PolarsResult<LazyFrame> {
+        if !hashed {
+            return Ok(unique(&p)
+                .join(
+                    unique(&e),
+                    key_cols(),
+                    key_cols(),
+                    JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+                )
+                .with_column(lit(false).alias(COLLISION)));
+        }
+        let right = |k: &String| format!("{k}_right");
+        let same: Vec<Expr> = keys
+            .iter()
+            .map(|k| col(k.as_str()).eq(col(right(k))).fill_null(lit(false)))
+            .collect();
+        let collision = col(P)
+            .is_not_null()
+            .and(col(E).is_not_null())
+            .and(all_horizontal(same)?.not());
+        let coalesced: Vec<Expr> = keys
+            .iter()
+            .map(|k| {
+                when(col(P).is_null())
+                    .then(col(right(k)))
+                    .otherwise(col(k.as_str()))
+                    .alias(k.as_str())
+            })
+            .collect();
+        Ok(unique(&p)
+            .join(
+                unique(&e),
+                [col(HASH)],
+                [col(HASH)],
+                JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+            )
+            .with_column(collision.alias(COLLISION))
+            .with_columns(coalesced))
+    };
     let mut out_of_tolerance = Vec::new();
     let mut diffs = Vec::new();
     for (c, t) in spec.compare.iter().zip(&pair_types) {
@@ -230,9 +313,13 @@ pub fn reconcile(
         .when(col(E).is_null())
         .then(lit("partner"))
         .otherwise(lit("both"));
-    let matched = joined
-        .with_columns([status.alias("status"), side.alias("side")])
-        .with_columns(diffs.clone());
+    let labelled = [status.alias("status"), side.alias("side")];
+    let matched_diffs = diffs.clone();
+    let build = |joined: LazyFrame| {
+        joined
+            .with_columns(labelled.clone())
+            .with_columns(matched_diffs.clone())
+    };
     let mut columns: Vec<Expr> = key_cols();
     columns.push(col("status"));
     columns.push(col("side"));
@@ -241,10 +328,22 @@ pub fn reconcile(
         columns.push(col(format!("erp_{}", c.erp)));
         columns.push(col(format!("difference_{}", c.partner)));
     }
-    // Rows with a duplicate key on either side are not matched; they are listed as they are,
-    // with the other side's columns empty.
     let mut partner_nulls = Vec::new();
     let mut erp_nulls = Vec::new();
+    for c in &spec.carry_partner {
+        let name = format!("partner_{c}");
+        columns.push(col(name.as_str()));
+        let dtype = partner.column(c)?.dtype().clone();
+        partner_nulls.push(lit(NULL).cast(dtype).alias(name));
+    }
+    for c in &spec.carry_erp {
+        let name = format!("erp_{c}");
+        columns.push(col(name.as_str()));
+        let dtype = erp.column(c)?.dtype().clone();
+        erp_nulls.push(lit(NULL).cast(dtype).alias(name));
+    }
+    // Rows with a duplicate key on either side are not matched; they are listed as they are,
+    // with the other side's columns empty.
     for (c, t) in spec.compare.iter().zip(&pair_types) {
         partner_nulls.push(
             lit(NULL)
@@ -261,16 +360,62 @@ pub fn reconcile(
         .with_columns(partner_nulls)
         .with_columns(diffs)
         .select(columns.clone());
-    let table = collect_streaming(concat(
-        [matched.select(columns), p_dups, e_dups],
-        UnionArgs::default(),
-    )?)?;
+    let mut with_flag = columns.clone();
+    with_flag.push(col(COLLISION));
+    let p_dups = p_dups.with_column(lit(false).alias(COLLISION));
+    let e_dups = e_dups.with_column(lit(false).alias(COLLISION));
+    let run = |hashed: bool| -> PolarsResult<DataFrame> {
+        let mut parts = vec![build(joined(hashed)?).select(with_flag.clone())];
+        // Sides known unique have no duplicate rows to list (and the union would copy).
+        if !known.partner {
+            parts.push(p_dups.clone().select(with_flag.clone()));
+        }
+        if !known.erp {
+            parts.push(e_dups.clone().select(with_flag.clone()));
+        }
+        match parts.len() {
+            1 => collect_streaming(parts.remove(0)),
+            _ => collect_streaming(concat(parts, UnionArgs::default())?),
+        }
+    };
+    tracing::debug!("reconcile: keys hashed ({})", crate::usage::memory());
+    let mut table = run(hashed)?;
+    tracing::debug!("reconcile: joined ({})", crate::usage::memory());
+    if hashed && table.column(COLLISION)?.bool()?.any() {
+        tracing::debug!("reconcile: two keys share a hash; joining on the keys themselves");
+        table = run(false)?;
+    }
+    let table = table.drop(COLLISION)?;
     let summary = summarize(&table, spec)?;
     Ok(Reconciled {
         table,
         summary,
         keys,
     })
+}
+
+/// `df` with `HASH`: one 64-bit hash of the key columns per row (the same seed on both sides).
+fn with_key_hash(
+    mut df: DataFrame,
+    keys: &[String],
+    state: &PlSeedableRandomStateQuality,
+    zero: bool,
+) -> PolarsResult<DataFrame> {
+    let Some((first, rest)) = keys.split_first() else {
+        return Ok(df);
+    };
+    if zero {
+        let zeros = UInt64Chunked::full(HASH.into(), 0, df.height());
+        df.with_column(zeros.into_column())?;
+        return Ok(df);
+    }
+    let mut hashes = Vec::with_capacity(df.height());
+    df.column(first)?.vec_hash(state.clone(), &mut hashes)?;
+    for k in rest {
+        df.column(k)?.vec_hash_combine(state.clone(), &mut hashes)?;
+    }
+    df.with_column(UInt64Chunked::from_vec(HASH.into(), hashes).into_column())?;
+    Ok(df)
 }
 
 fn summarize(table: &DataFrame, spec: &Reconcile) -> PolarsResult<DataFrame> {

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -18,7 +17,10 @@ use crate::engine::reconcile::{reconcile, KnownUnique, STATUSES};
 use crate::engine::transform::run_transforms;
 use crate::issue::{Issue, Severity};
 use crate::report::RunReport;
-use crate::store::files::{move_file, safe_name, sha256_file, sha256_hex, write_atomic};
+use crate::store::files::{
+    copy_to_archive, finish_archive_copy, map_file, move_file, safe_name, sha256_file, sha256_hex,
+    write_atomic, Mapped,
+};
 use crate::store::{Ledger, StoreError};
 
 /// Who asked for a rerun and why.
@@ -268,26 +270,29 @@ fn data(p: &Pipeline, e: impl std::fmt::Display) -> RunError {
 }
 
 impl Run<'_> {
-    fn read_input(&mut self, role: &str, path: &Path) -> Result<Arc<Vec<u8>>, RunError> {
-        let bytes = Arc::new(std::fs::read(path).map_err(|e| io(self.p, path, e))?);
+    /// Copies an ERP extract or reference into the run's archive and returns the copy's bytes
+    /// (mapped: what is validated is exactly what was archived). The copy is made durable on a
+    /// background thread, joined before the run's end is recorded.
+    fn read_input(&mut self, role: &str, path: &Path) -> Result<Mapped, RunError> {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let (dir, archived, data) = (self.dir.join(role), safe_name(&name), Arc::clone(&bytes));
+        let copy = copy_to_archive(path, &self.dir.join(role), &safe_name(&name))?;
+        let (temp, target) = copy.names();
         let before = self.copies.take();
         self.copies = Some(std::thread::spawn(move || {
             let earlier = before.map_or(Ok(()), join_copy);
-            write_atomic(&dir, &archived, &data)?;
+            finish_archive_copy(&temp, &target)?;
             earlier
         }));
         self.manifest.inputs.push(InputEntry {
             role: role.into(),
             name,
-            size: bytes.len() as u64,
-            sha256: sha256_hex(&bytes),
+            size: copy.bytes.len() as u64,
+            sha256: sha256_hex(&copy.bytes),
         });
-        Ok(bytes)
+        Ok(copy.bytes)
     }
 
     /// Records the partner file in the manifest without holding it: it is read only when its
@@ -355,12 +360,15 @@ impl Run<'_> {
             }
             self.issues
                 .extend(v.issues.iter().cloned().map(Issue::warning));
-            tables.insert("erp".into(), v.good_rows().map_err(|e| data(p, e))?);
-            tracing::info!(pipeline = %p.id, rows = v.rows(), "ERP extract read and validated in {:.2}s", started.elapsed().as_secs_f64());
+            let good = v.good_rows().map_err(|e| data(p, e))?;
+            let good = keep_needed(p, "erp", good).map_err(|e| data(p, e))?;
+            tables.insert("erp".into(), good);
+            tracing::info!(pipeline = %p.id, rows = v.rows(), "ERP extract read and validated in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         }
         let started = std::time::Instant::now();
-        let bytes = std::fs::read(input).map_err(|e| io(p, input, e))?;
-        tracing::debug!(pipeline = %p.id, "partner file read in {:.2}s", started.elapsed().as_secs_f64());
+        // The partner file is our own archive copy by now: mapped, not read into the heap.
+        let bytes = map_file(input)?;
+        tracing::debug!(pipeline = %p.id, "partner file read in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         let v = match &p.format {
             InputFormat::Csv => load_table(&self.file, &bytes, &p.schema, &p.dialect, &refs),
             InputFormat::X12 { table }
@@ -423,7 +431,7 @@ impl Run<'_> {
         self.issues.extend(v.fatal.iter().cloned());
         self.issues.extend(v.issues.iter().cloned());
         self.manifest.rows = v.rows() + structure_aside;
-        tracing::info!(pipeline = %p.id, rows = self.manifest.rows, issues = self.issues.len(), "validated in {:.2}s", started.elapsed().as_secs_f64());
+        tracing::info!(pipeline = %p.id, rows = self.manifest.rows, issues = self.issues.len(), "validated in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         if let Some(f) = v.fatal.first() {
             return Ok(Step::Reject(format!("{} ({})", f.message, f.rule)));
         }
@@ -441,6 +449,7 @@ impl Run<'_> {
         self.manifest.rows_set_aside = v.bad_rows.len() + structure_aside;
         // Only `tables` holds the rows from here, so that the transforms' clean-up frees them.
         drop(v);
+        let good = keep_needed(p, "input", good).map_err(|e| data(p, e))?;
         tables.insert("input".into(), good);
         if let (Some(spec), Some(erp), Some(good)) =
             (&p.reconcile, tables.get("erp"), tables.get("input"))
@@ -458,9 +467,9 @@ impl Run<'_> {
                     .reconciliation
                     .insert(s.to_string(), r.count(s));
             }
-            tracing::info!(pipeline = %p.id, "reconciled in {:.2}s: {:?}", started.elapsed().as_secs_f64(), self.manifest.reconciliation);
+            tracing::info!(pipeline = %p.id, "reconciled in {:.2}s ({}): {:?}", started.elapsed().as_secs_f64(), crate::usage::memory(), self.manifest.reconciliation);
             tables.insert("breaks".into(), r.breaks().map_err(|e| data(p, e))?);
-            tracing::debug!(pipeline = %p.id, "breaks at {:.2}s", started.elapsed().as_secs_f64());
+            tracing::debug!(pipeline = %p.id, "breaks at {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
             tables.insert("reconciled".into(), r.table);
         }
         if p.report.is_some() {
@@ -472,7 +481,7 @@ impl Run<'_> {
         let produced = run_transforms(&tables, &p.transforms).map_err(|e| data(p, e))?;
         tables.extend(produced);
         tables.retain(|name, _| is_used(p, name, false));
-        tracing::info!(pipeline = %p.id, "transformed in {:.2}s", started.elapsed().as_secs_f64());
+        tracing::info!(pipeline = %p.id, "transformed in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         for o in &p.outputs {
             let df = tables
                 .get(&o.table)
@@ -534,6 +543,46 @@ fn join_copy(h: JoinHandle<Result<(), StoreError>>) -> Result<(), StoreError> {
 
 /// Whether a table is written by an output or (when `by_sql`) named by a transform's SQL;
 /// `breaks` is always kept (reports read it).
+/// `df` (the `input` or `erp` table) without the columns nothing after validation reads: a
+/// column is kept when reconcile uses it on this side (key, compared or carried), or a
+/// transform's SQL names it; every column is kept when the table is an output itself or a
+/// transform selects `*`. Unread columns (free text, timestamps) are a large share of a wide
+/// file's memory.
+fn keep_needed(p: &Pipeline, table: &str, df: DataFrame) -> PolarsResult<DataFrame> {
+    let mut side_columns: Vec<&String> = Vec::new();
+    if let Some(r) = &p.reconcile {
+        if table == "input" {
+            side_columns.extend(r.keys.iter().map(|k| &k.0));
+            side_columns.extend(r.compare.iter().map(|c| &c.partner));
+            side_columns.extend(&r.carry_partner);
+        } else {
+            side_columns.extend(r.keys.iter().map(|k| &k.1));
+            side_columns.extend(r.compare.iter().map(|c| &c.erp));
+            side_columns.extend(&r.carry_erp);
+        }
+    }
+    let star = regex::Regex::new(r"(?i)(\bselect|\bdistinct|,|\.)\s*\*");
+    if p.outputs.iter().any(|o| o.table == table)
+        || star.is_ok_and(|s| p.transforms.iter().any(|t| s.is_match(&t.sql)))
+    {
+        return Ok(df);
+    }
+    let named = |column: &str| {
+        regex::Regex::new(&format!(r"(?i)\b{}\b", regex::escape(column)))
+            .map_or(true, |w| p.transforms.iter().any(|t| w.is_match(&t.sql)))
+    };
+    let keep: Vec<PlSmallStr> = df
+        .get_column_names()
+        .into_iter()
+        .filter(|c| side_columns.iter().any(|s| s.as_str() == c.as_str()) || named(c))
+        .cloned()
+        .collect();
+    if keep.len() == df.width() {
+        return Ok(df);
+    }
+    df.select(keep)
+}
+
 fn is_used(p: &Pipeline, name: &str, by_sql: bool) -> bool {
     let word = regex::Regex::new(&format!(r"(?i)\b{}\b", regex::escape(name)));
     name == "breaks"

@@ -154,8 +154,9 @@ pub fn validate_csv(
     let mut frame = read_frame(s, &dtypes, &schema.missing_values)?;
     tracing::debug!(
         file,
-        "validate: parsed at {:.2}s",
-        t0.elapsed().as_secs_f64()
+        "validate: parsed at {:.2}s ({})",
+        t0.elapsed().as_secs_f64(),
+        crate::usage::memory()
     );
     // Integers were parsed by polars; a null where the text was not missing is a bad value.
     let int_with_nulls: Vec<String> = s
@@ -226,8 +227,9 @@ pub fn validate_csv(
     let lf = df.clone().lazy();
     tracing::debug!(
         file,
-        "validate: converted and indexed at {:.2}s",
-        t0.elapsed().as_secs_f64()
+        "validate: converted and indexed at {:.2}s ({})",
+        t0.elapsed().as_secs_f64(),
+        crate::usage::memory()
     );
     for field in schema.fields.iter().filter(|f| s.header.contains(&f.name)) {
         constraint_checks(&mut checks, field, &df)?;
@@ -266,8 +268,9 @@ pub fn validate_csv(
     }
     tracing::debug!(
         file,
-        "validate: keys checked at {:.2}s",
-        t0.elapsed().as_secs_f64()
+        "validate: keys checked at {:.2}s ({})",
+        t0.elapsed().as_secs_f64(),
+        crate::usage::memory()
     );
     for fk in &schema.foreign_keys {
         match references.get(&fk.resource) {
@@ -300,14 +303,16 @@ pub fn validate_csv(
     }
     tracing::debug!(
         file,
-        "validate: foreign keys at {:.2}s",
-        t0.elapsed().as_secs_f64()
+        "validate: foreign keys at {:.2}s ({})",
+        t0.elapsed().as_secs_f64(),
+        crate::usage::memory()
     );
     let (row_issues, bad_rows) = collect_issues(file, s, &lf, &checks)?;
     tracing::debug!(
         file,
-        "validate: issues at {:.2}s",
-        t0.elapsed().as_secs_f64()
+        "validate: issues at {:.2}s ({})",
+        t0.elapsed().as_secs_f64(),
+        crate::usage::memory()
     );
     issues.extend(row_issues);
     let drop: Vec<String> = raw_names.values().cloned().collect();

@@ -163,6 +163,73 @@ pub fn safe_name(name: &str) -> String {
     }
 }
 
+/// A file's bytes, mapped read-only. Only for files Tallyman owns (its archive copies): a file
+/// cut short under a mapping would kill the process, and nobody else writes to the archive.
+pub struct Mapped(Option<memmap2::Mmap>);
+
+impl std::ops::Deref for Mapped {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.0.as_deref().unwrap_or_default()
+    }
+}
+
+/// Maps `path` read-only (an empty file maps to no bytes).
+pub fn map_file(path: &Path) -> Result<Mapped, StoreError> {
+    let f = File::open(path).map_err(io(path, "open"))?;
+    let len = f.metadata().map_err(io(path, "stat"))?.len();
+    if len == 0 {
+        return Ok(Mapped(None));
+    }
+    // SAFETY: the file is one of Tallyman's own archive copies (see `Mapped`), so it is not
+    // truncated or rewritten while mapped.
+    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io(path, "map"))?;
+    Ok(Mapped(Some(map)))
+}
+
+/// An input copied into the archive: the bytes are read from the copy, so what is validated is
+/// byte for byte what was archived, and the source may change afterwards.
+pub struct ArchiveCopy {
+    pub bytes: Mapped,
+    /// The copy's temp name; `finish` makes it durable under its final name.
+    temp: PathBuf,
+    target: PathBuf,
+}
+
+/// Copies `from` to a temp name in `dir` (in the kernel: no user-space buffer) and maps the copy.
+/// Call [`ArchiveCopy::finish`] (it fsyncs, so a background thread suits it) to rename it to
+/// `dir/name`.
+pub fn copy_to_archive(from: &Path, dir: &Path, name: &str) -> Result<ArchiveCopy, StoreError> {
+    fs::create_dir_all(dir).map_err(io(dir, "create folder"))?;
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    fs::copy(from, &temp).map_err(io(from, "copy into the archive"))?;
+    let bytes = map_file(&temp)?;
+    Ok(ArchiveCopy {
+        bytes,
+        temp,
+        target: dir.join(name),
+    })
+}
+
+impl ArchiveCopy {
+    /// The temp copy and where it must end up, for [`finish_archive_copy`] on another thread.
+    pub fn names(&self) -> (PathBuf, PathBuf) {
+        (self.temp.clone(), self.target.clone())
+    }
+}
+
+/// fsyncs an archive copy, renames it into place and fsyncs the folder.
+pub fn finish_archive_copy(temp: &Path, target: &Path) -> Result<(), StoreError> {
+    File::open(temp)
+        .and_then(|f| f.sync_all())
+        .map_err(io(temp, "fsync"))?;
+    fs::rename(temp, target).map_err(io(target, "rename"))?;
+    match target.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
