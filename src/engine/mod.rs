@@ -1,4 +1,5 @@
 //! Transform and reconcile: DataFrames in, DataFrames out (pure).
 pub mod collect;
+pub mod pairing;
 pub mod reconcile;
 pub mod transform;

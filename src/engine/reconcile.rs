@@ -6,6 +6,8 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 
 use super::collect::collect_streaming;
+pub use super::pairing::Keying;
+use super::pairing::{pair, DUP};
 use crate::config::Reconcile;
 
 pub const MATCHED: &str = "matched";
@@ -24,8 +26,6 @@ pub const STATUSES: [&str; 5] = [
 
 const P: &str = "__in_partner";
 const E: &str = "__in_erp";
-const HASH: &str = "__key_hash";
-const COLLISION: &str = "__collision";
 
 /// The reconciled table and its summary.
 #[derive(Debug, Clone)]
@@ -99,24 +99,13 @@ pub struct KnownUnique {
     pub erp: bool,
 }
 
-/// How rows are paired across the sides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keying {
-    /// Join on one 64-bit hash of a compound key, checked against the keys themselves; any
-    /// pair of different keys sharing a hash makes the exact join run instead. Single-column
-    /// keys are joined exactly.
-    Hashed,
-    /// Join on the key columns themselves.
-    Exact,
-    /// Every key hashes to 0, so every pair collides: tests the fall-back.
-    CollidingHashes,
-}
-
-/// Reconciles `partner` against `erp` by `spec`. The `table` is in no particular order (sort it
-/// with `order_by` for output); `breaks()` is sorted by key.
+/// Reconciles `partner` against `erp` by `spec`. The tables are taken by value: each column
+/// is let go once it is in the result (clone a table to keep it; a clone shares its buffers).
+/// The `table` is in no particular order (sort it with `order_by` for output); `breaks()` is
+/// sorted by key.
 pub fn reconcile(
-    partner: &DataFrame,
-    erp: &DataFrame,
+    partner: DataFrame,
+    erp: DataFrame,
     spec: &Reconcile,
     unique: KnownUnique,
 ) -> PolarsResult<Reconciled> {
@@ -125,8 +114,8 @@ pub fn reconcile(
 
 /// [`reconcile`] with a chosen [`Keying`] (the result is the same for every keying).
 pub fn reconcile_with(
-    partner: &DataFrame,
-    erp: &DataFrame,
+    partner: DataFrame,
+    erp: DataFrame,
     spec: &Reconcile,
     unique: KnownUnique,
     keying: Keying,
@@ -152,6 +141,8 @@ pub fn reconcile_with(
             DataType::Decimal(38, scale)
         });
     }
+    // Each side as the result names it: keys (partner names, as text), `partner_<col>` /
+    // `erp_<col>` for compared and carried columns.
     let mut p_sel: Vec<Expr> = spec
         .keys
         .iter()
@@ -162,12 +153,16 @@ pub fn reconcile_with(
         .iter()
         .map(|(p, e)| col(e.as_str()).cast(DataType::String).alias(p.as_str()))
         .collect();
+    let mut p_payload = Vec::new();
+    let mut e_payload = Vec::new();
     for (c, t) in spec.compare.iter().zip(&pair_types) {
+        p_payload.push(format!("partner_{}", c.partner));
         p_sel.push(
             col(c.partner.as_str())
                 .cast(t.clone())
                 .alias(format!("partner_{}", c.partner)),
         );
+        e_payload.push(format!("erp_{}", c.erp));
         e_sel.push(
             col(c.erp.as_str())
                 .cast(t.clone())
@@ -175,104 +170,61 @@ pub fn reconcile_with(
         );
     }
     for c in &spec.carry_partner {
+        p_payload.push(format!("partner_{c}"));
         p_sel.push(col(c.as_str()).alias(format!("partner_{c}")));
     }
     for c in &spec.carry_erp {
+        e_payload.push(format!("erp_{c}"));
         e_sel.push(col(c.as_str()).alias(format!("erp_{c}")));
     }
-    p_sel.push(lit(true).alias(P));
-    e_sel.push(lit(true).alias(E));
-    // `__dup` marks rows whose key occurs twice on their side; a side known unique gets no such
-    // column and no filter (a filter copies every column).
-    let marked = |df: &DataFrame, sel: Vec<Expr>, known: bool| -> PolarsResult<DataFrame> {
-        let lf = df.clone().lazy().select(sel);
+    // `DUP` marks rows whose key occurs twice on their side; a side known unique gets none.
+    let marked = |df: DataFrame, sel: Vec<Expr>, known: bool| -> PolarsResult<DataFrame> {
+        let lf = df.lazy().select(sel);
         collect_streaming(if known {
             lf
         } else {
-            lf.with_column(len().over(key_cols())?.gt(lit(1)).alias("__dup"))
+            lf.with_column(len().over(key_cols())?.gt(lit(1)).alias(DUP))
         })
     };
-    let p = marked(partner, p_sel, unique.partner)?;
-    let e = marked(erp, e_sel, unique.erp)?;
+    let mut p = marked(partner, p_sel, unique.partner)?;
+    let mut e = marked(erp, e_sel, unique.erp)?;
+    // Rows with a duplicate key are not paired; they are listed as they are.
+    let dup_rows = |df: &DataFrame| -> PolarsResult<Option<DataFrame>> {
+        match df.column(DUP) {
+            Ok(d) => Some(df.filter(d.bool()?)).transpose(),
+            Err(_) => Ok(None),
+        }
+    };
+    let (p_dups, e_dups) = (dup_rows(&p)?, dup_rows(&e)?);
     tracing::debug!("reconcile: sides selected ({})", crate::usage::memory());
-    let known = unique;
-    let unique = |df: &DataFrame| {
-        if df.column("__dup").is_err() {
-            return df.clone().lazy();
-        }
-        df.clone()
-            .lazy()
-            .filter(col("__dup").not())
-            .drop(cols(["__dup"]))
-    };
-    let dups = |df: &DataFrame, side: &str| {
-        df.clone()
-            .lazy()
-            .filter(col("__dup"))
-            .drop(cols(["__dup"]))
-            .with_columns([
-                lit(DUPLICATE_KEY).alias("status"),
-                lit(side.to_string()).alias("side"),
-            ])
-    };
-    // First try: join on one 64-bit hash of the key columns (polars row-encodes multi-column
-    // string keys, the join's main cost). A hash shared by two different keys is caught by
-    // `__collision` below and the exact join is run instead.
-    let hashed = match keying {
-        Keying::Hashed => keys.len() > 1,
-        Keying::Exact => false,
-        Keying::CollidingHashes => true,
-    };
-    let (p, e) = if hashed {
-        // One hasher state for both sides: the same key must hash the same way on each.
-        let state = PlSeedableRandomStateQuality::default();
-        let zero = keying == Keying::CollidingHashes;
-        (
-            with_key_hash(p, &keys, &state, zero)?,
-            with_key_hash(e, &keys, &state, zero)?,
-        )
-    } else {
-        (p, e)
-    };
-    let joined = |hashed: bool| -> PolarsResult<LazyFrame> {
-        if !hashed {
-            return Ok(unique(&p)
-                .join(
-                    unique(&e),
-                    key_cols(),
-                    key_cols(),
-                    JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
-                )
-                .with_column(lit(false).alias(COLLISION)));
-        }
-        let right = |k: &String| format!("{k}_right");
-        let same: Vec<Expr> = keys
-            .iter()
-            .map(|k| col(k.as_str()).eq(col(right(k))).fill_null(lit(false)))
-            .collect();
-        let collision = col(P)
+
+    let paired = pair(&p, &e, &keys, keying)?;
+    tracing::debug!("reconcile: keys paired ({})", crate::usage::memory());
+    let mut columns: Vec<Column> = paired.keys;
+    columns.push(
+        paired
+            .partner
             .is_not_null()
-            .and(col(E).is_not_null())
-            .and(all_horizontal(same)?.not());
-        let coalesced: Vec<Expr> = keys
-            .iter()
-            .map(|k| {
-                when(col(P).is_null())
-                    .then(col(right(k)))
-                    .otherwise(col(k.as_str()))
-                    .alias(k.as_str())
-            })
-            .collect();
-        Ok(unique(&p)
-            .join(
-                unique(&e),
-                [col(HASH)],
-                [col(HASH)],
-                JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
-            )
-            .with_column(collision.alias(COLLISION))
-            .with_columns(coalesced))
-    };
+            .with_name(P.into())
+            .into_column(),
+    );
+    columns.push(paired.erp.is_not_null().with_name(E.into()).into_column());
+    // Gathered one column at a time; the source column goes as soon as it is gathered.
+    for k in &keys {
+        p.drop_in_place(k)?;
+        e.drop_in_place(k)?;
+    }
+    for name in &p_payload {
+        columns.push(p.drop_in_place(name)?.take(&paired.partner)?);
+    }
+    for name in &e_payload {
+        columns.push(e.drop_in_place(name)?.take(&paired.erp)?);
+    }
+    drop((p, e));
+    let height = paired.partner.len();
+    let paired_rows = DataFrame::new(height, columns)?;
+    tracing::debug!("reconcile: columns gathered ({})", crate::usage::memory());
+
     let mut out_of_tolerance = Vec::new();
     let mut diffs = Vec::new();
     for (c, t) in spec.compare.iter().zip(&pair_types) {
@@ -301,121 +253,75 @@ pub fn reconcile_with(
     } else {
         any_horizontal(out_of_tolerance)?
     };
-    let status = when(col(P).is_null())
+    let status = when(col(P).not())
         .then(lit(ONLY_IN_ERP))
-        .when(col(E).is_null())
+        .when(col(E).not())
         .then(lit(ONLY_IN_PARTNER))
         .when(any_out)
         .then(lit(MISMATCHED))
         .otherwise(lit(MATCHED));
-    let side = when(col(P).is_null())
+    let side = when(col(P).not())
         .then(lit("erp"))
-        .when(col(E).is_null())
+        .when(col(E).not())
         .then(lit("partner"))
         .otherwise(lit("both"));
-    let labelled = [status.alias("status"), side.alias("side")];
-    let matched_diffs = diffs.clone();
-    let build = |joined: LazyFrame| {
-        joined
-            .with_columns(labelled.clone())
-            .with_columns(matched_diffs.clone())
-    };
-    let mut columns: Vec<Expr> = key_cols();
-    columns.push(col("status"));
-    columns.push(col("side"));
+    let mut select: Vec<Expr> = key_cols();
+    select.push(col("status"));
+    select.push(col("side"));
     for c in &spec.compare {
-        columns.push(col(format!("partner_{}", c.partner)));
-        columns.push(col(format!("erp_{}", c.erp)));
-        columns.push(col(format!("difference_{}", c.partner)));
+        select.push(col(format!("partner_{}", c.partner)));
+        select.push(col(format!("erp_{}", c.erp)));
+        select.push(col(format!("difference_{}", c.partner)));
     }
-    let mut partner_nulls = Vec::new();
-    let mut erp_nulls = Vec::new();
     for c in &spec.carry_partner {
-        let name = format!("partner_{c}");
-        columns.push(col(name.as_str()));
-        let dtype = partner.column(c)?.dtype().clone();
-        partner_nulls.push(lit(NULL).cast(dtype).alias(name));
+        select.push(col(format!("partner_{c}")));
     }
     for c in &spec.carry_erp {
-        let name = format!("erp_{c}");
-        columns.push(col(name.as_str()));
-        let dtype = erp.column(c)?.dtype().clone();
-        erp_nulls.push(lit(NULL).cast(dtype).alias(name));
+        select.push(col(format!("erp_{c}")));
     }
-    // Rows with a duplicate key on either side are not matched; they are listed as they are,
-    // with the other side's columns empty.
-    for (c, t) in spec.compare.iter().zip(&pair_types) {
-        partner_nulls.push(
-            lit(NULL)
-                .cast(t.clone())
-                .alias(format!("partner_{}", c.partner)),
-        );
-        erp_nulls.push(lit(NULL).cast(t.clone()).alias(format!("erp_{}", c.erp)));
-    }
-    let p_dups = dups(&p, "partner")
-        .with_columns(erp_nulls)
+    let mut parts = vec![paired_rows
+        .lazy()
+        .with_columns([status.alias("status"), side.alias("side")])
         .with_columns(diffs.clone())
-        .select(columns.clone());
-    let e_dups = dups(&e, "erp")
-        .with_columns(partner_nulls)
-        .with_columns(diffs)
-        .select(columns.clone());
-    let mut with_flag = columns.clone();
-    with_flag.push(col(COLLISION));
-    let p_dups = p_dups.with_column(lit(false).alias(COLLISION));
-    let e_dups = e_dups.with_column(lit(false).alias(COLLISION));
-    let run = |hashed: bool| -> PolarsResult<DataFrame> {
-        let mut parts = vec![build(joined(hashed)?).select(with_flag.clone())];
-        // Sides known unique have no duplicate rows to list (and the union would copy).
-        if !known.partner {
-            parts.push(p_dups.clone().select(with_flag.clone()));
-        }
-        if !known.erp {
-            parts.push(e_dups.clone().select(with_flag.clone()));
-        }
-        match parts.len() {
-            1 => collect_streaming(parts.remove(0)),
-            _ => collect_streaming(concat(parts, UnionArgs::default())?),
-        }
+        .select(select.clone())];
+    // Duplicate-key rows: the other side's columns empty.
+    let shape = |dups: DataFrame, side: &str, other: Vec<Expr>| {
+        dups.lazy()
+            .with_columns([
+                lit(DUPLICATE_KEY).alias("status"),
+                lit(side.to_string()).alias("side"),
+            ])
+            .with_columns(other)
+            .with_columns(diffs.clone())
+            .select(select.clone())
     };
-    tracing::debug!("reconcile: keys hashed ({})", crate::usage::memory());
-    let mut table = run(hashed)?;
-    tracing::debug!("reconcile: joined ({})", crate::usage::memory());
-    if hashed && table.column(COLLISION)?.bool()?.any() {
-        tracing::debug!("reconcile: two keys share a hash; joining on the keys themselves");
-        table = run(false)?;
+    let typed = parts[0].clone().collect_schema()?;
+    let typed_nulls = |names: &[String]| -> PolarsResult<Vec<Expr>> {
+        names
+            .iter()
+            .map(|n| {
+                let dtype = typed.get(n.as_str()).cloned().unwrap_or(DataType::Null);
+                Ok(lit(NULL).cast(dtype).alias(n.as_str()))
+            })
+            .collect()
+    };
+    if let Some(d) = p_dups {
+        parts.push(shape(d, "partner", typed_nulls(&e_payload)?));
     }
-    let table = table.drop(COLLISION)?;
+    if let Some(d) = e_dups {
+        parts.push(shape(d, "erp", typed_nulls(&p_payload)?));
+    }
+    let table = match parts.len() {
+        1 => parts.remove(0).collect()?,
+        _ => concat(parts, UnionArgs::default())?.collect()?,
+    };
+    tracing::debug!("reconcile: table built ({})", crate::usage::memory());
     let summary = summarize(&table, spec)?;
     Ok(Reconciled {
         table,
         summary,
         keys,
     })
-}
-
-/// `df` with `HASH`: one 64-bit hash of the key columns per row (the same seed on both sides).
-fn with_key_hash(
-    mut df: DataFrame,
-    keys: &[String],
-    state: &PlSeedableRandomStateQuality,
-    zero: bool,
-) -> PolarsResult<DataFrame> {
-    let Some((first, rest)) = keys.split_first() else {
-        return Ok(df);
-    };
-    if zero {
-        let zeros = UInt64Chunked::full(HASH.into(), 0, df.height());
-        df.with_column(zeros.into_column())?;
-        return Ok(df);
-    }
-    let mut hashes = Vec::with_capacity(df.height());
-    df.column(first)?.vec_hash(state.clone(), &mut hashes)?;
-    for k in rest {
-        df.column(k)?.vec_hash_combine(state.clone(), &mut hashes)?;
-    }
-    df.with_column(UInt64Chunked::from_vec(HASH.into(), hashes).into_column())?;
-    Ok(df)
 }
 
 fn summarize(table: &DataFrame, spec: &Reconcile) -> PolarsResult<DataFrame> {

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::tables::{issues_csv, load_table, to_csv, Document};
+use super::tables::{issues_csv, load_table, load_table_then, to_csv, Document};
 use super::{now_text, rel, RunError};
 use crate::config::compile::business_date;
 use crate::config::{Home, InputFormat, OnError, OutputFormat, Pipeline};
@@ -311,6 +311,32 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Reads the ERP extract for the business date (archived, validated; its issues are
+    /// warnings) and returns its good rows without the columns nothing reads.
+    fn load_erp(
+        &mut self,
+        erp: &crate::config::compile::Erp,
+        path: &Path,
+        date: NaiveDate,
+        refs: &HashMap<String, DataFrame>,
+    ) -> Result<DataFrame, RunError> {
+        let p = self.p;
+        let started = std::time::Instant::now();
+        let b = self.read_input("erp", path)?;
+        let shown = erp.file_name(date);
+        let v = load_table_then(&shown, &b, &erp.schema, &erp.dialect, refs, &|| b.release())
+            .map_err(|e| data(p, e))?;
+        if let Some(f) = v.fatal.first() {
+            return Err(data(p, format!("the ERP extract is unusable: {f}")));
+        }
+        self.issues
+            .extend(v.issues.iter().cloned().map(Issue::warning));
+        let good = v.good_rows().map_err(|e| data(p, e))?;
+        let good = keep_needed(p, "erp", good).map_err(|e| data(p, e))?;
+        tracing::info!(pipeline = %p.id, rows = v.rows(), "ERP extract read and validated in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
+        Ok(good)
+    }
+
     /// Waits for the archive copies started by `read_input`.
     fn finish_copies(&mut self) -> Result<(), RunError> {
         Ok(self.copies.take().map_or(Ok(()), join_copy)?)
@@ -342,6 +368,9 @@ impl Run<'_> {
             refs.insert(name.clone(), good.clone());
             tables.insert(name.clone(), good);
         }
+        // The ERP extract is checked for here, but read after the partner file is validated:
+        // the two parsed files are then never in memory at once with a file's bytes.
+        let mut erp_path = None;
         if let Some(erp) = &p.erp {
             let path = erp.folder.join(erp.file_name(date));
             if !path.is_file() {
@@ -350,27 +379,19 @@ impl Run<'_> {
                     rel(self.home, &path)
                 )));
             }
-            let started = std::time::Instant::now();
-            let b = self.read_input("erp", &path)?;
-            let shown = erp.file_name(date);
-            let v =
-                load_table(&shown, &b, &erp.schema, &erp.dialect, &refs).map_err(|e| data(p, e))?;
-            if let Some(f) = v.fatal.first() {
-                return Err(data(p, format!("the ERP extract is unusable: {f}")));
-            }
-            self.issues
-                .extend(v.issues.iter().cloned().map(Issue::warning));
-            let good = v.good_rows().map_err(|e| data(p, e))?;
-            let good = keep_needed(p, "erp", good).map_err(|e| data(p, e))?;
-            tables.insert("erp".into(), good);
-            tracing::info!(pipeline = %p.id, rows = v.rows(), "ERP extract read and validated in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
+            erp_path = Some(path);
         }
+        let issues_before = self.issues.len();
         let started = std::time::Instant::now();
         // The partner file is our own archive copy by now: mapped, not read into the heap.
         let bytes = map_file(input)?;
         tracing::debug!(pipeline = %p.id, "partner file read in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         let v = match &p.format {
-            InputFormat::Csv => load_table(&self.file, &bytes, &p.schema, &p.dialect, &refs),
+            InputFormat::Csv => {
+                load_table_then(&self.file, &bytes, &p.schema, &p.dialect, &refs, &|| {
+                    bytes.release()
+                })
+            }
             InputFormat::X12 { table }
             | InputFormat::Edifact { table }
             | InputFormat::Xml { table } => {
@@ -450,10 +471,21 @@ impl Run<'_> {
         // Only `tables` holds the rows from here, so that the transforms' clean-up frees them.
         drop(v);
         let good = keep_needed(p, "input", good).map_err(|e| data(p, e))?;
+        if let (Some(erp), Some(path)) = (&p.erp, erp_path) {
+            // Its warnings are listed before the partner file's issues, as it is the context.
+            let partner_issues = self.issues.split_off(issues_before);
+            let erp_table = self.load_erp(erp, &path, date, &refs)?;
+            self.issues.extend(partner_issues);
+            tables.insert("erp".into(), erp_table);
+        }
         tables.insert("input".into(), good);
-        if let (Some(spec), Some(erp), Some(good)) =
-            (&p.reconcile, tables.get("erp"), tables.get("input"))
-        {
+        // A side nothing reads after reconcile is handed over, so its columns go as they are
+        // gathered; one still needed is shared (a clone shares the buffers).
+        let mut side = |name: &str| match is_used(p, name, true) {
+            true => tables.get(name).cloned(),
+            false => tables.remove(name),
+        };
+        if let (Some(spec), Some(erp), Some(good)) = (&p.reconcile, side("erp"), side("input")) {
             let started = std::time::Instant::now();
             let unique = KnownUnique {
                 partner: same_set(&p.schema.primary_key, spec.keys.iter().map(|k| &k.0)),

@@ -7,7 +7,7 @@ use polars::prelude::*;
 
 use crate::config::InputFormat;
 use crate::formats::csv::{check_structure, Dialect};
-use crate::schema::validate::{validate_csv, Validated};
+use crate::schema::validate::{validate_csv_then, Validated};
 use crate::schema::TableSchema;
 
 /// Structure-checks and validates `bytes` against `schema`.
@@ -18,6 +18,19 @@ pub fn load_table(
     dialect: &Dialect,
     references: &HashMap<String, DataFrame>,
 ) -> PolarsResult<Validated> {
+    load_table_then(name, bytes, schema, dialect, references, &|| {})
+}
+
+/// [`load_table`], calling `parsed` once the bytes are parsed into columns (see
+/// `validate_csv_then`).
+pub fn load_table_then(
+    name: &str,
+    bytes: &[u8],
+    schema: &TableSchema,
+    dialect: &Dialect,
+    references: &HashMap<String, DataFrame>,
+    parsed: &dyn Fn(),
+) -> PolarsResult<Validated> {
     let started = std::time::Instant::now();
     let structured = check_structure(name, bytes, dialect);
     tracing::debug!(
@@ -26,7 +39,7 @@ pub fn load_table(
         "structure checked in {:.2}s",
         started.elapsed().as_secs_f64()
     );
-    validate_csv(name, &structured, schema, references)
+    validate_csv_then(name, &structured, schema, references, parsed)
 }
 
 /// Renders a table as CSV bytes (header included), sorted by `order_by` when given so that

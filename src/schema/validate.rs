@@ -129,6 +129,18 @@ pub fn validate_csv(
     schema: &TableSchema,
     references: &HashMap<String, DataFrame>,
 ) -> PolarsResult<Validated> {
+    validate_csv_then(file, s, schema, references, &|| {})
+}
+
+/// [`validate_csv`], calling `parsed` once the bytes are parsed (the caller may then let its
+/// copy of them go; they are only read again for the rare re-read of a column).
+pub fn validate_csv_then(
+    file: &str,
+    s: &Structured<'_>,
+    schema: &TableSchema,
+    references: &HashMap<String, DataFrame>,
+    parsed: &dyn Fn(),
+) -> PolarsResult<Validated> {
     let mut issues = s.issues.clone();
     let mut fatal: Vec<Issue> = s.fatal.iter().cloned().collect();
     if fatal.is_empty() {
@@ -177,6 +189,7 @@ pub fn validate_csv(
             frame.with_column(c.clone().with_name(alias.as_str().into()))?;
         }
     }
+    parsed();
     // Text fields converted by expressions keep their raw text beside them, so that checks and
     // messages can see what the partner actually wrote.
     for field in schema.fields.iter().filter(|f| s.header.contains(&f.name)) {

@@ -174,6 +174,18 @@ impl std::ops::Deref for Mapped {
     }
 }
 
+impl Mapped {
+    /// Lets the kernel drop the pages read so far (after parsing, the bytes are rarely needed
+    /// again): they leave the process's memory and are read back from the file if touched.
+    pub fn release(&self) {
+        if let Some(map) = &self.0 {
+            // SAFETY: a read-only, file-backed mapping of a file nobody changes (see `Mapped`):
+            // after MADV_DONTNEED a read faults the same bytes back in from the page cache.
+            let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        }
+    }
+}
+
 /// Maps `path` read-only (an empty file maps to no bytes).
 pub fn map_file(path: &Path) -> Result<Mapped, StoreError> {
     let f = File::open(path).map_err(io(path, "open"))?;

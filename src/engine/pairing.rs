@@ -1,0 +1,174 @@
+//! Pairing the rows of two tables by key, for reconciliation: a full outer join of row numbers
+//! only, so that the columns are gathered afterwards one at a time (each source column can be
+//! let go as soon as it is gathered: the join never holds both tables and the result at once).
+//! A compound key is joined on one 64-bit hash of its columns, checked against the keys
+//! themselves; a hash shared by two different keys makes the exact join run instead. Pure.
+
+use polars::prelude::*;
+
+use super::collect::collect_streaming;
+
+/// Marks rows whose key occurs more than once on their side; those rows are not paired.
+pub const DUP: &str = "__dup";
+const HASH: &str = "__key_hash";
+const PI: &str = "__partner_row";
+const EI: &str = "__erp_row";
+
+/// How rows are paired across the sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keying {
+    /// One 64-bit hash of a compound key, checked against the keys; any pair of different keys
+    /// sharing a hash makes the exact join run instead. Single-column keys are joined exactly.
+    Hashed,
+    /// The key columns themselves.
+    Exact,
+    /// Every key hashes to 0, so every pair collides: tests the fall-back.
+    CollidingHashes,
+}
+
+/// Paired rows: one entry per output row, the row number on each side (null when the key is
+/// absent there), and the key columns (from the partner row, else the ERP row).
+pub struct Paired {
+    pub partner: IdxCa,
+    pub erp: IdxCa,
+    pub keys: Vec<Column>,
+}
+
+/// Pairs the rows of `p` and `e` (both with the key columns `keys`, as text) by key. Rows marked
+/// `DUP` are left out.
+pub fn pair(p: &DataFrame, e: &DataFrame, keys: &[String], keying: Keying) -> PolarsResult<Paired> {
+    let hashed = match keying {
+        Keying::Hashed => keys.len() > 1,
+        Keying::Exact => false,
+        Keying::CollidingHashes => true,
+    };
+    let exact = || match gather_keys(p, e, keys, join_rows(p, e, keys, None)?, false) {
+        Ok(paired) => Ok(paired),
+        Err(CollisionOr::Polars(err)) => Err(err),
+        Err(CollisionOr::Collision) => Err(polars_err!(ComputeError: "unchecked pairing collided")),
+    };
+    if !hashed {
+        return exact();
+    }
+    // One hasher state for both sides: the same key must hash the same way on each.
+    let state = PlSeedableRandomStateQuality::default();
+    let zero = keying == Keying::CollidingHashes;
+    let rows = join_rows(p, e, keys, Some((&state, zero)))?;
+    tracing::debug!("reconcile: rows joined ({})", crate::usage::memory());
+    match gather_keys(p, e, keys, rows, true) {
+        Ok(paired) => Ok(paired),
+        Err(CollisionOr::Polars(err)) => Err(err),
+        Err(CollisionOr::Collision) => {
+            tracing::debug!("reconcile: two keys share a hash; joining on the keys themselves");
+            exact()
+        }
+    }
+}
+
+/// The full outer join of the two sides' row numbers, on the key columns or on their hash.
+fn join_rows(
+    p: &DataFrame,
+    e: &DataFrame,
+    keys: &[String],
+    hash: Option<(&PlSeedableRandomStateQuality, bool)>,
+) -> PolarsResult<(IdxCa, IdxCa)> {
+    let side = |df: &DataFrame, row: &str| -> PolarsResult<LazyFrame> {
+        let mut cols = Vec::with_capacity(keys.len() + 2);
+        match hash {
+            Some((state, zero)) => cols.push(key_hash(df, keys, state, zero)?),
+            None => {
+                for k in keys {
+                    cols.push(df.column(k)?.clone());
+                }
+            }
+        }
+        let n = df.height() as IdxSize;
+        cols.push(IdxCa::from_vec(row.into(), (0..n).collect()).into_column());
+        let dup = df.column(DUP).ok().cloned();
+        cols.extend(dup.clone());
+        let lf = DataFrame::new(df.height(), cols)?.lazy();
+        Ok(match dup {
+            Some(_) => lf.filter(col(DUP).not()),
+            None => lf,
+        })
+    };
+    let on: Vec<Expr> = match hash {
+        Some(_) => vec![col(HASH)],
+        None => keys.iter().map(|k| col(k.as_str())).collect(),
+    };
+    let joined = collect_streaming(
+        side(p, PI)?
+            .join(side(e, EI)?, on.clone(), on, JoinArgs::new(JoinType::Full))
+            .select([col(PI), col(EI)]),
+    )?;
+    Ok((
+        joined.column(PI)?.idx()?.rechunk().into_owned(),
+        joined.column(EI)?.idx()?.rechunk().into_owned(),
+    ))
+}
+
+/// One 64-bit hash per row of the key columns.
+fn key_hash(
+    df: &DataFrame,
+    keys: &[String],
+    state: &PlSeedableRandomStateQuality,
+    zero: bool,
+) -> PolarsResult<Column> {
+    if zero {
+        return Ok(UInt64Chunked::full(HASH.into(), 0, df.height()).into_column());
+    }
+    let mut hashes = Vec::with_capacity(df.height());
+    if let Some((first, rest)) = keys.split_first() {
+        df.column(first)?.vec_hash(state.clone(), &mut hashes)?;
+        for k in rest {
+            df.column(k)?.vec_hash_combine(state.clone(), &mut hashes)?;
+        }
+    }
+    Ok(UInt64Chunked::from_vec(HASH.into(), hashes).into_column())
+}
+
+/// The key columns of the paired rows; when `check`, a pair whose keys differ (two keys shared
+/// a hash) is a `Collision`. A null key component never pairs in the exact join, so under a hash
+/// it counts as a collision too.
+fn gather_keys(
+    p: &DataFrame,
+    e: &DataFrame,
+    keys: &[String],
+    (pi, ei): (IdxCa, IdxCa),
+    check: bool,
+) -> Result<Paired, CollisionOr> {
+    let in_p = pi.is_not_null();
+    let both = &in_p & &ei.is_not_null();
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let pk = p.column(k)?.take(&pi)?;
+        let ek = e.column(k)?.take(&ei)?;
+        if check {
+            let same = pk
+                .as_materialized_series()
+                .equal(ek.as_materialized_series())?
+                .fill_null_with_values(false)?;
+            if (&both & &!&same).any() {
+                return Err(CollisionOr::Collision);
+            }
+        }
+        out.push(pk.zip_with(&in_p, &ek)?);
+    }
+    Ok(Paired {
+        partner: pi,
+        erp: ei,
+        keys: out,
+    })
+}
+
+/// A collision, or a polars failure while looking for one.
+enum CollisionOr {
+    Collision,
+    Polars(PolarsError),
+}
+
+impl From<PolarsError> for CollisionOr {
+    fn from(e: PolarsError) -> Self {
+        CollisionOr::Polars(e)
+    }
+}
