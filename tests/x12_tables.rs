@@ -86,7 +86,7 @@ fn fixtures_map_to_the_expected_cells() {
             ));
         }
         assert!(
-            t.columns.iter().all(|c| c.values.len() == t.rows()),
+            t.columns.iter().all(|c| c.len() == t.rows()),
             "ragged {table}"
         );
     }

@@ -57,11 +57,10 @@ pub fn to_table(df: &DataFrame, order_by: &[String]) -> PolarsResult<crate::form
     let mut columns = Vec::with_capacity(df.width());
     for c in df.columns() {
         let text = c.cast(&DataType::String)?;
-        let values = text.str()?.iter().map(|v| v.map(str::to_string)).collect();
-        columns.push(crate::formats::x12::Column {
-            name: c.name().to_string(),
-            values,
-        });
+        columns.push(crate::formats::x12::Column::from_values(
+            c.name(),
+            text.str()?.iter(),
+        ));
     }
     Ok(crate::formats::x12::Table {
         name: String::new(),
@@ -142,12 +141,7 @@ impl<'a> Document<'a> {
         let mut w = csv::Writer::from_writer(Vec::new());
         let _ = w.write_record(t.columns.iter().map(|c| c.name.as_str()));
         for r in 0..t.rows() {
-            let _ = w.write_record(t.columns.iter().map(|c| {
-                c.values
-                    .get(r)
-                    .and_then(|v| v.as_deref())
-                    .unwrap_or_default()
-            }));
+            let _ = w.write_record(t.columns.iter().map(|c| c.get(r).unwrap_or_default()));
         }
         w.into_inner().ok()
     }

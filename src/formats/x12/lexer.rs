@@ -3,6 +3,8 @@
 //! Separators change per interchange (each ISA declares its own), so the reader is driven by
 //! the envelope pass, which re-reads separators whenever a segment starts with `ISA`.
 
+use std::borrow::Cow;
+
 use memchr::memchr;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
@@ -104,8 +106,13 @@ impl<'a> Segment<'a> {
 
     /// Element `n` as trimmed text, `None` when absent or blank.
     pub fn opt(&self, n: usize) -> Option<String> {
+        self.val(n).map(Cow::into_owned)
+    }
+
+    /// [`Segment::opt`] borrowed from the input when the bytes are valid UTF-8.
+    pub fn val(&self, n: usize) -> Option<Cow<'a, str>> {
         let t = trim(self.element(n));
-        (!t.is_empty()).then(|| text_of(t))
+        (!t.is_empty()).then(|| text_cow(t))
     }
 }
 
@@ -141,17 +148,28 @@ impl<'a> Fields<'a> {
 
     /// Element `n` as trimmed text, `None` when absent or blank.
     pub fn opt(&self, n: usize) -> Option<String> {
+        self.val(n).map(Cow::into_owned)
+    }
+
+    /// [`Fields::opt`] borrowed from the input when the bytes are valid UTF-8.
+    pub fn val(&self, n: usize) -> Option<Cow<'a, str>> {
         let t = trim(self.get(n));
-        (!t.is_empty()).then(|| text_of(t))
+        (!t.is_empty()).then(|| text_cow(t))
     }
 }
 
 /// Bytes as text with spaces and non-breaking spaces (ISA padding) trimmed.
 pub fn text_of(bytes: &[u8]) -> String {
+    text_cow(bytes).into_owned()
+}
+
+/// [`text_of`] without copying when the trimmed bytes are valid UTF-8 (invalid sequences
+/// become U+FFFD, as in `text_of`).
+pub fn text_cow(bytes: &[u8]) -> Cow<'_, str> {
     let t = trim(bytes);
     match std::str::from_utf8(t) {
-        Ok(s) => s.to_string(),
-        Err(_) => String::from_utf8_lossy(t).into_owned(),
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(t),
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod ack;
 pub mod codes;
+mod column;
 pub mod envelope;
 mod headers;
 pub mod inspect;

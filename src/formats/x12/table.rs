@@ -24,8 +24,11 @@
 //! `upc` is the `UP` pair (or the segment's UPC element) when present. Values are trimmed text;
 //! empty elements are `None`. Numbers stay text exactly as sent (no float conversion).
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
+pub use super::column::Column;
 use super::lexer::{trim, Fields, Segment};
 use super::model::{Group, Interchange, Parsed, TxSet};
 use super::{map_orders, map_ship};
@@ -93,13 +96,6 @@ pub const COLUMNS_846_LINES: [&str; 10] = [
     "unit",
 ];
 
-/// One named column of optional strings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Column {
-    pub name: String,
-    pub values: Vec<Option<String>>,
-}
-
 /// A columnar table; all columns have the same length.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Table {
@@ -113,30 +109,26 @@ impl Table {
         all.extend_from_slice(columns);
         Table {
             name: name.to_string(),
-            columns: all
-                .iter()
-                .map(|c| Column {
-                    name: c.to_string(),
-                    values: Vec::new(),
-                })
-                .collect(),
+            columns: all.iter().map(|c| Column::new(c)).collect(),
         }
     }
 
     /// Appends a row: the context of `ctx`, then `values` in column order (missing values are
-    /// `None`, extra ones ignored).
-    pub fn push(&mut self, ctx: &Ctx, values: impl IntoIterator<Item = Option<String>>) {
-        let mut values = [ctx.0, ctx.1, ctx.2]
-            .into_iter()
-            .map(|v| v.map(str::to_string))
-            .chain(values);
-        for col in &mut self.columns {
-            col.values.push(values.next().flatten());
+    /// `None`, extra ones ignored). Values may be borrowed (`&str`, `Cow`) or owned.
+    pub fn push<S: AsRef<str>>(&mut self, ctx: &Ctx, values: impl IntoIterator<Item = Option<S>>) {
+        let mut values = values.into_iter();
+        for (n, col) in self.columns.iter_mut().enumerate() {
+            match n {
+                0 => col.push(ctx.0),
+                1 => col.push(ctx.1),
+                2 => col.push(ctx.2),
+                _ => col.push(values.next().flatten().as_ref().map(AsRef::as_ref)),
+            }
         }
     }
 
     pub fn rows(&self) -> usize {
-        self.columns.first().map_or(0, |c| c.values.len())
+        self.columns.first().map_or(0, Column::len)
     }
 
     pub fn column(&self, name: &str) -> Option<&Column> {
@@ -145,7 +137,7 @@ impl Table {
 
     /// The value at `row` in column `name`.
     pub fn get(&self, row: usize, name: &str) -> Option<&str> {
-        self.column(name)?.values.get(row)?.as_deref()
+        self.column(name)?.get(row)
     }
 }
 
@@ -181,14 +173,15 @@ pub fn map_tables(parsed: &Parsed) -> Vec<Table> {
         if sets == 0 {
             return;
         }
-        // Headers get one row per set; detail tables about one row per four segments.
+        // Headers get one row per set; detail tables about one row per four segments; values
+        // average well under 16 bytes.
         for (n, t) in tables.iter_mut().enumerate() {
             let rows = if n == 0 && t.name.ends_with("_header") {
                 sets
             } else {
                 segments / 4
             };
-            t.columns.iter_mut().for_each(|c| c.values.reserve(rows));
+            t.columns.iter_mut().for_each(|c| c.reserve(rows, rows * 8));
         }
         for (i, g, s) in parsed.sets().filter(|(_, _, s)| s.id == id) {
             let ctx = Ctx::of(i, g, s);
@@ -217,23 +210,31 @@ pub fn map_tables(parsed: &Parsed) -> Vec<Table> {
     out
 }
 
+/// A cell value borrowed from the input when it is valid UTF-8 (owned when repaired or built).
+pub type Val<'a> = Option<Cow<'a, str>>;
+
+/// (sku, qualifier, upc) of an item segment.
+pub type Sku<'a> = (Val<'a>, Val<'a>, Val<'a>);
+
 /// Trimmed element text, `None` when blank.
-pub fn el(seg: &Segment, n: usize) -> Option<String> {
-    seg.opt(n)
+pub fn el<'a>(seg: &Segment<'a>, n: usize) -> Val<'a> {
+    seg.val(n)
+}
+
+/// A value built by the mapper (a position, a count, a fixed qualifier).
+pub fn owned<'a>(s: impl Into<Cow<'a, str>>) -> Val<'a> {
+    Some(s.into())
 }
 
 /// The SKU from qualifier/ID pairs starting at the given element numbers: (sku, qualifier, upc).
-pub fn pick_sku(
-    seg: &Segment,
-    pairs: &[usize],
-) -> (Option<String>, Option<String>, Option<String>) {
+pub fn pick_sku<'a>(seg: &Segment<'a>, pairs: &[usize]) -> Sku<'a> {
     const PRIORITY: [&[u8]; 5] = [b"VN", b"SK", b"BP", b"UP", b"IN"];
     let f = Fields::of(seg);
     let present = |q: usize| !trim(f.get(q)).is_empty() && !trim(f.get(q + 1)).is_empty();
     let upc = pairs
         .iter()
         .find(|q| trim(f.get(**q)) == b"UP" && present(**q))
-        .and_then(|q| f.opt(q + 1));
+        .and_then(|q| f.val(q + 1));
     let best = PRIORITY
         .iter()
         .find_map(|p| {
@@ -243,7 +244,7 @@ pub fn pick_sku(
         })
         .or_else(|| pairs.iter().find(|q| present(**q)));
     match best {
-        Some(q) => (f.opt(q + 1), f.opt(*q), upc),
+        Some(q) => (f.val(q + 1), f.val(*q), upc),
         None => (None, None, upc),
     }
 }
