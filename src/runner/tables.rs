@@ -132,12 +132,14 @@ impl<'a> Document<'a> {
     /// `None` when the document holds no such rows.
     pub fn table_csv(&self, table: &str) -> Option<Vec<u8>> {
         use crate::formats::{edifact, x12, xml};
-        let tables = match self {
-            Document::X12(p) => x12::map_tables(p),
-            Document::Edifact(p) => edifact::map_tables(p),
-            Document::Xml(p) => xml::map_tables(p),
+        let t = match self {
+            // Only the sets behind this table are mapped (X12 files can be large).
+            Document::X12(p) => x12::map_table(p, table)?,
+            Document::Edifact(p) => edifact::map_tables(p)
+                .into_iter()
+                .find(|t| t.name == table)?,
+            Document::Xml(p) => xml::map_tables(p).into_iter().find(|t| t.name == table)?,
         };
-        let t = tables.into_iter().find(|t| t.name == table)?;
         let mut w = csv::Writer::from_writer(Vec::new());
         let _ = w.write_record(t.columns.iter().map(|c| c.name.as_str()));
         for r in 0..t.rows() {

@@ -157,57 +157,78 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// The supported transaction sets, in output order, with their (empty) tables.
+const SETS: [(&str, fn() -> Vec<Table>); 7] = [
+    ("850", map_orders::tables_850),
+    ("940", map_orders::tables_940),
+    ("945", map_ship::tables_945),
+    ("856", map_ship::tables_856),
+    ("846", map_ship::tables_846),
+    ("810", map_orders::tables_810),
+    ("997", map_ship::tables_997),
+];
+
 /// Maps every supported transaction set (850, 940, 945, 856, 846, 810, 997) to tables. Only
 /// tables with at least one set are returned, in that order. Sets with envelope problems are
 /// mapped too: the caller decides from `Parsed::problems` what to reject.
 pub fn map_tables(parsed: &Parsed) -> Vec<Table> {
-    let mut out: Vec<Table> = Vec::new();
-    // One buffer of segment slices reused across sets (mapping is allocation-bound).
-    let mut segs: Vec<Segment> = Vec::new();
-    let mut take = |mut tables: Vec<Table>, id: &str| {
-        let (mut sets, mut segments) = (0usize, 0usize);
-        for (_, _, s) in parsed.sets().filter(|(_, _, s)| s.id == id) {
-            sets += 1;
-            segments += s.segment_count as usize;
-        }
-        if sets == 0 {
-            return;
-        }
-        // Headers get one row per set; detail tables about one row per four segments; values
-        // average well under 16 bytes.
-        for (n, t) in tables.iter_mut().enumerate() {
-            let rows = if n == 0 && t.name.ends_with("_header") {
-                sets
-            } else {
-                segments / 4
-            };
-            t.columns.iter_mut().for_each(|c| c.reserve(rows, rows * 8));
-        }
-        for (i, g, s) in parsed.sets().filter(|(_, _, s)| s.id == id) {
-            let ctx = Ctx::of(i, g, s);
-            segs.clear();
-            segs.extend(parsed.set_segments(s));
-            match id {
-                "850" => map_orders::map_850(&ctx, &segs, &mut tables),
-                "940" => map_orders::map_940(&ctx, &segs, &mut tables),
-                "810" => map_orders::map_810(&ctx, &segs, &mut tables),
-                "945" => map_ship::map_945(&ctx, &segs, &mut tables),
-                "856" => map_ship::map_856(&ctx, &segs, &mut tables),
-                "846" => map_ship::map_846(&ctx, &segs, &mut tables),
-                "997" => map_ship::map_997(&ctx, &segs, &mut tables),
-                _ => {}
-            }
-        }
-        out.extend(tables);
-    };
-    take(map_orders::tables_850(), "850");
-    take(map_orders::tables_940(), "940");
-    take(map_ship::tables_945(), "945");
-    take(map_ship::tables_856(), "856");
-    take(map_ship::tables_846(), "846");
-    take(map_orders::tables_810(), "810");
-    take(map_ship::tables_997(), "997");
+    let mut out = Vec::new();
+    for (id, tables) in SETS {
+        out.extend(map_sets(parsed, id, tables()));
+    }
     out
+}
+
+/// The table `name` alone (as [`map_tables`] would return it), mapping only the sets that
+/// produce it; `None` when no set does.
+pub fn map_table(parsed: &Parsed, name: &str) -> Option<Table> {
+    let (id, tables) = SETS
+        .into_iter()
+        .map(|(id, tables)| (id, tables()))
+        .find(|(_, tables)| tables.iter().any(|t| t.name == name))?;
+    map_sets(parsed, id, tables)
+        .into_iter()
+        .find(|t| t.name == name)
+}
+
+/// Every set with id `id` mapped into `tables`; nothing when there is no such set.
+fn map_sets(parsed: &Parsed, id: &str, mut tables: Vec<Table>) -> Vec<Table> {
+    let (mut sets, mut segments) = (0usize, 0usize);
+    for (_, _, s) in parsed.sets().filter(|(_, _, s)| s.id == id) {
+        sets += 1;
+        segments += s.segment_count as usize;
+    }
+    if sets == 0 {
+        return Vec::new();
+    }
+    // Headers get one row per set; detail tables about one row per four segments; values
+    // average well under 16 bytes.
+    for (n, t) in tables.iter_mut().enumerate() {
+        let rows = if n == 0 && t.name.ends_with("_header") {
+            sets
+        } else {
+            segments / 4
+        };
+        t.columns.iter_mut().for_each(|c| c.reserve(rows, rows * 8));
+    }
+    // One buffer of segment slices reused across sets.
+    let mut segs: Vec<Segment> = Vec::new();
+    for (i, g, s) in parsed.sets().filter(|(_, _, s)| s.id == id) {
+        let ctx = Ctx::of(i, g, s);
+        segs.clear();
+        segs.extend(parsed.set_segments(s));
+        match id {
+            "850" => map_orders::map_850(&ctx, &segs, &mut tables),
+            "940" => map_orders::map_940(&ctx, &segs, &mut tables),
+            "810" => map_orders::map_810(&ctx, &segs, &mut tables),
+            "945" => map_ship::map_945(&ctx, &segs, &mut tables),
+            "856" => map_ship::map_856(&ctx, &segs, &mut tables),
+            "846" => map_ship::map_846(&ctx, &segs, &mut tables),
+            "997" => map_ship::map_997(&ctx, &segs, &mut tables),
+            _ => {}
+        }
+    }
+    tables
 }
 
 /// A cell value borrowed from the input when it is valid UTF-8 (owned when repaired or built).
