@@ -157,8 +157,11 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// The supported transaction sets, in output order, with their (empty) tables.
-const SETS: [(&str, fn() -> Vec<Table>); 7] = [
+/// A set id and the constructor of its (empty) tables.
+type SetTables = (&'static str, fn() -> Vec<Table>);
+
+/// The supported transaction sets, in output order.
+const SETS: [SetTables; 7] = [
     ("850", map_orders::tables_850),
     ("940", map_orders::tables_940),
     ("945", map_ship::tables_945),
