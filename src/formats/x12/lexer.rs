@@ -175,6 +175,12 @@ pub fn text_cow(bytes: &[u8]) -> Cow<'_, str> {
 
 /// Trims ASCII blanks and UTF-8 non-breaking spaces (`C2 A0`) on both ends.
 pub fn trim(mut b: &[u8]) -> &[u8] {
+    // Most values have nothing to trim: two byte tests settle it.
+    if let (Some(first), Some(last)) = (b.first(), b.last()) {
+        if !matches!(first, b' ' | b'\t' | 0xC2) && !matches!(last, b' ' | b'\t' | 0xA0) {
+            return b;
+        }
+    }
     loop {
         b = match b {
             [b' ' | b'\t', rest @ ..] => rest,
@@ -264,4 +270,33 @@ pub fn guess_separators(bytes: &[u8]) -> Option<Separators> {
         repetition: None,
         segment,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trim_strips_blanks_and_whole_nbsp_pairs_only() {
+        let nbsp = "\u{a0}";
+        let cases: [(&[u8], &[u8]); 7] = [
+            (b"", b""),
+            (b"X", b"X"),
+            (b" \tX Y\t ", b"X Y"),
+            (format!("{nbsp} X{nbsp}").leak().as_bytes(), b"X"),
+            (b"\xa0X\xc2", b"\xa0X\xc2"),
+            (b"   ", b""),
+            (b"\xc2\xa0", b""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(trim(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn text_borrows_valid_utf8_and_repairs_the_rest() {
+        assert!(matches!(text_cow(b" AB "), Cow::Borrowed("AB")));
+        assert_eq!(text_cow(b"A\xffB"), "A\u{fffd}B");
+        assert_eq!(text_of(b" A\xffB "), "A\u{fffd}B");
+    }
 }

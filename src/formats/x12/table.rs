@@ -252,23 +252,33 @@ pub fn owned<'a>(s: impl Into<Cow<'a, str>>) -> Val<'a> {
 
 /// The SKU from qualifier/ID pairs starting at the given element numbers: (sku, qualifier, upc).
 pub fn pick_sku<'a>(seg: &Segment<'a>, pairs: &[usize]) -> Sku<'a> {
-    const PRIORITY: [&[u8]; 5] = [b"VN", b"SK", b"BP", b"UP", b"IN"];
     let f = Fields::of(seg);
-    let present = |q: usize| !trim(f.get(q)).is_empty() && !trim(f.get(q + 1)).is_empty();
-    let upc = pairs
-        .iter()
-        .find(|q| trim(f.get(**q)) == b"UP" && present(**q))
-        .and_then(|q| f.val(q + 1));
-    let best = PRIORITY
-        .iter()
-        .find_map(|p| {
-            pairs
-                .iter()
-                .find(|q| trim(f.get(**q)) == *p && present(**q))
-        })
-        .or_else(|| pairs.iter().find(|q| present(**q)));
+    // One pass over the pairs (this runs for every line item): the best is the lowest rank,
+    // the first pair in element order among equals; `upc` the first present `UP` pair.
+    let (mut upc, mut best) = (None, None::<(u8, usize)>);
+    for &q in pairs {
+        let qualifier = trim(f.get(q));
+        if qualifier.is_empty() || trim(f.get(q + 1)).is_empty() {
+            continue;
+        }
+        let rank = match qualifier {
+            b"VN" => 0,
+            b"SK" => 1,
+            b"BP" => 2,
+            b"UP" => 3,
+            b"IN" => 4,
+            _ => 5,
+        };
+        if rank == 3 && upc.is_none() {
+            upc = Some(q);
+        }
+        if best.is_none_or(|(r, _)| rank < r) {
+            best = Some((rank, q));
+        }
+    }
+    let upc = upc.and_then(|q| f.val(q + 1));
     match best {
-        Some(q) => (f.val(q + 1), f.val(*q), upc),
+        Some((_, q)) => (f.val(q + 1), f.val(q), upc),
         None => (None, None, upc),
     }
 }
