@@ -217,13 +217,10 @@ pub fn read_segment<'a>(
     index: u32,
 ) -> (Segment<'a>, usize) {
     let rest = bytes.get(pos..).unwrap_or(&[]);
-    // Most segments are short: a plain scan of the first bytes beats setting up memchr.
-    let t = seps.segment;
-    let found = match rest.iter().take(48).position(|b| *b == t) {
-        Some(i) => Some(i),
-        None if rest.len() > 48 => memchr(t, rest.get(48..).unwrap_or(&[])).map(|i| i + 48),
-        None => None,
-    };
+    // memchr even for short segments: with a plain scan of the first 48 bytes instead, parsing
+    // the bench file (23-byte segments on average) took 2.5 times the instructions and ran
+    // 30-70% slower.
+    let found = memchr(seps.segment, rest);
     let (mut raw, next) = match found {
         Some(i) => (rest.get(..i).unwrap_or(rest), pos + i + 1),
         None => (rest, bytes.len()),
