@@ -443,7 +443,7 @@ x12 = { sender = "TALLYMAN", receiver = "MARKETPLACE", usage = "T" }
     );
     let tables = x12::map_tables(&parsed);
     let lines = tables.iter().find(|t| t.name == "x12_846_lines").unwrap();
-    let col = |name: &str| lines.column(name).unwrap().values.clone();
+    let col = |name: &str| lines.column(name).unwrap().to_vec();
     let got: Vec<(String, String, String)> = (0..lines.rows())
         .map(|r| {
             let v = |n: &str| col(n)[r].clone().unwrap_or_default();
@@ -557,14 +557,14 @@ x12 = { sender = "TALLYMAN", receiver_qualifier = "01", receiver = "WAREHOUSE1" 
         .unwrap();
     for column in ["sku", "quantity", "line_number"] {
         assert_eq!(
-            lines.column(column).unwrap().values,
-            po.column(column).unwrap().values,
+            lines.column(column).unwrap().to_vec(),
+            po.column(column).unwrap().to_vec(),
             "{column}"
         );
     }
     let header = tables.iter().find(|t| t.name == "x12_940_header").unwrap();
     assert_eq!(
-        header.column("order_number").unwrap().values,
+        header.column("order_number").unwrap().to_vec(),
         vec![Some("08292233294".to_string())]
     );
 }

@@ -96,7 +96,7 @@ fn rows(t: &x12::Table) -> Vec<Vec<Option<String>>> {
             t.columns
                 .iter()
                 .skip(3)
-                .map(|c| c.values[r].clone())
+                .map(|c| c.get(r).map(str::to_string))
                 .collect()
         })
         .collect()

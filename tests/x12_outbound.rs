@@ -44,12 +44,8 @@ fn table(columns: &[&str], rows: &[&[&str]]) -> Table {
         columns: columns
             .iter()
             .enumerate()
-            .map(|(i, name)| Column {
-                name: name.to_string(),
-                values: rows
-                    .iter()
-                    .map(|r| r.get(i).copied().and_then(cell))
-                    .collect(),
+            .map(|(i, name)| {
+                Column::from_values(name, rows.iter().map(|r| r.get(i).copied().and_then(cell)))
             })
             .collect(),
     }

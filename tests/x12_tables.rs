@@ -86,7 +86,7 @@ fn fixtures_map_to_the_expected_cells() {
             ));
         }
         assert!(
-            t.columns.iter().all(|c| c.values.len() == t.rows()),
+            t.columns.iter().all(|c| c.len() == t.rows()),
             "ragged {table}"
         );
     }
@@ -116,5 +116,24 @@ fn sku_priority_prefers_vendor_part_then_sku_buyer_part_upc_buyer_item() {
             (Some(*sku), Some(*qualifier)),
             "{po1}"
         );
+    }
+}
+
+#[test]
+fn one_table_mapped_alone_equals_its_copy_among_all_tables() {
+    let mut fixtures: Vec<&str> = CELLS.iter().map(|c| c.0).collect();
+    fixtures.dedup();
+    for name in fixtures {
+        let bytes = fixture(name);
+        let parsed = x12::parse(&bytes);
+        let all = x12::map_tables(&parsed);
+        for t in &all {
+            assert_eq!(x12::map_table(&parsed, &t.name).as_ref(), Some(t), "{name}");
+        }
+        // A table of a set type the file lacks, and an unknown name, are both absent.
+        let missing = ["x12_810_lines", "x12_999_lines"];
+        for m in missing.iter().filter(|m| all.iter().all(|t| t.name != **m)) {
+            assert_eq!(x12::map_table(&parsed, m), None, "{name} {m}");
+        }
     }
 }

@@ -70,11 +70,10 @@ pub fn to_table(df: &DataFrame, order_by: &[String]) -> PolarsResult<crate::form
     let mut columns = Vec::with_capacity(df.width());
     for c in df.columns() {
         let text = c.cast(&DataType::String)?;
-        let values = text.str()?.iter().map(|v| v.map(str::to_string)).collect();
-        columns.push(crate::formats::x12::Column {
-            name: c.name().to_string(),
-            values,
-        });
+        columns.push(crate::formats::x12::Column::from_values(
+            c.name(),
+            text.str()?.iter(),
+        ));
     }
     Ok(crate::formats::x12::Table {
         name: String::new(),
@@ -146,21 +145,18 @@ impl<'a> Document<'a> {
     /// `None` when the document holds no such rows.
     pub fn table_csv(&self, table: &str) -> Option<Vec<u8>> {
         use crate::formats::{edifact, x12, xml};
-        let tables = match self {
-            Document::X12(p) => x12::map_tables(p),
-            Document::Edifact(p) => edifact::map_tables(p),
-            Document::Xml(p) => xml::map_tables(p),
+        let t = match self {
+            // Only the sets behind this table are mapped (X12 files can be large).
+            Document::X12(p) => x12::map_table(p, table)?,
+            Document::Edifact(p) => edifact::map_tables(p)
+                .into_iter()
+                .find(|t| t.name == table)?,
+            Document::Xml(p) => xml::map_tables(p).into_iter().find(|t| t.name == table)?,
         };
-        let t = tables.into_iter().find(|t| t.name == table)?;
         let mut w = csv::Writer::from_writer(Vec::new());
         let _ = w.write_record(t.columns.iter().map(|c| c.name.as_str()));
         for r in 0..t.rows() {
-            let _ = w.write_record(t.columns.iter().map(|c| {
-                c.values
-                    .get(r)
-                    .and_then(|v| v.as_deref())
-                    .unwrap_or_default()
-            }));
+            let _ = w.write_record(t.columns.iter().map(|c| c.get(r).unwrap_or_default()));
         }
         w.into_inner().ok()
     }

@@ -3,6 +3,8 @@
 //! Separators change per interchange (each ISA declares its own), so the reader is driven by
 //! the envelope pass, which re-reads separators whenever a segment starts with `ISA`.
 
+use std::borrow::Cow;
+
 use memchr::memchr;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
@@ -104,8 +106,13 @@ impl<'a> Segment<'a> {
 
     /// Element `n` as trimmed text, `None` when absent or blank.
     pub fn opt(&self, n: usize) -> Option<String> {
+        self.val(n).map(Cow::into_owned)
+    }
+
+    /// [`Segment::opt`] borrowed from the input when the bytes are valid UTF-8.
+    pub fn val(&self, n: usize) -> Option<Cow<'a, str>> {
         let t = trim(self.element(n));
-        (!t.is_empty()).then(|| text_of(t))
+        (!t.is_empty()).then(|| text_cow(t))
     }
 }
 
@@ -141,22 +148,39 @@ impl<'a> Fields<'a> {
 
     /// Element `n` as trimmed text, `None` when absent or blank.
     pub fn opt(&self, n: usize) -> Option<String> {
+        self.val(n).map(Cow::into_owned)
+    }
+
+    /// [`Fields::opt`] borrowed from the input when the bytes are valid UTF-8.
+    pub fn val(&self, n: usize) -> Option<Cow<'a, str>> {
         let t = trim(self.get(n));
-        (!t.is_empty()).then(|| text_of(t))
+        (!t.is_empty()).then(|| text_cow(t))
     }
 }
 
 /// Bytes as text with spaces and non-breaking spaces (ISA padding) trimmed.
 pub fn text_of(bytes: &[u8]) -> String {
+    text_cow(bytes).into_owned()
+}
+
+/// [`text_of`] without copying when the trimmed bytes are valid UTF-8 (invalid sequences
+/// become U+FFFD, as in `text_of`).
+pub fn text_cow(bytes: &[u8]) -> Cow<'_, str> {
     let t = trim(bytes);
     match std::str::from_utf8(t) {
-        Ok(s) => s.to_string(),
-        Err(_) => String::from_utf8_lossy(t).into_owned(),
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(t),
     }
 }
 
 /// Trims ASCII blanks and UTF-8 non-breaking spaces (`C2 A0`) on both ends.
 pub fn trim(mut b: &[u8]) -> &[u8] {
+    // Most values have nothing to trim: two byte tests settle it.
+    if let (Some(first), Some(last)) = (b.first(), b.last()) {
+        if !matches!(first, b' ' | b'\t' | 0xC2) && !matches!(last, b' ' | b'\t' | 0xA0) {
+            return b;
+        }
+    }
     loop {
         b = match b {
             [b' ' | b'\t', rest @ ..] => rest,
@@ -193,13 +217,10 @@ pub fn read_segment<'a>(
     index: u32,
 ) -> (Segment<'a>, usize) {
     let rest = bytes.get(pos..).unwrap_or(&[]);
-    // Most segments are short: a plain scan of the first bytes beats setting up memchr.
-    let t = seps.segment;
-    let found = match rest.iter().take(48).position(|b| *b == t) {
-        Some(i) => Some(i),
-        None if rest.len() > 48 => memchr(t, rest.get(48..).unwrap_or(&[])).map(|i| i + 48),
-        None => None,
-    };
+    // memchr even for short segments: with a plain scan of the first 48 bytes instead, parsing
+    // the bench file (23-byte segments on average) took 2.5 times the instructions and ran
+    // 30-70% slower.
+    let found = memchr(seps.segment, rest);
     let (mut raw, next) = match found {
         Some(i) => (rest.get(..i).unwrap_or(rest), pos + i + 1),
         None => (rest, bytes.len()),
@@ -246,4 +267,33 @@ pub fn guess_separators(bytes: &[u8]) -> Option<Separators> {
         repetition: None,
         segment,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trim_strips_blanks_and_whole_nbsp_pairs_only() {
+        let nbsp = "\u{a0}";
+        let cases: [(&[u8], &[u8]); 7] = [
+            (b"", b""),
+            (b"X", b"X"),
+            (b" \tX Y\t ", b"X Y"),
+            (format!("{nbsp} X{nbsp}").leak().as_bytes(), b"X"),
+            (b"\xa0X\xc2", b"\xa0X\xc2"),
+            (b"   ", b""),
+            (b"\xc2\xa0", b""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(trim(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn text_borrows_valid_utf8_and_repairs_the_rest() {
+        assert!(matches!(text_cow(b" AB "), Cow::Borrowed("AB")));
+        assert_eq!(text_cow(b"A\xffB"), "A\u{fffd}B");
+        assert_eq!(text_of(b" A\xffB "), "A\u{fffd}B");
+    }
 }

@@ -2,7 +2,7 @@
 //! Column schemas are documented in `table.rs`.
 
 use super::lexer::Segment;
-use super::table::{el, pick_sku, Ctx, Table, COLUMNS_850_HEADER, COLUMNS_850_LINES};
+use super::table::{el, owned, pick_sku, Ctx, Table, Val, COLUMNS_850_HEADER, COLUMNS_850_LINES};
 
 const PO1_PAIRS: [usize; 10] = [6, 8, 10, 12, 14, 16, 18, 20, 22, 24];
 const W01_PAIRS: [usize; 3] = [4, 6, 15];
@@ -16,34 +16,34 @@ pub struct Loop<'a> {
     n4: Option<Segment<'a>>,
 }
 
-impl Loop<'_> {
-    fn get(s: &Option<Segment>, n: usize) -> Option<String> {
+impl<'a> Loop<'a> {
+    fn get(s: &Option<Segment<'a>>, n: usize) -> Val<'a> {
         s.as_ref().and_then(|s| el(s, n))
     }
     /// N101.
-    pub fn qualifier(&self) -> Option<String> {
+    pub fn qualifier(&self) -> Val<'a> {
         Self::get(&self.n1, 1)
     }
     /// N102.
-    pub fn name(&self) -> Option<String> {
+    pub fn name(&self) -> Val<'a> {
         Self::get(&self.n1, 2)
     }
     /// N104.
-    pub fn id(&self) -> Option<String> {
+    pub fn id(&self) -> Val<'a> {
         Self::get(&self.n1, 4)
     }
     /// N301.
-    pub fn address(&self) -> Option<String> {
+    pub fn address(&self) -> Val<'a> {
         Self::get(&self.n3, 1)
     }
     /// N401, N402, N403.
-    pub fn city(&self) -> Option<String> {
+    pub fn city(&self) -> Val<'a> {
         Self::get(&self.n4, 1)
     }
-    pub fn state(&self) -> Option<String> {
+    pub fn state(&self) -> Val<'a> {
         Self::get(&self.n4, 2)
     }
-    pub fn postal(&self) -> Option<String> {
+    pub fn postal(&self) -> Val<'a> {
         Self::get(&self.n4, 3)
     }
 }
@@ -94,10 +94,10 @@ pub fn tables_850() -> Vec<Table> {
     ]
 }
 
-pub fn map_850(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
+pub fn map_850<'a>(ctx: &Ctx, segs: &[Segment<'a>], tables: &mut [Table]) {
     let (mut po, mut date, mut purpose, mut kind, mut currency) = (None, None, None, None, None);
     let mut parties = Parties::default();
-    let mut lines = Vec::new();
+    let mut lines: Vec<[Val<'a>; 8]> = Vec::new();
     let mut in_detail = false;
     for seg in segs {
         let id = seg.id();
@@ -112,7 +112,7 @@ pub fn map_850(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
             b"PO1" => {
                 in_detail = true;
                 let (sku, q, upc) = pick_sku(seg, &PO1_PAIRS);
-                let line = el(seg, 1).or_else(|| Some((lines.len() + 1).to_string()));
+                let line = el(seg, 1).or_else(|| owned((lines.len() + 1).to_string()));
                 lines.push([line, sku, q, upc, el(seg, 2), el(seg, 3), el(seg, 4), None]);
             }
             b"PID" => {
@@ -129,7 +129,7 @@ pub fn map_850(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
         }
     }
     let (by, st) = (parties.take("BY"), parties.take("ST"));
-    let count = Some(lines.len().to_string());
+    let count = owned(lines.len().to_string());
     if let [header, detail, ..] = tables {
         header.push(
             ctx,
@@ -188,11 +188,11 @@ pub fn tables_940() -> Vec<Table> {
     ]
 }
 
-pub fn map_940(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
+pub fn map_940<'a>(ctx: &Ctx, segs: &[Segment<'a>], tables: &mut [Table]) {
     let (mut order, mut po, mut carrier, mut ship_date) = (None, None, None, None);
     let mut parties = Parties::default();
-    let mut lines = Vec::new();
-    let mut lx: Option<String> = None;
+    let mut lines: Vec<[Val<'a>; 6]> = Vec::new();
+    let mut lx: Val<'a> = None;
     for seg in segs {
         let id = seg.id();
         match id {
@@ -209,9 +209,9 @@ pub fn map_940(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
                 let (mut sku, mut q, mut upc) = pick_sku(seg, &W01_PAIRS);
                 upc = el(seg, 3).or(upc);
                 if sku.is_none() {
-                    (sku, q) = (upc.clone(), upc.as_ref().map(|_| "UP".to_string()));
+                    (sku, q) = (upc.clone(), upc.as_ref().and(owned("UP")));
                 }
-                let line = lx.take().or_else(|| Some((lines.len() + 1).to_string()));
+                let line = lx.take().or_else(|| owned((lines.len() + 1).to_string()));
                 lines.push([line, sku, q, upc, el(seg, 1), el(seg, 2)]);
             }
             _ if lines.is_empty() => {
@@ -271,9 +271,9 @@ pub fn tables_810() -> Vec<Table> {
     ]
 }
 
-pub fn map_810(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
+pub fn map_810<'a>(ctx: &Ctx, segs: &[Segment<'a>], tables: &mut [Table]) {
     let (mut inv, mut date, mut po, mut currency, mut total) = (None, None, None, None, None);
-    let mut lines = Vec::new();
+    let mut lines: Vec<[Val<'a>; 7]> = Vec::new();
     for seg in segs {
         match seg.id() {
             b"BIG" => {
@@ -282,10 +282,10 @@ pub fn map_810(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
                 po = el(seg, 4);
             }
             b"CUR" if lines.is_empty() => currency = el(seg, 2),
-            b"TDS" => total = el(seg, 1).map(|t| implied_decimals(&t, 2)),
+            b"TDS" => total = el(seg, 1).map(|t| implied_decimals(&t, 2).into()),
             b"IT1" => {
                 let (sku, q, upc) = pick_sku(seg, &PO1_PAIRS);
-                let line = el(seg, 1).or_else(|| Some((lines.len() + 1).to_string()));
+                let line = el(seg, 1).or_else(|| owned((lines.len() + 1).to_string()));
                 lines.push([line, sku, q, upc, el(seg, 2), el(seg, 3), el(seg, 4)]);
             }
             _ => {}

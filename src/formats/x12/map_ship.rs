@@ -3,9 +3,11 @@
 
 use std::collections::HashMap;
 
-use super::lexer::{text_of, trim, Segment};
+use super::lexer::{text_cow, trim, Segment};
 use super::map_orders::Parties;
-use super::table::{el, pick_sku, Ctx, Table, COLUMNS_846_LINES, COLUMNS_856_LINES};
+use super::table::{
+    el, owned, pick_sku, Ctx, Sku, Table, Val, COLUMNS_846_LINES, COLUMNS_856_LINES,
+};
 
 const LIN_PAIRS: [usize; 15] = [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30];
 const W12_PAIRS: [usize; 1] = [7];
@@ -52,11 +54,11 @@ fn is_tracking(seg: &Segment) -> bool {
     seg.is(1, b"BM") || seg.is(1, b"CN") || seg.is(1, b"2I")
 }
 
-pub fn map_945(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
-    let mut h: [Option<String>; 4] = Default::default();
+pub fn map_945<'a>(ctx: &Ctx, segs: &[Segment<'a>], tables: &mut [Table]) {
+    let mut h: [Val<'a>; 4] = Default::default();
     let (mut carrier, mut tracking, mut w03) = (None, None, [None, None, None]);
     let mut parties = Parties::default();
-    let mut lines = Vec::new();
+    let mut lines: Vec<[Val<'a>; 10]> = Vec::new();
     let mut lx = None;
     for seg in segs {
         let id = seg.id();
@@ -70,9 +72,9 @@ pub fn map_945(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
                 let (mut sku, mut q, upc) = pick_sku(seg, &W12_PAIRS);
                 let upc = el(seg, 6).or(upc);
                 if sku.is_none() {
-                    (sku, q) = (upc.clone(), upc.as_ref().map(|_| "UP".to_string()));
+                    (sku, q) = (upc.clone(), upc.as_ref().and(owned("UP")));
                 }
-                let line = lx.take().or_else(|| Some((lines.len() + 1).to_string()));
+                let line = lx.take().or_else(|| owned((lines.len() + 1).to_string()));
                 lines.push([
                     line,
                     el(seg, 1),
@@ -136,10 +138,7 @@ struct Hl<'a> {
 }
 
 /// What an item HL carries into its row: (sku, qualifier, upc) from LIN, SN1 quantity and unit.
-type Payload = (
-    Option<(Option<String>, Option<String>, Option<String>)>,
-    Option<(Option<String>, Option<String>)>,
-);
+type Payload<'a> = (Option<Sku<'a>>, Option<(Val<'a>, Val<'a>)>);
 
 /// Element `n`, trimmed, `None` when blank (the slice form of [`el`]).
 fn slice<'a>(seg: &Segment<'a>, n: usize) -> Option<&'a [u8]> {
@@ -150,7 +149,7 @@ fn slice<'a>(seg: &Segment<'a>, n: usize) -> Option<&'a [u8]> {
 pub fn map_856<'a>(ctx: &Ctx, segs: &[Segment<'a>], tables: &mut [Table]) {
     let (mut shipment_id, mut bsn_date) = (None, None);
     let mut nodes: Vec<Hl<'a>> = Vec::new();
-    let mut payloads: Vec<Payload> = Vec::new();
+    let mut payloads: Vec<Payload<'a>> = Vec::new();
     for seg in segs {
         let node = nodes.last_mut();
         match (seg.id(), node) {
@@ -223,7 +222,7 @@ pub fn map_856<'a>(ctx: &Ctx, segs: &[Segment<'a>], tables: &mut [Table]) {
             for _ in 0..=nodes.len() {
                 let n = cur?;
                 if let Some(v) = f(n) {
-                    return Some(text_of(v));
+                    return Some(text_cow(v));
                 }
                 cur = n.parent.and_then(find).and_then(|i| nodes.get(i));
             }
@@ -240,8 +239,8 @@ pub fn map_856<'a>(ctx: &Ctx, segs: &[Segment<'a>], tables: &mut [Table]) {
                 up(|n| n.tracking),
                 up(|n| n.order),
                 up(|n| n.pack),
-                node.id.map(text_of),
-                node.parent.map(text_of),
+                node.id.map(text_cow),
+                node.parent.map(text_cow),
                 sku,
                 q,
                 upc,
@@ -256,7 +255,7 @@ pub fn tables_846() -> Vec<Table> {
     vec![Table::new("x12_846_lines", &COLUMNS_846_LINES)]
 }
 
-pub fn map_846(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
+pub fn map_846<'a>(ctx: &Ctx, segs: &[Segment<'a>], tables: &mut [Table]) {
     let (mut report, mut date) = (None, None);
     let mut parties = Parties::default();
     let mut item = (None, None, None);
@@ -286,9 +285,7 @@ pub fn map_846(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
                         upc,
                         el(seg, 1),
                         el(seg, 2),
-                        seg.opt(3)
-                            .map(|_| seg.component(3, 1))
-                            .map(super::lexer::text_of),
+                        el(seg, 3).map(|_| text_cow(seg.component(3, 1))),
                     ],
                 );
             }
@@ -327,15 +324,15 @@ pub fn tables_997() -> Vec<Table> {
     ]
 }
 
-fn joined(seg: &Segment, from: usize, to: usize, sep: &str) -> Option<String> {
-    let codes: Vec<String> = (from..=to).filter_map(|n| seg.opt(n)).collect();
-    (!codes.is_empty()).then(|| codes.join(sep))
+fn joined<'a>(seg: &Segment<'a>, from: usize, to: usize, sep: &str) -> Val<'a> {
+    let codes: Vec<_> = (from..=to).filter_map(|n| seg.val(n)).collect();
+    (!codes.is_empty()).then(|| codes.join(sep).into())
 }
 
-pub fn map_997(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
+pub fn map_997<'a>(ctx: &Ctx, segs: &[Segment<'a>], tables: &mut [Table]) {
     let [groups, sets, ..] = tables else { return };
     let (mut fid, mut gctl) = (None, None);
-    let mut set: Option<(Option<String>, Option<String>)> = None;
+    let mut set: Option<(Val<'a>, Val<'a>)> = None;
     let mut ak3: Vec<String> = Vec::new();
     for seg in segs {
         match seg.id() {
@@ -347,7 +344,7 @@ pub fn map_997(ctx: &Ctx, segs: &[Segment], tables: &mut [Table]) {
             b"AK3" => ak3.push(format!("{}@{}:{}", seg.text(1), seg.text(2), seg.text(4))),
             b"AK5" => {
                 let (sid, sctl) = set.take().unwrap_or_default();
-                let segment_errors = (!ak3.is_empty()).then(|| ak3.join(";"));
+                let segment_errors = (!ak3.is_empty()).then(|| ak3.join(";").into());
                 sets.push(
                     ctx,
                     [

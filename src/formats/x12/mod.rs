@@ -13,6 +13,7 @@
 
 pub mod ack;
 pub mod codes;
+mod column;
 pub mod envelope;
 mod headers;
 pub mod inspect;
@@ -35,7 +36,7 @@ pub use lexer::{Segment, Separators};
 pub use model::{Group, Interchange, Parsed, TxSet};
 pub use outbound::{write_846, write_940};
 pub use problem::{to_issues, Ctl, Pos, Problem};
-pub use table::{map_tables, Column, Table};
+pub use table::{map_table, map_tables, Column, Table};
 pub use writer::{write_997, Envelope};
 
 /// Operational failures of this module (data problems are [`Problem`] values instead).

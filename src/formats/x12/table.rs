@@ -24,8 +24,11 @@
 //! `upc` is the `UP` pair (or the segment's UPC element) when present. Values are trimmed text;
 //! empty elements are `None`. Numbers stay text exactly as sent (no float conversion).
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
+pub use super::column::Column;
 use super::lexer::{trim, Fields, Segment};
 use super::model::{Group, Interchange, Parsed, TxSet};
 use super::{map_orders, map_ship};
@@ -93,13 +96,6 @@ pub const COLUMNS_846_LINES: [&str; 10] = [
     "unit",
 ];
 
-/// One named column of optional strings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Column {
-    pub name: String,
-    pub values: Vec<Option<String>>,
-}
-
 /// A columnar table; all columns have the same length.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Table {
@@ -113,30 +109,26 @@ impl Table {
         all.extend_from_slice(columns);
         Table {
             name: name.to_string(),
-            columns: all
-                .iter()
-                .map(|c| Column {
-                    name: c.to_string(),
-                    values: Vec::new(),
-                })
-                .collect(),
+            columns: all.iter().map(|c| Column::new(c)).collect(),
         }
     }
 
     /// Appends a row: the context of `ctx`, then `values` in column order (missing values are
-    /// `None`, extra ones ignored).
-    pub fn push(&mut self, ctx: &Ctx, values: impl IntoIterator<Item = Option<String>>) {
-        let mut values = [ctx.0, ctx.1, ctx.2]
-            .into_iter()
-            .map(|v| v.map(str::to_string))
-            .chain(values);
-        for col in &mut self.columns {
-            col.values.push(values.next().flatten());
+    /// `None`, extra ones ignored). Values may be borrowed (`&str`, `Cow`) or owned.
+    pub fn push<S: AsRef<str>>(&mut self, ctx: &Ctx, values: impl IntoIterator<Item = Option<S>>) {
+        let mut values = values.into_iter();
+        for (n, col) in self.columns.iter_mut().enumerate() {
+            match n {
+                0 => col.push(ctx.0),
+                1 => col.push(ctx.1),
+                2 => col.push(ctx.2),
+                _ => col.push(values.next().flatten().as_ref().map(AsRef::as_ref)),
+            }
         }
     }
 
     pub fn rows(&self) -> usize {
-        self.columns.first().map_or(0, |c| c.values.len())
+        self.columns.first().map_or(0, Column::len)
     }
 
     pub fn column(&self, name: &str) -> Option<&Column> {
@@ -145,7 +137,7 @@ impl Table {
 
     /// The value at `row` in column `name`.
     pub fn get(&self, row: usize, name: &str) -> Option<&str> {
-        self.column(name)?.values.get(row)?.as_deref()
+        self.column(name)?.get(row)
     }
 }
 
@@ -165,85 +157,128 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// A set id and the constructor of its (empty) tables.
+type SetTables = (&'static str, fn() -> Vec<Table>);
+
+/// The supported transaction sets, in output order.
+const SETS: [SetTables; 7] = [
+    ("850", map_orders::tables_850),
+    ("940", map_orders::tables_940),
+    ("945", map_ship::tables_945),
+    ("856", map_ship::tables_856),
+    ("846", map_ship::tables_846),
+    ("810", map_orders::tables_810),
+    ("997", map_ship::tables_997),
+];
+
 /// Maps every supported transaction set (850, 940, 945, 856, 846, 810, 997) to tables. Only
 /// tables with at least one set are returned, in that order. Sets with envelope problems are
 /// mapped too: the caller decides from `Parsed::problems` what to reject.
 pub fn map_tables(parsed: &Parsed) -> Vec<Table> {
-    let mut out: Vec<Table> = Vec::new();
-    // One buffer of segment slices reused across sets (mapping is allocation-bound).
-    let mut segs: Vec<Segment> = Vec::new();
-    let mut take = |mut tables: Vec<Table>, id: &str| {
-        let (mut sets, mut segments) = (0usize, 0usize);
-        for (_, _, s) in parsed.sets().filter(|(_, _, s)| s.id == id) {
-            sets += 1;
-            segments += s.segment_count as usize;
-        }
-        if sets == 0 {
-            return;
-        }
-        // Headers get one row per set; detail tables about one row per four segments.
-        for (n, t) in tables.iter_mut().enumerate() {
-            let rows = if n == 0 && t.name.ends_with("_header") {
-                sets
-            } else {
-                segments / 4
-            };
-            t.columns.iter_mut().for_each(|c| c.values.reserve(rows));
-        }
-        for (i, g, s) in parsed.sets().filter(|(_, _, s)| s.id == id) {
-            let ctx = Ctx::of(i, g, s);
-            segs.clear();
-            segs.extend(parsed.set_segments(s));
-            match id {
-                "850" => map_orders::map_850(&ctx, &segs, &mut tables),
-                "940" => map_orders::map_940(&ctx, &segs, &mut tables),
-                "810" => map_orders::map_810(&ctx, &segs, &mut tables),
-                "945" => map_ship::map_945(&ctx, &segs, &mut tables),
-                "856" => map_ship::map_856(&ctx, &segs, &mut tables),
-                "846" => map_ship::map_846(&ctx, &segs, &mut tables),
-                "997" => map_ship::map_997(&ctx, &segs, &mut tables),
-                _ => {}
-            }
-        }
-        out.extend(tables);
-    };
-    take(map_orders::tables_850(), "850");
-    take(map_orders::tables_940(), "940");
-    take(map_ship::tables_945(), "945");
-    take(map_ship::tables_856(), "856");
-    take(map_ship::tables_846(), "846");
-    take(map_orders::tables_810(), "810");
-    take(map_ship::tables_997(), "997");
+    let mut out = Vec::new();
+    for (id, tables) in SETS {
+        out.extend(map_sets(parsed, id, tables()));
+    }
     out
 }
 
+/// The table `name` alone (as [`map_tables`] would return it), mapping only the sets that
+/// produce it; `None` when no set does.
+pub fn map_table(parsed: &Parsed, name: &str) -> Option<Table> {
+    let (id, tables) = SETS
+        .into_iter()
+        .map(|(id, tables)| (id, tables()))
+        .find(|(_, tables)| tables.iter().any(|t| t.name == name))?;
+    map_sets(parsed, id, tables)
+        .into_iter()
+        .find(|t| t.name == name)
+}
+
+/// Every set with id `id` mapped into `tables`; nothing when there is no such set.
+fn map_sets(parsed: &Parsed, id: &str, mut tables: Vec<Table>) -> Vec<Table> {
+    let (mut sets, mut segments) = (0usize, 0usize);
+    for (_, _, s) in parsed.sets().filter(|(_, _, s)| s.id == id) {
+        sets += 1;
+        segments += s.segment_count as usize;
+    }
+    if sets == 0 {
+        return Vec::new();
+    }
+    // Headers get one row per set; detail tables about one row per four segments; values
+    // average well under 16 bytes.
+    for (n, t) in tables.iter_mut().enumerate() {
+        let rows = if n == 0 && t.name.ends_with("_header") {
+            sets
+        } else {
+            segments / 4
+        };
+        t.columns.iter_mut().for_each(|c| c.reserve(rows, rows * 8));
+    }
+    // One buffer of segment slices reused across sets.
+    let mut segs: Vec<Segment> = Vec::new();
+    for (i, g, s) in parsed.sets().filter(|(_, _, s)| s.id == id) {
+        let ctx = Ctx::of(i, g, s);
+        segs.clear();
+        segs.extend(parsed.set_segments(s));
+        match id {
+            "850" => map_orders::map_850(&ctx, &segs, &mut tables),
+            "940" => map_orders::map_940(&ctx, &segs, &mut tables),
+            "810" => map_orders::map_810(&ctx, &segs, &mut tables),
+            "945" => map_ship::map_945(&ctx, &segs, &mut tables),
+            "856" => map_ship::map_856(&ctx, &segs, &mut tables),
+            "846" => map_ship::map_846(&ctx, &segs, &mut tables),
+            "997" => map_ship::map_997(&ctx, &segs, &mut tables),
+            _ => {}
+        }
+    }
+    tables
+}
+
+/// A cell value borrowed from the input when it is valid UTF-8 (owned when repaired or built).
+pub type Val<'a> = Option<Cow<'a, str>>;
+
+/// (sku, qualifier, upc) of an item segment.
+pub type Sku<'a> = (Val<'a>, Val<'a>, Val<'a>);
+
 /// Trimmed element text, `None` when blank.
-pub fn el(seg: &Segment, n: usize) -> Option<String> {
-    seg.opt(n)
+pub fn el<'a>(seg: &Segment<'a>, n: usize) -> Val<'a> {
+    seg.val(n)
+}
+
+/// A value built by the mapper (a position, a count, a fixed qualifier).
+pub fn owned<'a>(s: impl Into<Cow<'a, str>>) -> Val<'a> {
+    Some(s.into())
 }
 
 /// The SKU from qualifier/ID pairs starting at the given element numbers: (sku, qualifier, upc).
-pub fn pick_sku(
-    seg: &Segment,
-    pairs: &[usize],
-) -> (Option<String>, Option<String>, Option<String>) {
-    const PRIORITY: [&[u8]; 5] = [b"VN", b"SK", b"BP", b"UP", b"IN"];
+pub fn pick_sku<'a>(seg: &Segment<'a>, pairs: &[usize]) -> Sku<'a> {
     let f = Fields::of(seg);
-    let present = |q: usize| !trim(f.get(q)).is_empty() && !trim(f.get(q + 1)).is_empty();
-    let upc = pairs
-        .iter()
-        .find(|q| trim(f.get(**q)) == b"UP" && present(**q))
-        .and_then(|q| f.opt(q + 1));
-    let best = PRIORITY
-        .iter()
-        .find_map(|p| {
-            pairs
-                .iter()
-                .find(|q| trim(f.get(**q)) == *p && present(**q))
-        })
-        .or_else(|| pairs.iter().find(|q| present(**q)));
+    // One pass over the pairs (this runs for every line item): the best is the lowest rank,
+    // the first pair in element order among equals; `upc` the first present `UP` pair.
+    let (mut upc, mut best) = (None, None::<(u8, usize)>);
+    for &q in pairs {
+        let qualifier = trim(f.get(q));
+        if qualifier.is_empty() || trim(f.get(q + 1)).is_empty() {
+            continue;
+        }
+        let rank = match qualifier {
+            b"VN" => 0,
+            b"SK" => 1,
+            b"BP" => 2,
+            b"UP" => 3,
+            b"IN" => 4,
+            _ => 5,
+        };
+        if rank == 3 && upc.is_none() {
+            upc = Some(q);
+        }
+        if best.is_none_or(|(r, _)| rank < r) {
+            best = Some((rank, q));
+        }
+    }
+    let upc = upc.and_then(|q| f.val(q + 1));
     match best {
-        Some(q) => (f.opt(q + 1), f.opt(*q), upc),
+        Some((_, q)) => (f.val(q + 1), f.val(q), upc),
         None => (None, None, upc),
     }
 }
