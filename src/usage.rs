@@ -2,10 +2,10 @@
 //! run shows which step took the memory; and the allocator's purge setting.
 
 /// mimalloc's `mi_option_purge_delay` (its position in `mi_option_e`, v3; the test below checks
-/// it reads the documented default of 10 ms).
+/// it reads that option's default of 1000 ms, from mimalloc's `options.c`).
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Makes mimalloc give freed memory back to the kernel at once (it waits 10 ms by default, so
+/// Makes mimalloc give freed memory back to the kernel at once (it waits a second by default, so
 /// the buffers of one step still count while the next step allocates). `MIMALLOC_PURGE_DELAY`
 /// in the environment still wins.
 pub fn purge_freed_memory_at_once() {
@@ -27,8 +27,13 @@ pub fn memory() -> String {
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse::<u64>().ok())
     };
-    match (kib("VmRSS:"), kib("VmHWM:")) {
-        (Some(rss), Some(peak)) => format!("rss={} MiB peak={} MiB", rss >> 10, peak >> 10),
+    match (kib("VmRSS:"), kib("VmHWM:"), kib("RssFile:")) {
+        (Some(rss), Some(peak), Some(file)) => format!(
+            "rss={} MiB (files {} MiB) peak={} MiB",
+            rss >> 10,
+            file >> 10,
+            peak >> 10
+        ),
         _ => String::new(),
     }
 }

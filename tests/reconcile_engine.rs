@@ -199,3 +199,23 @@ fn hashed_join_keeps_keys_and_values_of_each_side() {
         ]
     );
 }
+
+/// With keys only (nothing compared), a key on both sides is matched, whatever the keying.
+#[test]
+fn keys_only_reconcile_matches_present_keys() {
+    let partner = frame(&["A,W1,5", "B,W1,1"], ["item_id", "warehouse", "qty"]);
+    let erp = frame(&["A,W1,9", "C,W1,3"], ["sku", "location", "on_hand"]);
+    let mut spec = spec();
+    spec.compare.clear();
+    for keying in [Keying::Exact, Keying::Hashed, Keying::CollidingHashes] {
+        let unique = KnownUnique {
+            partner: true,
+            erp: true,
+        };
+        let r =
+            reconcile_with(partner.clone(), erp.clone(), &spec, unique, keying).expect("reconcile");
+        let counts: Vec<u64> = STATUSES.iter().map(|s| r.count(s)).collect();
+        assert_eq!(counts, [1, 0, 1, 1, 0], "{keying:?}");
+        assert_eq!(r.table.height(), 3, "{keying:?}");
+    }
+}

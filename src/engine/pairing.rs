@@ -137,22 +137,21 @@ fn gather_keys(
     (pi, ei): (IdxCa, IdxCa),
     check: bool,
 ) -> Result<Paired, CollisionOr> {
-    let in_p = pi.is_not_null();
-    let both = &in_p & &ei.is_not_null();
     let mut out = Vec::with_capacity(keys.len());
     for k in keys {
-        let pk = p.column(k)?.take(&pi)?;
-        let ek = e.column(k)?.take(&ei)?;
-        if check {
-            let same = pk
-                .as_materialized_series()
-                .equal(ek.as_materialized_series())?
-                .fill_null_with_values(false)?;
-            if (&both & &!&same).any() {
+        // Built row by row from the two sources: neither side's gathered copy is materialised
+        // (two full-length temporaries per key column were the reconcile's peak).
+        let (pk, ek) = (p.column(k)?.str()?, e.column(k)?.str()?);
+        let mut key = StringChunkedBuilder::new(k.as_str().into(), pi.len());
+        for (i, j) in pi.iter().zip(ei.iter()) {
+            let pv = i.and_then(|i| pk.get(i as usize));
+            let ev = j.and_then(|j| ek.get(j as usize));
+            if check && i.is_some() && j.is_some() && (pv.is_none() || pv != ev) {
                 return Err(CollisionOr::Collision);
             }
+            key.append_option(if i.is_some() { pv } else { ev });
         }
-        out.push(pk.zip_with(&in_p, &ek)?);
+        out.push(key.finish().into_column());
     }
     Ok(Paired {
         partner: pi,

@@ -253,18 +253,23 @@ pub fn reconcile_with(
     } else {
         any_horizontal(out_of_tolerance)?
     };
-    let status = when(col(P).not())
-        .then(lit(ONLY_IN_ERP))
-        .when(col(E).not())
-        .then(lit(ONLY_IN_PARTNER))
-        .when(any_out)
-        .then(lit(MISMATCHED))
-        .otherwise(lit(MATCHED));
-    let side = when(col(P).not())
-        .then(lit("erp"))
-        .when(col(E).not())
-        .then(lit("partner"))
-        .otherwise(lit("both"));
+    // Status and side are written in one pass from three masks (the nested when/then of
+    // strings built a full-length temporary per branch).
+    let mut paired_rows = paired_rows;
+    let out = paired_rows
+        .clone()
+        .lazy()
+        .with_column(any_out.alias("__out"))
+        .select([col("__out")])
+        .collect()?;
+    let labels = labels(
+        paired_rows.column(P)?.bool()?,
+        paired_rows.column(E)?.bool()?,
+        out.column("__out")?.bool()?,
+    );
+    drop(out);
+    paired_rows.with_column(labels.0.into_column())?;
+    paired_rows.with_column(labels.1.into_column())?;
     let mut select: Vec<Expr> = key_cols();
     select.push(col("status"));
     select.push(col("side"));
@@ -281,7 +286,6 @@ pub fn reconcile_with(
     }
     let mut parts = vec![paired_rows
         .lazy()
-        .with_columns([status.alias("status"), side.alias("side")])
         .with_columns(diffs.clone())
         .select(select.clone())];
     // Duplicate-key rows: the other side's columns empty.
@@ -315,13 +319,42 @@ pub fn reconcile_with(
         1 => parts.remove(0).collect()?,
         _ => concat(parts, UnionArgs::default())?.collect()?,
     };
-    tracing::debug!("reconcile: table built ({})", crate::usage::memory());
+    tracing::debug!(
+        "reconcile: table built, {} MiB ({})",
+        table.estimated_size() >> 20,
+        crate::usage::memory()
+    );
     let summary = summarize(&table, spec)?;
     Ok(Reconciled {
         table,
         summary,
         keys,
     })
+}
+
+/// `status` and `side` of paired rows from whether each side has the key and whether any
+/// compared pair is out of tolerance.
+fn labels(
+    in_partner: &BooleanChunked,
+    in_erp: &BooleanChunked,
+    out: &BooleanChunked,
+) -> (StringChunked, StringChunked) {
+    let rows = || in_partner.iter().zip(in_erp.iter()).zip(out.iter());
+    let status = rows().map(|((p, e), o)| match (p, e, o) {
+        (Some(false) | None, _, _) => ONLY_IN_ERP,
+        (_, Some(false) | None, _) => ONLY_IN_PARTNER,
+        (_, _, Some(true)) => MISMATCHED,
+        _ => MATCHED,
+    });
+    let side = rows().map(|((p, e), _)| match (p, e) {
+        (Some(false) | None, _) => "erp",
+        (_, Some(false) | None) => "partner",
+        _ => "both",
+    });
+    (
+        StringChunked::from_iter_values("status".into(), status),
+        StringChunked::from_iter_values("side".into(), side),
+    )
 }
 
 fn summarize(table: &DataFrame, spec: &Reconcile) -> PolarsResult<DataFrame> {

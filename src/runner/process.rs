@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::tables::{issues_csv, load_table, load_table_then, to_csv, Document};
+use super::tables::{issues_csv, load_table, load_table_then, write_csv, Document};
 use super::{now_text, rel, RunError};
 use crate::config::compile::business_date;
 use crate::config::{Home, InputFormat, OnError, OutputFormat, Pipeline};
@@ -19,7 +19,7 @@ use crate::issue::{Issue, Severity};
 use crate::report::RunReport;
 use crate::store::files::{
     copy_to_archive, finish_archive_copy, map_file, move_file, safe_name, sha256_file, sha256_hex,
-    write_atomic, Mapped,
+    write_atomic, write_atomic_streamed, Mapped, Written,
 };
 use crate::store::{Ledger, StoreError};
 
@@ -518,11 +518,27 @@ impl Run<'_> {
             let df = tables
                 .get(&o.table)
                 .ok_or_else(|| data(p, format!("output table `{}` was not produced", o.table)))?;
-            let bytes = match &o.format {
-                OutputFormat::Csv => to_csv(df, &o.order_by).map_err(|e| data(p, e))?,
+            let name = o.file_name(&p.id, date, &self.run_id);
+            let outbox = self.home.outbox().join(&o.destination);
+            let written = match &o.format {
+                OutputFormat::Csv => {
+                    // Rendered straight into the file: a 5M-row feed is never held as bytes.
+                    let mut failed = None;
+                    let written = write_atomic_streamed(&outbox, &name, |w| {
+                        write_csv(df, &o.order_by, w).map_err(|e| {
+                            let message = e.to_string();
+                            failed = Some(e);
+                            std::io::Error::other(message)
+                        })
+                    });
+                    match (written, failed) {
+                        (_, Some(e)) => return Err(data(p, e)),
+                        (w, None) => w?,
+                    }
+                }
                 OutputFormat::X12 { document, party } => {
                     let previous = self.replayed_output(ledger, o)?;
-                    super::x12_ack::outbound_x12(
+                    let bytes = super::x12_ack::outbound_x12(
                         ledger,
                         df,
                         &o.order_by,
@@ -530,31 +546,35 @@ impl Run<'_> {
                         party,
                         previous.as_deref(),
                     )?
-                    .map_err(|e| data(p, format!("output {} as X12: {e}", o.table)))?
+                    .map_err(|e| data(p, format!("output {} as X12: {e}", o.table)))?;
+                    let path = write_atomic(&outbox, &name, &bytes)?;
+                    Written {
+                        path,
+                        size: bytes.len() as u64,
+                        sha256: sha256_hex(&bytes),
+                    }
                 }
             };
-            let name = o.file_name(&p.id, date, &self.run_id);
-            let path = write_atomic(&self.home.outbox().join(&o.destination), &name, &bytes)?;
-            archive_copy(&path, &self.dir.join("output"), &name, &bytes)?;
-            let sha = sha256_hex(&bytes);
+            let (path, size, sha) = (written.path, written.size, written.sha256);
+            archive_copy(&path, &self.dir.join("output"), &name)?;
             let archived = rel(self.home, &self.dir.join("output").join(&name));
             ledger.record_outbound(
                 &self.run_id,
                 &o.destination,
                 &name,
                 &rel(self.home, &path),
-                bytes.len() as u64,
+                size,
                 &sha,
                 &now_text(Utc::now()),
                 super::delivery::queue_for(p, &o.destination, false, &archived).as_ref(),
             )?;
-            tracing::info!(pipeline = %p.id, rows = df.height(), "wrote {name} ({} bytes)", bytes.len());
+            tracing::info!(pipeline = %p.id, rows = df.height(), "wrote {name} ({size} bytes)");
             self.manifest.outputs.push(OutputEntry {
                 table: o.table.clone(),
                 destination: o.destination.clone(),
                 name,
                 rows: df.height(),
-                size: bytes.len() as u64,
+                size,
                 sha256: sha,
             });
         }
@@ -595,13 +615,14 @@ fn keep_needed(p: &Pipeline, table: &str, df: DataFrame) -> PolarsResult<DataFra
     }
     let star = regex::Regex::new(r"(?i)(\bselect|\bdistinct|,|\.)\s*\*");
     if p.outputs.iter().any(|o| o.table == table)
-        || star.is_ok_and(|s| p.transforms.iter().any(|t| s.is_match(&t.sql)))
+        || star.is_ok_and(|s| p.transforms.iter().any(|t| s.is_match(&sql_code(&t.sql))))
     {
         return Ok(df);
     }
     let named = |column: &str| {
-        regex::Regex::new(&format!(r"(?i)\b{}\b", regex::escape(column)))
-            .map_or(true, |w| p.transforms.iter().any(|t| w.is_match(&t.sql)))
+        regex::Regex::new(&format!(r"(?i)\b{}\b", regex::escape(column))).map_or(true, |w| {
+            p.transforms.iter().any(|t| w.is_match(&sql_code(&t.sql)))
+        })
     };
     let keep: Vec<PlSmallStr> = df
         .get_column_names()
@@ -619,7 +640,20 @@ fn is_used(p: &Pipeline, name: &str, by_sql: bool) -> bool {
     let word = regex::Regex::new(&format!(r"(?i)\b{}\b", regex::escape(name)));
     name == "breaks"
         || p.outputs.iter().any(|o| o.table == name)
-        || (by_sql && word.is_ok_and(|w| p.transforms.iter().any(|t| w.is_match(&t.sql))))
+        || (by_sql
+            && word.is_ok_and(|w| p.transforms.iter().any(|t| w.is_match(&sql_code(&t.sql)))))
+}
+
+/// `sql` without its string literals and comments, so that a name is looked for in code only
+/// (`WHERE side <> 'erp'` does not read the `erp` table). Anything it cannot tell apart stays,
+/// which only keeps more.
+fn sql_code(sql: &str) -> String {
+    static LITERALS: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"'(?:[^']|'')*'|--[^\n]*").ok());
+    match LITERALS.as_ref() {
+        Some(re) => re.replace_all(sql, " ").into_owned(),
+        None => sql.to_string(),
+    }
 }
 
 /// Keys proven unique by a schema's primary key (rows breaking it are never in the good rows).
@@ -630,17 +664,22 @@ fn same_set<'a>(primary_key: &[String], keys: impl Iterator<Item = &'a String>) 
 
 /// The archive's copy of an outbound file: a hard link to the fsynced outbound file when the
 /// folders share a file system (no second write of a large file), else a full atomic copy.
-fn archive_copy(written: &Path, dir: &Path, name: &str, bytes: &[u8]) -> Result<(), RunError> {
+/// The archive's copy of an output just written: a hard link (same bytes, no second copy), or a
+/// copy where links are not possible.
+fn archive_copy(written: &Path, dir: &Path, name: &str) -> Result<(), RunError> {
     std::fs::create_dir_all(dir).map_err(|source| crate::store::StoreError::Io {
         path: dir.to_path_buf(),
         step: "create folder",
         source,
     })?;
-    if std::fs::hard_link(written, dir.join(name)).is_ok() {
-        crate::store::files::sync_dir(dir)?;
+    if std::fs::hard_link(written, dir.join(name)).is_err() {
+        let copy = copy_to_archive(written, dir, name)?;
+        let (temp, target) = copy.names();
+        drop(copy);
+        finish_archive_copy(&temp, &target)?;
         return Ok(());
     }
-    write_atomic(dir, name, bytes)?;
+    crate::store::files::sync_dir(dir)?;
     Ok(())
 }
 
@@ -682,7 +721,7 @@ impl Run<'_> {
     ) -> Result<(), RunError> {
         for (name, ack) in super::x12_ack::acknowledgements(ledger, parsed, Utc::now())? {
             let path = write_atomic(&self.home.outbox().join(dest), &name, &ack)?;
-            archive_copy(&path, &self.dir.join("output"), &name, &ack)?;
+            archive_copy(&path, &self.dir.join("output"), &name)?;
             let sha = sha256_hex(&ack);
             let archived = rel(self.home, &self.dir.join("output").join(&name));
             ledger.record_outbound(

@@ -42,15 +42,16 @@ pub fn load_table_then(
     validate_csv_then(name, &structured, schema, references, parsed)
 }
 
-/// Renders a table as CSV bytes (header included), sorted by `order_by` when given so that
-/// a rerun of the same inputs gives byte-identical files.
-pub fn to_csv(df: &DataFrame, order_by: &[String]) -> PolarsResult<Vec<u8>> {
+/// Renders a table as CSV (header included) into `w` as it goes (a large output is never held
+/// whole), sorted by `order_by` when given so that a rerun of the same inputs gives
+/// byte-identical files.
+pub fn write_csv(
+    df: &DataFrame,
+    order_by: &[String],
+    w: &mut dyn std::io::Write,
+) -> PolarsResult<()> {
     let mut df = sorted(df, order_by)?;
-    let mut buf = Vec::new();
-    CsvWriter::new(&mut buf)
-        .include_header(true)
-        .finish(&mut df)?;
-    Ok(buf)
+    CsvWriter::new(w).include_header(true).finish(&mut df)
 }
 
 /// `df` in `order_by` order (stable), or as it is.

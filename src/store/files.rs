@@ -33,6 +33,80 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, Sto
     Ok(target)
 }
 
+/// What a streamed write produced: where, how many bytes, their sha256.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// [`write_atomic`] for bytes produced by `fill` as they come (a large output is never held
+/// whole): hashed and counted on the way to the temp file. An error from `fill` leaves no file.
+pub fn write_atomic_streamed(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<Written, StoreError> {
+    fs::create_dir_all(dir).map_err(io(dir, "create folder"))?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let target = dir.join(name);
+    let result = (|| {
+        let f = File::create(&tmp).map_err(io(&tmp, "create temp file"))?;
+        let mut w = Hashing {
+            inner: std::io::BufWriter::with_capacity(1 << 20, f),
+            hasher: Sha256::new(),
+            size: 0,
+        };
+        fill(&mut w).map_err(io(&tmp, "write"))?;
+        let Hashing {
+            inner,
+            hasher,
+            size,
+        } = w;
+        let f = inner
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .map_err(io(&tmp, "write"))?;
+        f.sync_all().map_err(io(&tmp, "fsync"))?;
+        Ok((size, hex::encode(hasher.finalize())))
+    })();
+    let (size, sha256) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    fs::rename(&tmp, &target).map_err(io(&target, "rename"))?;
+    sync_dir(dir)?;
+    Ok(Written {
+        path: target,
+        size,
+        sha256,
+    })
+}
+
+/// A writer that hashes and counts what passes through it.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let done = buf.get(..n).unwrap_or_default();
+        self.hasher.update(done);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// fsync a folder so a rename in it survives a crash.
 pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
