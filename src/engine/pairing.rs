@@ -96,9 +96,19 @@ fn join_rows(
         Some(_) => vec![col(HASH)],
         None => keys.iter().map(|k| col(k.as_str())).collect(),
     };
+    // The two sides' hashes are computed at once (each is one thread's work).
+    let (left, right) = std::thread::scope(|scope| {
+        let left = scope.spawn(|| side(p, PI));
+        let right = side(e, EI);
+        let left = left.join().unwrap_or_else(|_| {
+            Err(polars_err!(ComputeError: "hashing the partner keys panicked"))
+        });
+        (left, right)
+    });
+    tracing::debug!("reconcile: sides hashed ({})", crate::usage::memory());
     let joined = collect_streaming(
-        side(p, PI)?
-            .join(side(e, EI)?, on.clone(), on, JoinArgs::new(JoinType::Full))
+        left?
+            .join(right?, on.clone(), on, JoinArgs::new(JoinType::Full))
             .select([col(PI), col(EI)]),
     )?;
     Ok((
@@ -137,10 +147,10 @@ fn gather_keys(
     (pi, ei): (IdxCa, IdxCa),
     check: bool,
 ) -> Result<Paired, CollisionOr> {
-    let mut out = Vec::with_capacity(keys.len());
-    for k in keys {
-        // Built row by row from the two sources: neither side's gathered copy is materialised
-        // (two full-length temporaries per key column were the reconcile's peak).
+    // Built row by row from the two sources: neither side's gathered copy is materialised (two
+    // full-length temporaries per key column were the reconcile's peak). One thread per key
+    // column: the loop is bound by random reads.
+    let build = |k: &String| -> Result<Column, CollisionOr> {
         let (pk, ek) = (p.column(k)?.str()?, e.column(k)?.str()?);
         let mut key = StringChunkedBuilder::new(k.as_str().into(), pi.len());
         for (i, j) in pi.iter().zip(ei.iter()) {
@@ -151,7 +161,24 @@ fn gather_keys(
             }
             key.append_option(if i.is_some() { pv } else { ev });
         }
-        out.push(key.finish().into_column());
+        Ok(key.finish().into_column())
+    };
+    let built: Vec<Result<Column, CollisionOr>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = keys.iter().map(|k| scope.spawn(|| build(k))).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(CollisionOr::Polars(
+                        polars_err!(ComputeError: "a key column builder panicked"),
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(keys.len());
+    for b in built {
+        out.push(b?);
     }
     Ok(Paired {
         partner: pi,

@@ -18,7 +18,7 @@ use crate::engine::transform::run_transforms;
 use crate::issue::{Issue, Severity};
 use crate::report::RunReport;
 use crate::store::files::{
-    copy_to_archive, finish_archive_copy, map_file, move_file, safe_name, sha256_file, sha256_hex,
+    copy_to_archive, finish_archive_copy, map_file, move_file, safe_name, sha256_hex, sha256_open,
     write_atomic, write_atomic_streamed, Mapped, Written,
 };
 use crate::store::{Ledger, StoreError};
@@ -100,7 +100,13 @@ struct Run<'a> {
     /// The archive copies of the ERP extract and references, written one after another on a
     /// background thread while the data is checked (their fsyncs cost disk time, not CPU time).
     copies: Option<JoinHandle<Result<(), StoreError>>>,
+    /// sha256 of inputs hashed on background threads, by their position in `manifest.inputs`
+    /// (filled in by `finish_copies`, before the manifest is written).
+    hashes: Vec<(usize, Hashing)>,
 }
+
+/// A background hash of an input: its size and sha256.
+type Hashing = JoinHandle<Result<(u64, String), StoreError>>;
 
 /// Processes one claimed file. `source` is the landed file (moved into the archive) or, for a
 /// rerun, the archived input (copied). Data problems and operational failures inside the run
@@ -162,6 +168,7 @@ pub fn process(
         },
         reconciled: None,
         copies: None,
+        hashes: Vec::new(),
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
     let result = match date {
@@ -290,24 +297,38 @@ impl Run<'_> {
             role: role.into(),
             name,
             size: copy.bytes.len() as u64,
-            sha256: sha256_hex(&copy.bytes),
+            sha256: String::new(),
         });
+        // The temp copy is the archived file (renamed, same inode), and nobody writes to it.
+        let (temp, _) = copy.names();
+        self.hash_in_background(&temp)?;
         Ok(copy.bytes)
     }
 
     /// Records the partner file in the manifest without holding it: it is read only when its
     /// turn comes, so it is not in memory while the ERP extract is validated.
     fn note_partner(&mut self, path: &Path) -> Result<(), RunError> {
-        let (size, sha256) = sha256_file(path)?;
         self.manifest.inputs.push(InputEntry {
             role: "partner".into(),
             name: path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            size,
-            sha256,
+            size: 0,
+            sha256: String::new(),
         });
+        self.hash_in_background(path)
+    }
+
+    /// Hashes the file of the latest `manifest.inputs` entry on another thread (a 240 MB file
+    /// costs a core a fraction of a second, while validation goes on).
+    fn hash_in_background(&mut self, path: &Path) -> Result<(), RunError> {
+        // Opened here: the archive copy's temp name may be renamed before the thread reads it.
+        let file = std::fs::File::open(path).map_err(|e| io(self.p, path, e))?;
+        let path = path.to_path_buf();
+        let at = self.manifest.inputs.len().saturating_sub(1);
+        self.hashes
+            .push((at, std::thread::spawn(move || sha256_open(file, &path))));
         Ok(())
     }
 
@@ -337,8 +358,21 @@ impl Run<'_> {
         Ok(good)
     }
 
-    /// Waits for the archive copies started by `read_input`.
+    /// Waits for the archive copies started by `read_input` and the inputs' hashes.
     fn finish_copies(&mut self) -> Result<(), RunError> {
+        for (at, h) in std::mem::take(&mut self.hashes) {
+            let (size, sha256) = h.join().unwrap_or_else(|_| {
+                Err(StoreError::Io {
+                    path: PathBuf::new(),
+                    step: "hash an input",
+                    source: std::io::Error::other("the hashing thread panicked"),
+                })
+            })?;
+            if let Some(entry) = self.manifest.inputs.get_mut(at) {
+                entry.size = size;
+                entry.sha256 = sha256;
+            }
+        }
         Ok(self.copies.take().map_or(Ok(()), join_copy)?)
     }
 

@@ -171,7 +171,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Size and sha256 of a file, read in blocks (the file is never held whole).
 pub fn sha256_file(path: &Path) -> Result<(u64, String), StoreError> {
-    let mut f = File::open(path).map_err(io(path, "open"))?;
+    sha256_open(File::open(path).map_err(io(path, "open"))?, path)
+}
+
+/// [`sha256_file`] of a file already open (it may be renamed meanwhile); `path` names it in
+/// errors.
+pub fn sha256_open(mut f: File, path: &Path) -> Result<(u64, String), StoreError> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
