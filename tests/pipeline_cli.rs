@@ -761,3 +761,46 @@ fn carried_columns_give_the_same_atp_as_the_sql_join() {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
 }
+
+/// Columns nothing reads are dropped after validation, but never one a transform needs: a
+/// column named in the SQL, every column under `*`, and not for a name only in a string literal.
+#[test]
+fn transforms_see_every_column_they_name() {
+    let cases: [(&str, &str); 4] = [
+        ("SELECT * FROM input", "item_id,warehouse,qty_on_hand,qty_damaged,unit,snapshot_ts"),
+        ("SELECT i.* FROM input i", "item_id,warehouse,qty_on_hand,qty_damaged,unit,snapshot_ts"),
+        (
+            "SELECT item_id, unit FROM input WHERE unit <> 'snapshot_ts' -- qty_damaged",
+            "item_id,unit",
+        ),
+        (
+            "SELECT i.item_id, e.uom, e.as_of FROM input i JOIN erp e ON i.item_id = e.sku AND i.warehouse = e.location",
+            "item_id,uom,as_of",
+        ),
+    ];
+    for (sql, header) in cases {
+        let h = demo_home();
+        let path = h.root.join("pipelines/inventory_3pl.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = format!(
+            "{text}\n[[transforms]]\nname = \"picked\"\nsql = \"\"\"\n{sql}\n\"\"\"\n\
+             [[outputs]]\ntable = \"picked\"\ndestination = \"erp\"\nname = \"picked_{{run_id}}.csv\"\n\
+             order_by = [\"item_id\"]\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        let o = tallyman(&h.root, &["run", "--max-wait-secs", "5"]);
+        assert!(
+            o.status.success(),
+            "{sql}: {}{}",
+            stdout(&o),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let name = outbox_files(&h.root)
+            .into_iter()
+            .find(|n| n.starts_with("picked_"))
+            .unwrap_or_else(|| panic!("{sql}: no output: {}", stdout(&o)));
+        let out = std::fs::read_to_string(h.root.join("outbox/erp").join(name)).unwrap();
+        assert_eq!(out.lines().next(), Some(header), "{sql}");
+        assert!(out.lines().count() > 3, "{sql}: {out}");
+    }
+}
