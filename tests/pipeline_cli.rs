@@ -139,6 +139,23 @@ fn demo_file_travels_the_whole_way() {
         .map(|i| i["role"].as_str().unwrap())
         .collect();
     assert_eq!(inputs, vec!["partner", "reference", "erp"]);
+    // Each input's size and sha256 (hashed on background threads) are those of its archived copy.
+    for input in manifest["inputs"].as_array().unwrap() {
+        let folder = match input["role"].as_str().unwrap() {
+            "partner" => "input",
+            role => role,
+        };
+        let path = h
+            .root
+            .join("archive/inventory_3pl/2026-11-25/r000001")
+            .join(folder)
+            .join(input["name"].as_str().unwrap());
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(!bytes.is_empty(), "{}", path.display());
+        assert_eq!(input["size"], bytes.len() as u64, "{input}");
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        assert_eq!(input["sha256"], sha.as_str(), "{input}");
+    }
     assert!(h
         .root
         .join("archive/inventory_3pl/2026-11-25/r000001/input/stock_2026-11-25.csv")
