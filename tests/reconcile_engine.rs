@@ -219,3 +219,42 @@ fn keys_only_reconcile_matches_present_keys() {
         assert_eq!(r.table.height(), 3, "{keying:?}");
     }
 }
+
+/// Tables made of several chunks (as the CSV reader gives them) pair by row number across the
+/// chunk boundaries.
+#[test]
+fn tables_of_several_chunks_reconcile_like_one() {
+    let mut partner = frame(&["A,W1,5", "B,W1,1"], ["item_id", "warehouse", "qty"]);
+    partner
+        .vstack_mut(&frame(
+            &["C,W2,7", "D,W2,2"],
+            ["item_id", "warehouse", "qty"],
+        ))
+        .expect("vstack");
+    let mut erp = frame(&["D,W2,2"], ["sku", "location", "on_hand"]);
+    erp.vstack_mut(&frame(
+        &["A,W1,5", "C,W2,8", "E,W9,4"],
+        ["sku", "location", "on_hand"],
+    ))
+    .expect("vstack");
+    assert!(partner.first_col_n_chunks() > 1 && erp.first_col_n_chunks() > 1);
+    for keying in [Keying::Exact, Keying::Hashed, Keying::CollidingHashes] {
+        let unique = KnownUnique {
+            partner: true,
+            erp: true,
+        };
+        let r = reconcile_with(partner.clone(), erp.clone(), &spec(), unique, keying)
+            .expect("reconcile");
+        assert_eq!(
+            rows(&r.table),
+            [
+                "\"A\"|\"W1\"|\"matched\"|\"both\"|5|5|0",
+                "\"B\"|\"W1\"|\"only_in_partner\"|\"partner\"|1|null|null",
+                "\"C\"|\"W2\"|\"mismatched\"|\"both\"|7|8|-1",
+                "\"D\"|\"W2\"|\"matched\"|\"both\"|2|2|0",
+                "\"E\"|\"W9\"|\"only_in_erp\"|\"erp\"|null|4|null",
+            ],
+            "{keying:?}"
+        );
+    }
+}
