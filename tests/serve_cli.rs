@@ -441,10 +441,11 @@ fn a_missing_file_alerts_once_per_window_even_across_restarts() {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(d.counter("tallyman_late_files_total"), 0.0);
     d.stop();
-    // Watching since three days and a bit: three midnights passed without a file.
+    // Watching since 01:00 three days ago: three midnights passed without a file, whatever the
+    // time of day now ("73 hours ago" spans four midnights between 00:00 and 01:00).
     exec(
         &h.root,
-        "update daemon_pipelines set expected_since = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-73 hours')",
+        "update daemon_pipelines set expected_since = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', 'start of day', '-3 days', '+1 hour')",
     );
     let d = serve(&h.root);
     wait_for(Duration::from_secs(10), || {
