@@ -222,7 +222,7 @@ pub fn reconcile_with(
     }
     drop((p, e));
     let height = paired.partner.len();
-    let paired_rows = DataFrame::new(height, columns)?;
+    let mut paired_rows = DataFrame::new(height, columns)?;
     tracing::debug!("reconcile: columns gathered ({})", crate::usage::memory());
 
     let mut out_of_tolerance = Vec::new();
@@ -255,7 +255,6 @@ pub fn reconcile_with(
     };
     // Status and side are written in one pass from three masks (the nested when/then of
     // strings built a full-length temporary per branch).
-    let mut paired_rows = paired_rows;
     let out = paired_rows
         .clone()
         .lazy()

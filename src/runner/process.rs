@@ -18,8 +18,8 @@ use crate::engine::transform::run_transforms;
 use crate::issue::{Issue, Severity};
 use crate::report::RunReport;
 use crate::store::files::{
-    copy_to_archive, finish_archive_copy, map_file, move_file, safe_name, sha256_hex, sha256_open,
-    write_atomic, write_atomic_streamed, Mapped, Written,
+    copy_to_archive, map_file, move_file, safe_name, sha256_hex, sha256_open, write_atomic,
+    write_atomic_streamed, Mapped,
 };
 use crate::store::{Ledger, StoreError};
 
@@ -286,23 +286,22 @@ impl Run<'_> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let copy = copy_to_archive(path, &self.dir.join(role), &safe_name(&name))?;
-        let (temp, target) = copy.names();
-        let before = self.copies.take();
-        self.copies = Some(std::thread::spawn(move || {
-            let earlier = before.map_or(Ok(()), join_copy);
-            finish_archive_copy(&temp, &target)?;
-            earlier
-        }));
+        let bytes = map_file(&copy.temp)?;
         self.manifest.inputs.push(InputEntry {
             role: role.into(),
             name,
-            size: copy.bytes.len() as u64,
+            size: bytes.len() as u64,
             sha256: String::new(),
         });
-        // The temp copy is the archived file (renamed, same inode), and nobody writes to it.
-        let (temp, _) = copy.names();
-        self.hash_in_background(&temp)?;
-        Ok(copy.bytes)
+        // Opened before the copy is renamed (same inode), and nobody writes to it.
+        self.hash_in_background(&copy.temp)?;
+        let before = self.copies.take();
+        self.copies = Some(std::thread::spawn(move || {
+            let earlier = before.map_or(Ok(()), join_copy);
+            copy.finish()?;
+            earlier
+        }));
+        Ok(bytes)
     }
 
     /// Records the partner file in the manifest without holding it: it is read only when its
@@ -515,11 +514,13 @@ impl Run<'_> {
         tables.insert("input".into(), good);
         // A side nothing reads after reconcile is handed over, so its columns go as they are
         // gathered; one still needed is shared (a clone shares the buffers).
-        let mut side = |name: &str| match is_used(p, name, true) {
+        let mut hand_over = |name: &str| match is_used(p, name, true) {
             true => tables.get(name).cloned(),
             false => tables.remove(name),
         };
-        if let (Some(spec), Some(erp), Some(good)) = (&p.reconcile, side("erp"), side("input")) {
+        if let (Some(spec), Some(erp), Some(good)) =
+            (&p.reconcile, hand_over("erp"), hand_over("input"))
+        {
             let started = std::time::Instant::now();
             let unique = KnownUnique {
                 partner: same_set(&p.schema.primary_key, spec.keys.iter().map(|k| &k.0)),
@@ -581,12 +582,7 @@ impl Run<'_> {
                         previous.as_deref(),
                     )?
                     .map_err(|e| data(p, format!("output {} as X12: {e}", o.table)))?;
-                    let path = write_atomic(&outbox, &name, &bytes)?;
-                    Written {
-                        path,
-                        size: bytes.len() as u64,
-                        sha256: sha256_hex(&bytes),
-                    }
+                    write_atomic_streamed(&outbox, &name, |w| w.write_all(&bytes))?
                 }
             };
             let (path, size, sha) = (written.path, written.size, written.sha256);
@@ -627,8 +623,6 @@ fn join_copy(h: JoinHandle<Result<(), StoreError>>) -> Result<(), StoreError> {
     })
 }
 
-/// Whether a table is written by an output or (when `by_sql`) named by a transform's SQL;
-/// `breaks` is always kept (reports read it).
 /// `df` (the `input` or `erp` table) without the columns nothing after validation reads: a
 /// column is kept when reconcile uses it on this side (key, compared or carried), or a
 /// transform's SQL names it; every column is kept when the table is an output itself or a
@@ -653,15 +647,10 @@ fn keep_needed(p: &Pipeline, table: &str, df: DataFrame) -> PolarsResult<DataFra
     {
         return Ok(df);
     }
-    let named = |column: &str| {
-        regex::Regex::new(&format!(r"(?i)\b{}\b", regex::escape(column))).map_or(true, |w| {
-            p.transforms.iter().any(|t| w.is_match(&sql_code(&t.sql)))
-        })
-    };
     let keep: Vec<PlSmallStr> = df
         .get_column_names()
         .into_iter()
-        .filter(|c| side_columns.iter().any(|s| s.as_str() == c.as_str()) || named(c))
+        .filter(|c| side_columns.iter().any(|s| s.as_str() == c.as_str()) || named_in_sql(p, c))
         .cloned()
         .collect();
     if keep.len() == df.width() {
@@ -670,12 +659,20 @@ fn keep_needed(p: &Pipeline, table: &str, df: DataFrame) -> PolarsResult<DataFra
     df.select(keep)
 }
 
+/// Whether a table is written by an output or (when `by_sql`) named by a transform's SQL;
+/// `breaks` is always kept (reports read it).
 fn is_used(p: &Pipeline, name: &str, by_sql: bool) -> bool {
-    let word = regex::Regex::new(&format!(r"(?i)\b{}\b", regex::escape(name)));
     name == "breaks"
         || p.outputs.iter().any(|o| o.table == name)
-        || (by_sql
-            && word.is_ok_and(|w| p.transforms.iter().any(|t| w.is_match(&sql_code(&t.sql)))))
+        || (by_sql && named_in_sql(p, name))
+}
+
+/// Whether a transform's SQL names `name` (a table or column) outside literals and comments;
+/// when in doubt, yes.
+fn named_in_sql(p: &Pipeline, name: &str) -> bool {
+    regex::Regex::new(&format!(r"(?i)\b{}\b", regex::escape(name))).map_or(true, |w| {
+        p.transforms.iter().any(|t| w.is_match(&sql_code(&t.sql)))
+    })
 }
 
 /// `sql` without its string literals and comments, so that a name is looked for in code only
@@ -707,14 +704,9 @@ fn archive_copy(written: &Path, dir: &Path, name: &str) -> Result<(), RunError> 
         source,
     })?;
     if std::fs::hard_link(written, dir.join(name)).is_err() {
-        let copy = copy_to_archive(written, dir, name)?;
-        let (temp, target) = copy.names();
-        drop(copy);
-        finish_archive_copy(&temp, &target)?;
-        return Ok(());
+        return Ok(copy_to_archive(written, dir, name)?.finish()?);
     }
-    crate::store::files::sync_dir(dir)?;
-    Ok(())
+    Ok(crate::store::files::sync_dir(dir)?)
 }
 
 impl Run<'_> {

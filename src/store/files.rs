@@ -20,17 +20,7 @@ fn io<'a>(path: &'a Path, step: &'static str) -> impl FnOnce(std::io::Error) -> 
 /// Writes `bytes` to `dir/name` so that a reader never sees a partial file: a dot-named temp file
 /// in the same folder (never taken by a settle rule), fsync, rename, fsync of the folder.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
-    fs::create_dir_all(dir).map_err(io(dir, "create folder"))?;
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let target = dir.join(name);
-    {
-        let mut f = File::create(&tmp).map_err(io(&tmp, "create temp file"))?;
-        f.write_all(bytes).map_err(io(&tmp, "write"))?;
-        f.sync_all().map_err(io(&tmp, "fsync"))?;
-    }
-    fs::rename(&tmp, &target).map_err(io(&target, "rename"))?;
-    sync_dir(dir)?;
-    Ok(target)
+    Ok(via_temp(dir, name, |f| f.write_all(bytes))?.0)
 }
 
 /// What a streamed write produced: where, how many bytes, their sha256.
@@ -48,31 +38,38 @@ pub fn write_atomic_streamed(
     name: &str,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<Written, StoreError> {
-    fs::create_dir_all(dir).map_err(io(dir, "create folder"))?;
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let target = dir.join(name);
-    let result = (|| {
-        let f = File::create(&tmp).map_err(io(&tmp, "create temp file"))?;
+    let (path, (size, sha256)) = via_temp(dir, name, |f| {
         let mut w = Hashing {
             inner: std::io::BufWriter::with_capacity(1 << 20, f),
             hasher: Sha256::new(),
             size: 0,
         };
-        fill(&mut w).map_err(io(&tmp, "write"))?;
-        let Hashing {
-            inner,
-            hasher,
-            size,
-        } = w;
-        let f = inner
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .map_err(io(&tmp, "write"))?;
-        f.sync_all().map_err(io(&tmp, "fsync"))?;
-        Ok((size, hex::encode(hasher.finalize())))
-    })();
-    let (size, sha256) = match result {
-        Ok(done) => done,
+        fill(&mut w)?;
+        w.inner.flush()?;
+        Ok((w.size, hex::encode(w.hasher.finalize())))
+    })?;
+    Ok(Written { path, size, sha256 })
+}
+
+/// The atomic write both forms share: `fill` writes the dot-named temp file, which is fsynced,
+/// renamed to `dir/name` and its folder fsynced; on an error the temp file is removed.
+fn via_temp<R>(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut File) -> std::io::Result<R>,
+) -> Result<(PathBuf, R), StoreError> {
+    fs::create_dir_all(dir).map_err(io(dir, "create folder"))?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let target = dir.join(name);
+    let written = File::create(&tmp)
+        .map_err(io(&tmp, "create temp file"))
+        .and_then(|mut f| {
+            let out = fill(&mut f).map_err(io(&tmp, "write"))?;
+            f.sync_all().map_err(io(&tmp, "fsync"))?;
+            Ok(out)
+        });
+    let out = match written {
+        Ok(out) => out,
         Err(e) => {
             let _ = fs::remove_file(&tmp);
             return Err(e);
@@ -80,11 +77,7 @@ pub fn write_atomic_streamed(
     };
     fs::rename(&tmp, &target).map_err(io(&target, "rename"))?;
     sync_dir(dir)?;
-    Ok(Written {
-        path: target,
-        size,
-        sha256,
-    })
+    Ok((target, out))
 }
 
 /// A writer that hashes and counts what passes through it.
@@ -278,46 +271,38 @@ pub fn map_file(path: &Path) -> Result<Mapped, StoreError> {
     Ok(Mapped(Some(map)))
 }
 
-/// An input copied into the archive: the bytes are read from the copy, so what is validated is
-/// byte for byte what was archived, and the source may change afterwards.
+/// A file copied into the archive under a temp name: read it (`map_file(&copy.temp)`) while
+/// [`ArchiveCopy::finish`] makes it durable, so what is validated is byte for byte what was
+/// archived and the source may change afterwards.
 pub struct ArchiveCopy {
-    pub bytes: Mapped,
-    /// The copy's temp name; `finish` makes it durable under its final name.
-    temp: PathBuf,
-    target: PathBuf,
+    pub temp: PathBuf,
+    pub target: PathBuf,
 }
 
-/// Copies `from` to a temp name in `dir` (in the kernel: no user-space buffer) and maps the copy.
-/// Call [`ArchiveCopy::finish`] (it fsyncs, so a background thread suits it) to rename it to
-/// `dir/name`.
+/// Copies `from` to a temp name in `dir` (in the kernel: no user-space buffer); `finish` renames
+/// it to `dir/name`.
 pub fn copy_to_archive(from: &Path, dir: &Path, name: &str) -> Result<ArchiveCopy, StoreError> {
     fs::create_dir_all(dir).map_err(io(dir, "create folder"))?;
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     fs::copy(from, &temp).map_err(io(from, "copy into the archive"))?;
-    let bytes = map_file(&temp)?;
     Ok(ArchiveCopy {
-        bytes,
         temp,
         target: dir.join(name),
     })
 }
 
 impl ArchiveCopy {
-    /// The temp copy and where it must end up, for [`finish_archive_copy`] on another thread.
-    pub fn names(&self) -> (PathBuf, PathBuf) {
-        (self.temp.clone(), self.target.clone())
-    }
-}
-
-/// fsyncs an archive copy, renames it into place and fsyncs the folder.
-pub fn finish_archive_copy(temp: &Path, target: &Path) -> Result<(), StoreError> {
-    File::open(temp)
-        .and_then(|f| f.sync_all())
-        .map_err(io(temp, "fsync"))?;
-    fs::rename(temp, target).map_err(io(target, "rename"))?;
-    match target.parent() {
-        Some(dir) => sync_dir(dir),
-        None => Ok(()),
+    /// fsyncs the copy, renames it into place and fsyncs the folder (fsync costs disk time: a
+    /// background thread suits it).
+    pub fn finish(&self) -> Result<(), StoreError> {
+        File::open(&self.temp)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&self.temp, "fsync"))?;
+        fs::rename(&self.temp, &self.target).map_err(io(&self.target, "rename"))?;
+        match self.target.parent() {
+            Some(dir) => sync_dir(dir),
+            None => Ok(()),
+        }
     }
 }
 
