@@ -93,18 +93,6 @@ const LINES_940: [&str; 7] = [
     "quantity",
     "unit",
 ];
-const LINES_846: [&str; 10] = [
-    "report_id",
-    "report_date",
-    "location_qualifier",
-    "location",
-    "sku",
-    "sku_qualifier",
-    "upc",
-    "quantity_qualifier",
-    "quantity",
-    "unit",
-];
 
 /// Context columns of set `n` (0-based) of the test envelope.
 fn ctx(n: usize) -> Vec<Option<String>> {
@@ -327,7 +315,7 @@ struct Case846 {
 const CASES_846: &[Case846] = &[
     Case846 {
         name: "two report_ids, two locations, all columns",
-        columns: &LINES_846,
+        columns: &x12::table::COLUMNS_846_LINES,
         rows: &[
             &["R1", "20260101", "WH", "DC-EAST", "A1", "VN", "012345678905", "33", "100", "EA"],
             &["R1", "20260101", "WH", "DC-EAST", "A1", "VN", "012345678905", "02", "7", "EA"],
@@ -364,7 +352,7 @@ fn written_846_reads_back_to_the_same_tables() {
                 .unwrap_or_else(|e| panic!("{}: {e}", case.name));
             let tables = read_back(&written, "IB", case.reports);
             assert_eq!(tables.len(), 1, "{}", case.name);
-            let got = rows_of(&tables, "x12_846_lines", &LINES_846);
+            let got = rows_of(&tables, "x12_846_lines", &x12::table::COLUMNS_846_LINES);
             assert_eq!(got, expected_846(&input), "{}", case.name);
         }
     }
