@@ -118,7 +118,7 @@ fn spec() -> Reconcile {
     }
 }
 
-/// The reconciled table in a fixed order, as text rows (so tables compare exactly).
+/// The reconciled table sorted by key, as text rows (so tables compare exactly).
 fn rows(df: &DataFrame) -> Vec<String> {
     let sorted = df
         .sort(
@@ -126,10 +126,14 @@ fn rows(df: &DataFrame) -> Vec<String> {
             SortMultipleOptions::default().with_nulls_last(true),
         )
         .expect("sort");
-    (0..sorted.height())
+    rows_as_they_are(&sorted)
+}
+
+/// The table's rows in its own order, as text.
+fn rows_as_they_are(df: &DataFrame) -> Vec<String> {
+    (0..df.height())
         .map(|i| {
-            sorted
-                .get_row(i)
+            df.get_row(i)
                 .expect("row")
                 .0
                 .iter()
@@ -166,8 +170,9 @@ fn every_keying_reconciles_alike() {
                 case.name,
                 r.table.get_column_names()
             );
-            tables.push((keying, rows(&r.table)));
+            tables.push((keying, rows_as_they_are(&r.table)));
         }
+        // Row for row, in the same order: the order does not depend on the path taken.
         let (_, exact) = &tables[0];
         for (keying, t) in &tables[1..] {
             assert_eq!(
@@ -253,6 +258,50 @@ fn tables_of_several_chunks_reconcile_like_one() {
                 "\"C\"|\"W2\"|\"mismatched\"|\"both\"|7|8|-1",
                 "\"D\"|\"W2\"|\"matched\"|\"both\"|2|2|0",
                 "\"E\"|\"W9\"|\"only_in_erp\"|\"erp\"|null|4|null",
+            ],
+            "{keying:?}"
+        );
+    }
+}
+
+/// The table's order is fixed: partner rows as they came, then ERP rows no partner row has, as
+/// they came, then duplicate-key rows (partner's, then ERP's). Outputs written from it are
+/// therefore byte-identical run after run.
+#[test]
+fn table_order_is_partner_rows_then_erp_only_then_duplicates() {
+    let partner = frame(
+        &["C,W1,1", "A,W1,5", "D,W1,2", "B,W1,7", "D,W1,3"],
+        ["item_id", "warehouse", "qty"],
+    );
+    let erp = frame(
+        &["Z,W1,4", "B,W1,7", "Y,W1,1", "A,W1,6", "X,W1,2", "X,W1,2"],
+        ["sku", "location", "on_hand"],
+    );
+    let unique = KnownUnique {
+        partner: false,
+        erp: false,
+    };
+    for keying in [Keying::Exact, Keying::Hashed, Keying::CollidingHashes] {
+        let r = reconcile_with(partner.clone(), erp.clone(), &spec(), unique, keying)
+            .expect("reconcile");
+        let order: Vec<String> = (0..r.table.height())
+            .map(|i| {
+                let row = r.table.get_row(i).expect("row").0;
+                format!("{}:{}", row[0].get_str().unwrap_or("-"), row[3])
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "C:\"partner\"",
+                "A:\"both\"",
+                "B:\"both\"",
+                "Z:\"erp\"",
+                "Y:\"erp\"",
+                "D:\"partner\"",
+                "D:\"partner\"",
+                "X:\"erp\"",
+                "X:\"erp\"",
             ],
             "{keying:?}"
         );

@@ -3,3 +3,4 @@ pub mod collect;
 pub mod pairing;
 pub mod reconcile;
 pub mod transform;
+pub mod unique_pairs;

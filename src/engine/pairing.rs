@@ -1,12 +1,14 @@
 //! Pairing the rows of two tables by key, for reconciliation: a full outer join of row numbers
 //! only, so that the columns are gathered afterwards one at a time (each source column can be
 //! let go as soon as it is gathered: the join never holds both tables and the result at once).
-//! A compound key is joined on one 64-bit hash of its columns, checked against the keys
-//! themselves; a hash shared by two different keys makes the exact join run instead. Pure.
+//! A key is joined on one 64-bit hash of its columns, checked against the keys themselves; a
+//! hash shared by two different keys makes the exact join run instead. Rows come out in a fixed
+//! order whatever the path: partner rows as they came, then the ERP rows left unpaired. Pure.
 
 use polars::prelude::*;
 
 use super::collect::collect_streaming;
+use super::unique_pairs::{pair_unique_hashes, rows_column};
 
 /// Marks rows whose key occurs more than once on their side; those rows are not paired.
 pub const DUP: &str = "__dup";
@@ -17,8 +19,8 @@ const EI: &str = "__erp_row";
 /// How rows are paired across the sides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keying {
-    /// One 64-bit hash of a compound key, checked against the keys; any pair of different keys
-    /// sharing a hash makes the exact join run instead. Single-column keys are joined exactly.
+    /// One 64-bit hash of the key, checked against the keys; any pair of different keys
+    /// sharing a hash makes the exact join run instead.
     Hashed,
     /// The key columns themselves.
     Exact,
@@ -27,7 +29,8 @@ pub enum Keying {
 }
 
 /// Paired rows: one entry per output row, the row number on each side (null when the key is
-/// absent there), and the key columns (from the partner row, else the ERP row).
+/// absent there), and the key columns (from the partner row, else the ERP row). Partner rows
+/// come in their order, then the unpaired ERP rows in theirs.
 pub struct Paired {
     pub partner: IdxCa,
     pub erp: IdxCa,
@@ -38,9 +41,8 @@ pub struct Paired {
 /// `DUP` are left out.
 pub fn pair(p: &DataFrame, e: &DataFrame, keys: &[String], keying: Keying) -> PolarsResult<Paired> {
     let hashed = match keying {
-        Keying::Hashed => keys.len() > 1,
+        Keying::Hashed | Keying::CollidingHashes => true,
         Keying::Exact => false,
-        Keying::CollidingHashes => true,
     };
     let exact = || match gather_keys(p, e, keys, join_rows(p, e, keys, None)?, false) {
         Ok(paired) => Ok(paired),
@@ -65,14 +67,15 @@ pub fn pair(p: &DataFrame, e: &DataFrame, keys: &[String], keying: Keying) -> Po
     }
 }
 
-/// The full outer join of the two sides' row numbers, on the key columns or on their hash.
+/// The full outer join of the two sides' row numbers, on the key columns or on their hash:
+/// partner rows in order, then the unpaired ERP rows in order.
 fn join_rows(
     p: &DataFrame,
     e: &DataFrame,
     keys: &[String],
     hash: Option<(&PlSeedableRandomStateQuality, bool)>,
 ) -> PolarsResult<(IdxCa, IdxCa)> {
-    let side = |df: &DataFrame, row: &str| -> PolarsResult<LazyFrame> {
+    let side = |df: &DataFrame, row: &str| -> PolarsResult<DataFrame> {
         let mut cols = Vec::with_capacity(keys.len() + 2);
         match hash {
             Some((state, zero)) => cols.push(key_hash(df, keys, state, zero)?),
@@ -84,17 +87,8 @@ fn join_rows(
         }
         let n = df.height() as IdxSize;
         cols.push(IdxCa::from_vec(row.into(), (0..n).collect()).into_column());
-        let dup = df.column(DUP).ok().cloned();
-        cols.extend(dup.clone());
-        let lf = DataFrame::new(df.height(), cols)?.lazy();
-        Ok(match dup {
-            Some(_) => lf.filter(col(DUP).not()),
-            None => lf,
-        })
-    };
-    let on: Vec<Expr> = match hash {
-        Some(_) => vec![col(HASH)],
-        None => keys.iter().map(|k| col(k.as_str())).collect(),
+        cols.extend(df.column(DUP).ok().cloned());
+        DataFrame::new(df.height(), cols)
     };
     // The two sides' hashes are computed at once (each is one thread's work).
     let (left, right) = std::thread::scope(|scope| {
@@ -105,11 +99,47 @@ fn join_rows(
         });
         (left, right)
     });
+    let (left, right) = (left?, right?);
     tracing::debug!("reconcile: sides hashed ({})", crate::usage::memory());
+    if hash.is_some() {
+        // One chunk each (`key_hash` builds them so): borrowed, not copied.
+        let hashes = |df: &DataFrame| -> PolarsResult<UInt64Chunked> {
+            Ok(df.column(HASH)?.u64()?.rechunk().into_owned())
+        };
+        let skips = |df: &DataFrame| -> PolarsResult<Option<Vec<bool>>> {
+            df.column(DUP)
+                .ok()
+                .map(|d| Ok(d.bool()?.iter().map(|v| v == Some(true)).collect()))
+                .transpose()
+        };
+        let (ph, eh) = (hashes(&left)?, hashes(&right)?);
+        let (ps, es) = (skips(&left)?, skips(&right)?);
+        let (ph, eh) = (ph.cont_slice()?, eh.cont_slice()?);
+        if let Some((pr, er)) = pair_unique_hashes(ph, ps.as_deref(), eh, es.as_deref()) {
+            return Ok((rows_column(PI, &pr), rows_column(EI, &er)));
+        }
+    }
+    let unduplicated = |df: DataFrame| match df.column(DUP).is_ok() {
+        true => df.lazy().filter(col(DUP).not()),
+        false => df.lazy(),
+    };
+    let on: Vec<Expr> = match hash {
+        Some(_) => vec![col(HASH)],
+        None => keys.iter().map(|k| col(k.as_str())).collect(),
+    };
     let joined = collect_streaming(
-        left?
-            .join(right?, on.clone(), on, JoinArgs::new(JoinType::Full))
-            .select([col(PI), col(EI)]),
+        unduplicated(left)
+            .join(
+                unduplicated(right),
+                on.clone(),
+                on,
+                JoinArgs::new(JoinType::Full),
+            )
+            .select([col(PI), col(EI)])
+            .sort(
+                [PI, EI],
+                SortMultipleOptions::default().with_nulls_last(true),
+            ),
     )?;
     Ok((
         joined.column(PI)?.idx()?.rechunk().into_owned(),

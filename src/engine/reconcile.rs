@@ -101,8 +101,9 @@ pub struct KnownUnique {
 
 /// Reconciles `partner` against `erp` by `spec`. The tables are taken by value: each column
 /// is let go once it is in the result (clone a table to keep it; a clone shares its buffers).
-/// The `table` is in no particular order (sort it with `order_by` for output); `breaks()` is
-/// sorted by key.
+/// The `table` holds the partner rows in their order, then the ERP rows no partner row has,
+/// in theirs, then the duplicate-key rows of each side: the same inputs give the same table,
+/// row for row. `breaks()` is sorted by key.
 pub fn reconcile(
     partner: DataFrame,
     erp: DataFrame,
