@@ -2,7 +2,8 @@
 //! doing the bare full outer join DuckDB does (same four counts), with no validation, archive,
 //! ledger or output. bench/inventory_vs_duckdb.sh prints it beside Tallyman and DuckDB, so the
 //! gap between Tallyman and polars (ours to close) is told apart from polars against DuckDB.
-//! Run: `cargo run --release --example polars_join_floor DATA_DIR` (prints seconds and counts).
+//! Run: `cargo run --release --example polars_join_floor DATA_DIR [in-memory]` (prints seconds
+//! and counts; polars' streaming engine unless `in-memory` is given).
 
 // The binary's allocator and purge setting, so the figure compares with `tallyman run`.
 #[global_allocator]
@@ -23,6 +24,11 @@ fn main() -> PolarsResult<()> {
     let dir = std::env::args()
         .nth(1)
         .expect("usage: polars_join_floor DATA_DIR");
+    // The engine Tallyman's large joins use; `in-memory` as a second argument for the other.
+    let engine = match std::env::args().nth(2).as_deref() {
+        Some("in-memory") => Engine::InMemory,
+        _ => Engine::Streaming,
+    };
     let t = Instant::now();
     let erp = scan(&format!("{dir}/erp_inventory.csv"))?;
     let tpl = scan(&format!("{dir}/tpl_snapshot.csv"))?;
@@ -45,7 +51,8 @@ fn main() -> PolarsResult<()> {
             col("item_id").is_null().sum().alias("only_erp"),
             col("sku").is_null().sum().alias("only_tpl"),
         ])
-        .collect()?;
+        .collect_with_engine(engine)?
+        .unwrap_single();
     println!("{:.3}", t.elapsed().as_secs_f64());
     eprintln!("{counts}");
     Ok(())
