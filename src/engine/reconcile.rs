@@ -187,8 +187,8 @@ pub fn reconcile_with(
             lf.with_column(len().over(key_cols())?.gt(lit(1)).alias(DUP))
         })
     };
-    let mut p = marked(partner, p_sel, unique.partner)?;
-    let mut e = marked(erp, e_sel, unique.erp)?;
+    let p = marked(partner, p_sel, unique.partner)?;
+    let e = marked(erp, e_sel, unique.erp)?;
     // Rows with a duplicate key are not paired; they are listed as they are.
     let dup_rows = |df: &DataFrame| -> PolarsResult<Option<DataFrame>> {
         match df.column(DUP) {
@@ -210,18 +210,27 @@ pub fn reconcile_with(
             .into_column(),
     );
     columns.push(paired.erp.is_not_null().with_name(E.into()).into_column());
-    // Gathered one column at a time; the source column goes as soon as it is gathered.
-    for k in &keys {
-        p.drop_in_place(k)?;
-        e.drop_in_place(k)?;
-    }
-    for name in &p_payload {
-        columns.push(p.drop_in_place(name)?.take(&paired.partner)?);
-    }
-    for name in &e_payload {
-        columns.push(e.drop_in_place(name)?.take(&paired.erp)?);
-    }
-    drop((p, e));
+    // Gathered one column at a time, each side on its own thread; the source column goes as
+    // soon as it is gathered.
+    let gather = |mut df: DataFrame, names: &[String], rows: &IdxCa| -> PolarsResult<Vec<Column>> {
+        for k in &keys {
+            df.drop_in_place(k)?;
+        }
+        names
+            .iter()
+            .map(|name| df.drop_in_place(name)?.take(rows))
+            .collect()
+    };
+    let (p_cols, e_cols) = std::thread::scope(|scope| {
+        let p_cols = scope.spawn(|| gather(p, &p_payload, &paired.partner));
+        let e_cols = gather(e, &e_payload, &paired.erp);
+        let p_cols = p_cols.join().unwrap_or_else(|_| {
+            Err(polars_err!(ComputeError: "gathering the partner columns panicked"))
+        });
+        (p_cols, e_cols)
+    });
+    columns.extend(p_cols?);
+    columns.extend(e_cols?);
     let height = paired.partner.len();
     let mut paired_rows = DataFrame::new(height, columns)?;
     tracing::debug!("reconcile: columns gathered ({})", crate::usage::memory());

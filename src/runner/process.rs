@@ -695,8 +695,6 @@ fn same_set<'a>(primary_key: &[String], keys: impl Iterator<Item = &'a String>) 
 
 /// The archive's copy of an outbound file: a hard link to the fsynced outbound file when the
 /// folders share a file system (no second write of a large file), else a full atomic copy.
-/// The archive's copy of an output just written: a hard link (same bytes, no second copy), or a
-/// copy where links are not possible.
 fn archive_copy(written: &Path, dir: &Path, name: &str) -> Result<(), RunError> {
     std::fs::create_dir_all(dir).map_err(|source| crate::store::StoreError::Io {
         path: dir.to_path_buf(),

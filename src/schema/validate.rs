@@ -210,10 +210,14 @@ pub fn validate_csv_then(
         let name = field.name.as_str();
         let raw = match raw_names.get(name) {
             Some(alias) => col(alias.as_str()),
-            None if matches!(field.kind, FieldType::Integer) => col(name).cast(DataType::String),
             None => col(name),
         };
-        let (typed, invalid) = convert(&frame, field, raw.clone())?;
+        let (typed, invalid) = match (&field.kind, raw_names.contains_key(name)) {
+            // Parsed by polars without a single null: no value failed to parse (and the
+            // column is not formatted back to text to show it).
+            (FieldType::Integer, false) => (col(name), None),
+            _ => convert(&frame, field, raw.clone())?,
+        };
         if let Some(invalid) = invalid {
             checks.push(
                 "type",
