@@ -103,6 +103,8 @@ struct Run<'a> {
     /// sha256 of inputs hashed on background threads, by their position in `manifest.inputs`
     /// (filled in by `finish_copies`, before the manifest is written).
     hashes: Vec<(usize, Hashing)>,
+    /// Size and sha256 of the partner file when known already (from its landing).
+    partner_content: Option<(u64, String)>,
 }
 
 /// A background hash of an input: its size and sha256.
@@ -169,6 +171,12 @@ pub fn process(
         reconciled: None,
         copies: None,
         hashes: Vec::new(),
+        // A new file was hashed as it landed (the same bytes were moved here); a rerun's
+        // archived input is hashed again, as it is read back.
+        partner_content: match rerun_of {
+            None => ledger.file_content(file_id)?,
+            Some(_) => None,
+        },
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
     let result = match date {
@@ -307,16 +315,21 @@ impl Run<'_> {
     /// Records the partner file in the manifest without holding it: it is read only when its
     /// turn comes, so it is not in memory while the ERP extract is validated.
     fn note_partner(&mut self, path: &Path) -> Result<(), RunError> {
+        let known = self.partner_content.take();
+        let (size, sha256) = known.clone().unwrap_or_default();
         self.manifest.inputs.push(InputEntry {
             role: "partner".into(),
             name: path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            size: 0,
-            sha256: String::new(),
+            size,
+            sha256,
         });
-        self.hash_in_background(path)
+        match known {
+            Some(_) => Ok(()),
+            None => self.hash_in_background(path),
+        }
     }
 
     /// Hashes the file of the latest `manifest.inputs` entry on another thread (a 240 MB file

@@ -369,6 +369,18 @@ impl Ledger {
     }
 
     /// Where a run's archive folder is (relative to the home), if it has one.
+    /// Size and sha256 of a claimed file, as hashed when it landed.
+    pub fn file_content(&self, file_id: i64) -> Result<Option<(u64, String)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT size, sha256 FROM files WHERE id = ?1",
+                [file_id],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
     pub fn run_archive(&self, run_id: &str) -> Result<Option<String>, StoreError> {
         self.conn
             .query_row(
