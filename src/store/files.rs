@@ -180,18 +180,17 @@ pub fn land(from: &Path, landing_dir: &Path, expected_size: u64) -> Result<Lande
     let staging = landing_dir.join(format!(".{stamp}-{name}.landing"));
     let mut src = File::open(from).map_err(io(from, "open"))?;
     let mut dst = File::create(&staging).map_err(io(&staging, "create staging file"))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = src.read(&mut buf).map_err(io(from, "read"))?;
-        if n == 0 {
-            break;
+    let copied = copy_hashing(&mut src, &mut dst);
+    let (size, sha256) = match copied {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = fs::remove_file(&staging);
+            return Err(match e {
+                Side::Read(e) => io(from, "read")(e),
+                Side::Write(e) => io(&staging, "write")(e),
+            });
         }
-        hasher.update(&buf[..n]);
-        dst.write_all(&buf[..n]).map_err(io(&staging, "write"))?;
-        size += n as u64;
-    }
+    };
     dst.sync_all().map_err(io(&staging, "fsync"))?;
     drop(dst);
     if size != expected_size {
@@ -202,11 +201,73 @@ pub fn land(from: &Path, landing_dir: &Path, expected_size: u64) -> Result<Lande
             got: size,
         });
     }
-    let sha256 = hex::encode(hasher.finalize());
     let path = landing_dir.join(format!("{stamp}-{name}"));
     fs::rename(&staging, &path).map_err(io(&path, "rename"))?;
     sync_dir(landing_dir)?;
     Ok(Landed { path, size, sha256 })
+}
+
+/// Which end of a copy failed.
+enum Side {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
+/// Copies `src` to `dst` and returns the size and sha256 of the bytes copied. The hash runs on
+/// its own thread, chunk by chunk as they are written (a 240 MB file: its hashing and its
+/// copying overlap), and the copy's write-back starts as it goes, so the caller's fsync is short.
+fn copy_hashing(src: &mut File, dst: &mut File) -> Result<(u64, String), Side> {
+    const CHUNK: usize = 1 << 20;
+    // Chunks go to the hasher and come back to be filled again: four in flight, no allocation
+    // per chunk.
+    let (to_hash, hash_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+    let (give_back, reuse) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+    std::thread::scope(|scope| {
+        let hasher = scope.spawn(move || {
+            let mut hasher = Sha256::new();
+            for chunk in hash_rx {
+                hasher.update(&chunk);
+                // The copier may have stopped (an error): a chunk not taken back is just freed.
+                let _ = give_back.send(chunk);
+            }
+            hex::encode(hasher.finalize())
+        });
+        let mut out = WritebackAsItGoes::new(dst);
+        let mut size = 0u64;
+        let mut spare: Vec<Vec<u8>> = (0..4).map(|_| vec![0u8; CHUNK]).collect();
+        let copied = loop {
+            let mut chunk = match spare.pop() {
+                Some(c) => c,
+                None => match reuse.recv() {
+                    Ok(c) => c,
+                    Err(_) => break Err(Side::Read(std::io::Error::other("hasher stopped"))),
+                },
+            };
+            chunk.resize(CHUNK, 0);
+            let n = match src.read(&mut chunk) {
+                Ok(0) => break Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    spare.push(chunk);
+                    continue;
+                }
+                Err(e) => break Err(Side::Read(e)),
+            };
+            chunk.truncate(n);
+            if let Err(e) = out.write_all(&chunk) {
+                break Err(Side::Write(e));
+            }
+            size += n as u64;
+            if to_hash.send(chunk).is_err() {
+                break Err(Side::Read(std::io::Error::other("hasher stopped")));
+            }
+        };
+        drop(to_hash);
+        let sha256 = hasher
+            .join()
+            .map_err(|_| Side::Read(std::io::Error::other("the hashing thread panicked")))?;
+        copied.map(|()| (size, sha256))
+    })
 }
 
 /// sha256 of bytes, as lowercase hex.
@@ -385,6 +446,29 @@ mod tests {
             land(&src, &dir.path().join("landing"), 9),
             Err(StoreError::Changed { .. })
         ));
+    }
+
+    /// Files of many chunks (the hasher's buffers go round several times), one exactly a chunk,
+    /// and an empty one land byte for byte with the sha256 of their bytes; so does a streamed
+    /// write past the write-back stretch.
+    #[test]
+    fn large_files_land_and_write_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        for size in [0usize, 1 << 20, (9 << 20) + 12_345] {
+            let bytes: Vec<u8> = (0..size).map(|i| (i * 7 + i / 4099) as u8).collect();
+            let src = dir.path().join(format!("in-{size}.csv"));
+            fs::write(&src, &bytes).unwrap();
+            let landed = land(&src, &dir.path().join("landing"), size as u64).unwrap();
+            assert_eq!(landed.size, size as u64);
+            assert_eq!(landed.sha256, sha256_hex(&bytes), "{size}");
+            assert!(fs::read(&landed.path).unwrap() == bytes, "{size}");
+            let written = write_atomic_streamed(dir.path(), &format!("out-{size}"), |w| {
+                bytes.chunks(100_000).try_for_each(|c| w.write_all(c))
+            })
+            .unwrap();
+            assert_eq!(written.sha256, sha256_hex(&bytes), "{size}");
+            assert!(fs::read(&written.path).unwrap() == bytes, "{size}");
+        }
     }
 
     #[test]
