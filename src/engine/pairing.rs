@@ -8,7 +8,7 @@
 use polars::prelude::*;
 
 use super::collect::collect_streaming;
-use super::unique_pairs::{pair_unique_hashes, rows_column};
+use super::unique_pairs::{key_hashes, pair_unique_hashes, rows_column};
 
 /// Marks rows whose key occurs more than once on their side; those rows are not paired.
 pub const DUP: &str = "__dup";
@@ -157,13 +157,7 @@ fn key_hash(
     if zero {
         return Ok(UInt64Chunked::full(HASH.into(), 0, df.height()).into_column());
     }
-    let mut hashes = Vec::with_capacity(df.height());
-    if let Some((first, rest)) = keys.split_first() {
-        df.column(first)?.vec_hash(state.clone(), &mut hashes)?;
-        for k in rest {
-            df.column(k)?.vec_hash_combine(state.clone(), &mut hashes)?;
-        }
-    }
+    let hashes = key_hashes(df, keys, state)?;
     Ok(UInt64Chunked::from_vec(HASH.into(), hashes).into_column())
 }
 

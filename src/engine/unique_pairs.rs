@@ -1,14 +1,96 @@
-//! Pairing row numbers by 64-bit key hashes when each hash occurs once on its side (the usual
-//! reconcile: the keys are each side's primary key). One table of ERP row numbers probed by the
-//! partner rows, in four times less time than polars' general full join on the bench (which
-//! stays the path for repeated hashes). Pure.
+//! Row numbers by 64-bit key hash: the hashes of a table's key columns (all cores), and the
+//! pairing of two sides' rows when each hash occurs once on its side (reconcile: the keys are
+//! each side's primary key), one table of ERP row numbers probed by the partner rows: four
+//! times less time than polars' general full join on the bench, which stays the path for
+//! repeated hashes. Pure.
 
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
-use polars::prelude::{IdxCa, IdxSize, NewChunkedArray, PlSmallStr};
+use polars::prelude::{
+    DataFrame, IdxCa, IdxSize, NewChunkedArray, PlSeedableRandomStateQuality, PlSmallStr,
+    PolarsResult,
+};
 
 /// No row on that side.
 const NONE: IdxSize = IdxSize::MAX;
+
+/// Row numbers by hash, split over one table per core by a few bits of the hash.
+struct RowTables {
+    tables: Vec<HashTable<IdxSize>>,
+}
+
+impl RowTables {
+    /// The table of `hashes` (rows marked in `skip` left out), built one share per core at
+    /// once; `None` when a hash occurs twice.
+    fn of_distinct(hashes: &[u64], skip: Option<&[bool]>) -> Option<RowTables> {
+        let parts = parts();
+        let build = |t: usize| -> Option<HashTable<IdxSize>> {
+            let mut table = HashTable::with_capacity(hashes.len() / parts + 1);
+            for (j, &h) in hashes.iter().enumerate() {
+                if part(h, parts) != t || skip.is_some_and(|s| s[j]) {
+                    continue;
+                }
+                match table.entry(h, |&r| hashes[r as usize] == h, |&r| hashes[r as usize]) {
+                    Entry::Occupied(_) => return None,
+                    Entry::Vacant(v) => {
+                        v.insert(j as IdxSize);
+                    }
+                }
+            }
+            Some(table)
+        };
+        let tables = on_each_core(parts, build)
+            .into_iter()
+            .collect::<Option<_>>()?;
+        Some(RowTables { tables })
+    }
+
+    /// The row whose hash is `h` (`hashes` as given to `of_distinct`).
+    fn find(&self, h: u64, hashes: &[u64]) -> Option<IdxSize> {
+        self.tables[part(h, self.tables.len())]
+            .find(h, |&r| hashes[r as usize] == h)
+            .copied()
+    }
+}
+
+/// One 64-bit hash per row of the `keys` columns of `df` under `state` (equal keys hash alike
+/// under one state), the rows cut in one stretch per core and hashed at once.
+pub fn key_hashes(
+    df: &DataFrame,
+    keys: &[String],
+    state: &PlSeedableRandomStateQuality,
+) -> PolarsResult<Vec<u64>> {
+    let Some((first, rest)) = keys.split_first() else {
+        return Ok(vec![0; df.height()]);
+    };
+    let parts = parts();
+    let share = df.height().div_ceil(parts).max(1);
+    let hash = |t: usize| -> PolarsResult<Vec<u64>> {
+        let rows = df.slice((t * share) as i64, share);
+        let mut hashes = Vec::with_capacity(rows.height());
+        rows.column(first)?.vec_hash(state.clone(), &mut hashes)?;
+        for k in rest {
+            rows.column(k)?
+                .vec_hash_combine(state.clone(), &mut hashes)?;
+        }
+        Ok(hashes)
+    };
+    let mut out = Vec::with_capacity(df.height());
+    for part in on_each_core(parts, hash) {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
+fn parts() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8))
+}
+
+/// The table a hash belongs to: bits hashbrown uses neither for the bucket nor for the tag of
+/// tables this size.
+fn part(h: u64, parts: usize) -> usize {
+    ((h >> 40) as usize) % parts
+}
 
 /// Pairs the rows of a full outer join on `partner` and `erp` hashes (rows marked in `*_skip`
 /// take no part), in a fixed order: every partner row in order with its ERP row or none, then
@@ -21,39 +103,14 @@ pub fn pair_unique_hashes(
     erp_skip: Option<&[bool]>,
 ) -> Option<(Vec<IdxSize>, Vec<IdxSize>)> {
     let skipped = |skip: Option<&[bool]>, i: usize| skip.is_some_and(|s| s[i]);
-    // One table per core, each holding the ERP rows of its share of the hashes, built at once.
-    let parts = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
-    // Bits hashbrown does not use for the bucket or the tag of a table this size.
-    let part = |h: u64| ((h >> 40) as usize) % parts;
-    let build = |t: usize| -> Option<HashTable<IdxSize>> {
-        let mut table = HashTable::with_capacity(erp.len() / parts + 1);
-        for (j, &h) in erp.iter().enumerate() {
-            if part(h) != t || skipped(erp_skip, j) {
-                continue;
-            }
-            match table.entry(h, |&r| erp[r as usize] == h, |&r| erp[r as usize]) {
-                Entry::Occupied(_) => return None,
-                Entry::Vacant(v) => {
-                    v.insert(j as IdxSize);
-                }
-            }
-        }
-        Some(table)
-    };
-    let tables: Vec<HashTable<IdxSize>> = on_each_core(parts, build)
-        .into_iter()
-        .collect::<Option<_>>()?;
+    let tables = RowTables::of_distinct(erp, erp_skip)?;
+    let parts = parts();
     // The probe is read-only: each core takes its share of the partner rows.
     let probe = |t: usize| -> Vec<IdxSize> {
         let share = partner.len().div_ceil(parts);
         let rows = (t * share).min(partner.len())..((t + 1) * share).min(partner.len());
         rows.filter(|&i| !skipped(partner_skip, i))
-            .map(|i| {
-                let h = partner[i];
-                tables[part(h)]
-                    .find(h, |&r| erp[r as usize] == h)
-                    .map_or(NONE, |&r| r)
-            })
+            .map(|i| tables.find(partner[i], erp).unwrap_or(NONE))
             .collect()
     };
     let mut erp_rows: Vec<IdxSize> = Vec::with_capacity(partner.len() + erp.len() / 64);
@@ -157,6 +214,37 @@ mod tests {
             let want = want.map(|(a, b)| (a.to_vec(), b.to_vec()));
             assert_eq!(got, want, "case {i}");
         }
+    }
+
+    /// Hashing in stretches gives each row the hash hashing the whole column gives it.
+    #[test]
+    fn key_hashes_in_stretches_equal_one_pass() {
+        use polars::prelude::*;
+        let n = 1001;
+        let sku: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 17 != 0).then(|| format!("SKU-{i}")))
+            .collect();
+        let qty: Vec<i64> = (0..n as i64).map(|i| i % 5).collect();
+        let df = DataFrame::new(
+            n,
+            vec![
+                Column::new("sku".into(), sku),
+                Column::new("qty".into(), qty),
+            ],
+        )
+        .unwrap();
+        let state = PlSeedableRandomStateQuality::default();
+        let keys = ["sku".to_string(), "qty".to_string()];
+        let mut whole = Vec::new();
+        df.column("sku")
+            .unwrap()
+            .vec_hash(state.clone(), &mut whole)
+            .unwrap();
+        df.column("qty")
+            .unwrap()
+            .vec_hash_combine(state.clone(), &mut whole)
+            .unwrap();
+        assert_eq!(key_hashes(&df, &keys, &state).unwrap(), whole);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use polars::prelude::*;
 
 use super::table::{Field, FieldType, FieldsMatch, TableSchema};
 use crate::engine::collect::collect_streaming;
+use crate::engine::unique_pairs::key_hashes;
 use crate::formats::csv::{read_frame, read_strings, Structured};
 use crate::issue::Issue;
 
@@ -507,15 +508,10 @@ fn has_duplicates(df: &DataFrame, key: &[String]) -> PolarsResult<bool> {
 
 /// Whether two rows with every key column present share a key hash.
 fn hashes_collide(df: &DataFrame, key: &[String]) -> PolarsResult<bool> {
-    let Some((first, rest)) = key.split_first() else {
+    if key.is_empty() {
         return Ok(false);
-    };
-    let state = PlSeedableRandomStateQuality::default();
-    let mut hashes = Vec::with_capacity(df.height());
-    df.column(first)?.vec_hash(state.clone(), &mut hashes)?;
-    for k in rest {
-        df.column(k)?.vec_hash_combine(state.clone(), &mut hashes)?;
     }
+    let hashes = key_hashes(df, key, &PlSeedableRandomStateQuality::default())?;
     let mut present: Option<BooleanChunked> = None;
     for k in key {
         let c = df.column(k)?;
@@ -527,15 +523,15 @@ fn hashes_collide(df: &DataFrame, key: &[String]) -> PolarsResult<bool> {
             });
         }
     }
+    let mut hashes = UInt64Chunked::from_vec("h".into(), hashes);
     if let Some(present) = present {
-        hashes = hashes
-            .into_iter()
-            .zip(present.iter())
-            .filter_map(|(h, p)| (p == Some(true)).then_some(h))
-            .collect();
+        hashes = hashes.filter(&present)?;
     }
-    hashes.sort_unstable();
-    Ok(hashes.windows(2).any(|w| w.first() == w.get(1)))
+    // Sorted on all cores by polars (a hash table of 5M rows is slower: every insert is a
+    // cache miss), then neighbours compared.
+    let sorted = hashes.sort(false).rechunk().into_owned();
+    let sorted = sorted.cont_slice()?;
+    Ok(sorted.windows(2).any(|w| w.first() == w.get(1)))
 }
 
 fn constraint_checks(checks: &mut Checks, field: &Field, df: &DataFrame) -> PolarsResult<()> {
