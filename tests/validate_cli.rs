@@ -35,6 +35,8 @@ const CASES: &[Case] = &[
     ("bad boolean", "SKU-1,1,1.50,2026-11-25,maybe\n", &[("type", 2, "ok")]),
     ("pattern", "ABC-1,1,1.50,2026-11-25,true\n", &[("pattern", 2, "sku"), ("foreign-key", 2, "sku")]),
     ("missing key", ",1,1.50,2026-11-25,true\n", &[("required", 2, "sku"), ("required", 2, "sku")]),
+    // A quoted empty field is the empty string, which the default missingValues [""] names.
+    ("quoted empty is missing", "\"\",\"\",1.50,2026-11-25,true\n", &[("required", 2, "sku"), ("required", 2, "sku")]),
     ("duplicate key", "SKU-1,1,1,2026-11-25,true\nSKU-1,2,2,2026-11-25,true\n", &[("primary-key", 2, "sku"), ("primary-key", 3, "sku")]),
     ("unknown sku", "SKU-9,1,1.50,2026-11-25,true\n", &[("foreign-key", 2, "sku")]),
     ("multi-line field keeps line numbers", "SKU-1,1,\"1.50\",2026-11-25,true\nSKU-2,\"\n\",1,2026-11-25,true\nSKU-3,x,1,2026-11-25,true\n", &[("type", 3, "qty"), ("type", 5, "qty")]),
