@@ -271,11 +271,24 @@ pub fn reconcile_with(
         .with_column(any_out.alias("__out"))
         .select([col("__out")])
         .collect()?;
-    let labels = labels(
+    // Two halves at once, one per core; each half is one chunk of the label columns.
+    let (in_p, in_e, out_of) = (
         paired_rows.column(P)?.bool()?,
         paired_rows.column(E)?.bool()?,
         out.column("__out")?.bool()?,
     );
+    let half = (paired_rows.height() / 2) as i64;
+    let first_half = |c: &BooleanChunked| c.slice(0, half as usize);
+    let second_half = |c: &BooleanChunked| c.slice(half, usize::MAX);
+    let (first, rest) = std::thread::scope(|scope| {
+        let first =
+            scope.spawn(|| labels(&first_half(in_p), &first_half(in_e), &first_half(out_of)));
+        let rest = labels(&second_half(in_p), &second_half(in_e), &second_half(out_of));
+        (first.join(), rest)
+    });
+    let mut labels = first.map_err(|_| polars_err!(ComputeError: "labelling rows panicked"))?;
+    labels.0.append_owned(rest.0)?;
+    labels.1.append_owned(rest.1)?;
     drop(out);
     paired_rows.with_column(labels.0.into_column())?;
     paired_rows.with_column(labels.1.into_column())?;
