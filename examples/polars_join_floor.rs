@@ -20,7 +20,7 @@ fn scan(path: &str) -> PolarsResult<LazyFrame> {
 }
 
 fn main() -> PolarsResult<()> {
-    tallyman::usage::purge_freed_memory_at_once();
+    tallyman::usage::tune_allocator();
     let dir = std::env::args()
         .nth(1)
         .expect("usage: polars_join_floor DATA_DIR");

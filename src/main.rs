@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 // polars churns through large buffers; mimalloc reuses them instead of unmapping on every free
-// (and hands back what stays free: `usage::purge_freed_memory_at_once`).
+// (and hands back what stays free: `usage::tune_allocator`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -54,7 +54,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tallyman::usage::purge_freed_memory_at_once();
+    tallyman::usage::tune_allocator();
     let cli = Cli::parse();
     cli::init_logging(&cli.log_format);
     let home = cli.home.clone().unwrap_or_else(|| PathBuf::from("."));
