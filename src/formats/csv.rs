@@ -159,6 +159,12 @@ pub fn check_structure<'a>(file: &str, bytes: &'a [u8], dialect: &Dialect) -> St
     // Set once line numbers stop being arithmetic / once a record is left out of the body.
     let mut lines: Option<Vec<u64>> = None;
     let mut spans: Option<Vec<(usize, usize)>> = None;
+    if scanner.no_quotes && scanner.clean && expected > 0 {
+        if let Some(rows) = count_plain_records(&text[pos..], delimiter, expected) {
+            out.rows = rows;
+            pos = text.len();
+        }
+    }
     while pos < text.len() {
         let r = scanner.record(pos);
         let this_line = line;
@@ -226,6 +232,63 @@ pub fn check_structure<'a>(file: &str, bytes: &'a [u8], dialect: &Dialect) -> St
         out.header = (1..=expected).map(|i| format!("field{i}")).collect();
     }
     out
+}
+
+/// The record pass over a body with no quote, no NUL and valid UTF-8, where records are lines:
+/// one stretch of lines per core at once. `Some(rows)` when every line holds `expected` fields;
+/// `None` when a line is blank or holds another count (the one-by-one pass then reports it,
+/// with its line number).
+fn count_plain_records(body: &[u8], delimiter: u8, expected: usize) -> Option<usize> {
+    let count = |stretch: &[u8]| -> Option<usize> {
+        let mut rows = 0;
+        let mut start = 0;
+        while start < stretch.len() {
+            let end = memchr::memchr(b'\n', &stretch[start..]).map_or(stretch.len(), |i| start + i);
+            let line = &stretch[start..end];
+            if line.iter().all(|&b| b == b'\r')
+                || 1 + memchr::memchr_iter(delimiter, line).count() != expected
+            {
+                return None;
+            }
+            rows += 1;
+            start = end + 1;
+        }
+        Some(rows)
+    };
+    on_each_stretch(body, count)
+        .into_iter()
+        .try_fold(0, |rows, part| Some(rows + part?))
+}
+
+/// `f` of each stretch of `text`, one stretch per core at once, in order. Stretches end just
+/// after a line break (a whole line and a whole UTF-8 character each); a panic in `f` is
+/// propagated.
+fn on_each_stretch<T: Send>(text: &[u8], f: impl Fn(&[u8]) -> T + Sync) -> Vec<T> {
+    let parts = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
+    let mut cuts = vec![0];
+    for t in 1..parts {
+        let from = (text.len() * t / parts).max(cuts.last().copied().unwrap_or(0));
+        let cut = memchr::memchr(b'\n', &text[from..]).map_or(text.len(), |i| from + i + 1);
+        cuts.push(cut);
+    }
+    cuts.push(text.len());
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = cuts
+            .windows(2)
+            .skip(1)
+            .map(|w| {
+                let stretch = &text[w[0]..w[1]];
+                scope.spawn(move || f(stretch))
+            })
+            .collect();
+        let mut out = vec![f(&text[cuts[0]..cuts[1]])];
+        out.extend(handles.into_iter().map(|h| match h.join() {
+            Ok(v) => v,
+            Err(p) => std::panic::resume_unwind(p),
+        }));
+        out
+    })
 }
 
 fn slice_cow(text: Cow<'_, [u8]>, start: usize) -> Cow<'_, [u8]> {
@@ -298,8 +361,15 @@ struct Scanner<'t> {
 
 impl<'t> Scanner<'t> {
     fn new(text: &'t [u8], delim: u8, quote: u8, double_quote: bool) -> Scanner<'t> {
-        let no_quotes = memchr::memchr(quote, text).is_none();
-        let clean = memchr::memchr(0, text).is_none() && std::str::from_utf8(text).is_ok();
+        let flags = on_each_stretch(text, |s| {
+            let no_quotes = memchr::memchr(quote, s).is_none();
+            (
+                no_quotes,
+                memchr::memchr(0, s).is_none() && std::str::from_utf8(s).is_ok(),
+            )
+        });
+        let no_quotes = flags.iter().all(|f| f.0);
+        let clean = flags.iter().all(|f| f.1);
         Scanner {
             text,
             delim,
@@ -584,6 +654,40 @@ mod tests {
                 .map(|(r, l, c)| (r.to_string(), *l, c.to_string()))
                 .collect();
             assert_eq!(got, want, "input {input:?}");
+        }
+    }
+
+    /// Large quote-free files are checked a stretch per core: every row is counted once, and a
+    /// bad line anywhere (here deep in a later stretch, with CRLF endings and no final line
+    /// break) is still reported with its own line number.
+    #[test]
+    fn large_plain_files_count_every_row_and_place_every_problem() {
+        let n = 100_000;
+        let rows: Vec<String> = (0..n).map(|i| format!("SKU-{i},{}", i % 7)).collect();
+        for (ending, last_break) in [("\n", true), ("\r\n", false)] {
+            let mut text = format!("sku,qty{ending}{}", rows.join(ending));
+            if last_break {
+                text.push_str(ending);
+            }
+            let s = check(&text);
+            assert!(s.issues.is_empty(), "{:?}", s.issues.first());
+            assert_eq!(s.rows, n);
+            assert_eq!(s.row_lines, RowLines::Contiguous { first: 2 });
+            assert_eq!(s.body.len(), text.len() - format!("sku,qty{ending}").len());
+
+            let mut bad = rows.clone();
+            bad[70_000] = "SKU-short".into();
+            bad[90_000] = String::new();
+            let text = format!("sku,qty{ending}{}{ending}", bad.join(ending));
+            let s = check(&text);
+            let got: Vec<(&str, Option<u64>)> =
+                s.issues.iter().map(|i| (i.rule.as_str(), i.line)).collect();
+            assert_eq!(got, [("field-count", Some(70_002))]);
+            assert_eq!(
+                s.rows,
+                n - 2,
+                "the short row and the blank line are left out"
+            );
         }
     }
 
