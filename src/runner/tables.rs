@@ -42,6 +42,13 @@ pub fn load_table_then(
     validate_csv_then(name, &structured, schema, references, parsed)
 }
 
+/// Rows polars serializes per batch (its default is 1024): the 5M-row ATP feed took 0.45-0.6 s
+/// with 1024, 0.36-0.37 s with 8192 (4096: 0.39-0.45, 32768: 0.39-0.47).
+const WRITE_BATCH_ROWS: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(8192) {
+    Some(n) => n,
+    None => std::num::NonZeroUsize::MIN,
+};
+
 /// Renders a table as CSV (header included) into `w` as it goes (a large output is never held
 /// whole), sorted by `order_by` when given so that a rerun of the same inputs gives
 /// byte-identical files.
@@ -51,7 +58,10 @@ pub fn write_csv(
     w: &mut dyn std::io::Write,
 ) -> PolarsResult<()> {
     let mut df = sorted(df, order_by)?;
-    CsvWriter::new(w).include_header(true).finish(&mut df)
+    CsvWriter::new(w)
+        .include_header(true)
+        .with_batch_size(WRITE_BATCH_ROWS)
+        .finish(&mut df)
 }
 
 /// `df` in `order_by` order (stable), or as it is.
