@@ -8,6 +8,7 @@ pub mod engine;
 pub mod failpoint;
 pub mod formats;
 pub mod issue;
+pub mod parallel;
 pub mod report;
 pub mod runner;
 pub mod schema;

@@ -90,16 +90,8 @@ fn join_rows(
         cols.extend(df.column(DUP).ok().cloned());
         DataFrame::new(df.height(), cols)
     };
-    // The two sides' hashes are computed at once (each is one thread's work).
-    let (left, right) = std::thread::scope(|scope| {
-        let left = scope.spawn(|| side(p, PI));
-        let right = side(e, EI);
-        let left = left.join().unwrap_or_else(|_| {
-            Err(polars_err!(ComputeError: "hashing the partner keys panicked"))
-        });
-        (left, right)
-    });
-    let (left, right) = (left?, right?);
+    // Each side's hashes are worked out on all cores (`key_hashes`).
+    let (left, right) = (side(p, PI)?, side(e, EI)?);
     tracing::debug!("reconcile: sides hashed ({})", crate::usage::memory());
     if hash.is_some() {
         // One chunk each (`key_hash` builds them so): borrowed, not copied.
@@ -190,19 +182,7 @@ fn gather_keys(
         }
         Ok(key.finish().into_column())
     };
-    let built: Vec<Result<Column, CollisionOr>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = keys.iter().map(|k| scope.spawn(|| build(k))).collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(CollisionOr::Polars(
-                        polars_err!(ComputeError: "a key column builder panicked"),
-                    ))
-                })
-            })
-            .collect()
-    });
+    let built = crate::parallel::on_each_core(keys.len(), |i| build(&keys[i]));
     let mut out = Vec::with_capacity(keys.len());
     for b in built {
         out.push(b?);

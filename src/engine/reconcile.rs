@@ -9,6 +9,7 @@ use super::collect::collect_streaming;
 pub use super::pairing::Keying;
 use super::pairing::{pair, DUP};
 use crate::config::Reconcile;
+use crate::parallel::both;
 
 pub const MATCHED: &str = "matched";
 pub const MISMATCHED: &str = "mismatched";
@@ -221,14 +222,10 @@ pub fn reconcile_with(
             .map(|name| df.drop_in_place(name)?.take(rows))
             .collect()
     };
-    let (p_cols, e_cols) = std::thread::scope(|scope| {
-        let p_cols = scope.spawn(|| gather(p, &p_payload, &paired.partner));
-        let e_cols = gather(e, &e_payload, &paired.erp);
-        let p_cols = p_cols.join().unwrap_or_else(|_| {
-            Err(polars_err!(ComputeError: "gathering the partner columns panicked"))
-        });
-        (p_cols, e_cols)
-    });
+    let (p_cols, e_cols) = both(
+        || gather(p, &p_payload, &paired.partner),
+        || gather(e, &e_payload, &paired.erp),
+    );
     columns.extend(p_cols?);
     columns.extend(e_cols?);
     let height = paired.partner.len();
@@ -280,13 +277,10 @@ pub fn reconcile_with(
     let half = (paired_rows.height() / 2) as i64;
     let first_half = |c: &BooleanChunked| c.slice(0, half as usize);
     let second_half = |c: &BooleanChunked| c.slice(half, usize::MAX);
-    let (first, rest) = std::thread::scope(|scope| {
-        let first =
-            scope.spawn(|| labels(&first_half(in_p), &first_half(in_e), &first_half(out_of)));
-        let rest = labels(&second_half(in_p), &second_half(in_e), &second_half(out_of));
-        (first.join(), rest)
-    });
-    let mut labels = first.map_err(|_| polars_err!(ComputeError: "labelling rows panicked"))?;
+    let (mut labels, rest) = both(
+        || labels(&first_half(in_p), &first_half(in_e), &first_half(out_of)),
+        || labels(&second_half(in_p), &second_half(in_e), &second_half(out_of)),
+    );
     labels.0.append_owned(rest.0)?;
     labels.1.append_owned(rest.1)?;
     drop(out);

@@ -4,6 +4,7 @@
 //! times less time than polars' general full join on the bench, which stays the path for
 //! repeated hashes. Pure.
 
+use crate::parallel::{cores, on_each_core};
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use polars::prelude::{
@@ -23,7 +24,7 @@ impl RowTables {
     /// The table of `hashes` (rows marked in `skip` left out), built one share per core at
     /// once; `None` when a hash occurs twice.
     fn of_distinct(hashes: &[u64], skip: Option<&[bool]>) -> Option<RowTables> {
-        let parts = parts();
+        let parts = cores();
         let build = |t: usize| -> Option<HashTable<IdxSize>> {
             let mut table = HashTable::with_capacity(hashes.len() / parts + 1);
             for (j, &h) in hashes.iter().enumerate() {
@@ -63,7 +64,7 @@ pub fn key_hashes(
     let Some((first, rest)) = keys.split_first() else {
         return Ok(vec![0; df.height()]);
     };
-    let parts = parts();
+    let parts = cores();
     let share = df.height().div_ceil(parts).max(1);
     let hash = |t: usize| -> PolarsResult<Vec<u64>> {
         let rows = df.slice((t * share) as i64, share);
@@ -80,10 +81,6 @@ pub fn key_hashes(
         out.extend(part?);
     }
     Ok(out)
-}
-
-fn parts() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8))
 }
 
 /// The table a hash belongs to: bits hashbrown uses neither for the bucket nor for the tag of
@@ -104,7 +101,7 @@ pub fn pair_unique_hashes(
 ) -> Option<(Vec<IdxSize>, Vec<IdxSize>)> {
     let skipped = |skip: Option<&[bool]>, i: usize| skip.is_some_and(|s| s[i]);
     let tables = RowTables::of_distinct(erp, erp_skip)?;
-    let parts = parts();
+    let parts = cores();
     // The probe is read-only: each core takes its share of the partner rows.
     let probe = |t: usize| -> Vec<IdxSize> {
         let share = partner.len().div_ceil(parts);
@@ -138,21 +135,6 @@ pub fn pair_unique_hashes(
         }
     }
     Some((partner_rows, erp_rows))
-}
-
-/// `work(0..n)`, one call per thread, results in order.
-fn on_each_core<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    std::thread::scope(|scope| {
-        let work = &work;
-        let handles: Vec<_> = (1..n).map(|t| scope.spawn(move || work(t))).collect();
-        let mut out = vec![work(0)];
-        // A panicking worker is a bug: propagate it.
-        out.extend(handles.into_iter().map(|h| match h.join() {
-            Ok(v) => v,
-            Err(p) => std::panic::resume_unwind(p),
-        }));
-        out
-    })
 }
 
 /// Row numbers as a column, `NONE` as null.

@@ -264,7 +264,7 @@ fn count_plain_records(body: &[u8], delimiter: u8, expected: usize) -> Option<us
 /// after a line break (a whole line and a whole UTF-8 character each); a panic in `f` is
 /// propagated.
 fn on_each_stretch<T: Send>(text: &[u8], f: impl Fn(&[u8]) -> T + Sync) -> Vec<T> {
-    let parts = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
+    let parts = crate::parallel::cores();
     let mut cuts = vec![0];
     for t in 1..parts {
         let from = (text.len() * t / parts).max(cuts.last().copied().unwrap_or(0));
@@ -272,23 +272,7 @@ fn on_each_stretch<T: Send>(text: &[u8], f: impl Fn(&[u8]) -> T + Sync) -> Vec<T
         cuts.push(cut);
     }
     cuts.push(text.len());
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = cuts
-            .windows(2)
-            .skip(1)
-            .map(|w| {
-                let stretch = &text[w[0]..w[1]];
-                scope.spawn(move || f(stretch))
-            })
-            .collect();
-        let mut out = vec![f(&text[cuts[0]..cuts[1]])];
-        out.extend(handles.into_iter().map(|h| match h.join() {
-            Ok(v) => v,
-            Err(p) => std::panic::resume_unwind(p),
-        }));
-        out
-    })
+    crate::parallel::on_each_core(parts, |t| f(&text[cuts[t]..cuts[t + 1]]))
 }
 
 fn slice_cow(text: Cow<'_, [u8]>, start: usize) -> Cow<'_, [u8]> {
