@@ -1,7 +1,7 @@
 //! Row numbers by 64-bit key hash: the hashes of a table's key columns (all cores), and the
 //! pairing of two sides' rows when each hash occurs once on its side (reconcile: the keys are
-//! each side's primary key), one table of ERP row numbers probed by the partner rows: four
-//! times less time than polars' general full join on the bench, which stays the path for
+//! each side's primary key), one table of ERP row numbers probed by the partner rows: a third
+//! of the time of polars' general full join on the 5M-row bench, which stays the path for
 //! repeated hashes. Pure.
 
 use crate::parallel::{cores, on_each_core};
