@@ -39,7 +39,8 @@ pub fn tune_allocator() {
     }
 }
 
-/// `rss=… MiB peak=… MiB`, or an empty string where `/proc` is not available.
+/// `rss=… MiB (files … MiB) peak=… MiB cpu=user+system s`, or an empty string where `/proc`
+/// is not available.
 pub fn memory() -> String {
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
         return String::new();

@@ -274,9 +274,9 @@ pub fn reconcile_with(
         paired_rows.column(E)?.bool()?,
         out.column("__out")?.bool()?,
     );
-    let half = (paired_rows.height() / 2) as i64;
-    let first_half = |c: &BooleanChunked| c.slice(0, half as usize);
-    let second_half = |c: &BooleanChunked| c.slice(half, usize::MAX);
+    let half = paired_rows.height() / 2;
+    let first_half = |c: &BooleanChunked| c.slice(0, half);
+    let second_half = |c: &BooleanChunked| c.slice(half as i64, usize::MAX);
     let (mut labels, rest) = both(
         || labels(&first_half(in_p), &first_half(in_e), &first_half(out_of)),
         || labels(&second_half(in_p), &second_half(in_e), &second_half(out_of)),

@@ -346,9 +346,8 @@ struct Scanner<'t> {
 impl<'t> Scanner<'t> {
     fn new(text: &'t [u8], delim: u8, quote: u8, double_quote: bool) -> Scanner<'t> {
         let flags = on_each_stretch(text, |s| {
-            let no_quotes = memchr::memchr(quote, s).is_none();
             (
-                no_quotes,
+                memchr::memchr(quote, s).is_none(),
                 memchr::memchr(0, s).is_none() && std::str::from_utf8(s).is_ok(),
             )
         });

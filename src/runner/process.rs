@@ -316,7 +316,8 @@ impl Run<'_> {
     /// turn comes, so it is not in memory while the ERP extract is validated.
     fn note_partner(&mut self, path: &Path) -> Result<(), RunError> {
         let known = self.partner_content.take();
-        let (size, sha256) = known.clone().unwrap_or_default();
+        let hash_later = known.is_none();
+        let (size, sha256) = known.unwrap_or_default();
         self.manifest.inputs.push(InputEntry {
             role: "partner".into(),
             name: path
@@ -326,9 +327,9 @@ impl Run<'_> {
             size,
             sha256,
         });
-        match known {
-            Some(_) => Ok(()),
-            None => self.hash_in_background(path),
+        match hash_later {
+            true => self.hash_in_background(path),
+            false => Ok(()),
         }
     }
 

@@ -368,7 +368,6 @@ impl Ledger {
         tx.commit().map_err(self.err())
     }
 
-    /// Where a run's archive folder is (relative to the home), if it has one.
     /// Size and sha256 of a claimed file, as hashed when it landed.
     pub fn file_content(&self, file_id: i64) -> Result<Option<(u64, String)>, StoreError> {
         self.conn
@@ -381,6 +380,7 @@ impl Ledger {
             .map_err(self.err())
     }
 
+    /// Where a run's archive folder is (relative to the home), if it has one.
     pub fn run_archive(&self, run_id: &str) -> Result<Option<String>, StoreError> {
         self.conn
             .query_row(
