@@ -55,6 +55,7 @@ enum Command {
 
 fn main() -> ExitCode {
     tallyman::usage::tune_allocator();
+    tallyman::store::publish::private_umask();
     let cli = Cli::parse();
     cli::init_logging(&cli.log_format);
     let home = cli.home.clone().unwrap_or_else(|| PathBuf::from("."));

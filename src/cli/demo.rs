@@ -89,6 +89,7 @@ pub fn run(home_dir: &Path, args: Args) -> Result<ExitCode> {
             pipeline: None,
             max_wait_secs: 10,
             json: false,
+            lock_wait_secs: 60,
         },
     )?;
     println!(

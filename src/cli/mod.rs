@@ -49,7 +49,8 @@ pub fn load_pipelines(
 
 pub fn open_ledger(home: &Home) -> Result<Ledger> {
     let path = home.var().join("ledger.sqlite");
-    Ledger::open(&path).with_context(|| format!("opening the ledger {}", path.display()))
+    Ledger::open_home(&path, &home.archive())
+        .with_context(|| format!("opening the ledger {}", path.display()))
 }
 
 pub fn home(path: &Path) -> Home {

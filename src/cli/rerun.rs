@@ -3,7 +3,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
+use std::time::Duration;
+
 use chrono::NaiveDate;
+use tallyman::store::lock::PipelineLock;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,6 +20,9 @@ pub struct Args {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// How long to wait for the pipeline while another tallyman (`serve`, `run`) works on it.
+    #[arg(long, default_value_t = 60)]
+    pub lock_wait_secs: u64,
 }
 
 pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
@@ -32,7 +38,16 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     let actor = std::env::var("TALLYMAN_ACTOR")
         .or_else(|_| std::env::var("USER"))
         .unwrap_or_else(|_| "unknown".into());
-    let mut reports = tallyman::runner::rerun(&home, &ledger, p, args.date, &actor, &args.reason)?;
+    let lock =
+        match PipelineLock::acquire(&home.var(), &p.id, Duration::from_secs(args.lock_wait_secs)) {
+            Ok(lock) => lock,
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::from(tallyman::daemon::lock::EXIT_LOCKED as u8));
+            }
+        };
+    let mut reports =
+        tallyman::runner::rerun(&home, &ledger, p, args.date, &actor, &args.reason, &lock)?;
     let mut failed = false;
     let settings = match &p.report {
         Some(_) => Some(tallyman::config::load_mail(&home).map_err(|es| {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use tallyman::config::Home;
 use tallyman::runner::{rel, run_pipeline};
+use tallyman::store::lock::PipelineLock;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,6 +18,10 @@ pub struct Args {
     /// Print the outcome as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// How long to wait for a pipeline while another tallyman (`serve`, `run`) works on it
+    /// (then it is skipped and the exit code is 75).
+    #[arg(long, default_value_t = 60)]
+    pub lock_wait_secs: u64,
 }
 
 pub fn shown(home: &Home, path: &Path) -> String {
@@ -39,16 +44,31 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     }
     let mut ledger = super::open_ledger(&home)?;
     let mut failed = false;
+    let mut busy = false;
     let mut all = Vec::new();
     for (id, p) in &pipelines {
         if args.pipeline.as_ref().is_some_and(|only| only != id) {
             continue;
         }
+        // `serve` or another `run` working on the pipeline holds its lock.
+        let lock = match PipelineLock::acquire(
+            &home.var(),
+            id,
+            Duration::from_secs(args.lock_wait_secs),
+        ) {
+            Ok(lock) => lock,
+            Err(e) => {
+                eprintln!("{id}: {e}");
+                busy = true;
+                continue;
+            }
+        };
         match run_pipeline(
             &home,
             &mut ledger,
             p,
             Duration::from_secs(args.max_wait_secs),
+            &lock,
         ) {
             Ok(summary) => {
                 if !args.json {
@@ -79,6 +99,8 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     }
     Ok(if failed {
         ExitCode::from(1)
+    } else if busy {
+        ExitCode::from(tallyman::daemon::lock::EXIT_LOCKED as u8)
     } else {
         ExitCode::SUCCESS
     })

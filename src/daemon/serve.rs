@@ -67,7 +67,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
     let lock = DataLock::acquire(&home.root)?;
     let signals = Signals::install()?;
     let pipelines = config::load(&home).map_err(ServeError::Config)?;
-    let ledger = Ledger::open(&home.var().join("ledger.sqlite"))?;
+    let ledger = Ledger::open_home(&home.var().join("ledger.sqlite"), &home.archive())?;
     state::ensure(ledger.connection()).map_err(ServeError::State)?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new(pipelines.keys().cloned().collect()));

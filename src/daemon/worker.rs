@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use super::metrics::{Counter, Metrics};
 use crate::config::{Home, Pipeline};
 use crate::runner::{look_ready, report, resume, take_and_process, FileResult, Looked, Summary};
+use crate::store::lock::PipelineLock;
 use crate::store::Ledger;
 use crate::transport::settle::Settler;
 
@@ -91,7 +92,7 @@ pub fn run_job(cx: &Context, job: &Job) -> Done {
 fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
     let p = &job.pipeline;
     let path = cx.home.var().join("ledger.sqlite");
-    let mut ledger = match Ledger::open(&path) {
+    let mut ledger = match Ledger::open_home(&path, &cx.home.archive()) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(pipeline = %p.id, "{e}");
@@ -99,8 +100,16 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
             return Some(Duration::from_secs(5));
         }
     };
+    // A `run` or `rerun` working on this pipeline holds its lock: look again shortly.
+    let lock = match PipelineLock::acquire(&cx.home.var(), &p.id, Duration::ZERO) {
+        Ok(lock) => lock,
+        Err(e) => {
+            tracing::info!(pipeline = %p.id, "{e}; looking again in 1 s");
+            return Some(Duration::from_secs(1));
+        }
+    };
     let mut pass = Summary::default();
-    match guarded(|| resume::resume_claimed(&cx.home, &ledger, p)) {
+    match guarded(|| resume::resume_claimed(&cx.home, &ledger, p, &lock)) {
         Ok(Ok(outcomes)) => pass.outcomes.extend(outcomes),
         Ok(Err(e)) => tracing::error!(pipeline = %p.id, "resuming interrupted files: {e}"),
         Err(why) => tracing::error!(pipeline = %p.id, "resuming interrupted files panicked: {why}"),
@@ -214,7 +223,7 @@ fn take_remote(
                 match r {
                     FileResult::Processed(o) => pass.outcomes.push(*o),
                     FileResult::Duplicate(d) => pass.duplicates.push(d),
-                    FileResult::Changed(_) => {}
+                    FileResult::Changed(_) | FileResult::Paused(..) => {}
                 }
             }
             next
@@ -283,7 +292,7 @@ fn take_all(
                 match result {
                     FileResult::Processed(outcome) => pass.outcomes.push(*outcome),
                     FileResult::Duplicate(name) => pass.duplicates.push(name),
-                    FileResult::Changed(_) => {}
+                    FileResult::Changed(_) | FileResult::Paused(..) => {}
                 }
             }
             Ok(Err(e)) => {
@@ -294,7 +303,9 @@ fn take_all(
                 tracing::error!(pipeline = %p.id, file = %s.name, "panicked while taking the file: {why}; going on with the next file");
                 cx.metrics.add(&p.id, Counter::RunsFailed, 1);
                 // The connection may be inside a transaction the panic abandoned.
-                if let Ok(fresh) = Ledger::open(&cx.home.var().join("ledger.sqlite")) {
+                if let Ok(fresh) =
+                    Ledger::open_home(&cx.home.var().join("ledger.sqlite"), &cx.home.archive())
+                {
                     *ledger = fresh;
                 }
             }
@@ -310,7 +321,7 @@ pub fn count(m: &Metrics, p: &Pipeline, result: &FileResult, took: Duration) {
             m.add(id, Counter::FilesReceived, 1);
             m.add(id, Counter::Duplicates, 1);
         }
-        FileResult::Changed(_) => {}
+        FileResult::Changed(_) | FileResult::Paused(..) => {}
         FileResult::Processed(o) => {
             m.add(id, Counter::FilesReceived, 1);
             m.observe_run(id, took);

@@ -16,6 +16,8 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Home, Pipeline};
 use crate::store::files::{land, move_file, remove_if_present, safe_name};
+use crate::store::intake;
+use crate::store::lock::PipelineLock;
 use crate::store::{Claim, Ledger, StoreError};
 use crate::transport::settle::{Settler, Sighting, Wait};
 
@@ -73,8 +75,23 @@ pub fn list_folder(p: &Pipeline) -> Result<Listing, RunError> {
     let mut refused = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let meta = std::fs::symlink_metadata(entry.path()).map_err(io)?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            refused.push((
+                entry
+                    .file_name()
+                    .to_string_lossy()
+                    .escape_debug()
+                    .to_string(),
+                "refused: the name is not valid UTF-8; rename it to be taken".to_string(),
+            ));
+            continue;
+        };
+        let meta = match std::fs::symlink_metadata(entry.path()) {
+            Ok(m) => m,
+            // Gone between the listing and the look (the partner moved it): not there.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(e)),
+        };
         let kind = meta.file_type();
         if !kind.is_file() {
             if !crate::transport::settle::is_never_taken(&name) {
@@ -101,6 +118,17 @@ pub fn list_folder(p: &Pipeline) -> Result<Listing, RunError> {
         if !is_marker && !p.source.pattern.matches(&name) {
             continue;
         }
+        // A hard link can make any file of the system look like a partner file.
+        if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+            refused.push((
+                name,
+                format!(
+                    "refused: it has {} hard links (one is expected; a link can point at any file on this machine)",
+                    std::os::unix::fs::MetadataExt::nlink(&meta)
+                ),
+            ));
+            continue;
+        }
         seen.push(Sighting {
             name,
             size: meta.len(),
@@ -118,10 +146,11 @@ pub fn run_pipeline(
     ledger: &mut Ledger,
     p: &Pipeline,
     max_wait: Duration,
+    lock: &PipelineLock,
 ) -> Result<Summary, RunError> {
     if let Some(ep) = &p.source.sftp {
         let mut summary = sftp_source::run_sftp(home, ledger, p, ep, max_wait)?;
-        let mut resumed = resume::resume_claimed(home, ledger, p)?;
+        let mut resumed = resume::resume_claimed(home, ledger, p, lock)?;
         resumed.append(&mut summary.outcomes);
         summary.outcomes = resumed;
         report::report_pass(home, ledger, p, &mut summary);
@@ -130,7 +159,7 @@ pub fn run_pipeline(
     }
     let mut settler = Settler::new();
     let mut summary = Summary {
-        outcomes: resume::resume_claimed(home, ledger, p)?,
+        outcomes: resume::resume_claimed(home, ledger, p, lock)?,
         ..Summary::default()
     };
     let (listing, refused) = list_folder(p)?;
@@ -162,6 +191,7 @@ pub fn run_pipeline(
             FileResult::Duplicate(name) => summary.duplicates.push(name),
             FileResult::Processed(outcome) => summary.outcomes.push(*outcome),
             FileResult::Changed(name) => summary.waiting.push((name, Wait::Changing)),
+            FileResult::Paused(name, why) => summary.refused.push((name, why)),
         }
     }
     report::report_pass(home, ledger, p, &mut summary);
@@ -198,8 +228,11 @@ pub struct Looked {
 pub enum FileResult {
     Processed(Box<Outcome>),
     Duplicate(String),
-    /// It changed while being copied; left in place for a later look.
+    /// It changed while being copied, or another process still writes it; left in place for a
+    /// later look.
     Changed(String),
+    /// Not taken: the home's disk is short of space (name, why); left in place.
+    Paused(String, String),
 }
 
 /// Takes one complete file (land, claim, remove the partner's copy) and processes it.
@@ -209,6 +242,23 @@ pub fn take_and_process(
     p: &Pipeline,
     s: &Sighting,
 ) -> Result<FileResult, RunError> {
+    let free = intake::free_bytes(&home.root).map_err(|source| RunError::Io {
+        pipeline: p.id.clone(),
+        path: home.root.clone(),
+        source,
+    })?;
+    if let Err(why) = intake::room_for(
+        s.size,
+        free,
+        intake::reserve_bytes(&|k| std::env::var(k).ok()),
+    ) {
+        tracing::warn!(pipeline = %p.id, file = %s.name, "{why}");
+        return Ok(FileResult::Paused(s.name.clone(), why));
+    }
+    if intake::open_for_writing(&p.source.folder.join(&s.name)) {
+        tracing::info!(pipeline = %p.id, file = %s.name, "still open for writing by another process; not taken yet");
+        return Ok(FileResult::Changed(s.name.clone()));
+    }
     Ok(match take_file(home, ledger, p, s)? {
         Taken::Duplicate(name) => FileResult::Duplicate(name),
         Taken::Process {
@@ -249,13 +299,29 @@ fn take_file(
         }
         Err(e) => return Err(e.into()),
     };
+    if !unchanged(&from, s) {
+        tracing::info!(pipeline = %p.id, file = %s.name, "changed while copying; will retry once it settles");
+        remove_if_present(&landed.path)?;
+        return Ok(Taken::Changed);
+    }
     claim_landed(home, ledger, p, &s.name, landed, &mut || {
+        // Never delete a partner's copy that changed since it was landed: what changed would
+        // be lost. It stays, and its new content is taken later as a correction.
+        if !unchanged(&from, s) {
+            tracing::warn!(pipeline = %p.id, file = %s.name, "changed after it was landed: the partner's copy is left in place");
+            return Ok(());
+        }
         remove_if_present(&from)?;
         if let Some(m) = &p.source.settle.done_marker {
             remove_if_present(&p.source.folder.join(format!("{}{m}", s.name)))?;
         }
         Ok(())
     })
+}
+
+/// Whether a drop file still has the size and mtime it was seen with.
+fn unchanged(path: &Path, s: &Sighting) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() == s.size && m.modified().ok() == Some(s.mtime))
 }
 
 /// Claims a landed file in the ledger, and only then lets the source forget it (`after_claim`:

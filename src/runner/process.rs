@@ -18,9 +18,11 @@ use crate::engine::transform::run_transforms;
 use crate::issue::{Issue, Severity};
 use crate::report::RunReport;
 use crate::store::files::{
-    copy_to_archive, map_file, move_file, safe_name, sha256_hex, sha256_open, write_atomic,
-    write_atomic_streamed, Mapped,
+    copy_to_archive, map_file, move_file, remove_if_present, safe_name, sha256_open, write_atomic,
+    Mapped,
 };
+use crate::store::outputs::{FileEnd, NewOutbound};
+use crate::store::publish::{publish, stage_streamed, Staged};
 use crate::store::{Ledger, StoreError};
 
 /// Who asked for a rerun and why.
@@ -105,14 +107,36 @@ struct Run<'a> {
     hashes: Vec<(usize, Hashing)>,
     /// Size and sha256 of the partner file when known already (from its landing).
     partner_content: Option<(u64, String)>,
+    /// Outputs written under staging names, published once the run's end is recorded.
+    staged: Vec<StagedOutput>,
 }
 
 /// A background hash of an input: its size and sha256.
 type Hashing = JoinHandle<Result<(u64, String), StoreError>>;
 
-/// Processes one claimed file. `source` is the landed file (moved into the archive) or, for a
-/// rerun, the archived input (copied). Data problems and operational failures inside the run
-/// end as a rejected or failed outcome with the file quarantined; only ledger failures are errors.
+/// Where a run's partner input comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A file just landed: moved into the run's archive folder.
+    Landed(&'a Path),
+    /// An archived input of an earlier run (a rerun, or a retry after a failed run): copied,
+    /// so the earlier run's evidence stays as it was.
+    Archived(&'a Path),
+}
+
+/// One run to do: a new one, or one a crash interrupted (`resume`: finished under its own id,
+/// so recovery never starts a second run for the same work).
+#[derive(Debug, Clone, Copy)]
+pub struct FileRun<'a> {
+    pub file_id: i64,
+    pub name: &'a str,
+    pub source: Source<'a>,
+    pub arrived: DateTime<Utc>,
+    pub rerun_of: Option<&'a RerunOf>,
+    pub resume: Option<&'a str>,
+}
+
+/// Processes one claimed file just landed (see [`process_run`]).
 #[allow(clippy::too_many_arguments)]
 pub fn process(
     home: &Home,
@@ -124,6 +148,46 @@ pub fn process(
     arrived: DateTime<Utc>,
     rerun_of: Option<&RerunOf>,
 ) -> Result<Outcome, RunError> {
+    let source = match rerun_of {
+        Some(_) => Source::Archived(source),
+        None => Source::Landed(source),
+    };
+    process_run(
+        home,
+        ledger,
+        p,
+        FileRun {
+            file_id,
+            name,
+            source,
+            arrived,
+            rerun_of,
+            resume: None,
+        },
+    )
+}
+
+/// Processes one claimed file (or replays an archived one). Data problems and operational
+/// failures inside the run end as a rejected or failed outcome; only ledger failures are errors.
+///
+/// Outputs are staged under names no consumer takes and published only after the run's end and
+/// the list of its outputs are one transaction in the ledger: a crash before that leaves nothing
+/// visible (recovery redoes the run under the same id), a crash after it leaves a set that
+/// recovery completes (`publish_recorded`). A failed run publishes nothing.
+pub fn process_run(
+    home: &Home,
+    ledger: &Ledger,
+    p: &Pipeline,
+    job: FileRun<'_>,
+) -> Result<Outcome, RunError> {
+    let FileRun {
+        file_id,
+        name,
+        source,
+        arrived,
+        rerun_of,
+        resume,
+    } = job;
     let date = match rerun_of {
         Some(r) => Ok(r.date),
         None => business_date(&p.business_date, p.time_zone, name, arrived),
@@ -133,25 +197,41 @@ pub fn process(
         .map(|d| d.to_string())
         .unwrap_or_else(|_| "undated".into());
     let trigger = if rerun_of.is_some() { "rerun" } else { "file" };
-    let run_id = ledger.start_run(
-        &p.id,
-        date.as_ref().ok().map(|d| d.to_string()).as_deref(),
-        Some(file_id),
-        &now_text(Utc::now()),
-        trigger,
-        rerun_of.map(|r| r.actor.as_str()),
-        rerun_of.map(|r| r.reason.as_str()),
-        rerun_of.map(|r| r.run_id.as_str()),
-    )?;
+    let run_id = match resume {
+        Some(id) => id.to_string(),
+        None => ledger.start_run(
+            &p.id,
+            date.as_ref().ok().map(|d| d.to_string()).as_deref(),
+            Some(file_id),
+            &now_text(Utc::now()),
+            trigger,
+            rerun_of.map(|r| r.actor.as_str()),
+            rerun_of.map(|r| r.reason.as_str()),
+            rerun_of.map(|r| r.run_id.as_str()),
+        )?,
+    };
     let dir = home.archive().join(&p.id).join(&date_text).join(&run_id);
     let input = dir.join("input").join(safe_name(name));
-    ledger.set_run_archive(&run_id, &rel(home, &dir))?;
-    if rerun_of.is_some() {
-        std::fs::create_dir_all(dir.join("input")).map_err(|e| io(p, &dir, e))?;
-        std::fs::copy(source, &input).map_err(|e| io(p, source, e))?;
-    } else {
-        move_file(source, &input)?;
+    match resume {
+        // Redone from the start: what the interrupted attempt wrote besides its input goes.
+        Some(_) => clear_run_folder(&dir).map_err(|e| io(p, &dir, e))?,
+        // A new run id never meets an existing folder, unless the ledger was lost: never
+        // overwrite that evidence.
+        None if dir.exists() => {
+            return Err(StoreError::WouldOverwrite { path: dir }.into());
+        }
+        None => {}
     }
+    ledger.set_run_archive(&run_id, &rel(home, &dir))?;
+    crate::failpoint::hit("run-started");
+    match source {
+        Source::Landed(from) if from != input => move_file(from, &input)?,
+        Source::Landed(_) => {}
+        Source::Archived(from) => {
+            copy_to_archive(from, &dir.join("input"), &safe_name(name))?.finish()?;
+        }
+    }
+    crate::failpoint::hit("input-archived");
     let mut run = Run {
         home,
         p,
@@ -177,6 +257,7 @@ pub fn process(
             None => ledger.file_content(file_id)?,
             Some(_) => None,
         },
+        staged: Vec::new(),
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
     let result = match date {
@@ -193,35 +274,53 @@ pub fn process(
         Ok(Step::Reject(why)) => ("rejected", Some(why)),
         Err(e) => ("failed", Some(e.to_string())),
     };
+    // A failed run publishes nothing; a rejected one only its acknowledgements.
+    let (publish, discard): (Vec<_>, Vec<_>) = std::mem::take(&mut run.staged)
+        .into_iter()
+        .partition(|o| state == "succeeded" || (state == "rejected" && o.ack));
+    for o in &discard {
+        remove_if_present(&o.staged.temp)?;
+    }
+    if state != "succeeded" {
+        let kept: Vec<&str> = publish.iter().map(|o| o.entry.name.as_str()).collect();
+        run.manifest
+            .outputs
+            .retain(|e| kept.contains(&e.name.as_str()));
+    }
     let report = issues_csv(&run.issues);
-    let _ = write_atomic(&dir, "issues.csv", &report);
+    write_atomic(&dir, "issues.csv", &report)?;
     run.manifest.issues = run.issues.len();
-    let manifest_json = serde_json::to_vec_pretty(&run.manifest).unwrap_or_default();
+    let manifest_json = serde_json::to_vec_pretty(&run.manifest)
+        .map_err(|e| data(p, format!("manifest of run {run_id}: {e}")))?;
     write_atomic(&dir, "manifest.json", &manifest_json)?;
     let stored = rel(home, &input);
-    if let Some(why) = &reason {
-        let q = home.quarantine().join(&p.id);
-        let qname = format!("{file_id}-{}", safe_name(name));
-        let bytes = std::fs::read(&input).map_err(|e| io(p, &input, e))?;
-        write_atomic(&q, &qname, &bytes)?;
-        let mut text = format!(
-            "file: {name}\npipeline: {}\nrun: {run_id}\nreason: {why}\n",
-            p.id
-        );
-        for i in run
-            .issues
-            .iter()
-            .filter(|i| i.severity == Severity::Error)
-            .take(50)
-        {
-            text.push_str(&format!("  {i}\n"));
-        }
-        write_atomic(&q, &format!("{qname}.reason.txt"), text.as_bytes())?;
-        ledger.set_file_state(file_id, "quarantined", Some(why), &stored)?;
+    // An operational failure (a full disk, an I/O error) is not the partner's fault: the file
+    // stays claimed and is tried again on the next pass, up to `MAX_ATTEMPTS` runs.
+    // (A rerun's file is in the archive already: a failed rerun is simply run again.)
+    let retry = state == "failed"
+        && rerun_of.is_none()
+        && ledger.failed_runs_of(file_id)? + 1 < MAX_ATTEMPTS;
+    if retry {
+        tracing::warn!(pipeline = %p.id, run = %run_id, file = %name, "run failed; the file stays claimed and is tried again on the next pass: {}", reason.as_deref().unwrap_or(""));
+    } else if let Some(why) = &reason {
+        quarantine(home, p, file_id, name, &run_id, why, &run.issues, &input)?;
         tracing::warn!(pipeline = %p.id, run = %run_id, file = %name, "quarantined: {why}");
-    } else {
-        ledger.set_file_state(file_id, "processed", None, &stored)?;
     }
+    let file_end = match (retry, &reason) {
+        (true, _) => None,
+        (false, Some(why)) => Some(FileEnd {
+            file_id,
+            state: "quarantined",
+            reason: Some(why.clone()),
+            stored: stored.clone(),
+        }),
+        (false, None) => Some(FileEnd {
+            file_id,
+            state: "processed",
+            reason: None,
+            stored: stored.clone(),
+        }),
+    };
     let counts = serde_json::to_string(&run.manifest.reconciliation).ok();
     let mut outcome = Outcome {
         run_id: run_id.clone(),
@@ -239,7 +338,8 @@ pub fn process(
     // archived before the run's end is recorded, so a crash before it is queued loses nothing.
     match super::report::build_report(ledger, p, &outcome, run.reconciled.as_ref(), &[]) {
         Ok(report) => {
-            let json = serde_json::to_vec(&report).unwrap_or_default();
+            let json = serde_json::to_vec(&report)
+                .map_err(|e| data(p, format!("report of run {run_id}: {e}")))?;
             write_atomic(&dir, super::report::REPORT_JSON, &json)?;
             outcome.report = Some(report);
         }
@@ -247,6 +347,7 @@ pub fn process(
     }
     drop(run.reconciled);
     let manifest = outcome.manifest.as_ref();
+    let outputs: Vec<NewOutbound> = publish.iter().map(|o| o.record.clone()).collect();
     ledger.finish_run(
         &run_id,
         &now_text(Utc::now()),
@@ -258,10 +359,109 @@ pub fn process(
         Some(&rel(home, &dir)),
         reason.as_deref(),
         outcome.report.is_some(),
+        &outputs,
+        file_end.as_ref(),
     )?;
     crate::failpoint::hit("run-recorded");
+    publish_outputs(home, ledger, &run_id, publish.iter().map(|o| &o.staged))?;
     tracing::info!(pipeline = %p.id, run = %run_id, state, rows = manifest.map_or(0, |m| m.rows), issues = outcome.issues.len(), "run ended");
     Ok(outcome)
+}
+
+/// How many runs of one file may fail for operational reasons before it is quarantined.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// Makes a recorded run's staged outputs visible, then marks them published.
+pub fn publish_outputs<'a>(
+    home: &Home,
+    ledger: &Ledger,
+    run_id: &str,
+    staged: impl Iterator<Item = &'a Staged>,
+) -> Result<(), RunError> {
+    for (n, s) in staged.enumerate() {
+        let target = rel(home, &s.target);
+        let mut known = Ok(());
+        publish(s, &mut |sha| match ledger.wrote(&target, sha) {
+            Ok(w) => w,
+            Err(e) => {
+                known = Err(e);
+                false
+            }
+        })?;
+        known?;
+        if n == 0 {
+            crate::failpoint::hit("first-output-published");
+        }
+    }
+    ledger.mark_published(run_id, &now_text(Utc::now()))?;
+    Ok(())
+}
+
+/// Empties a run folder of everything but its `input/` (an interrupted attempt's partial
+/// outputs, copies and temps), so the run is redone from a clean start.
+fn clear_run_folder(dir: &Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_name() == "input" {
+            // Temps of an interrupted input copy go; the input itself stays.
+            for inner in std::fs::read_dir(&path)? {
+                let inner = inner?;
+                if inner.file_name().to_string_lossy().starts_with('.') {
+                    std::fs::remove_file(inner.path())?;
+                }
+            }
+        } else if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies a rejected file and its reason into `quarantine/<pipeline>/`.
+#[allow(clippy::too_many_arguments)]
+fn quarantine(
+    home: &Home,
+    p: &Pipeline,
+    file_id: i64,
+    name: &str,
+    run_id: &str,
+    why: &str,
+    issues: &[Issue],
+    input: &Path,
+) -> Result<(), RunError> {
+    let q = home.quarantine().join(&p.id);
+    let qname = format!("{file_id}-{}", safe_name(name));
+    copy_to_archive(input, &q, &qname)?.finish()?;
+    let mut text = format!(
+        "file: {name}\npipeline: {}\nrun: {run_id}\nreason: {why}\n",
+        p.id
+    );
+    for i in issues
+        .iter()
+        .filter(|i| i.severity == Severity::Error)
+        .take(50)
+    {
+        text.push_str(&format!("  {i}\n"));
+    }
+    write_atomic(&q, &format!("{qname}.reason.txt"), text.as_bytes())?;
+    Ok(())
+}
+
+/// An output of the run in hand: staged, with what the ledger and manifest will say of it.
+struct StagedOutput {
+    staged: Staged,
+    record: NewOutbound,
+    entry: OutputEntry,
+    /// An acknowledgement (published even when the data is rejected).
+    ack: bool,
 }
 
 enum Step {
@@ -569,11 +769,11 @@ impl Run<'_> {
                 .ok_or_else(|| data(p, format!("output table `{}` was not produced", o.table)))?;
             let name = o.file_name(&p.id, date, &self.run_id);
             let outbox = self.home.outbox().join(&o.destination);
-            let written = match &o.format {
+            let staged = match &o.format {
                 OutputFormat::Csv => {
                     // Rendered straight into the file: a 5M-row feed is never held as bytes.
                     let mut failed = None;
-                    let written = write_atomic_streamed(&outbox, &name, |w| {
+                    let written = stage_streamed(&outbox, &name, &self.run_id, |w| {
                         write_csv(df, &o.order_by, w).map_err(|e| {
                             let message = e.to_string();
                             failed = Some(e);
@@ -596,31 +796,12 @@ impl Run<'_> {
                         previous.as_deref(),
                     )?
                     .map_err(|e| data(p, format!("output {} as X12: {e}", o.table)))?;
-                    write_atomic_streamed(&outbox, &name, |w| w.write_all(&bytes))?
+                    stage_streamed(&outbox, &name, &self.run_id, |w| w.write_all(&bytes))?
                 }
             };
-            let (path, size, sha) = (written.path, written.size, written.sha256);
-            archive_copy(&path, &self.dir.join("output"), &name)?;
-            let archived = rel(self.home, &self.dir.join("output").join(&name));
-            ledger.record_outbound(
-                &self.run_id,
-                &o.destination,
-                &name,
-                &rel(self.home, &path),
-                size,
-                &sha,
-                &now_text(Utc::now()),
-                super::delivery::queue_for(p, &o.destination, false, &archived).as_ref(),
-            )?;
-            tracing::info!(pipeline = %p.id, rows = df.height(), "wrote {name} ({size} bytes)");
-            self.manifest.outputs.push(OutputEntry {
-                table: o.table.clone(),
-                destination: o.destination.clone(),
-                name,
-                rows: df.height(),
-                size,
-                sha256: sha,
-            });
+            tracing::info!(pipeline = %p.id, rows = df.height(), "staged {name} ({} bytes)", staged.size);
+            self.keep_staged(staged, &o.table, &o.destination, df.height(), false)?;
+            crate::failpoint::hit("output-staged");
         }
         Ok(Step::Done)
     }
@@ -707,20 +888,6 @@ fn same_set<'a>(primary_key: &[String], keys: impl Iterator<Item = &'a String>) 
     !primary_key.is_empty() && keys == primary_key.iter().collect()
 }
 
-/// The archive's copy of an outbound file: a hard link to the fsynced outbound file when the
-/// folders share a file system (no second write of a large file), else a full atomic copy.
-fn archive_copy(written: &Path, dir: &Path, name: &str) -> Result<(), RunError> {
-    std::fs::create_dir_all(dir).map_err(|source| crate::store::StoreError::Io {
-        path: dir.to_path_buf(),
-        step: "create folder",
-        source,
-    })?;
-    if std::fs::hard_link(written, dir.join(name)).is_err() {
-        return Ok(copy_to_archive(written, dir, name)?.finish()?);
-    }
-    Ok(crate::store::files::sync_dir(dir)?)
-}
-
 impl Run<'_> {
     /// For a rerun: the bytes the replayed run wrote for the same output (table and
     /// destination), from its archive.
@@ -758,29 +925,55 @@ impl Run<'_> {
         dest: &str,
     ) -> Result<(), RunError> {
         for (name, ack) in super::x12_ack::acknowledgements(ledger, parsed, Utc::now())? {
-            let path = write_atomic(&self.home.outbox().join(dest), &name, &ack)?;
-            archive_copy(&path, &self.dir.join("output"), &name)?;
-            let sha = sha256_hex(&ack);
-            let archived = rel(self.home, &self.dir.join("output").join(&name));
-            ledger.record_outbound(
-                &self.run_id,
-                dest,
-                &name,
-                &rel(self.home, &path),
-                ack.len() as u64,
-                &sha,
-                &now_text(Utc::now()),
-                super::delivery::queue_for(self.p, dest, true, &archived).as_ref(),
-            )?;
-            self.manifest.outputs.push(OutputEntry {
-                table: "997".into(),
-                destination: dest.to_string(),
-                name,
-                rows: 1,
-                size: ack.len() as u64,
-                sha256: sha,
-            });
+            let outbox = self.home.outbox().join(dest);
+            let staged = stage_streamed(&outbox, &name, &self.run_id, |w| w.write_all(&ack))?;
+            self.keep_staged(staged, "997", dest, 1, true)?;
         }
+        Ok(())
+    }
+
+    /// Archives a staged output (an independent copy: an ERP that rewrites its file in place
+    /// must not rewrite our evidence) and notes what the ledger and manifest will say of it.
+    fn keep_staged(
+        &mut self,
+        staged: Staged,
+        table: &str,
+        destination: &str,
+        rows: usize,
+        ack: bool,
+    ) -> Result<(), RunError> {
+        let name = staged
+            .target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let out_dir = self.dir.join("output");
+        copy_to_archive(&staged.temp, &out_dir, &name)?.finish()?;
+        let archived = rel(self.home, &out_dir.join(&name));
+        let entry = OutputEntry {
+            table: table.into(),
+            destination: destination.into(),
+            name: name.clone(),
+            rows,
+            size: staged.size,
+            sha256: staged.sha256.clone(),
+        };
+        let record = NewOutbound {
+            destination: destination.into(),
+            name,
+            path: rel(self.home, &staged.target),
+            temp_path: rel(self.home, &staged.temp),
+            size: staged.size,
+            sha256: staged.sha256.clone(),
+            delivery: super::delivery::queue_for(self.p, destination, ack, &archived),
+        };
+        self.manifest.outputs.push(entry.clone());
+        self.staged.push(StagedOutput {
+            staged,
+            record,
+            entry,
+            ack,
+        });
         Ok(())
     }
 }
@@ -809,7 +1002,9 @@ pub fn rerun(
     date: NaiveDate,
     actor: &str,
     reason: &str,
+    lock: &crate::store::lock::PipelineLock,
 ) -> Result<Vec<RerunReport>, RunError> {
+    debug_assert_eq!(lock.pipeline(), p.id);
     let runs = ledger.latest_runs_for_date(&p.id, &date.to_string())?;
     if runs.is_empty() {
         return Err(RunError::Rerun(format!(
@@ -870,8 +1065,8 @@ fn diff(old: &Manifest, new: Option<&Manifest>, old_state: &str, new_state: &str
                 "input {} {}: content changed (sha256 {} -> {})",
                 n.role,
                 n.name,
-                &o.sha256[..12],
-                &n.sha256[..12]
+                o.sha256.get(..12).unwrap_or(&o.sha256),
+                n.sha256.get(..12).unwrap_or(&n.sha256)
             )),
             None => out.push(format!("input {} {}: new", n.role, n.name)),
             _ => {}

@@ -9,7 +9,10 @@ use sha2::{Digest, Sha256};
 
 use super::StoreError;
 
-fn io<'a>(path: &'a Path, step: &'static str) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+pub(super) fn io<'a>(
+    path: &'a Path,
+    step: &'static str,
+) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
         step,
@@ -58,33 +61,54 @@ fn via_temp<R>(
     name: &str,
     fill: impl FnOnce(&mut File) -> std::io::Result<R>,
 ) -> Result<(PathBuf, R), StoreError> {
-    fs::create_dir_all(dir).map_err(io(dir, "create folder"))?;
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = dir.join(temp_name(name));
+    let out = write_temp(dir, &tmp, fill)?;
     let target = dir.join(name);
-    let written = File::create(&tmp)
-        .map_err(io(&tmp, "create temp file"))
-        .and_then(|mut f| {
-            let out = fill(&mut f).map_err(io(&tmp, "write"))?;
-            f.sync_all().map_err(io(&tmp, "fsync"))?;
-            Ok(out)
-        });
-    let out = match written {
-        Ok(out) => out,
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-    };
-    fs::rename(&tmp, &target).map_err(io(&target, "rename"))?;
+    if let Err(e) = fs::rename(&tmp, &target) {
+        let _ = fs::remove_file(&tmp);
+        return Err(io(&target, "rename")(e));
+    }
     sync_dir(dir)?;
     Ok((target, out))
 }
 
+/// The temp name of an atomic write: dot-named (never taken by a settle rule), with the writer's
+/// PID so that recovery can tell a dead writer's leftover from a live one's file.
+fn temp_name(name: &str) -> String {
+    format!(".{name}.{}.tmp", std::process::id())
+}
+
+/// Creates `tmp` in `dir`, lets `fill` write it and fsyncs it; on any error the temp is removed.
+pub(super) fn write_temp<R>(
+    dir: &Path,
+    tmp: &Path,
+    fill: impl FnOnce(&mut File) -> std::io::Result<R>,
+) -> Result<R, StoreError> {
+    create_private_dir(dir)?;
+    let written = File::create(tmp)
+        .map_err(io(tmp, "create temp file"))
+        .and_then(|mut f| {
+            let out = fill(&mut f).map_err(io(tmp, "write"))?;
+            f.sync_all().map_err(io(tmp, "fsync"))?;
+            Ok(out)
+        });
+    if written.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    written
+}
+
+/// Creates a folder and its parents with the process's umask (0077 under the binary: the home
+/// holds partner data).
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::create_dir_all(dir).map_err(io(dir, "create folder"))
+}
+
 /// A writer that hashes and counts what passes through it.
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-    size: u64,
+pub(super) struct Hashing<W> {
+    pub(super) inner: W,
+    pub(super) hasher: Sha256,
+    pub(super) size: u64,
 }
 
 impl<W: Write> Write for Hashing<W> {
@@ -104,7 +128,7 @@ impl<W: Write> Write for Hashing<W> {
 /// being produced, so the closing fsync waits for the last stretch only instead of the whole
 /// file (a 128 MB feed: its fsync took as long as formatting it). Durability is unchanged: the
 /// fsync still runs and reports any failure.
-struct WritebackAsItGoes<'a> {
+pub(super) struct WritebackAsItGoes<'a> {
     file: &'a mut File,
     written: u64,
     started: u64,
@@ -114,7 +138,7 @@ impl<'a> WritebackAsItGoes<'a> {
     /// How much is written before its write-back is started.
     const STRETCH: u64 = 8 << 20;
 
-    fn new(file: &'a mut File) -> Self {
+    pub(super) fn new(file: &'a mut File) -> Self {
         WritebackAsItGoes {
             file,
             written: 0,
@@ -172,12 +196,14 @@ pub struct Landed {
 /// short read with no error), then renames into place.
 pub fn land(from: &Path, landing_dir: &Path, expected_size: u64) -> Result<Landed, StoreError> {
     fs::create_dir_all(landing_dir).map_err(io(landing_dir, "create folder"))?;
-    let name = from.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let name = safe_name(from.file_name().and_then(|n| n.to_str()).unwrap_or("file"));
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let staging = landing_dir.join(format!(".{stamp}-{name}.landing"));
+    // Short whatever the partner's name (a 251-byte name plus a prefix and suffix would pass
+    // the 255-byte limit of a name and block the pipeline).
+    let staging = landing_dir.join(format!(".{stamp}.{}.landing", std::process::id()));
     let mut src = File::open(from).map_err(io(from, "open"))?;
     let mut dst = File::create(&staging).map_err(io(&staging, "create staging file"))?;
     let copied = copy_hashing(&mut src, &mut dst);
@@ -342,11 +368,29 @@ pub fn safe_name(name: &str) -> String {
         .collect();
     let trimmed = cleaned.trim_start_matches('.');
     if trimmed.is_empty() {
-        "unnamed".into()
-    } else {
-        trimmed.to_string()
+        return "unnamed".into();
     }
+    if trimmed.len() <= MAX_NAME {
+        return trimmed.to_string();
+    }
+    // Cut on a character boundary and keep the names of two long files apart with a hash of
+    // the whole name; the extension stays, so tools still know the kind of file.
+    let ext = trimmed
+        .rfind('.')
+        .map(|i| &trimmed[i..])
+        .filter(|e| e.len() <= 16)
+        .unwrap_or("");
+    let mut cut = MAX_NAME - ext.len() - 17;
+    while !trimmed.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let hash = sha256_hex(trimmed.as_bytes());
+    format!("{}~{}{ext}", &trimmed[..cut], &hash[..16])
 }
+
+/// The longest name `safe_name` returns, leaving room under the 255-byte limit of a file
+/// name for the prefixes and suffixes the archive, quarantine and temp names add.
+pub const MAX_NAME: usize = 180;
 
 /// A file's bytes, mapped read-only. Only for files Tallyman owns (its archive copies): a file
 /// cut short under a mapping would kill the process, and nobody else writes to the archive.
@@ -469,6 +513,19 @@ mod tests {
             assert_eq!(written.sha256, sha256_hex(&bytes), "{size}");
             assert!(fs::read(&written.path).unwrap() == bytes, "{size}");
         }
+    }
+
+    #[test]
+    fn long_names_are_shortened_and_kept_apart() {
+        let a = format!("{}A.csv", "x".repeat(250));
+        let b = format!("{}B.csv", "x".repeat(250));
+        let (sa, sb) = (safe_name(&a), safe_name(&b));
+        assert!(sa.len() <= MAX_NAME, "{}", sa.len());
+        assert_ne!(sa, sb);
+        assert!(sa.ends_with(".csv"));
+        assert_eq!(safe_name("short.csv"), "short.csv");
+        let wide = "é".repeat(200);
+        assert!(safe_name(&wide).len() <= MAX_NAME);
     }
 
     #[test]

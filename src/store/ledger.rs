@@ -66,7 +66,11 @@ CREATE TABLE IF NOT EXISTS outbound (
     path TEXT NOT NULL,
     size INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
-    written_at TEXT NOT NULL
+    written_at TEXT NOT NULL,
+    -- Where the output was staged (relative to the home) until `published_at`; NULL in rows
+    -- written before outputs were staged (published as they were written).
+    temp_path TEXT,
+    published_at TEXT
 );
 CREATE TABLE IF NOT EXISTS source_status (
     pipeline TEXT PRIMARY KEY,
@@ -98,7 +102,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 ";
 
 pub struct Ledger {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 /// What the claim decided for a landed file.
@@ -153,7 +157,40 @@ fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
     if !has {
         conn.execute_batch("ALTER TABLE runs ADD COLUMN report_state TEXT")?;
     }
+    let staged: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('outbound') WHERE name = 'temp_path'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !staged {
+        conn.execute_batch(
+            "ALTER TABLE outbound ADD COLUMN temp_path TEXT; ALTER TABLE outbound ADD COLUMN published_at TEXT;",
+        )?;
+    }
     Ok(())
+}
+
+/// The first run folder found under `archive/<pipeline>/<date>/`, if any.
+fn first_archived_run(archive: &Path) -> Option<std::path::PathBuf> {
+    let dirs = |p: &Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(p)
+            .map(|it| {
+                it.filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    dirs(archive)
+        .iter()
+        .flat_map(|p| dirs(p))
+        .flat_map(|d| dirs(&d))
+        .find(|r| {
+            r.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.len() > 1 && n.starts_with('r') && n[1..].bytes().all(|b| b.is_ascii_digit())
+            })
+        })
 }
 
 fn db(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -189,6 +226,27 @@ impl Ledger {
             source: std::io::Error::other(e.to_string()),
         })?;
         Ok(Ledger { conn })
+    }
+
+    /// Opens a home's ledger (`var/ledger.sqlite`), refusing to create a new one while the
+    /// home's archive holds runs: a fresh ledger would start again at r000001 and reuse run ids
+    /// (and archive folders, outbound names and Message-IDs) that are evidence already.
+    pub fn open_home(path: &Path, archive: &Path) -> Result<Ledger, StoreError> {
+        let missing = std::fs::metadata(path).map_or(true, |m| m.len() == 0);
+        if missing {
+            if let Some(run) = first_archived_run(archive) {
+                return Err(StoreError::LedgerLost {
+                    path: path.to_path_buf(),
+                    why: format!(
+                        "it is missing or empty while the archive holds runs ({}); a new ledger \
+                         would reuse their run ids. Restore it from a backup, or move the archive \
+                         aside to start over deliberately",
+                        run.display()
+                    ),
+                });
+            }
+        }
+        Ledger::open(path)
     }
 
     pub fn connection(&self) -> &Connection {
@@ -338,8 +396,23 @@ impl Ledger {
         archive_path: Option<&str>,
         message: Option<&str>,
         report_pending: bool,
+        outputs: &[super::outputs::NewOutbound],
+        file_end: Option<&super::outputs::FileEnd>,
     ) -> Result<(), StoreError> {
+        // One transaction: the run's end, its issues and the outputs it will publish (with
+        // their uploads queued), so recovery knows exactly what to make visible.
         let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        // A run redone after an interruption is recorded once, whatever the first attempt did.
+        tx.execute("DELETE FROM issues WHERE run_id = ?1", [run_id])
+            .map_err(self.err())?;
+        super::outputs::record(&tx, run_id, now, outputs).map_err(self.err())?;
+        if let Some(f) = file_end {
+            tx.execute(
+                "UPDATE files SET state = ?2, reason = ?3, stored_path = ?4 WHERE id = ?1",
+                params![f.file_id, f.state, f.reason, f.stored],
+            )
+            .map_err(self.err())?;
+        }
         let report_state = report_pending.then_some("pending");
         tx.execute(
             "UPDATE runs SET ended_at = ?2, state = ?3, rows = ?4, rows_set_aside = ?5, issues = ?6, counts = ?7,
@@ -419,43 +492,6 @@ impl Ledger {
             .query_map([pipeline], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_outbound(
-        &self,
-        run_id: &str,
-        destination: &str,
-        name: &str,
-        path: &str,
-        size: u64,
-        sha256: &str,
-        now: &str,
-        delivery: Option<&super::deliveries::NewDelivery>,
-    ) -> Result<(), StoreError> {
-        // One transaction: an outbound file is never recorded without its upload queued.
-        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
-        tx.execute(
-            "INSERT INTO outbound (run_id, destination, name, path, size, sha256, written_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![run_id, destination, name, path, size as i64, sha256, now],
-        )
-        .map_err(self.err())?;
-        if let Some(d) = delivery {
-            let pipeline: String = tx
-                .query_row(
-                    "SELECT pipeline FROM runs WHERE run_id = ?1",
-                    [run_id],
-                    |r| r.get(0),
-                )
-                .map_err(self.err())?;
-            tx.execute(
-                "INSERT OR IGNORE INTO deliveries (run_id, pipeline, destination, name, path, sha256, target, always, state, next_attempt_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0)",
-                params![run_id, pipeline, destination, name, d.source, sha256, d.target, d.always],
-            )
-            .map_err(self.err())?;
-        }
-        tx.commit().map_err(self.err())
     }
 
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {

@@ -1,7 +1,11 @@
 //! The ledger (SQLite) and the folders files live in; the only code that moves files.
 pub mod deliveries;
 pub mod files;
+pub mod intake;
 pub mod ledger;
+pub mod lock;
+pub mod outputs;
+pub mod publish;
 pub mod source_status;
 
 pub use ledger::{Claim, Ledger, RunFilter, RunRow};
@@ -19,6 +23,13 @@ pub enum StoreError {
         path: std::path::PathBuf,
         expected: u64,
         got: u64,
+    },
+    #[error("{}: refusing to overwrite a file Tallyman did not write (or no longer has a record of)", path.display())]
+    WouldOverwrite { path: std::path::PathBuf },
+    #[error("{}: refusing to start a new ledger: {why}", path.display())]
+    LedgerLost {
+        path: std::path::PathBuf,
+        why: String,
     },
     #[error("ledger {}: {source}", path.display())]
     Ledger {

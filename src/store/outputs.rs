@@ -1,0 +1,266 @@
+//! The ledger's side of a run's outputs and of recovery: outputs recorded with their staging
+//! names in the run's closing transaction, marked published once visible, and the runs a crash
+//! left unfinished.
+
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::deliveries::NewDelivery;
+use super::{Ledger, StoreError};
+
+/// An outbound file a run will publish, as recorded when the run ends.
+#[derive(Debug, Clone)]
+pub struct NewOutbound {
+    pub destination: String,
+    pub name: String,
+    /// Final path, relative to the home.
+    pub path: String,
+    /// Staging path, relative to the home.
+    pub temp_path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub delivery: Option<NewDelivery>,
+}
+
+/// A file's state as its run ends, recorded in the run's closing transaction (a crash can never
+/// leave a finished run with its file still `claimed`, which would process it twice).
+#[derive(Debug, Clone)]
+pub struct FileEnd {
+    pub file_id: i64,
+    /// `processed` or `quarantined`.
+    pub state: &'static str,
+    pub reason: Option<String>,
+    /// Where its bytes are, relative to the home.
+    pub stored: String,
+}
+
+/// An output recorded but not yet made visible (a crash between the two).
+#[derive(Debug, Clone)]
+pub struct Unpublished {
+    pub run_id: String,
+    pub destination: String,
+    pub name: String,
+    pub path: String,
+    pub temp_path: String,
+    pub sha256: String,
+}
+
+/// A run a crash left `running`.
+#[derive(Debug, Clone)]
+pub struct Interrupted {
+    pub run_id: String,
+    pub file_id: Option<i64>,
+    pub file: Option<String>,
+    pub business_date: Option<String>,
+    pub trigger: String,
+    pub actor: Option<String>,
+    pub reason: Option<String>,
+    pub rerun_of: Option<String>,
+    pub archive_path: Option<String>,
+}
+
+/// Records `outputs` of `run_id` inside the run's closing transaction.
+pub(super) fn record(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    now: &str,
+    outputs: &[NewOutbound],
+) -> rusqlite::Result<()> {
+    for o in outputs {
+        tx.execute(
+            "INSERT INTO outbound (run_id, destination, name, path, size, sha256, written_at, temp_path)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![run_id, o.destination, o.name, o.path, o.size as i64, o.sha256, now, o.temp_path],
+        )?;
+        if let Some(d) = &o.delivery {
+            let pipeline: String = tx.query_row(
+                "SELECT pipeline FROM runs WHERE run_id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO deliveries (run_id, pipeline, destination, name, path, sha256, target, always, state, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0)",
+                params![run_id, pipeline, o.destination, o.name, d.source, o.sha256, d.target, d.always],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+impl Ledger {
+    /// Outputs of `pipeline`'s ended runs that were recorded but not made visible, oldest first.
+    pub fn unpublished_outputs(&self, pipeline: &str) -> Result<Vec<Unpublished>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT o.run_id, o.destination, o.name, o.path, o.temp_path, o.sha256
+                 FROM outbound o JOIN runs r ON r.run_id = o.run_id
+                 WHERE r.pipeline = ?1 AND o.temp_path IS NOT NULL AND o.published_at IS NULL
+                 ORDER BY r.seq, o.rowid",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([pipeline], |r| {
+                Ok(Unpublished {
+                    run_id: r.get(0)?,
+                    destination: r.get(1)?,
+                    name: r.get(2)?,
+                    path: r.get(3)?,
+                    temp_path: r.get(4)?,
+                    sha256: r.get(5)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Marks every output of a run as visible under its final name.
+    pub fn mark_published(&self, run_id: &str, now: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE outbound SET published_at = ?2 WHERE run_id = ?1 AND published_at IS NULL",
+                params![run_id, now],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Whether Tallyman recorded writing these bytes (by sha256) to this path (relative to the
+    /// home): only such a file may be superseded by a later run's output of the same name.
+    pub fn wrote(&self, path: &str, sha256: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM outbound WHERE path = ?1 AND sha256 = ?2 LIMIT 1",
+                params![path, sha256],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(self.err())
+    }
+
+    /// Runs of `pipeline` left `running` (by a process that is gone: the caller holds the
+    /// pipeline's lock), oldest first.
+    pub fn interrupted_runs(&self, pipeline: &str) -> Result<Vec<Interrupted>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.run_id, r.file_id, f.name, r.business_date, r.trigger, r.actor, r.reason,
+                        r.rerun_of, r.archive_path
+                 FROM runs r LEFT JOIN files f ON f.id = r.file_id
+                 WHERE r.pipeline = ?1 AND r.state = 'running' ORDER BY r.seq",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([pipeline], |r| {
+                Ok(Interrupted {
+                    run_id: r.get(0)?,
+                    file_id: r.get(1)?,
+                    file: r.get(2)?,
+                    business_date: r.get(3)?,
+                    trigger: r.get(4)?,
+                    actor: r.get(5)?,
+                    reason: r.get(6)?,
+                    rerun_of: r.get(7)?,
+                    archive_path: r.get(8)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Files of `pipeline` left `claimed` with no run in progress: (id, name, stored path,
+    /// archive folder of the latest run, how many runs of it failed).
+    pub fn claimed_files(&self, pipeline: &str) -> Result<Vec<ClaimedFile>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT f.id, f.name, coalesce(f.stored_path, ''),
+                        (SELECT r.archive_path FROM runs r WHERE r.file_id = f.id ORDER BY r.seq DESC LIMIT 1),
+                        (SELECT count(*) FROM runs r WHERE r.file_id = f.id AND r.state = 'failed'),
+                        f.received_at
+                 FROM files f WHERE f.pipeline = ?1 AND f.state = 'claimed'
+                   AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.file_id = f.id AND r.state = 'running')
+                 ORDER BY f.id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([pipeline], |r| {
+                Ok(ClaimedFile {
+                    file_id: r.get(0)?,
+                    name: r.get(1)?,
+                    stored: r.get(2)?,
+                    last_archive: r.get(3)?,
+                    failed_runs: r.get(4)?,
+                    received_at: r.get(5)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// How many runs of a file failed (operational failures, retried up to a limit).
+    pub fn failed_runs_of(&self, file_id: i64) -> Result<i64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM runs WHERE file_id = ?1 AND state = 'failed' AND trigger = 'file'",
+                [file_id],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// Closes a run that cannot be redone as failed, saying why.
+    pub fn close_interrupted(&self, run_id: &str, why: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET state = 'failed', message = ?2 WHERE run_id = ?1 AND state = 'running'",
+                params![run_id, why],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Where a file's bytes are (relative to the home), as last recorded.
+    pub fn stored_path(&self, file_id: i64) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT stored_path FROM files WHERE id = ?1",
+                [file_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(self.err())
+    }
+
+    /// When a file was received (its claim), as RFC 3339 text.
+    pub fn received_at(&self, file_id: i64) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT received_at FROM files WHERE id = ?1",
+                [file_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// How many runs the ledger holds (0 for a new ledger).
+    pub fn run_count(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+}
+
+/// A file claimed and not finished (see [`Ledger::claimed_files`]).
+#[derive(Debug, Clone)]
+pub struct ClaimedFile {
+    pub file_id: i64,
+    pub name: String,
+    pub stored: String,
+    pub last_archive: Option<String>,
+    pub failed_runs: i64,
+    pub received_at: Option<String>,
+}
