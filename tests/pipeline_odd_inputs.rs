@@ -230,32 +230,54 @@ fn allow_empty_lets_a_header_only_partner_file_through() {
     assert_eq!(read(&h.root, ATP), "sku,location,atp\n");
 }
 
-#[test]
-fn a_header_only_erp_extract_fails_the_run_unless_allowed() {
-    let header = "sku,location,on_hand,allocated,uom,as_of\n";
-    let h = demo_home();
-    put(&h.root.join(ERP), header.as_bytes());
-    tallyman(&h.root, &["run"]);
-    let reason = sql(&h.root, "select state, message from runs");
-    assert!(
-        reason.starts_with("failed|")
-            && reason.contains("erp_onhand_2026-11-25.csv")
-            && reason.contains("(empty-file)"),
-        "{reason}"
-    );
-    assert!(
-        !h.root.join(ATP).exists(),
-        "no ATP feed computed without the ERP's allocations"
-    );
-
-    let h = demo_home();
-    edit_pipeline(
-        &h.root,
+/// (table, its file in the home, its header, the pipeline line `allow_empty` goes after)
+const EXTRACTS: &[(&str, &str, &str, &str)] = &[
+    (
+        "ERP extract",
+        ERP,
+        "sku,location,on_hand,allocated,uom,as_of\n",
         "schema = \"erp_onhand.v1\"",
-        "schema = \"erp_onhand.v1\"\nallow_empty = true",
-    );
-    put(&h.root.join(ERP), header.as_bytes());
-    let o = tallyman(&h.root, &["run"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(sql(&h.root, "select state, rows from runs"), "succeeded|7");
+    ),
+    (
+        "reference table",
+        "reference/item_master.csv",
+        "sku,description,uom,pack_size,safety_stock,unit_price,active\n",
+        "schema = \"item_master.v1\"",
+    ),
+];
+
+/// A header-only ERP extract once made every partner row `only_in_partner` and ATP ignore the
+/// ERP's allocations; now it fails the run with a reason naming the file and the rule, and
+/// nothing is written. `allow_empty = true` in its section lets the run go on.
+#[test]
+fn a_header_only_erp_extract_or_reference_fails_the_run_unless_allowed() {
+    for (table, file, header, anchor) in EXTRACTS {
+        let h = demo_home();
+        put(&h.root.join(file), header.as_bytes());
+        tallyman(&h.root, &["run"]);
+        let reason = sql(&h.root, "select state, message from runs");
+        let name = Path::new(file).file_name().unwrap().to_str().unwrap();
+        assert!(
+            reason.starts_with("failed|")
+                && reason.contains(name)
+                && reason.contains("(empty-file)"),
+            "{table}: {reason}"
+        );
+        assert!(!h.root.join(ATP).exists(), "{table}: no ATP feed written");
+
+        let h = demo_home();
+        edit_pipeline(&h.root, anchor, &format!("{anchor}\nallow_empty = true"));
+        put(&h.root.join(file), header.as_bytes());
+        let o = tallyman(&h.root, &["run"]);
+        assert!(
+            o.status.success(),
+            "{table}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(
+            sql(&h.root, "select state, rows from runs"),
+            "succeeded|7",
+            "{table}"
+        );
+    }
 }
