@@ -59,10 +59,20 @@ const HEADER_CASES: &[(&str, &str, &str)] = &[
         "qty,sku,price,day,ok\n1,SKU-1,1,2026-11-25,true\n",
         "header",
     ),
-    ("empty file", "", "empty"),
+    ("empty file", "", "empty-file"),
+    ("header only", "sku,qty,price,day,ok\n", "empty-file"),
+    (
+        "CR-only header only",
+        "sku,qty,price,day,ok\r",
+        "empty-file",
+    ),
 ];
 
 fn validate(dir: &std::path::Path, body: &[u8]) -> serde_json::Value {
+    validate_with(dir, body, &[])
+}
+
+fn validate_with(dir: &std::path::Path, body: &[u8], flags: &[&str]) -> serde_json::Value {
     let file = dir.join("data.csv");
     std::fs::write(&file, body).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_tallyman"))
@@ -78,6 +88,7 @@ fn validate(dir: &std::path::Path, body: &[u8]) -> serde_json::Value {
             ),
         ])
         .arg("--json")
+        .args(flags)
         .output()
         .unwrap();
     serde_json::from_slice(&o.stdout)
@@ -96,11 +107,26 @@ fn setup() -> tempfile::TempDir {
     dir
 }
 
+/// Every case in every line ending (a quoted line break too is written with the file's
+/// ending), the CR-only ones with and without a BOM: the same issues on the same lines.
 #[test]
 fn every_rule_reports_line_column_and_rule() {
     let dir = setup();
-    for (name, body, expected) in CASES {
-        let v = validate(dir.path(), format!("{HEAD}{body}").as_bytes());
+    let variants = [
+        ("\n", ""),
+        ("\r\n", "\u{feff}"),
+        ("\r", ""),
+        ("\r", "\u{feff}"),
+    ];
+    for ((name, body, expected), (ending, bom)) in CASES
+        .iter()
+        .flat_map(|c| variants.iter().map(move |v| (c, v)))
+    {
+        let text = format!("{bom}{HEAD}{body}")
+            .replace("\r\n", "\n")
+            .replace('\n', ending);
+        let name = format!("{name} ({ending:?}, bom {})", !bom.is_empty());
+        let v = validate(dir.path(), text.as_bytes());
         let mut got: Vec<(String, u64, String)> = v["issues"]
             .as_array()
             .unwrap()
@@ -168,4 +194,22 @@ fn values_are_quoted_and_truncated_in_issues() {
     let value = v["issues"][0]["value"].as_str().unwrap();
     assert_eq!(value.chars().count(), 81);
     assert_eq!(v["issues"][0]["file"], "data.csv");
+}
+
+#[test]
+fn allow_empty_makes_a_header_only_file_valid() {
+    let dir = setup();
+    for body in ["", "sku,qty,price,day,ok\n", "sku,qty,price,day,ok\r"] {
+        let v = validate_with(dir.path(), body.as_bytes(), &["--allow-empty"]);
+        assert_eq!(
+            (&v["valid"], &v["rows"]),
+            (&true.into(), &0.into()),
+            "{body:?}: {v:#}"
+        );
+    }
+    let v = validate_with(dir.path(), b"sku,qty\n", &["--allow-empty"]);
+    assert_eq!(
+        v["issues"][0]["rule"], "header",
+        "a wrong header is still wrong: {v:#}"
+    );
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context, Result};
-use tallyman::formats::csv::Dialect;
+use tallyman::formats::csv::{Dialect, IfEmpty};
 use tallyman::issue::Severity;
 use tallyman::runner::tables::load_table;
 use tallyman::schema::TableSchema;
@@ -30,6 +30,10 @@ pub struct Args {
     /// The file has no header line.
     #[arg(long)]
     pub no_header: bool,
+    /// A file with no data row (0 bytes, or a header alone) is valid; by default it is an
+    /// `empty-file` error, as in a pipeline without `allow_empty = true`.
+    #[arg(long)]
+    pub allow_empty: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -56,6 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if !problems.is_empty() {
         return Err(anyhow!(problems.join("; ")));
     }
+    let if_empty = IfEmpty::from_allow(args.allow_empty);
     let mut refs = HashMap::new();
     for r in &args.references {
         let (name, rest) = r
@@ -66,7 +71,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .ok_or_else(|| anyhow!("--reference {r}: expected NAME=CSV:SCHEMA.json"))?;
         let s = schema_file(&PathBuf::from(schema))?;
         let bytes = std::fs::read(csv).with_context(|| format!("reading {csv}"))?;
-        let v = load_table(csv, &bytes, &s, &Dialect::default(), &HashMap::new())?;
+        let v = load_table(
+            csv,
+            &bytes,
+            &s,
+            &Dialect::default(),
+            if_empty,
+            &HashMap::new(),
+        )?;
         refs.insert(name.to_string(), v.good_rows()?);
     }
     let bytes =
@@ -76,7 +88,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let v = load_table(&name, &bytes, &schema, &dialect, &refs)?;
+    let v = load_table(&name, &bytes, &schema, &dialect, if_empty, &refs)?;
     let mut issues = v.fatal.clone();
     issues.extend(v.issues.iter().cloned());
     let valid = !issues.iter().any(|i| i.severity == Severity::Error);

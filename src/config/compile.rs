@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::raw::*;
 use super::ConfigError;
-use crate::formats::csv::Dialect;
+use crate::formats::csv::{Dialect, IfEmpty};
 use crate::schema::TableSchema;
 use crate::transport::settle::SettlePolicy;
 
@@ -88,6 +88,7 @@ pub struct TableFile {
     pub path: PathBuf,
     pub schema: TableSchema,
     pub dialect: Dialect,
+    pub if_empty: IfEmpty,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +97,7 @@ pub struct Erp {
     pub pattern: String,
     pub schema: TableSchema,
     pub dialect: Dialect,
+    pub if_empty: IfEmpty,
 }
 
 impl Erp {
@@ -285,6 +287,8 @@ pub struct Pipeline {
     pub schema: TableSchema,
     pub on_error: OnError,
     pub dialect: Dialect,
+    /// `[input] allow_empty`: whether a partner file with no data row is an empty table.
+    pub if_empty: IfEmpty,
     pub business_date: BusinessDateRule,
     pub references: BTreeMap<String, TableFile>,
     pub erp: Option<Erp>,
@@ -459,6 +463,7 @@ pub fn compile(
                     path: home.path(&r.file),
                     schema: s,
                     dialect: r.dialect.clone(),
+                    if_empty: IfEmpty::from_allow(r.allow_empty),
                 },
             );
         }
@@ -476,6 +481,7 @@ pub fn compile(
             pattern: e.pattern.clone(),
             schema,
             dialect: e.dialect.clone(),
+            if_empty: IfEmpty::from_allow(e.allow_empty),
         })
     });
     for (k, why) in reference_problems {
@@ -797,6 +803,7 @@ pub fn compile(
         schema,
         on_error,
         dialect: raw.input.dialect,
+        if_empty: IfEmpty::from_allow(raw.input.allow_empty),
         business_date,
         references,
         erp,

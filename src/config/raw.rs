@@ -72,6 +72,10 @@ pub struct InputRaw {
     pub on_error: Option<String>,
     #[serde(default)]
     pub dialect: Dialect,
+    /// A file with no data row (0 bytes, or a header alone) is an empty table rather than an
+    /// `empty-file` error.
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 fn csv() -> String {
@@ -94,6 +98,10 @@ pub struct TableFileRaw {
     pub schema: String,
     #[serde(default)]
     pub dialect: Dialect,
+    /// A file with no data row (0 bytes, or a header alone) is an empty table rather than an
+    /// `empty-file` error.
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +113,10 @@ pub struct ErpRaw {
     pub schema: String,
     #[serde(default)]
     pub dialect: Dialect,
+    /// A file with no data row (0 bytes, or a header alone) is an empty table rather than an
+    /// `empty-file` error.
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -72,6 +72,27 @@ impl Dialect {
     }
 }
 
+/// What a table with no data row (0 bytes, or a header alone) is: a partner that sends nothing,
+/// or an ERP extract cut short, must not pass as "nothing to do" unless the pipeline says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IfEmpty {
+    /// An `empty-file` problem: the file is rejected (a partner file) or the run fails.
+    #[default]
+    Refuse,
+    /// An empty table (`allow_empty = true`).
+    Allow,
+}
+
+impl IfEmpty {
+    /// From the `allow_empty` key of a pipeline section.
+    pub fn from_allow(allow_empty: bool) -> IfEmpty {
+        match allow_empty {
+            true => IfEmpty::Allow,
+            false => IfEmpty::Refuse,
+        }
+    }
+}
+
 /// Where each data row starts in the original file, for issue line numbers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowLines {
@@ -100,10 +121,18 @@ pub struct Structured<'a> {
     pub row_lines: RowLines,
     /// Problems with single records (those records are not in `body`).
     pub issues: Vec<Issue>,
-    /// A problem that makes the whole file unusable (empty, undecodable, bad header).
+    /// A problem that makes the whole file unusable (undecodable, bad header).
     pub fatal: Option<Issue>,
     pub delimiter: u8,
     pub quote: u8,
+}
+
+impl Structured<'_> {
+    /// The file holds no data record, good or set aside: nothing at all, or a header and blank
+    /// lines. Whether that is a problem is the caller's policy ([`IfEmpty`]).
+    pub fn is_empty(&self) -> bool {
+        self.fatal.is_none() && self.rows == 0 && self.issues.is_empty()
+    }
 }
 
 /// Runs every structure check over `bytes`. `file` names the file in issues.
@@ -125,7 +154,7 @@ pub fn check_structure<'a>(file: &str, bytes: &'a [u8], dialect: &Dialect) -> St
         quote,
     };
     let text: Cow<'a, [u8]> = match decode(bytes, &dialect.encoding) {
-        Ok(t) => t,
+        Ok(t) => cr_endings_to_lf(t),
         Err(message) => {
             out.fatal = Some(Issue::error(file, "encoding", message));
             return out;
@@ -134,11 +163,11 @@ pub fn check_structure<'a>(file: &str, bytes: &'a [u8], dialect: &Dialect) -> St
     let scanner = Scanner::new(&text, delimiter, quote, dialect.double_quote);
     let mut pos = 0;
     let mut line: u64 = 1;
+    if text.is_empty() {
+        // No header to check and no data: `is_empty`, the caller's policy decides.
+        return out;
+    }
     if dialect.header {
-        if text.is_empty() {
-            out.fatal = Some(Issue::error(file, "empty", "the file has no header line"));
-            return out;
-        }
         let head = scanner.record(pos);
         if let Some(problem) = head.problem {
             out.fatal = Some(problem.into_issue(file, 1).in_column("header"));
@@ -190,7 +219,12 @@ pub fn check_structure<'a>(file: &str, bytes: &'a [u8], dialect: &Dialect) -> St
                 out.issues.push(p.into_issue(file, this_line));
             }
             if spans.is_none() {
-                spans = Some(vec![(body_start, r.start)]);
+                // The records before this one, if any: an empty span would put a blank line
+                // (a phantom row of nulls) at the top of the body and shift every row after it.
+                spans = Some(match r.start > body_start {
+                    true => vec![(body_start, r.start)],
+                    false => Vec::new(),
+                });
             }
             continue;
         }
@@ -283,6 +317,20 @@ fn slice_cow(text: Cow<'_, [u8]>, start: usize) -> Cow<'_, [u8]> {
             Cow::Owned(v)
         }
     }
+}
+
+/// Old Mac files end lines with a CR alone: with no LF anywhere, each CR ends a line, so they
+/// become LFs (a line break inside a quoted value too: it was one). A file holding a LF is left
+/// as it is; memchr stops at the first LF, so ordinary files pay nothing for this.
+fn cr_endings_to_lf(text: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
+    if memchr::memchr(b'\n', &text).is_some() || memchr::memchr(b'\r', &text).is_none() {
+        return text;
+    }
+    let mut owned = text.into_owned();
+    for b in owned.iter_mut().filter(|b| **b == b'\r') {
+        *b = b'\n';
+    }
+    Cow::Owned(owned)
 }
 
 /// Strips a BOM and turns the declared encoding into UTF-8; invalid UTF-8 stays (the record
@@ -703,7 +751,140 @@ mod tests {
             "duplicate-header"
         );
         assert_eq!(check("a,,c\n1,2,3\n").fatal.unwrap().rule, "header");
-        assert_eq!(check("").fatal.unwrap().rule, "empty");
+    }
+
+    /// (file, holds no data record): emptiness is a fact here; `runner::tables` applies the
+    /// pipeline's `allow_empty` to it.
+    const EMPTY_CASES: &[(&str, bool)] = &[
+        ("", true),
+        ("\u{feff}", true),
+        ("a,b", true),
+        ("a,b\n", true),
+        ("a,b\r\n\r\n", true),
+        ("a,b\r", true),
+        ("a,b\r\r", true),
+        ("a,b\n1\n", false),
+        ("a,b\n1,2", false),
+        ("a,b\r1,2\r", false),
+        ("a,,c\n", false),
+    ];
+
+    #[test]
+    fn a_header_alone_or_nothing_is_empty() {
+        for (input, empty) in EMPTY_CASES {
+            assert_eq!(check(input).is_empty(), *empty, "{input:?}");
+        }
+        let no_header = Dialect {
+            header: false,
+            ..Dialect::default()
+        };
+        for (input, empty) in [("", true), ("\n\n", true), ("a,b\n", false)] {
+            let s = check_structure("f.csv", input.as_bytes(), &no_header);
+            assert_eq!(s.is_empty(), empty, "{input:?} without header");
+        }
+    }
+
+    /// (lines after the header `a,b`, expected problems (rule, line), expected rows (field
+    /// `a`, line)).
+    type LineCase = (
+        &'static [&'static str],
+        &'static [(&'static str, u64)],
+        &'static [(&'static str, u64)],
+    );
+    const LINE_CASES: &[LineCase] = &[
+        (&["1,x", "2,y"], &[], &[("1", 2), ("2", 3)]),
+        (
+            &["1", "2,x", "3,y"],
+            &[("field-count", 2)],
+            &[("2", 3), ("3", 4)],
+        ),
+        (
+            &["1,x,z", "2,x", "3,y"],
+            &[("field-count", 2)],
+            &[("2", 3), ("3", 4)],
+        ),
+        (&["1,x\"y", "2,x"], &[("stray-quote", 2)], &[("2", 3)]),
+        (&["\"1\"x,y", "2,x"], &[("stray-quote", 2)], &[("2", 3)]),
+        (&["1,x\0", "2,y"], &[("nul-byte", 2)], &[("2", 3)]),
+        (&["", "2,x", "3,y"], &[], &[("2", 3), ("3", 4)]),
+        (
+            &["1", "2", "3,y"],
+            &[("field-count", 2), ("field-count", 3)],
+            &[("3", 4)],
+        ),
+        (
+            &["1,x", "2", "3,y"],
+            &[("field-count", 3)],
+            &[("1", 2), ("3", 4)],
+        ),
+        (
+            &["1,x", "2,y", "3"],
+            &[("field-count", 4)],
+            &[("1", 2), ("2", 3)],
+        ),
+        (&["1", "2"], &[("field-count", 2), ("field-count", 3)], &[]),
+        (
+            &["1,\"multi", "line\"", "bad", "4,z"],
+            &[("field-count", 4)],
+            &[("1", 2), ("4", 5)],
+        ),
+        (
+            &["bad", "1,\"multi", "line\"", "4,z"],
+            &[("field-count", 2)],
+            &[("1", 3), ("4", 5)],
+        ),
+    ];
+
+    /// A record left out anywhere (the first data row above all: it once put a blank line at
+    /// the top of the body, a phantom row that shifted every line by one) keeps each row's line
+    /// and the row count right, and polars reads exactly the kept rows: with LF, CRLF and CR-only
+    /// endings, with and without a BOM, with and without a final line break.
+    #[test]
+    fn left_out_records_never_shift_lines_or_add_rows() {
+        for (lines, problems, rows) in LINE_CASES {
+            for ending in ["\n", "\r\n", "\r"] {
+                for bom in ["", "\u{feff}"] {
+                    for last in ["", ending] {
+                        let text = format!("{bom}a,b{ending}{}{last}", lines.join(ending));
+                        let s = check(&text);
+                        assert!(s.fatal.is_none(), "{text:?}: {:?}", s.fatal);
+                        let got: Vec<(&str, u64)> = s
+                            .issues
+                            .iter()
+                            .map(|i| (i.rule.as_str(), i.line.unwrap_or(0)))
+                            .collect();
+                        assert_eq!(got, *problems, "problems of {text:?}");
+                        let lines: Vec<u64> = (0..s.rows).map(|r| s.row_lines.line(r)).collect();
+                        let want: Vec<u64> = rows.iter().map(|r| r.1).collect();
+                        assert_eq!(lines, want, "lines of {text:?}");
+                        let df =
+                            read_frame(&s, &[DataType::String, DataType::String], &[]).unwrap();
+                        let a: Vec<Option<&str>> =
+                            df.column("a").unwrap().str().unwrap().iter().collect();
+                        let want: Vec<Option<&str>> = rows.iter().map(|r| Some(r.0)).collect();
+                        assert_eq!(a, want, "rows polars read from {text:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Only a file with no LF at all is read as CR-only: a lone CR in a LF file is not a line
+    /// break (here it joins two records into one of three fields).
+    #[test]
+    fn a_lone_cr_ends_a_line_only_in_a_file_without_lf() {
+        let s = check("a,b\r1,x\r2,y");
+        assert_eq!((s.rows, s.issues.len()), (2, 0));
+        let s = check("a,b\n1,x\r2,y\n3,z\n");
+        let got: Vec<(&str, Option<u64>)> =
+            s.issues.iter().map(|i| (i.rule.as_str(), i.line)).collect();
+        assert_eq!(got, [("field-count", Some(2))]);
+        assert_eq!(s.row_lines.line(0), 3);
+        // A quoted line break in a CR-only file was a line break: it reads as one.
+        let s = check("a,b\r1,\"x\ry\"\r2,z\r");
+        assert_eq!(s.row_lines, RowLines::Listed(vec![2, 4]));
+        let df = read_frame(&s, &[DataType::String, DataType::String], &[]).unwrap();
+        assert_eq!(df.column("b").unwrap().str().unwrap().get(0), Some("x\ny"));
     }
 
     #[test]

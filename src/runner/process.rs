@@ -558,8 +558,16 @@ impl Run<'_> {
         let started = std::time::Instant::now();
         let b = self.read_input("erp", path)?;
         let shown = erp.file_name(date);
-        let v = load_table_then(&shown, &b, &erp.schema, &erp.dialect, refs, &|| b.release())
-            .map_err(|e| data(p, e))?;
+        let v = load_table_then(
+            &shown,
+            &b,
+            &erp.schema,
+            &erp.dialect,
+            erp.if_empty,
+            refs,
+            &|| b.release(),
+        )
+        .map_err(|e| data(p, e))?;
         if let Some(f) = v.fatal.first() {
             return Err(data(p, format!("the ERP extract is unusable: {f}")));
         }
@@ -601,8 +609,15 @@ impl Run<'_> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let v = load_table(&shown, &b, &t.schema, &t.dialect, &HashMap::new())
-                .map_err(|e| data(p, e))?;
+            let v = load_table(
+                &shown,
+                &b,
+                &t.schema,
+                &t.dialect,
+                t.if_empty,
+                &HashMap::new(),
+            )
+            .map_err(|e| data(p, e))?;
             if let Some(f) = v.fatal.first() {
                 return Err(data(
                     p,
@@ -634,11 +649,15 @@ impl Run<'_> {
         let bytes = map_file(input)?;
         tracing::debug!(pipeline = %p.id, "partner file read in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         let v = match &p.format {
-            InputFormat::Csv => {
-                load_table_then(&self.file, &bytes, &p.schema, &p.dialect, &refs, &|| {
-                    bytes.release()
-                })
-            }
+            InputFormat::Csv => load_table_then(
+                &self.file,
+                &bytes,
+                &p.schema,
+                &p.dialect,
+                p.if_empty,
+                &refs,
+                &|| bytes.release(),
+            ),
             InputFormat::X12 { table }
             | InputFormat::Edifact { table }
             | InputFormat::Xml { table } => {
@@ -677,7 +696,15 @@ impl Run<'_> {
                         format!("the file holds no {table} rows")
                     }));
                 };
-                load_table(&self.file, &csv, &p.schema, &Default::default(), &refs).map(|mut v| {
+                load_table(
+                    &self.file,
+                    &csv,
+                    &p.schema,
+                    &Default::default(),
+                    p.if_empty,
+                    &refs,
+                )
+                .map(|mut v| {
                     // Lines of the rendered table mean nothing to a partner: name the row instead.
                     for i in v.issues.iter_mut().chain(v.fatal.iter_mut()) {
                         if let Some(line) = i.line.take() {

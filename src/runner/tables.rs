@@ -6,19 +6,22 @@ use std::collections::HashMap;
 use polars::prelude::*;
 
 use crate::config::InputFormat;
-use crate::formats::csv::{check_structure, Dialect};
+use crate::formats::csv::{check_structure, Dialect, IfEmpty, Structured};
+use crate::issue::Issue;
 use crate::schema::validate::{validate_csv_then, Validated};
 use crate::schema::TableSchema;
 
-/// Structure-checks and validates `bytes` against `schema`.
+/// Structure-checks and validates `bytes` against `schema`; a file with no data row is an
+/// `empty-file` problem unless `if_empty` allows it.
 pub fn load_table(
     name: &str,
     bytes: &[u8],
     schema: &TableSchema,
     dialect: &Dialect,
+    if_empty: IfEmpty,
     references: &HashMap<String, DataFrame>,
 ) -> PolarsResult<Validated> {
-    load_table_then(name, bytes, schema, dialect, references, &|| {})
+    load_table_then(name, bytes, schema, dialect, if_empty, references, &|| {})
 }
 
 /// [`load_table`], calling `parsed` once the bytes are parsed into columns (see
@@ -28,11 +31,13 @@ pub fn load_table_then(
     bytes: &[u8],
     schema: &TableSchema,
     dialect: &Dialect,
+    if_empty: IfEmpty,
     references: &HashMap<String, DataFrame>,
     parsed: &dyn Fn(),
 ) -> PolarsResult<Validated> {
     let started = std::time::Instant::now();
-    let structured = check_structure(name, bytes, dialect);
+    let mut structured = check_structure(name, bytes, dialect);
+    apply_if_empty(name, &mut structured, schema, if_empty);
     tracing::debug!(
         file = name,
         rows = structured.rows,
@@ -40,6 +45,32 @@ pub fn load_table_then(
         started.elapsed().as_secs_f64()
     );
     validate_csv_then(name, &structured, schema, references, parsed)
+}
+
+/// The pipeline's rule for a file with no data row, applied to the structure pass's outcome:
+/// refused, it becomes the file's fatal `empty-file` problem; allowed, an empty table (a file
+/// of 0 bytes has no header to check, so it takes the schema's columns).
+pub fn apply_if_empty(name: &str, s: &mut Structured<'_>, schema: &TableSchema, if_empty: IfEmpty) {
+    if !s.is_empty() {
+        return;
+    }
+    match if_empty {
+        IfEmpty::Allow if s.header.is_empty() => {
+            s.header = schema.fields.iter().map(|f| f.name.clone()).collect();
+        }
+        IfEmpty::Allow => {}
+        IfEmpty::Refuse => {
+            let what = match s.header.is_empty() {
+                true => "the file is empty (no header, no data rows)",
+                false => "the file has a header but no data rows",
+            };
+            s.fatal = Some(Issue::error(
+                name,
+                "empty-file",
+                format!("{what}; empty files are refused unless allowed (allow_empty = true)"),
+            ));
+        }
+    }
 }
 
 /// Rows polars serializes per batch (its default is 1024): the 5M-row ATP feed took 0.45-0.6 s
