@@ -7,6 +7,20 @@ use std::sync::OnceLock;
 
 static ARMED: OnceLock<Vec<String>> = OnceLock::new();
 
+/// Every crash point, in the order a file's run meets them (the battery arms each in turn):
+/// after each durable step of taking a file, of a run, of its publication and of its report.
+pub const POINTS: &[&str] = &[
+    "landed",
+    "claimed",
+    "run-started",
+    "input-archived",
+    "output-staged",
+    "run-recorded",
+    "first-output-published",
+    "published",
+    "report-queued",
+];
+
 /// Aborts the process (no destructors, no buffered writes flushed) when `name` is armed.
 pub fn hit(name: &str) {
     let armed = ARMED.get_or_init(|| {

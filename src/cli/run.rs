@@ -74,6 +74,10 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                 if !args.json {
                     print_summary(id, &summary);
                 }
+                for e in &summary.file_errors {
+                    eprintln!("{id}: {e}");
+                    failed = true;
+                }
                 for e in &summary.report_errors {
                     eprintln!("{id}: {e}");
                     failed = true;

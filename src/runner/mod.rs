@@ -51,6 +51,8 @@ pub struct Summary {
     pub mail_queued: usize,
     /// Reports that could not be built, archived or queued (the runs themselves are done).
     pub report_errors: Vec<String>,
+    /// Files whose taking or run ended in an operational error (left for recovery).
+    pub file_errors: Vec<String>,
     /// Uploads to SFTP destinations tried in this pass (`delivery::deliver_pending`).
     pub deliveries: delivery::DeliverySummary,
 }
@@ -187,11 +189,19 @@ pub fn run_pipeline(
             .collect();
     }
     for s in ready {
-        match take_and_process(home, ledger, p, &s)? {
-            FileResult::Duplicate(name) => summary.duplicates.push(name),
-            FileResult::Processed(outcome) => summary.outcomes.push(*outcome),
-            FileResult::Changed(name) => summary.waiting.push((name, Wait::Changing)),
-            FileResult::Paused(name, why) => summary.refused.push((name, why)),
+        // One file's operational failure (a full disk, a ledger error) is reported and the
+        // pass goes on: it never blocks the files after it. Recovery finishes it next pass.
+        match take_and_process(home, ledger, p, &s) {
+            Ok(FileResult::Duplicate(name)) => summary.duplicates.push(name),
+            Ok(FileResult::Processed(outcome)) => summary.outcomes.push(*outcome),
+            Ok(FileResult::Changed(name)) => summary.waiting.push((name, Wait::Changing)),
+            Ok(FileResult::Paused(name, why)) => summary.refused.push((name, why)),
+            Err(e) => {
+                tracing::error!(pipeline = %p.id, file = %s.name, "{e}");
+                summary
+                    .file_errors
+                    .push(format!("{}: {e}", s.name.escape_debug()));
+            }
         }
     }
     report::report_pass(home, ledger, p, &mut summary);
@@ -304,7 +314,9 @@ fn take_file(
         remove_if_present(&landed.path)?;
         return Ok(Taken::Changed);
     }
+    crate::failpoint::hit("landed");
     claim_landed(home, ledger, p, &s.name, landed, &mut || {
+        crate::failpoint::hit("claimed");
         // Never delete a partner's copy that changed since it was landed: what changed would
         // be lost. It stays, and its new content is taken later as a correction.
         if !unchanged(&from, s) {

@@ -394,6 +394,7 @@ pub fn publish_outputs<'a>(
         }
     }
     ledger.mark_published(run_id, &now_text(Utc::now()))?;
+    crate::failpoint::hit("published");
     Ok(())
 }
 

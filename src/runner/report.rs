@@ -164,6 +164,7 @@ fn deliver(
             let (id, new) =
                 queue::enqueue(ledger.connection(), &msg, now).map_err(|e| e.to_string())?;
             tracing::info!(pipeline = %p.id, run = %run_id, mail = id, subject = %msg.subject, "report queued for mail");
+            crate::failpoint::hit("report-queued");
             new
         }
         (Some(_), Some(_)) => {

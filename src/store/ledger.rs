@@ -212,19 +212,46 @@ impl Ledger {
         let conn = Connection::open(path).map_err(db(path))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(db(path))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db(path))?;
+        // Switching to WAL answers SQLITE_BUSY at once (no busy handler) while another process
+        // opens the same new ledger: wait for it like the busy timeout would.
+        let started = std::time::Instant::now();
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && started.elapsed() < std::time::Duration::from_secs(30) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(db(path)(e)),
+            }
+        }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db(path))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(db(path))?;
-        conn.execute_batch(SCHEMA).map_err(db(path))?;
-        add_missing_columns(&conn).map_err(db(path))?;
-        crate::report::queue::migrate(&conn).map_err(|e| StoreError::Io {
-            path: path.to_path_buf(),
-            step: "create the mail queue",
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        // One writer at a time creates or upgrades the schema (two processes starting together
+        // would both see a column missing and both add it).
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(db(path))?;
+        let migrated = conn
+            .execute_batch(SCHEMA)
+            .and_then(|()| add_missing_columns(&conn))
+            .map_err(db(path))
+            .and_then(|()| {
+                crate::report::queue::migrate(&conn).map_err(|e| StoreError::Io {
+                    path: path.to_path_buf(),
+                    step: "create the mail queue",
+                    source: std::io::Error::other(e.to_string()),
+                })
+            });
+        match migrated {
+            Ok(()) => conn.execute_batch("COMMIT").map_err(db(path))?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        }
         Ok(Ledger { conn })
     }
 
