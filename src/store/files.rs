@@ -344,8 +344,32 @@ pub fn safe_name(name: &str) -> String {
     if trimmed.is_empty() {
         "unnamed".into()
     } else {
-        trimmed.to_string()
+        shortened(trimmed, name)
     }
+}
+
+/// Longest `safe_name`: the archive, quarantine and landing names put prefixes and suffixes
+/// around it (`12-NAME`, `.NAME.tmp`, `NAME.reason.txt`), and a file name has 255 bytes.
+const MAX_SAFE_NAME: usize = 180;
+
+/// `name` cut to `MAX_SAFE_NAME` bytes: its start, `~`, 12 hex digits of the original
+/// name's sha256 (distinct long names stay distinct), and its extension if short.
+fn shortened(name: &str, original: &str) -> String {
+    if name.len() <= MAX_SAFE_NAME {
+        return name.to_string();
+    }
+    let ext = name
+        .rfind('.')
+        .map(|i| name.get(i..).unwrap_or_default())
+        .filter(|e| e.len() <= 16)
+        .unwrap_or_default();
+    let digest = sha2::Sha256::digest(original.as_bytes());
+    let tag = hex::encode(digest.get(..6).unwrap_or_default());
+    let mut cut = MAX_SAFE_NAME - 1 - tag.len() - ext.len();
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}~{tag}{ext}", name.get(..cut).unwrap_or_default())
 }
 
 /// A file's bytes, mapped read-only. Only for files Tallyman owns (its archive copies): a file
@@ -476,5 +500,9 @@ mod tests {
         assert_eq!(safe_name("../../etc/passwd"), "_.._etc_passwd");
         assert_eq!(safe_name("a\nb.csv"), "a_b.csv");
         assert_eq!(safe_name("..."), "unnamed");
+        let long = format!("{}.csv", "x".repeat(236));
+        let short = safe_name(&long);
+        assert!(short.len() <= 180 && short.ends_with(".csv"), "{short}");
+        assert_ne!(short, safe_name(&format!("{}.csv", "x".repeat(237))));
     }
 }
