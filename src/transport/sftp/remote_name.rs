@@ -213,13 +213,26 @@ fn host_matches(patterns: &str, wanted: &str) -> bool {
             Some(p) => (true, p),
             None => (false, pat),
         };
-        let matches = glob::Pattern::new(pat).map_or(pat == wanted, |g| g.matches(wanted));
+        let matches = wildcard(pat.as_bytes(), wanted.as_bytes());
         if matches && negated {
             return false;
         }
         hit |= matches;
     }
     hit
+}
+
+/// `*` (any run) and `?` (one byte) only: OpenSSH patterns have no classes, and `[host]:port`
+/// brackets are literal.
+fn wildcard(pat: &[u8], s: &[u8]) -> bool {
+    match pat.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => (0..=s.len()).any(|i| wildcard(rest, s.get(i..).unwrap_or_default())),
+        Some((&c, rest)) => match s.split_first() {
+            Some((&d, s_rest)) if c == b'?' || c == d => wildcard(rest, s_rest),
+            _ => false,
+        },
+    }
 }
 
 fn base64_padded(bytes: &[u8]) -> String {
@@ -335,6 +348,9 @@ mod tests {
         assert!(!known_hosts_markers(kh, "127.0.0.1", 2222, b"key2").revoked);
         assert!(known_hosts_markers(kh, "sftp.example.com", 22, b"k").cert_authority);
         assert!(!known_hosts_markers(kh, "bad.example.com", 22, b"k").cert_authority);
+        let bracketed = "@cert-authority [127.0.0.1]:2222 ssh-ed25519 AAAA\n";
+        assert!(known_hosts_markers(bracketed, "127.0.0.1", 2222, b"k").cert_authority);
+        assert!(!known_hosts_markers(bracketed, "127.0.0.1", 2223, b"k").cert_authority);
     }
 
     #[test]
