@@ -454,3 +454,48 @@ fn two_upload_pushes_at_once_share_the_work_through_leases() {
         "each uploaded once, by one of the pushes"
     );
 }
+
+/// SFTP sources wait for a minute of quiet by default: a partner's upload that paused a few
+/// seconds is not taken half-written. `check` warns about a source with neither a done marker
+/// nor a quiet window of a minute.
+#[test]
+fn sftp_sources_default_to_a_minute_of_quiet_and_check_warns_about_less() {
+    let server = Sshd::start();
+    let remote = server.folder("outbound");
+    let (_dir, root, bytes) = sftp_home(&server, &remote, "after_claim = \"delete\"\n", "");
+    let root = root.as_path();
+    let warned = stdout(&tallyman(root, &["check"]));
+    assert!(
+        warned.contains("warning: inventory_3pl: SFTP source: no done_marker and a quiet window of 1s"),
+        "{warned}"
+    );
+    // Without min_age_secs and settle_secs the SFTP default applies.
+    let pipeline = root.join("pipelines/inventory_3pl.toml");
+    let text = std::fs::read_to_string(&pipeline)
+        .unwrap()
+        .replace("min_age_secs = 1\n", "")
+        .replace("settle_secs = 1\n", "");
+    std::fs::write(&pipeline, text).unwrap();
+    let quiet = tallyman(root, &["check"]);
+    assert!(quiet.status.success(), "{}", both(&quiet));
+    assert!(!stdout(&quiet).contains("warning:"), "{}", both(&quiet));
+
+    // Half a file whose writer paused 6 s ago.
+    let a = remote.join("stock_2026-11-25.csv");
+    std::fs::write(&a, &bytes[..bytes.len() / 2]).unwrap();
+    set_mtime(&a, SystemTime::now() - Duration::from_secs(6));
+    let o = tallyman(root, &["run", "--max-wait-secs", "2"]);
+    assert!(o.status.success(), "{}", both(&o));
+    assert!(
+        stdout(&o).contains("stock_2026-11-25.csv not taken yet (TooYoung)"),
+        "{}",
+        both(&o)
+    );
+    assert!(a.exists());
+    assert!(ledger_rows(root, "select state from files").is_empty());
+    // The upload finished a minute ago: taken.
+    std::fs::write(&a, &bytes).unwrap();
+    set_mtime(&a, SystemTime::now() - Duration::from_secs(61));
+    let o = tallyman(root, &["run", "--max-wait-secs", "5"]);
+    assert!(stdout(&o).contains("-> succeeded"), "{}", both(&o));
+}

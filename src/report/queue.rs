@@ -268,6 +268,7 @@ pub fn flush(
     take_over_dead_leases(conn, now_s)?;
     let owner = crate::store::lease::owner();
     while let Some(c) = claim(conn, now_s, &owner)? {
+        crate::failpoint::hit("mail-claimed");
         let outcome = match (
             c.from.parse(),
             serde_json::from_str::<Vec<String>>(&c.recipients),
