@@ -437,12 +437,18 @@ fn credentials_are_never_sent_without_tls() {
     let plain = mail_raw(
         "smtp_host = \"127.0.0.1\"\ntls = \"none\"\nusername_env = \"TM_USER\"\npassword_env = \"TM_PASS\"",
     );
-    let mut settings = plain.compile().expect("loopback plain text with a login compiles");
+    let mut settings = plain
+        .compile()
+        .expect("loopback plain text with a login compiles");
     if let Some(smtp) = settings.smtp.as_mut() {
         smtp.host = "smtp.example.com".into();
     }
     let err = Mailer::from_settings(&settings, &env)
         .err()
         .expect("refused off loopback");
-    assert!(err.to_string().contains("not sending the login without TLS"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("not sending the login without TLS"),
+        "{err}"
+    );
 }

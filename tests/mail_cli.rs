@@ -659,7 +659,10 @@ fn message_ids_of_two_homes_differ() {
             ok(&tallyman(&h.root, &["run"]));
             let listed: serde_json::Value =
                 serde_json::from_str(&ok(&tallyman(&h.root, &["mail", "--json"]))).expect("json");
-            let id = listed[0]["message_id"].as_str().expect("message id").to_string();
+            let id = listed[0]["message_id"]
+                .as_str()
+                .expect("message id")
+                .to_string();
             assert!(id.contains(".r000001."), "{id}");
             id
         })
@@ -672,7 +675,11 @@ fn message_ids_of_two_homes_differ() {
 #[test]
 fn check_refuses_a_plain_text_login_off_loopback() {
     let h = demo_home();
-    for (host, ok_expected) in [("smtp.example.com", false), ("127.0.0.1", true), ("localhost", true)] {
+    for (host, ok_expected) in [
+        ("smtp.example.com", false),
+        ("127.0.0.1", true),
+        ("localhost", true),
+    ] {
         std::fs::write(
             h.root.join("tallyman.toml"),
             format!(
@@ -681,10 +688,18 @@ fn check_refuses_a_plain_text_login_off_loopback() {
         )
         .expect("write tallyman.toml");
         let o = tallyman(&h.root, &["check"]);
-        assert_eq!(o.status.success(), ok_expected, "{host}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.success(),
+            ok_expected,
+            "{host}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         if !ok_expected {
             let err = String::from_utf8_lossy(&o.stderr);
-            assert!(err.contains("mail.tls") && err.contains("plain text"), "{err}");
+            assert!(
+                err.contains("mail.tls") && err.contains("plain text"),
+                "{err}"
+            );
         }
     }
 }

@@ -360,7 +360,10 @@ fn revoked_host_keys_and_certificate_authorities_are_refused_with_a_clear_error(
     let (_, key) = line.trim().split_once(' ').unwrap();
     let cases = [
         ("revoked", format!("{line}@revoked * {key}\n")),
-        ("ca", format!("@cert-authority [127.0.0.1]:{} {key}\n", sshd.port)),
+        (
+            "ca",
+            format!("@cert-authority [127.0.0.1]:{} {key}\n", sshd.port),
+        ),
     ];
     for (what, text) in cases {
         let kh = sshd.dir.path().join(format!("kh_{what}"));
@@ -372,7 +375,8 @@ fn revoked_host_keys_and_certificate_authorities_are_refused_with_a_clear_error(
         assert_eq!(err.step(), Step::HostKey, "{what}: {err}");
         match what {
             "revoked" => assert!(
-                matches!(err, SftpError::HostKeyRevoked { .. }) && err.to_string().contains("REVOKED"),
+                matches!(err, SftpError::HostKeyRevoked { .. })
+                    && err.to_string().contains("REVOKED"),
                 "{err:?}"
             ),
             _ => assert!(err.to_string().contains("@cert-authority"), "{err}"),
@@ -381,7 +385,9 @@ fn revoked_host_keys_and_certificate_authorities_are_refused_with_a_clear_error(
     thread::sleep(Duration::from_millis(300));
     assert!(!sshd.log_text().contains("publickey"), "a key was offered");
     // Control: the plain line alone is accepted.
-    sshd.endpoint(&inbox).connect().expect("plain line accepted");
+    sshd.endpoint(&inbox)
+        .connect()
+        .expect("plain line accepted");
 }
 
 /// A private key others may read or write is refused before it is offered, as OpenSSH does.

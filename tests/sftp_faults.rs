@@ -32,7 +32,12 @@ fn stderr(o: &Output) -> String {
 }
 
 fn both(o: &Output) -> String {
-    format!("exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), stdout(o), stderr(o))
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    )
 }
 
 fn ledger_rows(root: &Path, query: &str) -> Vec<String> {
@@ -96,12 +101,20 @@ fn sftp_home(
     let bytes = std::fs::read(&local).unwrap();
     std::fs::remove_file(&local).unwrap();
     let pipeline = root.join("pipelines/inventory_3pl.toml");
-    let table = sftp_table("source.sftp", server, server.port, &server.known_hosts, remote)
-        + "pattern = \"stock_*.csv\"\n"
+    let table = sftp_table(
+        "source.sftp",
+        server,
+        server.port,
+        &server.known_hosts,
+        remote,
+    ) + "pattern = \"stock_*.csv\"\n"
         + sftp_keys;
     let text = std::fs::read_to_string(&pipeline)
         .unwrap()
-        .replace("settle_secs = 1\n", &format!("settle_secs = 1\n{source_keys}\n"))
+        .replace(
+            "settle_secs = 1\n",
+            &format!("settle_secs = 1\n{source_keys}\n"),
+        )
         .replace("[input]", &format!("{table}\n[input]"));
     std::fs::write(&pipeline, text).unwrap();
     let check = tallyman(&root, &["check"]);
@@ -141,8 +154,10 @@ fn a_delete_the_server_refuses_does_not_block_the_pipeline_or_pile_up() {
         both(&o)
     );
     assert!(
-        stderr(&o).contains(&format!("delete of stock_2026-11-25.csv after the claim: sftp 127.0.0.1: delete {}", a.display()))
-            && stderr(&o).contains("retried with backoff"),
+        stderr(&o).contains(&format!(
+            "delete of stock_2026-11-25.csv after the claim: sftp 127.0.0.1: delete {}",
+            a.display()
+        )) && stderr(&o).contains("retried with backoff"),
         "the refusal names host, path and step: {}",
         both(&o)
     );
@@ -155,13 +170,21 @@ fn a_delete_the_server_refuses_does_not_block_the_pipeline_or_pile_up() {
     );
     let json: serde_json::Value =
         serde_json::from_str(&stdout(&tallyman(root, &["runs", "--json"]))).unwrap();
-    assert_eq!(json["remote_actions"].as_array().unwrap().len(), 2, "{json}");
+    assert_eq!(
+        json["remote_actions"].as_array().unwrap().len(),
+        2,
+        "{json}"
+    );
     assert_eq!(json["runs"].as_array().unwrap().len(), 2, "{json}");
 
     for pass in 0..2 {
         let o = tallyman(root, &["run"]);
         assert!(o.status.success(), "pass {pass}: {}", both(&o));
-        assert!(stdout(&o).contains("nothing ready"), "pass {pass}: {}", both(&o));
+        assert!(
+            stdout(&o).contains("nothing ready"),
+            "pass {pass}: {}",
+            both(&o)
+        );
     }
     assert_eq!(
         ledger_rows(root, "select state from files order by id"),
@@ -199,7 +222,10 @@ fn a_missing_move_to_folder_is_retried_until_it_exists() {
     );
     let o = tallyman(root, &["run"]);
     assert!(stdout(&o).contains("nothing ready"), "{}", both(&o));
-    assert_eq!(ledger_rows(root, "select state from files"), vec!["processed"]);
+    assert_eq!(
+        ledger_rows(root, "select state from files"),
+        vec!["processed"]
+    );
 
     std::fs::create_dir_all(&done).unwrap();
     // Within the backoff nothing is tried; make the retry due instead of waiting 30 s.
@@ -208,12 +234,19 @@ fn a_missing_move_to_folder_is_retried_until_it_exists() {
     ledger_exec(root, "UPDATE remote_actions SET next_attempt_at = 0");
     let o = tallyman(root, &["run"]);
     assert!(o.status.success(), "{}", both(&o));
-    assert!(!a.exists() && done.join("stock_2026-11-25.csv").is_file(), "{}", both(&o));
+    assert!(
+        !a.exists() && done.join("stock_2026-11-25.csv").is_file(),
+        "{}",
+        both(&o)
+    );
     assert_eq!(
         ledger_rows(root, "select state || ' ' || attempts from remote_actions"),
         vec!["done 1"]
     );
-    assert_eq!(ledger_rows(root, "select state from files"), vec!["processed"]);
+    assert_eq!(
+        ledger_rows(root, "select state from files"),
+        vec!["processed"]
+    );
     assert!(!stdout(&tallyman(root, &["runs"])).contains("after-claim"));
 }
 
@@ -236,7 +269,11 @@ fn the_done_marker_is_removed_and_an_old_marker_never_takes_a_file_mid_write() {
     std::fs::write(&marker, b"").unwrap();
     let o = tallyman(root, &["run"]);
     assert!(stdout(&o).contains("-> succeeded"), "{}", both(&o));
-    assert!(names(&remote).is_empty(), "file and marker removed: {:?}", names(&remote));
+    assert!(
+        names(&remote).is_empty(),
+        "file and marker removed: {:?}",
+        names(&remote)
+    );
 
     // The partner starts the next upload of the same name; a marker of an earlier upload is
     // still there (e.g. its removal failed, or the pipeline keeps files).
@@ -251,8 +288,15 @@ fn the_done_marker_is_removed_and_an_old_marker_never_takes_a_file_mid_write() {
         "{}",
         both(&o)
     );
-    assert_eq!(std::fs::read(&a).unwrap().len(), next.len() / 2, "left alone");
-    assert_eq!(ledger_rows(root, "select state from files"), vec!["processed"]);
+    assert_eq!(
+        std::fs::read(&a).unwrap().len(),
+        next.len() / 2,
+        "left alone"
+    );
+    assert_eq!(
+        ledger_rows(root, "select state from files"),
+        vec!["processed"]
+    );
 
     // The upload completes and the partner writes the marker after it.
     std::fs::write(&a, &next).unwrap();
@@ -281,18 +325,30 @@ fn a_file_that_cannot_be_read_is_an_error_not_a_file_still_changing() {
     let o = tallyman(root, &["run"]);
     assert_eq!(o.status.code(), Some(1), "{}", both(&o));
     let want = format!("sftp 127.0.0.1: read {}:", a.display());
-    assert!(stderr(&o).contains(&want), "host, step and path: {}", both(&o));
+    assert!(
+        stderr(&o).contains(&want),
+        "host, step and path: {}",
+        both(&o)
+    );
     assert!(!stdout(&o).contains("not taken yet"), "{}", both(&o));
     let status = ledger_rows(
         root,
         "select failures || ' ' || last_error from source_status where pipeline = 'inventory_3pl'",
     );
-    assert!(status.len() == 1 && status[0].starts_with("1 ") && status[0].contains(&want), "{status:?}");
+    assert!(
+        status.len() == 1 && status[0].starts_with("1 ") && status[0].contains(&want),
+        "{status:?}"
+    );
     let runs = stdout(&tallyman(root, &["runs"]));
-    assert!(runs.contains("source of inventory_3pl (sftp://") && runs.contains(&want), "{runs}");
+    assert!(
+        runs.contains("source of inventory_3pl (sftp://") && runs.contains(&want),
+        "{runs}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&stdout(&tallyman(root, &["runs", "--json"]))).unwrap();
-    let last = json["sources"][0]["last_error"].as_str().unwrap_or_default();
+    let last = json["sources"][0]["last_error"]
+        .as_str()
+        .unwrap_or_default();
     assert!(last.contains(&want), "{json}");
     assert!(a.exists());
     assert!(names(&root.join("var/landing/inventory_3pl")).is_empty());
@@ -312,10 +368,17 @@ fn a_240_byte_remote_name_is_taken() {
     age(&a);
     let o = tallyman(root, &["run"]);
     assert!(o.status.success(), "{}", both(&o));
-    assert!(stdout(&o).contains(&format!("{name} -> succeeded")), "{}", both(&o));
+    assert!(
+        stdout(&o).contains(&format!("{name} -> succeeded")),
+        "{}",
+        both(&o)
+    );
     assert!(!a.exists());
     assert_eq!(ledger_rows(root, "select name from files"), vec![name]);
-    assert_eq!(ledger_rows(root, "select state from runs"), vec!["succeeded"]);
+    assert_eq!(
+        ledger_rows(root, "select state from runs"),
+        vec!["succeeded"]
+    );
 }
 
 /// Names with newline, CR or ESC are refused, and printed escaped: a partner cannot forge an
@@ -338,8 +401,9 @@ fn remote_names_with_control_characters_are_printed_escaped() {
     let o = tallyman(root, &["run"]);
     let out = stdout(&o) + &stderr(&o);
     assert!(
-        out.contains("stock_2026-11-25\\ninventory_3pl: forged.csv -> succeeded.csv refused on the server")
-            && out.contains("stock_\\u{1b}[2J.csv refused")
+        out.contains(
+            "stock_2026-11-25\\ninventory_3pl: forged.csv -> succeeded.csv refused on the server"
+        ) && out.contains("stock_\\u{1b}[2J.csv refused")
             && out.contains("stock_a\\rb.csv refused"),
         "{out}"
     );
@@ -398,7 +462,9 @@ fn two_upload_pushes_at_once_share_the_work_through_leases() {
     with(closed_port, &server.known_hosts);
     let o = tallyman(root, &["run"]);
     assert!(stdout(&o).contains("-> succeeded"), "{}", both(&o));
-    assert!(tallyman(root, &["uploads", "retry", "--all"]).status.success());
+    assert!(tallyman(root, &["uploads", "retry", "--all"])
+        .status
+        .success());
 
     // Then it is back behind a slow link; a stale temp of ours is there from a crash.
     let stale = remote.join(".atp_20261125_r000001.csv.1-0-0.tallyman-tmp");
@@ -426,7 +492,10 @@ fn two_upload_pushes_at_once_share_the_work_through_leases() {
     )
     .is_empty()
     {
-        assert!(Instant::now() < deadline, "the first push never leased an upload");
+        assert!(
+            Instant::now() < deadline,
+            "the first push never leased an upload"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let second = tallyman(root, &["uploads", "push"]);
@@ -466,7 +535,9 @@ fn sftp_sources_default_to_a_minute_of_quiet_and_check_warns_about_less() {
     let root = root.as_path();
     let warned = stdout(&tallyman(root, &["check"]));
     assert!(
-        warned.contains("warning: inventory_3pl: SFTP source: no done_marker and a quiet window of 1s"),
+        warned.contains(
+            "warning: inventory_3pl: SFTP source: no done_marker and a quiet window of 1s"
+        ),
         "{warned}"
     );
     // Without min_age_secs and settle_secs the SFTP default applies.

@@ -61,8 +61,9 @@ fn a_polling_reader_never_sees_a_partial_upload_under_the_final_name() {
         "final name seen partial"
     );
     assert!(
-        seen.iter()
-            .any(|(n, len)| n.starts_with(".atp.csv.") && n.ends_with(".tallyman-tmp") && *len < full),
+        seen.iter().any(|(n, len)| n.starts_with(".atp.csv.")
+            && n.ends_with(".tallyman-tmp")
+            && *len < full),
         "the reader never saw the upload in progress, so it proved nothing"
     );
     let names: Vec<_> = fs::read_dir(&outbox)
@@ -224,7 +225,10 @@ fn two_uploads_of_one_name_at_once_never_expose_wrong_bytes() {
                     reads.fetch_add(1, Ordering::SeqCst);
                     if bytes != *content {
                         let nul = bytes.iter().filter(|b| **b == 0).count();
-                        wrong.lock().unwrap().push(format!("{} bytes, {nul} NUL", bytes.len()));
+                        wrong
+                            .lock()
+                            .unwrap()
+                            .push(format!("{} bytes, {nul} NUL", bytes.len()));
                     }
                 }
                 thread::sleep(Duration::from_millis(2));
@@ -252,8 +256,15 @@ fn two_uploads_of_one_name_at_once_never_expose_wrong_bytes() {
     }
     stop.store(true, Ordering::SeqCst);
     reader.join().unwrap();
-    assert!(wrong.lock().unwrap().is_empty(), "{:?}", wrong.lock().unwrap());
-    assert!(reads.load(Ordering::SeqCst) > 0, "the reader never saw the file");
+    assert!(
+        wrong.lock().unwrap().is_empty(),
+        "{:?}",
+        wrong.lock().unwrap()
+    );
+    assert!(
+        reads.load(Ordering::SeqCst) > 0,
+        "the reader never saw the file"
+    );
     let uploaded = outcomes
         .iter()
         .filter(|o| matches!(o, UploadOutcome::Uploaded { .. }))

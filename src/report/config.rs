@@ -360,8 +360,7 @@ impl MailRaw {
                 "port or credentials given without smtp_host",
             ));
         }
-        if let (Some(host), Some(TlsMode::None), Some(_)) =
-            (&self.smtp_host, tls, &credentials_env)
+        if let (Some(host), Some(TlsMode::None), Some(_)) = (&self.smtp_host, tls, &credentials_env)
         {
             if !is_loopback(host) {
                 errors.push(err(

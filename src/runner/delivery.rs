@@ -92,7 +92,9 @@ pub fn deliver_pending(
                     tracing::info!(pipeline = %p.id, destination, temp = %crate::transport::sftp::escaped(&name), "removed a stale upload temp of ours");
                 }
             }
-            Err(e) => tracing::warn!(pipeline = %p.id, destination, "cleaning stale upload temps: {e}"),
+            Err(e) => {
+                tracing::warn!(pipeline = %p.id, destination, "cleaning stale upload temps: {e}")
+            }
         }
         let owner = crate::store::lease::owner();
         for d in rows {

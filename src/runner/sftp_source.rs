@@ -43,7 +43,12 @@ pub fn run_sftp(
     max_wait: Duration,
 ) -> Result<Summary, RunError> {
     let result = run_sftp_once(home, ledger, p, ep, max_wait);
-    record(ledger, p, ep, result.as_ref().map(|s| s.source_errors.as_slice()))?;
+    record(
+        ledger,
+        p,
+        ep,
+        result.as_ref().map(|s| s.source_errors.as_slice()),
+    )?;
     result
 }
 

@@ -51,7 +51,9 @@ mod tests {
     #[test]
     fn our_own_token_is_alive_and_a_finished_child_is_dead() {
         assert!(!is_dead(&owner()));
-        let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
         let pid = child.id();
         let token = format!("{}:{pid}:{}", host(), start_ticks(pid).unwrap_or(1));
         child.wait().expect("wait");

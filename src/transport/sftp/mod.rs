@@ -42,8 +42,8 @@ pub use config::{AfterClaim, AfterClaimRaw, ConfigError, SftpEndpoint, SftpRaw, 
 pub use error::{with_retry, Fault, SftpError, Step};
 pub use fetch::{Fetched, Listing, Skipped};
 pub use remote_name::{
-    escaped, fingerprint, is_our_temp, known_hosts_markers, known_key_methods, remote_join, safe_local_name, temp_name, KeepKey,
-    NameError,
+    escaped, fingerprint, is_our_temp, known_hosts_markers, known_key_methods, remote_join,
+    safe_local_name, temp_name, KeepKey, NameError,
 };
 pub use upload::{UploadOutcome, UploadSource};
 

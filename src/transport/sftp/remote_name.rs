@@ -236,10 +236,8 @@ fn wildcard(pat: &[u8], s: &[u8]) -> bool {
 }
 
 fn base64_padded(bytes: &[u8]) -> String {
-    let mut out = fingerprint(bytes)
-        .trim_start_matches("SHA256:")
-        .to_string();
-    while out.len() % 4 != 0 {
+    let mut out = fingerprint(bytes).trim_start_matches("SHA256:").to_string();
+    while !out.len().is_multiple_of(4) {
         out.push('=');
     }
     out
