@@ -570,3 +570,43 @@ fn sftp_sources_default_to_a_minute_of_quiet_and_check_warns_about_less() {
     let o = tallyman(root, &["run", "--max-wait-secs", "5"]);
     assert!(stdout(&o).contains("-> succeeded"), "{}", both(&o));
 }
+
+/// The connection drops in the middle of a download: an error of the run naming host, path
+/// and step (exit 1, `source_status`), no staging file left, and nothing claimed.
+#[test]
+fn a_connection_dropped_mid_download_is_an_error_with_host_path_and_step() {
+    let server = Sshd::start();
+    let remote = server.folder("outbound");
+    let (_dir, root, _) = sftp_home(&server, &remote, "after_claim = \"delete\"\n", "");
+    let root = root.as_path();
+    let proxy = cut_proxy::CutProxy::start(server.port, 1, 1024 * 1024, cut_proxy::Fail::Cut);
+    let kh = root.join("kh_proxy");
+    let key = std::fs::read_to_string(&server.known_hosts).unwrap();
+    let key = key.split_once(' ').unwrap().1.to_string();
+    std::fs::write(&kh, format!("[127.0.0.1]:{} {key}", proxy.port)).unwrap();
+    let pipeline = root.join("pipelines/inventory_3pl.toml");
+    let text = std::fs::read_to_string(&pipeline)
+        .unwrap()
+        .replace(
+            &format!("port = {}\n", server.port),
+            &format!("port = {}\n", proxy.port),
+        )
+        .replace(
+            &format!("known_hosts = \"{}\"", server.known_hosts.display()),
+            &format!("known_hosts = \"{}\"", kh.display()),
+        );
+    std::fs::write(&pipeline, text).unwrap();
+    let a = remote.join("stock_2026-11-25.csv");
+    std::fs::write(&a, vec![b'x'; 8 * 1024 * 1024]).unwrap();
+    age(&a);
+    let o = tallyman(root, &["run"]);
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    let want = format!("sftp 127.0.0.1: read {}:", a.display());
+    assert!(stderr(&o).contains(&want), "{}", both(&o));
+    assert!(!stdout(&o).contains("not taken yet"), "{}", both(&o));
+    let status = ledger_rows(root, "select last_error from source_status");
+    assert!(status.len() == 1 && status[0].contains(&want), "{status:?}");
+    assert!(ledger_rows(root, "select state from files").is_empty());
+    assert!(names(&root.join("var/landing/inventory_3pl")).is_empty());
+    assert!(a.exists());
+}

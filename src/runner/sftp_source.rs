@@ -231,6 +231,11 @@ fn take(
             Err(e) => {
                 tracing::error!(pipeline = %p.id, file = %s.name, "not fetched: {e}");
                 summary.source_errors.push(format!("{}: {e}", p.id));
+                // A dropped or stalled connection fails every later step on it too (a stall
+                // after a full I/O timeout each): the rest waits for the next pass.
+                if e.is_retryable() {
+                    break;
+                }
                 continue;
             }
         };
