@@ -323,19 +323,24 @@ fn after_claim(
 /// Carries out one stored action. The data file is touched only while it is still the one
 /// taken (same size and mtime); a file gone already counts as done.
 fn perform(client: &SftpClient, s: &Sighting, action: &str) -> Result<Outcome, SftpError> {
+    let now = client.stat_name(&s.name)?;
+    let replaced = now.is_some_and(|(size, mtime)| size != s.size || mtime as i64 != mtime_secs(s));
     if let Some(marker) = action.strip_prefix(MARKER_ACTION) {
+        // A new upload of the name has its own marker now: not ours to remove.
+        if replaced {
+            return Ok(Outcome::Replaced);
+        }
         return match client.delete(marker) {
             Ok(()) => Ok(Outcome::Done),
             Err(e) if e.is_not_found() => Ok(Outcome::Done),
             Err(e) => Err(e),
         };
     }
-    match client.stat_name(&s.name)? {
-        None => return Ok(Outcome::Gone),
-        Some((size, mtime)) if size != s.size || mtime as i64 != mtime_secs(s) => {
-            return Ok(Outcome::Replaced)
-        }
-        Some(_) => {}
+    if now.is_none() {
+        return Ok(Outcome::Gone);
+    }
+    if replaced {
+        return Ok(Outcome::Replaced);
     }
     let done = match action.strip_prefix("move:") {
         Some(to) => client.move_to(&s.name, to).map(|_| ()),
