@@ -127,12 +127,21 @@ pub fn migrate(conn: &Connection) -> Result<(), QueueError> {
         conn.execute_batch("ALTER TABLE mail_queue ADD COLUMN lease_owner TEXT")
             .map_err(sql("add lease_owner"))?;
     }
-    // OR IGNORE: the first opener's tag stays; later opens (and racing ones) keep it.
-    conn.execute(
-        "INSERT OR IGNORE INTO mail_identity (id, tag) VALUES (1, ?1)",
-        [random_tag()],
-    )
-    .map_err(sql("create the home's Message-ID tag"))?;
+    // Looked for first, so an open of a ledger that has its tag writes nothing; OR IGNORE:
+    // of two racing first opens, the first tag stays.
+    let has_tag = conn
+        .query_row("SELECT count(*) FROM mail_identity", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(sql("look for the home's Message-ID tag"))?
+        > 0;
+    if !has_tag {
+        conn.execute(
+            "INSERT OR IGNORE INTO mail_identity (id, tag) VALUES (1, ?1)",
+            [random_tag()],
+        )
+        .map_err(sql("create the home's Message-ID tag"))?;
+    }
     Ok(())
 }
 
