@@ -202,6 +202,68 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::backoff_secs;
+    use crate::store::Ledger;
+
+    fn ledger_with_one_upload() -> (tempfile::TempDir, Ledger) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).expect("ledger");
+        ledger
+            .connection()
+            .execute_batch(
+                "INSERT INTO runs (run_id, pipeline, started_at, state, trigger)
+                 VALUES ('r1', 'p', 'now', 'succeeded', 'file');
+                 INSERT INTO deliveries (id, run_id, pipeline, destination, name, path, sha256,
+                     target, always, state, next_attempt_at)
+                 VALUES (1, 'r1', 'p', 'erp', 'a.csv', 'archive/a.csv', 'x', 'sftp://t', 0,
+                     'pending', 0);",
+            )
+            .expect("rows");
+        (dir, ledger)
+    }
+
+    #[test]
+    fn a_lease_is_held_against_live_holders_and_taken_from_dead_or_expired_ones() {
+        let (_dir, ledger) = ledger_with_one_upload();
+        let me = crate::store::lease::owner();
+        // A holder on another host is never judged dead: only its time ends its lease.
+        let elsewhere = "elsewhere:1:1";
+        assert!(ledger.lease_delivery(1, elsewhere, 100, 60).unwrap());
+        assert!(!ledger.lease_delivery(1, &me, 159, 60).unwrap(), "held");
+        assert!(ledger.lease_delivery(1, &me, 160, 60).unwrap(), "expired");
+        assert!(
+            !ledger.lease_delivery(1, elsewhere, 161, 60).unwrap(),
+            "we are alive"
+        );
+        // A holder on this host whose process is gone: taken over at once.
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        child.wait().expect("wait");
+        let dead = format!(
+            "{}:{}:1",
+            me.rsplitn(3, ':').nth(2).unwrap_or_default(),
+            child.id()
+        );
+        ledger
+            .connection()
+            .execute(
+                "UPDATE deliveries SET lease_owner = ?1, lease_until = 10000",
+                [&dead],
+            )
+            .unwrap();
+        assert!(
+            ledger.lease_delivery(1, &me, 200, 60).unwrap(),
+            "dead holder"
+        );
+        // Delivered: nobody leases it any more, and the lease is cleared.
+        ledger.delivered(1, "uploaded", "now").unwrap();
+        assert!(!ledger.lease_delivery(1, elsewhere, 300, 60).unwrap());
+        let owner: Option<String> = ledger
+            .connection()
+            .query_row("SELECT lease_owner FROM deliveries WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(owner, None);
+    }
 
     #[test]
     fn backoff_doubles_up_to_an_hour() {
