@@ -610,3 +610,92 @@ fn a_connection_dropped_mid_download_is_an_error_with_host_path_and_step() {
     assert!(names(&root.join("var/landing/inventory_3pl")).is_empty());
     assert!(a.exists());
 }
+
+/// Under `serve` a refused delete is recorded once and nothing piles up over later polls: the
+/// file is not fetched again, and no rows or landing copies accumulate.
+#[test]
+fn serve_does_not_pile_up_rows_for_a_file_it_may_not_delete() {
+    let server = Sshd::start_with_sftp_flags("-R");
+    let remote = server.folder("outbound");
+    let (_dir, root, bytes) = sftp_home(
+        &server,
+        &remote,
+        "after_claim = \"delete\"\npoll_secs = 1\n",
+        "",
+    );
+    let root = root.as_path();
+    let a = remote.join("stock_2026-11-25.csv");
+    std::fs::write(&a, &bytes).unwrap();
+    age(&a);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args([
+            "--home",
+            root.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "off",
+            "--scan-secs",
+            "1",
+        ])
+        .env("TALLYMAN_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The daemon creates the ledger: until it has, a query finds nothing.
+    let rows_now = |query: &str| -> Vec<String> {
+        let Ok(conn) = rusqlite::Connection::open_with_flags(
+            root.join("var/ledger.sqlite"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        ) else {
+            return Vec::new();
+        };
+        let Ok(mut stmt) = conn.prepare(query) else {
+            return Vec::new();
+        };
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .map(|rows| rows.filter_map(Result::ok).collect())
+            .unwrap_or_default()
+    };
+    // Wait for the file's run, then for three more successful polls of the source.
+    while rows_now("select state from runs").is_empty() {
+        assert!(Instant::now() < deadline, "never processed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 4 {
+        assert!(Instant::now() < deadline, "the source was not polled again");
+        seen.extend(rows_now(
+            "select last_ok_at from source_status where last_ok_at is not null",
+        ));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let log = log.join().unwrap();
+    assert!(status.success(), "{log}");
+    assert_eq!(
+        ledger_rows(root, "select state from files"),
+        vec!["processed"],
+        "{log}"
+    );
+    assert_eq!(
+        ledger_rows(root, "select state from runs"),
+        vec!["succeeded"]
+    );
+    assert!(names(&root.join("var/landing/inventory_3pl")).is_empty());
+    assert_eq!(
+        ledger_rows(root, "select action || ' ' || state from remote_actions"),
+        vec!["delete pending"]
+    );
+    assert!(a.exists());
+}
