@@ -322,40 +322,40 @@ fn after_claim(
 
 /// Carries out one stored action. The data file is touched only while it is still the one
 /// taken (same size and mtime); a file gone already counts as done.
-fn perform(client: &SftpClient, s: &Sighting, action: &str) -> Result<Outcome, SftpError> {
+fn perform(client: &SftpClient, s: &Sighting, action: &str) -> Result<ActionEnd, SftpError> {
     let now = client.stat_name(&s.name)?;
     let replaced = now.is_some_and(|(size, mtime)| size != s.size || mtime as i64 != mtime_secs(s));
     if let Some(marker) = action.strip_prefix(MARKER_ACTION) {
         // A new upload of the name has its own marker now: not ours to remove.
         if replaced {
-            return Ok(Outcome::Replaced);
+            return Ok(ActionEnd::Replaced);
         }
         return match client.delete(marker) {
-            Ok(()) => Ok(Outcome::Done),
-            Err(e) if e.is_not_found() => Ok(Outcome::Done),
+            Ok(()) => Ok(ActionEnd::Done),
+            Err(e) if e.is_not_found() => Ok(ActionEnd::Done),
             Err(e) => Err(e),
         };
     }
     if now.is_none() {
-        return Ok(Outcome::Gone);
+        return Ok(ActionEnd::Gone);
     }
     if replaced {
-        return Ok(Outcome::Replaced);
+        return Ok(ActionEnd::Replaced);
     }
     let done = match action.strip_prefix("move:") {
         Some(to) => client.move_to(&s.name, to).map(|_| ()),
         None => client.delete(&s.name),
     };
     match done {
-        Ok(()) => Ok(Outcome::Done),
-        Err(e) if e.is_not_found() && client.stat_name(&s.name)?.is_none() => Ok(Outcome::Gone),
+        Ok(()) => Ok(ActionEnd::Done),
+        Err(e) if e.is_not_found() && client.stat_name(&s.name)?.is_none() => Ok(ActionEnd::Gone),
         Err(e) => Err(e),
     }
 }
 
 /// How an after-claim action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+enum ActionEnd {
     Done,
     /// The file is no longer on the server (someone else removed it).
     Gone,
@@ -405,14 +405,14 @@ fn retry_remote_actions(
         let s = sighting_of(&a);
         let now = super::now_text(Utc::now());
         match perform(client, &s, &a.action) {
-            Ok(Outcome::Done) => {
+            Ok(ActionEnd::Done) => {
                 tracing::info!(pipeline = %p.id, file = %a.name, action = %a.action, "after-claim action done on retry");
                 ledger.remote_action_settled(a.id, "done", None, &now)?;
             }
-            Ok(Outcome::Gone) => {
+            Ok(ActionEnd::Gone) => {
                 ledger.remote_action_settled(a.id, "done", Some("gone from the server"), &now)?
             }
-            Ok(Outcome::Replaced) => ledger.remote_action_settled(
+            Ok(ActionEnd::Replaced) => ledger.remote_action_settled(
                 a.id,
                 "dropped",
                 Some("another file has the name now; left alone"),
