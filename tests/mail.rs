@@ -403,4 +403,52 @@ fn smtp_auth_with_credentials_from_the_environment() {
     let s = queue::flush(&conn, &right, t0()).expect("flush");
     assert_eq!(s.sent, 1);
     assert_eq!(server.messages().len(), 1);
+    // Plain text is allowed to a relay on loopback only.
+    assert_eq!(server.auth_log(), vec!["plain refused", "plain ok"]);
+}
+
+/// With a login, STARTTLS is required even when `tls_required = false`: a server that does
+/// not offer STARTTLS never sees the credentials (the message waits for a retry); and
+/// settings built by hand with `tls = "none"` and a login off loopback are refused.
+#[test]
+fn credentials_are_never_sent_without_tls() {
+    let server = SmtpServer::start(ServerOpts {
+        auth: Some(("alice".into(), "s3cret".into())),
+        ..ServerOpts::default()
+    });
+    let raw = mail_raw(&format!(
+        "smtp_host = \"127.0.0.1\"\nport = {}\ntls = \"starttls\"\ntls_required = false\nusername_env = \"TM_USER\"\npassword_env = \"TM_PASS\"",
+        server.port
+    ));
+    let settings = raw.compile().expect("settings");
+    let env = |k: &str| match k {
+        "TM_USER" => Some("alice".to_string()),
+        "TM_PASS" => Some("s3cret".to_string()),
+        _ => None,
+    };
+    let conn = ledger();
+    queue::enqueue(&conn, &outgoing(&raw), t0()).expect("enqueue");
+    let mailer = Mailer::from_settings(&settings, &env).expect("mailer");
+    let s = queue::flush(&conn, &mailer, t0()).expect("flush");
+    assert_eq!((s.sent, s.retry_later), (0, 1));
+    assert!(server.auth_log().is_empty(), "{:?}", server.auth_log());
+    assert!(server.messages().is_empty());
+
+    let plain = mail_raw(
+        "smtp_host = \"127.0.0.1\"\ntls = \"none\"\nusername_env = \"TM_USER\"\npassword_env = \"TM_PASS\"",
+    );
+    let mut settings = plain
+        .compile()
+        .expect("loopback plain text with a login compiles");
+    if let Some(smtp) = settings.smtp.as_mut() {
+        smtp.host = "smtp.example.com".into();
+    }
+    let err = Mailer::from_settings(&settings, &env)
+        .err()
+        .expect("refused off loopback");
+    assert!(
+        err.to_string()
+            .contains("not sending the login without TLS"),
+        "{err}"
+    );
 }

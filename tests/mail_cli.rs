@@ -621,3 +621,85 @@ fn duplicates_corrections_and_quarantined_files_are_reported() {
         "{html}"
     );
 }
+
+/// The process dies during the first send of a report (after the queue row was claimed): the
+/// next `mail flush` takes over the dead process's claim at once and sends it, instead of
+/// waiting out the 15-minute lease.
+#[test]
+fn mail_flush_sends_at_once_what_a_crashed_first_attempt_left_claimed() {
+    let server = SmtpServer::start(ServerOpts::default());
+    let h = demo_home();
+    smtp_settings(&h.root, server.port);
+    let crashed = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args(["--home", h.root.to_str().unwrap(), "run"])
+        .env("TALLYMAN_LOG", "warn")
+        .env("TALLYMAN_FAILPOINTS", "mail-claimed")
+        .output()
+        .expect("run tallyman");
+    assert!(!crashed.status.success());
+    assert!(String::from_utf8_lossy(&crashed.stderr).contains("failpoint mail-claimed hit"));
+    assert!(server.messages().is_empty());
+    let flushed = ok(&tallyman(&h.root, &["mail", "flush"]));
+    assert!(flushed.contains("mail: 1 sent"), "{flushed}");
+    assert_eq!(server.messages().len(), 1);
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&tallyman(&h.root, &["mail", "--json"]))).expect("json");
+    assert_eq!(listed[0]["state"], "sent");
+    assert_eq!(listed[0]["attempts"], 2);
+}
+
+/// Two homes each mail their own `r000001`: the Message-IDs differ (a per-home random part),
+/// so a mailbox that drops repeated Message-IDs shows both; within one home a report keeps
+/// its Message-ID (the queue stays idempotent).
+#[test]
+fn message_ids_of_two_homes_differ() {
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            let h = demo_home();
+            ok(&tallyman(&h.root, &["run"]));
+            let listed: serde_json::Value =
+                serde_json::from_str(&ok(&tallyman(&h.root, &["mail", "--json"]))).expect("json");
+            let id = listed[0]["message_id"]
+                .as_str()
+                .expect("message id")
+                .to_string();
+            assert!(id.contains(".r000001."), "{id}");
+            id
+        })
+        .collect();
+    assert_ne!(ids[0], ids[1]);
+}
+
+/// `check` refuses a plain-text relay off loopback when a login is configured, and accepts
+/// one on loopback.
+#[test]
+fn check_refuses_a_plain_text_login_off_loopback() {
+    let h = demo_home();
+    for (host, ok_expected) in [
+        ("smtp.example.com", false),
+        ("127.0.0.1", true),
+        ("localhost", true),
+    ] {
+        std::fs::write(
+            h.root.join("tallyman.toml"),
+            format!(
+                "[mail]\nfrom = \"Tallyman <tallyman@example.com>\"\nsmtp_host = \"{host}\"\ntls = \"none\"\nusername_env = \"U\"\npassword_env = \"P\"\n"
+            ),
+        )
+        .expect("write tallyman.toml");
+        let o = tallyman(&h.root, &["check"]);
+        assert_eq!(
+            o.status.success(),
+            ok_expected,
+            "{host}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        if !ok_expected {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                err.contains("mail.tls") && err.contains("plain text"),
+                "{err}"
+            );
+        }
+    }
+}

@@ -348,3 +348,70 @@ fn a_file_changed_during_download_is_refused_and_leaves_no_staging_file() {
         assert!(!staging.exists(), "{what}: staging left behind");
     }
 }
+
+/// OpenSSH refuses a host key listed on an `@revoked` line, whatever else known_hosts says;
+/// libssh2 does not know the marker, so we read it ourselves. An `@cert-authority` line is
+/// refused explicitly: host certificates are not supported, and the error says so.
+#[test]
+fn revoked_host_keys_and_certificate_authorities_are_refused_with_a_clear_error() {
+    let sshd = Sshd::start();
+    let inbox = sshd.folder("in");
+    let line = fs::read_to_string(&sshd.known_hosts).unwrap();
+    let (_, key) = line.trim().split_once(' ').unwrap();
+    let cases = [
+        ("revoked", format!("{line}@revoked * {key}\n")),
+        (
+            "ca",
+            format!("@cert-authority [127.0.0.1]:{} {key}\n", sshd.port),
+        ),
+    ];
+    for (what, text) in cases {
+        let kh = sshd.dir.path().join(format!("kh_{what}"));
+        fs::write(&kh, text).unwrap();
+        let mut raw = sshd.raw(&inbox);
+        raw.known_hosts = kh;
+        let err = raw.compile().unwrap().connect().err().expect("refused");
+        eprintln!("{what}: {err}");
+        assert_eq!(err.step(), Step::HostKey, "{what}: {err}");
+        match what {
+            "revoked" => assert!(
+                matches!(err, SftpError::HostKeyRevoked { .. })
+                    && err.to_string().contains("REVOKED"),
+                "{err:?}"
+            ),
+            _ => assert!(err.to_string().contains("@cert-authority"), "{err}"),
+        }
+    }
+    thread::sleep(Duration::from_millis(300));
+    assert!(!sshd.log_text().contains("publickey"), "a key was offered");
+    // Control: the plain line alone is accepted.
+    sshd.endpoint(&inbox)
+        .connect()
+        .expect("plain line accepted");
+}
+
+/// A private key others may read or write is refused before it is offered, as OpenSSH does.
+#[test]
+fn a_private_key_open_to_others_is_refused_like_openssh() {
+    use std::os::unix::fs::PermissionsExt;
+    let sshd = Sshd::start();
+    let inbox = sshd.folder("in");
+    let key = sshd.dir.path().join("open_key");
+    fs::copy(&sshd.client_key, &key).unwrap();
+    for mode in [0o666, 0o640, 0o604] {
+        fs::set_permissions(&key, fs::Permissions::from_mode(mode)).unwrap();
+        let mut raw = sshd.raw(&inbox);
+        raw.key_file = key.clone();
+        let err = raw.compile().unwrap().connect().err().expect("refused");
+        assert!(matches!(err, SftpError::Auth { .. }), "{mode:o}: {err:?}");
+        assert!(
+            err.to_string().contains("UNPROTECTED PRIVATE KEY FILE")
+                && err.to_string().contains(&format!("{mode:04o}")),
+            "{err}"
+        );
+    }
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+    let mut raw = sshd.raw(&inbox);
+    raw.key_file = key;
+    raw.compile().unwrap().connect().expect("0600 accepted");
+}

@@ -2,6 +2,8 @@
 //! test): atomic uploads seen only complete, the restart rule for an existing final name,
 //! stale temp cleanup, source and destination checks.
 
+#[path = "support/cut_proxy.rs"]
+mod cut_proxy;
 #[path = "support/sample.rs"]
 mod sample;
 #[path = "support/sshd.rs"]
@@ -59,8 +61,9 @@ fn a_polling_reader_never_sees_a_partial_upload_under_the_final_name() {
         "final name seen partial"
     );
     assert!(
-        seen.iter()
-            .any(|(n, len)| n == ".atp.csv.tallyman-tmp" && *len < full),
+        seen.iter().any(|(n, len)| n.starts_with(".atp.csv.")
+            && n.ends_with(".tallyman-tmp")
+            && *len < full),
         "the reader never saw the upload in progress, so it proved nothing"
     );
     let names: Vec<_> = fs::read_dir(&outbox)
@@ -116,7 +119,13 @@ fn uploading_again_after_a_crash_verifies_instead_of_rewriting() {
             content,
             "{what}"
         );
-        assert!(!outbox.join(".orders.csv.tallyman-tmp").exists(), "{what}");
+        let temps: Vec<_> = fs::read_dir(&outbox)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tallyman-tmp"))
+            .collect();
+        assert!(temps.is_empty(), "{what}: {temps:?}");
     }
 }
 
@@ -177,4 +186,99 @@ fn check_reports_readable_and_writable_folders_and_fails_on_missing_ones() {
         assert!(!err.is_retryable(), "{access:?}: {err}");
         assert!(err.to_string().contains("nope"), "{access:?}: {err}");
     }
+}
+
+/// Two uploads of the same name at once over a slow link (a `run` and an `uploads push`, or two
+/// daemons): each writes its own temp, so neither truncates what the other is about to rename,
+/// and a reader polling the final name only ever sees the complete, right bytes. One upload
+/// wins the rename; the other finds our bytes there.
+#[test]
+fn two_uploads_of_one_name_at_once_never_expose_wrong_bytes() {
+    let sshd = Sshd::start();
+    let outbox = sshd.folder("out");
+    let content = Arc::new(data(3 * 1024 * 1024, 21));
+    let proxy = cut_proxy::start_slow(sshd.port, 16 * 1024, Duration::from_millis(5));
+    let kh = sshd.dir.path().join("kh_slow");
+    let key = fs::read_to_string(&sshd.known_hosts).unwrap();
+    let key = key.split_once(' ').unwrap().1.to_string();
+    fs::write(&kh, format!("[127.0.0.1]:{} {key}", proxy.port)).unwrap();
+    let mut raw = sshd.raw(&outbox);
+    raw.port = proxy.port;
+    raw.known_hosts = kh;
+    raw.io_timeout_secs = 60;
+    let ep = raw.compile().unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let wrong: Arc<Mutex<Vec<String>>> = Arc::default();
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reader = {
+        let (path, stop, wrong, reads, content) = (
+            outbox.join("atp.csv"),
+            Arc::clone(&stop),
+            Arc::clone(&wrong),
+            Arc::clone(&reads),
+            Arc::clone(&content),
+        );
+        thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(bytes) = fs::read(&path) {
+                    reads.fetch_add(1, Ordering::SeqCst);
+                    if bytes != *content {
+                        let nul = bytes.iter().filter(|b| **b == 0).count();
+                        wrong
+                            .lock()
+                            .unwrap()
+                            .push(format!("{} bytes, {nul} NUL", bytes.len()));
+                    }
+                }
+                thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    let dir = outbox.display().to_string();
+    let uploads: Vec<_> = (0..2)
+        .map(|_| {
+            let (ep, content, dir) = (ep.clone(), Arc::clone(&content), dir.clone());
+            thread::spawn(move || {
+                let client = ep.connect().expect("connect");
+                client.upload_atomic(UploadSource::Bytes(&content), &dir, "atp.csv")
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = uploads
+        .into_iter()
+        .map(|h| h.join().unwrap().expect("upload"))
+        .collect();
+    // Keep reading a little after both are done, then stop.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while reads.load(Ordering::SeqCst) < 10 && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::SeqCst);
+    reader.join().unwrap();
+    assert!(
+        wrong.lock().unwrap().is_empty(),
+        "{:?}",
+        wrong.lock().unwrap()
+    );
+    assert!(
+        reads.load(Ordering::SeqCst) > 0,
+        "the reader never saw the file"
+    );
+    let uploaded = outcomes
+        .iter()
+        .filter(|o| matches!(o, UploadOutcome::Uploaded { .. }))
+        .count();
+    let present = outcomes
+        .iter()
+        .filter(|o| matches!(o, UploadOutcome::AlreadyPresent { .. }))
+        .count();
+    assert_eq!((uploaded, present), (1, 1), "{outcomes:?}");
+    assert_eq!(fs::read(outbox.join("atp.csv")).unwrap(), *content);
+    let names: Vec<_> = fs::read_dir(&outbox)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["atp.csv".to_string()], "no temp left");
 }

@@ -28,6 +28,13 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                 );
             }
             println!("{} pipeline(s) valid", pipelines.len());
+            // SFTP sources are written over the network: a short quiet window takes a
+            // stalled upload half-written.
+            for (id, p) in &pipelines {
+                if let (Some(_), Some(w)) = (&p.source.sftp, p.source.settle.network_warning()) {
+                    println!("warning: {id}: SFTP source: {w}");
+                }
+            }
             if let Ok(m) = tallyman::config::load_mail(&home) {
                 match &m.smtp {
                     Some(s) => println!("mail: SMTP {}:{} from {}", s.host, s.port, m.from),

@@ -82,6 +82,15 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                     eprintln!("{id}: {e}");
                     failed = true;
                 }
+                // A remote file that could not be fetched is a failure of this run; an
+                // after-claim action the server refused is retried later (the file is taken).
+                for e in &summary.source_errors {
+                    eprintln!("{e}");
+                    failed = true;
+                }
+                for w in &summary.source_warnings {
+                    eprintln!("{w}");
+                }
                 for e in &summary.deliveries.errors {
                     eprintln!("{e}");
                     // A server that is down is retried on later passes; a refusal is for good.

@@ -32,7 +32,14 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
         limit: Some(args.limit),
     })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        // Runs, and beside them what failed outside a run: remote sources whose last pass
+        // failed (host, path and step in `last_error`) and after-claim actions still owed.
+        let out = serde_json::json!({
+            "runs": rows,
+            "sources": ledger.source_problems()?,
+            "remote_actions": ledger.pending_remote_actions()?,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(
@@ -71,6 +78,23 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             s.failures,
             s.last_ok_at.as_deref().unwrap_or("never"),
             s.last_error
+        );
+    }
+    // Remote files taken whose delete or move (or done marker removal) the server refused.
+    for a in ledger.pending_remote_actions()? {
+        println!(
+            "after-claim {} of {} on {} ({}): pending after {} attempt(s), next try {}{}",
+            a.action,
+            tallyman::transport::sftp::escaped(&a.name),
+            a.source,
+            a.pipeline,
+            a.attempts,
+            chrono::DateTime::from_timestamp(a.next_attempt_at, 0)
+                .map_or_else(|| "-".into(), |t| t.to_rfc3339()),
+            a.last_error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
         );
     }
     // Uploads to SFTP destinations that have not reached the server yet, with their last error.

@@ -81,10 +81,15 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             for (id, p) in &pipelines {
                 let s = deliver_pending(&home, &ledger, p)?;
                 println!(
-                    "{id}: uploads: {} uploaded, {} already on the server, {} problem(s)",
+                    "{id}: uploads: {} uploaded, {} already on the server, {} problem(s){}",
                     s.uploaded,
                     s.already_present,
-                    s.errors.len()
+                    s.errors.len(),
+                    if s.leased_elsewhere > 0 {
+                        format!(", {} being uploaded by another process", s.leased_elsewhere)
+                    } else {
+                        String::new()
+                    }
                 );
                 for e in &s.errors {
                     eprintln!("{e}");

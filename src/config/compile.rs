@@ -425,7 +425,13 @@ pub fn compile(
         );
         glob::Pattern::new("*").expect("literal glob")
     });
-    let defaults = SettlePolicy::default();
+    // SFTP sources wait for a network upload's quiet time by default (see
+    // `SettlePolicy::sftp_default`); local drops keep the short defaults.
+    let defaults = if raw.source.sftp.is_some() {
+        SettlePolicy::sftp_default()
+    } else {
+        SettlePolicy::default()
+    };
     let settle = SettlePolicy {
         min_age: raw
             .source

@@ -50,8 +50,10 @@ pub struct SourceRaw {
     pub folder: Option<String>,
     /// Glob on file names; default `*`.
     pub pattern: Option<String>,
-    /// Suffix of the partner's done marker, e.g. ".done": when set, only files with one are taken.
+    /// Suffix of the partner's done marker, e.g. ".done": when set, only files with one are
+    /// taken (a marker older than its file is ignored).
     pub done_marker: Option<String>,
+    /// Default 2 s; 60 s for an SFTP source (a network upload may pause that long).
     pub min_age_secs: Option<u64>,
     pub settle_secs: Option<u64>,
     /// The partner's SFTP server instead of a local folder (`folder` is then unused).

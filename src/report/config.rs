@@ -286,6 +286,19 @@ pub struct MailSettings {
     /// `None` means spool mode.
     pub smtp: Option<SmtpSettings>,
     pub spool_dir: PathBuf,
+    /// This home's random part of every Message-ID (`report::queue::home_tag`, kept in the
+    /// ledger), so two homes never send the same Message-ID for their own `r000001`. Empty
+    /// until the caller sets it from the ledger.
+    pub message_id_tag: String,
+}
+
+/// Whether `host` is this machine (a plain-text relay there never puts a password on a wire).
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl MailRaw {
@@ -347,6 +360,19 @@ impl MailRaw {
                 "port or credentials given without smtp_host",
             ));
         }
+        if let (Some(host), Some(TlsMode::None), Some(_)) = (&self.smtp_host, tls, &credentials_env)
+        {
+            if !is_loopback(host) {
+                errors.push(err(
+                    "mail.tls",
+                    format!(
+                        "tls = \"none\" with username_env/password_env would send the SMTP \
+                         login in plain text to {host}; use starttls or implicit (plain text is \
+                         only allowed to a relay on loopback)"
+                    ),
+                ));
+            }
+        }
         let smtp = match (&self.smtp_host, tls) {
             (Some(host), Some(_)) if host.trim().is_empty() => {
                 errors.push(err("mail.smtp_host", "must not be empty"));
@@ -371,6 +397,7 @@ impl MailRaw {
                 from,
                 smtp,
                 spool_dir: self.spool_dir.clone(),
+                message_id_tag: String::new(),
             }),
             _ => Err(errors),
         }

@@ -38,6 +38,11 @@ pub enum MailError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "SMTP host {host}: not sending the login without TLS (tls = \"none\" is only allowed \
+         with credentials on loopback)"
+    )]
+    PlainTextLogin { host: String },
     #[error("TLS setup for SMTP host {host}: {source}")]
     Tls {
         host: String,
@@ -72,11 +77,18 @@ pub enum SendFailure {
     Permanent(String),
 }
 
-/// A stable Message-ID: derived from run, pipeline and recipients, so building the same
-/// report twice yields the same id and the queue's unique index refuses the second copy.
-pub fn message_id(report: &RunReport, recipients: &[Address], from: &Address) -> String {
+/// A stable Message-ID: derived from the home's tag, run, pipeline and recipients, so
+/// building the same report twice yields the same id and the queue's unique index refuses the
+/// second copy, while another home's `r000001` (or this home's after a new ledger) differs:
+/// a mailbox that drops repeated Message-IDs would hide it.
+pub fn message_id(
+    report: &RunReport,
+    recipients: &[Address],
+    from: &Address,
+    home_tag: &str,
+) -> String {
     let mut h = Sha256::new();
-    for part in [report.pipeline.as_str(), report.run_id.as_str()] {
+    for part in [home_tag, report.pipeline.as_str(), report.run_id.as_str()] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -91,8 +103,18 @@ pub fn message_id(report: &RunReport, recipients: &[Address], from: &Address) ->
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
         .take(40)
         .collect();
+    let tag: String = home_tag
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(32)
+        .collect();
+    let tag = if tag.is_empty() {
+        String::new()
+    } else {
+        format!("{tag}.")
+    };
     format!(
-        "<tallyman.{run}.{}@{}>",
+        "<tallyman.{tag}{run}.{}@{}>",
         digest.get(..16).unwrap_or(&digest),
         from.domain()
     )
@@ -112,7 +134,12 @@ pub fn build_message(
         .chain(&rule.cc)
         .map(|m| m.email.clone())
         .collect();
-    let id = message_id(report, &recipients, &settings.from.email);
+    let id = message_id(
+        report,
+        &recipients,
+        &settings.from.email,
+        &settings.message_id_tag,
+    );
     let mut builder = Message::builder()
         .from(settings.from.clone())
         .subject(rendered.subject.clone())
@@ -222,8 +249,19 @@ fn smtp_transport(
     };
     // STARTTLS required never falls back to plain text: lettre's Tls::Required fails the
     // connection when the server does not offer STARTTLS.
+    // Credentials are never sent without TLS: with a login, STARTTLS becomes required (an
+    // opportunistic session that the server did not upgrade would send AUTH in the clear),
+    // and a plain-text relay is only accepted on loopback (the config refuses it elsewhere;
+    // checked again here for settings built by hand).
+    let with_login = s.credentials_env.is_some();
+    if with_login && s.tls == TlsMode::None && !super::config::is_loopback(&s.host) {
+        return Err(MailError::PlainTextLogin {
+            host: s.host.clone(),
+        });
+    }
     let tls = match s.tls {
         TlsMode::StartTls { required: true } => Tls::Required(params()?),
+        TlsMode::StartTls { required: false } if with_login => Tls::Required(params()?),
         TlsMode::StartTls { required: false } => Tls::Opportunistic(params()?),
         TlsMode::Implicit => Tls::Wrapper(params()?),
         TlsMode::None => Tls::None,

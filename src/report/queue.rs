@@ -10,6 +10,10 @@
 //! If the process dies between the server's 250 and that update, or the connection drops
 //! after the final "." but before the 250 arrives, the message is sent again after the lease;
 //! recipients see the same Message-ID twice, which mail clients fold into one.
+//!
+//! A claim records its holder (`lease_owner`, `store::lease::owner`); every flush first takes
+//! over the leases of holders that died (a crash during the first send), so their messages
+//! are due at once instead of after `CLAIM_LEASE_SECS`.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -105,9 +109,90 @@ pub fn migrate(conn: &Connection) -> Result<(), QueueError> {
             created_at INTEGER NOT NULL,
             sent_at INTEGER
         );
-        CREATE INDEX IF NOT EXISTS mail_queue_due ON mail_queue (state, next_attempt_at);",
+        CREATE INDEX IF NOT EXISTS mail_queue_due ON mail_queue (state, next_attempt_at);
+        CREATE TABLE IF NOT EXISTS mail_identity (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            tag TEXT NOT NULL              -- random, once per ledger: part of every Message-ID
+        );",
     )
-    .map_err(sql("create table"))
+    .map_err(sql("create table"))?;
+    let has_lease: bool = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('mail_queue') WHERE name = 'lease_owner'",
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )
+        .map_err(sql("look for lease_owner"))?;
+    if !has_lease {
+        conn.execute_batch("ALTER TABLE mail_queue ADD COLUMN lease_owner TEXT")
+            .map_err(sql("add lease_owner"))?;
+    }
+    // Looked for first, so an open of a ledger that has its tag writes nothing; OR IGNORE:
+    // of two racing first opens, the first tag stays.
+    let has_tag = conn
+        .query_row("SELECT count(*) FROM mail_identity", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(sql("look for the home's Message-ID tag"))?
+        > 0;
+    if !has_tag {
+        conn.execute(
+            "INSERT OR IGNORE INTO mail_identity (id, tag) VALUES (1, ?1)",
+            [random_tag()],
+        )
+        .map_err(sql("create the home's Message-ID tag"))?;
+    }
+    Ok(())
+}
+
+/// 16 hex digits from the kernel's random source (the time and pid if it cannot be read).
+fn random_tag() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64;
+        bytes = (nanos ^ u64::from(std::process::id()).rotate_left(40)).to_le_bytes();
+    }
+    hex::encode(bytes)
+}
+
+/// This home's random Message-ID part (`MailSettings::message_id_tag`).
+pub fn home_tag(conn: &Connection) -> Result<String, QueueError> {
+    conn.query_row("SELECT tag FROM mail_identity WHERE id = 1", [], |r| {
+        r.get(0)
+    })
+    .map_err(sql("read the home's Message-ID tag"))
+}
+
+/// Makes due at `now` every queued message whose claim is held by a process that died (a
+/// crash mid-send); returns how many. Holders on other hosts, or still running, keep theirs.
+pub fn take_over_dead_leases(conn: &Connection, now: i64) -> Result<usize, QueueError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, lease_owner FROM mail_queue
+             WHERE state = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at > ?1",
+        )
+        .map_err(sql("find leased messages"))?;
+    let held: Vec<(i64, String)> = stmt
+        .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(sql("find leased messages"))?
+        .collect::<Result<_, _>>()
+        .map_err(sql("read leased messages"))?;
+    let mut taken = 0;
+    for (id, owner) in held {
+        if crate::store::lease::is_dead(&owner) {
+            taken += conn
+                .execute(
+                    "UPDATE mail_queue SET next_attempt_at = ?2, lease_owner = NULL
+                     WHERE id = ?1 AND lease_owner = ?3 AND state = 'queued'",
+                    params![id, now, owner],
+                )
+                .map_err(sql("take over a dead lease"))?;
+            tracing::warn!(id, holder = %owner, "mail: the process sending it died; due now");
+        }
+    }
+    Ok(taken)
 }
 
 /// Stores a message, due at once. Returns the row id and whether it was new: the same
@@ -159,13 +244,13 @@ struct Claimed {
 
 /// Claims the next due row in one statement (atomic in SQLite), so two flushers never send
 /// the same row at once.
-fn claim(conn: &Connection, now: i64) -> Result<Option<Claimed>, QueueError> {
+fn claim(conn: &Connection, now: i64, owner: &str) -> Result<Option<Claimed>, QueueError> {
     conn.query_row(
-        "UPDATE mail_queue SET attempts = attempts + 1, next_attempt_at = ?2
+        "UPDATE mail_queue SET attempts = attempts + 1, next_attempt_at = ?2, lease_owner = ?3
          WHERE id = (SELECT id FROM mail_queue WHERE state = 'queued' AND next_attempt_at <= ?1
                      ORDER BY next_attempt_at, id LIMIT 1)
          RETURNING id, envelope_from, recipients, message_id, message, attempts",
-        params![now, now + CLAIM_LEASE_SECS],
+        params![now, now + CLAIM_LEASE_SECS, owner],
         |r| {
             Ok(Claimed {
                 id: r.get(0)?,
@@ -189,7 +274,10 @@ pub fn flush(
 ) -> Result<FlushSummary, QueueError> {
     let now_s = now.timestamp();
     let mut summary = FlushSummary::default();
-    while let Some(c) = claim(conn, now_s)? {
+    take_over_dead_leases(conn, now_s)?;
+    let owner = crate::store::lease::owner();
+    while let Some(c) = claim(conn, now_s, &owner)? {
+        crate::failpoint::hit("mail-claimed");
         let outcome = match (
             c.from.parse(),
             serde_json::from_str::<Vec<String>>(&c.recipients),
@@ -207,7 +295,8 @@ pub fn flush(
         match outcome {
             Ok(()) => {
                 conn.execute(
-                    "UPDATE mail_queue SET state = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1",
+                    "UPDATE mail_queue SET state = 'sent', sent_at = ?2, last_error = NULL,
+                     lease_owner = NULL WHERE id = ?1",
                     params![c.id, now_s],
                 )
                 .map_err(sql("mark sent"))?;
@@ -217,7 +306,8 @@ pub fn flush(
             Err(SendFailure::Retry(why)) => {
                 let next = now_s + backoff_secs(c.attempts);
                 conn.execute(
-                    "UPDATE mail_queue SET next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+                    "UPDATE mail_queue SET next_attempt_at = ?2, last_error = ?3, lease_owner = NULL
+                     WHERE id = ?1",
                     params![c.id, next, why],
                 )
                 .map_err(sql("schedule retry"))?;
@@ -226,7 +316,8 @@ pub fn flush(
             }
             Err(SendFailure::Permanent(why)) => {
                 conn.execute(
-                    "UPDATE mail_queue SET state = 'failed', last_error = ?2 WHERE id = ?1",
+                    "UPDATE mail_queue SET state = 'failed', last_error = ?2, lease_owner = NULL
+                     WHERE id = ?1",
                     params![c.id, why],
                 )
                 .map_err(sql("mark failed"))?;

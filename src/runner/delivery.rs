@@ -2,9 +2,14 @@
 //! connection per destination per pass, `upload_atomic` (temp name, fsync, rename), then the
 //! ledger. A crash between the rename and the ledger update is repaired by the next pass: the
 //! final file is found with our sha256 and counted as delivered, never uploaded twice.
+//!
+//! Each upload is leased in the ledger before a byte is written (`Ledger::lease_delivery`), so
+//! `uploads push` and `serve` (or two `run`s) never upload the same file at once; a lease of
+//! a process that died is taken over at once. Temps of our naming that nobody has written to
+//! for a while (a crash's leftovers) are removed once per destination and pass.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use chrono::Utc;
 
@@ -22,7 +27,13 @@ pub struct DeliverySummary {
     /// Each failed try, with host, path and step; the upload stays queued unless it says
     /// "failed for good".
     pub errors: Vec<String>,
+    /// Uploads another live process holds the lease of (it is uploading them now).
+    pub leased_elsewhere: usize,
 }
+
+/// How long an upload's lease lasts if its holder neither finishes nor dies (a holder that
+/// died is replaced at once).
+const UPLOAD_LEASE_SECS: i64 = 3600;
 
 /// What `record_outbound` should queue for a file written to `destination`.
 pub fn queue_for(
@@ -72,7 +83,26 @@ pub fn deliver_pending(
                 continue;
             }
         };
+        // A temp no upload has written to for twice the I/O timeout belongs to no live
+        // upload (a stalled one fails after one timeout).
+        let stale_after = ep.io_timeout * 2 + Duration::from_secs(60);
+        match client.clean_stale_temps(&ep.folder, stale_after, SystemTime::now()) {
+            Ok(removed) => {
+                for name in removed {
+                    tracing::info!(pipeline = %p.id, destination, temp = %crate::transport::sftp::escaped(&name), "removed a stale upload temp of ours");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(pipeline = %p.id, destination, "cleaning stale upload temps: {e}")
+            }
+        }
+        let owner = crate::store::lease::owner();
         for d in rows {
+            if !ledger.lease_delivery(d.id, &owner, Utc::now().timestamp(), UPLOAD_LEASE_SECS)? {
+                tracing::info!(pipeline = %p.id, destination, file = %d.name, "another process is uploading it; skipped");
+                summary.leased_elsewhere += 1;
+                continue;
+            }
             let local = home.root.join(&d.path);
             match client.upload_atomic(UploadSource::Path(&local), &ep.folder, &d.name) {
                 Ok(outcome) => {

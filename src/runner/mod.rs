@@ -55,6 +55,12 @@ pub struct Summary {
     pub file_errors: Vec<String>,
     /// Uploads to SFTP destinations tried in this pass (`delivery::deliver_pending`).
     pub deliveries: delivery::DeliverySummary,
+    /// Remote files that could not be fetched this pass (host, path and step in each): errors
+    /// for the exit code; the other files went on (`sftp_source`).
+    pub source_errors: Vec<String>,
+    /// After-claim actions (delete, move, marker removal) the server refused: the file was
+    /// processed; the action is retried with backoff and listed by `tallyman runs`.
+    pub source_warnings: Vec<String>,
 }
 
 pub fn now_text(t: DateTime<Utc>) -> String {

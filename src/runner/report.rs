@@ -55,8 +55,12 @@ pub fn report_pass(home: &Home, ledger: &Ledger, p: &Pipeline, summary: &mut Sum
         .map(|name| duplicate_note(ledger, &p.id, name))
         .collect();
     let settings = match p.report {
-        Some(_) => match crate::config::load_mail(home) {
-            Ok(s) => Some(s),
+        Some(_) => match crate::config::load_mail(home).map(|s| with_home_tag(ledger, s)) {
+            Ok(Ok(s)) => Some(s),
+            Ok(Err(e)) => {
+                summary.report_errors.push(e);
+                None
+            }
             Err(es) => {
                 for e in es {
                     summary.report_errors.push(e.to_string());
@@ -193,7 +197,7 @@ pub fn queue_late_alert(
     let Some(rule) = &p.report else {
         return Ok(false);
     };
-    let settings = mail_settings(home)?;
+    let settings = with_home_tag(ledger, mail_settings(home)?)?;
     let message = format!(
         "no file for business date {date} arrived by its deadline {}",
         deadline
@@ -221,6 +225,12 @@ pub fn queue_late_alert(
         flush_mail(home, ledger)?;
     }
     Ok(new)
+}
+
+/// The settings with this home's Message-ID tag from the ledger.
+fn with_home_tag(ledger: &Ledger, mut s: MailSettings) -> Result<MailSettings, String> {
+    s.message_id_tag = queue::home_tag(ledger.connection()).map_err(|e| e.to_string())?;
+    Ok(s)
 }
 
 /// The home's mail settings (`tallyman.toml [mail]`), every problem in one message.

@@ -1,9 +1,27 @@
 //! The upload queue of outbound files bound for SFTP destinations: queued in the same
 //! transaction as the outbound row, retried with backoff, `delivered` or `failed` for good.
 
-use rusqlite::params;
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{Ledger, StoreError};
+
+/// Adds the lease columns to the deliveries table (ledgers made before leases have none).
+/// An upload is leased before any byte is written, so two pushes (`uploads push` and
+/// `serve`, or two `run`s) never upload the same row at once.
+pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('deliveries') WHERE name = 'lease_owner'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has {
+        conn.execute_batch(
+            "ALTER TABLE deliveries ADD COLUMN lease_owner TEXT;
+             ALTER TABLE deliveries ADD COLUMN lease_until INTEGER;",
+        )?;
+    }
+    Ok(())
+}
 
 /// What `record_outbound` queues alongside an outbound file.
 #[derive(Debug, Clone)]
@@ -91,12 +109,51 @@ impl Ledger {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
+    /// Takes the lease on a pending upload for `owner` until `now + secs`: false when another
+    /// live process holds it (its lease has not run out and its process still runs). A
+    /// holder that died is replaced at once. Compare-and-set on the old owner, so two
+    /// processes never both win.
+    pub fn lease_delivery(
+        &self,
+        id: i64,
+        owner: &str,
+        now: i64,
+        secs: i64,
+    ) -> Result<bool, StoreError> {
+        let conn = self.connection();
+        let held: Option<(Option<String>, Option<i64>)> = conn
+            .query_row(
+                "SELECT lease_owner, lease_until FROM deliveries WHERE id = ?1 AND state = 'pending'",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())?;
+        let Some((holder, until)) = held else {
+            return Ok(false);
+        };
+        if let (Some(h), Some(until)) = (&holder, until) {
+            if h != owner && until > now && !super::lease::is_dead(h) {
+                return Ok(false);
+            }
+        }
+        let n = conn
+            .execute(
+                "UPDATE deliveries SET lease_owner = ?2, lease_until = ?3
+                 WHERE id = ?1 AND state = 'pending' AND lease_owner IS ?4",
+                params![id, owner, now + secs, holder],
+            )
+            .map_err(self.err())?;
+        Ok(n == 1)
+    }
+
     /// The upload is on the server: `outcome` says whether we wrote it or found it there.
     pub fn delivered(&self, id: i64, outcome: &str, now: &str) -> Result<(), StoreError> {
         self.connection()
             .execute(
                 "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1,
-                 delivered_at = ?2, outcome = ?3, last_error = NULL WHERE id = ?1",
+                 delivered_at = ?2, outcome = ?3, last_error = NULL, lease_owner = NULL,
+                 lease_until = NULL WHERE id = ?1",
                 params![id, now, outcome],
             )
             .map(|_| ())
@@ -121,8 +178,8 @@ impl Ledger {
         let state = if permanent { "failed" } else { "pending" };
         self.connection()
             .execute(
-                "UPDATE deliveries SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5
-                 WHERE id = ?1",
+                "UPDATE deliveries SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5,
+                 lease_owner = NULL, lease_until = NULL WHERE id = ?1",
                 params![id, state, attempts, now + backoff_secs(attempts), error],
             )
             .map(|_| ())
@@ -145,6 +202,68 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::backoff_secs;
+    use crate::store::Ledger;
+
+    fn ledger_with_one_upload() -> (tempfile::TempDir, Ledger) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).expect("ledger");
+        ledger
+            .connection()
+            .execute_batch(
+                "INSERT INTO runs (run_id, pipeline, started_at, state, trigger)
+                 VALUES ('r1', 'p', 'now', 'succeeded', 'file');
+                 INSERT INTO deliveries (id, run_id, pipeline, destination, name, path, sha256,
+                     target, always, state, next_attempt_at)
+                 VALUES (1, 'r1', 'p', 'erp', 'a.csv', 'archive/a.csv', 'x', 'sftp://t', 0,
+                     'pending', 0);",
+            )
+            .expect("rows");
+        (dir, ledger)
+    }
+
+    #[test]
+    fn a_lease_is_held_against_live_holders_and_taken_from_dead_or_expired_ones() {
+        let (_dir, ledger) = ledger_with_one_upload();
+        let me = crate::store::lease::owner();
+        // A holder on another host is never judged dead: only its time ends its lease.
+        let elsewhere = "elsewhere:1:1";
+        assert!(ledger.lease_delivery(1, elsewhere, 100, 60).unwrap());
+        assert!(!ledger.lease_delivery(1, &me, 159, 60).unwrap(), "held");
+        assert!(ledger.lease_delivery(1, &me, 160, 60).unwrap(), "expired");
+        assert!(
+            !ledger.lease_delivery(1, elsewhere, 161, 60).unwrap(),
+            "we are alive"
+        );
+        // A holder on this host whose process is gone: taken over at once.
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        child.wait().expect("wait");
+        let dead = format!(
+            "{}:{}:1",
+            me.rsplitn(3, ':').nth(2).unwrap_or_default(),
+            child.id()
+        );
+        ledger
+            .connection()
+            .execute(
+                "UPDATE deliveries SET lease_owner = ?1, lease_until = 10000",
+                [&dead],
+            )
+            .unwrap();
+        assert!(
+            ledger.lease_delivery(1, &me, 200, 60).unwrap(),
+            "dead holder"
+        );
+        // Delivered: nobody leases it any more, and the lease is cleared.
+        ledger.delivered(1, "uploaded", "now").unwrap();
+        assert!(!ledger.lease_delivery(1, elsewhere, 300, 60).unwrap());
+        let owner: Option<String> = ledger
+            .connection()
+            .query_row("SELECT lease_owner FROM deliveries WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(owner, None);
+    }
 
     #[test]
     fn backoff_doubles_up_to_an_hour() {

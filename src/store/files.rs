@@ -533,5 +533,9 @@ mod tests {
         assert_eq!(safe_name("../../etc/passwd"), "_.._etc_passwd");
         assert_eq!(safe_name("a\nb.csv"), "a_b.csv");
         assert_eq!(safe_name("..."), "unnamed");
+        let long = format!("{}.csv", "x".repeat(236));
+        let short = safe_name(&long);
+        assert!(short.len() <= 180 && short.ends_with(".csv"), "{short}");
+        assert_ne!(short, safe_name(&format!("{}.csv", "x".repeat(237))));
     }
 }

@@ -237,6 +237,8 @@ impl Ledger {
         let migrated = conn
             .execute_batch(SCHEMA)
             .and_then(|()| add_missing_columns(&conn))
+            .and_then(|()| super::source_status::migrate(&conn))
+            .and_then(|()| super::deliveries::migrate(&conn))
             .map_err(db(path))
             .and_then(|()| {
                 crate::report::queue::migrate(&conn).map_err(|e| StoreError::Io {

@@ -2,6 +2,7 @@
 pub mod deliveries;
 pub mod files;
 pub mod intake;
+pub mod lease;
 pub mod ledger;
 pub mod lock;
 pub mod outputs;

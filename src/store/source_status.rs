@@ -1,12 +1,14 @@
 //! The health of each pipeline's remote source, for `tallyman runs`: when its last pass
-//! worked, and since when and why it fails (host, path and step are in the error text).
+//! worked, and since when and why it fails (host, path and step are in the error text); and
+//! the after-claim actions (delete, move, marker removal) the server refused, retried with
+//! backoff while the claimed file goes on through the pipeline.
 
-use rusqlite::params;
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{Ledger, StoreError};
 
 /// A source whose last pass failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SourceProblem {
     pub pipeline: String,
     pub source: String,
@@ -73,6 +75,190 @@ impl Ledger {
                 })
             })
             .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+}
+
+/// The table of after-claim actions still owed to a remote source; created when the ledger
+/// opens. One row per taken remote file (name, size and mtime as listed), so a file whose
+/// delete failed is never fetched and claimed again while the action is pending.
+pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS remote_actions (
+            id INTEGER PRIMARY KEY,
+            pipeline TEXT NOT NULL,
+            source TEXT NOT NULL,
+            name TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime INTEGER NOT NULL,
+            -- 'delete', 'move:<folder>' or 'delete-marker:<marker name>'
+            action TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'dropped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            done_at TEXT,
+            UNIQUE (pipeline, name, size, mtime, action)
+        );",
+    )
+}
+
+/// An after-claim action the server refused (or a dropped connection interrupted).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RemoteAction {
+    pub id: i64,
+    pub pipeline: String,
+    pub source: String,
+    pub name: String,
+    pub size: u64,
+    /// Seconds since the epoch, as the listing reported it.
+    pub mtime: i64,
+    /// `delete`, `move:<folder>` or `delete-marker:<marker name>`.
+    pub action: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+}
+
+/// What a failed after-claim action needs to be recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct FailedAction<'a> {
+    pub pipeline: &'a str,
+    pub source: &'a str,
+    pub name: &'a str,
+    pub size: u64,
+    pub mtime: i64,
+    pub action: &'a str,
+    pub error: &'a str,
+}
+
+fn action_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RemoteAction> {
+    Ok(RemoteAction {
+        id: r.get(0)?,
+        pipeline: r.get(1)?,
+        source: r.get(2)?,
+        name: r.get(3)?,
+        size: r.get::<_, i64>(4)?.max(0) as u64,
+        mtime: r.get(5)?,
+        action: r.get(6)?,
+        state: r.get(7)?,
+        attempts: r.get(8)?,
+        next_attempt_at: r.get(9)?,
+        last_error: r.get(10)?,
+    })
+}
+
+const ACTION_COLUMNS: &str = "id, pipeline, source, name, size, mtime, action, state, attempts,
+    next_attempt_at, last_error";
+
+impl Ledger {
+    /// Records a failed first try of an after-claim action (or a failed retry of a known one):
+    /// attempts + 1, next try after the delivery backoff (30 s doubling, at most an hour).
+    pub fn remote_action_failed(&self, f: &FailedAction<'_>, now: i64) -> Result<(), StoreError> {
+        let conn = self.connection();
+        let attempts: i64 = conn
+            .query_row(
+                "SELECT attempts FROM remote_actions
+                 WHERE pipeline = ?1 AND name = ?2 AND size = ?3 AND mtime = ?4 AND action = ?5",
+                params![f.pipeline, f.name, f.size as i64, f.mtime, f.action],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())?
+            .unwrap_or(0)
+            + 1;
+        let next = now + super::deliveries::backoff_secs(attempts);
+        let created = chrono::DateTime::from_timestamp(now, 0)
+            .unwrap_or_default()
+            .to_rfc3339();
+        conn.execute(
+            "INSERT INTO remote_actions (pipeline, source, name, size, mtime, action, state,
+                 attempts, next_attempt_at, last_error, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10)
+             ON CONFLICT (pipeline, name, size, mtime, action) DO UPDATE SET state = 'pending',
+                 attempts = ?7, next_attempt_at = ?8, last_error = ?9",
+            params![
+                f.pipeline,
+                f.source,
+                f.name,
+                f.size as i64,
+                f.mtime,
+                f.action,
+                attempts,
+                next,
+                f.error,
+                created
+            ],
+        )
+        .map(|_| ())
+        .map_err(self.err())
+    }
+
+    /// The action is done (`done`), or no longer needed because the remote file is gone or
+    /// was replaced (`dropped`, with why).
+    pub fn remote_action_settled(
+        &self,
+        id: i64,
+        state: &str,
+        why: Option<&str>,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        self.connection()
+            .execute(
+                "UPDATE remote_actions SET state = ?2, done_at = ?3, last_error = coalesce(?4, last_error)
+                 WHERE id = ?1",
+                params![id, state, now, why],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Pending actions of `pipeline` due at `now` (unix seconds), oldest first.
+    pub fn due_remote_actions(
+        &self,
+        pipeline: &str,
+        now: i64,
+    ) -> Result<Vec<RemoteAction>, StoreError> {
+        let sql = format!(
+            "SELECT {ACTION_COLUMNS} FROM remote_actions
+             WHERE pipeline = ?1 AND state = 'pending' AND next_attempt_at <= ?2 ORDER BY id"
+        );
+        let mut stmt = self.connection().prepare(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![pipeline, now], action_row)
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Whether the remote file `name` as listed (size, mtime) was already taken and still
+    /// owes an action: it must not be fetched and claimed again.
+    pub fn remote_action_pending(
+        &self,
+        pipeline: &str,
+        name: &str,
+        size: u64,
+        mtime: i64,
+    ) -> Result<bool, StoreError> {
+        self.connection()
+            .query_row(
+                "SELECT count(*) FROM remote_actions WHERE pipeline = ?1 AND name = ?2
+                 AND size = ?3 AND mtime = ?4 AND state = 'pending' AND action NOT LIKE 'delete-marker:%'",
+                params![pipeline, name, size as i64, mtime],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(self.err())
+    }
+
+    /// Every pending action (all pipelines), for `tallyman runs`.
+    pub fn pending_remote_actions(&self) -> Result<Vec<RemoteAction>, StoreError> {
+        let sql = format!(
+            "SELECT {ACTION_COLUMNS} FROM remote_actions WHERE state = 'pending' ORDER BY id"
+        );
+        let mut stmt = self.connection().prepare(&sql).map_err(self.err())?;
+        let rows = stmt.query_map([], action_row).map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 }

@@ -35,6 +35,44 @@ impl Default for SettlePolicy {
     }
 }
 
+/// The quiet time a network upload needs: a partner's upload over the internet can pause for
+/// many seconds (a slow link, a retransmit, a client that writes in bursts) without being done.
+pub const NETWORK_QUIET: Duration = Duration::from_secs(60);
+
+impl SettlePolicy {
+    /// The defaults for an SFTP source: a file must be unmodified (by its mtime on the server)
+    /// for `NETWORK_QUIET` and still unchanged across two listings. A partner pausing mid-upload
+    /// for less than a minute is not taken half-written; a local drop is written by a process
+    /// on this machine and keeps the short local defaults.
+    pub fn sftp_default() -> SettlePolicy {
+        SettlePolicy {
+            min_age: NETWORK_QUIET,
+            ..SettlePolicy::default()
+        }
+    }
+
+    /// How long a file must have been left alone before it is taken without a done marker:
+    /// the longer of `min_age` (by mtime) and `settle` (between listings).
+    pub fn quiet_window(&self) -> Duration {
+        self.min_age.max(self.settle)
+    }
+
+    /// Why this policy is risky for a source written over the network: neither a done marker
+    /// nor a quiet window of at least `NETWORK_QUIET`. `None` when it is fine.
+    pub fn network_warning(&self) -> Option<String> {
+        if self.done_marker.is_some() || self.quiet_window() >= NETWORK_QUIET {
+            return None;
+        }
+        Some(format!(
+            "no done_marker and a quiet window of {}s (the longer of min_age_secs and \
+             settle_secs): a partner upload pausing longer than that is taken half-written; \
+             set done_marker, or min_age_secs to at least {}",
+            self.quiet_window().as_secs(),
+            NETWORK_QUIET.as_secs()
+        ))
+    }
+}
+
 /// Suffixes partners and their tools use while a file is still being written.
 const IN_PROGRESS_SUFFIXES: [&str; 5] = [".part", ".filepart", ".tmp", ".partial", ".crdownload"];
 
@@ -53,6 +91,9 @@ pub enum Wait {
     IsMarker,
     /// The pipeline wants a done marker and there is none yet.
     NoDoneMarker,
+    /// The done marker is older than the file: it belongs to an earlier upload of the same
+    /// name (the file is being written again), so it proves nothing.
+    StaleMarker,
     /// Younger than `min_age`.
     TooYoung,
     /// First look, or it changed since the last look.
@@ -96,8 +137,15 @@ impl Settler {
                         continue;
                     }
                 }
-                if !names.contains(format!("{}{}", s.name, suffix).as_str()) {
+                let marker_name = format!("{}{}", s.name, suffix);
+                let Some(marker) = listing.iter().find(|m| m.name == marker_name) else {
                     waiting.push((s.name.clone(), Wait::NoDoneMarker));
+                    continue;
+                };
+                // A partner writes the marker after the file; a file modified after its
+                // marker is a new upload under an old marker.
+                if marker.mtime < s.mtime {
+                    waiting.push((s.name.clone(), Wait::StaleMarker));
                     continue;
                 }
             }
@@ -225,5 +273,46 @@ mod tests {
         );
         assert_eq!(ready, vec![seen("a.csv", 10, 0)]);
         assert_eq!(waiting, vec![("a.csv.done".into(), Wait::IsMarker)]);
+    }
+
+    #[test]
+    fn a_marker_older_than_its_file_is_ignored() {
+        let policy = SettlePolicy {
+            done_marker: Some(".done".into()),
+            ..SettlePolicy::default()
+        };
+        let mut settler = Settler::new();
+        // Same second: the marker was written right after the file.
+        let (ready, _) = settler.look(
+            &policy,
+            &[seen("a.csv", 10, 5), seen("a.csv.done", 0, 5)],
+            at(100),
+        );
+        assert_eq!(ready.len(), 1);
+        // The file is written again under the old marker.
+        let (ready, waiting) = settler.look(
+            &policy,
+            &[seen("a.csv", 4, 50), seen("a.csv.done", 0, 5)],
+            at(100),
+        );
+        assert!(ready.is_empty());
+        assert!(waiting.contains(&("a.csv".into(), Wait::StaleMarker)));
+    }
+
+    #[test]
+    fn network_sources_need_a_marker_or_a_minute_of_quiet() {
+        assert!(SettlePolicy::sftp_default().network_warning().is_none());
+        let short = SettlePolicy::default();
+        assert!(short.network_warning().is_some());
+        let marked = SettlePolicy {
+            done_marker: Some(".ok".into()),
+            ..short.clone()
+        };
+        assert!(marked.network_warning().is_none());
+        let long_settle = SettlePolicy {
+            settle: Duration::from_secs(90),
+            ..short
+        };
+        assert!(long_settle.network_warning().is_none());
     }
 }

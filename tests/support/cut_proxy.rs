@@ -48,6 +48,48 @@ impl CutProxy {
     }
 }
 
+/// A proxy that passes everything, but the client-to-server direction (what an upload
+/// writes) at most `chunk` bytes per `pause`: a slow link, so that an upload takes a while.
+pub fn start_slow(upstream_port: u16, chunk: usize, pause: Duration) -> CutProxy {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+    let port = listener.local_addr().expect("proxy addr").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            count.fetch_add(1, Ordering::SeqCst);
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
+                return;
+            };
+            forward_slow(client, server, chunk, pause);
+        }
+    });
+    CutProxy { port, accepted }
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream, chunk: usize, pause: Duration) {
+    let mut buf = vec![0u8; chunk];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 || to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        if !pause.is_zero() {
+            thread::sleep(pause);
+        }
+    }
+    let _ = to.shutdown(Shutdown::Both);
+    let _ = from.shutdown(Shutdown::Both);
+}
+
+fn forward_slow(client: TcpStream, server: TcpStream, chunk: usize, pause: Duration) {
+    let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    thread::spawn(move || pump(client, server, chunk, pause));
+    thread::spawn(move || pump(s2, c2, 16 * 1024, Duration::ZERO));
+}
+
 fn forward(client: TcpStream, server: TcpStream, limit: u64, fail: Fail) {
     let (Ok(mut c_read), Ok(mut s_write)) = (client.try_clone(), server.try_clone()) else {
         return;

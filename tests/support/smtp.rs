@@ -130,6 +130,11 @@ impl SmtpServer {
             .collect()
     }
 
+    /// One entry per AUTH the client sent: "plain ok", "tls refused"...
+    pub fn auth_log(&self) -> Vec<String> {
+        read_lines(&self.dir.join("auth.log"))
+    }
+
     /// Whether each DATA command arrived over TLS ("tls") or in the clear ("plain").
     pub fn data_transport(&self) -> Vec<String> {
         read_lines(&self.dir.join("data.log"))

@@ -7,7 +7,8 @@ saved as DIR/msg-<n>.eml (written to a temp name, then renamed).
 Options: --dir DIR (required), --port P (0 = ephemeral), --fail-451 N (answer 451 to the
 first N DATA commands), --fail-550 (answer 550 to every DATA), --tls CERT KEY (offer STARTTLS;
 without it STARTTLS is not offered), --implicit (with --tls: implicit TLS, no STARTTLS), --auth USER PASS (require AUTH with these
-credentials; plain connections allowed, for loopback tests only).
+credentials; plain connections allowed, for loopback tests only; each AUTH is logged to DIR/auth.log as
+"<tls|plain> <ok|refused>").
 """
 import argparse
 import logging
@@ -100,6 +101,10 @@ def main():
 
         def authenticator(server, session, envelope, mechanism, auth_data):
             ok = isinstance(auth_data, LoginPassword) and auth_data.login == user and auth_data.password == password
+            # Every AUTH the client sent, and whether the connection was encrypted then.
+            tls = "tls" if server.transport.get_extra_info("ssl_object") is not None else "plain"
+            with open(os.path.join(args.dir, "auth.log"), "a") as f:
+                f.write(f"{tls} {'ok' if ok else 'refused'}\n")
             return AuthResult(success=ok)
 
         kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=False)

@@ -73,6 +73,18 @@ impl Sshd {
     /// A server with one host key per type in `kinds` (in that order of `HostKey` lines);
     /// known_hosts holds only the first.
     pub fn start_with_host_keys(kinds: &[&str]) -> Sshd {
+        Sshd::start_with(kinds, "")
+    }
+
+    /// A server whose SFTP subsystem runs with `flags` (internal-sftp options): `-R` makes it
+    /// read-only (delete and rename refused: a partner account without delete permission),
+    /// `-P open` refuses every file open (reads fail with "permission denied", as a file the
+    /// account may list but not read).
+    pub fn start_with_sftp_flags(flags: &str) -> Sshd {
+        Sshd::start_with(&["ed25519"], flags)
+    }
+
+    fn start_with(kinds: &[&str], sftp_flags: &str) -> Sshd {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path();
         let mut host_key_lines = String::new();
@@ -102,7 +114,7 @@ impl Sshd {
                      PidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\n\
                      StrictModes no\nUsePAM no\nPasswordAuthentication no\n\
                      KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
-                     PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n\
+                     PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp {sftp_flags}\n\
                      LogLevel VERBOSE\nUseDNS no\nMaxStartups 100\n",
                     d = d.display()
                 ),

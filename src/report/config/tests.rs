@@ -168,6 +168,16 @@ fn mail_settings_compile_or_name_every_bad_key() {
         ),
         ("port = 25", &["mail.smtp_host"], None),
         (
+            "smtp_host = \"smtp.example.com\"\ntls = \"none\"\nusername_env = \"U\"\npassword_env = \"P\"",
+            &["mail.tls"],
+            None,
+        ),
+        (
+            "smtp_host = \"127.0.0.1\"\ntls = \"none\"\nusername_env = \"U\"\npassword_env = \"P\"",
+            &[],
+            Some(TlsMode::None),
+        ),
+        (
             "smtp_host = \"h\"\ntimeout_secs = 0",
             &["mail.timeout_secs"],
             None,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ssh2::{CheckResult, HashType, KnownHostFileKind, MethodType, Session};
 
 use super::error::{classify, Fault};
-use super::remote_name::{fingerprint, known_key_methods};
+use super::remote_name::{fingerprint, known_hosts_markers, known_key_methods};
 use super::{SftpClient, SftpEndpoint, SftpError, Step};
 
 fn millis(d: Duration) -> u32 {
@@ -108,14 +108,24 @@ fn check_host_key(
         .host_key_hash(HashType::Sha256)
         .map(fingerprint)
         .unwrap_or_else(|| "(no fingerprint)".into());
+    let markers = known_hosts_markers(known_hosts_text, &ep.host, ep.port, key);
+    if markers.revoked {
+        return Err(SftpError::HostKeyRevoked {
+            host: ep.host.clone(),
+            port: ep.port,
+            known_hosts: ep.known_hosts.clone(),
+            fingerprint: fp,
+        });
+    }
     let mut kh = session
         .known_hosts()
         .map_err(|e| check_err(format!("known hosts: {e}")))?;
     // Parsed from the text already read, so the file is read once and the check sees what
-    // `known_key_methods` saw.
+    // `known_key_methods` saw. Marker lines (`@revoked`, `@cert-authority`) are read above
+    // and never handed to libssh2, which would not tell them from plain keys.
     for line in known_hosts_text.lines() {
         let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        if line.is_empty() || line.starts_with('#') || line.starts_with('@') {
             continue;
         }
         // Lines libssh2 cannot parse (e.g. key types it lacks) must not hide the others.
@@ -123,6 +133,10 @@ fn check_host_key(
     }
     match kh.check_port(&ep.host, ep.port, key) {
         CheckResult::Match => Ok(fp),
+        CheckResult::NotFound if markers.cert_authority => Err(check_err(format!(
+            "the server's key {fp} is not listed; known_hosts trusts a @cert-authority for \
+             this host, but host certificates are not supported: list the host's own key"
+        ))),
         CheckResult::NotFound => Err(SftpError::HostKeyUnknown {
             host: ep.host.clone(),
             port: ep.port,
@@ -146,6 +160,7 @@ fn login(ep: &SftpEndpoint, session: &Session) -> Result<(), SftpError> {
         key_file: ep.key_file.clone(),
         detail,
     };
+    key_file_private(&ep.key_file).map_err(&auth_err)?;
     let passphrase = match &ep.passphrase_env {
         Some(var) => Some(std::env::var(var).map_err(|_| {
             auth_err(format!(
@@ -171,6 +186,23 @@ fn login(ep: &SftpEndpoint, session: &Session) -> Result<(), SftpError> {
     }
     if !session.authenticated() {
         return Err(auth_err("server did not accept the key".into()));
+    }
+    Ok(())
+}
+
+/// Refuses a private key that others can read or write, as OpenSSH does ("UNPROTECTED
+/// PRIVATE KEY FILE"): when the key belongs to us, group and world must have no access.
+fn key_file_private(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the key file: {e}"))?;
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let mode = meta.mode() & 0o777;
+    if meta.uid() == uid && mode & 0o077 != 0 {
+        return Err(format!(
+            "UNPROTECTED PRIVATE KEY FILE: permissions {mode:04o} are too open (others may \
+             read or change it); refused as OpenSSH would: chmod 600 it"
+        ));
     }
     Ok(())
 }

@@ -82,6 +82,16 @@ pub enum SftpError {
         known_hosts: PathBuf,
         fingerprint: String,
     },
+    #[error(
+        "sftp {host}:{port}: host key {fingerprint} is REVOKED in {known_hosts} (an @revoked \
+         line); not logging in"
+    )]
+    HostKeyRevoked {
+        host: String,
+        port: u16,
+        known_hosts: PathBuf,
+        fingerprint: String,
+    },
     #[error("sftp {host}:{port}: cannot check host key against {known_hosts}: {detail}")]
     HostKeyCheck {
         host: String,
@@ -142,6 +152,7 @@ impl SftpError {
             SftpError::Remote { step, .. } => *step,
             SftpError::HostKeyUnknown { .. }
             | SftpError::HostKeyChanged { .. }
+            | SftpError::HostKeyRevoked { .. }
             | SftpError::HostKeyCheck { .. } => Step::HostKey,
             SftpError::Auth { .. } => Step::Auth,
             SftpError::ChangedDuringDownload { .. } => Step::Read,

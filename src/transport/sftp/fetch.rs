@@ -189,6 +189,21 @@ impl SftpClient {
         })
     }
 
+    /// Size and mtime (seconds) of `name` in the source folder now, `None` when it is gone:
+    /// an after-claim action first checks that the file is still the one taken, so a
+    /// partner's new upload under the same name is never deleted or moved unseen.
+    pub fn stat_name(&self, name: &str) -> Result<Option<(u64, u64)>, SftpError> {
+        let name = self.checked_name(name)?;
+        let remote = remote_join(&self.endpoint.folder, name);
+        match self.sftp.lstat(Path::new(&remote)) {
+            Ok(st) => Ok(Some((st.size.unwrap_or(0), st.mtime.unwrap_or(0)))),
+            Err(e) => match self.remote_err(Step::Stat, &remote, &e) {
+                err if err.is_not_found() => Ok(None),
+                err => Err(err),
+            },
+        }
+    }
+
     /// After-claim "delete": removes the file from the source folder.
     pub fn delete(&self, name: &str) -> Result<(), SftpError> {
         let name = self.checked_name(name)?;

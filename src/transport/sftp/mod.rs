@@ -10,9 +10,10 @@
 //! or truncating a file mid-download gives a clean EOF and no libssh2 error, so the size check
 //! is the only defence.
 //!
-//! Uploads (`upload_atomic`) write `.NAME.tallyman-tmp` in the target folder, fsync it on the
-//! server when it offers fsync@openssh.com, then rename it to NAME, so a polling consumer never
-//! sees a partial NAME. OpenSSH's SFTP rename never overwrites (SSH_FXP_RENAME is link+unlink),
+//! Uploads (`upload_atomic`) write `.NAME.<attempt>.tallyman-tmp` in the target folder (unique
+//! per attempt, so two uploads of one name never share a temp), fsync it on the server when it
+//! offers fsync@openssh.com, read it back and compare its sha256 with ours, then rename it to
+//! NAME and check NAME's size, so a polling consumer never sees a partial or wrong NAME. OpenSSH's SFTP rename never overwrites (SSH_FXP_RENAME is link+unlink),
 //! and we do not want it to: when NAME already exists,
 //! - same size and sha256 as ours: the upload already happened (we crashed after the rename and
 //!   before the ledger recorded it); the result is `UploadOutcome::AlreadyPresent`, nothing is
@@ -22,8 +23,8 @@
 //!
 //! The existing-file check runs before writing anything and again if the rename fails (the name
 //! may appear in between). SFTP has no way to fsync a directory, so the rename itself is as
-//! durable as the server makes it. Stale temps left by a crash are overwritten by the next
-//! upload of the same name, and `clean_stale_temps` removes old ones of our naming.
+//! durable as the server makes it. Stale temps left by a crash are removed by
+//! `clean_stale_temps` (the delivery pass calls it once per destination).
 //!
 //! Passwords are not supported: key files only, with an optional passphrase read from the
 //! environment variable that the config names.
@@ -41,8 +42,8 @@ pub use config::{AfterClaim, AfterClaimRaw, ConfigError, SftpEndpoint, SftpRaw, 
 pub use error::{with_retry, Fault, SftpError, Step};
 pub use fetch::{Fetched, Listing, Skipped};
 pub use remote_name::{
-    fingerprint, is_our_temp, known_key_methods, remote_join, safe_local_name, temp_name, KeepKey,
-    NameError,
+    escaped, fingerprint, is_our_temp, known_hosts_markers, known_key_methods, remote_join,
+    safe_local_name, temp_name, KeepKey, NameError,
 };
 pub use upload::{UploadOutcome, UploadSource};
 

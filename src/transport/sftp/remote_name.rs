@@ -52,12 +52,36 @@ pub fn safe_local_name(remote: &str) -> Result<&str, NameError> {
     Ok(remote)
 }
 
+/// A name from outside (a partner's server) made safe to print on one line: control
+/// characters (newline, CR, ESC, ...) and backslashes are escaped Rust-style, so a partner
+/// cannot forge log or CLI lines or send terminal escape sequences. Plain names are unchanged.
+pub fn escaped(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_control() || c == '\\' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 const TEMP_SUFFIX: &str = ".tallyman-tmp";
 
 /// The temp name an upload of `final_name` is written under: a dot-file, so that settle rules
-/// (ours and most partners') never take it.
-pub fn temp_name(final_name: &str) -> String {
-    format!(".{final_name}{TEMP_SUFFIX}")
+/// (ours and most partners') never take it, with `attempt` (unique per upload attempt) in it,
+/// so two uploads of the same name never write into one temp file: one would truncate the
+/// temp the other is about to rename into place. The final name is cut (on a character
+/// boundary) so the temp stays within 255 bytes.
+pub fn temp_name(final_name: &str, attempt: &str) -> String {
+    let room = 255usize.saturating_sub(1 + 1 + attempt.len() + TEMP_SUFFIX.len());
+    let mut cut = final_name.len().min(room);
+    while !final_name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let stem = final_name.get(..cut).unwrap_or_default();
+    format!(".{stem}.{attempt}{TEMP_SUFFIX}")
 }
 
 /// Whether `name` is one of our temp names (upload temps and check probes).
@@ -145,6 +169,80 @@ pub fn known_key_methods(known_hosts: &str, host: &str, port: u16) -> Vec<&'stat
     out
 }
 
+/// What the marker lines (`@revoked`, `@cert-authority`) of a known_hosts file say about a
+/// host and the key it presented. libssh2 does not understand markers, so we read them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Markers {
+    /// An `@revoked` line holds this very key (whatever its host field): never accept it.
+    pub revoked: bool,
+    /// An `@cert-authority` line names this host: the owner expects host certificates, which
+    /// we cannot verify (libssh2 has no certificate support).
+    pub cert_authority: bool,
+}
+
+/// Reads the marker lines of `known_hosts` for `host:port` and the key blob the server sent.
+pub fn known_hosts_markers(known_hosts: &str, host: &str, port: u16, key: &[u8]) -> Markers {
+    let ours = base64_padded(key);
+    let wanted = if port == 22 {
+        host.to_string()
+    } else {
+        format!("[{host}]:{port}")
+    };
+    let mut out = Markers::default();
+    for line in known_hosts.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(marker), Some(hosts), Some(_kind), Some(blob)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        match marker {
+            "@revoked" if blob == ours => out.revoked = true,
+            "@cert-authority" if host_matches(hosts, &wanted) => out.cert_authority = true,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// OpenSSH host patterns: comma-separated, `*` and `?` wildcards, `!` negates.
+fn host_matches(patterns: &str, wanted: &str) -> bool {
+    let mut hit = false;
+    for pat in patterns.split(',') {
+        let (negated, pat) = match pat.strip_prefix('!') {
+            Some(p) => (true, p),
+            None => (false, pat),
+        };
+        let matches = wildcard(pat.as_bytes(), wanted.as_bytes());
+        if matches && negated {
+            return false;
+        }
+        hit |= matches;
+    }
+    hit
+}
+
+/// `*` (any run) and `?` (one byte) only: OpenSSH patterns have no classes, and `[host]:port`
+/// brackets are literal.
+fn wildcard(pat: &[u8], s: &[u8]) -> bool {
+    match pat.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => (0..=s.len()).any(|i| wildcard(rest, s.get(i..).unwrap_or_default())),
+        Some((&c, rest)) => match s.split_first() {
+            Some((&d, s_rest)) if c == b'?' || c == d => wildcard(rest, s_rest),
+            _ => false,
+        },
+    }
+}
+
+fn base64_padded(bytes: &[u8]) -> String {
+    let mut out = fingerprint(bytes).trim_start_matches("SHA256:").to_string();
+    while !out.len().is_multiple_of(4) {
+        out.push('=');
+    }
+    out
+}
+
 /// OpenSSH-style fingerprint, `SHA256:` and unpadded base64, as `ssh-keygen -lf` prints it.
 pub fn fingerprint(sha256: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -197,9 +295,17 @@ mod tests {
     }
 
     #[test]
+    fn escaped_names_keep_to_one_line() {
+        assert_eq!(escaped("a b ü.csv"), "a b ü.csv");
+        assert_eq!(escaped("a\nb\r\u{1b}[2J\\"), "a\\nb\\r\\u{1b}[2J\\\\");
+    }
+
+    #[test]
     fn temp_names_are_ours_and_never_taken() {
-        let t = temp_name("orders.csv");
-        assert_eq!(t, ".orders.csv.tallyman-tmp");
+        let t = temp_name("orders.csv", "1f-2a");
+        assert_eq!(t, ".orders.csv.1f-2a.tallyman-tmp");
+        let long = temp_name(&"é".repeat(127), "1f-2a");
+        assert!(long.len() <= 255 && is_our_temp(&long), "{}", long.len());
         assert!(is_our_temp(&t));
         assert!(crate::transport::settle::is_never_taken(&t));
         assert!(!is_our_temp("orders.csv"));
@@ -227,6 +333,22 @@ mod tests {
             vec!["ecdsa-sha2-nistp256"]
         );
         assert!(known_key_methods(kh, "other", 22).is_empty());
+    }
+
+    #[test]
+    fn marker_lines_are_read_for_the_presented_key() {
+        // base64 of b"key1" is "a2V5MQ==".
+        let kh = "@revoked * ssh-ed25519 a2V5MQ==\n\
+                  @cert-authority *.example.com,!bad.example.com ssh-ed25519 AAAA\n\
+                  [127.0.0.1]:2222 ssh-ed25519 a2V5MQ==\n";
+        let m = known_hosts_markers(kh, "127.0.0.1", 2222, b"key1");
+        assert!(m.revoked && !m.cert_authority);
+        assert!(!known_hosts_markers(kh, "127.0.0.1", 2222, b"key2").revoked);
+        assert!(known_hosts_markers(kh, "sftp.example.com", 22, b"k").cert_authority);
+        assert!(!known_hosts_markers(kh, "bad.example.com", 22, b"k").cert_authority);
+        let bracketed = "@cert-authority [127.0.0.1]:2222 ssh-ed25519 AAAA\n";
+        assert!(known_hosts_markers(bracketed, "127.0.0.1", 2222, b"k").cert_authority);
+        assert!(!known_hosts_markers(bracketed, "127.0.0.1", 2223, b"k").cert_authority);
     }
 
     #[test]

@@ -39,6 +39,16 @@ struct Digested {
     sha256: String,
 }
 
+/// Unique per upload attempt within this host: pid, a counter and the time in nanoseconds.
+fn attempt_tag() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}-{n:x}-{nanos:x}", std::process::id())
+}
+
 impl SftpClient {
     /// Uploads `source` as `remote_dir/final_name` so that the final name appears only complete.
     pub fn upload_atomic(
@@ -53,8 +63,10 @@ impl SftpClient {
         if let Some(outcome) = self.compare_existing(&final_path, &ours)? {
             return Ok(outcome);
         }
-        let tmp = remote_join(remote_dir, &temp_name(final_name));
-        let written = self.write_temp(source, &tmp, &ours);
+        let tmp = remote_join(remote_dir, &temp_name(final_name, &attempt_tag()));
+        let written = self
+            .write_temp(source, &tmp, &ours)
+            .and_then(|fsynced| self.verify_temp(&tmp, &ours).map(|()| fsynced));
         let remote_fsynced = match written {
             Ok(f) => f,
             Err(e) => {
@@ -66,11 +78,14 @@ impl SftpClient {
             .sftp
             .rename(Path::new(&tmp), Path::new(&final_path), None)
         {
-            Ok(()) => Ok(UploadOutcome::Uploaded {
-                bytes: ours.bytes,
-                sha256: ours.sha256,
-                remote_fsynced,
-            }),
+            Ok(()) => {
+                self.verify_final_size(&final_path, &ours)?;
+                Ok(UploadOutcome::Uploaded {
+                    bytes: ours.bytes,
+                    sha256: ours.sha256,
+                    remote_fsynced,
+                })
+            }
             Err(e) => {
                 let err = self.remote_err(Step::Rename, &format!("{tmp} -> {final_path}"), &e);
                 if err.is_retryable() {
@@ -221,6 +236,53 @@ impl SftpClient {
             });
         }
         Ok(fsynced)
+    }
+
+    /// Reads the closed temp back and compares its sha256 with ours, so the rename only ever
+    /// publishes the right bytes (a temp another writer touched, or a server that stored
+    /// something else, is caught here). Servers that refuse reading a file we wrote are
+    /// trusted on size, which `write_temp` checked.
+    fn verify_temp(&self, tmp: &str, ours: &Digested) -> Result<(), SftpError> {
+        match self.remote_sha256(tmp) {
+            Ok(theirs) if theirs == ours.sha256 => Ok(()),
+            Ok(theirs) => Err(SftpError::Remote {
+                host: self.endpoint.host.clone(),
+                path: tmp.to_string(),
+                step: Step::Write,
+                fault: Fault::Server { sftp_status: None },
+                detail: format!(
+                    "temp file read back has sha256 {theirs}, we wrote {}; not renamed",
+                    ours.sha256
+                ),
+            }),
+            Err(e) if e.is_retryable() => Err(e),
+            Err(e) => {
+                tracing::debug!("temp not readable back, trusting its size: {e}");
+                Ok(())
+            }
+        }
+    }
+
+    /// After the rename: the final name must have our size (SFTP has no atomic
+    /// rename-and-stat, so this is the check that the name holds what we renamed).
+    fn verify_final_size(&self, final_path: &str, ours: &Digested) -> Result<(), SftpError> {
+        let stat = self
+            .sftp
+            .lstat(Path::new(final_path))
+            .map_err(|e| self.remote_err(Step::Stat, final_path, &e))?;
+        if stat.size == Some(ours.bytes) {
+            return Ok(());
+        }
+        Err(SftpError::Remote {
+            host: self.endpoint.host.clone(),
+            path: final_path.to_string(),
+            step: Step::Rename,
+            fault: Fault::Server { sftp_status: None },
+            detail: format!(
+                "after the rename it has {:?} bytes, we wrote {}",
+                stat.size, ours.bytes
+            ),
+        })
     }
 
     /// `None` when the final name does not exist; `AlreadyPresent` when it holds our bytes;

@@ -1,0 +1,67 @@
+//! Who holds a lease in the ledger: a token naming this host, process id and the process's
+//! start time, and a test of whether the holder is certainly dead, so a crashed holder's lease
+//! is taken over at once instead of after its time runs out.
+
+/// This process's lease token, `host:pid:start`. The start time (clock ticks since boot, from
+/// `/proc/self/stat`) tells a reused pid from the process that took the lease.
+pub fn owner() -> String {
+    let pid = std::process::id();
+    format!("{}:{pid}:{}", host(), start_ticks(pid).unwrap_or(0))
+}
+
+/// True only when `token`'s holder is known to be gone: it ran on this host and its pid no
+/// longer runs, or runs as a process started at another time. A token from another host, or
+/// one that does not parse, is never judged dead (its lease runs out by time alone).
+pub fn is_dead(token: &str) -> bool {
+    let mut parts = token.rsplitn(3, ':');
+    let (Some(start), Some(pid), Some(token_host)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Ok(start), Ok(pid)) = (start.parse::<u64>(), pid.parse::<u32>()) else {
+        return false;
+    };
+    if token_host != host() {
+        return false;
+    }
+    match start_ticks(pid) {
+        None => true,
+        Some(now) => now != start,
+    }
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Field 22 of `/proc/PID/stat` (start time); `None` when no such process runs.
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    let after = stat.get(stat.rfind(')')? + 1..)?;
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_own_token_is_alive_and_a_finished_child_is_dead() {
+        assert!(!is_dead(&owner()));
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let pid = child.id();
+        let token = format!("{}:{pid}:{}", host(), start_ticks(pid).unwrap_or(1));
+        child.wait().expect("wait");
+        assert!(is_dead(&token), "{token}");
+        // Same pid, another start time: a reused pid is not the holder.
+        let me = std::process::id();
+        assert!(is_dead(&format!("{}:{me}:1", host())));
+        assert!(!is_dead("other-host:1:1"));
+        assert!(!is_dead("garbage"));
+    }
+}
