@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::raw::*;
 use super::ConfigError;
 use crate::formats::csv::Dialect;
+use crate::formats::x12::Ta1Policy;
 use crate::schema::TableSchema;
 use crate::transport::settle::SettlePolicy;
 
@@ -282,6 +283,8 @@ pub struct Pipeline {
     pub format: InputFormat,
     /// Where 997s for received X12 groups go (`outbox/<this>/`).
     pub ack_destination: Option<String>,
+    /// When a TA1 goes with them (`input.ta1`).
+    pub ta1: Ta1Policy,
     pub schema: TableSchema,
     pub on_error: OnError,
     pub dialect: Dialect,
@@ -557,6 +560,24 @@ pub fn compile(
             );
         }
     }
+    let ta1 = match raw.input.ta1.as_deref() {
+        None | Some("requested") => Ta1Policy::Requested,
+        Some("problems") => Ta1Policy::Problems,
+        Some("always") => Ta1Policy::Always,
+        Some(other) => {
+            errs.add(
+                "input.ta1",
+                format!("`{other}` is not one of requested, problems, always"),
+            );
+            Ta1Policy::Requested
+        }
+    };
+    if raw.input.ta1.is_some() && raw.input.format != "x12" {
+        errs.add(
+            "input.ta1",
+            "only X12 inputs are acknowledged with a TA1".into(),
+        );
+    }
     let on_error = match raw.input.on_error.as_deref().unwrap_or("reject_file") {
         "reject_file" => OnError::RejectFile,
         "set_rows_aside" => OnError::SetRowsAside,
@@ -794,6 +815,7 @@ pub fn compile(
         },
         format,
         ack_destination: raw.input.ack_destination.clone(),
+        ta1,
         schema,
         on_error,
         dialect: raw.input.dialect,

@@ -68,6 +68,10 @@ pub struct InputRaw {
     pub table: Option<String>,
     /// For `format = "x12"`: the outbox folder 997 acknowledgements are written to.
     pub ack_destination: Option<String>,
+    /// For `format = "x12"`: when a TA1 goes with the 997: "requested" (default: when the
+    /// partner's ISA14 is 1), "problems" (also for every interchange with a problem) or
+    /// "always".
+    pub ta1: Option<String>,
     /// "reject_file" (default) or "set_rows_aside".
     pub on_error: Option<String>,
     #[serde(default)]

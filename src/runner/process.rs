@@ -447,15 +447,18 @@ impl Run<'_> {
                 let mut envelope = doc.issues(&self.file, &bytes);
                 // Reruns neither check control numbers (they would meet their own) nor acknowledge.
                 if let (Document::X12(parsed), "file") = (&doc, self.manifest.trigger.as_str()) {
-                    envelope.extend(super::x12_ack::duplicate_interchanges(
+                    let received = super::x12_ack::receive(
                         ledger,
                         &self.file,
                         &bytes,
                         parsed,
                         &self.run_id,
-                    )?);
+                        p.ta1,
+                        Utc::now(),
+                    )?;
+                    envelope.extend(received.issues);
                     if let Some(dest) = &p.ack_destination {
-                        self.send_acks(ledger, parsed, dest)?;
+                        self.send_acks(ledger, received.replies, dest)?;
                     }
                 }
                 let csv = doc.table_csv(table);
@@ -749,15 +752,16 @@ impl Run<'_> {
             .and_then(|e| std::fs::read(dir.join("output").join(&e.name)).ok()))
     }
 
-    /// 997s for what the partner sent, written before the data is judged (a rejected
-    /// interchange is acknowledged as rejected). Reruns send none: the partner has them.
+    /// 997s and TA1s for what the partner sent (`x12_ack::receive`), written before the data
+    /// is judged (a rejected interchange is acknowledged as rejected). Reruns send none: the
+    /// partner has them.
     fn send_acks(
         &mut self,
         ledger: &Ledger,
-        parsed: &crate::formats::x12::Parsed,
+        replies: Vec<(String, Vec<u8>)>,
         dest: &str,
     ) -> Result<(), RunError> {
-        for (name, ack) in super::x12_ack::acknowledgements(ledger, parsed, Utc::now())? {
+        for (name, ack) in replies {
             let path = write_atomic(&self.home.outbox().join(dest), &name, &ack)?;
             archive_copy(&path, &self.dir.join("output"), &name)?;
             let sha = sha256_hex(&ack);
@@ -773,7 +777,7 @@ impl Run<'_> {
                 super::delivery::queue_for(self.p, dest, true, &archived).as_ref(),
             )?;
             self.manifest.outputs.push(OutputEntry {
-                table: "997".into(),
+                table: name.split('_').next().unwrap_or("997").into(),
                 destination: dest.to_string(),
                 name,
                 rows: 1,

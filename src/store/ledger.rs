@@ -183,6 +183,7 @@ impl Ledger {
             .map_err(db(path))?;
         conn.execute_batch(SCHEMA).map_err(db(path))?;
         add_missing_columns(&conn).map_err(db(path))?;
+        super::interchanges::migrate(&conn).map_err(db(path))?;
         crate::report::queue::migrate(&conn).map_err(|e| StoreError::Io {
             path: path.to_path_buf(),
             step: "create the mail queue",

@@ -1,6 +1,7 @@
 //! The ledger (SQLite) and the folders files live in; the only code that moves files.
 pub mod deliveries;
 pub mod files;
+pub mod interchanges;
 pub mod ledger;
 pub mod source_status;
 
