@@ -593,7 +593,8 @@ fn duplicates_corrections_and_quarantined_files_are_reported() {
     )
     .expect("write");
     age(&drop.join("stock_2026-11-26.csv"));
-    ok(&tallyman(&h.root, &["run"]));
+    // A quarantined file is exit 1 (cron alerts), and its report is still queued.
+    assert_eq!(tallyman(&h.root, &["run"]).status.code(), Some(1));
     let s = subjects(&h.root);
     assert_eq!(s.len(), 3, "{s:?}");
     assert_eq!(

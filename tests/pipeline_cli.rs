@@ -230,7 +230,7 @@ fn reject_file_policy_quarantines_with_a_reason() {
     );
     std::fs::write(&pipeline, text).unwrap();
     let o = tallyman(&h.root, &["run"]);
-    assert!(o.status.success());
+    assert_eq!(o.status.code(), Some(1), "a rejected file is exit 1");
     assert!(stdout(&o).contains("rejected"), "{}", stdout(&o));
     assert!(
         outbox_files(&h.root).is_empty(),
@@ -694,7 +694,15 @@ fn an_x12_850_is_validated_and_written_like_a_csv_and_a_broken_envelope_is_rejec
             "check",
         ],
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The broken interchange is replayed too, and rejected again: the rerun says so (exit 1).
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout(&o).contains("(rejected)"), "{}", stdout(&o));
     assert_eq!(
         std::fs::read_dir(h.root.join("outbox/partner_acme"))
             .unwrap()
@@ -825,4 +833,55 @@ fn transforms_see_every_column_they_name() {
         assert_eq!(out.lines().next(), Some(header), "{sql}");
         assert!(out.lines().count() > 3, "{sql}: {out}");
     }
+}
+
+/// Exit codes, so cron and schedulers alert: 0 when every file succeeded, 1 when one was
+/// rejected or a rerun failed, 2 for what the command line or the config got wrong.
+#[test]
+fn exit_codes_say_whether_anything_needs_a_person() {
+    let h = demo_home();
+    let erp = h.root.join("inbox/erp/erp_onhand_2026-11-25.csv");
+    let saved = std::fs::read(&erp).unwrap();
+    std::fs::remove_file(&erp).unwrap();
+    let o = tallyman(&h.root, &["run"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("-> rejected"), "{}", stdout(&o));
+    let rerun = |reason: &str| {
+        tallyman(
+            &h.root,
+            &[
+                "rerun",
+                "inventory_3pl",
+                "--date",
+                "2026-11-25",
+                "--reason",
+                reason,
+            ],
+        )
+    };
+    let o = rerun("  ");
+    assert_eq!(o.status.code(), Some(2), "an empty reason is refused");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--reason"));
+    assert_eq!(sql(&h.root, "select count(*) from runs"), "1", "nothing ran");
+    // The extract is still missing: the rerun is rejected again, and says so.
+    let o = rerun("retry");
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    std::fs::write(&erp, saved).unwrap();
+    let o = rerun("extract arrived");
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("(succeeded)"), "{}", stdout(&o));
+    // Nothing ready is nothing wrong.
+    assert_eq!(tallyman(&h.root, &["run"]).status.code(), Some(0));
+    for args in [
+        &["run", "nope"][..],
+        &["rerun", "nope", "--date", "2026-11-25", "--reason", "x"],
+        &["runs", "--state", "succeded"],
+        &["runs", "--date", "2026-13-01"],
+    ] {
+        let o = tallyman(&h.root, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+    }
+    let o = tallyman(&h.root, &["runs", "--state", "succeeded", "--date", "2026-11-25"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("r000003"), "{}", stdout(&o));
 }

@@ -1,6 +1,7 @@
 //! One file per subcommand; `anyhow` lives only here.
 pub mod check;
 pub mod demo;
+pub mod exit;
 pub mod inspect;
 pub mod mail;
 pub mod rerun;

@@ -20,14 +20,20 @@ pub struct Args {
 }
 
 pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
+    // The reason is the audit trail of a replay that may resend files: it must say something.
+    if args.reason.trim().is_empty() {
+        eprintln!("error: --reason must say why the date is rerun (it is recorded with who asked)");
+        return Ok(ExitCode::from(super::exit::CONFIG));
+    }
     let home = super::home(home);
     let pipelines = match super::load_pipelines(&home) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let p = pipelines
-        .get(&args.pipeline)
-        .ok_or_else(|| anyhow!("no pipeline `{}`", args.pipeline))?;
+    let Some(p) = pipelines.get(&args.pipeline) else {
+        eprintln!("error: no pipeline `{}`", args.pipeline);
+        return Ok(ExitCode::from(super::exit::CONFIG));
+    };
     let ledger = super::open_ledger(&home)?;
     let actor = std::env::var("TALLYMAN_ACTOR")
         .or_else(|_| std::env::var("USER"))
@@ -84,11 +90,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
         eprintln!("{e}");
         failed |= e.ends_with("(failed for good)");
     }
-    let code = if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    };
+    let code = super::exit::code(reports.iter().map(|r| r.outcome.state.as_str()), failed);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
         return Ok(code);

@@ -3,7 +3,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use tallyman::config::Home;
 use tallyman::runner::{rel, run_pipeline};
 
@@ -31,10 +31,11 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     };
     if let Some(id) = &args.pipeline {
         if !pipelines.contains_key(id) {
-            bail!(
-                "no pipeline `{id}` (known: {})",
+            eprintln!(
+                "error: no pipeline `{id}` (known: {})",
                 pipelines.keys().cloned().collect::<Vec<_>>().join(", ")
             );
+            return Ok(ExitCode::from(super::exit::CONFIG));
         }
     }
     let mut ledger = super::open_ledger(&home)?;
@@ -63,6 +64,8 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                     // A server that is down is retried on later passes; a refusal is for good.
                     failed |= e.ends_with("(failed for good)");
                 }
+                // A refused entry (a symlink, a FIFO) is never taken: a person must look.
+                failed |= !summary.refused.is_empty();
                 all.extend(summary.outcomes);
             }
             Err(e) => {
@@ -77,11 +80,10 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all)?);
     }
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(super::exit::code(
+        all.iter().map(|o| o.state.as_str()),
+        failed,
+    ))
 }
 
 fn print_summary(id: &str, s: &tallyman::runner::Summary) {
