@@ -3,6 +3,7 @@ pub mod deliveries;
 pub mod files;
 pub mod interchanges;
 pub mod ledger;
+pub mod readiness;
 pub mod source_status;
 
 pub use ledger::{Claim, Ledger, RunFilter, RunRow};
