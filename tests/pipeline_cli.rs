@@ -862,7 +862,11 @@ fn exit_codes_say_whether_anything_needs_a_person() {
     let o = rerun("  ");
     assert_eq!(o.status.code(), Some(2), "an empty reason is refused");
     assert!(String::from_utf8_lossy(&o.stderr).contains("--reason"));
-    assert_eq!(sql(&h.root, "select count(*) from runs"), "1", "nothing ran");
+    assert_eq!(
+        sql(&h.root, "select count(*) from runs"),
+        "1",
+        "nothing ran"
+    );
     // The extract is still missing: the rerun is rejected again, and says so.
     let o = rerun("retry");
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
@@ -881,7 +885,67 @@ fn exit_codes_say_whether_anything_needs_a_person() {
         let o = tallyman(&h.root, args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
     }
-    let o = tallyman(&h.root, &["runs", "--state", "succeeded", "--date", "2026-11-25"]);
+    let o = tallyman(
+        &h.root,
+        &["runs", "--state", "succeeded", "--date", "2026-11-25"],
+    );
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("r000003"), "{}", stdout(&o));
+}
+
+/// `check` runs each transform on the schemas' columns: a column typo or an unknown file name
+/// placeholder is a configuration problem (exit 2) before any partner file meets it.
+#[test]
+fn check_plans_the_sql_and_names_unknown_placeholders() {
+    let h = demo_home();
+    let o = tallyman(&h.root, &["check"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let path = h.root.join("pipelines/inventory_3pl.toml");
+    let good = read(&h.root, "pipelines/inventory_3pl.toml");
+    let broken = good
+        .replace("COALESCE(e.allocated, 0)", "COALESCE(e.alocated, 0)")
+        .replace(
+            "atp_{yyyymmdd}_{run_id}.csv",
+            "atp_{yyyymmddd}_{run_id}.csv",
+        )
+        .replace(
+            "order_by = [\"sku\", \"location\"]",
+            "order_by = [\"sku\", \"site\"]",
+        );
+    std::fs::write(&path, &broken).unwrap();
+    let o = tallyman(&h.root, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("pipelines/inventory_3pl.toml: outputs.name: `{yyyymmddd}` in `atp_{yyyymmddd}_{run_id}.csv` is not a placeholder"),
+        "{err}"
+    );
+    // The placeholder is a compile problem: the SQL is planned once the pipeline compiles.
+    std::fs::write(&path, broken.replace("{yyyymmddd}", "{yyyymmdd}")).unwrap();
+    let o = tallyman(&h.root, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("pipelines/inventory_3pl.toml: transforms.atp: the SQL does not run on the schemas' columns")
+            && err.contains("alocated"),
+        "{err}"
+    );
+    // With the SQL right, the output's order_by column that atp does not have.
+    std::fs::write(
+        &path,
+        good.replace(
+            "order_by = [\"sku\", \"location\"]",
+            "order_by = [\"sku\", \"site\"]",
+        ),
+    )
+    .unwrap();
+    let err = String::from_utf8_lossy(&tallyman(&h.root, &["check"]).stderr).into_owned();
+    assert!(
+        err.contains(
+            "outputs.order_by: `site` is not a column of `atp` (its columns: sku, location, atp)"
+        ),
+        "{err}"
+    );
+    // Nothing was processed: the partner file still waits in the drop folder.
+    assert!(h.root.join(DROP).join("stock_2026-11-25.csv").is_file());
 }

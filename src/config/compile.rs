@@ -370,6 +370,38 @@ fn schema_of(
     found
 }
 
+/// Placeholders an output file name may hold (`Output::file_name`).
+pub const OUTPUT_PLACEHOLDERS: [&str; 4] = ["pipeline", "date", "yyyymmdd", "run_id"];
+/// Placeholders an ERP extract's file name may hold (`Erp::file_name`).
+pub const ERP_PLACEHOLDERS: [&str; 2] = ["date", "yyyymmdd"];
+
+/// Why `template` would not expand into the intended name: each `{name}` that is not one of
+/// `known`, and a `{` with no `}` (either would be written into the file name as is).
+fn placeholder_problems(template: &str, known: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            out.push(format!("`{template}` has a `{{` with no `}}`"));
+            break;
+        };
+        let name = &after[..close];
+        if !known.contains(&name) {
+            out.push(format!(
+                "`{{{name}}}` in `{template}` is not a placeholder (known: {})",
+                known
+                    .iter()
+                    .map(|k| format!("{{{k}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    out
+}
+
 fn expand(template: &str, vars: &[(&str, String)]) -> String {
     let mut out = template.to_string();
     for (k, v) in vars {
@@ -481,6 +513,11 @@ pub fn compile(
             dialect: e.dialect.clone(),
         })
     });
+    if let Some(e) = &raw.erp {
+        for why in placeholder_problems(&e.pattern, &ERP_PLACEHOLDERS) {
+            reference_problems.push(("erp.pattern".into(), why));
+        }
+    }
     for (k, why) in reference_problems {
         errs.add(&k, why);
     }
@@ -748,6 +785,9 @@ pub fn compile(
                 format!("`{}` must be a file name template without `/`", o.name),
             );
         }
+        for why in placeholder_problems(&o.name, &OUTPUT_PLACEHOLDERS) {
+            errs.add("outputs.name", why);
+        }
     }
     let report = raw.report.as_ref().and_then(|r| match r.compile("report") {
         Ok(rule) => Some(rule),
@@ -880,4 +920,27 @@ pub fn business_date(
 /// Is this path's folder under the given root (for refusing `..` in configured paths)?
 pub fn is_inside(root: &Path, path: &Path) -> bool {
     path.starts_with(root)
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_unclosed_placeholders_are_named() {
+        assert!(
+            placeholder_problems("atp_{yyyymmdd}_{run_id}.csv", &OUTPUT_PLACEHOLDERS).is_empty()
+        );
+        let found = placeholder_problems("atp_{yyyymmddd}.csv", &OUTPUT_PLACEHOLDERS);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].contains("`{yyyymmddd}`"), "{found:?}");
+        assert_eq!(
+            placeholder_problems("atp_{date.csv", &OUTPUT_PLACEHOLDERS).len(),
+            1
+        );
+        assert_eq!(
+            placeholder_problems("erp_{run_id}.csv", &ERP_PLACEHOLDERS).len(),
+            1
+        );
+    }
 }
