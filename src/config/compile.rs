@@ -273,6 +273,28 @@ impl Output {
     }
 }
 
+/// `[breaks]`: the table the report reads its breaks from, and its columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreaksTable {
+    pub table: String,
+    pub status: String,
+    pub key: Vec<String>,
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    /// Status values of rows that are not breaks.
+    pub ok: Vec<String>,
+}
+
+impl BreaksTable {
+    /// Every column the table must have.
+    pub fn columns(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.status)
+            .chain(&self.key)
+            .chain(&self.amount)
+            .chain(&self.currency)
+    }
+}
+
 /// A validated pipeline, ready to run.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -298,6 +320,8 @@ pub struct Pipeline {
     pub destinations: BTreeMap<String, crate::transport::sftp::SftpEndpoint>,
     /// sha256 of the pipeline file's text, recorded in every run manifest.
     pub config_sha256: String,
+    /// The table the report reads its breaks from (`[breaks]`); `None`: the reconcile breaks.
+    pub breaks: Option<BreaksTable>,
     /// Who gets the run's exception report, and when (`[report]`); `None`: archived, not mailed.
     pub report: Option<crate::report::ReportRule>,
     /// When `tallyman serve` runs the pipeline; `None`: whenever files are ready.
@@ -789,6 +813,29 @@ pub fn compile(
             errs.add("outputs.name", why);
         }
     }
+    let breaks = raw.breaks.as_ref().map(|b| {
+        if !tables.contains(&b.table) {
+            errs.add(
+                "breaks.table",
+                format!(
+                    "`{}` is not a table (known: {})",
+                    b.table,
+                    tables.join(", ")
+                ),
+            );
+        }
+        if b.key.is_empty() {
+            errs.add("breaks.key", "name at least one key column".into());
+        }
+        BreaksTable {
+            table: b.table.clone(),
+            status: b.status.clone(),
+            key: b.key.clone(),
+            amount: b.amount.clone(),
+            currency: b.currency.clone(),
+            ok: b.ok.clone().unwrap_or_else(|| vec!["matched".into()]),
+        }
+    });
     let report = raw.report.as_ref().and_then(|r| match r.compile("report") {
         Ok(rule) => Some(rule),
         Err(es) => {
@@ -887,6 +934,7 @@ pub fn compile(
         schedule,
         expected,
         config_sha256: hex::encode(Sha256::digest(text.as_bytes())),
+        breaks,
         report,
     })
 }

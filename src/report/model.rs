@@ -154,7 +154,13 @@ pub struct MoneyTotal {
 pub struct Break {
     /// The join key as (column name, value) pairs, in the pipeline's key order.
     pub keys: Vec<(String, String)>,
+    /// The reconcile status; for a break from a pipeline's own breaks table whose status is
+    /// none of them, `Mismatched`, with the table's wording in `kind`.
     pub status: ReconStatus,
+    /// The status as the pipeline's `[breaks]` table spells it, when it is no reconcile
+    /// status (e.g. `fee_mismatch`). Absent in reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// Currency of the money measures, when the row has one.
     pub currency: Option<String>,
     /// Compared values; a side is `None` when the key is missing on that side.
@@ -183,6 +189,16 @@ impl Measure {
 }
 
 impl Break {
+    /// The status as the data spells it: `kind` when there is one, else the reconcile status.
+    pub fn status_text(&self) -> &str {
+        self.kind.as_deref().unwrap_or(self.status.as_str())
+    }
+
+    /// The status for humans: `kind` as written, else the reconcile status' label.
+    pub fn status_label(&self) -> &str {
+        self.kind.as_deref().unwrap_or(self.status.label())
+    }
+
     /// How big the break is: the largest absolute difference over its measures. Breaks are
     /// ranked by this so the email's top N are the ones worth the most money.
     pub fn magnitude(&self) -> Decimal {

@@ -222,7 +222,7 @@ fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
             let _ = writeln!(
                 t,
                 "  [{}] {} {}: {}",
-                b.status.as_str(),
+                b.status_text(),
                 keys_text(b),
                 opt(&b.currency),
                 measures_text(b)
@@ -314,7 +314,7 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 e(&keys_text(b)),
-                b.status.label(),
+                e(b.status_label()),
                 e(&opt(&b.currency)),
                 e(&measures_text(b))
             );

@@ -2,7 +2,7 @@
 //! with its schema's columns and types (validated exactly as a file would be), reconciled, and
 //! every transform runs on them, so a column typo or a type error in the SQL shows up in
 //! `check` instead of quarantining a partner's file at run time. Outputs' tables and `order_by`
-//! columns are checked against what the transforms produce.
+//! columns, and `[breaks]`' columns, are checked against what the transforms produce.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -62,6 +62,33 @@ pub fn plan(p: &Pipeline, file: &str) -> Vec<ConfigError> {
         }
     }
     let mut out = Vec::new();
+    let columns_of = |df: &DataFrame| {
+        df.get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(b) = &p.breaks {
+        match tables.get(&b.table) {
+            None => out.push(problem(
+                "breaks.table",
+                format!("`{}` is not produced by this pipeline", b.table),
+            )),
+            Some(df) => {
+                for c in b.columns().filter(|c| df.column(c).is_err()) {
+                    out.push(problem(
+                        "breaks",
+                        format!(
+                            "`{c}` is not a column of `{}` (its columns: {})",
+                            b.table,
+                            columns_of(df)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
     for o in &p.outputs {
         let Some(df) = tables.get(&o.table) else {
             out.push(problem(
@@ -73,22 +100,15 @@ pub fn plan(p: &Pipeline, file: &str) -> Vec<ConfigError> {
             ));
             continue;
         };
-        for c in &o.order_by {
-            if df.column(c).is_err() {
-                let names: Vec<String> = df
-                    .get_column_names()
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect();
-                out.push(problem(
-                    "outputs.order_by",
-                    format!(
-                        "`{c}` is not a column of `{}` (its columns: {})",
-                        o.table,
-                        names.join(", ")
-                    ),
-                ));
-            }
+        for c in o.order_by.iter().filter(|c| df.column(c).is_err()) {
+            out.push(problem(
+                "outputs.order_by",
+                format!(
+                    "`{c}` is not a column of `{}` (its columns: {})",
+                    o.table,
+                    columns_of(df)
+                ),
+            ));
         }
     }
     out

@@ -97,6 +97,8 @@ struct Run<'a> {
     issues: Vec<Issue>,
     manifest: Manifest,
     reconciled: Option<DataFrame>,
+    /// The pipeline's `[breaks]` table, for the report.
+    breaks_table: Option<DataFrame>,
     /// The archive copies of the ERP extract and references, written one after another on a
     /// background thread while the data is checked (their fsyncs cost disk time, not CPU time).
     copies: Option<JoinHandle<Result<(), StoreError>>>,
@@ -169,6 +171,7 @@ pub fn process(
             ..Manifest::default()
         },
         reconciled: None,
+        breaks_table: None,
         copies: None,
         hashes: Vec::new(),
         // A new file was hashed as it landed (the same bytes were moved here); a rerun's
@@ -237,7 +240,11 @@ pub fn process(
     };
     // The report needs the `reconciled` table, which is gone after a crash: it is built and
     // archived before the run's end is recorded, so a crash before it is queued loses nothing.
-    match super::report::build_report(ledger, p, &outcome, run.reconciled.as_ref(), &[]) {
+    let tables = super::report::ReportTables {
+        reconciled: run.reconciled.as_ref(),
+        breaks: run.breaks_table.as_ref(),
+    };
+    match super::report::build_report(ledger, p, &outcome, tables, &[]) {
         Ok(report) => {
             let json = serde_json::to_vec(&report).unwrap_or_default();
             write_atomic(&dir, super::report::REPORT_JSON, &json)?;
@@ -564,6 +571,9 @@ impl Run<'_> {
         let started = std::time::Instant::now();
         let produced = run_transforms(&tables, &p.transforms).map_err(|e| data(p, e))?;
         tables.extend(produced);
+        if let Some(b) = &p.breaks {
+            self.breaks_table = tables.get(&b.table).cloned();
+        }
         tables.retain(|name, _| is_used(p, name, false));
         tracing::info!(pipeline = %p.id, "transformed in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         for o in &p.outputs {
@@ -660,6 +670,7 @@ fn keep_needed(p: &Pipeline, table: &str, df: DataFrame) -> PolarsResult<DataFra
     }
     let star = regex::Regex::new(r"(?i)(\bselect|\bdistinct|,|\.)\s*\*");
     if p.outputs.iter().any(|o| o.table == table)
+        || p.breaks.as_ref().is_some_and(|b| b.table == table)
         || star.is_ok_and(|s| p.transforms.iter().any(|t| s.is_match(&sql_code(&t.sql))))
     {
         return Ok(df);
@@ -680,6 +691,7 @@ fn keep_needed(p: &Pipeline, table: &str, df: DataFrame) -> PolarsResult<DataFra
 /// `breaks` is always kept (reports read it).
 fn is_used(p: &Pipeline, name: &str, by_sql: bool) -> bool {
     name == "breaks"
+        || p.breaks.as_ref().is_some_and(|b| b.table == name)
         || p.outputs.iter().any(|o| o.table == name)
         || (by_sql && named_in_sql(p, name))
 }

@@ -30,6 +30,7 @@ pub fn brk(order: &str, status: ReconStatus, partner: Option<&str>, erp: Option<
             ("line".into(), "1".into()),
         ],
         status,
+        kind: None,
         currency: Some("EUR".into()),
         measures: vec![measure("amount", partner, erp)],
     }
