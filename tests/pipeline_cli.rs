@@ -948,4 +948,37 @@ fn check_plans_the_sql_and_names_unknown_placeholders() {
     );
     // Nothing was processed: the partner file still waits in the drop folder.
     assert!(h.root.join(DROP).join("stock_2026-11-25.csv").is_file());
+    std::fs::write(&path, &good).unwrap();
+
+    // An X12 input is its whole mapped table: SQL may name a mapped column the schema does
+    // not list (a run keeps them), but not one the table does not have.
+    std::fs::create_dir_all(h.root.join("inbox/po850")).unwrap();
+    std::fs::write(
+        h.root.join("schemas/po_lines.v1.json"),
+        r#"{"fields": [{"name": "po_number", "type": "string"}, {"name": "quantity", "type": "integer"}],
+           "fieldsMatch": "superset"}"#,
+    )
+    .unwrap();
+    let po = |sql: &str| {
+        format!("[input]\nformat = \"x12\"\ntable = \"x12_850_lines\"\nschema = \"po_lines.v1\"\n[[transforms]]\nname = \"t\"\nsql = \"{sql}\"\n")
+    };
+    std::fs::write(
+        h.root.join("pipelines/po850.toml"),
+        po("SELECT interchange_control, po_number, upc, quantity * 2 AS q FROM input"),
+    )
+    .unwrap();
+    let o = tallyman(&h.root, &["check"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(
+        h.root.join("pipelines/po850.toml"),
+        po("SELECT upcc FROM input"),
+    )
+    .unwrap();
+    let o = tallyman(&h.root, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("transforms.t: the SQL does not run"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use polars::prelude::*;
 
 use super::tables::load_table;
-use crate::config::{ConfigError, Pipeline};
+use crate::config::{ConfigError, InputFormat, Pipeline};
 use crate::engine::reconcile::{reconcile, KnownUnique};
 use crate::engine::transform::run_transforms;
 use crate::formats::csv::Dialect;
@@ -23,11 +23,23 @@ pub fn plan(p: &Pipeline, file: &str) -> Vec<ConfigError> {
         why,
     };
     let mut tables: BTreeMap<String, DataFrame> = BTreeMap::new();
-    let mut sides = vec![("input".to_string(), &p.schema)];
-    sides.extend(p.erp.iter().map(|e| ("erp".to_string(), &e.schema)));
-    sides.extend(p.references.iter().map(|(n, t)| (n.clone(), &t.schema)));
-    for (name, schema) in sides {
-        match empty_table(schema) {
+    // A document input is its whole mapped table (the SQL may name a column the schema does
+    // not list, as a run keeps them all); a CSV input is the schema's columns.
+    let input_columns = match &p.format {
+        InputFormat::Csv => None,
+        InputFormat::X12 { table }
+        | InputFormat::Edifact { table }
+        | InputFormat::Xml { table } => document_columns(table),
+    };
+    let mut sides = vec![("input".to_string(), &p.schema, input_columns)];
+    sides.extend(p.erp.iter().map(|e| ("erp".to_string(), &e.schema, None)));
+    sides.extend(
+        p.references
+            .iter()
+            .map(|(n, t)| (n.clone(), &t.schema, None)),
+    );
+    for (name, schema, columns) in sides {
+        match empty_table(schema, columns) {
             Ok(df) => {
                 tables.insert(name, df);
             }
@@ -114,11 +126,41 @@ pub fn plan(p: &Pipeline, file: &str) -> Vec<ConfigError> {
     out
 }
 
-/// The table a file with this schema and no rows validates to: the schema's columns, typed.
-fn empty_table(schema: &TableSchema) -> Result<DataFrame, String> {
+/// The columns of a mapped X12, EDIFACT or XML table, context columns first.
+fn document_columns(table: &str) -> Option<Vec<String>> {
+    use crate::formats::{edifact::orders, x12::table as x12};
+    // EDIFACT and XML tables share their X12 twins' columns, except EDIFACT ORDERS.
+    let twin = match table {
+        "xml_order_header" => "x12_850_header",
+        "xml_order_lines" => "x12_850_lines",
+        "xml_ship_lines" | "edifact_desadv_lines" => "x12_856_lines",
+        "edifact_invrpt_lines" => "x12_846_lines",
+        "edifact_orders_header" | "edifact_orders_lines" => {
+            let own: &[&str] = if table.ends_with("header") {
+                &orders::ORDERS_HEADER
+            } else {
+                &orders::ORDERS_LINES
+            };
+            let context = ["interchange_control", "group_control", "set_control"];
+            return Some(context.iter().chain(own).map(|c| c.to_string()).collect());
+        }
+        other => other,
+    };
+    x12::columns(twin)
+}
+
+/// The table a file with this schema and no rows validates to, typed as the schema says: the
+/// header is `columns` when given (a mapped document table; schema fields it lacks follow),
+/// else the schema's fields.
+fn empty_table(schema: &TableSchema, columns: Option<Vec<String>>) -> Result<DataFrame, String> {
+    let mut header = columns.unwrap_or_default();
+    for f in &schema.fields {
+        if !header.contains(&f.name) {
+            header.push(f.name.clone());
+        }
+    }
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(schema.fields.iter().map(|f| f.name.as_str()))
-        .map_err(|e| e.to_string())?;
+    w.write_record(&header).map_err(|e| e.to_string())?;
     let header = w.into_inner().map_err(|e| e.to_string())?;
     let v = load_table(
         &schema.name,
