@@ -152,6 +152,47 @@ fn a_sql_breaks_table_drives_the_report_subject_and_when() {
     .unwrap();
     assert_eq!(report["breaks"], serde_json::json!([]));
 
+    // A rerun's mail says so first: which run it replays, who asked and why.
+    let o = Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args(["--home", root.to_str().unwrap()])
+        .args([
+            "rerun",
+            "payouts",
+            "--date",
+            "2026-11-25",
+            "--reason",
+            "fee table fixed",
+        ])
+        .env("TALLYMAN_ACTOR", "alice")
+        .env("TALLYMAN_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let sent = mails(&root);
+    assert_eq!(
+        sent.len(),
+        2,
+        "the rerun found the break again: a second mail"
+    );
+    let rerun = sent
+        .iter()
+        .find(|m| m.contains("RERUN of run r000001"))
+        .expect("the rerun's mail");
+    assert!(
+        rerun.contains("RERUN of run r000001, asked by alice: fee table fixed"),
+        "{rerun}"
+    );
+    assert!(
+        rerun.find("RERUN of run").unwrap() < rerun.find("BREAKS").unwrap(),
+        "the rerun is said before the detail: {rerun}"
+    );
+
     // A [breaks] column the table does not have is a configuration problem.
     std::fs::write(
         root.join("pipelines/payouts.toml"),

@@ -124,6 +124,16 @@ fn table(file: &Path, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The archived report.html of run `run` (business date = today's, the only date here).
+fn report_html(root: &Path, run: &str) -> String {
+    let dir = std::fs::read_dir(root.join("archive/po850"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join(run).is_dir())
+        .expect("the run's archive folder");
+    std::fs::read_to_string(dir.join(run).join("report.html")).unwrap()
+}
+
 /// `tallyman inspect --json FILE` of a reply: it must read back with no problem.
 fn inspect(file: &Path) -> serde_json::Value {
     let o = Command::new(env!("CARGO_BIN_EXE_tallyman"))
@@ -186,6 +196,21 @@ fn rejected_resent_and_duplicate_interchanges_are_answered_as_they_were_treated(
     // 4010 has no AK103: the reply must not carry one.
     let raw = std::fs::read_to_string(reply).unwrap();
     assert!(raw.contains("AK1*PO*1421~"), "{raw}");
+    // The run's report puts the verdict first: quarantined, and what the partner was sent.
+    let html = report_html(&root, "r000001");
+    let reply_name = reply.file_name().unwrap().to_string_lossy().into_owned();
+    let verdict = html.find("<h2>Verdict</h2>").expect("a verdict");
+    assert!(
+        html[verdict..].contains("Quarantined: <strong>po_1.x12</strong>"),
+        "{html}"
+    );
+    assert!(
+        html[verdict..].contains(&format!(
+            "Acknowledgement sent to the partner: <code>{reply_name}</code>"
+        )),
+        "{html}"
+    );
+    assert!(verdict < html.find("Validation issues").unwrap(), "{html}");
 
     // 2. The corrected resend reuses 905: the rejected interchange did not use the number up.
     let (code, out, added) = deliver(&root, "po_2.x12", &interchange("000000905", true, &[]));

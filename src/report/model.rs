@@ -34,6 +34,21 @@ pub struct RunReport {
     pub corrections: Vec<FileNote>,
     /// Files rejected whole and moved to quarantine.
     pub quarantined: Vec<FileNote>,
+    /// Set when the run is a rerun: which run it replays, who asked and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<RerunNote>,
+    /// Acknowledgements (997, TA1) the run sent the partner, by file name: part of the verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acknowledgements: Vec<String>,
+}
+
+/// Who replayed which run, and why (as recorded in the ledger).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RerunNote {
+    /// The run replayed.
+    pub of: String,
+    pub actor: String,
+    pub reason: String,
 }
 
 /// One file mentioned in the report by name and content hash.

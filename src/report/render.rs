@@ -1,9 +1,10 @@
 //! Renders a `RunReport` into subject, HTML, plain text and a CSV attachment (pure, no IO).
 //!
-//! The email leads with what matters: reconciliation counts and money per status and
-//! currency, then the biggest breaks, then validation issues grouped by rule, then files that
-//! were duplicates, corrections or quarantined. Every value is HTML-escaped; the CSV carries
-//! every break and issue with formula-looking cells neutralised.
+//! The email leads with what happened: that the run is a rerun (of which run, who asked, why),
+//! then the verdict (files quarantined, acknowledgements sent to the partner), then
+//! reconciliation counts and money per status and currency, the biggest breaks, validation
+//! issues grouped by rule, and files that were duplicates or corrections. Every value is
+//! HTML-escaped; the CSV carries every break and issue with formula-looking cells neutralised.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -186,6 +187,25 @@ fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
         r.pipeline, r.business_date, r.time_zone
     );
     let _ = writeln!(t, "Run {}: {}\n", r.run_id, r.summary());
+    // What happened comes before the detail: a rerun says so, a quarantined file and what
+    // the partner was sent are the verdict.
+    if let Some(n) = &r.rerun {
+        let _ = writeln!(
+            t,
+            "RERUN of run {}, asked by {}: {}\n",
+            n.of, n.actor, n.reason
+        );
+    }
+    if !r.quarantined.is_empty() || !r.acknowledgements.is_empty() {
+        let _ = writeln!(t, "VERDICT");
+        for n in &r.quarantined {
+            let _ = writeln!(t, "  {} sha256 {}: {}", n.name, n.sha256, n.reason);
+        }
+        for a in &r.acknowledgements {
+            let _ = writeln!(t, "  acknowledgement sent to the partner: {a}");
+        }
+        let _ = writeln!(t);
+    }
     if let Some(rec) = &r.reconciliation {
         let _ = writeln!(t, "RECONCILIATION");
         for st in ReconStatus::ALL {
@@ -253,9 +273,9 @@ fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     t
 }
 
-fn file_sections(r: &RunReport) -> [(&'static str, &[FileNote]); 3] {
+/// The file notes shown after the detail (quarantined files are the verdict, shown first).
+fn file_sections(r: &RunReport) -> [(&'static str, &[FileNote]); 2] {
     [
-        ("Quarantined files", &r.quarantined),
         ("Corrections", &r.corrections),
         ("Duplicate files", &r.duplicates),
     ]
@@ -274,6 +294,35 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
         e(&r.run_id),
         e(&r.summary())
     );
+    if let Some(n) = &r.rerun {
+        let _ = writeln!(
+            h,
+            "<p id=\"rerun\"><strong>Rerun</strong> of run <code>{}</code>, asked by {}: {}</p>",
+            e(&n.of),
+            e(&n.actor),
+            e(&n.reason)
+        );
+    }
+    if !r.quarantined.is_empty() || !r.acknowledgements.is_empty() {
+        let _ = writeln!(h, "<h2>Verdict</h2>\n<ul id=\"verdict\">");
+        for n in &r.quarantined {
+            let _ = writeln!(
+                h,
+                "<li>Quarantined: <strong>{}</strong> <small>sha256 {}</small>: {}</li>",
+                e(&n.name),
+                e(&n.sha256),
+                e(&n.reason)
+            );
+        }
+        for a in &r.acknowledgements {
+            let _ = writeln!(
+                h,
+                "<li>Acknowledgement sent to the partner: <code>{}</code></li>",
+                e(a)
+            );
+        }
+        h.push_str("</ul>\n");
+    }
     if let Some(rec) = &r.reconciliation {
         h.push_str("<h2>Reconciliation</h2>\n<table border=\"1\" cellpadding=\"4\"><tr><th>Status</th><th>Keys</th></tr>\n");
         for st in ReconStatus::ALL {
@@ -387,6 +436,8 @@ mod tests {
             duplicates: vec![],
             corrections: vec![],
             quarantined: vec![],
+            rerun: None,
+            acknowledgements: vec![],
         }
     }
 

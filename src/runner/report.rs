@@ -18,7 +18,7 @@ use crate::engine::reconcile::MATCHED;
 use crate::report::config::DEFAULT_SUBJECT;
 use crate::report::{
     build_message, queue, render, Break, FileNote, FlushSummary, MailSettings, Mailer, Measure,
-    MoneyTotal, ReconStatus, ReconSummary, RenderOptions, RunReport, StatusCounts,
+    MoneyTotal, ReconStatus, ReconSummary, RenderOptions, RerunNote, RunReport, StatusCounts,
 };
 use crate::schema::table::FieldType;
 use crate::store::files::write_atomic;
@@ -210,6 +210,8 @@ pub fn queue_late_alert(
         duplicates: Vec::new(),
         corrections: Vec::new(),
         quarantined: Vec::new(),
+        rerun: None,
+        acknowledgements: Vec::new(),
     };
     let rendered =
         render(&report, &rule.subject, &RenderOptions::default()).map_err(|e| e.to_string())?;
@@ -360,6 +362,34 @@ pub fn build_report(
         duplicates: duplicates.to_vec(),
         corrections,
         quarantined,
+        rerun: rerun_note(ledger, outcome),
+        acknowledgements: outcome
+            .manifest
+            .iter()
+            .flat_map(|m| &m.outputs)
+            .filter(|o| matches!(o.table.as_str(), "997" | "TA1"))
+            .map(|o| o.name.clone())
+            .collect(),
+    })
+}
+
+/// Who replayed which run and why, when the run is a rerun (from its ledger row).
+fn rerun_note(ledger: &Ledger, outcome: &Outcome) -> Option<RerunNote> {
+    let of = outcome.manifest.as_ref()?.rerun_of.clone()?;
+    let (actor, reason): (Option<String>, Option<String>) = ledger
+        .connection()
+        .query_row(
+            "SELECT actor, reason FROM runs WHERE run_id = ?1",
+            params![outcome.run_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .ok()
+        .flatten()?;
+    Some(RerunNote {
+        of,
+        actor: actor.unwrap_or_else(|| "unknown".into()),
+        reason: reason.unwrap_or_default(),
     })
 }
 

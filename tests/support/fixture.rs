@@ -112,5 +112,7 @@ pub fn sample_report() -> RunReport {
         )],
         corrections: vec![],
         quarantined: vec![note("garbage<b>.csv", "not UTF-8 & not CSV")],
+        rerun: None,
+        acknowledgements: vec![],
     }
 }

@@ -30,6 +30,8 @@ fn report(breaks: usize, issues: usize, diff: &str) -> RunReport {
         duplicates: vec![],
         corrections: vec![],
         quarantined: vec![],
+        rerun: None,
+        acknowledgements: vec![],
     }
 }
 
