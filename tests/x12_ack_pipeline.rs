@@ -331,3 +331,47 @@ fn a_ta1_is_sent_when_asked_for_or_when_the_pipeline_always_wants_one() {
         Some(("000000905".into(), "A".into(), "000".into()))
     );
 }
+
+/// A partner that always sends an unpadded ISA triggers a warning on every file; the pipeline
+/// can mute it in its report (`[report] mute`), so "problems" mails mean problems. The warning
+/// stays in the ledger, and the TA1 still says `E` with its note.
+#[test]
+fn a_muted_partner_habit_does_not_make_a_report_a_problem() {
+    let (_dir, root) = home(Some("problems"));
+    let pipeline = root.join("pipelines/po850.toml");
+    let report = "[report]\nto = [\"ops@example.com\"]\nwhen = \"problems\"\n";
+    let base = std::fs::read_to_string(&pipeline).unwrap();
+    std::fs::write(&pipeline, format!("{base}{report}")).unwrap();
+    let unpadded =
+        |control: &str| interchange(control, false, &[("*ZZ*ABCDEFGHIJKLMNO*", "*ZZ*ACME*")]);
+    let mails = |root: &Path| {
+        std::fs::read_dir(root.join("outbox/mail"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let (code, out, added) = deliver(&root, "po_1.x12", &unpadded("000000905"));
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(mails(&root), 1, "the warning is a problem to report: {out}");
+    assert_eq!(
+        ta1(&inspect(&added[0])),
+        Some(("000000905".into(), "E".into(), "006".into()))
+    );
+
+    std::fs::write(
+        &pipeline,
+        format!("{base}{report}mute = [\"x12-envelope:TA105:006\"]\n"),
+    )
+    .unwrap();
+    let (code, out, _) = deliver(&root, "po_2.x12", &unpadded("000000906"));
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(mails(&root), 1, "muted: nothing to report, no second mail");
+    let conn = rusqlite::Connection::open(root.join("var/ledger.sqlite")).unwrap();
+    let kept: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM issues WHERE run_id = 'r000002' AND rule = 'x12-envelope:TA105:006'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 1, "a muted warning is still recorded");
+}

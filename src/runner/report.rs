@@ -358,7 +358,12 @@ pub fn build_report(
         time_zone: p.time_zone.name().to_string(),
         reconciliation: counts.map(|counts| ReconSummary { counts, totals }),
         breaks,
-        issues: outcome.issues.clone(),
+        issues: outcome
+            .issues
+            .iter()
+            .filter(|i| !muted(p, i))
+            .cloned()
+            .collect(),
         duplicates: duplicates.to_vec(),
         corrections,
         quarantined,
@@ -371,6 +376,15 @@ pub fn build_report(
             .map(|o| o.name.clone())
             .collect(),
     })
+}
+
+/// A warning whose rule the pipeline's `[report] mute` lists (a partner's habit nobody acts
+/// on); errors are never muted.
+fn muted(p: &Pipeline, issue: &crate::issue::Issue) -> bool {
+    issue.severity == crate::issue::Severity::Warning
+        && p.report
+            .as_ref()
+            .is_some_and(|r| r.mute.iter().any(|m| *m == issue.rule))
 }
 
 /// Who replayed which run and why, when the run is a rerun (from its ledger row).
