@@ -384,7 +384,7 @@ fn muted(p: &Pipeline, issue: &crate::issue::Issue) -> bool {
     issue.severity == crate::issue::Severity::Warning
         && p.report
             .as_ref()
-            .is_some_and(|r| r.mute.iter().any(|m| *m == issue.rule))
+            .is_some_and(|r| r.mute.contains(&issue.rule))
 }
 
 /// Who replayed which run and why, when the run is a rerun (from its ledger row).
