@@ -259,6 +259,39 @@ impl RunReport {
         }
     }
 
+    /// Net money per currency over every reconciled key: (currency, partner, erp, difference),
+    /// summed exactly from the per-status totals, in currency order.
+    pub fn net_by_currency(&self) -> Vec<(String, Decimal, Decimal, Decimal)> {
+        let mut out: Vec<(String, Decimal, Decimal, Decimal)> = Vec::new();
+        for t in self.reconciliation.iter().flat_map(|r| &r.totals) {
+            match out.iter_mut().find(|(c, ..)| *c == t.currency) {
+                Some((_, p, e, d)) => {
+                    *p += t.partner;
+                    *e += t.erp;
+                    *d += t.difference;
+                }
+                None => out.push((t.currency.clone(), t.partner, t.erp, t.difference)),
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Breaks grouped by currency, each group ranked by magnitude (largest first, ties in
+    /// input order); the groups ordered by their largest break, breaks without a currency in
+    /// their own group. Amounts in different currencies are never ranked against each other.
+    pub fn breaks_by_currency(&self) -> Vec<(Option<&str>, Vec<&Break>)> {
+        let mut groups: Vec<(Option<&str>, Vec<&Break>)> = Vec::new();
+        for b in self.ranked_breaks() {
+            let c = b.currency.as_deref();
+            match groups.iter_mut().find(|(g, _)| *g == c) {
+                Some((_, list)) => list.push(b),
+                None => groups.push((c, vec![b])),
+            }
+        }
+        groups
+    }
+
     /// Breaks sorted by magnitude, largest first (ties keep input order).
     pub fn ranked_breaks(&self) -> Vec<&Break> {
         let mut ranked: Vec<&Break> = self.breaks.iter().collect();
