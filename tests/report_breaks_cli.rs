@@ -152,7 +152,16 @@ fn a_sql_breaks_table_drives_the_report_subject_and_when() {
     .unwrap();
     assert_eq!(report["breaks"], serde_json::json!([]));
 
-    // A rerun's mail says so first: which run it replays, who asked and why.
+    // A rerun's mail says so first: which run it replays, who asked, why, and what changed
+    // (here the check's sign, so its output differs).
+    std::fs::write(
+        root.join("pipelines/payouts.toml"),
+        PIPELINE.replace(
+            "net - (gross - fee) AS off_by",
+            "(gross - fee) - net AS off_by",
+        ),
+    )
+    .unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_tallyman"))
         .args(["--home", root.to_str().unwrap()])
         .args([
@@ -192,6 +201,22 @@ fn a_sql_breaks_table_drives_the_report_subject_and_when() {
         rerun.find("RERUN of run").unwrap() < rerun.find("BREAKS").unwrap(),
         "the rerun is said before the detail: {rerun}"
     );
+    let changed: Vec<&str> = rerun
+        .lines()
+        .filter(|l| l.trim_start().starts_with("changed: "))
+        .collect();
+    assert!(
+        changed.iter().any(|l| l.contains("payout_check")),
+        "what changed is said: {rerun}"
+    );
+    let o2 = text(&o.stdout);
+    for c in &changed {
+        let line = c.trim_start().trim_start_matches("changed: ");
+        assert!(
+            o2.contains(line),
+            "the mail says what the rerun printed: {line} / {o2}"
+        );
+    }
 
     // A [breaks] column the table does not have is a configuration problem.
     std::fs::write(

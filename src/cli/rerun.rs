@@ -51,6 +51,10 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
         None => None,
     };
     for r in &mut reports {
+        // The mail says what the rerun changed, not only that it ran.
+        if let Some(note) = r.outcome.report.as_mut().and_then(|rep| rep.rerun.as_mut()) {
+            note.changes = r.differences.clone();
+        }
         if let Err(e) = tallyman::runner::report::report_run(
             &home,
             &ledger,

@@ -49,6 +49,10 @@ pub struct RerunNote {
     pub of: String,
     pub actor: String,
     pub reason: String,
+    /// What differs from the replayed run (inputs, outputs, counts), one line each; filled in
+    /// once the rerun has compared the two (empty: nothing differs, or not compared).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
 }
 
 /// One file mentioned in the report by name and content hash.

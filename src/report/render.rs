@@ -225,9 +225,16 @@ fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     if let Some(n) = &r.rerun {
         let _ = writeln!(
             t,
-            "RERUN of run {}, asked by {}: {}\n",
+            "RERUN of run {}, asked by {}: {}",
             n.of, n.actor, n.reason
         );
+        if n.changes.is_empty() {
+            let _ = writeln!(t, "  no differences from run {}", n.of);
+        }
+        for c in &n.changes {
+            let _ = writeln!(t, "  changed: {c}");
+        }
+        let _ = writeln!(t);
     }
     if !r.quarantined.is_empty() || !r.acknowledgements.is_empty() {
         let _ = writeln!(t, "VERDICT");
@@ -382,6 +389,19 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
             e(&n.actor),
             e(&n.reason)
         );
+        if n.changes.is_empty() {
+            let _ = writeln!(
+                h,
+                "<p>No differences from run <code>{}</code>.</p>",
+                e(&n.of)
+            );
+        } else {
+            h.push_str("<ul id=\"changes\">\n");
+            for c in &n.changes {
+                let _ = writeln!(h, "<li>{}</li>", e(c));
+            }
+            h.push_str("</ul>\n");
+        }
     }
     if !r.quarantined.is_empty() || !r.acknowledgements.is_empty() {
         let _ = writeln!(h, "<h2>Verdict</h2>\n<ul id=\"verdict\">");

@@ -404,6 +404,7 @@ fn rerun_note(ledger: &Ledger, outcome: &Outcome) -> Option<RerunNote> {
         of,
         actor: actor.unwrap_or_else(|| "unknown".into()),
         reason: reason.unwrap_or_default(),
+        changes: Vec::new(),
     })
 }
 
