@@ -2,6 +2,7 @@
 //! archive. This is the edge where the pure core meets folders, the ledger and the clock.
 
 pub mod delivery;
+pub mod plan;
 pub mod process;
 pub mod report;
 pub mod resume;
