@@ -467,15 +467,7 @@ fn two_processes_at_once(t: &mut Tally) {
         t.record(&format!("two runs at once (round {})", round + 1), broken);
     }
     let h = demo_home();
-    let mut serve = command(
-        &h.root,
-        &["serve", "--listen", "off", "--scan-secs", "1"],
-        &[],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("spawn serve");
+    let mut serve = spawn_serve(&h.root);
     let dropped = vec![drop_day(&h.root, DAY), drop_day(&h.root, "2026-11-26")];
     let o = tallyman(&h.root, &["run"], &[]);
     assert!(
@@ -500,6 +492,23 @@ fn two_processes_at_once(t: &mut Tally) {
         broken.duplicated.push(format!("{runs} runs for two files"));
     }
     t.record("a run while serve works", broken);
+}
+
+/// `TALLYMAN_BATTERY_ROUNDS`, or `default`.
+fn rounds_or(default: u32) -> u32 {
+    std::env::var("TALLYMAN_BATTERY_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `tallyman serve` on the home, scanning every second, no HTTP.
+fn spawn_serve(root: &Path) -> Child {
+    command(root, &["serve", "--listen", "off", "--scan-secs", "1"], &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve")
 }
 
 fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
@@ -885,10 +894,7 @@ fn battery_quick() {
 #[test]
 #[ignore = "long: run with --ignored (README: The battery)"]
 fn battery_random_kills_under_serve() {
-    let rounds: u32 = std::env::var("TALLYMAN_BATTERY_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let rounds = rounds_or(20);
     let mut t = Tally::default();
     let h = demo_home();
     let mut dropped = Vec::new();
@@ -904,28 +910,12 @@ fn battery_random_kills_under_serve() {
     for round in 0..rounds {
         let day = (start + chrono::Days::new(u64::from(round))).to_string();
         dropped.push(drop_day(&h.root, &day));
-        let mut serve = command(
-            &h.root,
-            &["serve", "--listen", "off", "--scan-secs", "1"],
-            &[],
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
+        let mut serve = spawn_serve(&h.root);
         std::thread::sleep(Duration::from_millis(500 + next() % 3000));
         let _ = serve.kill();
         let _ = serve.wait();
     }
-    let mut serve = command(
-        &h.root,
-        &["serve", "--listen", "off", "--scan-secs", "1"],
-        &[],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("spawn serve");
+    let mut serve = spawn_serve(&h.root);
     let n = dropped.len() as i64;
     wait_until(Duration::from_secs(300), || {
         count(
@@ -958,10 +948,7 @@ fn battery_random_kills_under_serve() {
 #[test]
 #[ignore = "long: run with --ignored (README: The battery)"]
 fn battery_crash_points_repeated() {
-    let rounds: u32 = std::env::var("TALLYMAN_BATTERY_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let rounds = rounds_or(5);
     let mut t = Tally::default();
     for _ in 0..rounds {
         crash_points_of_a_run(&mut t);

@@ -154,10 +154,16 @@ fn wait_for(limit: Duration, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// A count from the ledger; 0 only while the daemon has not created its tables yet. Any other
+/// SQL error fails the test (a broken query must not read as "nothing happened").
 fn count(root: &Path, query: &str) -> i64 {
     let conn = rusqlite::Connection::open(root.join("var/ledger.sqlite")).unwrap();
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    conn.query_row(query, [], |r| r.get(0)).unwrap_or(0)
+    match conn.query_row(query, [], |r| r.get(0)) {
+        Ok(n) => n,
+        Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.starts_with("no such table") => 0,
+        Err(e) => panic!("{query}: {e}"),
+    }
 }
 
 fn exec(root: &Path, sql: &str) {

@@ -107,7 +107,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     let uploads = tallyman::runner::delivery::deliver_pending(&home, &ledger, p)?;
     for e in &uploads.errors {
         eprintln!("{e}");
-        failed |= e.ends_with("(failed for good)");
+        failed |= e.permanent;
     }
     let code = super::exit::code(reports.iter().map(|r| r.outcome.state.as_str()), failed);
     if args.json {

@@ -95,7 +95,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                 for e in &summary.deliveries.errors {
                     eprintln!("{e}");
                     // A server that is down is retried on later passes; a refusal is for good.
-                    failed |= e.ends_with("(failed for good)");
+                    failed |= e.permanent;
                 }
                 // A refused entry (a symlink, a FIFO) is never taken: a person must look.
                 failed |= !summary.refused.is_empty();

@@ -24,11 +24,43 @@ use crate::transport::sftp::{with_retry, SftpError, UploadOutcome, UploadSource}
 pub struct DeliverySummary {
     pub uploaded: usize,
     pub already_present: usize,
-    /// Each failed try, with host, path and step; the upload stays queued unless it says
-    /// "failed for good".
-    pub errors: Vec<String>,
+    /// Each failed try, with host, path and step; the upload stays queued unless it failed
+    /// for good.
+    pub errors: Vec<DeliveryError>,
     /// Uploads another live process holds the lease of (it is uploading them now).
     pub leased_elsewhere: usize,
+}
+
+/// One failed try of an upload pass.
+#[derive(Debug, Clone)]
+pub struct DeliveryError {
+    /// What failed, with host, path and step.
+    pub message: String,
+    /// Retrying cannot help (a different file under the final name, bytes that are not the
+    /// run's): a person must look. Otherwise it is tried again with backoff.
+    pub permanent: bool,
+}
+
+impl std::fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl DeliveryError {
+    fn retried(message: String) -> Self {
+        DeliveryError {
+            message,
+            permanent: false,
+        }
+    }
+
+    fn for_good(message: String) -> Self {
+        DeliveryError {
+            message,
+            permanent: true,
+        }
+    }
 }
 
 /// How long an upload's lease lasts if its holder neither finishes nor dies (a holder that
@@ -68,7 +100,7 @@ pub fn deliver_pending(
     for (destination, rows) in by_destination {
         let Some(ep) = p.destinations.get(destination) else {
             let why = format!("{}: destination `{destination}` no longer has an [destinations.{destination}.sftp]; upload left queued", p.id);
-            summary.errors.push(why);
+            summary.errors.push(DeliveryError::retried(why));
             continue;
         };
         let client = match with_retry(2, Duration::from_secs(1), || ep.connect()) {
@@ -79,7 +111,7 @@ pub fn deliver_pending(
                 for d in rows {
                     ledger.delivery_failed(d.id, &why, false, Utc::now().timestamp())?;
                 }
-                summary.errors.push(why);
+                summary.errors.push(DeliveryError::retried(why));
                 continue;
             }
         };
@@ -118,7 +150,7 @@ pub fn deliver_pending(
                             p.id, d.path, d.sha256
                         );
                         ledger.delivery_failed(d.id, &why, true, Utc::now().timestamp())?;
-                        summary.errors.push(why);
+                        summary.errors.push(DeliveryError::for_good(why));
                         continue;
                     }
                     ledger.delivered(d.id, word, &now_text(Utc::now()))?;
@@ -140,7 +172,10 @@ pub fn deliver_pending(
                     );
                     tracing::warn!(pipeline = %p.id, destination, file = %d.name, "{why}");
                     ledger.delivery_failed(d.id, &why, permanent, Utc::now().timestamp())?;
-                    summary.errors.push(why);
+                    summary.errors.push(DeliveryError {
+                        message: why,
+                        permanent,
+                    });
                 }
             }
         }

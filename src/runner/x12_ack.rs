@@ -155,11 +155,15 @@ pub fn receive(
     if let Some(e) = lookup_error.into_inner() {
         return Err(e);
     }
-    // Say which earlier file and run carried the number, for the partner conversation.
-    for p in duplicates
-        .iter_mut()
-        .filter(|p| p.message.ends_with("in an earlier file"))
-    {
+    // Say which earlier file and run carried the number, for the partner conversation (a
+    // number repeated within this file names no other file).
+    let key = |i: &x12::Interchange| {
+        (
+            format!("{}:{}", i.sender_qualifier, i.sender),
+            i.control.trim_start_matches('0').to_string(),
+        )
+    };
+    for p in duplicates.iter_mut() {
         let Some(ic) = p
             .interchange
             .as_ref()
@@ -167,7 +171,14 @@ pub fn receive(
         else {
             continue;
         };
-        let sender = format!("{}:{}", ic.sender_qualifier, ic.sender);
+        let repeated_in_file = parsed
+            .interchanges
+            .iter()
+            .any(|i| !i.headless && i.index < ic.index && key(i) == key(ic));
+        if repeated_in_file {
+            continue;
+        }
+        let sender = key(ic).0;
         if let Some(e) = ledger.accepted_interchange(&sender, &ic.control, run_id)? {
             p.message
                 .push_str(&format!(" ({}, run {})", e.file, e.run_id));

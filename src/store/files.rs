@@ -41,17 +41,24 @@ pub fn write_atomic_streamed(
     name: &str,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<Written, StoreError> {
-    let (path, (size, sha256)) = via_temp(dir, name, |f| {
-        let mut w = Hashing {
-            inner: std::io::BufWriter::with_capacity(1 << 20, WritebackAsItGoes::new(f)),
-            hasher: Sha256::new(),
-            size: 0,
-        };
-        fill(&mut w)?;
-        w.inner.flush()?;
-        Ok((w.size, hex::encode(w.hasher.finalize())))
-    })?;
+    let (path, (size, sha256)) = via_temp(dir, name, |f| fill_hashed(f, fill))?;
     Ok(Written { path, size, sha256 })
+}
+
+/// Lets `fill` write into `f` through a buffer that hashes and counts what passes and starts
+/// the write-back as it goes; returns the size and sha256 written.
+pub(super) fn fill_hashed(
+    f: &mut File,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<(u64, String)> {
+    let mut w = Hashing {
+        inner: std::io::BufWriter::with_capacity(1 << 20, WritebackAsItGoes::new(f)),
+        hasher: Sha256::new(),
+        size: 0,
+    };
+    fill(&mut w)?;
+    w.inner.flush()?;
+    Ok((w.size, hex::encode(w.hasher.finalize())))
 }
 
 /// The atomic write both forms share: `fill` writes the dot-named temp file, which is fsynced,
@@ -105,10 +112,10 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// A writer that hashes and counts what passes through it.
-pub(super) struct Hashing<W> {
-    pub(super) inner: W,
-    pub(super) hasher: Sha256,
-    pub(super) size: u64,
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
 }
 
 impl<W: Write> Write for Hashing<W> {
@@ -128,7 +135,7 @@ impl<W: Write> Write for Hashing<W> {
 /// being produced, so the closing fsync waits for the last stretch only instead of the whole
 /// file (a 128 MB feed: its fsync took as long as formatting it). Durability is unchanged: the
 /// fsync still runs and reports any failure.
-pub(super) struct WritebackAsItGoes<'a> {
+struct WritebackAsItGoes<'a> {
     file: &'a mut File,
     written: u64,
     started: u64,
@@ -138,7 +145,7 @@ impl<'a> WritebackAsItGoes<'a> {
     /// How much is written before its write-back is started.
     const STRETCH: u64 = 8 << 20;
 
-    pub(super) fn new(file: &'a mut File) -> Self {
+    fn new(file: &'a mut File) -> Self {
         WritebackAsItGoes {
             file,
             written: 0,

@@ -7,9 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use sha2::{Digest, Sha256};
-
-use super::files::{io, sha256_file, sync_dir, write_temp, Hashing, WritebackAsItGoes};
+use super::files::{fill_hashed, io, sha256_file, sync_dir, write_temp};
 use super::StoreError;
 
 /// An outbound file written under its staging name, not visible yet.
@@ -66,16 +64,7 @@ pub fn stage_streamed(
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<Staged, StoreError> {
     let temp = dir.join(staging_name(run_id, name));
-    let (size, sha256) = write_temp(dir, &temp, |f| {
-        let mut w = Hashing {
-            inner: std::io::BufWriter::with_capacity(1 << 20, WritebackAsItGoes::new(f)),
-            hasher: Sha256::new(),
-            size: 0,
-        };
-        fill(&mut w)?;
-        w.inner.flush()?;
-        Ok((w.size, hex::encode(w.hasher.finalize())))
-    })?;
+    let (size, sha256) = write_temp(dir, &temp, |f| fill_hashed(f, fill))?;
     open_outbox_dir(dir)?;
     sync_dir(dir)?;
     Ok(Staged {

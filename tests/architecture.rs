@@ -1,0 +1,178 @@
+//! The module graph's rules, enforced (ARCHITECTURE.md "Module rules"): the pure layers
+//! (`engine`, `schema`, `formats`, `issue`) and `config` never import an edge module (`runner`,
+//! `daemon`, `store`, `cli`, `report`, `transport`), and nothing outside `store` opens SQLite.
+//! Imports that break a rule today are listed in `KNOWN_DEBT` with the issue that removes them:
+//! a new one fails this test, and a debt paid off must be struck from the list (the test says so).
+
+use std::path::{Path, PathBuf};
+
+/// (module folder or file under src/, modules it must not import).
+const RULES: &[(&str, &[&str])] = &[
+    (
+        "engine",
+        &[
+            "runner",
+            "daemon",
+            "store",
+            "cli",
+            "report",
+            "transport",
+            "config",
+        ],
+    ),
+    (
+        "schema",
+        &[
+            "runner",
+            "daemon",
+            "store",
+            "cli",
+            "report",
+            "transport",
+            "engine",
+        ],
+    ),
+    (
+        "formats",
+        &[
+            "runner",
+            "daemon",
+            "store",
+            "cli",
+            "report",
+            "transport",
+            "engine",
+            "config",
+        ],
+    ),
+    (
+        "issue.rs",
+        &[
+            "runner",
+            "daemon",
+            "store",
+            "cli",
+            "report",
+            "transport",
+            "engine",
+            "config",
+        ],
+    ),
+    (
+        "config",
+        &["runner", "daemon", "store", "cli", "report", "transport"],
+    ),
+];
+
+/// (file, imported module): today's exceptions, owned by issue 15 ("one owner for each
+/// concern"): config holds section types of the daemon, report and transport; schema borrows
+/// two engine helpers; engine reads its compiled config types.
+const KNOWN_DEBT: &[(&str, &str)] = &[
+    ("src/config/compile.rs", "transport"),
+    ("src/config/compile.rs", "report"),
+    ("src/config/compile.rs", "daemon"),
+    ("src/config/mod.rs", "report"),
+    ("src/config/raw.rs", "report"),
+    ("src/schema/validate.rs", "engine"),
+    ("src/engine/transform.rs", "config"),
+    ("src/engine/reconcile.rs", "config"),
+];
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    if dir.is_file() {
+        return vec![dir.to_path_buf()];
+    }
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read src") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The top-level modules a file names as `crate::<module>`.
+fn imports(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+#[test]
+fn pure_layers_and_config_import_no_edge_module() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut broken = Vec::new();
+    let mut debt_seen = Vec::new();
+    for (module, forbidden) in RULES {
+        for file in rust_files(&src.join(module)) {
+            let text = std::fs::read_to_string(&file).expect("read");
+            let shown = format!(
+                "src/{}",
+                file.strip_prefix(&src).expect("under src").display()
+            );
+            for m in imports(&text) {
+                if !forbidden.contains(&m.as_str()) {
+                    continue;
+                }
+                if KNOWN_DEBT.contains(&(shown.as_str(), m.as_str())) {
+                    debt_seen.push((shown.clone(), m));
+                } else {
+                    broken.push(format!("{shown} imports crate::{m}"));
+                }
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "module rules broken:\n{}",
+        broken.join("\n")
+    );
+    for (file, m) in KNOWN_DEBT {
+        assert!(
+            debt_seen.iter().any(|(f, n)| f == file && n == m),
+            "{file} no longer imports crate::{m}: strike it from KNOWN_DEBT"
+        );
+    }
+}
+
+#[test]
+fn nothing_outside_store_opens_the_ledger() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut broken = Vec::new();
+    for file in rust_files(&src) {
+        let shown = file
+            .strip_prefix(&src)
+            .expect("under src")
+            .display()
+            .to_string();
+        if shown.starts_with("store/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read");
+        if text.contains("Connection::open") {
+            broken.push(shown);
+        }
+    }
+    assert!(broken.is_empty(), "opens SQLite outside store: {broken:?}");
+}
+
+#[test]
+fn the_scanner_finds_imports() {
+    assert_eq!(
+        imports("use crate::store::files;\nfn f() { crate::daemon::x(); crate::store::y() }"),
+        vec!["store".to_string(), "daemon".to_string()]
+    );
+}
