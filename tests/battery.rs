@@ -677,7 +677,7 @@ fn odd_inputs(t: &mut Tally) {
                 .replace("\r\n", "\r")
                 .replace(DAY, "2026-11-28");
             std::fs::write(
-                root.join(format!("inbox/erp/erp_onhand_2026-11-28.csv")),
+                root.join("inbox/erp/erp_onhand_2026-11-28.csv"),
                 std::fs::read_to_string(root.join(format!("inbox/erp/erp_onhand_{DAY}.csv")))
                     .ok()?
                     .replace(DAY, "2026-11-28"),
@@ -705,7 +705,7 @@ fn odd_inputs(t: &mut Tally) {
                 .ok()?
                 .replace(DAY, "2026-11-28");
             std::fs::write(
-                root.join(format!("inbox/erp/erp_onhand_2026-11-28.csv")),
+                root.join("inbox/erp/erp_onhand_2026-11-28.csv"),
                 std::fs::read_to_string(root.join(format!("inbox/erp/erp_onhand_{DAY}.csv")))
                     .ok()?
                     .replace(DAY, "2026-11-28"),
