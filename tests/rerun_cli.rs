@@ -525,3 +525,30 @@ fn a_feed_that_must_be_complete_carries_missing_keys_from_the_last_published_cop
     let message = sql(&h.root, "select message from runs where run_id = 'r000002'");
     assert!(message.contains("carried from run r000001"), "{message}");
 }
+
+#[test]
+fn check_names_every_bad_rerun_control_and_completeness_key() {
+    let h = demo_home();
+    atp_output(
+        &h,
+        "on_rerun = \"sometimes\"\ncontrol = \"xml\"\ncomplete = \"maybe\"",
+    );
+    let text = std::fs::read_to_string(h.root.join(PIPELINE))
+        .unwrap()
+        .replace(
+            "name = \"inventory_variance_{date}_{run_id}.csv\"\n",
+            "name = \"inventory_variance_{date}_{run_id}.csv\"\ncomplete = \"carry_last_good\"\n",
+        );
+    std::fs::write(h.root.join(PIPELINE), text).unwrap();
+    let o = tallyman(&h, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for needle in [
+        "outputs.on_rerun: `sometimes` is not one of changed, always, never",
+        "outputs.control: `xml` is not one of json, done",
+        "outputs.complete: `maybe` is not one of withhold, carry_last_good",
+        "outputs.key: output `breaks` carries keys from its last good copy",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+}

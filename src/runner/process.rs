@@ -975,7 +975,9 @@ impl Run<'_> {
         Ok(manifest
             .outputs
             .iter()
-            .find(|e| e.table == o.table && e.destination == o.destination)
+            .find(|e| {
+                e.table == o.table && e.destination == o.destination && e.control_for.is_none()
+            })
             .and_then(|e| std::fs::read(dir.join("output").join(&e.name)).ok()))
     }
 
