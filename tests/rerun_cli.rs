@@ -15,11 +15,17 @@ struct Home {
 }
 
 fn tallyman(h: &Home, args: &[&str]) -> Output {
+    tallyman_crashing_at(h, args, "")
+}
+
+/// `tallyman ARGS` with a crash point armed (`TALLYMAN_FAILPOINTS`; empty: none).
+fn tallyman_crashing_at(h: &Home, args: &[&str], point: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tallyman"))
         .args(["--home", h.root.to_str().unwrap()])
         .args(args)
         .env("TALLYMAN_LOG", "warn")
         .env("TMPDIR", &h.tmp)
+        .env("TALLYMAN_FAILPOINTS", point)
         .output()
         .expect("run tallyman")
 }
@@ -551,4 +557,82 @@ fn check_names_every_bad_rerun_control_and_completeness_key() {
     ] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
+}
+
+#[test]
+fn a_rerun_of_an_older_run_compares_with_the_copy_the_erp_has_now() {
+    let h = demo_home();
+    atp_output(&h, "control = \"json\"");
+    ok(&h, &["run"]);
+    let original = read(&h, ERP);
+    correct_erp(&h);
+    rerun(&h, &["--date", "2026-11-25", "--reason", "ERP fixed"]);
+    assert!(outbox(&h).contains(&"atp_20261125_r000002.csv".to_string()));
+    // The correction is taken back: replaying r000001 computes r000001's feed again, which is
+    // not what the ERP has now (r000002's), so it is sent, superseding r000002.
+    std::fs::write(h.root.join(ERP), original).unwrap();
+    let out = rerun(&h, &["--run", "r000001", "--reason", "correction undone"]);
+    assert!(out.contains("no differences"), "{out}");
+    assert!(
+        out.contains("atp_20261125_r000003.csv: published, superseding r000002's"),
+        "{out}"
+    );
+    let ctl: serde_json::Value =
+        serde_json::from_str(&read(&h, "outbox/erp/atp_20261125_r000003.csv.ctl.json")).unwrap();
+    assert_eq!(ctl["supersedes"], "r000002");
+    assert_eq!(
+        read(&h, "outbox/erp/atp_20261125_r000003.csv"),
+        read(&h, "outbox/erp/atp_20261125_r000001.csv")
+    );
+}
+
+#[test]
+fn a_control_file_is_never_visible_before_its_data_file_even_across_a_crash() {
+    let h = demo_home();
+    // ATP alone, with its control file: the first output published is its data file.
+    let path = h.root.join(PIPELINE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let breaks = "[[outputs]]\ntable = \"breaks\"\ndestination = \"erp\"\nname = \"inventory_variance_{date}_{run_id}.csv\"\n";
+    assert!(text.contains(breaks), "{text}");
+    std::fs::write(&path, text.replace(breaks, "")).unwrap();
+    atp_output(&h, "control = \"json\"");
+    let o = tallyman_crashing_at(&h, &["run"], "first-output-published");
+    assert!(!o.status.success(), "the crash point was never hit");
+    let visible: Vec<String> = outbox(&h)
+        .into_iter()
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert_eq!(visible, ["atp_20261125_r000001.csv"]);
+    // The next pass publishes the rest of the recorded set: the control file, last.
+    ok(&h, &["run"]);
+    assert_eq!(
+        outbox(&h),
+        [
+            "atp_20261125_r000001.csv",
+            "atp_20261125_r000001.csv.ctl.json"
+        ]
+    );
+}
+
+#[test]
+fn on_rerun_never_keeps_a_changed_output_back() {
+    let h = demo_home();
+    atp_output(&h, "on_rerun = \"never\"");
+    ok(&h, &["run"]);
+    correct_erp(&h);
+    let out = rerun(&h, &["--date", "2026-11-25", "--reason", "ERP fixed"]);
+    assert!(out.contains("changed sku=SKU-00000001"), "{out}");
+    assert!(
+        out.contains("atp_20261125_r000002.csv: not published: on_rerun = \"never\""),
+        "{out}"
+    );
+    // The variance file (default policy) changed, so it is sent.
+    assert_eq!(
+        outbox(&h),
+        [
+            "atp_20261125_r000001.csv",
+            "inventory_variance_2026-11-25_r000001.csv",
+            "inventory_variance_2026-11-25_r000002.csv"
+        ]
+    );
 }

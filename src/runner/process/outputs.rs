@@ -122,23 +122,22 @@ impl Run<'_> {
     ) -> Result<(), RunError> {
         let mut entry = self.archive_staged(&staged, &o.table, &o.destination, rows)?;
         entry.note = completed.withheld.clone().or(completed.note);
-        let replayed = self.replayed_entry(ledger, o)?;
-        // The run whose published copy the ERP has now (for a rerun).
-        let current = replayed.as_ref().and_then(|(run, e)| match e.held {
-            None => Some(run.clone()),
-            Some(_) => e.current.clone(),
-        });
-        let same_bytes = replayed.as_ref().is_some_and(|(_, e)| {
-            e.sha256 == staged.sha256 && matches!(e.held, None | Some(Held::Unchanged))
-        });
-        let held = match (&completed.withheld, &replayed, o.on_rerun) {
-            (Some(_), _, _) => Some(Held::Withheld),
-            (None, Some(_), OnRerun::Never) => Some(Held::OnRerunNever),
-            (None, Some(_), OnRerun::Changed) if same_bytes && current.is_some() => {
-                Some(Held::Unchanged)
-            }
-            _ => None,
+        // For a rerun: the copy of this output the ERP has now, and its run.
+        let live = match self.manifest.rerun_of.is_some() {
+            true => self.live_copy(ledger, o)?,
+            false => None,
         };
+        let same_bytes = live.as_ref().is_some_and(|(_, sha)| *sha == staged.sha256);
+        let held = match (&completed.withheld, &live, o.on_rerun) {
+            (Some(_), _, _) => Some(Held::Withheld),
+            // Nothing was ever published (the replayed run was rejected, say): this is the
+            // first send, whatever the rerun policy.
+            (None, None, _) => None,
+            (None, Some(_), OnRerun::Never) => Some(Held::OnRerunNever),
+            (None, Some(_), OnRerun::Changed) if same_bytes => Some(Held::Unchanged),
+            (None, Some(_), _) => None,
+        };
+        let current = live.map(|(run, _)| run);
         if let Some(held) = held {
             tracing::info!(pipeline = %self.p.id, run = %self.run_id, "{} archived, not published ({held:?})", entry.name);
             remove_if_present(&staged.temp)?;
@@ -180,19 +179,50 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// For a rerun: the replayed run's id and its manifest entry for the same output.
-    fn replayed_entry(
-        &self,
-        ledger: &Ledger,
-        o: &Output,
-    ) -> Result<Option<(String, OutputEntry)>, RunError> {
-        let Some(replayed) = self.manifest.rerun_of.clone() else {
+    /// For a rerun: the run whose published copy of this output the ERP has now, and that
+    /// copy's sha256. It is the latest run of the same partner file that computed the output
+    /// (published, or held with the run whose copy stood), not necessarily the replayed one:
+    /// `--run` may replay an older run than the one that last sent the file.
+    fn live_copy(&self, ledger: &Ledger, o: &Output) -> Result<Option<(String, String)>, RunError> {
+        let Some(replayed) = &self.manifest.rerun_of else {
             return Ok(None);
         };
-        let entry = self
-            .manifest_of(ledger, &replayed)?
-            .and_then(|(_, m)| data_entry(&m, o).cloned());
-        Ok(entry.map(|e| (replayed, e)))
+        // Reruns keep their file's id and business date: its runs are among the date's.
+        let runs = ledger.runs(&RunFilter {
+            pipeline: Some(self.p.id.clone()),
+            date: Some(self.manifest.business_date.clone()),
+            state: None,
+            limit: Some(u32::MAX),
+        })?;
+        let Some(file_id) = runs
+            .iter()
+            .find(|r| &r.run_id == replayed)
+            .and_then(|r| r.file_id)
+        else {
+            return Ok(None);
+        };
+        for r in runs
+            .iter()
+            .filter(|r| r.file_id == Some(file_id) && r.run_id != self.run_id)
+        {
+            let Some((_, m)) = self.manifest_of(ledger, &r.run_id)? else {
+                continue;
+            };
+            let Some(e) = data_entry(&m, o) else {
+                continue;
+            };
+            return match (e.held, &e.current) {
+                (None, _) => Ok(Some((r.run_id.clone(), e.sha256.clone()))),
+                (Some(_), None) => Ok(None),
+                (Some(_), Some(current)) => {
+                    let sha = self
+                        .manifest_of(ledger, current)?
+                        .and_then(|(_, m)| data_entry(&m, o).map(|e| e.sha256.clone()));
+                    Ok(sha.map(|sha| (current.clone(), sha)))
+                }
+            };
+        }
+        Ok(None)
     }
 
     /// The archive folder and manifest of an earlier run, when both are there.
