@@ -51,6 +51,10 @@ pub struct RerunReport {
 /// How many row changes are listed per output; the totals count them all.
 pub const ROWS_SHOWN: usize = 20;
 
+/// Outputs larger than this are compared by bytes only: the row diff holds both files' cells
+/// in memory.
+pub const ROW_DIFF_MAX_BYTES: u64 = 64 << 20;
+
 /// Replays the archived partner input of the picked runs with the current ERP extract,
 /// references and pipeline, and says what differs from those runs.
 pub fn rerun(
@@ -345,7 +349,14 @@ fn output_rows(
             .iter()
             .find(|s| s.table == n.table && s.destination == n.destination);
         let csv = spec.is_none_or(|s| s.format == OutputFormat::Csv);
-        let read = |dir: &Path, e: &OutputEntry| std::fs::read(dir.join("output").join(&e.name));
+        let read = |dir: &Path, e: &OutputEntry| match e.size > ROW_DIFF_MAX_BYTES {
+            true => Err(std::io::Error::other(format!(
+                "{} is larger than {} MiB",
+                e.name,
+                ROW_DIFF_MAX_BYTES >> 20
+            ))),
+            false => std::fs::read(dir.join("output").join(&e.name)),
+        };
         match (csv, read(old_dir, o), read(new_dir, n)) {
             (true, Ok(a), Ok(b)) => {
                 let key = spec.map(|s| diff_key(p, s)).unwrap_or_default();

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use polars::prelude::*;
 
-use super::{data, Held, Manifest, OutputEntry, Run};
+use super::{Held, Manifest, OutputEntry, Run};
 use crate::config::{Complete, OnRerun, Output};
 use crate::issue::Issue;
 use crate::runner::control::{self, ControlV1};
@@ -85,7 +85,18 @@ impl Run<'_> {
                 return withhold(self, why);
             }
         };
-        let (table, keys) = carry(df, previous, &o.key).map_err(|e| data(self.p, e))?;
+        // A key column the table lacks is the pipeline's mistake: the feed is held, not the
+        // partner's file failed.
+        let (table, keys) = match carry(df, previous, &o.key) {
+            Ok(carried) => carried,
+            Err(e) => {
+                let why = format!(
+                    "output `{}` withheld: {aside} row(s) were set aside and keys could not be carried from run {run}'s copy: {e}",
+                    o.table
+                );
+                return withhold(self, why);
+            }
+        };
         let shown: Vec<&str> = keys.iter().take(KEYS_SHOWN).map(String::as_str).collect();
         let more = match keys.len().saturating_sub(KEYS_SHOWN) {
             0 => String::new(),
@@ -241,8 +252,9 @@ impl Run<'_> {
         Ok(manifest.map(|m| (dir, m)))
     }
 
-    /// The latest published copy of this output by an earlier run of the pipeline (any business
-    /// date): its run and archived file.
+    /// The latest published copy of this output by an earlier run of the pipeline for this
+    /// business date or an earlier one (a rerun of an old date never carries later figures):
+    /// its run and archived file.
     fn last_published(
         &self,
         ledger: &Ledger,
@@ -254,7 +266,11 @@ impl Run<'_> {
             state: Some("succeeded".into()),
             limit: Some(RUNS_LOOKED_BACK),
         })?;
-        for r in runs.iter().filter(|r| r.run_id != self.run_id) {
+        let date = self.manifest.business_date.as_str();
+        let earlier = |r: &&crate::store::RunRow| {
+            r.run_id != self.run_id && r.business_date.as_deref().is_some_and(|d| d <= date)
+        };
+        for r in runs.iter().filter(earlier) {
             let Some((dir, m)) = self.manifest_of(ledger, &r.run_id)? else {
                 continue;
             };
