@@ -186,3 +186,67 @@ fn listen_addresses() {
         assert_eq!(got.as_deref(), want, "{text:?}");
     }
 }
+
+/// `/readyz` reads the ledger: a source whose last pass failed is a reason (with its error),
+/// a pass that works clears it; a failed reload is a reason until a reload works.
+#[test]
+fn readyz_answers_503_with_each_reason_and_200_once_they_are_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    let ledger = tallyman::store::Ledger::open(&path).unwrap();
+    let health = Arc::new(Health::new(vec!["acme".into()]).with_ledger(path));
+    let metrics = Arc::new(Metrics::new());
+    let server = HttpServer::start(
+        parse_listen("127.0.0.1:0").unwrap(),
+        Arc::clone(&health),
+        metrics,
+    )
+    .unwrap();
+    let ready = || {
+        let r = request(server.local_addr(), "GET", "/readyz");
+        let json: serde_json::Value = serde_json::from_str(&r.body).expect("JSON body");
+        (r.status, json)
+    };
+    assert_eq!(
+        ready(),
+        (200, serde_json::json!({"status": "ready", "reasons": []}))
+    );
+    ledger
+        .source_failed(
+            "acme",
+            "sftp://acme@sftp.example:22/out",
+            "connect: refused",
+            "2026-12-04T10:00:00.000Z",
+        )
+        .unwrap();
+    health.reload_failed(2);
+    let (status, json) = ready();
+    assert_eq!(status, 503);
+    assert_eq!(json["status"], "degraded");
+    let reasons: Vec<&str> = json["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].contains("failed with 2 problem(s)"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains(
+            "acme: source sftp://acme@sftp.example:22/out failing since 2026-12-04T10:00:00.000Z"
+        ) && reasons[1].contains("connect: refused"),
+        "{reasons:?}"
+    );
+    ledger
+        .source_ok(
+            "acme",
+            "sftp://acme@sftp.example:22/out",
+            "2026-12-04T10:05:00.000Z",
+        )
+        .unwrap();
+    health.reloaded();
+    assert_eq!(ready().0, 200);
+}

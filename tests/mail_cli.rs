@@ -204,7 +204,7 @@ fn demo_spools_one_eml_whose_numbers_are_the_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path();
     let out = ok(&tallyman(root, &["demo"]));
-    assert!(out.contains("mail: 1 sent"), "{out}");
+    assert!(out.contains("mail: 1 spooled to outbox/mail"), "{out}");
     let files = spooled(root);
     assert_eq!(files.len(), 1, "{files:?}");
     let mail = parse_mail(&std::fs::read(&files[0]).expect("read eml"));
@@ -253,7 +253,7 @@ fn a_crash_before_the_report_is_queued_loses_no_report() {
     assert!(!root.join(RUN_DIR).join("report.html").exists());
 
     let out = ok(&tallyman(root, &["run"]));
-    assert!(out.contains("mail: 1 sent"), "{out}");
+    assert!(out.contains("mail: 1 spooled to outbox/mail"), "{out}");
     let files = spooled(root);
     assert_eq!(files.len(), 1, "{files:?}");
     assert_report_matches_run(root, &parse_mail(&std::fs::read(&files[0]).expect("eml")));
@@ -516,7 +516,7 @@ when = "always"
     }
     let out = ok(&tallyman(root, &["run"]));
     assert!(
-        out.contains("succeeded") && out.contains("mail: 1 sent"),
+        out.contains("succeeded") && out.contains("mail: 1 spooled to outbox/mail"),
         "{out}"
     );
     let html = read(root, "archive/settle/2026-11-25/r000001/report.html");
@@ -593,7 +593,8 @@ fn duplicates_corrections_and_quarantined_files_are_reported() {
     )
     .expect("write");
     age(&drop.join("stock_2026-11-26.csv"));
-    ok(&tallyman(&h.root, &["run"]));
+    // A quarantined file is exit 1 (cron alerts), and its report is still queued.
+    assert_eq!(tallyman(&h.root, &["run"]).status.code(), Some(1));
     let s = subjects(&h.root);
     assert_eq!(s.len(), 3, "{s:?}");
     assert_eq!(

@@ -230,7 +230,7 @@ fn reject_file_policy_quarantines_with_a_reason() {
     );
     std::fs::write(&pipeline, text).unwrap();
     let o = tallyman(&h.root, &["run"]);
-    assert!(o.status.success());
+    assert_eq!(o.status.code(), Some(1), "a rejected file is exit 1");
     assert!(stdout(&o).contains("rejected"), "{}", stdout(&o));
     assert!(
         outbox_files(&h.root).is_empty(),
@@ -661,7 +661,12 @@ fn an_x12_850_is_validated_and_written_like_a_csv_and_a_broken_envelope_is_rejec
     );
     let accepted = read(&h.root, &format!("outbox/partner_acme/{}", acks[0]));
     assert!(
-        accepted.contains("AK1*PO*1421*004010~") && accepted.contains("AK9*A*1*1*1~"),
+        // The partner sent 00400/004010: the reply is in that version, which has no AK103.
+        accepted.contains("AK1*PO*1421~")
+            && accepted.contains("*U*00400*")
+            && accepted.contains("GS*FA*")
+            && accepted.contains("*X*004010~")
+            && accepted.contains("AK9*A*1*1*1~"),
         "{accepted}"
     );
     let rejected = read(&h.root, &format!("outbox/partner_acme/{}", acks[1]));
@@ -697,7 +702,15 @@ fn an_x12_850_is_validated_and_written_like_a_csv_and_a_broken_envelope_is_rejec
             "check",
         ],
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The broken interchange is replayed too, and rejected again: the rerun says so (exit 1).
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout(&o).contains("(rejected)"), "{}", stdout(&o));
     assert_eq!(
         std::fs::read_dir(h.root.join("outbox/partner_acme"))
             .unwrap()
@@ -828,4 +841,152 @@ fn transforms_see_every_column_they_name() {
         assert_eq!(out.lines().next(), Some(header), "{sql}");
         assert!(out.lines().count() > 3, "{sql}: {out}");
     }
+}
+
+/// Exit codes, so cron and schedulers alert: 0 when every file succeeded, 1 when one was
+/// rejected or a rerun failed, 2 for what the command line or the config got wrong.
+#[test]
+fn exit_codes_say_whether_anything_needs_a_person() {
+    let h = demo_home();
+    let erp = h.root.join("inbox/erp/erp_onhand_2026-11-25.csv");
+    let saved = std::fs::read(&erp).unwrap();
+    std::fs::remove_file(&erp).unwrap();
+    let o = tallyman(&h.root, &["run"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("-> rejected"), "{}", stdout(&o));
+    let rerun = |reason: &str| {
+        tallyman(
+            &h.root,
+            &[
+                "rerun",
+                "inventory_3pl",
+                "--date",
+                "2026-11-25",
+                "--reason",
+                reason,
+            ],
+        )
+    };
+    let o = rerun("  ");
+    assert_eq!(o.status.code(), Some(2), "an empty reason is refused");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--reason"));
+    assert_eq!(
+        sql(&h.root, "select count(*) from runs"),
+        "1",
+        "nothing ran"
+    );
+    // The extract is still missing: the rerun is rejected again, and says so.
+    let o = rerun("retry");
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    std::fs::write(&erp, saved).unwrap();
+    let o = rerun("extract arrived");
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("(succeeded)"), "{}", stdout(&o));
+    // Nothing ready is nothing wrong.
+    assert_eq!(tallyman(&h.root, &["run"]).status.code(), Some(0));
+    for args in [
+        &["run", "nope"][..],
+        &["rerun", "nope", "--date", "2026-11-25", "--reason", "x"],
+        &["runs", "--state", "succeded"],
+        &["runs", "--date", "2026-13-01"],
+    ] {
+        let o = tallyman(&h.root, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+    }
+    let o = tallyman(
+        &h.root,
+        &["runs", "--state", "succeeded", "--date", "2026-11-25"],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("r000003"), "{}", stdout(&o));
+}
+
+/// `check` runs each transform on the schemas' columns: a column typo or an unknown file name
+/// placeholder is a configuration problem (exit 2) before any partner file meets it.
+#[test]
+fn check_plans_the_sql_and_names_unknown_placeholders() {
+    let h = demo_home();
+    let o = tallyman(&h.root, &["check"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let path = h.root.join("pipelines/inventory_3pl.toml");
+    let good = read(&h.root, "pipelines/inventory_3pl.toml");
+    let broken = good
+        .replace("COALESCE(e.allocated, 0)", "COALESCE(e.alocated, 0)")
+        .replace(
+            "atp_{yyyymmdd}_{run_id}.csv",
+            "atp_{yyyymmddd}_{run_id}.csv",
+        )
+        .replace(
+            "order_by = [\"sku\", \"location\"]",
+            "order_by = [\"sku\", \"site\"]",
+        );
+    std::fs::write(&path, &broken).unwrap();
+    let o = tallyman(&h.root, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("pipelines/inventory_3pl.toml: outputs.name: `{yyyymmddd}` in `atp_{yyyymmddd}_{run_id}.csv` is not a placeholder"),
+        "{err}"
+    );
+    // The placeholder is a compile problem: the SQL is planned once the pipeline compiles.
+    std::fs::write(&path, broken.replace("{yyyymmddd}", "{yyyymmdd}")).unwrap();
+    let o = tallyman(&h.root, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("pipelines/inventory_3pl.toml: transforms.atp: the SQL does not run on the schemas' columns")
+            && err.contains("alocated"),
+        "{err}"
+    );
+    // With the SQL right, the output's order_by column that atp does not have.
+    std::fs::write(
+        &path,
+        good.replace(
+            "order_by = [\"sku\", \"location\"]",
+            "order_by = [\"sku\", \"site\"]",
+        ),
+    )
+    .unwrap();
+    let err = String::from_utf8_lossy(&tallyman(&h.root, &["check"]).stderr).into_owned();
+    assert!(
+        err.contains(
+            "outputs.order_by: `site` is not a column of `atp` (its columns: sku, location, atp)"
+        ),
+        "{err}"
+    );
+    // Nothing was processed: the partner file still waits in the drop folder.
+    assert!(h.root.join(DROP).join("stock_2026-11-25.csv").is_file());
+    std::fs::write(&path, &good).unwrap();
+
+    // An X12 input is its whole mapped table: SQL may name a mapped column the schema does
+    // not list (a run keeps them), but not one the table does not have.
+    std::fs::create_dir_all(h.root.join("inbox/po850")).unwrap();
+    std::fs::write(
+        h.root.join("schemas/po_lines.v1.json"),
+        r#"{"fields": [{"name": "po_number", "type": "string"}, {"name": "quantity", "type": "integer"}],
+           "fieldsMatch": "superset"}"#,
+    )
+    .unwrap();
+    let po = |sql: &str| {
+        format!("[input]\nformat = \"x12\"\ntable = \"x12_850_lines\"\nschema = \"po_lines.v1\"\n[[transforms]]\nname = \"t\"\nsql = \"{sql}\"\n")
+    };
+    std::fs::write(
+        h.root.join("pipelines/po850.toml"),
+        po("SELECT interchange_control, po_number, upc, quantity * 2 AS q FROM input"),
+    )
+    .unwrap();
+    let o = tallyman(&h.root, &["check"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(
+        h.root.join("pipelines/po850.toml"),
+        po("SELECT upcc FROM input"),
+    )
+    .unwrap();
+    let o = tallyman(&h.root, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("transforms.t: the SQL does not run"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -557,6 +557,16 @@ fn check_names_every_bad_rerun_control_and_completeness_key() {
     ] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
+    // Once the pipeline compiles, its SQL is planned: a key column the output lacks is named.
+    let h = demo_home();
+    atp_output(&h, "key = [\"sku\", \"bin\"]");
+    let o = tallyman(&h, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("outputs.key: `bin` is not a column of `atp`"),
+        "{err}"
+    );
 }
 
 #[test]

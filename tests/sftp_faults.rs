@@ -414,8 +414,9 @@ fn remote_names_with_control_characters_are_printed_escaped() {
     );
 }
 
-/// A download killed mid-way leaves a staging file: the next pass removes it once nobody
-/// can still be writing it (twice the I/O timeout), and leaves a fresh one alone.
+/// A download killed mid-way leaves a staging file: the next pass removes it. Every pass holds
+/// the pipeline's lock (`var/locks/<pipeline>.lock`) while it lands files, so a staging file
+/// found by a pass is an orphan, however young.
 #[test]
 fn orphaned_staging_files_are_removed() {
     let server = Sshd::start();
@@ -432,7 +433,10 @@ fn orphaned_staging_files_are_removed() {
     let o = tallyman(root, &["run"]);
     assert!(o.status.success(), "{}", both(&o));
     assert!(!old.exists(), "orphan removed");
-    assert!(fresh.exists(), "a file that may still be written is kept");
+    assert!(
+        !fresh.exists(),
+        "a young orphan removed too: no one else lands under the lock"
+    );
 }
 
 /// Two pushes at once (`uploads push` twice, as `serve` and an operator might): each upload

@@ -161,9 +161,11 @@ fn acknowledgement_names_the_errors() {
     assert_eq!(acks[0].errors, vec!["5"], "AK905 5: GE01 count");
     assert_eq!(
         acks[0].status.code(),
-        "E",
-        "sets accepted, group count wrong"
+        "R",
+        "a group whose count is wrong is not taken, whatever its sets hold"
     );
+    assert!(acks[0].sets.iter().all(|s| s.status.code() == "R"));
+    assert_eq!(acks[0].accepted, 0);
     let acks = acks_of("ediEngine_AckTest.edi");
     assert_eq!(acks.len(), 2);
     assert_eq!(acks[0].sets.len(), 2);

@@ -1,4 +1,5 @@
-//! `tallyman check`: compile every pipeline and schema, print every problem at once; with
+//! `tallyman check`: compile every pipeline and schema, then run each pipeline's SQL on no rows
+//! with the schemas' columns (`runner::plan`), print every problem at once (exit 2); with
 //! `--connections`, also log in to every SFTP source and destination and test its folder.
 use std::path::Path;
 use std::process::ExitCode;
@@ -19,6 +20,21 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     let home = super::home(home);
     match super::load_pipelines(&home) {
         Ok(pipelines) => {
+            // Each transform runs on no rows with the schemas' columns: a column typo fails
+            // here rather than on a partner's file.
+            let planned: Vec<_> = pipelines
+                .iter()
+                .flat_map(|(id, p)| {
+                    tallyman::runner::plan::plan(p, &format!("pipelines/{id}.toml"))
+                })
+                .collect();
+            if !planned.is_empty() {
+                eprintln!("{} configuration problem(s):", planned.len());
+                for e in &planned {
+                    eprintln!("  {e}");
+                }
+                return Ok(ExitCode::from(super::EXIT_CONFIG));
+            }
             for (id, p) in &pipelines {
                 println!(
                     "ok  {id}: {} (source {}, schema {})",

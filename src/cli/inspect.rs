@@ -1,19 +1,87 @@
 //! `tallyman inspect FILE [--json]`: what an X12, EDIFACT or XML file holds, without a pipeline:
-//! separators or encoding, interchanges, groups and sets with control numbers and counts (for
-//! XML: the document kind, its id, DOCTYPE, lines and mapped tables), and every problem with its
-//! position and code. The JSON form is the serialization of `formats::x12::Inspection`,
-//! `formats::edifact::Inspection` or `formats::xml::Inspection` (documented there).
+//! separators or encoding, interchanges (with the TA1s they carry), groups and sets with control
+//! numbers and counts (for XML: the document kind, its id, DOCTYPE, lines and mapped tables),
+//! and every problem with its position and code. The JSON form is the serialization of
+//! `formats::x12::Inspection`, `formats::edifact::Inspection` or `formats::xml::Inspection`
+//! (documented there). `--table NAME` prints the mapped table NAME as CSV instead, exactly as
+//! a pipeline with `input.table = NAME` would validate it.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
+use tallyman::config::compile::{EDIFACT_TABLES, X12_TABLES, XML_TABLES};
+use tallyman::config::InputFormat;
 use tallyman::formats::{edifact, x12, xml};
+use tallyman::runner::tables::Document;
 
 #[derive(clap::Args)]
 pub struct Args {
     pub file: PathBuf,
     #[arg(long)]
     pub json: bool,
+    /// Print this mapped table as CSV (e.g. x12_850_lines, x12_997_sets, edifact_desadv_lines).
+    #[arg(long, value_name = "NAME", conflicts_with = "json")]
+    pub table: Option<String>,
+}
+
+/// Prints the mapped table `name` of `bytes` (in syntax `kind`) as CSV. Exit 1 when the file
+/// holds no such rows; a name that is no table of that syntax is a usage error (2).
+fn print_table(kind: &str, name: &str, bytes: &[u8]) -> Result<ExitCode> {
+    let (known, format): (&[&str], InputFormat) = match kind {
+        "x12" => (&X12_TABLES, InputFormat::X12 { table: name.into() }),
+        "edifact" => (&EDIFACT_TABLES, InputFormat::Edifact { table: name.into() }),
+        _ => (&XML_TABLES, InputFormat::Xml { table: name.into() }),
+    };
+    if !known.contains(&name) {
+        eprintln!(
+            "error: `{name}` is not a mapped {kind} table (one of {})",
+            known.join(", ")
+        );
+        return Ok(ExitCode::from(super::EXIT_CONFIG));
+    }
+    let csv = Document::parse(&format, bytes).and_then(|d| d.table_csv(name));
+    match csv {
+        Some(csv) => {
+            use std::io::Write;
+            std::io::stdout().write_all(&csv)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("the file holds no {name} rows");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// One line per TA1 an interchange carries: what it acknowledges and how.
+fn ta1_lines(i: &x12::Inspection) -> Vec<String> {
+    i.interchanges
+        .iter()
+        .flat_map(|ic| {
+            ic.ta1.iter().map(move |t| {
+                format!(
+                    "interchange {} ({}) carries TA1 for interchange {}: {} {} ({})",
+                    ic.control,
+                    ic.version,
+                    t.control,
+                    t.status,
+                    t.note,
+                    ta1_note(&t.note)
+                )
+            })
+        })
+        .collect()
+}
+
+/// The standard's wording of a TA105 note code.
+fn ta1_note(note: &str) -> &'static str {
+    if note == "000" {
+        return "no error";
+    }
+    x12::codes::CODES
+        .iter()
+        .find(|(c, _)| c.carrier == x12::Carrier::Ta105 && c.value == note)
+        .map_or("unknown code", |(_, d)| d)
 }
 
 /// Which EDI syntax the bytes start with (after a BOM and white space).
@@ -36,13 +104,19 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
 pub fn run(args: Args) -> Result<ExitCode> {
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    if let (Some(name), Some(kind)) = (&args.table, sniff(&bytes)) {
+        return print_table(kind, name, &bytes);
+    }
     let (json, problems, summary) = match sniff(&bytes) {
         Some("x12") => {
             let i = x12::inspect(&bytes);
-            let summary = format!(
+            let mut summary = format!(
                 "X12: {} interchange(s), {} group(s), {} transaction set(s), {} segments",
                 i.counts.interchanges, i.counts.groups, i.counts.sets, i.segments
             );
+            for line in ta1_lines(&i) {
+                summary.push_str(&format!("\n  {line}"));
+            }
             let problems: Vec<String> = i
                 .problems
                 .iter()

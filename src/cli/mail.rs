@@ -39,8 +39,11 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             queue::expedite(ledger.connection(), Utc::now())?;
             let s = flush_mail(&home, &ledger).map_err(|e| anyhow!(e))?;
             println!(
-                "mail: {} sent, {} to retry later, {} failed",
-                s.sent, s.retry_later, s.failed
+                "mail: {} {}, {} to retry later, {} failed",
+                s.sent,
+                delivered(&home),
+                s.retry_later,
+                s.failed
             );
             Ok(if s.failed > 0 {
                 ExitCode::from(1)
@@ -119,6 +122,17 @@ fn as_json(m: &QueuedMail) -> serde_json::Value {
     })
 }
 
+/// What happened to the messages that left the queue: "sent" to an SMTP server, or "spooled
+/// to FOLDER" as .eml files when there is no `smtp_host` (nobody has received them yet).
+fn delivered(home: &Home) -> String {
+    match tallyman::config::load_mail(home) {
+        Ok(m) if m.smtp.is_none() => {
+            format!("spooled to {}", super::run::shown(home, &m.spool_dir))
+        }
+        _ => "sent".to_string(),
+    }
+}
+
 /// Flushes the queue at the end of `run`/`rerun` and says what happened (on stderr with
 /// `--json`, so stdout stays JSON). False when the queue could not be flushed at all.
 pub fn flush_and_tell(home: &Home, ledger: &Ledger, json: bool) -> bool {
@@ -133,8 +147,9 @@ pub fn flush_and_tell(home: &Home, ledger: &Ledger, json: bool) -> bool {
         Ok(s) => {
             if s.sent + s.retry_later + s.failed > 0 {
                 say(format!(
-                    "mail: {} sent, {} to retry later, {} failed{}",
+                    "mail: {} {}, {} to retry later, {} failed{}",
                     s.sent,
+                    delivered(home),
                     s.retry_later,
                     s.failed,
                     if s.retry_later + s.failed > 0 {

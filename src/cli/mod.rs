@@ -1,6 +1,7 @@
 //! One file per subcommand; `anyhow` lives only here.
 pub mod check;
 pub mod demo;
+pub mod exit;
 pub mod inspect;
 pub mod mail;
 pub mod rerun;
@@ -26,12 +27,23 @@ pub fn init_logging(format: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR").is_some(),
+        ))
         .with_target(false);
     if format == "json" {
         builder.json().init();
     } else {
         builder.init();
     }
+}
+
+/// Colour codes only for a person at a terminal: a log file or a pipe (journald, a log
+/// shipper, `2>>tallyman.log`) would carry the escape sequences as text. `NO_COLOR` (any
+/// value, per no-color.org) turns them off at a terminal too.
+fn colour(terminal: bool, no_color: bool) -> bool {
+    terminal && !no_color
 }
 
 /// Loads and compiles every pipeline; on problems prints them all and returns the exit code.

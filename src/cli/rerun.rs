@@ -39,14 +39,20 @@ pub struct Args {
 }
 
 pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
+    // The reason is the audit trail of a replay that may resend files: it must say something.
+    if args.reason.as_deref().is_some_and(|r| r.trim().is_empty()) {
+        eprintln!("error: --reason must say why the date is rerun (it is recorded with who asked)");
+        return Ok(ExitCode::from(super::exit::CONFIG));
+    }
     let home = super::home(home);
     let pipelines = match super::load_pipelines(&home) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let p = pipelines
-        .get(&args.pipeline)
-        .ok_or_else(|| anyhow!("no pipeline `{}`", args.pipeline))?;
+    let Some(p) = pipelines.get(&args.pipeline) else {
+        eprintln!("error: no pipeline `{}`", args.pipeline);
+        return Ok(ExitCode::from(super::exit::CONFIG));
+    };
     let ledger = super::open_ledger(&home)?;
     let actor = std::env::var("TALLYMAN_ACTOR")
         .or_else(|_| std::env::var("USER"))
@@ -77,8 +83,13 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     };
     let mut reports = tallyman::runner::rerun(&home, &ledger, p, &request, &lock)?;
     if args.dry_run {
-        // Nothing was recorded: no report to mail, no upload to make.
-        return print_reports(&p.id, &reports, args.json).map(|()| ExitCode::SUCCESS);
+        // Nothing was recorded: no report to mail, no upload to make. The exit code says what
+        // the rerun would end as.
+        print_reports(&p.id, &reports, args.json)?;
+        return Ok(super::exit::code(
+            reports.iter().map(|r| r.outcome.state.as_str()),
+            false,
+        ));
     }
     let mut failed = false;
     let settings = match &p.report {
@@ -92,6 +103,10 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
         None => None,
     };
     for r in &mut reports {
+        // The mail says what the rerun changed, not only that it ran.
+        if let Some(note) = r.outcome.report.as_mut().and_then(|rep| rep.rerun.as_mut()) {
+            note.changes = r.differences.clone();
+        }
         if let Err(e) = tallyman::runner::report::report_run(
             &home,
             &ledger,
@@ -131,11 +146,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
         eprintln!("{e}");
         failed |= e.ends_with("(failed for good)");
     }
-    let code = if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    };
+    let code = super::exit::code(reports.iter().map(|r| r.outcome.state.as_str()), failed);
     print_reports(&p.id, &reports, args.json)?;
     Ok(code)
 }

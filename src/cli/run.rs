@@ -3,7 +3,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use tallyman::config::Home;
 use tallyman::runner::{rel, run_pipeline};
 use tallyman::store::lock::PipelineLock;
@@ -36,10 +36,11 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     };
     if let Some(id) = &args.pipeline {
         if !pipelines.contains_key(id) {
-            bail!(
-                "no pipeline `{id}` (known: {})",
+            eprintln!(
+                "error: no pipeline `{id}` (known: {})",
                 pipelines.keys().cloned().collect::<Vec<_>>().join(", ")
             );
+            return Ok(ExitCode::from(super::exit::CONFIG));
         }
     }
     let mut ledger = super::open_ledger(&home)?;
@@ -96,6 +97,8 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                     // A server that is down is retried on later passes; a refusal is for good.
                     failed |= e.ends_with("(failed for good)");
                 }
+                // A refused entry (a symlink, a FIFO) is never taken: a person must look.
+                failed |= !summary.refused.is_empty();
                 all.extend(summary.outcomes);
             }
             Err(e) => {
@@ -110,13 +113,14 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all)?);
     }
-    Ok(if failed {
-        ExitCode::from(1)
-    } else if busy {
-        ExitCode::from(tallyman::daemon::lock::EXIT_LOCKED as u8)
-    } else {
-        ExitCode::SUCCESS
-    })
+    if busy && !failed && all.iter().all(|o| !super::exit::needs_attention(&o.state)) {
+        // Nothing went wrong, but a pipeline was left to the process that held it.
+        return Ok(ExitCode::from(tallyman::daemon::lock::EXIT_LOCKED as u8));
+    }
+    Ok(super::exit::code(
+        all.iter().map(|o| o.state.as_str()),
+        failed,
+    ))
 }
 
 fn print_summary(id: &str, s: &tallyman::runner::Summary) {

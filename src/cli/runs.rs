@@ -10,11 +10,11 @@ use tallyman::store::RunFilter;
 pub struct Args {
     #[arg(long)]
     pub pipeline: Option<String>,
-    /// Business date, YYYY-MM-DD.
+    /// Business date, YYYY-MM-DD (anything else is refused, not silently matched to nothing).
     #[arg(long)]
-    pub date: Option<String>,
-    /// running, succeeded, rejected or failed.
-    #[arg(long)]
+    pub date: Option<chrono::NaiveDate>,
+    /// Only runs in this state.
+    #[arg(long, value_parser = ["running", "waiting", "succeeded", "rejected", "failed"])]
     pub state: Option<String>,
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
@@ -27,7 +27,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     let ledger = super::open_ledger(&home)?;
     let rows = ledger.runs(&RunFilter {
         pipeline: args.pipeline,
-        date: args.date,
+        date: args.date.map(|d| d.to_string()),
         state: args.state,
         limit: Some(args.limit),
     })?;

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::raw::*;
 use super::ConfigError;
 use crate::formats::csv::{Dialect, IfEmpty};
+use crate::formats::x12::Ta1Policy;
 use crate::schema::TableSchema;
 use crate::transport::settle::SettlePolicy;
 
@@ -369,6 +370,28 @@ impl Output {
     }
 }
 
+/// `[breaks]`: the table the report reads its breaks from, and its columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreaksTable {
+    pub table: String,
+    pub status: String,
+    pub key: Vec<String>,
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    /// Status values of rows that are not breaks.
+    pub ok: Vec<String>,
+}
+
+impl BreaksTable {
+    /// Every column the table must have.
+    pub fn columns(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.status)
+            .chain(&self.key)
+            .chain(&self.amount)
+            .chain(&self.currency)
+    }
+}
+
 /// A validated pipeline, ready to run.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -379,6 +402,8 @@ pub struct Pipeline {
     pub format: InputFormat,
     /// Where 997s for received X12 groups go (`outbox/<this>/`).
     pub ack_destination: Option<String>,
+    /// When a TA1 goes with them (`input.ta1`).
+    pub ta1: Ta1Policy,
     pub schema: TableSchema,
     pub on_error: OnError,
     pub dialect: Dialect,
@@ -394,6 +419,8 @@ pub struct Pipeline {
     pub destinations: BTreeMap<String, crate::transport::sftp::SftpEndpoint>,
     /// sha256 of the pipeline file's text, recorded in every run manifest.
     pub config_sha256: String,
+    /// The table the report reads its breaks from (`[breaks]`); `None`: the reconcile breaks.
+    pub breaks: Option<BreaksTable>,
     /// Who gets the run's exception report, and when (`[report]`); `None`: archived, not mailed.
     pub report: Option<crate::report::ReportRule>,
     /// When `tallyman serve` runs the pipeline; `None`: whenever files are ready.
@@ -464,6 +491,38 @@ fn schema_of(
         e.add(key, why);
     }
     found
+}
+
+/// Placeholders an output file name may hold (`Output::file_name`).
+pub const OUTPUT_PLACEHOLDERS: [&str; 4] = ["pipeline", "date", "yyyymmdd", "run_id"];
+/// Placeholders an ERP extract's file name may hold (`Erp::file_name`).
+pub const ERP_PLACEHOLDERS: [&str; 2] = ["date", "yyyymmdd"];
+
+/// Why `template` would not expand into the intended name: each `{name}` that is not one of
+/// `known`, and a `{` with no `}` (either would be written into the file name as is).
+fn placeholder_problems(template: &str, known: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            out.push(format!("`{template}` has a `{{` with no `}}`"));
+            break;
+        };
+        let name = &after[..close];
+        if !known.contains(&name) {
+            out.push(format!(
+                "`{{{name}}}` in `{template}` is not a placeholder (known: {})",
+                known
+                    .iter()
+                    .map(|k| format!("{{{k}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    out
 }
 
 fn expand(template: &str, vars: &[(&str, String)]) -> String {
@@ -585,6 +644,11 @@ pub fn compile(
             if_empty: IfEmpty::from_allow(e.allow_empty),
         })
     });
+    if let Some(e) = &raw.erp {
+        for why in placeholder_problems(&e.pattern, &ERP_PLACEHOLDERS) {
+            reference_problems.push(("erp.pattern".into(), why));
+        }
+    }
     for (k, why) in reference_problems {
         errs.add(&k, why);
     }
@@ -663,6 +727,24 @@ pub fn compile(
                 format!("`{d}` must be a plain folder name under outbox/"),
             );
         }
+    }
+    let ta1 = match raw.input.ta1.as_deref() {
+        None | Some("requested") => Ta1Policy::Requested,
+        Some("problems") => Ta1Policy::Problems,
+        Some("always") => Ta1Policy::Always,
+        Some(other) => {
+            errs.add(
+                "input.ta1",
+                format!("`{other}` is not one of requested, problems, always"),
+            );
+            Ta1Policy::Requested
+        }
+    };
+    if raw.input.ta1.is_some() && raw.input.format != "x12" {
+        errs.add(
+            "input.ta1",
+            "only X12 inputs are acknowledged with a TA1".into(),
+        );
     }
     let on_error = match raw.input.on_error.as_deref().unwrap_or("reject_file") {
         "reject_file" => OnError::RejectFile,
@@ -836,7 +918,33 @@ pub fn compile(
                 format!("`{}` must be a file name template without `/`", o.name),
             );
         }
+        for why in placeholder_problems(&o.name, &OUTPUT_PLACEHOLDERS) {
+            errs.add("outputs.name", why);
+        }
     }
+    let breaks = raw.breaks.as_ref().map(|b| {
+        if !tables.contains(&b.table) {
+            errs.add(
+                "breaks.table",
+                format!(
+                    "`{}` is not a table (known: {})",
+                    b.table,
+                    tables.join(", ")
+                ),
+            );
+        }
+        if b.key.is_empty() {
+            errs.add("breaks.key", "name at least one key column".into());
+        }
+        BreaksTable {
+            table: b.table.clone(),
+            status: b.status.clone(),
+            key: b.key.clone(),
+            amount: b.amount.clone(),
+            currency: b.currency.clone(),
+            ok: b.ok.clone().unwrap_or_else(|| vec!["matched".into()]),
+        }
+    });
     let report = raw.report.as_ref().and_then(|r| match r.compile("report") {
         Ok(rule) => Some(rule),
         Err(es) => {
@@ -903,6 +1011,7 @@ pub fn compile(
         },
         format,
         ack_destination: raw.input.ack_destination.clone(),
+        ta1,
         schema,
         on_error,
         dialect: raw.input.dialect,
@@ -942,6 +1051,7 @@ pub fn compile(
         schedule,
         expected,
         config_sha256: hex::encode(Sha256::digest(text.as_bytes())),
+        breaks,
         report,
     })
 }
@@ -975,4 +1085,27 @@ pub fn business_date(
 /// Is this path's folder under the given root (for refusing `..` in configured paths)?
 pub fn is_inside(root: &Path, path: &Path) -> bool {
     path.starts_with(root)
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_unclosed_placeholders_are_named() {
+        assert!(
+            placeholder_problems("atp_{yyyymmdd}_{run_id}.csv", &OUTPUT_PLACEHOLDERS).is_empty()
+        );
+        let found = placeholder_problems("atp_{yyyymmddd}.csv", &OUTPUT_PLACEHOLDERS);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].contains("`{yyyymmddd}`"), "{found:?}");
+        assert_eq!(
+            placeholder_problems("atp_{date.csv", &OUTPUT_PLACEHOLDERS).len(),
+            1
+        );
+        assert_eq!(
+            placeholder_problems("erp_{run_id}.csv", &ERP_PLACEHOLDERS).len(),
+            1
+        );
+    }
 }

@@ -30,6 +30,9 @@ pub struct PipelineRaw {
     /// Where a destination's files go besides `outbox/<name>/`: `[destinations.<name>.sftp]`.
     #[serde(default)]
     pub destinations: BTreeMap<String, DestinationRaw>,
+    /// The table that holds this pipeline's breaks (a SQL transform's, or `breaks`), read
+    /// by the report, its subject and `[report] when`.
+    pub breaks: Option<BreaksRaw>,
     /// Exception report mailed after each run (see `report::config::ReportRaw`).
     pub report: Option<crate::report::ReportRaw>,
     /// Five-field cron expression in `time_zone` for `tallyman serve`; without one the daemon
@@ -70,6 +73,10 @@ pub struct InputRaw {
     pub table: Option<String>,
     /// For `format = "x12"`: the outbox folder 997 acknowledgements are written to.
     pub ack_destination: Option<String>,
+    /// For `format = "x12"`: when a TA1 goes with the 997: "requested" (default: when the
+    /// partner's ISA14 is 1), "problems" (also for every interchange with a problem) or
+    /// "always".
+    pub ta1: Option<String>,
     /// "reject_file" (default) or "set_rows_aside".
     pub on_error: Option<String>,
     #[serde(default)]
@@ -229,4 +236,22 @@ fn zz() -> String {
 
 fn production() -> String {
     "P".into()
+}
+
+/// `[breaks]`: which table lists the pipeline's breaks, and which of its columns say what.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreaksRaw {
+    /// Any table the pipeline has: a transform's name, `breaks` or `reconciled`.
+    pub table: String,
+    /// The column naming the kind of break (e.g. `status`).
+    pub status: String,
+    /// The columns that identify a break (shown in the report, one CSV column each).
+    pub key: Vec<String>,
+    /// The money column: ranks the breaks and is what `min_abs_difference` compares.
+    pub amount: Option<String>,
+    /// The column holding the amount's currency code.
+    pub currency: Option<String>,
+    /// Status values that are not breaks (default: `matched`).
+    pub ok: Option<Vec<String>>,
 }

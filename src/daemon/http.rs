@@ -1,17 +1,24 @@
-//! Health (`/healthz`) and metrics (`/metrics`) over HTTP, served by tiny_http on its own thread.
+//! Health over HTTP, served by tiny_http on its own thread: `/healthz` is liveness (the process
+//! answers), `/readyz` readiness (503 "degraded" with the reasons when a person should look: the
+//! last SIGHUP reload failed, files were rejected or runs failed and nothing has put them right
+//! since, a source keeps failing), and `/metrics`.
 //!
 //! tiny_http is blocking and needs no async runtime; the daemon only answers scrapes and probes.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+
 use tiny_http::{Header, Method, Request, Response, Server};
 
 use super::metrics::Metrics;
+use crate::store::Ledger;
 
 /// Loopback by default: the endpoints carry no secrets but need not face the network.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
@@ -43,11 +50,41 @@ pub fn parse_listen(value: &str) -> Result<SocketAddr, HttpError> {
         })
 }
 
-/// What `/healthz` reports; the run loop updates the pipeline list on reload.
-#[derive(Debug)]
+/// How far back a rejected file or a failed run keeps `/readyz` degraded when nothing puts it
+/// right (a rerun that succeeds does): long enough for the next working day to see it.
+pub const ATTENTION_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// What `/healthz` and `/readyz` report; the run loop updates the pipeline list and the reload
+/// outcome.
 pub struct Health {
     started: Instant,
     pipelines: Mutex<Vec<String>>,
+    /// Why the last SIGHUP reload failed; `None` while the loaded configuration is the latest.
+    reload_failure: Mutex<Option<String>>,
+    /// The ledger `/readyz` reads: its own connection (opened on the first probe), never the
+    /// run loop's.
+    ledger_path: Option<PathBuf>,
+    ledger: Mutex<Option<Ledger>>,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health")
+            .field("started", &self.started)
+            .field("pipelines", &self.pipelines)
+            .field("reload_failure", &self.reload_failure)
+            .field("ledger_path", &self.ledger_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer of `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Readiness {
+    /// `ready` or `degraded`.
+    pub status: &'static str,
+    /// Why degraded, one sentence each; empty when ready.
+    pub reasons: Vec<String>,
 }
 
 impl Health {
@@ -55,11 +92,35 @@ impl Health {
         Health {
             started: Instant::now(),
             pipelines: Mutex::new(pipelines),
+            reload_failure: Mutex::new(None),
+            ledger_path: None,
+            ledger: Mutex::new(None),
         }
+    }
+
+    /// `/readyz` also reads the ledger at `path` (rejected files, failed runs, sources).
+    pub fn with_ledger(mut self, path: PathBuf) -> Health {
+        self.ledger_path = Some(path);
+        self
     }
 
     pub fn set_pipelines(&self, pipelines: Vec<String>) {
         *self.pipelines.lock().unwrap_or_else(|p| p.into_inner()) = pipelines;
+    }
+
+    /// A SIGHUP reload failed with `problems` configuration problems.
+    pub fn reload_failed(&self, problems: usize) {
+        *self.reload_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
+            "the last configuration reload (SIGHUP) failed with {problems} problem(s); the pipelines loaded before keep running"
+        ));
+    }
+
+    /// A SIGHUP reload worked: the configuration on disk is the one running.
+    pub fn reloaded(&self) {
+        *self
+            .reload_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     pub fn uptime(&self) -> Duration {
@@ -78,6 +139,75 @@ impl Health {
             "pipelines": pipelines,
         })
         .to_string()
+    }
+
+    /// Whether a person should look, and why, as of `now`.
+    pub fn readiness(&self, now: DateTime<Utc>) -> Readiness {
+        let mut reasons: Vec<String> = self
+            .reload_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        reasons.extend(self.ledger_reasons(now));
+        Readiness {
+            status: if reasons.is_empty() {
+                "ready"
+            } else {
+                "degraded"
+            },
+            reasons,
+        }
+    }
+
+    fn ledger_reasons(&self, now: DateTime<Utc>) -> Vec<String> {
+        let Some(path) = &self.ledger_path else {
+            return Vec::new();
+        };
+        let mut guard = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            match Ledger::open(path) {
+                Ok(l) => *guard = Some(l),
+                Err(e) => return vec![format!("the ledger cannot be read: {e}")],
+            }
+        }
+        let Some(ledger) = guard.as_ref() else {
+            return Vec::new();
+        };
+        let since = now - chrono::Duration::from_std(ATTENTION_WINDOW).unwrap_or_default();
+        let since = crate::runner::now_text(since);
+        let mut reasons = Vec::new();
+        match ledger.unresolved_runs(&since) {
+            Ok(runs) => reasons.extend(runs.iter().map(|u| {
+                let what = match u.state.as_str() {
+                    "rejected" => "file(s) rejected to quarantine",
+                    _ => "run(s) failed",
+                };
+                format!(
+                    "{}: {} {what} in the last {}h and not rerun successfully (latest: {}{})",
+                    u.pipeline,
+                    u.count,
+                    ATTENTION_WINDOW.as_secs() / 3600,
+                    u.latest_file.as_deref().unwrap_or("-"),
+                    u.latest_message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                )
+            })),
+            Err(e) => reasons.push(format!("the ledger cannot be read: {e}")),
+        }
+        match ledger.source_problems() {
+            Ok(sources) => reasons.extend(sources.iter().map(|s| {
+                format!(
+                    "{}: source {} failing since {} ({} pass(es)): {}",
+                    s.pipeline, s.source, s.failing_since, s.failures, s.last_error
+                )
+            })),
+            Err(e) => reasons.push(format!("the ledger cannot be read: {e}")),
+        }
+        reasons
     }
 }
 
@@ -160,6 +290,13 @@ fn respond(request: Request, health: &Health, metrics: &Metrics) {
     let path = request.url().split('?').next().unwrap_or("");
     let (status, content_type, body) = match (request.method(), path) {
         (Method::Get | Method::Head, "/healthz") => (200, "application/json", health.to_json()),
+        (Method::Get | Method::Head, "/readyz") => {
+            let r = health.readiness(Utc::now());
+            // 503 when degraded, so a probe or a load balancer that reads only the status sees it.
+            let status = if r.reasons.is_empty() { 200 } else { 503 };
+            let body = serde_json::to_string(&r).unwrap_or_default();
+            (status, "application/json", body)
+        }
         (Method::Get | Method::Head, "/metrics") => (
             200,
             "text/plain; version=0.0.4; charset=utf-8",

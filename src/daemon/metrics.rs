@@ -75,6 +75,9 @@ struct PipelineMetrics {
 struct Inner {
     pipelines: BTreeMap<String, PipelineMetrics>,
     mail_queue_depth: u64,
+    reload_failures: u64,
+    /// Whether the last SIGHUP reload failed (the configuration on disk is not the one running).
+    reload_failing: bool,
 }
 
 /// Shared between the run loop and the HTTP thread (wrap in an `Arc`).
@@ -118,6 +121,33 @@ impl Metrics {
             .entry(pipeline.to_string())
             .or_default()
             .last_success = Some(at);
+    }
+
+    /// `last_success` of each registered pipeline from the ledger, so the figure survives a
+    /// restart; a later success seen by this process is kept.
+    pub fn load_last_success(&self, ledger: &crate::store::Ledger) {
+        let found = match ledger.last_successes() {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!("reading the last successful runs: {e}");
+                return;
+            }
+        };
+        let mut inner = self.lock();
+        for (pipeline, at) in found {
+            if let Some(p) = inner.pipelines.get_mut(&pipeline) {
+                p.last_success = p.last_success.max(Some(at));
+            }
+        }
+    }
+
+    /// A SIGHUP reload failed (`ok = false`) or worked.
+    pub fn reload(&self, ok: bool) {
+        let mut inner = self.lock();
+        inner.reload_failing = !ok;
+        if !ok {
+            inner.reload_failures = inner.reload_failures.saturating_add(1);
+        }
     }
 
     pub fn set_mail_queue_depth(&self, depth: u64) {
@@ -191,6 +221,22 @@ impl Metrics {
             "Exception reports queued and not yet sent.",
         );
         let _ = writeln!(out, "{mail} {}", inner.mail_queue_depth);
+        let failures = "tallyman_config_reload_failures_total";
+        family(
+            &mut out,
+            failures,
+            "counter",
+            "SIGHUP reloads refused for configuration problems.",
+        );
+        let _ = writeln!(out, "{failures} {}", inner.reload_failures);
+        let last = "tallyman_config_last_reload_successful";
+        family(
+            &mut out,
+            last,
+            "gauge",
+            "1 when the configuration on disk is the one running, 0 after a failed reload.",
+        );
+        let _ = writeln!(out, "{last} {}", u8::from(!inner.reload_failing));
         out
     }
 

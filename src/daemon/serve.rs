@@ -70,7 +70,10 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
     let ledger = Ledger::open_home(&home.var().join("ledger.sqlite"), &home.archive())?;
     state::ensure(ledger.connection()).map_err(ServeError::State)?;
     let metrics = Arc::new(Metrics::new());
-    let health = Arc::new(Health::new(pipelines.keys().cloned().collect()));
+    let health = Arc::new(
+        Health::new(pipelines.keys().cloned().collect())
+            .with_ledger(home.var().join("ledger.sqlite")),
+    );
     let http = match opts.listen {
         Some(addr) => {
             let server = HttpServer::start(addr, Arc::clone(&health), Arc::clone(&metrics))?;
@@ -294,6 +297,7 @@ fn adopt(
             }
         }
     }
+    metrics.load_last_success(ledger);
 }
 
 /// The last scheduled run from the ledger; a pipeline never run on a schedule starts counting now.
@@ -326,8 +330,12 @@ fn reload(
             tracing::info!("SIGHUP: reloaded {} pipeline(s)", pipelines.len());
             adopt(entries, pipelines, ledger, metrics);
             health.set_pipelines(entries.keys().cloned().collect());
+            health.reloaded();
+            metrics.reload(true);
         }
         Err(errors) => {
+            health.reload_failed(errors.len());
+            metrics.reload(false);
             tracing::error!(
                 "SIGHUP: {} configuration problem(s); the pipelines loaded before keep running",
                 errors.len()

@@ -85,7 +85,7 @@ pub(super) fn csv_attachment(r: &RunReport) -> Result<Vec<u8>, RenderError> {
             .collect();
         row.extend([
             "break".to_string(),
-            b.status.as_str().to_string(),
+            b.status_text().to_string(),
             opt(&b.currency),
         ]);
         for name in &measure_names {

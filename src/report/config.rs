@@ -40,6 +40,10 @@ pub struct ReportRaw {
     pub threshold: Option<ThresholdRaw>,
     /// Subject template with `{pipeline}`, `{date}` and `{summary}`.
     pub subject: Option<String>,
+    /// Issue rules whose warnings the report leaves out (e.g. `x12-envelope:TA105:006` for a
+    /// partner that always sends an unpadded ISA); errors are never left out.
+    #[serde(default)]
+    pub mute: Vec<String>,
 }
 
 fn default_when() -> String {
@@ -82,6 +86,8 @@ pub struct ReportRule {
     pub cc: Vec<Mailbox>,
     pub when: SendWhen,
     pub subject: String,
+    /// Rules whose warnings are left out of the report (they stay in the ledger and issues.csv).
+    pub mute: Vec<String>,
 }
 
 impl ReportRaw {
@@ -161,12 +167,21 @@ impl ReportRaw {
         if let Err(why) = check_template(&subject) {
             errors.push(err(format!("{prefix}.subject"), why));
         }
+        for (i, rule) in self.mute.iter().enumerate() {
+            if rule.trim().is_empty() {
+                errors.push(err(
+                    format!("{prefix}.mute[{i}]"),
+                    "an empty rule mutes nothing",
+                ));
+            }
+        }
         match when {
             Some(when) if errors.is_empty() => Ok(ReportRule {
                 to,
                 cc,
                 when,
                 subject,
+                mute: self.mute.clone(),
             }),
             _ => Err(errors),
         }

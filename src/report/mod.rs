@@ -16,7 +16,8 @@ pub use config::{
 };
 pub use mail::{build_message, MailError, Mailer, OutgoingMail, SendFailure};
 pub use model::{
-    Break, FileNote, Measure, MoneyTotal, ReconStatus, ReconSummary, RunReport, StatusCounts,
+    Break, FileNote, Measure, MoneyTotal, ReconStatus, ReconSummary, RerunNote, RunReport,
+    StatusCounts,
 };
 pub use queue::{FlushSummary, QueueError, QueueState, QueuedMail};
 pub use render::{render, RenderError, RenderOptions, Rendered};

@@ -34,6 +34,25 @@ pub struct RunReport {
     pub corrections: Vec<FileNote>,
     /// Files rejected whole and moved to quarantine.
     pub quarantined: Vec<FileNote>,
+    /// Set when the run is a rerun: which run it replays, who asked and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<RerunNote>,
+    /// Acknowledgements (997, TA1) the run sent the partner, by file name: part of the verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acknowledgements: Vec<String>,
+}
+
+/// Who replayed which run, and why (as recorded in the ledger).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RerunNote {
+    /// The run replayed.
+    pub of: String,
+    pub actor: String,
+    pub reason: String,
+    /// What differs from the replayed run (inputs, outputs, counts), one line each; filled in
+    /// once the rerun has compared the two (empty: nothing differs, or not compared).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
 }
 
 /// One file mentioned in the report by name and content hash.
@@ -154,7 +173,13 @@ pub struct MoneyTotal {
 pub struct Break {
     /// The join key as (column name, value) pairs, in the pipeline's key order.
     pub keys: Vec<(String, String)>,
+    /// The reconcile status; for a break from a pipeline's own breaks table whose status is
+    /// none of them, `Mismatched`, with the table's wording in `kind`.
     pub status: ReconStatus,
+    /// The status as the pipeline's `[breaks]` table spells it, when it is no reconcile
+    /// status (e.g. `fee_mismatch`). Absent in reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// Currency of the money measures, when the row has one.
     pub currency: Option<String>,
     /// Compared values; a side is `None` when the key is missing on that side.
@@ -183,6 +208,16 @@ impl Measure {
 }
 
 impl Break {
+    /// The status as the data spells it: `kind` when there is one, else the reconcile status.
+    pub fn status_text(&self) -> &str {
+        self.kind.as_deref().unwrap_or(self.status.as_str())
+    }
+
+    /// The status for humans: `kind` as written, else the reconcile status' label.
+    pub fn status_label(&self) -> &str {
+        self.kind.as_deref().unwrap_or(self.status.label())
+    }
+
     /// How big the break is: the largest absolute difference over its measures. Breaks are
     /// ranked by this so the email's top N are the ones worth the most money.
     pub fn magnitude(&self) -> Decimal {
@@ -226,6 +261,39 @@ impl RunReport {
         } else {
             parts.join(", ")
         }
+    }
+
+    /// Net money per currency over every reconciled key: (currency, partner, erp, difference),
+    /// summed exactly from the per-status totals, in currency order.
+    pub fn net_by_currency(&self) -> Vec<(String, Decimal, Decimal, Decimal)> {
+        let mut out: Vec<(String, Decimal, Decimal, Decimal)> = Vec::new();
+        for t in self.reconciliation.iter().flat_map(|r| &r.totals) {
+            match out.iter_mut().find(|(c, ..)| *c == t.currency) {
+                Some((_, p, e, d)) => {
+                    *p += t.partner;
+                    *e += t.erp;
+                    *d += t.difference;
+                }
+                None => out.push((t.currency.clone(), t.partner, t.erp, t.difference)),
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Breaks grouped by currency, each group ranked by magnitude (largest first, ties in
+    /// input order); the groups ordered by their largest break, breaks without a currency in
+    /// their own group. Amounts in different currencies are never ranked against each other.
+    pub fn breaks_by_currency(&self) -> Vec<(Option<&str>, Vec<&Break>)> {
+        let mut groups: Vec<(Option<&str>, Vec<&Break>)> = Vec::new();
+        for b in self.ranked_breaks() {
+            let c = b.currency.as_deref();
+            match groups.iter_mut().find(|(g, _)| *g == c) {
+                Some((_, list)) => list.push(b),
+                None => groups.push((c, vec![b])),
+            }
+        }
+        groups
     }
 
     /// Breaks sorted by magnitude, largest first (ties keep input order).

@@ -1,9 +1,11 @@
 //! Renders a `RunReport` into subject, HTML, plain text and a CSV attachment (pure, no IO).
 //!
-//! The email leads with what matters: reconciliation counts and money per status and
-//! currency, then the biggest breaks, then validation issues grouped by rule, then files that
-//! were duplicates, corrections or quarantined. Every value is HTML-escaped; the CSV carries
-//! every break and issue with formula-looking cells neutralised.
+//! The email leads with what happened: that the run is a rerun (of which run, who asked, why),
+//! then the verdict (files quarantined, acknowledgements sent to the partner), then money
+//! (the net per currency, amounts right-aligned), reconciliation counts and money per status
+//! and currency, the biggest breaks ranked within each currency, validation
+//! issues grouped by rule, and files that were duplicates or corrections. Every value is
+//! HTML-escaped; the CSV carries every break and issue with formula-looking cells neutralised.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -178,6 +180,38 @@ fn measures_text(b: &Break) -> String {
         .join("; ")
 }
 
+/// Rows as lines of columns padded to their widest cell: the first `numeric_from` columns
+/// left-aligned (labels), the rest right-aligned (amounts line up on their last digit).
+fn aligned(rows: &[Vec<String>], numeric_from: usize) -> Vec<String> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|v| v.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let cells: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .enumerate()
+                .map(|(c, (v, w))| {
+                    if c < numeric_from {
+                        format!("{v:<w$}")
+                    } else {
+                        format!("{v:>w$}")
+                    }
+                })
+                .collect();
+            cells.join("  ").trim_end().to_string()
+        })
+        .collect()
+}
+
 fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     let mut t = String::new();
     let _ = writeln!(
@@ -186,47 +220,107 @@ fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
         r.pipeline, r.business_date, r.time_zone
     );
     let _ = writeln!(t, "Run {}: {}\n", r.run_id, r.summary());
+    // What happened comes before the detail: a rerun says so, a quarantined file and what
+    // the partner was sent are the verdict.
+    if let Some(n) = &r.rerun {
+        let _ = writeln!(
+            t,
+            "RERUN of run {}, asked by {}: {}",
+            n.of, n.actor, n.reason
+        );
+        if n.changes.is_empty() {
+            let _ = writeln!(t, "  no differences from run {}", n.of);
+        }
+        for c in &n.changes {
+            let _ = writeln!(t, "  changed: {c}");
+        }
+        let _ = writeln!(t);
+    }
+    if !r.quarantined.is_empty() || !r.acknowledgements.is_empty() {
+        let _ = writeln!(t, "VERDICT");
+        for n in &r.quarantined {
+            let _ = writeln!(t, "  {} sha256 {}: {}", n.name, n.sha256, n.reason);
+        }
+        for a in &r.acknowledgements {
+            let _ = writeln!(t, "  acknowledgement sent to the partner: {a}");
+        }
+        let _ = writeln!(t);
+    }
+    // Money leads: the net per currency over every key, amounts right-aligned.
+    let net = r.net_by_currency();
+    if !net.is_empty() {
+        let _ = writeln!(t, "MONEY BY CURRENCY (every key)");
+        let mut rows = vec![vec![
+            String::new(),
+            "partner".to_string(),
+            "erp".to_string(),
+            "difference".to_string(),
+        ]];
+        rows.extend(
+            net.iter()
+                .map(|(c, p, e, d)| vec![c.clone(), p.to_string(), e.to_string(), d.to_string()]),
+        );
+        for line in aligned(&rows, 1) {
+            let _ = writeln!(t, "  {line}");
+        }
+        let _ = writeln!(t);
+    }
     if let Some(rec) = &r.reconciliation {
         let _ = writeln!(t, "RECONCILIATION");
         for st in ReconStatus::ALL {
             let _ = writeln!(t, "  {:<16} {}", st.label(), rec.counts.get(st));
         }
         if !rec.totals.is_empty() {
-            let _ = writeln!(
-                t,
-                "\n  Money by currency and status (partner / erp / difference):"
-            );
-            for m in &rec.totals {
-                let _ = writeln!(
-                    t,
-                    "  {} {:<16} {} keys: {} / {} / {}",
-                    m.currency,
-                    m.status.label(),
-                    m.count,
-                    m.partner,
-                    m.erp,
-                    m.difference
-                );
+            let _ = writeln!(t, "\n  Money by currency and status:");
+            let mut rows = vec![vec![
+                String::new(),
+                String::new(),
+                "keys".to_string(),
+                "partner".to_string(),
+                "erp".to_string(),
+                "difference".to_string(),
+            ]];
+            rows.extend(rec.totals.iter().map(|m| {
+                vec![
+                    m.currency.clone(),
+                    m.status.label().to_string(),
+                    m.count.to_string(),
+                    m.partner.to_string(),
+                    m.erp.to_string(),
+                    m.difference.to_string(),
+                ]
+            }));
+            for line in aligned(&rows, 2) {
+                let _ = writeln!(t, "  {line}");
             }
         }
         let _ = writeln!(t);
     }
     if !r.breaks.is_empty() {
-        let shown = opts.top_breaks.min(r.breaks.len());
         let _ = writeln!(
             t,
-            "TOP {shown} OF {} BREAKS (largest difference first)",
+            "BREAKS ({}), largest difference first within each currency",
             r.breaks.len()
         );
-        for b in r.ranked_breaks().into_iter().take(opts.top_breaks) {
+        let groups = r.breaks_by_currency();
+        let single = groups.len() == 1;
+        for (currency, list) in groups {
+            let shown = opts.top_breaks.min(list.len());
             let _ = writeln!(
                 t,
-                "  [{}] {} {}: {}",
-                b.status.as_str(),
-                keys_text(b),
-                opt(&b.currency),
-                measures_text(b)
+                "  {}top {shown} of {}",
+                group_label(currency, single),
+                list.len()
             );
+            for b in list.into_iter().take(opts.top_breaks) {
+                let _ = writeln!(
+                    t,
+                    "    [{}] {}: {}",
+                    b.status_text(),
+                    keys_text(b),
+                    measures_text(b)
+                );
+            }
         }
         let _ = writeln!(t);
     }
@@ -253,13 +347,26 @@ fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     t
 }
 
-fn file_sections(r: &RunReport) -> [(&'static str, &[FileNote]); 3] {
+/// The file notes shown after the detail (quarantined files are the verdict, shown first).
+fn file_sections(r: &RunReport) -> [(&'static str, &[FileNote]); 2] {
     [
-        ("Quarantined files", &r.quarantined),
         ("Corrections", &r.corrections),
         ("Duplicate files", &r.duplicates),
     ]
 }
+
+/// `EUR: ` before a currency's breaks; nothing when every break is without a currency
+/// (quantities), `no currency: ` when those sit beside currencies.
+fn group_label(currency: Option<&str>, single: bool) -> String {
+    match (currency, single) {
+        (Some(c), _) => format!("{c}: "),
+        (None, true) => String::new(),
+        (None, false) => "no currency: ".to_string(),
+    }
+}
+
+/// Amount cells line up on their last digit.
+const RIGHT: &str = "style=\"text-align:right\"";
 
 fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     let e = escape;
@@ -274,12 +381,75 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
         e(&r.run_id),
         e(&r.summary())
     );
+    if let Some(n) = &r.rerun {
+        let _ = writeln!(
+            h,
+            "<p id=\"rerun\"><strong>Rerun</strong> of run <code>{}</code>, asked by {}: {}</p>",
+            e(&n.of),
+            e(&n.actor),
+            e(&n.reason)
+        );
+        if n.changes.is_empty() {
+            let _ = writeln!(
+                h,
+                "<p>No differences from run <code>{}</code>.</p>",
+                e(&n.of)
+            );
+        } else {
+            h.push_str("<ul id=\"changes\">\n");
+            for c in &n.changes {
+                let _ = writeln!(h, "<li>{}</li>", e(c));
+            }
+            h.push_str("</ul>\n");
+        }
+    }
+    if !r.quarantined.is_empty() || !r.acknowledgements.is_empty() {
+        let _ = writeln!(h, "<h2>Verdict</h2>\n<ul id=\"verdict\">");
+        for n in &r.quarantined {
+            let _ = writeln!(
+                h,
+                "<li>Quarantined: <strong>{}</strong> <small>sha256 {}</small>: {}</li>",
+                e(&n.name),
+                e(&n.sha256),
+                e(&n.reason)
+            );
+        }
+        for a in &r.acknowledgements {
+            let _ = writeln!(
+                h,
+                "<li>Acknowledgement sent to the partner: <code>{}</code></li>",
+                e(a)
+            );
+        }
+        h.push_str("</ul>\n");
+    }
+    let net = r.net_by_currency();
+    if !net.is_empty() {
+        h.push_str("<h2>Money by currency</h2>\n<table border=\"1\" cellpadding=\"4\"><tr><th>Currency</th><th>Partner</th><th>ERP</th><th>Difference</th></tr>\n");
+        for (c, p, erp, d) in &net {
+            let cell = |field: &str, v: &rust_decimal::Decimal| {
+                format!(
+                    "<td {RIGHT} data-net-currency=\"{}\" data-field=\"{field}\">{v}</td>",
+                    e(c)
+                )
+            };
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td>{}{}{}</tr>",
+                e(c),
+                cell("partner", p),
+                cell("erp", erp),
+                cell("difference", d)
+            );
+        }
+        h.push_str("</table>\n");
+    }
     if let Some(rec) = &r.reconciliation {
         h.push_str("<h2>Reconciliation</h2>\n<table border=\"1\" cellpadding=\"4\"><tr><th>Status</th><th>Keys</th></tr>\n");
         for st in ReconStatus::ALL {
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td data-count=\"{}\">{}</td></tr>",
+                "<tr><td>{}</td><td {RIGHT} data-count=\"{}\">{}</td></tr>",
                 st.label(),
                 st.as_str(),
                 rec.counts.get(st)
@@ -291,7 +461,7 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
             for m in &rec.totals {
                 let attr = |field: &str| {
                     format!(
-                        "data-currency=\"{}\" data-status=\"{}\" data-field=\"{field}\"",
+                        "{RIGHT} data-currency=\"{}\" data-status=\"{}\" data-field=\"{field}\"",
                         e(&m.currency),
                         m.status.as_str()
                     )
@@ -302,24 +472,33 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
         }
     }
     if !r.breaks.is_empty() {
-        let shown = opts.top_breaks.min(r.breaks.len());
         let _ = writeln!(
             h,
-            "<h2>Top {shown} of <span data-total=\"breaks\">{}</span> breaks</h2>",
+            "<h2><span data-total=\"breaks\">{}</span> breaks, largest difference first within each currency</h2>",
             r.breaks.len()
         );
-        h.push_str("<table border=\"1\" cellpadding=\"4\"><tr><th>Key</th><th>Status</th><th>Currency</th><th>Measures</th></tr>\n");
-        for b in r.ranked_breaks().into_iter().take(opts.top_breaks) {
+        let groups = r.breaks_by_currency();
+        let single = groups.len() == 1;
+        for (currency, list) in groups {
+            let shown = opts.top_breaks.min(list.len());
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                e(&keys_text(b)),
-                b.status.label(),
-                e(&opt(&b.currency)),
-                e(&measures_text(b))
+                "<h3>{}top {shown} of {}</h3>",
+                e(&group_label(currency, single)),
+                list.len()
             );
+            h.push_str("<table border=\"1\" cellpadding=\"4\"><tr><th>Key</th><th>Status</th><th>Measures</th></tr>\n");
+            for b in list.into_iter().take(opts.top_breaks) {
+                let _ = writeln!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    e(&keys_text(b)),
+                    e(b.status_label()),
+                    e(&measures_text(b))
+                );
+            }
+            h.push_str("</table>\n");
         }
-        h.push_str("</table>\n");
     }
     if !r.issues.is_empty() {
         let _ = writeln!(
@@ -387,6 +566,8 @@ mod tests {
             duplicates: vec![],
             corrections: vec![],
             quarantined: vec![],
+            rerun: None,
+            acknowledgements: vec![],
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod control;
 pub mod delivery;
+pub mod plan;
 pub mod process;
 pub mod report;
 pub mod rerun;

@@ -129,6 +129,8 @@ struct Run<'a> {
     issues: Vec<Issue>,
     manifest: Manifest,
     reconciled: Option<DataFrame>,
+    /// The pipeline's `[breaks]` table, for the report.
+    breaks_table: Option<DataFrame>,
     /// The archive copies of the ERP extract and references, written one after another on a
     /// background thread while the data is checked (their fsyncs cost disk time, not CPU time).
     copies: Option<JoinHandle<Result<(), StoreError>>>,
@@ -279,6 +281,7 @@ pub fn process_run(
             ..Manifest::default()
         },
         reconciled: None,
+        breaks_table: None,
         copies: None,
         hashes: Vec::new(),
         // A new file was hashed as it landed (the same bytes were moved here); a rerun's
@@ -366,7 +369,11 @@ pub fn process_run(
     };
     // The report needs the `reconciled` table, which is gone after a crash: it is built and
     // archived before the run's end is recorded, so a crash before it is queued loses nothing.
-    match super::report::build_report(ledger, p, &outcome, run.reconciled.as_ref(), &[]) {
+    let tables = super::report::ReportTables {
+        reconciled: run.reconciled.as_ref(),
+        breaks: run.breaks_table.as_ref(),
+    };
+    match super::report::build_report(ledger, p, &outcome, tables, &[]) {
         Ok(report) => {
             let json = serde_json::to_vec(&report)
                 .map_err(|e| data(p, format!("report of run {run_id}: {e}")))?;
@@ -700,15 +707,18 @@ impl Run<'_> {
                 let mut envelope = doc.issues(&self.file, &bytes);
                 // Reruns neither check control numbers (they would meet their own) nor acknowledge.
                 if let (Document::X12(parsed), "file") = (&doc, self.manifest.trigger.as_str()) {
-                    envelope.extend(super::x12_ack::duplicate_interchanges(
+                    let received = super::x12_ack::receive(
                         ledger,
                         &self.file,
                         &bytes,
                         parsed,
                         &self.run_id,
-                    )?);
+                        p.ta1,
+                        Utc::now(),
+                    )?;
+                    envelope.extend(received.issues);
                     if let Some(dest) = &p.ack_destination {
-                        self.send_acks(ledger, parsed, dest)?;
+                        self.send_acks(received.replies, dest)?;
                     }
                 }
                 let csv = doc.table_csv(table);
@@ -822,6 +832,9 @@ impl Run<'_> {
         let started = std::time::Instant::now();
         let produced = run_transforms(&tables, &p.transforms).map_err(|e| data(p, e))?;
         tables.extend(produced);
+        if let Some(b) = &p.breaks {
+            self.breaks_table = tables.get(&b.table).cloned();
+        }
         tables.retain(|name, _| is_used(p, name, false));
         tracing::info!(pipeline = %p.id, "transformed in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         for o in &p.outputs {
@@ -901,6 +914,7 @@ fn keep_needed(p: &Pipeline, table: &str, df: DataFrame) -> PolarsResult<DataFra
     }
     let star = regex::Regex::new(r"(?i)(\bselect|\bdistinct|,|\.)\s*\*");
     if p.outputs.iter().any(|o| o.table == table)
+        || p.breaks.as_ref().is_some_and(|b| b.table == table)
         || star.is_ok_and(|s| p.transforms.iter().any(|t| s.is_match(&sql_code(&t.sql))))
     {
         return Ok(df);
@@ -921,6 +935,7 @@ fn keep_needed(p: &Pipeline, table: &str, df: DataFrame) -> PolarsResult<DataFra
 /// `breaks` is always kept (reports read it).
 fn is_used(p: &Pipeline, name: &str, by_sql: bool) -> bool {
     name == "breaks"
+        || p.breaks.as_ref().is_some_and(|b| b.table == name)
         || p.outputs.iter().any(|o| o.table == name)
         || (by_sql && named_in_sql(p, name))
 }
@@ -981,18 +996,15 @@ impl Run<'_> {
             .and_then(|e| std::fs::read(dir.join("output").join(&e.name)).ok()))
     }
 
-    /// 997s for what the partner sent, written before the data is judged (a rejected
-    /// interchange is acknowledged as rejected). Reruns send none: the partner has them.
-    fn send_acks(
-        &mut self,
-        ledger: &Ledger,
-        parsed: &crate::formats::x12::Parsed,
-        dest: &str,
-    ) -> Result<(), RunError> {
-        for (name, ack) in super::x12_ack::acknowledgements(ledger, parsed, Utc::now())? {
+    /// 997s and TA1s for what the partner sent (`x12_ack::receive`), written before the data
+    /// is judged (a rejected interchange is acknowledged as rejected). Reruns send none: the
+    /// partner has them.
+    fn send_acks(&mut self, replies: Vec<(String, Vec<u8>)>, dest: &str) -> Result<(), RunError> {
+        for (name, ack) in replies {
             let outbox = self.home.outbox().join(dest);
             let staged = stage_streamed(&outbox, &name, &self.run_id, |w| w.write_all(&ack))?;
-            self.keep_staged(staged, "997", dest, 1, true)?;
+            let table = name.split('_').next().unwrap_or("997").to_string();
+            self.keep_staged(staged, &table, dest, 1, true)?;
         }
         Ok(())
     }

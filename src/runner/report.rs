@@ -18,7 +18,7 @@ use crate::engine::reconcile::MATCHED;
 use crate::report::config::DEFAULT_SUBJECT;
 use crate::report::{
     build_message, queue, render, Break, FileNote, FlushSummary, MailSettings, Mailer, Measure,
-    MoneyTotal, ReconStatus, ReconSummary, RenderOptions, RunReport, StatusCounts,
+    MoneyTotal, ReconStatus, ReconSummary, RenderOptions, RerunNote, RunReport, StatusCounts,
 };
 use crate::schema::table::FieldType;
 use crate::store::files::write_atomic;
@@ -215,6 +215,8 @@ pub fn queue_late_alert(
         duplicates: Vec::new(),
         corrections: Vec::new(),
         quarantined: Vec::new(),
+        rerun: None,
+        acknowledgements: Vec::new(),
     };
     let rendered =
         render(&report, &rule.subject, &RenderOptions::default()).map_err(|e| e.to_string())?;
@@ -287,14 +289,25 @@ fn run_file(ledger: &Ledger, run_id: &str) -> Option<(String, String, Option<i64
         .flatten()
 }
 
+/// The tables of a run the report reads (gone after the run: a report is built before the
+/// run's end is recorded).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReportTables<'a> {
+    /// `reconciled`: money totals, and the breaks when the pipeline names no `[breaks]` table.
+    pub reconciled: Option<&'a DataFrame>,
+    /// The pipeline's `[breaks]` table.
+    pub breaks: Option<&'a DataFrame>,
+}
+
 /// The report of one run (pure apart from reading the run's file row from the ledger).
 pub fn build_report(
     ledger: &Ledger,
     p: &Pipeline,
     outcome: &Outcome,
-    reconciled: Option<&DataFrame>,
+    tables: ReportTables,
     duplicates: &[FileNote],
 ) -> PolarsResult<RunReport> {
+    let reconciled = tables.reconciled;
     let business_date = outcome
         .business_date
         .as_deref()
@@ -340,10 +353,15 @@ pub fn build_report(
                 duplicate_key: n(ReconStatus::DuplicateKey),
             }
         });
-    let (breaks, totals) = match (reconciled, &p.reconcile) {
+    let (mut breaks, totals) = match (reconciled, &p.reconcile) {
         (Some(df), Some(_)) => (breaks_of(p, df)?, money_totals(p, df)?),
         _ => (Vec::new(), Vec::new()),
     };
+    // The pipeline says which table holds its breaks (a settlement check written in SQL):
+    // those are the breaks the report, its subject and `when` go by.
+    if let (Some(spec), Some(df)) = (&p.breaks, tables.breaks) {
+        breaks = breaks_from_table(spec, df)?;
+    }
     Ok(RunReport {
         pipeline: p.id.clone(),
         business_date,
@@ -351,10 +369,53 @@ pub fn build_report(
         time_zone: p.time_zone.name().to_string(),
         reconciliation: counts.map(|counts| ReconSummary { counts, totals }),
         breaks,
-        issues: outcome.issues.clone(),
+        issues: outcome
+            .issues
+            .iter()
+            .filter(|i| !muted(p, i))
+            .cloned()
+            .collect(),
         duplicates: duplicates.to_vec(),
         corrections,
         quarantined,
+        rerun: rerun_note(ledger, outcome),
+        acknowledgements: outcome
+            .manifest
+            .iter()
+            .flat_map(|m| &m.outputs)
+            .filter(|o| matches!(o.table.as_str(), "997" | "TA1"))
+            .map(|o| o.name.clone())
+            .collect(),
+    })
+}
+
+/// A warning whose rule the pipeline's `[report] mute` lists (a partner's habit nobody acts
+/// on); errors are never muted.
+fn muted(p: &Pipeline, issue: &crate::issue::Issue) -> bool {
+    issue.severity == crate::issue::Severity::Warning
+        && p.report
+            .as_ref()
+            .is_some_and(|r| r.mute.contains(&issue.rule))
+}
+
+/// Who replayed which run and why, when the run is a rerun (from its ledger row).
+fn rerun_note(ledger: &Ledger, outcome: &Outcome) -> Option<RerunNote> {
+    let of = outcome.manifest.as_ref()?.rerun_of.clone()?;
+    let (actor, reason): (Option<String>, Option<String>) = ledger
+        .connection()
+        .query_row(
+            "SELECT actor, reason FROM runs WHERE run_id = ?1",
+            params![outcome.run_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .ok()
+        .flatten()?;
+    Some(RerunNote {
+        of,
+        actor: actor.unwrap_or_else(|| "unknown".into()),
+        reason: reason.unwrap_or_default(),
+        changes: Vec::new(),
     })
 }
 
@@ -437,6 +498,7 @@ fn breaks_of(p: &Pipeline, reconciled: &DataFrame) -> PolarsResult<Vec<Break>> {
             }),
             keys: key_values,
             status: st,
+            kind: None,
             measures: measures
                 .iter()
                 .map(|(name, [pa, er, di])| Measure {
@@ -446,6 +508,53 @@ fn breaks_of(p: &Pipeline, reconciled: &DataFrame) -> PolarsResult<Vec<Break>> {
                     difference: dec(&di[row]),
                 })
                 .collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// Every row of a `[breaks]` table whose status is not one of `ok`, as a `Break`: its key
+/// columns, its status (a reconcile status when it is one, else its own wording in `kind`),
+/// its currency, and its amount as the one measure (so breaks rank by it).
+fn breaks_from_table(
+    spec: &crate::config::compile::BreaksTable,
+    df: &DataFrame,
+) -> PolarsResult<Vec<Break>> {
+    let status = texts(df, &spec.status)?;
+    let keys: Vec<(String, Vec<Option<String>>)> = spec
+        .key
+        .iter()
+        .map(|k| Ok((k.clone(), texts(df, k)?)))
+        .collect::<PolarsResult<_>>()?;
+    let amount = spec.amount.as_deref().map(|a| texts(df, a)).transpose()?;
+    let currency = spec.currency.as_deref().map(|c| texts(df, c)).transpose()?;
+    let mut out = Vec::new();
+    for row in 0..df.height() {
+        let text = status[row].clone().unwrap_or_default();
+        if spec.ok.contains(&text) {
+            continue;
+        }
+        let (status, kind) = match ReconStatus::parse(&text) {
+            Some(st) => (st, None),
+            None => (ReconStatus::Mismatched, Some(text)),
+        };
+        out.push(Break {
+            keys: keys
+                .iter()
+                .map(|(k, v)| (k.clone(), v[row].clone().unwrap_or_default()))
+                .collect(),
+            status,
+            kind,
+            currency: currency.as_ref().and_then(|c| c[row].clone()),
+            measures: match (&spec.amount, &amount) {
+                (Some(name), Some(v)) => vec![Measure {
+                    name: name.clone(),
+                    partner: None,
+                    erp: None,
+                    difference: dec(&v[row]),
+                }],
+                _ => Vec::new(),
+            },
         });
     }
     Ok(out)

@@ -79,7 +79,6 @@ fn run_sftp_once(
     let client =
         with_retry(3, Duration::from_secs(1), || ep.connect()).map_err(|e| transport(p, e))?;
     let mut summary = Summary::default();
-    clean_orphaned_staging(home, p, ep);
     retry_remote_actions(ledger, p, ep, &client, &mut summary)?;
     let mut settler = Settler::new();
     let (_, listed) = look(&client, p, &mut settler, &mut summary)?;
@@ -127,7 +126,6 @@ fn sftp_pass_once(
     let client =
         with_retry(2, Duration::from_secs(1), || ep.connect()).map_err(|e| transport(p, e))?;
     let mut summary = Summary::default();
-    clean_orphaned_staging(home, p, ep);
     retry_remote_actions(ledger, p, ep, &client, &mut summary)?;
     let (ready, _) = look(&client, p, settler, &mut summary)?;
     take(home, ledger, p, ep, &client, ready, &mut summary)?;
@@ -163,31 +161,6 @@ fn look(
         .filter(|(_, w)| !matches!(w, Wait::NeverTaken | Wait::IsMarker))
         .collect();
     Ok((ready, listing.files.len()))
-}
-
-/// Staging files (`.<stamp>.landing`) are written only while a download runs; one that nobody
-/// wrote to for twice the I/O timeout was left by a process killed mid-download.
-fn clean_orphaned_staging(home: &Home, p: &Pipeline, ep: &SftpEndpoint) {
-    let landing = home.var().join("landing").join(&p.id);
-    let Ok(entries) = std::fs::read_dir(&landing) else {
-        return;
-    };
-    let stale_after = ep.io_timeout * 2 + Duration::from_secs(60);
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !(name.starts_with('.') && name.ends_with(".landing")) {
-            continue;
-        }
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|m| m.elapsed().ok())
-            .is_some_and(|age| age > stale_after);
-        if old && std::fs::remove_file(entry.path()).is_ok() {
-            tracing::info!(pipeline = %p.id, file = %name, "removed an orphaned download staging file");
-        }
-    }
 }
 
 /// Downloads, verifies, claims and processes each ready file.

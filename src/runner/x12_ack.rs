@@ -1,8 +1,9 @@
-//! X12 we send: 997 functional acknowledgements for received interchanges: one 997 interchange per
-//! received interchange, acknowledging each of its groups (accepted, accepted with errors or
-//! rejected, with the AK codes of its problems), with interchange and group control numbers
-//! per partner kept in the ledger so they are never reused; and the interchange control numbers
-//! each partner has sent, so a number sent twice is flagged (TA1 note 025).
+//! X12 we send: one reply interchange per received interchange, holding a TA1 when the
+//! partner asked for one (or the pipeline always wants one) and a 997 acknowledging each of its
+//! groups (accepted, accepted with errors or rejected, with the AK codes of its problems), in
+//! the version the partner sent; interchange and group control numbers per partner kept in the
+//! ledger so they are never reused; and the interchange control numbers each partner has sent
+//! in accepted interchanges, so a number sent twice is flagged (TA1 note 025).
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
@@ -116,102 +117,46 @@ fn previous_envelope(bytes: &[u8], party: &crate::config::X12Party) -> Option<x1
     })
 }
 
-/// One 997 file (name and bytes) per received interchange that has groups.
-pub fn acknowledgements(
-    ledger: &Ledger,
-    parsed: &x12::Parsed,
-    now: DateTime<Utc>,
-) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-    let mut out = Vec::new();
-    for ic in parsed.interchanges.iter().filter(|i| !i.headless) {
-        let acks: Vec<x12::ack::GroupAck> = ic
-            .groups
-            .iter()
-            .filter_map(|g| x12::acknowledge(parsed, ic.index, g.index, x12::AckOptions::default()))
-            .collect();
-        if acks.is_empty() {
-            continue;
-        }
-        let partner = format!("{}:{}", ic.sender_qualifier, ic.sender);
-        let (interchange_control, group_control) = next_controls(ledger, &partner)?;
-        // We answer as the receiver of what they sent.
-        let env = x12::Envelope {
-            sender_qualifier: ic.receiver_qualifier.clone(),
-            sender: ic.receiver.clone(),
-            receiver_qualifier: ic.sender_qualifier.clone(),
-            receiver: ic.sender.clone(),
-            app_sender: ic.receiver.clone(),
-            app_receiver: ic.sender.clone(),
-            date: now.format("%Y%m%d").to_string(),
-            time: now.format("%H%M").to_string(),
-            interchange_control,
-            group_control,
-            first_set_control: 1,
-            usage: ic.usage.chars().next().filter(|c| *c == 'T').unwrap_or('P'),
-            separators: x12::Separators::default(),
-        };
-        match x12::write_997(&env, &acks) {
-            Ok(b) => out.push((
-                format!(
-                    "997_{}_{}_{interchange_control:09}.x12",
-                    sanitize(&ic.sender),
-                    ic.control
-                ),
-                b,
-            )),
-            Err(e) => {
-                tracing::warn!(partner = %partner, "no 997 written for interchange {}: {e}", ic.control)
-            }
-        }
-    }
-    Ok(out)
+/// What receiving an X12 file gives: the duplicate-control-number issues (errors), and the
+/// replies to send, one file (name, bytes) per interchange that has something to say.
+#[derive(Debug, Default)]
+pub struct Received {
+    pub issues: Vec<crate::issue::Issue>,
+    pub replies: Vec<(String, Vec<u8>)>,
 }
 
-const SEEN: &str = "CREATE TABLE IF NOT EXISTS x12_interchanges_received (
-    sender TEXT NOT NULL,
-    control TEXT NOT NULL,
-    file TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    PRIMARY KEY (sender, control)
-)";
-
-/// Duplicate interchange control numbers in `bytes` (within the file, or already received from
-/// the same sender in an earlier file) as error issues; the file's other interchanges are
-/// remembered. Call once per received file, not for reruns (they would meet themselves).
-pub fn duplicate_interchanges(
+/// Receives one partner file (not for reruns: they would meet their own control numbers).
+///
+/// Interchange control numbers the sender used in an accepted interchange before (or earlier
+/// in this file) are errors (TA1 note 025). The file is refused when any envelope problem is an
+/// error (`process` quarantines it on the same count), and then every group of every
+/// interchange in it is acknowledged `R`: nothing of it was taken. Each interchange is
+/// remembered with that verdict, so only accepted ones make a number "already received". The
+/// replies use the version of the interchange they answer, and carry a TA1 when `ta1` says so.
+pub fn receive(
     ledger: &Ledger,
     file: &str,
     bytes: &[u8],
     parsed: &x12::Parsed,
     run_id: &str,
-) -> Result<Vec<crate::issue::Issue>, StoreError> {
-    let conn = ledger.connection();
-    let err = |source| StoreError::Ledger {
-        path: conn.path().map(Into::into).unwrap_or_default(),
-        source,
-    };
-    conn.execute(SEEN, []).map_err(err)?;
-    // Control numbers are compared as numbers: `000000905` and `905` are the same interchange.
-    let norm = |c: &str| c.trim().trim_start_matches('0').to_string();
+    ta1: x12::Ta1Policy,
+    now: DateTime<Utc>,
+) -> Result<Received, StoreError> {
     let lookup_error = std::cell::RefCell::new(None);
-    let problems = x12::duplicate_interchanges(parsed, |sender, control| {
-        conn.query_row(
-            "SELECT count(*) FROM x12_interchanges_received WHERE sender = ?1 AND control = ?2",
-            params![sender, norm(control)],
-            |r| r.get::<_, i64>(0),
-        )
-        .map(|n| n > 0)
-        .unwrap_or_else(|e| {
-            *lookup_error.borrow_mut() = Some(e);
-            false
-        })
+    let mut duplicates = x12::duplicate_interchanges(parsed, |sender, control| {
+        ledger
+            .accepted_interchange(sender, control, run_id)
+            .unwrap_or_else(|e| {
+                *lookup_error.borrow_mut() = Some(e);
+                None
+            })
+            .is_some()
     });
     if let Some(e) = lookup_error.into_inner() {
-        return Err(err(e));
+        return Err(e);
     }
-    let mut problems = problems;
     // Say which earlier file and run carried the number, for the partner conversation.
-    for p in problems
+    for p in duplicates
         .iter_mut()
         .filter(|p| p.message.ends_with("in an earlier file"))
     {
@@ -222,31 +167,93 @@ pub fn duplicate_interchanges(
         else {
             continue;
         };
-        let earlier: Option<(String, String)> = conn
-            .query_row(
-                "SELECT file, run_id FROM x12_interchanges_received WHERE sender = ?1 AND control = ?2",
-                params![format!("{}:{}", ic.sender_qualifier, ic.sender), norm(&ic.control)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .ok();
-        if let Some((file, run)) = earlier {
-            p.message.push_str(&format!(" ({file}, run {run})"));
+        let sender = format!("{}:{}", ic.sender_qualifier, ic.sender);
+        if let Some(e) = ledger.accepted_interchange(&sender, &ic.control, run_id)? {
+            p.message
+                .push_str(&format!(" ({}, run {})", e.file, e.run_id));
         }
     }
+    let rejected = parsed
+        .problems
+        .iter()
+        .chain(&duplicates)
+        .any(|p| p.severity == crate::issue::Severity::Error);
+    let mut replies = Vec::new();
     for ic in parsed.interchanges.iter().filter(|i| !i.headless) {
-        conn.execute(
-            "INSERT OR IGNORE INTO x12_interchanges_received (sender, control, file, run_id)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![
-                format!("{}:{}", ic.sender_qualifier, ic.sender),
-                norm(&ic.control),
-                file,
-                run_id
-            ],
-        )
-        .map_err(err)?;
+        let partner = format!("{}:{}", ic.sender_qualifier, ic.sender);
+        ledger.remember_interchange(&partner, &ic.control, file, run_id, !rejected)?;
+        if let Some(reply) = reply(ledger, parsed, &duplicates, ic, rejected, ta1, now)? {
+            replies.push(reply);
+        }
     }
-    Ok(x12::to_issues(file, bytes, &problems))
+    Ok(Received {
+        issues: x12::to_issues(file, bytes, &duplicates),
+        replies,
+    })
+}
+
+/// The reply to one interchange (TA1 and/or 997), named for the partner and the number it
+/// answers; `None` when there is nothing to say (no group and no TA1 wanted).
+fn reply(
+    ledger: &Ledger,
+    parsed: &x12::Parsed,
+    duplicates: &[x12::Problem],
+    ic: &x12::Interchange,
+    rejected: bool,
+    ta1: x12::Ta1Policy,
+    now: DateTime<Utc>,
+) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+    let acks: Vec<x12::ack::GroupAck> = ic
+        .groups
+        .iter()
+        .filter_map(|g| x12::acknowledge(parsed, ic.index, g.index, x12::AckOptions::default()))
+        .map(|mut a| {
+            if rejected {
+                a.reject();
+            }
+            a
+        })
+        .collect();
+    let interchange =
+        x12::acknowledge_interchange(ic, parsed.problems.iter().chain(duplicates), rejected);
+    let ta1 = x12::wants_ta1(ta1, ic, &interchange).then_some(&interchange);
+    if acks.is_empty() && ta1.is_none() {
+        return Ok(None);
+    }
+    let partner = format!("{}:{}", ic.sender_qualifier, ic.sender);
+    let (interchange_control, group_control) = next_controls(ledger, &partner)?;
+    // We answer as the receiver of what they sent.
+    let env = x12::Envelope {
+        sender_qualifier: ic.receiver_qualifier.clone(),
+        sender: ic.receiver.clone(),
+        receiver_qualifier: ic.sender_qualifier.clone(),
+        receiver: ic.sender.clone(),
+        app_sender: ic.receiver.clone(),
+        app_receiver: ic.sender.clone(),
+        date: now.format("%Y%m%d").to_string(),
+        time: now.format("%H%M").to_string(),
+        interchange_control,
+        group_control,
+        first_set_control: 1,
+        usage: ic.usage.chars().next().filter(|c| *c == 'T').unwrap_or('P'),
+        separators: x12::Separators::default(),
+    };
+    let (isa12, gs08) = x12::reply_versions(ic);
+    match x12::write_reply(&env, &isa12, &gs08, ta1, &acks) {
+        Ok(b) => {
+            let kind = if acks.is_empty() { "TA1" } else { "997" };
+            let name = format!(
+                "{kind}_{}_{}_{interchange_control:09}.x12",
+                sanitize(&ic.sender),
+                sanitize(&ic.control)
+            );
+            Ok(Some((name, b)))
+        }
+        Err(e) => {
+            tracing::warn!(partner = %partner, "no acknowledgement written for interchange {}: {e}", ic.control);
+            Ok(None)
+        }
+    }
 }
 
 fn sanitize(s: &str) -> String {

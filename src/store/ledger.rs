@@ -239,6 +239,7 @@ impl Ledger {
             .and_then(|()| add_missing_columns(&conn))
             .and_then(|()| super::source_status::migrate(&conn))
             .and_then(|()| super::deliveries::migrate(&conn))
+            .and_then(|()| super::interchanges::migrate(&conn))
             .map_err(db(path))
             .and_then(|()| {
                 crate::report::queue::migrate(&conn).map_err(|e| StoreError::Io {

@@ -2,11 +2,13 @@
 pub mod deliveries;
 pub mod files;
 pub mod intake;
+pub mod interchanges;
 pub mod lease;
 pub mod ledger;
 pub mod lock;
 pub mod outputs;
 pub mod publish;
+pub mod readiness;
 pub mod source_status;
 
 pub use ledger::{Claim, Ledger, RunFilter, RunRow};

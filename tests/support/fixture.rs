@@ -30,6 +30,7 @@ pub fn brk(order: &str, status: ReconStatus, partner: Option<&str>, erp: Option<
             ("line".into(), "1".into()),
         ],
         status,
+        kind: None,
         currency: Some("EUR".into()),
         measures: vec![measure("amount", partner, erp)],
     }
@@ -111,5 +112,7 @@ pub fn sample_report() -> RunReport {
         )],
         corrections: vec![],
         quarantined: vec![note("garbage<b>.csv", "not UTF-8 & not CSV")],
+        rerun: None,
+        acknowledgements: vec![],
     }
 }

@@ -14,33 +14,33 @@ use super::model::Parsed;
 use super::tables::{ctx_of, number, opt};
 use crate::formats::x12::table::Table;
 
+/// Columns of `edifact_orders_header` after the context.
+pub const ORDERS_HEADER: [&str; 8] = [
+    "order_number",
+    "order_date",
+    "delivery_date",
+    "buyer",
+    "ship_to",
+    "supplier",
+    "currency",
+    "line_count",
+];
+
+/// Columns of `edifact_orders_lines` after the context.
+pub const ORDERS_LINES: [&str; 7] = [
+    "order_number",
+    "line_number",
+    "sku",
+    "sku_type",
+    "quantity",
+    "unit",
+    "unit_price",
+];
+
 /// Maps every ORDERS message; returns no tables when there is none.
 pub fn map_tables(parsed: &Parsed) -> Vec<Table> {
-    let mut header = Table::new(
-        "edifact_orders_header",
-        &[
-            "order_number",
-            "order_date",
-            "delivery_date",
-            "buyer",
-            "ship_to",
-            "supplier",
-            "currency",
-            "line_count",
-        ],
-    );
-    let mut lines = Table::new(
-        "edifact_orders_lines",
-        &[
-            "order_number",
-            "line_number",
-            "sku",
-            "sku_type",
-            "quantity",
-            "unit",
-            "unit_price",
-        ],
-    );
+    let mut header = Table::new("edifact_orders_header", &ORDERS_HEADER);
+    let mut lines = Table::new("edifact_orders_lines", &ORDERS_LINES);
     let mut any = false;
     for (ic, m) in parsed
         .messages()

@@ -1,9 +1,12 @@
-//! What a 997 says about one received functional group, derived from the envelope problems.
+//! What a 997 says about one received functional group, and a TA1 about one received
+//! interchange, derived from the envelope problems.
 
 use serde::Serialize;
 
 use super::codes::Carrier;
-use super::model::Parsed;
+use super::model::{Interchange, Parsed};
+use super::problem::Problem;
+use crate::issue::Severity;
 
 /// AK501 / AK901 status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -148,14 +151,32 @@ pub fn acknowledge(
             });
         }
     }
-    let mut errors: Vec<&'static str> = parsed
-        .problems
-        .iter()
-        .filter(in_group)
-        .filter(|p| p.set.is_none() && p.code.carrier == Carrier::Ak905)
-        .map(|p| p.code.value)
-        .collect();
+    let group_level = || {
+        parsed
+            .problems
+            .iter()
+            .filter(in_group)
+            .filter(|p| p.set.is_none() && p.code.carrier == Carrier::Ak905)
+    };
+    let mut errors: Vec<&'static str> = group_level().map(|p| p.code.value).collect();
     errors.dedup();
+    // A group whose own envelope is broken (its GE count or control number wrong, its GE
+    // missing) cannot be trusted to hold what the sender meant: none of its sets is accepted.
+    if group_level().any(|p| p.severity == Severity::Error) {
+        let mut ack = GroupAck {
+            functional_id: g.functional_id.clone(),
+            control: g.control.clone(),
+            version: g.version.clone(),
+            sets,
+            status: AckStatus::Rejected,
+            declared: declared_sets(g, received),
+            received,
+            accepted,
+            errors,
+        };
+        ack.reject();
+        return Some(ack);
+    }
     let status = if received > 0 && accepted == 0 {
         AckStatus::Rejected
     } else if accepted < received {
@@ -165,20 +186,133 @@ pub fn acknowledge(
     } else {
         AckStatus::Accepted
     };
-    let declared = g
-        .declared_sets
-        .as_deref()
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(received);
     Some(GroupAck {
         functional_id: g.functional_id.clone(),
         control: g.control.clone(),
         version: g.version.clone(),
         sets,
         status,
-        declared,
+        declared: declared_sets(g, received),
         received,
         accepted,
         errors,
     })
+}
+
+/// AK902: GE01 when readable, else the sets counted.
+fn declared_sets(g: &super::model::Group, received: u32) -> u32 {
+    g.declared_sets
+        .as_deref()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(received)
+}
+
+impl GroupAck {
+    /// The group was not taken at all (its file was rejected): every set and the group are
+    /// `R`, none accepted. The codes found stay, so the partner still learns what was wrong.
+    pub fn reject(&mut self) {
+        for s in &mut self.sets {
+            s.status = AckStatus::Rejected;
+        }
+        self.accepted = 0;
+        self.status = AckStatus::Rejected;
+    }
+}
+
+/// When a TA1 is written for a received interchange (`input.ta1` of a pipeline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ta1Policy {
+    /// When the sender asks for one (ISA14 = `1`), whatever the outcome.
+    #[default]
+    Requested,
+    /// As `Requested`, and for every interchange that has a problem at interchange level or
+    /// was rejected, asked for or not.
+    Problems,
+    /// For every interchange.
+    Always,
+}
+
+/// TA101..TA105 for one received interchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InterchangeAck {
+    /// ISA13, ISA09 and ISA10 of the acknowledged interchange.
+    pub control: String,
+    pub date: String,
+    pub time: String,
+    /// TA104: `A`, `E` (accepted, an interchange-level warning noted) or `R`.
+    pub status: AckStatus,
+    /// TA105: `000` (no error) or the code of the first interchange-level problem.
+    pub note: &'static str,
+}
+
+/// TA105 when the interchange was rejected for what its groups or sets hold rather than for
+/// its own envelope: "invalid interchange content".
+const NOTE_CONTENT: &str = "024";
+/// TA105 "no error".
+const NOTE_NONE: &str = "000";
+
+/// The TA1 for `ic`. `problems` are every envelope problem of the file (the parse's and the
+/// duplicate check's); `rejected` says whether the interchange was refused (its file was not
+/// processed). A refused interchange is `R` with its first interchange-level code, or `024`
+/// when only its groups or sets were at fault.
+pub fn acknowledge_interchange<'a>(
+    ic: &Interchange,
+    problems: impl IntoIterator<Item = &'a Problem>,
+    rejected: bool,
+) -> InterchangeAck {
+    let mine: Vec<&Problem> = problems
+        .into_iter()
+        .filter(|p| p.interchange.as_ref().map(|c| c.index) == Some(ic.index))
+        .collect();
+    let first = |severity: Severity| {
+        mine.iter()
+            .find(|p| p.code.carrier == Carrier::Ta105 && p.severity == severity)
+            .map(|p| p.code.value)
+    };
+    let (status, note) = if rejected {
+        let note = first(Severity::Error)
+            .or_else(|| first(Severity::Warning))
+            .unwrap_or(NOTE_CONTENT);
+        (AckStatus::Rejected, note)
+    } else if let Some(note) = first(Severity::Warning).or_else(|| first(Severity::Error)) {
+        (AckStatus::AcceptedWithErrors, note)
+    } else {
+        (AckStatus::Accepted, NOTE_NONE)
+    };
+    InterchangeAck {
+        control: ic.control.clone(),
+        date: ic.date.clone(),
+        time: ic.time.clone(),
+        status,
+        note,
+    }
+}
+
+/// Whether `ic` gets a TA1 under `policy`, given what its acknowledgement says.
+pub fn wants_ta1(policy: Ta1Policy, ic: &Interchange, ack: &InterchangeAck) -> bool {
+    let asked = ic.ack_requested.trim() == "1";
+    match policy {
+        Ta1Policy::Requested => asked,
+        Ta1Policy::Problems => asked || ack.status != AckStatus::Accepted,
+        Ta1Policy::Always => true,
+    }
+}
+
+/// ISA12 and GS08 of our reply to `ic`: the versions it was sent in, so a partner on 4010
+/// reads a 4010 997. GS08 is the standard part (six digits) of the first group's GS08, else
+/// ISA12 with a release digit; ISA12 is the interchange's when it is five digits. Anything
+/// unreadable falls back to 00501 / 005010.
+pub fn reply_versions(ic: &Interchange) -> (String, String) {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let isa12 = Some(ic.version.trim())
+        .filter(|v| digits(v, 5))
+        .unwrap_or("00501")
+        .to_string();
+    let gs08 = ic
+        .groups
+        .iter()
+        .find_map(|g| g.version.get(..6).filter(|v| digits(v, 6)))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{isa12}0"));
+    (isa12, gs08)
 }

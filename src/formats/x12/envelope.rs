@@ -228,6 +228,13 @@ impl Builder {
                 self.end_stray_run();
                 if let Some(ic) = self.interchanges.last_mut() {
                     ic.ta1_count += 1;
+                    ic.ta1.push(super::model::Ta1Seen {
+                        control: seg.text(1),
+                        date: seg.text(2),
+                        time: seg.text(3),
+                        status: seg.text(4),
+                        note: seg.text(5),
+                    });
                 }
             }
             b"GS" => {

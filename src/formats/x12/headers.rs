@@ -31,12 +31,14 @@ impl Builder {
             time: f(10),
             version: f(12),
             control: f(13),
+            ack_requested: f(14),
             usage: f(15),
             header: at,
             trailer: None,
             declared_groups: None,
             trailer_control: None,
             ta1_count: 0,
+            ta1: Vec::new(),
             groups: Vec::new(),
         });
         self.open_ic = true;
@@ -82,12 +84,14 @@ impl Builder {
             time: String::new(),
             version: String::new(),
             control: String::new(),
+            ack_requested: String::new(),
             usage: String::new(),
             header: at,
             trailer: None,
             declared_groups: None,
             trailer_control: None,
             ta1_count: 0,
+            ta1: Vec::new(),
             groups: Vec::new(),
         });
         self.open_ic = true;

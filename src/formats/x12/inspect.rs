@@ -12,9 +12,12 @@
 //!     "index": 1, "headless": false,          // headless: segments found without an ISA
 //!     "separators": {"element": "*", "component": ">", "repetition": null, "segment": "\n"},
 //!     "sender_qualifier": "01", "sender": "...", "receiver_qualifier": "01", "receiver": "...",
-//!     "date": "101127", "time": "1719", "version": "00400", "control": "000003438", "usage": "P",
+//!     "date": "101127", "time": "1719", "version": "00400", "control": "000003438",
+//!     "ack_requested": "0", "usage": "P",
 //!     "header": {..pos..}, "trailer": {..pos..} | null,
 //!     "declared_groups": "1" | null, "trailer_control": "000003438" | null, "ta1_count": 0,
+//!     "ta1": [{"control": "000000905", "date": "261204", "time": "1200", "status": "R",
+//!              "note": "025"}],                // TA1 segments the interchange carries
 //!     "groups": [{
 //!       "index": 1, "headless": false, "functional_id": "PO", "sender": "...", "receiver": "...",
 //!       "date": "20101127", "time": "1719", "control": "1421", "version": "004010",

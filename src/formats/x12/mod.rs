@@ -28,16 +28,19 @@ pub mod table;
 mod trailers;
 pub mod writer;
 
-pub use ack::{acknowledge, AckOptions};
+pub use ack::{
+    acknowledge, acknowledge_interchange, reply_versions, wants_ta1, AckOptions, InterchangeAck,
+    Ta1Policy,
+};
 pub use codes::{Carrier, Code};
 pub use envelope::parse;
 pub use inspect::{inspect, Inspection};
 pub use lexer::{Segment, Separators};
-pub use model::{Group, Interchange, Parsed, TxSet};
+pub use model::{Group, Interchange, Parsed, Ta1Seen, TxSet};
 pub use outbound::{write_846, write_940};
 pub use problem::{to_issues, Ctl, Pos, Problem};
 pub use table::{map_table, map_tables, Column, Table};
-pub use writer::{write_997, Envelope};
+pub use writer::{write_997, write_reply, Envelope};
 
 /// Operational failures of this module (data problems are [`Problem`] values instead).
 #[derive(Debug, thiserror::Error)]

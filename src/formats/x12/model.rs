@@ -122,11 +122,13 @@ pub struct Interchange {
     pub sender: String,
     pub receiver_qualifier: String,
     pub receiver: String,
-    /// ISA09 (YYMMDD), ISA10 (HHMM), ISA12, ISA13, ISA15.
+    /// ISA09 (YYMMDD), ISA10 (HHMM), ISA12, ISA13, ISA14 (`1`: the sender asks for a TA1),
+    /// ISA15.
     pub date: String,
     pub time: String,
     pub version: String,
     pub control: String,
+    pub ack_requested: String,
     pub usage: String,
     pub header: Pos,
     pub trailer: Option<Pos>,
@@ -135,7 +137,20 @@ pub struct Interchange {
     pub trailer_control: Option<String>,
     /// TA1 segments between ISA and the first GS.
     pub ta1_count: u32,
+    /// What those TA1 segments say (an interchange acknowledgement we received or wrote).
+    pub ta1: Vec<Ta1Seen>,
     pub groups: Vec<Group>,
+}
+
+/// One TA1 segment: the acknowledgement of interchange `control` (TA101) sent on `date`
+/// `time` (TA102, TA103): `status` A, E or R (TA104) with note code `note` (TA105).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ta1Seen {
+    pub control: String,
+    pub date: String,
+    pub time: String,
+    pub status: String,
+    pub note: String,
 }
 
 /// One GS..GE functional group.

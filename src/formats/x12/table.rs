@@ -194,6 +194,15 @@ pub fn map_table(parsed: &Parsed, name: &str) -> Option<Table> {
         .find(|t| t.name == name)
 }
 
+/// The columns of the table `name` (context columns first), as [`map_table`] gives them;
+/// `None` when no transaction set maps to such a table.
+pub fn columns(name: &str) -> Option<Vec<String>> {
+    SETS.into_iter()
+        .flat_map(|(_, tables)| tables())
+        .find(|t| t.name == name)
+        .map(|t| t.columns.iter().map(|c| c.name.to_string()).collect())
+}
+
 /// Every set with id `id` mapped into `tables`; nothing when there is no such set.
 fn map_sets(parsed: &Parsed, id: &str, mut tables: Vec<Table>) -> Vec<Table> {
     let (mut sets, mut segments) = (0usize, 0usize);

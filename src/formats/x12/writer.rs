@@ -2,7 +2,7 @@
 //! acknowledging received groups. Control numbers, dates and parties come from the caller (the
 //! ledger and the clock live elsewhere).
 
-use super::ack::GroupAck;
+use super::ack::{GroupAck, InterchangeAck};
 use super::lexer::Separators;
 use super::X12Error;
 
@@ -104,6 +104,13 @@ pub(super) fn open<'a>(
     isa12: &str,
     gs08: &str,
 ) -> Result<Out<'a>, X12Error> {
+    let mut out = open_interchange(env, isa12)?;
+    out.open_group(env, functional_id, gs08)?;
+    Ok(out)
+}
+
+/// The ISA alone (TA1 segments may follow before any GS).
+fn open_interchange<'a>(env: &'a Envelope, isa12: &str) -> Result<Out<'a>, X12Error> {
     let seps = &env.separators;
     let date = env.date.get(2..).unwrap_or("");
     let (Some(component), true) = (seps.component, date.len() == 6 && env.time.len() == 4) else {
@@ -136,7 +143,7 @@ pub(super) fn open<'a>(
         date.to_string(),
         env.time.clone(),
         repetition,
-        isa12.into(),
+        fixed("ISA12", isa12, 5)?,
         fixed("ISA13", &isa13, 9)?,
         "0".into(),
         env.usage.to_string(),
@@ -154,18 +161,28 @@ pub(super) fn open<'a>(
         out.buf.extend_from_slice(e.as_bytes());
     }
     out.end_segment();
-    out.segment(&[
-        "GS",
-        functional_id,
-        &env.app_sender,
-        &env.app_receiver,
-        &env.date,
-        &env.time,
-        &env.group_control.to_string(),
-        "X",
-        gs08,
-    ])?;
     Ok(out)
+}
+
+impl Out<'_> {
+    fn open_group(
+        &mut self,
+        env: &Envelope,
+        functional_id: &str,
+        gs08: &str,
+    ) -> Result<(), X12Error> {
+        self.segment(&[
+            "GS",
+            functional_id,
+            &env.app_sender,
+            &env.app_receiver,
+            &env.date,
+            &env.time,
+            &env.group_control.to_string(),
+            "X",
+            gs08,
+        ])
+    }
 }
 
 /// GE and IEA for an interchange opened with [`open`] holding `sets` transaction sets.
@@ -181,15 +198,40 @@ pub(super) fn set_control(env: &Envelope, n: usize) -> String {
     format!("{:04}", env.first_set_control as u64 + n as u64)
 }
 
-/// Writes one interchange with one FA group holding one 997 per acknowledged group. Segments
-/// end with the terminator and a LF (readers skip the LF).
+/// Writes one interchange with one FA group holding one 997 per acknowledged group, as
+/// 00501/005010. Segments end with the terminator and a LF (readers skip the LF).
 pub fn write_997(env: &Envelope, acks: &[GroupAck]) -> Result<Vec<u8>, X12Error> {
-    let mut out = open(env, "FA", "00501", "005010")?;
+    write_reply(env, "00501", "005010", None, acks)
+}
+
+/// Our reply to one received interchange: the ISA in version `isa12`, the TA1 when given,
+/// then (when there are acknowledged groups) one FA group in version `gs08` holding one 997
+/// per group, and the IEA. AK103 (the acknowledged group's version) exists from 005010 on, so
+/// it is written only then: a 4010 translator would refuse the element.
+pub fn write_reply(
+    env: &Envelope,
+    isa12: &str,
+    gs08: &str,
+    ta1: Option<&InterchangeAck>,
+    acks: &[GroupAck],
+) -> Result<Vec<u8>, X12Error> {
+    let mut out = open_interchange(env, isa12)?;
+    if let Some(t) = ta1 {
+        out.segment(&["TA1", &t.control, &t.date, &t.time, t.status.code(), t.note])?;
+    }
+    if acks.is_empty() {
+        let isa13 = format!("{:09}", env.interchange_control);
+        out.segment(&["IEA", "0", &isa13])?;
+        return Ok(out.buf);
+    }
+    out.open_group(env, "FA", gs08)?;
+    let ak103 = gs08 >= "005010";
     for (n, ack) in acks.iter().enumerate() {
         let st02 = set_control(env, n);
         let start = out.segments;
         out.segment(&["ST", "997", &st02])?;
-        out.segment(&["AK1", &ack.functional_id, &ack.control, &ack.version])?;
+        let version = if ak103 { ack.version.as_str() } else { "" };
+        out.segment(&["AK1", &ack.functional_id, &ack.control, version])?;
         for set in &ack.sets {
             out.segment(&["AK2", &set.set_id, &set.control])?;
             for note in &set.notes {

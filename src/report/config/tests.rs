@@ -8,6 +8,7 @@ fn report(breaks: usize, issues: usize, diff: &str) -> RunReport {
     let b = Break {
         keys: vec![("id".into(), "1".into())],
         status: ReconStatus::Mismatched,
+        kind: None,
         currency: None,
         measures: vec![Measure {
             name: "amount".into(),
@@ -29,6 +30,8 @@ fn report(breaks: usize, issues: usize, diff: &str) -> RunReport {
         duplicates: vec![],
         corrections: vec![],
         quarantined: vec![],
+        rerun: None,
+        acknowledgements: vec![],
     }
 }
 

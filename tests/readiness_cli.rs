@@ -1,0 +1,260 @@
+//! `tallyman serve` tells the on-call the truth, through the real binary: `/readyz` degraded
+//! while a file is quarantined for a missing ERP extract and ready again once a rerun puts it
+//! right; degraded after a failed SIGHUP reload (counted in /metrics, logged at error level)
+//! and ready after a good one; `last_success` read back from the ledger after a restart; and a
+//! log written to a pipe carries no ANSI colour codes.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const DROP: &str = "inbox/inventory_3pl";
+const DEMO: &str = "stock_2026-11-25.csv";
+const ERP: &str = "inbox/erp/erp_onhand_2026-11-25.csv";
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tallyman")
+}
+
+fn tallyman(root: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(["--home", root.to_str().unwrap()])
+        .args(args)
+        .env("TALLYMAN_LOG", "warn")
+        .output()
+        .expect("run tallyman")
+}
+
+struct Daemon {
+    child: Child,
+    port: u16,
+    /// stderr, read on a thread so a chatty daemon never blocks on a full pipe.
+    log: std::thread::JoinHandle<String>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(root: &Path) -> Daemon {
+    let port = free_port();
+    let mut child = Command::new(bin())
+        .args([
+            "--home",
+            root.to_str().unwrap(),
+            "serve",
+            "--scan-secs",
+            "1",
+        ])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("TALLYMAN_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tallyman serve");
+    let mut err = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    let d = Daemon { child, port, log };
+    wait_for(Duration::from_secs(30), || {
+        get(d.port, "/healthz").is_some()
+    });
+    d
+}
+
+impl Daemon {
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// SIGTERM, then the exit status and everything it logged.
+    fn stop(mut self) -> (ExitStatus, String) {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        (status, self.log.join().unwrap())
+    }
+
+    /// (status code, JSON body) of `/readyz`.
+    fn ready(&self) -> (u16, serde_json::Value) {
+        let (code, body) = get(self.port, "/readyz").expect("GET /readyz");
+        (code, serde_json::from_str(&body).expect("JSON"))
+    }
+
+    fn metric(&self, name: &str) -> Option<String> {
+        let (_, text) = get(self.port, "/metrics").expect("GET /metrics");
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.rsplit(' ').next().unwrap_or("").to_string())
+    }
+}
+
+/// A plain HTTP/1.0 GET: (status code, body), or None when nothing answers.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let code = head.split(' ').nth(1)?.parse().ok()?;
+    Some((code, body.to_string()))
+}
+
+fn wait_for(limit: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out after {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn count(root: &Path, query: &str) -> i64 {
+    let conn = rusqlite::Connection::open(root.join("var/ledger.sqlite")).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.query_row(query, [], |r| r.get(0)).unwrap_or(0)
+}
+
+/// A home with the demo pipeline, its drop folder empty and the ERP extract taken away.
+fn home() -> (tempfile::TempDir, PathBuf, String, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let o = tallyman(&root, &["demo", "--no-run"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let demo = std::fs::read_to_string(root.join(DROP).join(DEMO)).unwrap();
+    std::fs::remove_file(root.join(DROP).join(DEMO)).unwrap();
+    let erp = std::fs::read(root.join(ERP)).unwrap();
+    std::fs::remove_file(root.join(ERP)).unwrap();
+    (dir, root, demo, erp)
+}
+
+#[test]
+fn readyz_is_degraded_while_something_needs_a_person_and_ready_once_it_is_put_right() {
+    let (_dir, root, demo, erp) = home();
+    let d = serve(&root);
+    assert_eq!(
+        d.ready(),
+        (200, serde_json::json!({"status": "ready", "reasons": []}))
+    );
+
+    // The partner file arrives before the ERP extract: quarantined, and /readyz says why.
+    std::fs::write(root.join(DROP).join(DEMO), &demo).unwrap();
+    wait_for(Duration::from_secs(30), || {
+        count(&root, "select count(*) from runs where state = 'rejected'") == 1
+    });
+    let (code, json) = d.ready();
+    assert_eq!(code, 503, "{json}");
+    assert_eq!(json["status"], "degraded");
+    let reasons = json["reasons"].to_string();
+    assert!(
+        reasons.contains("inventory_3pl: 1 file(s) rejected")
+            && reasons.contains(DEMO)
+            && reasons.contains("no ERP extract"),
+        "{reasons}"
+    );
+    // /healthz stays the liveness answer.
+    assert_eq!(get(d.port, "/healthz").unwrap().0, 200);
+
+    // The extract lands and an admin reruns the date: ready again.
+    std::fs::write(root.join(ERP), &erp).unwrap();
+    let o = tallyman(
+        &root,
+        &[
+            "rerun",
+            "inventory_3pl",
+            "--date",
+            "2026-11-25",
+            "--reason",
+            "extract arrived",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert_eq!(d.ready().0, 200, "{}", d.ready().1);
+
+    // A bad configuration on SIGHUP: degraded, counted, logged; a good one puts it right.
+    let bad = root.join("pipelines/bad.toml");
+    std::fs::write(&bad, "this is = not [valid").unwrap();
+    d.signal("HUP");
+    wait_for(Duration::from_secs(15), || d.ready().0 == 503);
+    assert!(
+        d.ready().1["reasons"]
+            .to_string()
+            .contains("reload (SIGHUP) failed"),
+        "{}",
+        d.ready().1
+    );
+    assert_eq!(
+        d.metric("tallyman_config_reload_failures_total").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        d.metric("tallyman_config_last_reload_successful")
+            .as_deref(),
+        Some("0")
+    );
+    std::fs::remove_file(&bad).unwrap();
+    d.signal("HUP");
+    wait_for(Duration::from_secs(15), || d.ready().0 == 200);
+    assert_eq!(
+        d.metric("tallyman_config_last_reload_successful")
+            .as_deref(),
+        Some("1")
+    );
+    let (status, log) = d.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("ERROR") && log.contains("configuration problem"),
+        "{log}"
+    );
+    // stderr was a pipe: plain text for the log file or journald.
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI escape codes in a piped log: {log:?}"
+    );
+
+    // After a restart the last success comes from the ledger, not from this process's memory.
+    let ended: String = rusqlite::Connection::open(root.join("var/ledger.sqlite"))
+        .unwrap()
+        .query_row(
+            "select max(ended_at) from runs where state = 'succeeded'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let expected = chrono::DateTime::parse_from_rfc3339(&ended)
+        .unwrap()
+        .timestamp_millis() as f64
+        / 1000.0;
+    let d = serve(&root);
+    let last = d
+        .metric("tallyman_last_success_timestamp_seconds{pipeline=\"inventory_3pl\"}")
+        .expect("last success after a restart");
+    assert_eq!(last.parse::<f64>().unwrap(), expected);
+    let (status, log) = d.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+}
