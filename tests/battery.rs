@@ -615,9 +615,10 @@ fn full_disks(t: &mut Tally) {
                 continue;
             }
             disk.empty();
+            // Exit 1 is right here: the empty file is rejected. The invariants say the rest.
             let o2 = recover(&h.root);
             let mut b = check(&h.root, &dropped);
-            if o2.status.code() != Some(0) {
+            if o2.status.code().is_none_or(|c| c > 1) {
                 b.stuck.push(format!(
                     "recovery failed: {}\n(first run: {})",
                     text(&o2),
@@ -666,6 +667,13 @@ fn free_space_guard(t: &mut Tally) {
     t.record("free-space guard pauses intake", b);
 }
 
+/// The ERP extract of the odd inputs' business date (2026-11-28), from the demo's.
+fn odd_day_extract(root: &Path) -> Option<()> {
+    let erp = std::fs::read_to_string(root.join(format!("inbox/erp/erp_onhand_{DAY}.csv"))).ok()?;
+    let to = root.join("inbox/erp/erp_onhand_2026-11-28.csv");
+    std::fs::write(to, erp.replace(DAY, "2026-11-28")).ok()
+}
+
 /// Odd inputs: each is taken, quarantined or refused with a reason, and never blocks the file
 /// after it.
 fn odd_inputs(t: &mut Tally) {
@@ -677,13 +685,7 @@ fn odd_inputs(t: &mut Tally) {
                 .ok()?
                 .replace("\r\n", "\r")
                 .replace(DAY, "2026-11-28");
-            std::fs::write(
-                root.join("inbox/erp/erp_onhand_2026-11-28.csv"),
-                std::fs::read_to_string(root.join(format!("inbox/erp/erp_onhand_{DAY}.csv")))
-                    .ok()?
-                    .replace(DAY, "2026-11-28"),
-            )
-            .ok()?;
+            odd_day_extract(root)?;
             std::fs::write(
                 root.join(format!("inbox/{PIPELINE}/stock_2026-11-28.csv")),
                 &body,
@@ -705,13 +707,7 @@ fn odd_inputs(t: &mut Tally) {
             let body = std::fs::read_to_string(root.join(".battery/stock.csv"))
                 .ok()?
                 .replace(DAY, "2026-11-28");
-            std::fs::write(
-                root.join("inbox/erp/erp_onhand_2026-11-28.csv"),
-                std::fs::read_to_string(root.join(format!("inbox/erp/erp_onhand_{DAY}.csv")))
-                    .ok()?
-                    .replace(DAY, "2026-11-28"),
-            )
-            .ok()?;
+            odd_day_extract(root)?;
             std::fs::write(root.join(format!("inbox/{PIPELINE}")).join(name), &body).ok()?;
             Some(sha(body.as_bytes()))
         }),

@@ -86,7 +86,7 @@ fn deliver(root: &Path, name: &str, content: &str) -> (Option<i32>, String, Vec<
         .unwrap();
     f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
         .unwrap();
-    // Closed before the run: a drop file still open for writing is not taken.
+    // Closed before the run: a file still open for writing is not taken (issue 12).
     drop(f);
     let o = tallyman(root, &["run", "po850"]);
     let added = replies(root)

@@ -409,6 +409,8 @@ pub struct Pipeline {
     pub dialect: Dialect,
     /// `[input] allow_empty`: whether a partner file with no data row is an empty table.
     pub if_empty: IfEmpty,
+    /// `[input] trailer`: the pattern of the last line that proves a CSV file complete.
+    pub trailer: Option<regex::bytes::Regex>,
     pub business_date: BusinessDateRule,
     pub references: BTreeMap<String, TableFile>,
     pub erp: Option<Erp>,
@@ -995,6 +997,24 @@ pub fn compile(
             ),
         }
     }
+    let trailer = match &raw.input.trailer {
+        None => None,
+        Some(_) if raw.input.format != "csv" => {
+            errs.add(
+                "input.trailer",
+                "a trailer is for CSV input (X12, EDIFACT and XML carry their own control totals)"
+                    .into(),
+            );
+            None
+        }
+        Some(t) => match regex::bytes::Regex::new(t) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                errs.add("input.trailer", format!("invalid regex: {e}"));
+                None
+            }
+        },
+    };
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -1016,6 +1036,7 @@ pub fn compile(
         on_error,
         dialect: raw.input.dialect,
         if_empty: IfEmpty::from_allow(raw.input.allow_empty),
+        trailer,
         business_date,
         references,
         erp,

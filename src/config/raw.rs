@@ -85,6 +85,9 @@ pub struct InputRaw {
     /// `empty-file` error.
     #[serde(default)]
     pub allow_empty: bool,
+    /// For CSV: a pattern the file's last line must match (the partner's trailer record), e.g.
+    /// `'^TRAILER,(?P<rows>\d+)$'`; with a `rows` group, the data rows must number that.
+    pub trailer: Option<String>,
 }
 
 fn csv() -> String {

@@ -361,6 +361,23 @@ fn claim_landed(
         size: landed.size,
         mtime: SystemTime::now(),
     };
+    // A declared trailer not there yet: the partner is still writing (or the file was cut
+    // short). Not claimed; the partner's copy stays for a later look.
+    if let Some(pattern) = &p.trailer {
+        let complete =
+            crate::formats::trailer::file_has_trailer(&landed.path, pattern).map_err(|source| {
+                RunError::Io {
+                    pipeline: p.id.clone(),
+                    path: landed.path.clone(),
+                    source,
+                }
+            })?;
+        if !complete {
+            tracing::info!(pipeline = %p.id, file = %name, "no trailer record yet: not complete; left for a later look");
+            remove_if_present(&landed.path)?;
+            return Ok(Taken::Changed);
+        }
+    }
     let arrived = Utc::now();
     let claim = ledger.claim(
         &p.id,

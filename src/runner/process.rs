@@ -15,6 +15,7 @@ use crate::config::compile::business_date;
 use crate::config::{Home, InputFormat, OnError, OutputFormat, Pipeline};
 use crate::engine::reconcile::{reconcile, KnownUnique, STATUSES};
 use crate::engine::transform::run_transforms;
+use crate::formats::trailer::{self, Trailer};
 use crate::issue::{Issue, Severity};
 use crate::report::RunReport;
 use crate::store::files::{
@@ -689,10 +690,23 @@ impl Run<'_> {
         // The partner file is our own archive copy by now: mapped, not read into the heap.
         let bytes = map_file(input)?;
         tracing::debug!(pipeline = %p.id, "partner file read in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
+        // A declared trailer proves the file complete; it is no data row.
+        let (body, control_total) = match (&p.format, &p.trailer) {
+            (InputFormat::Csv, Some(pattern)) => match trailer::find(&bytes, pattern) {
+                Trailer::Found { starts_at, rows } => (&bytes[..starts_at], rows),
+                Trailer::Missing => {
+                    return Ok(Step::Reject(format!(
+                        "the file's last line is not its trailer (`{}`): it is incomplete (control-total)",
+                        pattern.as_str()
+                    )));
+                }
+            },
+            _ => (&bytes[..], None),
+        };
         let v = match &p.format {
             InputFormat::Csv => load_table_then(
                 &self.file,
-                &bytes,
+                body,
                 &p.schema,
                 &p.dialect,
                 p.if_empty,
@@ -771,6 +785,22 @@ impl Run<'_> {
         self.issues.extend(v.issues.iter().cloned());
         self.manifest.rows = v.rows() + structure_aside;
         tracing::info!(pipeline = %p.id, rows = self.manifest.rows, issues = self.issues.len(), "validated in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
+        if let Some(want) = control_total.filter(|&n| n != self.manifest.rows as u64) {
+            let message = format!(
+                "the trailer says {want} data rows; the file holds {}",
+                self.manifest.rows
+            );
+            self.issues.push(Issue {
+                file: self.file.clone(),
+                line: None,
+                column: None,
+                value: None,
+                rule: "control-total".into(),
+                severity: Severity::Error,
+                message: message.clone(),
+            });
+            return Ok(Step::Reject(format!("{message} (control-total)")));
+        }
         if let Some(f) = v.fatal.first() {
             return Ok(Step::Reject(format!("{} ({})", f.message, f.rule)));
         }
