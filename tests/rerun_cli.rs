@@ -450,7 +450,12 @@ fn a_feed_that_must_be_complete_is_withheld_when_rows_were_set_aside() {
     let h = demo_home();
     atp_output(&h, "complete = \"withhold\"\ncontrol = \"json\"");
     // The demo file has two rows set aside (a short record, an unknown SKU).
-    ok(&h, &["run"]);
+    let out = ok(&h, &["run"]);
+    assert!(
+        out.contains("not published: atp_20261125_r000001.csv (output `atp` withheld: 2 row(s)"),
+        "{out}"
+    );
+    assert!(!out.contains("wrote outbox/erp/atp"), "{out}");
     assert_eq!(outbox(&h), ["inventory_variance_2026-11-25_r000001.csv"]);
     assert_eq!(
         sql(&h.root, "select name from outbound"),
