@@ -464,8 +464,9 @@ x12 = { sender = "TALLYMAN", receiver = "MARKETPLACE", usage = "T" }
     assert_eq!(got, want);
     assert!(!got.is_empty());
 
-    // A rerun of the same inputs writes the very same interchange (same control number: a
-    // partner receiving it again sees a duplicate, not new stock figures)...
+    // A rerun of the same inputs computes the very same interchange (same control number: a
+    // partner receiving it again would see a duplicate, not new stock figures), and does not
+    // send it again (`on_rerun = "changed"`, the default): it is archived only...
     let rerun = |reason: &str| {
         let o = tallyman(
             root,
@@ -486,8 +487,14 @@ x12 = { sender = "TALLYMAN", receiver = "MARKETPLACE", usage = "T" }
         out.contains("no differences: outputs are byte-identical"),
         "{out}"
     );
-    let again = std::fs::read(root.join("outbox/to_marketplace/846_20261125_r000002.x12")).unwrap();
+    let again = std::fs::read(
+        root.join("archive/inventory_3pl/2026-11-25/r000002/output/846_20261125_r000002.x12"),
+    )
+    .unwrap();
     assert_eq!(again, bytes);
+    assert!(!root
+        .join("outbox/to_marketplace/846_20261125_r000002.x12")
+        .exists());
     // ...while changed figures (the ERP allocates 5 more of SKU 2) are a new interchange with
     // the partner's next control number.
     let erp = root.join("inbox/erp/erp_onhand_2026-11-25.csv");

@@ -1,4 +1,5 @@
-//! `tallyman rerun PIPELINE --date D --reason TEXT`: replay a business date's archived inputs.
+//! `tallyman rerun PIPELINE --date D [--file NAME] | --run ID --reason TEXT [--dry-run]`: replay
+//! archived inputs (a business date's, one file's, or one run's) and show what differs.
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -6,17 +7,29 @@ use anyhow::{anyhow, Result};
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use tallyman::runner::rerun::{Pick, Request};
+use tallyman::runner::RerunReport;
 use tallyman::store::lock::PipelineLock;
 
 #[derive(clap::Args)]
 pub struct Args {
     pub pipeline: String,
-    /// Business date, YYYY-MM-DD.
+    /// Business date, YYYY-MM-DD: the latest run of each of its files is replayed.
+    #[arg(long, required_unless_present = "run")]
+    pub date: Option<NaiveDate>,
+    /// Replay only this file (its name as received) of the business date.
+    #[arg(long, requires = "date")]
+    pub file: Option<String>,
+    /// Replay this one run (its business date is the run's).
+    #[arg(long, conflicts_with_all = ["date", "file"])]
+    pub run: Option<String>,
+    /// Replay into a scratch copy and show the differences: nothing is written to the outbox,
+    /// the archive or the ledger, and no mail is sent.
     #[arg(long)]
-    pub date: NaiveDate,
+    pub dry_run: bool,
     /// Why (recorded in the ledger with who asked).
-    #[arg(long)]
-    pub reason: String,
+    #[arg(long, required_unless_present = "dry_run")]
+    pub reason: Option<String>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -27,7 +40,7 @@ pub struct Args {
 
 pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     // The reason is the audit trail of a replay that may resend files: it must say something.
-    if args.reason.trim().is_empty() {
+    if args.reason.as_deref().is_some_and(|r| r.trim().is_empty()) {
         eprintln!("error: --reason must say why the date is rerun (it is recorded with who asked)");
         return Ok(ExitCode::from(super::exit::CONFIG));
     }
@@ -52,8 +65,32 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                 return Ok(ExitCode::from(tallyman::daemon::lock::EXIT_LOCKED as u8));
             }
         };
-    let mut reports =
-        tallyman::runner::rerun(&home, &ledger, p, args.date, &actor, &args.reason, &lock)?;
+    let pick = match (&args.run, args.date, &args.file) {
+        (Some(run), _, _) => Pick::Run(run.clone()),
+        (None, Some(date), Some(name)) => Pick::File {
+            date,
+            name: name.clone(),
+        },
+        (None, Some(date), None) => Pick::Date(date),
+        (None, None, _) => return Err(anyhow!("give --date or --run")),
+    };
+    let reason = args.reason.clone().unwrap_or_else(|| "dry run".into());
+    let request = Request {
+        pick,
+        actor: &actor,
+        reason: &reason,
+        dry_run: args.dry_run,
+    };
+    let mut reports = tallyman::runner::rerun(&home, &ledger, p, &request, &lock)?;
+    if args.dry_run {
+        // Nothing was recorded: no report to mail, no upload to make. The exit code says what
+        // the rerun would end as.
+        print_reports(&p.id, &reports, args.json)?;
+        return Ok(super::exit::code(
+            reports.iter().map(|r| r.outcome.state.as_str()),
+            false,
+        ));
+    }
     let mut failed = false;
     let settings = match &p.report {
         Some(_) => Some(tallyman::config::load_mail(&home).map_err(|es| {
@@ -86,7 +123,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             std::fs::read(
                 home.archive()
                     .join(&p.id)
-                    .join(args.date.to_string())
+                    .join(r.outcome.business_date.as_deref().unwrap_or_default())
                     .join(run)
                     .join("report.csv"),
             )
@@ -110,21 +147,36 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
         failed |= e.permanent;
     }
     let code = super::exit::code(reports.iter().map(|r| r.outcome.state.as_str()), failed);
-    if args.json {
+    print_reports(&p.id, &reports, args.json)?;
+    Ok(code)
+}
+
+/// Each rerun's differences and what became of its outputs, as text or JSON.
+fn print_reports(pipeline: &str, reports: &[RerunReport], json: bool) -> Result<()> {
+    if json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
-        return Ok(code);
+        return Ok(());
     }
-    for r in &reports {
-        println!(
-            "{}: rerun of {} as {} ({}) for {}",
-            p.id, r.replayed, r.outcome.run_id, r.outcome.state, r.outcome.file
-        );
+    for r in reports {
+        match r.dry_run {
+            true => println!(
+                "{pipeline}: dry run of {} ({}) for {}: nothing was written",
+                r.replayed, r.outcome.state, r.outcome.file
+            ),
+            false => println!(
+                "{pipeline}: rerun of {} as {} ({}) for {}",
+                r.replayed, r.outcome.run_id, r.outcome.state, r.outcome.file
+            ),
+        }
         if r.differences.is_empty() {
             println!("    no differences: outputs are byte-identical");
         }
         for d in &r.differences {
             println!("    {d}");
         }
+        for line in &r.publication {
+            println!("    {line}");
+        }
     }
-    Ok(code)
+    Ok(())
 }

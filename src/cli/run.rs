@@ -152,10 +152,18 @@ fn print_summary(id: &str, s: &tallyman::runner::Summary) {
                 println!("    reconciliation: {}", parts.join(", "));
             }
             for out in &m.outputs {
-                println!(
-                    "    wrote outbox/{}/{} ({} rows)",
-                    out.destination, out.name, out.rows
-                );
+                match (out.held, &out.note) {
+                    // Computed and archived, never written to the outbox: say so, and why.
+                    (Some(_), note) => println!(
+                        "    not published: {} ({})",
+                        out.name,
+                        note.as_deref().unwrap_or("held")
+                    ),
+                    (None, _) => println!(
+                        "    wrote outbox/{}/{} ({} rows)",
+                        out.destination, out.name, out.rows
+                    ),
+                }
             }
         }
         for i in o.issues.iter().take(10) {

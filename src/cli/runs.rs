@@ -48,9 +48,10 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     );
     for r in rows {
         let why = match (&r.trigger[..], &r.reason, &r.message) {
-            ("rerun", Some(reason), _) => format!(
-                " (rerun by {}: {reason})",
-                r.actor.as_deref().unwrap_or("?")
+            ("rerun", Some(reason), m) => format!(
+                " (rerun by {}: {reason}{})",
+                r.actor.as_deref().unwrap_or("?"),
+                m.as_ref().map(|m| format!("; {m}")).unwrap_or_default()
             ),
             (_, _, Some(m)) => format!(" ({m})"),
             _ => String::new(),

@@ -146,6 +146,101 @@ pub struct Output {
     pub name: String,
     pub order_by: Vec<String>,
     pub format: OutputFormat,
+    pub on_rerun: OnRerun,
+    pub control: Option<Control>,
+    pub complete: Option<Complete>,
+    /// Columns that identify a row: `key`, else `order_by` (may be empty: the whole row).
+    pub key: Vec<String>,
+}
+
+/// What a rerun does with an output (`on_rerun`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnRerun {
+    /// Published only when its bytes differ from what the replayed run wrote.
+    Changed,
+    Always,
+    Never,
+}
+
+/// The control file published after an output (`control`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// `NAME.ctl.json`.
+    Json,
+    /// `NAME.done`, with the same facts as `key=value` lines.
+    Done,
+}
+
+/// What an output that must be complete does when rows were set aside (`complete`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Complete {
+    /// Not published; the run says which and why.
+    Withhold,
+    /// Keys it lacks are carried from the last published copy of the same output.
+    CarryLastGood,
+}
+
+/// Checks an output's rerun, control and completeness keys, collecting problems.
+fn output_policies(
+    o: &OutputRaw,
+    format: &OutputFormat,
+    errs: &mut Errs,
+) -> (OnRerun, Option<Control>, Option<Complete>) {
+    let on_rerun = match o.on_rerun.as_deref().unwrap_or("changed") {
+        "changed" => OnRerun::Changed,
+        "always" => OnRerun::Always,
+        "never" => OnRerun::Never,
+        other => {
+            errs.add(
+                "outputs.on_rerun",
+                format!("`{other}` is not one of changed, always, never"),
+            );
+            OnRerun::Changed
+        }
+    };
+    let control = match o.control.as_deref() {
+        None => None,
+        Some("json") => Some(Control::Json),
+        Some("done") => Some(Control::Done),
+        Some(other) => {
+            errs.add(
+                "outputs.control",
+                format!("`{other}` is not one of json, done"),
+            );
+            None
+        }
+    };
+    let complete = match o.complete.as_deref() {
+        None => None,
+        Some("withhold") => Some(Complete::Withhold),
+        Some("carry_last_good") => Some(Complete::CarryLastGood),
+        Some(other) => {
+            errs.add(
+                "outputs.complete",
+                format!("`{other}` is not one of withhold, carry_last_good"),
+            );
+            None
+        }
+    };
+    if complete == Some(Complete::CarryLastGood) {
+        if o.key.is_empty() && o.order_by.is_empty() {
+            errs.add(
+                "outputs.key",
+                format!(
+                    "output `{}` carries keys from its last good copy: name its key columns (`key`, or `order_by`)",
+                    o.table
+                ),
+            );
+        }
+        if *format != OutputFormat::Csv {
+            errs.add(
+                "outputs.complete",
+                "carry_last_good reads the last copy back as CSV: only CSV outputs can carry"
+                    .into(),
+            );
+        }
+    }
+    (on_rerun, control, complete)
 }
 
 /// How an output table is written.
@@ -794,7 +889,9 @@ pub fn compile(
     }
     let mut formats = Vec::new();
     for o in &raw.outputs {
-        formats.push(output_format(o, &mut errs));
+        let format = output_format(o, &mut errs);
+        let policies = output_policies(o, &format, &mut errs);
+        formats.push((format, policies));
         if !tables.contains(&o.table) {
             errs.add(
                 "outputs.table",
@@ -956,12 +1053,19 @@ pub fn compile(
             .outputs
             .into_iter()
             .zip(formats)
-            .map(|(o, format)| Output {
+            .map(|(o, (format, (on_rerun, control, complete)))| Output {
+                key: match o.key.is_empty() {
+                    true => o.order_by.clone(),
+                    false => o.key,
+                },
                 table: o.table,
                 destination: o.destination,
                 name: o.name,
                 order_by: o.order_by,
                 format,
+                on_rerun,
+                control,
+                complete,
             })
             .collect(),
         destinations,

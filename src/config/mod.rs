@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use compile::{
-    compile, BusinessDateRule, ComparePair, Erp, Home, InputFormat, OnError, Output, OutputFormat,
-    Pipeline, Reconcile, Source, TableFile, Transform, X12Document, X12Party,
+    compile, BusinessDateRule, ComparePair, Complete, Control, Erp, Home, InputFormat, OnError,
+    OnRerun, Output, OutputFormat, Pipeline, Reconcile, Source, TableFile, Transform, X12Document,
+    X12Party,
 };
 
 /// One configuration problem: which file, which key, and why.

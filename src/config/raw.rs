@@ -200,6 +200,19 @@ pub struct OutputRaw {
     pub format: Option<String>,
     /// The parties of an X12 output's envelope.
     pub x12: Option<X12PartyRaw>,
+    /// What a rerun does with this output: "changed" (the default: published only when its
+    /// bytes differ from what the replayed run wrote), "always" or "never".
+    pub on_rerun: Option<String>,
+    /// A control file published after (never before) the output: "json" (`NAME.ctl.json`) or
+    /// "done" (a `NAME.done` marker holding the same facts as `key=value` lines).
+    pub control: Option<String>,
+    /// When rows of the partner file were set aside: "withhold" (not published) or
+    /// "carry_last_good" (rows of keys it lacks carried from the last published one); by
+    /// default it is sent as it is.
+    pub complete: Option<String>,
+    /// Columns that identify a row (rerun diffs, `carry_last_good`); default `order_by`.
+    #[serde(default)]
+    pub key: Vec<String>,
 }
 
 /// Who an X12 output is from and to (ISA05-08, GS02-03); control numbers come from the ledger.

@@ -1,10 +1,12 @@
 //! The flow of one file: detect, settle, land, claim, validate, reconcile, transform, write,
 //! archive. This is the edge where the pure core meets folders, the ledger and the clock.
 
+pub mod control;
 pub mod delivery;
 pub mod plan;
 pub mod process;
 pub mod report;
+pub mod rerun;
 pub mod resume;
 pub mod sftp_source;
 pub mod tables;
@@ -22,7 +24,8 @@ use crate::store::lock::PipelineLock;
 use crate::store::{Claim, Ledger, StoreError};
 use crate::transport::settle::{Settler, Sighting, Wait};
 
-pub use process::{process, rerun, Outcome, RerunReport};
+pub use process::{process, Outcome};
+pub use rerun::{rerun, RerunReport};
 
 /// Operational failures of a run (data problems are issues, never these).
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,8 @@
 //! A pipeline run on no rows, for `tallyman check`: every table the SQL can name is built empty
 //! with its schema's columns and types (validated exactly as a file would be), reconciled, and
 //! every transform runs on them, so a column typo or a type error in the SQL shows up in
-//! `check` instead of quarantining a partner's file at run time. Outputs' tables and `order_by`
-//! columns, and `[breaks]`' columns, are checked against what the transforms produce.
+//! `check` instead of quarantining a partner's file at run time. Outputs' tables, `order_by` and
+//! `key` columns, and `[breaks]`' columns, are checked against what the transforms produce.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -115,6 +115,18 @@ pub fn plan(p: &Pipeline, file: &str) -> Vec<ConfigError> {
         for c in o.order_by.iter().filter(|c| df.column(c).is_err()) {
             out.push(problem(
                 "outputs.order_by",
+                format!(
+                    "`{c}` is not a column of `{}` (its columns: {})",
+                    o.table,
+                    columns_of(df)
+                ),
+            ));
+        }
+        // `key` defaults to `order_by` (checked above): only its own columns are looked at.
+        let own_key = o.key.iter().filter(|c| !o.order_by.contains(c));
+        for c in own_key.filter(|c| df.column(c).is_err()) {
+            out.push(problem(
+                "outputs.key",
                 format!(
                     "`{c}` is not a column of `{}` (its columns: {})",
                     o.table,

@@ -26,6 +26,8 @@ use crate::store::outputs::{FileEnd, NewOutbound};
 use crate::store::publish::{publish, stage_streamed, Staged};
 use crate::store::{Ledger, StoreError};
 
+mod outputs;
+
 /// Who asked for a rerun and why.
 #[derive(Debug, Clone)]
 pub struct RerunOf {
@@ -72,6 +74,34 @@ pub struct OutputEntry {
     pub rows: usize,
     pub size: u64,
     pub sha256: String,
+    /// Why it was archived and not published (absent: published).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
+    /// The run whose published copy of this output this one replaces (a rerun's resend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<String>,
+    /// When held: the run whose published copy stays the one the ERP has (absent: none yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    /// For a control file: the data file it describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_for: Option<String>,
+    /// What was done to the output and why (withheld, keys carried), for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Why a computed output was not published.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Held {
+    /// A rerun wrote the same bytes as the copy the ERP has (`on_rerun = "changed"`).
+    Unchanged,
+    /// A rerun never sends this output again (`on_rerun = "never"`).
+    OnRerunNever,
+    /// Rows were set aside and the output must be complete (`complete = "withhold"`, or
+    /// `carry_last_good` with nothing to carry from).
+    Withheld,
 }
 
 /// The run manifest archived as `manifest.json`.
@@ -365,7 +395,10 @@ pub fn process_run(
         &outcome.issues,
         counts.as_deref(),
         Some(&rel(home, &dir)),
-        reason.as_deref(),
+        reason
+            .clone()
+            .or_else(|| outputs::notes(manifest))
+            .as_deref(),
         outcome.report.is_some(),
         &outputs,
         file_end.as_ref(),
@@ -839,6 +872,8 @@ impl Run<'_> {
                 .get(&o.table)
                 .ok_or_else(|| data(p, format!("output table `{}` was not produced", o.table)))?;
             let name = o.file_name(&p.id, date, &self.run_id);
+            let completed = self.complete(ledger, o, &name, df)?;
+            let df = completed.table.as_ref();
             let outbox = self.home.outbox().join(&o.destination);
             let staged = match &o.format {
                 OutputFormat::Csv => {
@@ -871,7 +906,7 @@ impl Run<'_> {
                 }
             };
             tracing::info!(pipeline = %p.id, rows = df.height(), "staged {name} ({} bytes)", staged.size);
-            self.keep_staged(staged, &o.table, &o.destination, df.height(), false)?;
+            self.settle_output(ledger, o, staged, df.height(), completed)?;
             crate::failpoint::hit("output-staged");
         }
         Ok(Step::Done)
@@ -985,7 +1020,9 @@ impl Run<'_> {
         Ok(manifest
             .outputs
             .iter()
-            .find(|e| e.table == o.table && e.destination == o.destination)
+            .find(|e| {
+                e.table == o.table && e.destination == o.destination && e.control_for.is_none()
+            })
             .and_then(|e| std::fs::read(dir.join("output").join(&e.name)).ok()))
     }
 
@@ -1012,22 +1049,49 @@ impl Run<'_> {
         rows: usize,
         ack: bool,
     ) -> Result<(), RunError> {
+        let entry = self.archive_staged(&staged, table, destination, rows)?;
+        self.keep_entry(staged, entry, ack)
+    }
+
+    /// Copies a staged output into the run's archive; returns its manifest entry.
+    fn archive_staged(
+        &mut self,
+        staged: &Staged,
+        table: &str,
+        destination: &str,
+        rows: usize,
+    ) -> Result<OutputEntry, RunError> {
         let name = staged
             .target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let out_dir = self.dir.join("output");
-        copy_to_archive(&staged.temp, &out_dir, &name)?.finish()?;
-        let archived = rel(self.home, &out_dir.join(&name));
-        let entry = OutputEntry {
+        copy_to_archive(&staged.temp, &self.dir.join("output"), &name)?.finish()?;
+        Ok(OutputEntry {
             table: table.into(),
             destination: destination.into(),
-            name: name.clone(),
+            name,
             rows,
             size: staged.size,
             sha256: staged.sha256.clone(),
-        };
+            held: None,
+            supersedes: None,
+            current: None,
+            control_for: None,
+            note: None,
+        })
+    }
+
+    /// Notes what the ledger and manifest will say of an archived output to be published.
+    fn keep_entry(
+        &mut self,
+        staged: Staged,
+        entry: OutputEntry,
+        ack: bool,
+    ) -> Result<(), RunError> {
+        let name = entry.name.clone();
+        let destination = entry.destination.as_str();
+        let archived = rel(self.home, &self.dir.join("output").join(&name));
         let record = NewOutbound {
             destination: destination.into(),
             name,
@@ -1053,114 +1117,4 @@ fn is_structure(rule: &str) -> bool {
         rule,
         "field-count" | "stray-quote" | "unclosed-quote" | "encoding" | "nul-byte"
     )
-}
-
-/// What a rerun changed compared with the run it replays.
-#[derive(Debug, Serialize)]
-pub struct RerunReport {
-    pub outcome: Outcome,
-    pub replayed: String,
-    pub differences: Vec<String>,
-}
-
-/// Replays the archived inputs of a business date (the latest run of each file) and says what
-/// differs from those runs.
-pub fn rerun(
-    home: &Home,
-    ledger: &Ledger,
-    p: &Pipeline,
-    date: NaiveDate,
-    actor: &str,
-    reason: &str,
-    lock: &crate::store::lock::PipelineLock,
-) -> Result<Vec<RerunReport>, RunError> {
-    debug_assert_eq!(lock.pipeline(), p.id);
-    let runs = ledger.latest_runs_for_date(&p.id, &date.to_string())?;
-    if runs.is_empty() {
-        return Err(RunError::Rerun(format!(
-            "no archived run of {} for business date {date}",
-            p.id
-        )));
-    }
-    let mut out = Vec::new();
-    for r in runs {
-        let (Some(dir), Some(file), Some(file_id)) = (&r.archive_path, &r.file, r.file_id) else {
-            continue;
-        };
-        let dir = home.root.join(dir);
-        let input = dir.join("input").join(safe_name(file));
-        let old: Manifest = std::fs::read(dir.join("manifest.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        let by = RerunOf {
-            run_id: r.run_id.clone(),
-            date,
-            actor: actor.into(),
-            reason: reason.into(),
-        };
-        let outcome = process(
-            home,
-            ledger,
-            p,
-            file_id,
-            file,
-            &input,
-            Utc::now(),
-            Some(&by),
-        )?;
-        let differences = diff(&old, outcome.manifest.as_ref(), &r.state, &outcome.state);
-        out.push(RerunReport {
-            outcome,
-            replayed: r.run_id,
-            differences,
-        });
-    }
-    Ok(out)
-}
-
-fn diff(old: &Manifest, new: Option<&Manifest>, old_state: &str, new_state: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    if old_state != new_state {
-        out.push(format!("state: {old_state} -> {new_state}"));
-    }
-    let Some(new) = new else { return out };
-    for n in &new.inputs {
-        match old
-            .inputs
-            .iter()
-            .find(|o| o.role == n.role && o.name == n.name)
-        {
-            Some(o) if o.sha256 != n.sha256 => out.push(format!(
-                "input {} {}: content changed (sha256 {} -> {})",
-                n.role,
-                n.name,
-                o.sha256.get(..12).unwrap_or(&o.sha256),
-                n.sha256.get(..12).unwrap_or(&n.sha256)
-            )),
-            None => out.push(format!("input {} {}: new", n.role, n.name)),
-            _ => {}
-        }
-    }
-    for n in &new.outputs {
-        match old
-            .outputs
-            .iter()
-            .find(|o| o.table == n.table && o.destination == n.destination)
-        {
-            Some(o) if o.sha256 != n.sha256 => out.push(format!(
-                "output {} ({}): differs: {} -> {} rows",
-                n.table, n.destination, o.rows, n.rows
-            )),
-            None => out.push(format!("output {} ({}): new", n.table, n.destination)),
-            _ => {}
-        }
-    }
-    for (status, n) in &new.reconciliation {
-        let o = old.reconciliation.get(status).copied().unwrap_or(0);
-        if o != *n {
-            out.push(format!("reconciliation {status}: {o} -> {n}"));
-        }
-    }
-    out
 }

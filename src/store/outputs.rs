@@ -246,6 +246,15 @@ impl Ledger {
             .map_err(self.err())
     }
 
+    /// Writes a consistent copy of the ledger to `path` (a dry run works on the copy, so the
+    /// ledger itself is never written).
+    pub fn copy_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        self.conn
+            .execute("VACUUM INTO ?1", [path.to_string_lossy()])
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
     /// How many runs the ledger holds (0 for a new ledger).
     pub fn run_count(&self) -> Result<i64, StoreError> {
         self.conn
