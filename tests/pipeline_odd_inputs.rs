@@ -2,54 +2,11 @@
 //! demo home: CR-only line endings, a BOM, a bad first data row, a header-only or 0-byte partner
 //! file, a header-only ERP extract, and `allow_empty`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-struct Home {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-}
-
-fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args(["--home", root.to_str().unwrap()])
-        .args(args)
-        .env("TALLYMAN_LOG", "warn")
-        .output()
-        .expect("run tallyman")
-}
-
-/// A home folder with the demo's pipeline, schemas and files dropped (not run).
-fn demo_home() -> Home {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().to_path_buf();
-    let o = tallyman(&root, &["demo", "--no-run"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    Home { _dir: dir, root }
-}
-
-fn sql(root: &Path, query: &str) -> String {
-    let conn = rusqlite::Connection::open(root.join("var/ledger.sqlite")).unwrap();
-    let mut stmt = conn.prepare(query).unwrap();
-    let rows: Vec<String> = stmt
-        .query_map([], |r| {
-            let n = r.as_ref().column_count();
-            let mut parts = Vec::new();
-            for i in 0..n {
-                parts.push(match r.get::<_, rusqlite::types::Value>(i)? {
-                    rusqlite::types::Value::Null => "NULL".into(),
-                    rusqlite::types::Value::Integer(i) => i.to_string(),
-                    rusqlite::types::Value::Text(t) => t,
-                    other => format!("{other:?}"),
-                });
-            }
-            Ok(parts.join("|"))
-        })
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
-    rows.join("\n")
-}
+#[path = "support/home.rs"]
+mod home;
+use home::{demo_home, sql, tallyman};
 
 fn read(root: &Path, rel: &str) -> String {
     std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))

@@ -3,37 +3,16 @@
 //! the demo home.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-struct Home {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-}
-
-fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args(["--home", root.to_str().expect("utf-8")])
-        .args(args)
-        .env("TALLYMAN_LOG", "warn")
-        .output()
-        .expect("run tallyman")
-}
-
-fn both(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+#[path = "support/home.rs"]
+mod home;
+use home::{both, demo_home, tallyman, Home};
 
 /// The demo home, its pipeline declaring a trailer `TRAILER,<rows>`, its partner file replaced
 /// by `body`.
 fn home_with(body: &str) -> Home {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().to_path_buf();
-    let o = tallyman(&root, &["demo", "--no-run"]);
-    assert!(o.status.success(), "{}", both(&o));
+    let h = demo_home();
+    let root = &h.root;
     let toml = root.join("pipelines/inventory_3pl.toml");
     let text = std::fs::read_to_string(&toml).expect("pipeline");
     let text = text.replacen(
@@ -42,8 +21,8 @@ fn home_with(body: &str) -> Home {
         1,
     );
     std::fs::write(&toml, text).expect("write pipeline");
-    std::fs::write(drop_path(&root), body).expect("partner file");
-    Home { _dir: dir, root }
+    std::fs::write(drop_path(root), body).expect("partner file");
+    h
 }
 
 fn drop_path(root: &Path) -> PathBuf {
