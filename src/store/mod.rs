@@ -1,6 +1,7 @@
 //! The ledger (SQLite) and the folders files live in; the only code that moves files.
 pub mod deliveries;
 pub mod files;
+pub mod held;
 pub mod intake;
 pub mod lease;
 pub mod ledger;
@@ -9,7 +10,7 @@ pub mod outputs;
 pub mod publish;
 pub mod source_status;
 
-pub use ledger::{Claim, Ledger, RunFilter, RunRow};
+pub use ledger::{Claim, DuplicateRule, FileState, Landing, Ledger, RunFilter, RunRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
