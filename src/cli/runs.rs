@@ -26,7 +26,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     let home = super::home(home);
     let ledger = super::open_ledger(&home)?;
     let rows = ledger.runs(&RunFilter {
-        pipeline: args.pipeline,
+        pipeline: args.pipeline.clone(),
         date: args.date,
         state: args.state,
         limit: Some(args.limit),

@@ -794,6 +794,140 @@ impl Ledger {
 mod tests {
     use super::*;
 
+    /// The `files` table as the first releases created it: four states, no business date.
+    fn old_schema() -> String {
+        let old = SCHEMA
+            .replace(
+                "'quarantined', 'waiting', 'failed')",
+                "'quarantined')",
+            )
+            .replace(
+                "    stored_path TEXT,\n    -- The business date computed at the claim (NULL when the name gives none, or in rows\n    -- claimed before it was recorded and not known from a run).\n    business_date TEXT\n",
+                "    stored_path TEXT\n",
+            );
+        assert!(!old.contains("'waiting'") && !old.contains("    business_date TEXT\n);"));
+        old
+    }
+
+    /// A ledger written by the old schema is rebuilt on open: its files keep their ids, links
+    /// and runs, gain the business date of their first run, and may then be `waiting`/`failed`.
+    #[test]
+    fn old_ledgers_gain_the_new_file_states() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ledger.sqlite");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(&old_schema()).expect("old schema");
+            conn.execute_batch(
+                "INSERT INTO files (id, pipeline, name, size, sha256, received_at, state, stored_path)
+                 VALUES (1, 'p', 'a.csv', 3, 'aa', '2026-11-25T10:00:00.000Z', 'processed', 'archive/a');
+                 INSERT INTO files (id, pipeline, name, size, sha256, received_at, state, duplicate_of)
+                 VALUES (2, 'p', 'b.csv', 3, 'aa', '2026-11-25T11:00:00.000Z', 'duplicate', 1);
+                 INSERT INTO runs (run_id, pipeline, business_date, file_id, started_at, state, trigger)
+                 VALUES ('r000001', 'p', '2026-11-25', 1, '2026-11-25T10:00:01Z', 'succeeded', 'file');",
+            )
+            .expect("old rows");
+            let bad = conn.execute("UPDATE files SET state = 'waiting' WHERE id = 1", []);
+            assert!(bad.is_err(), "the old CHECK refuses the new states");
+        }
+        let mut ledger = Ledger::open(&path).expect("migrates");
+        let conn = ledger.connection();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        let rows: Vec<(i64, String, Option<i64>, Option<String>)> = conn
+            .prepare("SELECT id, state, duplicate_of, business_date FROM files ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            rows,
+            vec![
+                (1, "processed".into(), None, Some("2026-11-25".into())),
+                (2, "duplicate".into(), Some(1), None),
+            ]
+        );
+        ledger
+            .set_file_state(1, FileState::Waiting, Some("w"), "x")
+            .expect("waiting is a state now");
+        ledger
+            .set_file_state(1, FileState::Failed, Some("f"), "x")
+            .expect("failed is a state now");
+        // Foreign keys are on again, and point at the rebuilt table.
+        let orphan = ledger.connection().execute(
+            "INSERT INTO runs (run_id, pipeline, file_id, started_at, state, trigger)
+             VALUES ('r000009', 'p', 99, 'now', 'running', 'file')",
+            [],
+        );
+        assert!(orphan.is_err(), "runs.file_id still references files");
+        // The claim works on the migrated table (per business date by default).
+        let landing = |name, date| Landing {
+            name,
+            size: 3,
+            sha256: "aa",
+            business_date: Some(date),
+            received_at: "2026-11-26T10:00:00.000Z",
+            stored: "var/landing/p/x",
+        };
+        let next_day = ledger
+            .claim("p", &landing("c.csv", "2026-11-26"), DuplicateRule::default())
+            .expect("claim");
+        assert!(matches!(next_day, Claim::New { .. }), "{next_day:?}");
+        drop(ledger);
+        // Opening again changes nothing.
+        let again = Ledger::open(&path).expect("reopen");
+        let n: i64 = again
+            .connection()
+            .query_row("SELECT count(*) FROM files", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 3);
+    }
+
+    /// Each duplicate rule, on the same history.
+    #[test]
+    fn the_duplicate_rule_decides_the_claim() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).expect("open");
+        let file = |name, date| Landing {
+            name,
+            size: 3,
+            sha256: "same",
+            business_date: date,
+            received_at: "2026-11-25T10:00:00.000Z",
+            stored: "var/landing/p/x",
+        };
+        let first = file("stock_a.csv", Some("2026-11-25"));
+        for rule in [
+            DuplicateRule::ContentPerBusinessDate,
+            DuplicateRule::Content,
+            DuplicateRule::NameAndContent,
+        ] {
+            let p = rule.as_str();
+            let c = ledger.claim(p, &first, rule).expect("claim");
+            assert!(matches!(c, Claim::New { .. }));
+        }
+        let check = |ledger: &mut Ledger, rule: DuplicateRule, f: Landing<'_>, dup: bool| {
+            let c = ledger.claim(rule.as_str(), &f, rule).expect("claim");
+            assert_eq!(matches!(c, Claim::Duplicate { .. }), dup, "{rule:?} {f:?}");
+        };
+        use DuplicateRule::*;
+        let same_date_other_name = file("stock_b.csv", Some("2026-11-25"));
+        let next_date = file("stock_c.csv", Some("2026-11-26"));
+        let same_name_next_date = file("stock_a.csv", Some("2026-11-27"));
+        check(&mut ledger, ContentPerBusinessDate, same_date_other_name, true);
+        check(&mut ledger, ContentPerBusinessDate, next_date, false);
+        check(&mut ledger, Content, same_date_other_name, true);
+        check(&mut ledger, Content, next_date, true);
+        check(&mut ledger, NameAndContent, same_date_other_name, false);
+        check(&mut ledger, NameAndContent, same_name_next_date, true);
+        // Undated files (the name gave no date) meet each other.
+        check(&mut ledger, ContentPerBusinessDate, file("x.csv", None), false);
+        check(&mut ledger, ContentPerBusinessDate, file("y.csv", None), true);
+    }
+
     /// A ledger created before `runs.report_state` existed gets the column on open, and its
     /// old runs (NULL) are never taken for pending reports.
     #[test]
