@@ -459,7 +459,9 @@ pub fn compile(
         Some(text) => DuplicateRule::parse(text).unwrap_or_else(|| {
             errs.add(
                 "source.duplicates",
-                format!("`{text}` is not one of content_per_business_date, content, name_and_content"),
+                format!(
+                    "`{text}` is not one of content_per_business_date, content, name_and_content"
+                ),
             );
             DuplicateRule::default()
         }),

@@ -272,9 +272,7 @@ fn receive(
 /// Whether a pipeline has files waiting for their ERP extract (a failed look says no: the next
 /// tick or hint looks again).
 fn has_waiting(ledger: &Ledger, pipeline: &str) -> bool {
-    ledger
-        .waiting_files(pipeline)
-        .is_ok_and(|w| !w.is_empty())
+    ledger.waiting_files(pipeline).is_ok_and(|w| !w.is_empty())
 }
 
 /// The folders watched: drop folders, and ERP extract folders (files may wait for an extract).

@@ -132,8 +132,11 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
     match ledger.held_files(Some(&p.id)) {
         Ok(held) => {
             let n = |state: FileState| held.iter().filter(|f| f.state == state.as_str()).count();
-            cx.metrics
-                .set_held(&p.id, n(FileState::Waiting) as u64, n(FileState::Failed) as u64);
+            cx.metrics.set_held(
+                &p.id,
+                n(FileState::Waiting) as u64,
+                n(FileState::Failed) as u64,
+            );
         }
         Err(e) => tracing::error!(pipeline = %p.id, "counting held files: {e}"),
     }

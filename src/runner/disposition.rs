@@ -89,9 +89,17 @@ mod tests {
             asked.set(true);
             Ok(failed_before)
         });
-        assert_eq!(got, Ok(expect), "{end:?} rerun={rerun} failed_before={failed_before}");
+        assert_eq!(
+            got,
+            Ok(expect),
+            "{end:?} rerun={rerun} failed_before={failed_before}"
+        );
         let operational_file_run = end == RunEnd::Failed(FailureKind::Operational) && !rerun;
-        assert_eq!(asked.get(), operational_file_run, "{end:?}: count asked only when needed");
+        assert_eq!(
+            asked.get(),
+            operational_file_run,
+            "{end:?}: count asked only when needed"
+        );
     }
 
     #[test]
@@ -114,7 +122,9 @@ mod tests {
 
     #[test]
     fn a_retried_file_keeps_its_claim() {
-        assert!(Disposition::Retry.file_end(1, Some("disk full"), "x").is_none());
+        assert!(Disposition::Retry
+            .file_end(1, Some("disk full"), "x")
+            .is_none());
         let held = Disposition::Hold.file_end(1, Some("bad SQL"), "archive/x");
         assert_eq!(held.map(|e| e.state), Some(FileState::Failed));
     }

@@ -141,7 +141,8 @@ pub fn take_waiting(home: &Home, ledger: &Ledger, p: &Pipeline) -> Result<Vec<Ou
 
 /// When a held file arrived (its claim).
 fn received(f: &HeldFile) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(&f.received_at).map_or_else(|_| Utc::now(), |t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(&f.received_at)
+        .map_or_else(|_| Utc::now(), |t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]
@@ -157,11 +158,17 @@ mod tests {
         let hour = Duration::from_secs(3600);
         assert_eq!(look(true, at(0), hour, at(10)), ErpWait::Ready);
         assert_eq!(look(true, at(0), hour, at(7200)), ErpWait::Ready);
-        assert_eq!(look(false, at(0), hour, at(10)), ErpWait::Wait { until: at(3600) });
+        assert_eq!(
+            look(false, at(0), hour, at(10)),
+            ErpWait::Wait { until: at(3600) }
+        );
         assert_eq!(look(false, at(0), hour, at(3600)), ErpWait::TimedOut);
         // A wait of zero is the old rule: rejected at once.
         assert_eq!(look(false, at(0), Duration::ZERO, at(0)), ErpWait::TimedOut);
         // A wait too long for the calendar waits forever rather than overflowing.
-        assert!(matches!(look(false, at(0), Duration::MAX, at(10)), ErpWait::Wait { .. }));
+        assert!(matches!(
+            look(false, at(0), Duration::MAX, at(10)),
+            ErpWait::Wait { .. }
+        ));
     }
 }

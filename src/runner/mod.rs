@@ -60,9 +60,10 @@ impl RunError {
     pub fn kind(&self) -> FailureKind {
         match self {
             RunError::Config { .. } => FailureKind::Config,
-            RunError::Store(_) | RunError::Io { .. } | RunError::Data { .. } | RunError::Rerun(_) => {
-                FailureKind::Operational
-            }
+            RunError::Store(_)
+            | RunError::Io { .. }
+            | RunError::Data { .. }
+            | RunError::Rerun(_) => FailureKind::Operational,
         }
     }
 }
@@ -419,7 +420,12 @@ fn claim_landed(
                 .join(format!("{file_id}-{}", safe_name(&s.name)));
             move_file(&landed.path, &to)?;
             let reason = format!("{why} (sha256 {}) as file #{duplicate_of}", landed.sha256);
-            ledger.set_file_state(file_id, FileState::Duplicate, Some(&reason), &rel(home, &to))?;
+            ledger.set_file_state(
+                file_id,
+                FileState::Duplicate,
+                Some(&reason),
+                &rel(home, &to),
+            )?;
             tracing::info!(pipeline = %p.id, file = %s.name, "duplicate of file #{duplicate_of}: recorded, not processed again");
             Ok(Taken::Duplicate(s.name.clone()))
         }

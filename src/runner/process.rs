@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::disposition::{decide, Disposition, RunEnd};
 use super::tables::{issues_csv, load_table, load_table_then, write_csv, Document};
 use super::{now_text, rel, RunError};
 use crate::config::compile::business_date;
@@ -21,7 +22,6 @@ use crate::store::files::{
     copy_to_archive, map_file, move_file, remove_if_present, safe_name, sha256_open, write_atomic,
     Mapped,
 };
-use super::disposition::{decide, Disposition, RunEnd};
 use crate::store::outputs::NewOutbound;
 use crate::store::publish::{publish, stage_streamed, Staged};
 use crate::store::{FileState, Ledger, StoreError};

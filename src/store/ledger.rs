@@ -297,7 +297,10 @@ fn widen_file_states(conn: &Connection) -> rusqlite::Result<()> {
         .split(";")
         .find(|s| s.contains("CREATE TABLE IF NOT EXISTS files ("))
         .expect("SCHEMA creates files")
-        .replace("CREATE TABLE IF NOT EXISTS files (", "CREATE TABLE files_new (");
+        .replace(
+            "CREATE TABLE IF NOT EXISTS files (",
+            "CREATE TABLE files_new (",
+        );
     conn.execute_batch(&format!(
         "{create};
          INSERT INTO files_new (id, pipeline, name, size, sha256, received_at, state, reason,
@@ -312,12 +315,15 @@ fn widen_file_states(conn: &Connection) -> rusqlite::Result<()> {
          CREATE INDEX IF NOT EXISTS files_by_name ON files (pipeline, name);"
     ))?;
     // The rebuild kept every id: nothing may point nowhere.
-    let broken: i64 =
-        conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))?;
+    let broken: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
     if broken > 0 {
         return Err(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
-            Some(format!("{broken} row(s) lost their file after rebuilding `files`")),
+            Some(format!(
+                "{broken} row(s) lost their file after rebuilding `files`"
+            )),
         ));
     }
     Ok(())
@@ -477,7 +483,13 @@ impl Ledger {
                         OR (?5 = 'content_per_business_date' AND business_date IS ?3)
                         OR (?5 = 'name_and_content' AND name = ?4))
                  ORDER BY id LIMIT 1",
-                params![pipeline, file.sha256, file.business_date, file.name, rule.as_str()],
+                params![
+                    pipeline,
+                    file.sha256,
+                    file.business_date,
+                    file.name,
+                    rule.as_str()
+                ],
                 |r| r.get(0),
             )
             .optional()
@@ -873,7 +885,11 @@ mod tests {
             stored: "var/landing/p/x",
         };
         let next_day = ledger
-            .claim("p", &landing("c.csv", "2026-11-26"), DuplicateRule::default())
+            .claim(
+                "p",
+                &landing("c.csv", "2026-11-26"),
+                DuplicateRule::default(),
+            )
             .expect("claim");
         assert!(matches!(next_day, Claim::New { .. }), "{next_day:?}");
         drop(ledger);
@@ -917,15 +933,30 @@ mod tests {
         let same_date_other_name = file("stock_b.csv", Some("2026-11-25"));
         let next_date = file("stock_c.csv", Some("2026-11-26"));
         let same_name_next_date = file("stock_a.csv", Some("2026-11-27"));
-        check(&mut ledger, ContentPerBusinessDate, same_date_other_name, true);
+        check(
+            &mut ledger,
+            ContentPerBusinessDate,
+            same_date_other_name,
+            true,
+        );
         check(&mut ledger, ContentPerBusinessDate, next_date, false);
         check(&mut ledger, Content, same_date_other_name, true);
         check(&mut ledger, Content, next_date, true);
         check(&mut ledger, NameAndContent, same_date_other_name, false);
         check(&mut ledger, NameAndContent, same_name_next_date, true);
         // Undated files (the name gave no date) meet each other.
-        check(&mut ledger, ContentPerBusinessDate, file("x.csv", None), false);
-        check(&mut ledger, ContentPerBusinessDate, file("y.csv", None), true);
+        check(
+            &mut ledger,
+            ContentPerBusinessDate,
+            file("x.csv", None),
+            false,
+        );
+        check(
+            &mut ledger,
+            ContentPerBusinessDate,
+            file("y.csv", None),
+            true,
+        );
     }
 
     /// A ledger created before `runs.report_state` existed gets the column on open, and its
