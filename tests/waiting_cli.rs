@@ -141,17 +141,51 @@ fn a_file_waits_for_its_erp_extract_and_the_next_run_takes_it() {
     let o = tallyman(&h.root, &["run"]);
     assert!(stdout(&o).contains("nothing ready"), "{}", stdout(&o));
     assert_eq!(sql(&h.root, "select state from files"), "waiting");
+    // Another day's file, whose extract is there, runs; its report tells of the one waiting.
+    std::fs::write(h.root.join("inbox/erp/erp_onhand_2026-11-24.csv"), &saved).expect("extract");
+    let drop = h.root.join(DROP);
+    std::fs::write(
+        drop.join("stock_2026-11-24.csv"),
+        "item_id,warehouse,qty_on_hand,qty_damaged,unit,snapshot_ts\nSKU-00000002,3PL-RENO,80,0,EA,2026-11-24T23:59:00Z\n",
+    )
+    .expect("drop");
+    age(&drop.join("stock_2026-11-24.csv"));
+    let o = tallyman(&h.root, &["run"]);
+    assert!(
+        stdout(&o).contains("stock_2026-11-24.csv -> succeeded (run r000001"),
+        "{}",
+        stdout(&o)
+    );
+    let report = std::fs::read_to_string(
+        h.root
+            .join("archive/inventory_3pl/2026-11-24/r000001/report.json"),
+    )
+    .expect("report");
+    let report: serde_json::Value = serde_json::from_str(&report).expect("json");
+    assert_eq!(
+        report["held"][0]["name"], "stock_2026-11-25.csv",
+        "{report}"
+    );
+    assert!(
+        report["held"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("waiting for the ERP extract")),
+        "{report}"
+    );
     // The extract lands: the next run takes the file.
     std::fs::write(&extract, saved).expect("extract lands");
     let o = tallyman(&h.root, &["run"]);
     let out = stdout(&o);
     assert!(
-        out.contains("stock_2026-11-25.csv -> succeeded (run r000001"),
+        out.contains("stock_2026-11-25.csv -> succeeded (run r000002"),
         "{out}"
     );
-    assert_eq!(sql(&h.root, "select state from files"), "processed");
+    assert_eq!(
+        sql(&h.root, "select state from files order by id"),
+        "processed\nprocessed"
+    );
     assert!(files_in(&h.root.join("var/landing/inventory_3pl")).is_empty());
-    assert_eq!(files_in(&h.root.join("outbox/erp")).len(), 2);
+    assert_eq!(files_in(&h.root.join("outbox/erp")).len(), 4);
     let runs = stdout(&tallyman(&h.root, &["runs"]));
     assert!(!runs.contains("waiting"), "{runs}");
 }
@@ -205,6 +239,22 @@ fn a_bad_sql_holds_the_file_failed_and_a_rerun_after_the_fix_closes_it() {
     tallyman(&h.root, &["run"]);
     assert_eq!(sql(&h.root, "select state from files"), "failed");
     assert_eq!(sql(&h.root, "select count(*) from runs"), "1");
+    // The report says it is held, not quarantined.
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            h.root
+                .join("archive/inventory_3pl/2026-11-25/r000001/report.json"),
+        )
+        .expect("report"),
+    )
+    .expect("json");
+    assert_eq!(report["quarantined"], serde_json::json!([]), "{report}");
+    assert!(
+        report["held"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("held until a rerun after the fix")),
+        "{report}"
+    );
     let runs = stdout(&tallyman(&h.root, &["runs"]));
     assert!(
         runs.contains("stock_2026-11-25.csv of inventory_3pl (2026-11-25): failed:")

@@ -34,6 +34,10 @@ pub struct RunReport {
     pub corrections: Vec<FileNote>,
     /// Files rejected whole and moved to quarantine.
     pub quarantined: Vec<FileNote>,
+    /// Files held, not processed yet and not the partner's fault: waiting for their ERP
+    /// extract, or failed on the pipeline's configuration until a rerun after the fix.
+    #[serde(default)]
+    pub held: Vec<FileNote>,
 }
 
 /// One file mentioned in the report by name and content hash.
@@ -202,6 +206,7 @@ impl RunReport {
             || !self.duplicates.is_empty()
             || !self.corrections.is_empty()
             || !self.quarantined.is_empty()
+            || !self.held.is_empty()
     }
 
     /// The one-line summary used in the subject, e.g. `3 breaks, 2 issues`.
@@ -214,6 +219,7 @@ impl RunReport {
                 "quarantined file",
                 "quarantined files",
             ),
+            (self.held.len(), "held file", "held files"),
             (self.corrections.len(), "correction", "corrections"),
             (self.duplicates.len(), "duplicate file", "duplicate files"),
         ]

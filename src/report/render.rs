@@ -253,9 +253,10 @@ fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     t
 }
 
-fn file_sections(r: &RunReport) -> [(&'static str, &[FileNote]); 3] {
+fn file_sections(r: &RunReport) -> [(&'static str, &[FileNote]); 4] {
     [
         ("Quarantined files", &r.quarantined),
+        ("Held files (not processed yet)", &r.held),
         ("Corrections", &r.corrections),
         ("Duplicate files", &r.duplicates),
     ]
@@ -387,6 +388,7 @@ mod tests {
             duplicates: vec![],
             corrections: vec![],
             quarantined: vec![],
+            held: vec![],
         }
     }
 

@@ -11,6 +11,7 @@ pub struct HeldFile {
     pub file_id: i64,
     pub pipeline: String,
     pub name: String,
+    pub sha256: String,
     pub state: String,
     pub business_date: Option<String>,
     pub received_at: String,
@@ -42,7 +43,7 @@ impl Ledger {
             .conn
             .prepare(
                 "SELECT id, pipeline, name, state, business_date, received_at, reason,
-                        coalesce(stored_path, '')
+                        coalesce(stored_path, ''), sha256
                  FROM files WHERE (?1 IS NULL OR pipeline = ?1) AND state IN (?2, ?3)
                  ORDER BY id",
             )
@@ -58,6 +59,7 @@ impl Ledger {
                     received_at: r.get(5)?,
                     reason: r.get(6)?,
                     stored: r.get(7)?,
+                    sha256: r.get(8)?,
                 })
             })
             .map_err(self.err())?;

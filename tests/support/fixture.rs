@@ -111,5 +111,6 @@ pub fn sample_report() -> RunReport {
         )],
         corrections: vec![],
         quarantined: vec![note("garbage<b>.csv", "not UTF-8 & not CSV")],
+        held: vec![],
     }
 }

@@ -29,6 +29,7 @@ fn report(breaks: usize, issues: usize, diff: &str) -> RunReport {
         duplicates: vec![],
         corrections: vec![],
         quarantined: vec![],
+        held: vec![],
     }
 }
 
