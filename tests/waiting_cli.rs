@@ -172,8 +172,22 @@ fn a_file_waits_for_its_erp_extract_and_the_next_run_takes_it() {
             .is_some_and(|r| r.starts_with("waiting for the ERP extract")),
         "{report}"
     );
-    // The extract lands: the next run takes the file.
+    // The extract is being written (its mtime is not 2 s old): not read yet.
     std::fs::write(&extract, saved).expect("extract lands");
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&extract)
+        .expect("open");
+    f.set_modified(std::time::SystemTime::now() + Duration::from_secs(600))
+        .expect("mtime");
+    let o = tallyman(&h.root, &["run"]);
+    assert!(stdout(&o).contains("nothing ready"), "{}", stdout(&o));
+    assert_eq!(
+        sql(&h.root, "select state from files order by id"),
+        "waiting\nprocessed"
+    );
+    // Written and quiet: the next run takes the file.
+    age(&extract);
     let o = tallyman(&h.root, &["run"]);
     let out = stdout(&o);
     assert!(

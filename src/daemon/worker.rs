@@ -128,6 +128,16 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
         JobKind::Waiting => None,
         JobKind::Scan | JobKind::Tick { .. } => take_ready(cx, job, &mut ledger, &mut pass),
     };
+    // A file waiting for an extract that is being written (or whose wait runs out soon) is
+    // looked at again then, not at the next full scan.
+    let waiting = crate::runner::erp_wait::next_look(&ledger, p).unwrap_or_else(|e| {
+        tracing::error!(pipeline = %p.id, "looking at waiting files: {e}");
+        None
+    });
+    let next = match (next, waiting) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     finish_pass(cx, p, &ledger, pass);
     match ledger.held_files(Some(&p.id)) {
         Ok(held) => {

@@ -5,7 +5,7 @@
 //! IO; recovery (`resume::resume_claimed`, first in every pass) takes the files whose turn came.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 
@@ -15,6 +15,22 @@ use crate::config::compile::business_date;
 use crate::config::{Home, Pipeline};
 use crate::store::held::HeldFile;
 use crate::store::{FileState, Ledger};
+
+/// What is in the ERP folder for a file's business date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extract {
+    Missing,
+    /// There, but written to within the last `QUIET` (the ERP may still be writing it: a file
+    /// that waited is run the moment the extract appears, so a half-written one would be read).
+    Settling {
+        ready_in: Duration,
+    },
+    There,
+}
+
+/// How long an extract that appeared for a waiting file must stay unmodified before it is read
+/// (the local drop folders' `min_age`).
+pub const QUIET: Duration = Duration::from_secs(2);
 
 /// Whether a file may run now as far as its ERP extract is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,17 +44,45 @@ pub enum ErpWait {
     TimedOut,
 }
 
-/// The decision: an extract that is there is ready; a missing one is waited for until
-/// `arrived + wait` (a wait of zero rejects at once).
-pub fn look(present: bool, arrived: DateTime<Utc>, wait: Duration, now: DateTime<Utc>) -> ErpWait {
-    let until = chrono::TimeDelta::from_std(wait)
+/// The decision: an extract that is there is ready; one being written is waited for (never a
+/// reason to reject); a missing one is waited for until `arrived + wait` (a wait of zero
+/// rejects at once).
+pub fn look(
+    extract: Extract,
+    arrived: DateTime<Utc>,
+    wait: Duration,
+    now: DateTime<Utc>,
+) -> ErpWait {
+    let after = |from: DateTime<Utc>, d: Duration| {
+        chrono::TimeDelta::from_std(d)
+            .ok()
+            .and_then(|d| from.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    };
+    let until = after(arrived, wait);
+    match extract {
+        Extract::There => ErpWait::Ready,
+        Extract::Settling { ready_in } => ErpWait::Wait {
+            until: after(now, ready_in),
+        },
+        Extract::Missing if now < until => ErpWait::Wait { until },
+        Extract::Missing => ErpWait::TimedOut,
+    }
+}
+
+/// What is at `path` now: missing, settling (modified less than `QUIET` ago) or there.
+fn extract_at(path: &Path, now: SystemTime) -> Extract {
+    let Some(meta) = std::fs::metadata(path).ok().filter(|m| m.is_file()) else {
+        return Extract::Missing;
+    };
+    let age = meta
+        .modified()
         .ok()
-        .and_then(|w| arrived.checked_add_signed(w))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    match (present, now < until) {
-        (true, _) => ErpWait::Ready,
-        (false, true) => ErpWait::Wait { until },
-        (false, false) => ErpWait::TimedOut,
+        .and_then(|m| now.duration_since(m).ok())
+        .unwrap_or_default();
+    match QUIET.checked_sub(age).filter(|left| !left.is_zero()) {
+        Some(ready_in) => Extract::Settling { ready_in },
+        None => Extract::There,
     }
 }
 
@@ -49,12 +93,32 @@ fn extract_for(p: &Pipeline, name: &str, arrived: DateTime<Utc>) -> Option<PathB
     Some(erp.folder.join(erp.file_name(date)))
 }
 
-/// Where a file of `p` stands with its extract at `now`.
-pub fn status(p: &Pipeline, name: &str, arrived: DateTime<Utc>, now: DateTime<Utc>) -> ErpWait {
-    match (extract_for(p, name, arrived), &p.erp) {
-        (Some(path), Some(erp)) => look(path.is_file(), arrived, erp.wait, now),
-        _ => ErpWait::Ready,
-    }
+/// Where a file of `p` stands with its extract now. When the file is first taken an extract
+/// that is there counts as ready whatever its age (as it always did); once the file has waited,
+/// the extract must also be quiet (`settled`).
+fn status(p: &Pipeline, name: &str, arrived: DateTime<Utc>, settled: bool) -> ErpWait {
+    let (Some(path), Some(erp)) = (extract_for(p, name, arrived), &p.erp) else {
+        return ErpWait::Ready;
+    };
+    let extract = match extract_at(&path, SystemTime::now()) {
+        Extract::Settling { .. } if !settled => Extract::There,
+        e => e,
+    };
+    look(extract, arrived, erp.wait, Utc::now())
+}
+
+/// How soon a waiting file of `p` may run (its extract is settling, or its wait runs out), for
+/// the daemon's next look; `None` when nothing waits.
+pub fn next_look(ledger: &Ledger, p: &Pipeline) -> Result<Option<Duration>, RunError> {
+    let now = Utc::now();
+    Ok(ledger
+        .waiting_files(&p.id)?
+        .iter()
+        .map(|f| match status(p, &f.name, received(f), true) {
+            ErpWait::Wait { until } => (until - now).to_std().unwrap_or_default(),
+            ErpWait::Ready | ErpWait::TimedOut => Duration::ZERO,
+        })
+        .min())
 }
 
 /// Holds a claimed file `waiting` when its extract is missing and may still come; returns why
@@ -68,7 +132,7 @@ pub fn hold_if_early(
     stored: &Path,
     arrived: DateTime<Utc>,
 ) -> Result<Option<String>, RunError> {
-    let ErpWait::Wait { until } = status(p, name, arrived, Utc::now()) else {
+    let ErpWait::Wait { until } = status(p, name, arrived, false) else {
         return Ok(None);
     };
     let extract = extract_for(p, name, arrived).unwrap_or_default();
@@ -107,7 +171,7 @@ pub fn take_waiting(home: &Home, ledger: &Ledger, p: &Pipeline) -> Result<Vec<Ou
     let mut out = Vec::new();
     for f in ledger.waiting_files(&p.id)? {
         let arrived = received(&f);
-        match status(p, &f.name, arrived, Utc::now()) {
+        match status(p, &f.name, arrived, true) {
             ErpWait::Wait { .. } => continue,
             ErpWait::Ready => {
                 tracing::info!(pipeline = %p.id, file = %f.name, "the ERP extract arrived; processing file #{}", f.file_id);
@@ -155,20 +219,48 @@ mod tests {
 
     #[test]
     fn a_missing_extract_is_waited_for_until_the_wait_runs_out() {
+        use Extract::*;
         let hour = Duration::from_secs(3600);
-        assert_eq!(look(true, at(0), hour, at(10)), ErpWait::Ready);
-        assert_eq!(look(true, at(0), hour, at(7200)), ErpWait::Ready);
+        assert_eq!(look(There, at(0), hour, at(10)), ErpWait::Ready);
+        assert_eq!(look(There, at(0), hour, at(7200)), ErpWait::Ready);
         assert_eq!(
-            look(false, at(0), hour, at(10)),
+            look(Missing, at(0), hour, at(10)),
             ErpWait::Wait { until: at(3600) }
         );
-        assert_eq!(look(false, at(0), hour, at(3600)), ErpWait::TimedOut);
+        assert_eq!(look(Missing, at(0), hour, at(3600)), ErpWait::TimedOut);
         // A wait of zero is the old rule: rejected at once.
-        assert_eq!(look(false, at(0), Duration::ZERO, at(0)), ErpWait::TimedOut);
+        assert_eq!(
+            look(Missing, at(0), Duration::ZERO, at(0)),
+            ErpWait::TimedOut
+        );
         // A wait too long for the calendar waits forever rather than overflowing.
         assert!(matches!(
-            look(false, at(0), Duration::MAX, at(10)),
+            look(Missing, at(0), Duration::MAX, at(10)),
             ErpWait::Wait { .. }
         ));
+        // An extract being written is waited for, even after the wait ran out.
+        let settling = Settling {
+            ready_in: Duration::from_secs(2),
+        };
+        assert_eq!(
+            look(settling, at(0), hour, at(10)),
+            ErpWait::Wait { until: at(12) }
+        );
+        assert_eq!(
+            look(settling, at(0), hour, at(9000)),
+            ErpWait::Wait { until: at(9002) }
+        );
+    }
+
+    #[test]
+    fn an_extract_just_written_is_settling() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("erp.csv");
+        let now = SystemTime::now();
+        assert_eq!(extract_at(&path, now), Extract::Missing);
+        std::fs::write(&path, "sku\n").expect("write");
+        assert!(matches!(extract_at(&path, now), Extract::Settling { .. }));
+        assert_eq!(extract_at(&path, now + QUIET * 2), Extract::There);
+        assert_eq!(extract_at(dir.path(), now + QUIET), Extract::Missing);
     }
 }
