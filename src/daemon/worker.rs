@@ -117,7 +117,7 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
             // Files taken earlier (waiting for their ERP extract, or interrupted): counted
             // received then, their runs now.
             for o in &outcomes {
-                count_run(&cx.metrics, p, o, Duration::ZERO);
+                count_run(&cx.metrics, p, o, None);
             }
             pass.outcomes.extend(outcomes)
         }
@@ -367,15 +367,17 @@ pub fn count(m: &Metrics, p: &Pipeline, result: &FileResult, took: Duration) {
         FileResult::Waiting(..) => m.add(id, Counter::FilesReceived, 1),
         FileResult::Processed(o) => {
             m.add(id, Counter::FilesReceived, 1);
-            count_run(m, p, o, took);
+            count_run(m, p, o, Some(took));
         }
     }
 }
 
-/// Updates the counters from one run's outcome.
-fn count_run(m: &Metrics, p: &Pipeline, o: &crate::runner::Outcome, took: Duration) {
+/// Updates the counters from one run's outcome (`took`: its wall time, when it was timed alone).
+fn count_run(m: &Metrics, p: &Pipeline, o: &crate::runner::Outcome, took: Option<Duration>) {
     let id = &p.id;
-    m.observe_run(id, took);
+    if let Some(took) = took {
+        m.observe_run(id, took);
+    }
     m.add(id, Counter::Issues, o.issues.len() as u64);
     if let Some(man) = &o.manifest {
         let breaks: u64 = man
