@@ -555,3 +555,29 @@ fn under_serve_a_waiting_file_runs_as_soon_as_its_extract_lands() {
     assert!(log.contains("the ERP extract arrived"), "{log}");
     assert_eq!(files_in(&h.root.join("outbox/erp")).len(), 2);
 }
+
+/// A scheduled pipeline takes new files only at its ticks, but a file already waiting runs as
+/// soon as its extract lands, between ticks.
+#[test]
+fn a_scheduled_pipeline_runs_a_waiting_file_between_its_ticks() {
+    let h = demo_home();
+    // Once a year: no tick during the test.
+    edit_pipeline(&h.root, |t| {
+        t.replace(
+            "time_zone = \"America/New_York\"\n",
+            "time_zone = \"America/New_York\"\nschedule = \"0 3 1 1 *\"\n",
+        )
+    });
+    let extract = h.root.join(ERP_25);
+    let saved = std::fs::read(&extract).expect("extract");
+    std::fs::remove_file(&extract).expect("remove extract");
+    let o = tallyman(&h.root, &["run"]);
+    assert!(stdout(&o).contains("-> waiting"), "{}", stdout(&o));
+    let d = serve(&h.root);
+    std::fs::write(&extract, saved).expect("extract lands");
+    wait_for(Duration::from_secs(20), || {
+        sql(&h.root, "select state from files") == "processed"
+    });
+    d.stop();
+    assert_eq!(sql(&h.root, "select count(*) from runs"), "1");
+}

@@ -133,9 +133,12 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
                     }
                     // Between ticks, files waiting for their ERP extract still run as soon as
                     // it lands (or their wait runs out): a job that takes nothing new.
-                    None if e.extract_hinted
-                        || (now >= e.next_scan && has_waiting(&ledger, &e.p.id)) =>
-                    {
+                    None if e.extract_hinted || now >= e.next_scan => {
+                        if !has_waiting(&ledger, &e.p.id) {
+                            e.extract_hinted = false;
+                            e.next_scan = now + every(&e.p, opts.scan);
+                            continue;
+                        }
                         JobKind::Waiting
                     }
                     None => continue,
