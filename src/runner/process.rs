@@ -812,8 +812,9 @@ impl Run<'_> {
                         })
                     });
                     match (written, failed) {
-                        // The table could not be written as configured (an `order_by`
-                        // column it lacks); the file's own I/O errors come through `w`.
+                        // Writing failed (a full disk), or the table could not be written
+                        // as configured (an `order_by` column it lacks).
+                        (_, Some(e @ PolarsError::IO { .. })) => return Err(data(p, e)),
                         (_, Some(e)) => return Err(config(p, e)),
                         (w, None) => w?,
                     }
