@@ -27,6 +27,11 @@ fn demo_home() -> Home {
     let root = dir.path().to_path_buf();
     let o = tallyman(&root, &["demo", "--no-run"], &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Files without an ERP extract (the empty file to quarantine, odd inputs) are rejected at
+    // once, as the cases expect, rather than waiting for one (tests/waiting_cli.rs).
+    let pipeline = root.join(format!("pipelines/{PIPELINE}.toml"));
+    let toml = std::fs::read_to_string(&pipeline).expect("pipeline");
+    std::fs::write(&pipeline, toml.replace("[erp]\n", "[erp]\nwait_secs = 0\n")).expect("write");
     Home { _dir: dir, root }
 }
 
@@ -141,7 +146,9 @@ fn check(root: &Path, dropped: &[String]) -> Broken {
                 .push(format!("input {} has no file row", &sha256[..12])),
             [row] => {
                 let (state, stored) = (&row[0], &row[1]);
-                if state != "processed" && state != "quarantined" {
+                // `waiting` (for an ERP extract) and `failed` (held on a config error) are
+                // states a file may rest in, its bytes kept.
+                if !["processed", "quarantined", "waiting", "failed"].contains(&state.as_str()) {
                     b.stuck.push(format!("input {} is {state}", &sha256[..12]));
                 }
                 match std::fs::read(root.join(stored)) {
@@ -267,11 +274,18 @@ fn check(root: &Path, dropped: &[String]) -> Broken {
                 .push(format!("run {} has {} outputs, not 2", r[0], r[1]));
         }
     }
-    // Nothing left in the landing area.
+    // Nothing left in the landing area but the bytes of files waiting for their ERP extract.
+    let waiting: Vec<PathBuf> = rows(
+        root,
+        "SELECT stored_path FROM files WHERE state = 'waiting'",
+    )
+    .into_iter()
+    .map(|r| root.join(&r[0]))
+    .collect();
     for entry in walkdir::WalkDir::new(root.join("var/landing"))
         .into_iter()
         .flatten()
-        .filter(|e| e.file_type().is_file())
+        .filter(|e| e.file_type().is_file() && !waiting.contains(&e.path().to_path_buf()))
     {
         b.stuck.push(format!(
             "{} left in the landing area",
@@ -921,7 +935,7 @@ fn battery_random_kills_under_serve() {
     wait_until(Duration::from_secs(300), || {
         count(
             &h.root,
-            "SELECT count(*) FROM files WHERE state IN ('processed', 'quarantined')",
+            "SELECT count(*) FROM files WHERE state IN ('processed', 'quarantined', 'waiting', 'failed')",
         ) == n
             && count(
                 &h.root,

@@ -573,6 +573,10 @@ fn subjects(root: &Path) -> Vec<String> {
 #[test]
 fn duplicates_corrections_and_quarantined_files_are_reported() {
     let h = demo_home();
+    // A missing ERP extract rejects at once (no wait), so that this pass reports it.
+    let pipeline = h.root.join("pipelines/inventory_3pl.toml");
+    let toml = read(&h.root, "pipelines/inventory_3pl.toml");
+    std::fs::write(&pipeline, toml.replace("[erp]\n", "[erp]\nwait_secs = 0\n")).expect("write");
     let drop = h.root.join("inbox/inventory_3pl");
     let original = std::fs::read(drop.join("stock_2026-11-25.csv")).expect("read drop");
     ok(&tallyman(&h.root, &["run"]));

@@ -322,9 +322,18 @@ fn rerun_is_byte_identical_and_shows_an_erp_change() {
     );
 }
 
+/// `[erp] wait_secs = 0`: a file whose extract is missing is rejected at once (the wait itself
+/// is tested in tests/waiting_cli.rs).
+fn no_erp_wait(root: &Path) {
+    let path = root.join("pipelines/inventory_3pl.toml");
+    let toml = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, toml.replace("[erp]\n", "[erp]\nwait_secs = 0\n")).unwrap();
+}
+
 #[test]
 fn a_missing_erp_extract_quarantines_and_a_rerun_recovers() {
     let h = demo_home();
+    no_erp_wait(&h.root);
     let erp = h.root.join("inbox/erp/erp_onhand_2026-11-25.csv");
     let saved = std::fs::read(&erp).unwrap();
     std::fs::remove_file(&erp).unwrap();
@@ -358,6 +367,7 @@ fn a_missing_erp_extract_quarantines_and_a_rerun_recovers() {
 #[test]
 fn a_file_still_being_written_is_not_taken() {
     let h = demo_home();
+    no_erp_wait(&h.root);
     let p = h.root.join(DROP).join("stock_2026-11-26.csv");
     std::fs::remove_file(h.root.join(DROP).join("stock_2026-11-25.csv")).unwrap();
     let writer = {
@@ -530,11 +540,15 @@ fn a_file_claimed_before_a_crash_is_resumed() {
     ledger
         .claim(
             "inventory_3pl",
-            "stock_2026-11-25.csv",
-            size,
-            &landed.sha256,
-            "2026-11-26T00:00:00Z",
-            &stored,
+            &tallyman::store::Landing {
+                name: "stock_2026-11-25.csv",
+                size,
+                sha256: &landed.sha256,
+                business_date: Some("2026-11-25"),
+                received_at: "2026-11-26T00:00:00Z",
+                stored: &stored,
+            },
+            tallyman::store::DuplicateRule::default(),
         )
         .unwrap();
     std::fs::remove_file(&drop).unwrap();

@@ -124,7 +124,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
 }
 
 fn print_summary(id: &str, s: &tallyman::runner::Summary) {
-    if s.outcomes.is_empty() && s.duplicates.is_empty() {
+    if s.outcomes.is_empty() && s.duplicates.is_empty() && s.erp_waiting.is_empty() {
         println!("{id}: nothing ready");
     }
     for o in &s.outcomes {
@@ -190,6 +190,9 @@ fn print_summary(id: &str, s: &tallyman::runner::Summary) {
     }
     for d in &s.duplicates {
         println!("{id}: {d} -> duplicate (same content already processed; recorded, not processed again)");
+    }
+    for (name, why) in &s.erp_waiting {
+        println!("{id}: {name} -> waiting ({why}; the next run or `serve` takes it when it lands)");
     }
     for (name, why) in &s.waiting {
         println!("{id}: {name} not taken yet ({why:?})");

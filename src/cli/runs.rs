@@ -26,7 +26,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     let home = super::home(home);
     let ledger = super::open_ledger(&home)?;
     let rows = ledger.runs(&RunFilter {
-        pipeline: args.pipeline,
+        pipeline: args.pipeline.clone(),
         date: args.date.map(|d| d.to_string()),
         state: args.state,
         limit: Some(args.limit),
@@ -38,6 +38,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             "runs": rows,
             "sources": ledger.source_problems()?,
             "remote_actions": ledger.pending_remote_actions()?,
+            "held_files": ledger.held_files(args.pipeline.as_deref())?,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
@@ -67,6 +68,23 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             r.issues.unwrap_or(0),
             r.file.as_deref().unwrap_or("-"),
             why
+        );
+    }
+    // Files held without a finished run: waiting for their ERP extract, or failed on the
+    // pipeline's configuration (a rerun after the fix closes them).
+    for f in ledger.held_files(args.pipeline.as_deref())? {
+        let next = match f.state.as_str() {
+            "failed" => "; fix the pipeline, then `tallyman rerun`",
+            _ => "",
+        };
+        println!(
+            "file #{} {} of {} ({}): {}: {}{next}",
+            f.file_id,
+            f.name,
+            f.pipeline,
+            f.business_date.as_deref().unwrap_or("undated"),
+            f.state,
+            f.reason.as_deref().unwrap_or("-"),
         );
     }
     // Remote sources whose last pass failed: the partner's server may be down.

@@ -14,6 +14,7 @@ use super::ConfigError;
 use crate::formats::csv::{Dialect, IfEmpty};
 use crate::formats::x12::Ta1Policy;
 use crate::schema::TableSchema;
+use crate::store::DuplicateRule;
 use crate::transport::settle::SettlePolicy;
 
 /// The folders of one Tallyman installation (the project folder for the demo).
@@ -50,6 +51,8 @@ pub struct Source {
     pub settle: SettlePolicy,
     /// Files come from this SFTP server rather than the local folder.
     pub sftp: Option<crate::transport::sftp::SftpEndpoint>,
+    /// When a file is a duplicate of an earlier one (decided by `Ledger::claim`).
+    pub duplicates: DuplicateRule,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +102,13 @@ pub struct Erp {
     pub schema: TableSchema,
     pub dialect: Dialect,
     pub if_empty: IfEmpty,
+    /// How long a partner file waits for this extract, from its arrival (`runner::erp_wait`).
+    pub wait: Duration,
 }
+
+/// `[erp] wait_secs` when the pipeline says nothing: an extract is usually a nightly job that
+/// may run late by hours; a file waiting longer raises the alert (its rejection).
+pub const DEFAULT_ERP_WAIT: Duration = Duration::from_secs(6 * 3600);
 
 impl Erp {
     /// The extract's file name for a business date.
@@ -601,6 +610,18 @@ pub fn compile(
             .unwrap_or(defaults.settle),
         done_marker: raw.source.done_marker.clone(),
     };
+    let duplicates = match raw.source.duplicates.as_deref() {
+        None => DuplicateRule::default(),
+        Some(text) => DuplicateRule::parse(text).unwrap_or_else(|| {
+            errs.add(
+                "source.duplicates",
+                format!(
+                    "`{text}` is not one of content_per_business_date, content, name_and_content"
+                ),
+            );
+            DuplicateRule::default()
+        }),
+    };
     let schema = schema_of(&mut errs, home, schemas, "input.schema", &raw.input.schema);
     let mut references = BTreeMap::new();
     let mut reference_problems = Vec::new();
@@ -644,6 +665,7 @@ pub fn compile(
             schema,
             dialect: e.dialect.clone(),
             if_empty: IfEmpty::from_allow(e.allow_empty),
+            wait: e.wait_secs.map_or(DEFAULT_ERP_WAIT, Duration::from_secs),
         })
     });
     if let Some(e) = &raw.erp {
@@ -1028,6 +1050,7 @@ pub fn compile(
             pattern,
             settle,
             sftp,
+            duplicates,
         },
         format,
         ack_destination: raw.input.ack_destination.clone(),

@@ -61,6 +61,9 @@ pub struct SourceRaw {
     pub settle_secs: Option<u64>,
     /// The partner's SFTP server instead of a local folder (`folder` is then unused).
     pub sftp: Option<crate::transport::sftp::SftpRaw>,
+    /// When a file is a duplicate of an earlier one: "content_per_business_date" (default),
+    /// "content" (ever) or "name_and_content".
+    pub duplicates: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +132,9 @@ pub struct ErpRaw {
     /// `empty-file` error.
     #[serde(default)]
     pub allow_empty: bool,
+    /// How long a partner file waits for its extract (from its arrival) before it is rejected;
+    /// default 21600 (6 h), 0 rejects at once.
+    pub wait_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -69,6 +69,9 @@ struct PipelineMetrics {
     run_seconds_sum: f64,
     run_count: u64,
     last_success: Option<DateTime<Utc>>,
+    /// Files held now: waiting for their ERP extract, and failed on the configuration.
+    waiting: u64,
+    failed: u64,
 }
 
 #[derive(Debug, Default)]
@@ -150,6 +153,14 @@ impl Metrics {
         }
     }
 
+    /// How many files of a pipeline are held now (from the ledger after each job).
+    pub fn set_held(&self, pipeline: &str, waiting: u64, failed: u64) {
+        let mut inner = self.lock();
+        let p = inner.pipelines.entry(pipeline.to_string()).or_default();
+        p.waiting = waiting;
+        p.failed = failed;
+    }
+
     pub fn set_mail_queue_depth(&self, depth: u64) {
         self.lock().mail_queue_depth = depth;
     }
@@ -211,6 +222,23 @@ impl Metrics {
                     id,
                     &float(at.timestamp_millis() as f64 / 1000.0),
                 );
+            }
+        }
+        for (name, help, value) in [
+            (
+                "tallyman_files_waiting",
+                "Files held waiting for their ERP extract.",
+                (|p: &PipelineMetrics| p.waiting) as fn(&PipelineMetrics) -> u64,
+            ),
+            (
+                "tallyman_files_failed",
+                "Files held after a run failed on the pipeline's configuration (rerun after the fix).",
+                |p: &PipelineMetrics| p.failed,
+            ),
+        ] {
+            family(&mut out, name, "gauge", help);
+            for (id, p) in &inner.pipelines {
+                sample(&mut out, name, id, &value(p).to_string());
             }
         }
         let mail = "tallyman_mail_queue_depth";

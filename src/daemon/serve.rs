@@ -52,6 +52,8 @@ struct Entry {
     slot: Arc<Slot>,
     next_scan: Instant,
     hinted: bool,
+    /// Something changed in the ERP extract folder: files waiting for an extract may run now.
+    extract_hinted: bool,
     /// Scheduled pipelines: the last fire run (or the baseline when first seen).
     last_fire: Option<DateTime<Utc>>,
 }
@@ -132,12 +134,23 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
                         e.last_fire = Some(fire);
                         JobKind::Tick { fire }
                     }
+                    // Between ticks, files waiting for their ERP extract still run as soon as
+                    // it lands (or their wait runs out): a job that takes nothing new.
+                    None if e.extract_hinted || now >= e.next_scan => {
+                        if !has_waiting(&ledger, &e.p.id) {
+                            e.extract_hinted = false;
+                            e.next_scan = now + every(&e.p, opts.scan);
+                            continue;
+                        }
+                        JobKind::Waiting
+                    }
                     None => continue,
                 },
-                (None, _) if e.hinted || now >= e.next_scan => JobKind::Scan,
+                (None, _) if e.hinted || e.extract_hinted || now >= e.next_scan => JobKind::Scan,
                 (None, _) => continue,
             };
             e.hinted = false;
+            e.extract_hinted = false;
             e.next_scan = now + every(&e.p, opts.scan);
             e.slot.busy.store(true, Ordering::SeqCst);
             let job = Job {
@@ -229,12 +242,20 @@ fn receive(
     };
     loop {
         match msg {
-            Msg::Hint(Hint::Rescan) => entries.values_mut().for_each(|e| e.hinted = true),
+            Msg::Hint(Hint::Rescan) => entries.values_mut().for_each(|e| {
+                e.hinted = true;
+                e.extract_hinted = true;
+            }),
             Msg::Hint(Hint::Changed(paths)) => {
                 for e in entries.values_mut() {
                     let folder = &e.p.source.folder;
                     if paths.iter().any(|p| watch::concerns(folder, p)) {
                         e.hinted = true;
+                    }
+                    if let Some(erp) = &e.p.erp {
+                        if paths.iter().any(|p| watch::concerns(&erp.folder, p)) {
+                            e.extract_hinted = true;
+                        }
                     }
                 }
             }
@@ -254,10 +275,20 @@ fn receive(
     }
 }
 
+/// Whether a pipeline has files waiting for their ERP extract (a failed look says no: the next
+/// tick or hint looks again).
+fn has_waiting(ledger: &Ledger, pipeline: &str) -> bool {
+    ledger.waiting_files(pipeline).is_ok_and(|w| !w.is_empty())
+}
+
+/// The folders watched: drop folders, and ERP extract folders (files may wait for an extract).
 fn folders(entries: &BTreeMap<String, Entry>) -> Vec<std::path::PathBuf> {
     let mut f: Vec<_> = entries
         .values()
-        .map(|e| e.p.source.folder.clone())
+        .flat_map(|e| {
+            std::iter::once(e.p.source.folder.clone())
+                .chain(e.p.erp.as_ref().map(|erp| erp.folder.clone()))
+        })
         .collect();
     f.sort();
     f.dedup();
@@ -291,6 +322,7 @@ fn adopt(
                         slot: Arc::new(Slot::default()),
                         next_scan: Instant::now(),
                         hinted: true,
+                        extract_hinted: true,
                         last_fire,
                     },
                 );

@@ -107,10 +107,13 @@ pub fn record_alert(
     .map(|_| ())
 }
 
-/// Business dates that have had a file-triggered run: the arrivals that close a window.
+/// Business dates that have had a file-triggered run, or a file held waiting for its ERP
+/// extract (it arrived: the partner is not late): the arrivals that close a window.
 pub fn business_dates(conn: &Connection, pipeline: &str) -> Result<Vec<NaiveDate>> {
     let mut stmt = conn.prepare(
-        "SELECT DISTINCT business_date FROM runs WHERE pipeline = ?1 AND trigger = 'file' AND business_date IS NOT NULL",
+        "SELECT business_date FROM runs WHERE pipeline = ?1 AND trigger = 'file' AND business_date IS NOT NULL
+         UNION
+         SELECT business_date FROM files WHERE pipeline = ?1 AND state = 'waiting' AND business_date IS NOT NULL",
     )?;
     let rows = stmt.query_map(params![pipeline], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();

@@ -14,7 +14,7 @@ use super::metrics::{Counter, Metrics};
 use crate::config::{Home, Pipeline};
 use crate::runner::{look_ready, report, resume, take_and_process, FileResult, Looked, Summary};
 use crate::store::lock::PipelineLock;
-use crate::store::Ledger;
+use crate::store::{FileState, Ledger};
 use crate::transport::settle::Settler;
 
 /// What the daemon keeps per pipeline across jobs.
@@ -32,6 +32,9 @@ pub enum JobKind {
     Scan,
     /// A schedule tick: process what is ready now, waiting up to `max_wait` for young files.
     Tick { fire: DateTime<Utc> },
+    /// Between a scheduled pipeline's ticks: only recovery, which runs the files waiting for
+    /// their ERP extract once it is there; no new file is taken.
+    Waiting,
 }
 
 pub struct Job {
@@ -110,12 +113,43 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
     };
     let mut pass = Summary::default();
     match guarded(|| resume::resume_claimed(&cx.home, &ledger, p, &lock)) {
-        Ok(Ok(outcomes)) => pass.outcomes.extend(outcomes),
+        Ok(Ok(outcomes)) => {
+            // Files taken earlier (waiting for their ERP extract, or interrupted): counted
+            // received then, their runs now.
+            for o in &outcomes {
+                count_run(&cx.metrics, p, o, None);
+            }
+            pass.outcomes.extend(outcomes)
+        }
         Ok(Err(e)) => tracing::error!(pipeline = %p.id, "resuming interrupted files: {e}"),
         Err(why) => tracing::error!(pipeline = %p.id, "resuming interrupted files panicked: {why}"),
     }
-    let next = take_ready(cx, job, &mut ledger, &mut pass);
+    let next = match job.kind {
+        JobKind::Waiting => None,
+        JobKind::Scan | JobKind::Tick { .. } => take_ready(cx, job, &mut ledger, &mut pass),
+    };
+    // A file waiting for an extract that is being written (or whose wait runs out soon) is
+    // looked at again then, not at the next full scan.
+    let waiting = crate::runner::erp_wait::next_look(&ledger, p).unwrap_or_else(|e| {
+        tracing::error!(pipeline = %p.id, "looking at waiting files: {e}");
+        None
+    });
+    let next = match (next, waiting) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     finish_pass(cx, p, &ledger, pass);
+    match ledger.held_files(Some(&p.id)) {
+        Ok(held) => {
+            let n = |state: FileState| held.iter().filter(|f| f.state == state.as_str()).count();
+            cx.metrics.set_held(
+                &p.id,
+                n(FileState::Waiting) as u64,
+                n(FileState::Failed) as u64,
+            );
+        }
+        Err(e) => tracing::error!(pipeline = %p.id, "counting held files: {e}"),
+    }
     next
 }
 
@@ -199,6 +233,8 @@ fn take_remote(
     let p = &job.pipeline;
     let started = Instant::now();
     let result = match job.kind {
+        // Takes nothing new (see `job_body`).
+        JobKind::Waiting => return None,
         JobKind::Scan => guarded(|| {
             crate::runner::sftp_source::sftp_pass(
                 &cx.home,
@@ -217,12 +253,17 @@ fn take_remote(
         Ok(Ok((summary, next))) => {
             let results = (summary.outcomes.into_iter())
                 .map(|o| FileResult::Processed(Box::new(o)))
-                .chain(summary.duplicates.into_iter().map(FileResult::Duplicate));
+                .chain(summary.duplicates.into_iter().map(FileResult::Duplicate))
+                .chain(
+                    (summary.erp_waiting.into_iter())
+                        .map(|(name, why)| FileResult::Waiting(name, why)),
+                );
             for r in results {
                 count(&cx.metrics, p, &r, started.elapsed());
                 match r {
                     FileResult::Processed(o) => pass.outcomes.push(*o),
                     FileResult::Duplicate(d) => pass.duplicates.push(d),
+                    FileResult::Waiting(name, why) => pass.erp_waiting.push((name, why)),
                     FileResult::Changed(_) | FileResult::Paused(..) => {}
                 }
             }
@@ -292,6 +333,7 @@ fn take_all(
                 match result {
                     FileResult::Processed(outcome) => pass.outcomes.push(*outcome),
                     FileResult::Duplicate(name) => pass.duplicates.push(name),
+                    FileResult::Waiting(name, why) => pass.erp_waiting.push((name, why)),
                     FileResult::Changed(_) | FileResult::Paused(..) => {}
                 }
             }
@@ -322,31 +364,41 @@ pub fn count(m: &Metrics, p: &Pipeline, result: &FileResult, took: Duration) {
             m.add(id, Counter::Duplicates, 1);
         }
         FileResult::Changed(_) | FileResult::Paused(..) => {}
+        FileResult::Waiting(..) => m.add(id, Counter::FilesReceived, 1),
         FileResult::Processed(o) => {
             m.add(id, Counter::FilesReceived, 1);
-            m.observe_run(id, took);
-            m.add(id, Counter::Issues, o.issues.len() as u64);
-            if let Some(man) = &o.manifest {
-                let breaks: u64 = man
-                    .reconciliation
-                    .iter()
-                    .filter(|(status, _)| status.as_str() != crate::engine::reconcile::MATCHED)
-                    .map(|(_, n)| *n)
-                    .sum();
-                m.add(id, Counter::Breaks, breaks);
-            }
-            match o.state.as_str() {
-                "succeeded" => {
-                    m.add(id, Counter::FilesProcessed, 1);
-                    m.set_last_success(id, Utc::now());
-                }
-                "failed" => {
-                    m.add(id, Counter::Quarantined, 1);
-                    m.add(id, Counter::RunsFailed, 1);
-                }
-                _ => m.add(id, Counter::Quarantined, 1),
-            }
+            count_run(m, p, o, Some(took));
         }
+    }
+}
+
+/// Updates the counters from one run's outcome (`took`: its wall time, when it was timed alone).
+fn count_run(m: &Metrics, p: &Pipeline, o: &crate::runner::Outcome, took: Option<Duration>) {
+    let id = &p.id;
+    if let Some(took) = took {
+        m.observe_run(id, took);
+    }
+    m.add(id, Counter::Issues, o.issues.len() as u64);
+    if let Some(man) = &o.manifest {
+        let breaks: u64 = man
+            .reconciliation
+            .iter()
+            .filter(|(status, _)| status.as_str() != crate::engine::reconcile::MATCHED)
+            .map(|(_, n)| *n)
+            .sum();
+        m.add(id, Counter::Breaks, breaks);
+    }
+    if o.state == "succeeded" {
+        m.add(id, Counter::FilesProcessed, 1);
+        m.set_last_success(id, Utc::now());
+    }
+    if o.state == "failed" {
+        m.add(id, Counter::RunsFailed, 1);
+    }
+    // A failed run's file is quarantined only once its attempts ran out; one failed on the
+    // configuration is held (`tallyman_files_failed`), and one retried stays claimed.
+    if o.file_state == Some(FileState::Quarantined) {
+        m.add(id, Counter::Quarantined, 1);
     }
 }
 

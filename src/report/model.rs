@@ -40,6 +40,10 @@ pub struct RunReport {
     /// Acknowledgements (997, TA1) the run sent the partner, by file name: part of the verdict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub acknowledgements: Vec<String>,
+    /// Files held, not processed yet and not the partner's fault: waiting for their ERP
+    /// extract, or failed on the pipeline's configuration until a rerun after the fix.
+    #[serde(default)]
+    pub held: Vec<FileNote>,
 }
 
 /// Who replayed which run, and why (as recorded in the ledger).
@@ -237,6 +241,7 @@ impl RunReport {
             || !self.duplicates.is_empty()
             || !self.corrections.is_empty()
             || !self.quarantined.is_empty()
+            || !self.held.is_empty()
     }
 
     /// The one-line summary used in the subject, e.g. `3 breaks, 2 issues`.
@@ -249,6 +254,7 @@ impl RunReport {
                 "quarantined file",
                 "quarantined files",
             ),
+            (self.held.len(), "held file", "held files"),
             (self.corrections.len(), "correction", "corrections"),
             (self.duplicates.len(), "duplicate file", "duplicate files"),
         ]

@@ -348,8 +348,9 @@ fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
 }
 
 /// The file notes shown after the detail (quarantined files are the verdict, shown first).
-fn file_sections(r: &RunReport) -> [(&'static str, &[FileNote]); 2] {
+fn file_sections(r: &RunReport) -> [(&'static str, &[FileNote]); 3] {
     [
+        ("Held files (not processed yet)", &r.held),
         ("Corrections", &r.corrections),
         ("Duplicate files", &r.duplicates),
     ]
@@ -568,6 +569,7 @@ mod tests {
             quarantined: vec![],
             rerun: None,
             acknowledgements: vec![],
+            held: vec![],
         }
     }
 

@@ -3,6 +3,8 @@
 
 pub mod control;
 pub mod delivery;
+pub mod disposition;
+pub mod erp_wait;
 pub mod plan;
 pub mod process;
 pub mod report;
@@ -21,7 +23,7 @@ use crate::config::{Home, Pipeline};
 use crate::store::files::{land, move_file, remove_if_present, safe_name};
 use crate::store::intake;
 use crate::store::lock::PipelineLock;
-use crate::store::{Claim, Ledger, StoreError};
+use crate::store::{Claim, FileState, Landing, Ledger, StoreError};
 use crate::transport::settle::{Settler, Sighting, Wait};
 
 pub use process::{process, Outcome};
@@ -40,8 +42,34 @@ pub enum RunError {
     },
     #[error("{pipeline}: {message}")]
     Data { pipeline: String, message: String },
+    /// The pipeline's own configuration failed at run time (a transform's SQL, an output's
+    /// table or columns): no fault of the partner's, and trying again will not help.
+    #[error("{pipeline}: configuration: {message}")]
+    Config { pipeline: String, message: String },
     #[error("{0}")]
     Rerun(String),
+}
+
+/// Whose problem a failed run is, which decides what becomes of its file
+/// (`disposition::decide`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The pipeline's configuration: the file is held `failed` until a rerun after the fix.
+    Config,
+    /// I/O, a full disk, the ledger: the file is tried again, up to `MAX_ATTEMPTS` runs.
+    Operational,
+}
+
+impl RunError {
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            RunError::Config { .. } => FailureKind::Config,
+            RunError::Store(_)
+            | RunError::Io { .. }
+            | RunError::Data { .. }
+            | RunError::Rerun(_) => FailureKind::Operational,
+        }
+    }
 }
 
 /// What `run_pipeline` did.
@@ -50,6 +78,8 @@ pub struct Summary {
     pub outcomes: Vec<Outcome>,
     pub duplicates: Vec<String>,
     pub waiting: Vec<(String, Wait)>,
+    /// Files claimed and held `waiting` for their ERP extract this pass (name, why).
+    pub erp_waiting: Vec<(String, String)>,
     pub refused: Vec<(String, String)>,
     /// Exception reports stored in the mail queue by this pass (`report::report_pass`).
     pub mail_queued: usize,
@@ -205,6 +235,7 @@ pub fn run_pipeline(
             Ok(FileResult::Duplicate(name)) => summary.duplicates.push(name),
             Ok(FileResult::Processed(outcome)) => summary.outcomes.push(*outcome),
             Ok(FileResult::Changed(name)) => summary.waiting.push((name, Wait::Changing)),
+            Ok(FileResult::Waiting(name, why)) => summary.erp_waiting.push((name, why)),
             Ok(FileResult::Paused(name, why)) => summary.refused.push((name, why)),
             Err(e) => {
                 tracing::error!(pipeline = %p.id, file = %s.name, "{e}");
@@ -253,6 +284,8 @@ pub enum FileResult {
     Changed(String),
     /// Not taken: the home's disk is short of space (name, why); left in place.
     Paused(String, String),
+    /// Claimed and held `waiting` for its ERP extract (name, why).
+    Waiting(String, String),
 }
 
 /// Takes one complete file (land, claim, remove the partner's copy) and processes it.
@@ -285,9 +318,7 @@ pub fn take_and_process(
             file_id,
             landed,
             arrived,
-        } => FileResult::Processed(Box::new(process(
-            home, ledger, p, file_id, &s.name, &landed, arrived, None,
-        )?)),
+        } => erp_wait::process_or_wait(home, ledger, p, file_id, &s.name, &landed, arrived)?,
         Taken::Changed => FileResult::Changed(s.name.clone()),
     })
 }
@@ -379,19 +410,29 @@ fn claim_landed(
         }
     }
     let arrived = Utc::now();
+    // Recorded with the claim: the duplicate rule may compare business dates. A name that
+    // gives none is claimed undated (its run rejects it, saying why).
+    let date = crate::config::compile::business_date(&p.business_date, p.time_zone, name, arrived)
+        .ok()
+        .map(|d| d.to_string());
     let claim = ledger.claim(
         &p.id,
-        &s.name,
-        landed.size,
-        &landed.sha256,
-        &now_text(arrived),
-        &rel(home, &landed.path),
+        &Landing {
+            name,
+            size: landed.size,
+            sha256: &landed.sha256,
+            business_date: date.as_deref(),
+            received_at: &now_text(arrived),
+            stored: &rel(home, &landed.path),
+        },
+        p.source.duplicates,
     )?;
     after_claim()?;
     match claim {
         Claim::Duplicate {
             file_id,
             duplicate_of,
+            why,
         } => {
             let to = home
                 .archive()
@@ -399,11 +440,13 @@ fn claim_landed(
                 .join("_duplicates")
                 .join(format!("{file_id}-{}", safe_name(&s.name)));
             move_file(&landed.path, &to)?;
-            let reason = format!(
-                "same content (sha256 {}) as file #{duplicate_of}",
-                landed.sha256
-            );
-            ledger.set_file_state(file_id, "duplicate", Some(&reason), &rel(home, &to))?;
+            let reason = format!("{why} (sha256 {}) as file #{duplicate_of}", landed.sha256);
+            ledger.set_file_state(
+                file_id,
+                FileState::Duplicate,
+                Some(&reason),
+                &rel(home, &to),
+            )?;
             tracing::info!(pipeline = %p.id, file = %s.name, "duplicate of file #{duplicate_of}: recorded, not processed again");
             Ok(Taken::Duplicate(s.name.clone()))
         }

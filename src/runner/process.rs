@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::disposition::{decide, Disposition, RunEnd};
 use super::tables::{issues_csv, load_table, load_table_then, write_csv, Document};
 use super::{now_text, rel, RunError};
 use crate::config::compile::business_date;
@@ -22,9 +23,9 @@ use crate::store::files::{
     copy_to_archive, map_file, move_file, remove_if_present, safe_name, sha256_open, write_atomic,
     Mapped,
 };
-use crate::store::outputs::{FileEnd, NewOutbound};
+use crate::store::outputs::NewOutbound;
 use crate::store::publish::{publish, stage_streamed, Staged};
-use crate::store::{Ledger, StoreError};
+use crate::store::{FileState, Ledger, StoreError};
 
 mod outputs;
 
@@ -47,6 +48,8 @@ pub struct Outcome {
     /// succeeded, rejected (quarantined for its data) or failed (operational problem).
     pub state: String,
     pub reason: Option<String>,
+    /// What the file became with this run (`None`: it stays claimed for another try).
+    pub file_state: Option<FileState>,
     pub manifest: Option<Manifest>,
     pub issues: Vec<Issue>,
     /// The run's exception report, built before the run's end is recorded and archived as
@@ -303,11 +306,12 @@ pub fn process_run(
         (Err(e), Ok(_)) => Err(e),
         (_, result) => result,
     };
-    let (state, reason) = match result {
-        Ok(Step::Done) => ("succeeded", None),
-        Ok(Step::Reject(why)) => ("rejected", Some(why)),
-        Err(e) => ("failed", Some(e.to_string())),
+    let (end, reason) = match result {
+        Ok(Step::Done) => (RunEnd::Succeeded, None),
+        Ok(Step::Reject(why)) => (RunEnd::Rejected, Some(why)),
+        Err(e) => (RunEnd::Failed(e.kind()), Some(e.to_string())),
     };
+    let state = end.as_str();
     // A failed run publishes nothing; a rejected one only its acknowledgements.
     let (publish, discard): (Vec<_>, Vec<_>) = std::mem::take(&mut run.staged)
         .into_iter()
@@ -328,33 +332,24 @@ pub fn process_run(
         .map_err(|e| data(p, format!("manifest of run {run_id}: {e}")))?;
     write_atomic(&dir, "manifest.json", &manifest_json)?;
     let stored = rel(home, &input);
-    // An operational failure (a full disk, an I/O error) is not the partner's fault: the file
-    // stays claimed and is tried again on the next pass, up to `MAX_ATTEMPTS` runs.
-    // (A rerun's file is in the archive already: a failed rerun is simply run again.)
-    let retry = state == "failed"
-        && rerun_of.is_none()
-        && ledger.failed_runs_of(file_id)? + 1 < MAX_ATTEMPTS;
-    if retry {
-        tracing::warn!(pipeline = %p.id, run = %run_id, file = %name, "run failed; the file stays claimed and is tried again on the next pass: {}", reason.as_deref().unwrap_or(""));
-    } else if let Some(why) = &reason {
-        quarantine(home, p, file_id, name, &run_id, why, &run.issues, &input)?;
-        tracing::warn!(pipeline = %p.id, run = %run_id, file = %name, "quarantined: {why}");
+    // Neither an operational failure (retried) nor a configuration error (held `failed`) is
+    // the partner's fault; only a rejection quarantines at once (`disposition::decide`).
+    let disposition = decide(end, rerun_of.is_some(), || ledger.failed_runs_of(file_id))?;
+    let why = reason.as_deref().unwrap_or("");
+    match disposition {
+        Disposition::Retry => {
+            tracing::warn!(pipeline = %p.id, run = %run_id, file = %name, "run failed; the file stays claimed and is tried again on the next pass: {why}");
+        }
+        Disposition::Hold => {
+            tracing::error!(pipeline = %p.id, run = %run_id, file = %name, "run failed on the pipeline's configuration; the file is held as failed until a rerun after the fix: {why}");
+        }
+        Disposition::Quarantine => {
+            quarantine(home, p, file_id, name, &run_id, why, &run.issues, &input)?;
+            tracing::warn!(pipeline = %p.id, run = %run_id, file = %name, "quarantined: {why}");
+        }
+        Disposition::Processed => {}
     }
-    let file_end = match (retry, &reason) {
-        (true, _) => None,
-        (false, Some(why)) => Some(FileEnd {
-            file_id,
-            state: "quarantined",
-            reason: Some(why.clone()),
-            stored: stored.clone(),
-        }),
-        (false, None) => Some(FileEnd {
-            file_id,
-            state: "processed",
-            reason: None,
-            stored: stored.clone(),
-        }),
-    };
+    let file_end = disposition.file_end(file_id, reason.as_deref(), &stored);
     let counts = serde_json::to_string(&run.manifest.reconciliation).ok();
     let mut outcome = Outcome {
         run_id: run_id.clone(),
@@ -363,6 +358,7 @@ pub fn process_run(
         business_date: Some(date_text),
         state: state.into(),
         reason: reason.clone(),
+        file_state: file_end.as_ref().map(|f| f.state),
         manifest: Some(run.manifest),
         issues: run.issues,
         report: None,
@@ -409,8 +405,7 @@ pub fn process_run(
     Ok(outcome)
 }
 
-/// How many runs of one file may fail for operational reasons before it is quarantined.
-pub const MAX_ATTEMPTS: i64 = 3;
+pub use super::disposition::MAX_ATTEMPTS;
 
 /// Makes a recorded run's staged outputs visible, then marks them published.
 pub fn publish_outputs<'a>(
@@ -521,6 +516,14 @@ fn io(p: &Pipeline, path: &Path, source: std::io::Error) -> RunError {
 
 fn data(p: &Pipeline, e: impl std::fmt::Display) -> RunError {
     RunError::Data {
+        pipeline: p.id.clone(),
+        message: e.to_string(),
+    }
+}
+
+/// A failure of the pipeline's own configuration (its SQL, an output's table or columns).
+fn config(p: &Pipeline, e: impl std::fmt::Display) -> RunError {
+    RunError::Config {
         pipeline: p.id.clone(),
         message: e.to_string(),
     }
@@ -860,7 +863,7 @@ impl Run<'_> {
         // Large tables nobody reads are let go before the transforms run (peak memory).
         tables.retain(|name, _| is_used(p, name, true));
         let started = std::time::Instant::now();
-        let produced = run_transforms(&tables, &p.transforms).map_err(|e| data(p, e))?;
+        let produced = run_transforms(&tables, &p.transforms).map_err(|e| config(p, e))?;
         tables.extend(produced);
         if let Some(b) = &p.breaks {
             self.breaks_table = tables.get(&b.table).cloned();
@@ -870,7 +873,7 @@ impl Run<'_> {
         for o in &p.outputs {
             let df = tables
                 .get(&o.table)
-                .ok_or_else(|| data(p, format!("output table `{}` was not produced", o.table)))?;
+                .ok_or_else(|| config(p, format!("output table `{}` was not produced", o.table)))?;
             let name = o.file_name(&p.id, date, &self.run_id);
             let completed = self.complete(ledger, o, &name, df)?;
             let df = completed.table.as_ref();
@@ -887,7 +890,10 @@ impl Run<'_> {
                         })
                     });
                     match (written, failed) {
-                        (_, Some(e)) => return Err(data(p, e)),
+                        // Writing failed (a full disk), or the table could not be written
+                        // as configured (an `order_by` column it lacks).
+                        (_, Some(e @ PolarsError::IO { .. })) => return Err(data(p, e)),
+                        (_, Some(e)) => return Err(config(p, e)),
                         (w, None) => w?,
                     }
                 }
@@ -901,7 +907,7 @@ impl Run<'_> {
                         party,
                         previous.as_deref(),
                     )?
-                    .map_err(|e| data(p, format!("output {} as X12: {e}", o.table)))?;
+                    .map_err(|e| config(p, format!("output {} as X12: {e}", o.table)))?;
                     stage_streamed(&outbox, &name, &self.run_id, |w| w.write_all(&bytes))?
                 }
             };

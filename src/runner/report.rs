@@ -22,7 +22,7 @@ use crate::report::{
 };
 use crate::schema::table::FieldType;
 use crate::store::files::write_atomic;
-use crate::store::Ledger;
+use crate::store::{FileState, Ledger};
 
 /// Shown as the currency of money totals when the reconcile keys have no `currency` column.
 pub const NO_CURRENCY: &str = "-";
@@ -217,6 +217,7 @@ pub fn queue_late_alert(
         quarantined: Vec::new(),
         rerun: None,
         acknowledgements: Vec::new(),
+        held: Vec::new(),
     };
     let rendered =
         render(&report, &rule.subject, &RenderOptions::default()).map_err(|e| e.to_string())?;
@@ -316,6 +317,7 @@ pub fn build_report(
     let file = run_file(ledger, &outcome.run_id);
     let mut corrections = Vec::new();
     let mut quarantined = Vec::new();
+    let mut held = Vec::new();
     if let Some((name, sha256, correction_of)) = &file {
         if let Some(prev) = correction_of {
             corrections.push(FileNote {
@@ -326,17 +328,30 @@ pub fn build_report(
                 ),
             });
         }
-        if outcome.state != "succeeded" {
-            quarantined.push(FileNote {
-                name: name.clone(),
-                sha256: sha256.clone(),
-                reason: format!(
-                    "{}: {}",
-                    outcome.state,
-                    outcome.reason.as_deref().unwrap_or("-")
-                ),
-            });
+        let why = outcome.reason.as_deref().unwrap_or("-");
+        let note = |reason: String| FileNote {
+            name: name.clone(),
+            sha256: sha256.clone(),
+            reason,
+        };
+        match (outcome.state.as_str(), outcome.file_state) {
+            ("succeeded", _) => {}
+            (_, Some(FileState::Failed)) => held.push(note(format!(
+                "failed on the pipeline's configuration: {why}; held until a rerun after the fix"
+            ))),
+            (_, None) => held.push(note(format!("failed: {why}; tried again on the next pass"))),
+            (state, _) => quarantined.push(note(format!("{state}: {why}"))),
         }
+    }
+    // Files of the pipeline still waiting for their ERP extract (not this run's).
+    for w in ledger.waiting_files(&p.id).unwrap_or_default() {
+        held.push(FileNote {
+            reason: w
+                .reason
+                .unwrap_or_else(|| "waiting for the ERP extract".into()),
+            name: w.name,
+            sha256: w.sha256,
+        });
     }
     let counts = outcome
         .manifest
@@ -386,6 +401,7 @@ pub fn build_report(
             .filter(|o| matches!(o.table.as_str(), "997" | "TA1"))
             .map(|o| o.name.clone())
             .collect(),
+        held,
     })
 }
 

@@ -2,7 +2,8 @@
 //! unfinished belongs to a process that is gone): outputs recorded but not made visible are
 //! published; runs left `running` are redone under their own id (the same names, one run for
 //! the work); staged outputs and temps of dead writers are removed; files still `claimed` after a
-//! failed run are tried again.
+//! failed run are tried again; files `waiting` for their ERP extract run once it is there (or
+//! their wait ran out).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::process::{process_run, publish_outputs, FileRun, RerunOf, Source};
-use super::{Outcome, RunError};
+use super::{erp_wait, Outcome, RunError};
 use crate::config::{Home, Pipeline};
 use crate::store::files::{remove_if_present, safe_name};
 use crate::store::lock::PipelineLock;
@@ -52,7 +53,14 @@ pub fn resume_claimed(
             .last_archive
             .as_ref()
             .map(|dir| home.root.join(dir).join("input").join(safe_name(&f.name)));
+        let arrived = arrival(f.received_at.as_deref());
         let source = if !f.stored.is_empty() && landed.is_file() {
+            // Claimed but interrupted before its ERP extract was looked for: it may wait too.
+            if erp_wait::hold_if_early(home, ledger, p, f.file_id, &f.name, &landed, arrived)?
+                .is_some()
+            {
+                continue;
+            }
             Source::Landed(&landed)
         } else if let Some(a) = archived.as_deref().filter(|a| a.is_file()) {
             // A failed run moved it into its archive folder: the next run copies it from there.
@@ -70,12 +78,13 @@ pub fn resume_claimed(
                 file_id: f.file_id,
                 name: &f.name,
                 source,
-                arrived: arrival(f.received_at.as_deref()),
+                arrived,
                 rerun_of: None,
                 resume: None,
             },
         )?);
     }
+    out.extend(erp_wait::take_waiting(home, ledger, p)?);
     sweep_landing(home, ledger, p)?;
     Ok(out)
 }
@@ -194,11 +203,18 @@ fn outbox_dirs(home: &Home, p: &Pipeline) -> Vec<PathBuf> {
 /// since it is only removed after the claim).
 fn sweep_landing(home: &Home, ledger: &Ledger, p: &Pipeline) -> Result<(), RunError> {
     let dir = home.var().join("landing").join(&p.id);
-    let needed: BTreeSet<PathBuf> = ledger
+    let mut needed: BTreeSet<PathBuf> = ledger
         .claimed_files(&p.id)?
         .into_iter()
         .map(|f| home.root.join(f.stored))
         .collect();
+    // A file waiting for its ERP extract keeps its bytes here until its run.
+    needed.extend(
+        ledger
+            .waiting_files(&p.id)?
+            .into_iter()
+            .map(|f| home.root.join(f.stored)),
+    );
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(());
     };

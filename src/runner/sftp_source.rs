@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use chrono::Utc;
 use rusqlite::params;
 
-use super::{claim_landed, process, RunError, Summary, Taken};
+use super::{claim_landed, RunError, Summary, Taken};
 use crate::config::{Home, Pipeline};
 use crate::store::files::{safe_name, sync_dir, Landed};
 use crate::store::source_status::{FailedAction, RemoteAction};
@@ -241,11 +241,15 @@ fn take(
                 file_id,
                 landed,
                 arrived,
-            } => {
-                summary.outcomes.push(process(
-                    home, ledger, p, file_id, &s.name, &landed, arrived, None,
-                )?);
-            }
+            } => match super::erp_wait::process_or_wait(
+                home, ledger, p, file_id, &s.name, &landed, arrived,
+            )? {
+                super::FileResult::Processed(o) => summary.outcomes.push(*o),
+                super::FileResult::Waiting(n, why) => summary.erp_waiting.push((n, why)),
+                super::FileResult::Duplicate(n) => summary.duplicates.push(n),
+                super::FileResult::Changed(n) => summary.waiting.push((n, Wait::Changing)),
+                super::FileResult::Paused(n, why) => summary.refused.push((n, why)),
+            },
             Taken::Changed => summary.waiting.push((s.name.clone(), Wait::Changing)),
         }
     }

@@ -16,11 +16,14 @@ CREATE TABLE IF NOT EXISTS files (
     size INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
     received_at TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('claimed', 'processed', 'duplicate', 'quarantined')),
+    state TEXT NOT NULL CHECK (state IN ('claimed', 'processed', 'duplicate', 'quarantined', 'waiting', 'failed')),
     reason TEXT,
     duplicate_of INTEGER REFERENCES files(id),
     correction_of INTEGER REFERENCES files(id),
-    stored_path TEXT
+    stored_path TEXT,
+    -- The business date computed at the claim (NULL when the name gives none, or in rows
+    -- claimed before it was recorded and not known from a run).
+    business_date TEXT
 );
 CREATE INDEX IF NOT EXISTS files_by_content ON files (pipeline, sha256);
 CREATE INDEX IF NOT EXISTS files_by_name ON files (pipeline, name);
@@ -105,6 +108,92 @@ pub struct Ledger {
     pub(super) conn: Connection,
 }
 
+/// A file's state in the ledger (`files.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileState {
+    /// Taken and not finished: processed by the next pass (recovery).
+    Claimed,
+    Processed,
+    Duplicate,
+    /// Rejected for its data (or after its operational failures ran out of attempts).
+    Quarantined,
+    /// Claimed, its bytes kept in the landing area, held until the ERP extract for its business
+    /// date arrives or the pipeline's wait runs out (`runner::erp_wait`).
+    Waiting,
+    /// Its run failed on the pipeline's own configuration (a transform's SQL, an output): not
+    /// the partner's fault, so held (not quarantined, not retried) until a `rerun` after the fix.
+    Failed,
+}
+
+impl FileState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileState::Claimed => "claimed",
+            FileState::Processed => "processed",
+            FileState::Duplicate => "duplicate",
+            FileState::Quarantined => "quarantined",
+            FileState::Waiting => "waiting",
+            FileState::Failed => "failed",
+        }
+    }
+}
+
+/// When a file counts as a duplicate of an earlier one of the same pipeline (`[source]
+/// duplicates`). Snapshots (a stock file) may repeat unchanged on a later business date and
+/// must be processed again, hence the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DuplicateRule {
+    /// Same content for the same business date.
+    #[default]
+    ContentPerBusinessDate,
+    /// Same content, ever.
+    Content,
+    /// Same name and same content, ever.
+    NameAndContent,
+}
+
+impl DuplicateRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DuplicateRule::ContentPerBusinessDate => "content_per_business_date",
+            DuplicateRule::Content => "content",
+            DuplicateRule::NameAndContent => "name_and_content",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DuplicateRule> {
+        [
+            DuplicateRule::ContentPerBusinessDate,
+            DuplicateRule::Content,
+            DuplicateRule::NameAndContent,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
+
+    /// How a duplicate's reason describes what matched.
+    fn describe(self) -> &'static str {
+        match self {
+            DuplicateRule::ContentPerBusinessDate => "same content for the same business date",
+            DuplicateRule::Content => "same content",
+            DuplicateRule::NameAndContent => "same name and content",
+        }
+    }
+}
+
+/// What a claim knows of a landed file.
+#[derive(Debug, Clone, Copy)]
+pub struct Landing<'a> {
+    pub name: &'a str,
+    pub size: u64,
+    pub sha256: &'a str,
+    /// The business date computed from the name or arrival (`None`: the name gives none).
+    pub business_date: Option<&'a str>,
+    pub received_at: &'a str,
+    pub stored: &'a str,
+}
+
 /// What the claim decided for a landed file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -113,8 +202,13 @@ pub enum Claim {
         file_id: i64,
         correction_of: Option<i64>,
     },
-    /// Same content as an earlier file of this pipeline: recorded, not processed again.
-    Duplicate { file_id: i64, duplicate_of: i64 },
+    /// A duplicate of an earlier file of this pipeline under its duplicate rule: recorded, not
+    /// processed again. `why` says what matched, for the file's reason.
+    Duplicate {
+        file_id: i64,
+        duplicate_of: i64,
+        why: &'static str,
+    },
 }
 
 /// A run row as listed by `tallyman runs`.
@@ -166,6 +260,71 @@ fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
         conn.execute_batch(
             "ALTER TABLE outbound ADD COLUMN temp_path TEXT; ALTER TABLE outbound ADD COLUMN published_at TEXT;",
         )?;
+    }
+    Ok(())
+}
+
+/// The schema version this code writes (`PRAGMA user_version`). 1: `files.state` may be
+/// `waiting` or `failed`, and `files.business_date` exists.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Brings a ledger written by older code to `SCHEMA_VERSION`, inside the caller's IMMEDIATE
+/// transaction (foreign keys are off while it runs: see `Ledger::open`).
+fn migrate_versions(conn: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 1 {
+        widen_file_states(conn)?;
+    }
+    if version < SCHEMA_VERSION {
+        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    }
+    Ok(())
+}
+
+/// Version 1. SQLite cannot alter a CHECK constraint, so a `files` table created with the old
+/// list of states is rebuilt (same ids, so `runs.file_id` and the file links still hold), and
+/// gains `business_date`, filled from the file's first run where it had one.
+fn widen_file_states(conn: &Connection) -> rusqlite::Result<()> {
+    let sql: String = conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'files'",
+        [],
+        |r| r.get(0),
+    )?;
+    if sql.contains("'waiting'") {
+        return Ok(()); // created by this code's SCHEMA just now
+    }
+    let create = SCHEMA
+        .split(";")
+        .find(|s| s.contains("CREATE TABLE IF NOT EXISTS files ("))
+        .expect("SCHEMA creates files")
+        .replace(
+            "CREATE TABLE IF NOT EXISTS files (",
+            "CREATE TABLE files_new (",
+        );
+    conn.execute_batch(&format!(
+        "{create};
+         INSERT INTO files_new (id, pipeline, name, size, sha256, received_at, state, reason,
+                                duplicate_of, correction_of, stored_path, business_date)
+         SELECT f.id, f.pipeline, f.name, f.size, f.sha256, f.received_at, f.state, f.reason,
+                f.duplicate_of, f.correction_of, f.stored_path,
+                (SELECT r.business_date FROM runs r WHERE r.file_id = f.id ORDER BY r.seq LIMIT 1)
+         FROM files f;
+         DROP TABLE files;
+         ALTER TABLE files_new RENAME TO files;
+         CREATE INDEX IF NOT EXISTS files_by_content ON files (pipeline, sha256);
+         CREATE INDEX IF NOT EXISTS files_by_name ON files (pipeline, name);"
+    ))?;
+    // The rebuild kept every id: nothing may point nowhere.
+    let broken: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
+    if broken > 0 {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            Some(format!(
+                "{broken} row(s) lost their file after rebuilding `files`"
+            )),
+        ));
     }
     Ok(())
 }
@@ -229,7 +388,10 @@ impl Ledger {
         }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db(path))?;
-        conn.pragma_update(None, "foreign_keys", "ON")
+        // Off while the schema is upgraded: rebuilding `files` drops the old table, which
+        // would otherwise check every reference to it (and the pragma is a no-op inside the
+        // transaction); on again right after.
+        conn.pragma_update(None, "foreign_keys", "OFF")
             .map_err(db(path))?;
         // One writer at a time creates or upgrades the schema (two processes starting together
         // would both see a column missing and both add it).
@@ -237,6 +399,7 @@ impl Ledger {
         let migrated = conn
             .execute_batch(SCHEMA)
             .and_then(|()| add_missing_columns(&conn))
+            .and_then(|()| migrate_versions(&conn))
             .and_then(|()| super::source_status::migrate(&conn))
             .and_then(|()| super::deliveries::migrate(&conn))
             .and_then(|()| super::interchanges::migrate(&conn))
@@ -255,6 +418,8 @@ impl Ledger {
                 return Err(e);
             }
         }
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(db(path))?;
         Ok(Ledger { conn })
     }
 
@@ -290,15 +455,13 @@ impl Ledger {
         }
     }
 
-    /// Records a landed file in one transaction and decides: new, correction or duplicate.
+    /// Records a landed file in one transaction and decides, under the pipeline's duplicate
+    /// rule: new, correction (same name, other content) or duplicate.
     pub fn claim(
         &mut self,
         pipeline: &str,
-        name: &str,
-        size: u64,
-        sha256: &str,
-        now: &str,
-        stored: &str,
+        file: &Landing<'_>,
+        rule: DuplicateRule,
     ) -> Result<Claim, StoreError> {
         let path = self
             .conn
@@ -313,10 +476,21 @@ impl Ledger {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(e)?;
+        // `IS`: an undated file (its name gave no date) matches undated ones.
         let earlier: Option<i64> = tx
             .query_row(
-                "SELECT id FROM files WHERE pipeline = ?1 AND sha256 = ?2 AND state <> 'duplicate' ORDER BY id LIMIT 1",
-                params![pipeline, sha256],
+                "SELECT id FROM files WHERE pipeline = ?1 AND sha256 = ?2 AND state <> 'duplicate'
+                   AND (?5 = 'content'
+                        OR (?5 = 'content_per_business_date' AND business_date IS ?3)
+                        OR (?5 = 'name_and_content' AND name = ?4))
+                 ORDER BY id LIMIT 1",
+                params![
+                    pipeline,
+                    file.sha256,
+                    file.business_date,
+                    file.name,
+                    rule.as_str()
+                ],
                 |r| r.get(0),
             )
             .optional()
@@ -324,20 +498,30 @@ impl Ledger {
         let previous_name: Option<i64> = tx
             .query_row(
                 "SELECT id FROM files WHERE pipeline = ?1 AND name = ?2 AND sha256 <> ?3 AND state <> 'duplicate' ORDER BY id DESC LIMIT 1",
-                params![pipeline, name, sha256],
+                params![pipeline, file.name, file.sha256],
                 |r| r.get(0),
             )
             .optional()
             .map_err(e)?;
-        let state = if earlier.is_some() {
-            "duplicate"
-        } else {
-            "claimed"
+        let state = match earlier {
+            Some(_) => FileState::Duplicate,
+            None => FileState::Claimed,
         };
         tx.execute(
-            "INSERT INTO files (pipeline, name, size, sha256, received_at, state, duplicate_of, correction_of, stored_path)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![pipeline, name, size as i64, sha256, now, state, earlier, if earlier.is_some() { None } else { previous_name }, stored],
+            "INSERT INTO files (pipeline, name, size, sha256, received_at, state, duplicate_of, correction_of, stored_path, business_date)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                pipeline,
+                file.name,
+                file.size as i64,
+                file.sha256,
+                file.received_at,
+                state.as_str(),
+                earlier,
+                if earlier.is_some() { None } else { previous_name },
+                file.stored,
+                file.business_date
+            ],
         )
         .map_err(e)?;
         let file_id = tx.last_insert_rowid();
@@ -346,6 +530,7 @@ impl Ledger {
             Some(duplicate_of) => Claim::Duplicate {
                 file_id,
                 duplicate_of,
+                why: rule.describe(),
             },
             None => Claim::New {
                 file_id,
@@ -357,14 +542,14 @@ impl Ledger {
     pub fn set_file_state(
         &self,
         file_id: i64,
-        state: &str,
+        state: FileState,
         reason: Option<&str>,
         stored: &str,
     ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE files SET state = ?2, reason = ?3, stored_path = ?4 WHERE id = ?1",
-                params![file_id, state, reason, stored],
+                params![file_id, state.as_str(), reason, stored],
             )
             .map(|_| ())
             .map_err(self.err())
@@ -439,7 +624,7 @@ impl Ledger {
         if let Some(f) = file_end {
             tx.execute(
                 "UPDATE files SET state = ?2, reason = ?3, stored_path = ?4 WHERE id = ?1",
-                params![f.file_id, f.state, f.reason, f.stored],
+                params![f.file_id, f.state.as_str(), f.reason, f.stored],
             )
             .map_err(self.err())?;
         }
@@ -621,6 +806,159 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `files` table as the first releases created it: four states, no business date.
+    fn old_schema() -> String {
+        let old = SCHEMA
+            .replace(
+                "'quarantined', 'waiting', 'failed')",
+                "'quarantined')",
+            )
+            .replace(
+                "    stored_path TEXT,\n    -- The business date computed at the claim (NULL when the name gives none, or in rows\n    -- claimed before it was recorded and not known from a run).\n    business_date TEXT\n",
+                "    stored_path TEXT\n",
+            );
+        assert!(!old.contains("'waiting'") && !old.contains("    business_date TEXT\n);"));
+        old
+    }
+
+    /// A ledger written by the old schema is rebuilt on open: its files keep their ids, links
+    /// and runs, gain the business date of their first run, and may then be `waiting`/`failed`.
+    #[test]
+    fn old_ledgers_gain_the_new_file_states() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ledger.sqlite");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(&old_schema()).expect("old schema");
+            conn.execute_batch(
+                "INSERT INTO files (id, pipeline, name, size, sha256, received_at, state, stored_path)
+                 VALUES (1, 'p', 'a.csv', 3, 'aa', '2026-11-25T10:00:00.000Z', 'processed', 'archive/a');
+                 INSERT INTO files (id, pipeline, name, size, sha256, received_at, state, duplicate_of)
+                 VALUES (2, 'p', 'b.csv', 3, 'aa', '2026-11-25T11:00:00.000Z', 'duplicate', 1);
+                 INSERT INTO runs (run_id, pipeline, business_date, file_id, started_at, state, trigger)
+                 VALUES ('r000001', 'p', '2026-11-25', 1, '2026-11-25T10:00:01Z', 'succeeded', 'file');",
+            )
+            .expect("old rows");
+            let bad = conn.execute("UPDATE files SET state = 'waiting' WHERE id = 1", []);
+            assert!(bad.is_err(), "the old CHECK refuses the new states");
+        }
+        let mut ledger = Ledger::open(&path).expect("migrates");
+        let conn = ledger.connection();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        let rows: Vec<(i64, String, Option<i64>, Option<String>)> = conn
+            .prepare("SELECT id, state, duplicate_of, business_date FROM files ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            rows,
+            vec![
+                (1, "processed".into(), None, Some("2026-11-25".into())),
+                (2, "duplicate".into(), Some(1), None),
+            ]
+        );
+        ledger
+            .set_file_state(1, FileState::Waiting, Some("w"), "x")
+            .expect("waiting is a state now");
+        ledger
+            .set_file_state(1, FileState::Failed, Some("f"), "x")
+            .expect("failed is a state now");
+        // Foreign keys are on again, and point at the rebuilt table.
+        let orphan = ledger.connection().execute(
+            "INSERT INTO runs (run_id, pipeline, file_id, started_at, state, trigger)
+             VALUES ('r000009', 'p', 99, 'now', 'running', 'file')",
+            [],
+        );
+        assert!(orphan.is_err(), "runs.file_id still references files");
+        // The claim works on the migrated table (per business date by default).
+        let landing = |name, date| Landing {
+            name,
+            size: 3,
+            sha256: "aa",
+            business_date: Some(date),
+            received_at: "2026-11-26T10:00:00.000Z",
+            stored: "var/landing/p/x",
+        };
+        let next_day = ledger
+            .claim(
+                "p",
+                &landing("c.csv", "2026-11-26"),
+                DuplicateRule::default(),
+            )
+            .expect("claim");
+        assert!(matches!(next_day, Claim::New { .. }), "{next_day:?}");
+        drop(ledger);
+        // Opening again changes nothing.
+        let again = Ledger::open(&path).expect("reopen");
+        let n: i64 = again
+            .connection()
+            .query_row("SELECT count(*) FROM files", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 3);
+    }
+
+    /// Each duplicate rule, on the same history.
+    #[test]
+    fn the_duplicate_rule_decides_the_claim() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).expect("open");
+        let file = |name, date| Landing {
+            name,
+            size: 3,
+            sha256: "same",
+            business_date: date,
+            received_at: "2026-11-25T10:00:00.000Z",
+            stored: "var/landing/p/x",
+        };
+        let first = file("stock_a.csv", Some("2026-11-25"));
+        for rule in [
+            DuplicateRule::ContentPerBusinessDate,
+            DuplicateRule::Content,
+            DuplicateRule::NameAndContent,
+        ] {
+            let p = rule.as_str();
+            let c = ledger.claim(p, &first, rule).expect("claim");
+            assert!(matches!(c, Claim::New { .. }));
+        }
+        let check = |ledger: &mut Ledger, rule: DuplicateRule, f: Landing<'_>, dup: bool| {
+            let c = ledger.claim(rule.as_str(), &f, rule).expect("claim");
+            assert_eq!(matches!(c, Claim::Duplicate { .. }), dup, "{rule:?} {f:?}");
+        };
+        use DuplicateRule::*;
+        let same_date_other_name = file("stock_b.csv", Some("2026-11-25"));
+        let next_date = file("stock_c.csv", Some("2026-11-26"));
+        let same_name_next_date = file("stock_a.csv", Some("2026-11-27"));
+        check(
+            &mut ledger,
+            ContentPerBusinessDate,
+            same_date_other_name,
+            true,
+        );
+        check(&mut ledger, ContentPerBusinessDate, next_date, false);
+        check(&mut ledger, Content, same_date_other_name, true);
+        check(&mut ledger, Content, next_date, true);
+        check(&mut ledger, NameAndContent, same_date_other_name, false);
+        check(&mut ledger, NameAndContent, same_name_next_date, true);
+        // Undated files (the name gave no date) meet each other.
+        check(
+            &mut ledger,
+            ContentPerBusinessDate,
+            file("x.csv", None),
+            false,
+        );
+        check(
+            &mut ledger,
+            ContentPerBusinessDate,
+            file("y.csv", None),
+            true,
+        );
+    }
 
     /// A ledger created before `runs.report_state` existed gets the column on open, and its
     /// old runs (NULL) are never taken for pending reports.

@@ -1,6 +1,7 @@
 //! The ledger (SQLite) and the folders files live in; the only code that moves files.
 pub mod deliveries;
 pub mod files;
+pub mod held;
 pub mod intake;
 pub mod interchanges;
 pub mod lease;
@@ -11,7 +12,7 @@ pub mod publish;
 pub mod readiness;
 pub mod source_status;
 
-pub use ledger::{Claim, Ledger, RunFilter, RunRow};
+pub use ledger::{Claim, DuplicateRule, FileState, Landing, Ledger, RunFilter, RunRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

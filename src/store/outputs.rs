@@ -26,8 +26,8 @@ pub struct NewOutbound {
 #[derive(Debug, Clone)]
 pub struct FileEnd {
     pub file_id: i64,
-    /// `processed` or `quarantined`.
-    pub state: &'static str,
+    /// `Processed`, `Quarantined` or `Failed` (held for a rerun).
+    pub state: super::FileState,
     pub reason: Option<String>,
     /// Where its bytes are, relative to the home.
     pub stored: String,
