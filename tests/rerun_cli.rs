@@ -449,8 +449,16 @@ fn a_json_control_file_describes_its_data_file_and_appears_only_with_it() {
 fn a_feed_that_must_be_complete_is_withheld_when_rows_were_set_aside() {
     let h = demo_home();
     atp_output(&h, "complete = \"withhold\"\ncontrol = \"json\"");
-    // The demo file has two rows set aside (a short record, an unknown SKU).
-    let out = ok(&h, &["run"]);
+    // The demo file has two rows set aside (a short record, an unknown SKU). The ERP goes
+    // without its feed: exit 1, so the scheduler alerts.
+    let o = tallyman(&h, &["run"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
         out.contains("not published: atp_20261125_r000001.csv (output `atp` withheld: 2 row(s)"),
         "{out}"

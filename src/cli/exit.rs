@@ -26,6 +26,16 @@ pub fn code<'a>(states: impl IntoIterator<Item = &'a str>, failed: bool) -> Exit
     ExitCode::from(if problems { PROBLEMS } else { OK })
 }
 
+/// Whether a run withheld an output for being incomplete (`complete = "withhold"`): the ERP
+/// goes without that feed until a person looks (a rerun's unchanged or `never` outputs are not
+/// this: the ERP has their current copy).
+pub fn withheld_an_output(o: &tallyman::runner::Outcome) -> bool {
+    o.manifest
+        .iter()
+        .flat_map(|m| &m.outputs)
+        .any(|e| matches!(e.held, Some(tallyman::runner::process::Held::Withheld)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,6 +99,8 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                 }
                 // A refused entry (a symlink, a FIFO) is never taken: a person must look.
                 failed |= !summary.refused.is_empty();
+                // A feed withheld for being incomplete leaves the ERP without it: the same.
+                failed |= summary.outcomes.iter().any(super::exit::withheld_an_output);
                 all.extend(summary.outcomes);
             }
             Err(e) => {
