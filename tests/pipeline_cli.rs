@@ -862,6 +862,8 @@ fn transforms_see_every_column_they_name() {
 #[test]
 fn exit_codes_say_whether_anything_needs_a_person() {
     let h = demo_home();
+    // A missing extract rejects at once (by default the file would wait for it).
+    no_erp_wait(&h.root);
     let erp = h.root.join("inbox/erp/erp_onhand_2026-11-25.csv");
     let saved = std::fs::read(&erp).unwrap();
     std::fs::remove_file(&erp).unwrap();

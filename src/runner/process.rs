@@ -548,13 +548,20 @@ impl Run<'_> {
         });
         // Opened before the copy is renamed (same inode), and nobody writes to it.
         self.hash_in_background(&copy.temp)?;
+        self.finish_in_background(copy);
+        Ok(bytes)
+    }
+
+    /// Makes an archive copy durable on a background thread (its fsync costs disk time, not CPU
+    /// time), after the copies started before it; `finish_copies` joins them all before the
+    /// run's end is recorded.
+    fn finish_in_background(&mut self, copy: crate::store::files::ArchiveCopy) {
         let before = self.copies.take();
         self.copies = Some(std::thread::spawn(move || {
             let earlier = before.map_or(Ok(()), join_copy);
             copy.finish()?;
             earlier
         }));
-        Ok(bytes)
     }
 
     /// Records the partner file in the manifest without holding it: it is read only when its
@@ -1072,7 +1079,8 @@ impl Run<'_> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        copy_to_archive(&staged.temp, &self.dir.join("output"), &name)?.finish()?;
+        let copy = copy_to_archive(&staged.temp, &self.dir.join("output"), &name)?;
+        self.finish_in_background(copy);
         Ok(OutputEntry {
             table: table.into(),
             destination: destination.into(),
