@@ -145,6 +145,10 @@ fn home() -> (tempfile::TempDir, PathBuf, String, Vec<u8>) {
     std::fs::remove_file(root.join(DROP).join(DEMO)).unwrap();
     let erp = std::fs::read(root.join(ERP)).unwrap();
     std::fs::remove_file(root.join(ERP)).unwrap();
+    // A missing extract rejects at once here (by default the file would wait for it).
+    let pipeline = root.join("pipelines/inventory_3pl.toml");
+    let toml = std::fs::read_to_string(&pipeline).unwrap();
+    std::fs::write(&pipeline, toml.replace("[erp]\n", "[erp]\nwait_secs = 0\n")).unwrap();
     (dir, root, demo, erp)
 }
 
