@@ -1,5 +1,6 @@
 //! Transform and reconcile: DataFrames in, DataFrames out (pure).
 pub mod collect;
+pub mod group_reconcile;
 pub mod pairing;
 pub mod reconcile;
 pub mod transform;
