@@ -20,7 +20,13 @@ pub struct Accounts {
 }
 
 /// The journal's columns.
-pub const COLUMNS: [&str; 5] = ["settlement_id", "currency", "account", "components", "amount"];
+pub const COLUMNS: [&str; 5] = [
+    "settlement_id",
+    "currency",
+    "account",
+    "components",
+    "amount",
+];
 
 fn texts(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
     let c = df.column(name)?.cast(&DataType::String)?;
@@ -77,7 +83,11 @@ pub fn journal_entries(
             .get(&components[i])
             .cloned()
             .unwrap_or_else(|| components[i].clone());
-        let e = by.entry(key.clone()).or_default().entry(account).or_default();
+        let e = by
+            .entry(key.clone())
+            .or_default()
+            .entry(account)
+            .or_default();
         if !e.0.contains(&components[i]) {
             e.0.push(components[i].clone());
         }
@@ -92,7 +102,8 @@ pub fn journal_entries(
     let mut deposits: BTreeMap<Key, Decimal> = BTreeMap::new();
     for i in 0..sids.len() {
         let key = (sids[i].clone(), scur[i].clone());
-        let deposit = reported[i].unwrap_or_else(|| computed.get(&key).copied().unwrap_or_default());
+        let deposit =
+            reported[i].unwrap_or_else(|| computed.get(&key).copied().unwrap_or_default());
         deposits.insert(key.clone(), deposit);
         by.entry(key).or_default();
     }
@@ -138,9 +149,17 @@ pub fn journal_entries(
 }
 
 /// [`journal_entries`] as a table; `amount` an exact decimal.
-pub fn journal(lines: &DataFrame, summary: &DataFrame, accounts: &Accounts) -> PolarsResult<DataFrame> {
+pub fn journal(
+    lines: &DataFrame,
+    summary: &DataFrame,
+    accounts: &Accounts,
+) -> PolarsResult<DataFrame> {
     let e = journal_entries(lines, summary, accounts)?;
-    let scale = e.iter().map(|x| x.amount.scale() as usize).max().unwrap_or(0);
+    let scale = e
+        .iter()
+        .map(|x| x.amount.scale() as usize)
+        .max()
+        .unwrap_or(0);
     let s = |f: &dyn Fn(&Entry) -> String, name: &str| {
         Column::new(name.into(), e.iter().map(f).collect::<Vec<_>>())
     };
@@ -180,7 +199,16 @@ mod tests {
         let lines = df(&[
             ("settlement_id", &["S1", "S1", "S1", "S1", "S2"]),
             ("currency", &["EUR", "EUR", "EUR", "EUR", "JPY"]),
-            ("component", &["principal", "tax", "marketplace_fee", "fulfilment_fee", "principal"]),
+            (
+                "component",
+                &[
+                    "principal",
+                    "tax",
+                    "marketplace_fee",
+                    "fulfilment_fee",
+                    "principal",
+                ],
+            ),
             ("amount", &["100.00", "19.00", "-15.00", "-3.50", "5000"]),
         ]);
         let summary = df(&[
@@ -201,19 +229,35 @@ mod tests {
         let e = journal_entries(&lines, &summary, &accounts).unwrap();
         let got: Vec<(&str, &str, &str, Decimal)> = e
             .iter()
-            .map(|x| (x.settlement_id.as_str(), x.account.as_str(), x.components.as_str(), x.amount))
+            .map(|x| {
+                (
+                    x.settlement_id.as_str(),
+                    x.account.as_str(),
+                    x.components.as_str(),
+                    x.amount,
+                )
+            })
             .collect();
         assert_eq!(
             got,
             vec![
                 ("S1", "2200 VAT", "tax", d("19.00")),
                 ("S1", "4000 Sales", "principal", d("100.00")),
-                ("S1", "6100 Fees", "fulfilment_fee+marketplace_fee", d("-18.50")),
+                (
+                    "S1",
+                    "6100 Fees",
+                    "fulfilment_fee+marketplace_fee",
+                    d("-18.50")
+                ),
                 ("S1", "settlement_difference", "", d("0.50")),
                 ("S2", "4000 Sales", "principal", d("5000")),
             ]
         );
-        let s1: Decimal = e.iter().filter(|x| x.settlement_id == "S1").map(|x| x.amount).sum();
+        let s1: Decimal = e
+            .iter()
+            .filter(|x| x.settlement_id == "S1")
+            .map(|x| x.amount)
+            .sum();
         assert_eq!(s1, d("101.00"));
         // With a bank account, each settlement balances to zero.
         let with_bank = Accounts {
@@ -223,6 +267,9 @@ mod tests {
         let e = journal_entries(&lines, &summary, &with_bank).unwrap();
         assert_eq!(e.iter().map(|x| x.amount).sum::<Decimal>(), Decimal::ZERO);
         let t = journal(&lines, &summary, &with_bank).unwrap();
-        assert_eq!(t.column("amount").unwrap().dtype(), &DataType::Decimal(38, 2));
+        assert_eq!(
+            t.column("amount").unwrap().dtype(),
+            &DataType::Decimal(38, 2)
+        );
     }
 }

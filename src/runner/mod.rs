@@ -6,6 +6,7 @@ pub mod plan;
 pub mod process;
 pub mod report;
 pub mod resume;
+pub mod settlement;
 pub mod sftp_source;
 pub mod tables;
 pub mod x12_ack;

@@ -680,6 +680,18 @@ impl Run<'_> {
                 &refs,
                 &|| bytes.release(),
             ),
+            // Settlement layouts (runner/settlement.rs): read, footed, then validated.
+            InputFormat::Settlement(s) => {
+                let read =
+                    super::settlement::load(&self.file, &bytes, s, &p.schema, p.if_empty, &refs)
+                        .map_err(|e| data(p, e))?;
+                self.issues.extend(read.issues);
+                if let Some(why) = read.reject {
+                    return Ok(Step::Reject(why));
+                }
+                tables.insert(read.other.0, read.other.1);
+                Ok(read.validated)
+            }
             InputFormat::X12 { table }
             | InputFormat::Edifact { table }
             | InputFormat::Xml { table } => {
@@ -794,6 +806,10 @@ impl Run<'_> {
             tables.insert("erp".into(), erp_table);
         }
         tables.insert("input".into(), good);
+        // `[group_reconcile]` and `[journal]` (runner/settlement.rs).
+        for (status, n) in super::settlement::derive(p, &mut tables).map_err(|e| data(p, e))? {
+            self.manifest.reconciliation.insert(status, n as u64);
+        }
         // A side nothing reads after reconcile is handed over, so its columns go as they are
         // gathered; one still needed is shared (a clone shares the buffers).
         let mut hand_over = |name: &str| match is_used(p, name, true) {
@@ -907,6 +923,8 @@ fn keep_needed(p: &Pipeline, table: &str, df: DataFrame) -> PolarsResult<DataFra
             side_columns.extend(&r.carry_erp);
         }
     }
+    let settlement = super::settlement::needed_columns(p, table);
+    side_columns.extend(&settlement);
     let star = regex::Regex::new(r"(?i)(\bselect|\bdistinct|,|\.)\s*\*");
     if p.outputs.iter().any(|o| o.table == table)
         || p.breaks.as_ref().is_some_and(|b| b.table == table)

@@ -1,0 +1,207 @@
+//! Settlement inputs in a run: the layout read into `settlement_lines` and
+//! `settlement_summary` (both validated against a schema like any CSV), the footing policy, and
+//! the tables derived after validation: `grouped` and `grouped_summary` (`[group_reconcile]`)
+//! and `journal` (`[journal]`). Also the same on empty tables for `tallyman check`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use polars::prelude::*;
+
+use super::tables::load_table;
+use crate::config::settlement::{SettlementInput, Unfooted};
+use crate::config::{InputFormat, Pipeline};
+use crate::engine::group_reconcile::{group_reconcile, STATUSES};
+use crate::engine::journal::journal;
+use crate::formats::csv::{Dialect, IfEmpty};
+use crate::formats::settlement::{self, Components, LINE_COLUMNS, SUMMARY_COLUMNS};
+use crate::issue::{Issue, Severity};
+use crate::schema::validate::Validated;
+use crate::schema::TableSchema;
+
+/// The built-in schema of the table that is not the pipeline's input.
+const LINES_SCHEMA: &str = include_str!("../../schemas/settlement_lines.v1.json");
+const SUMMARY_SCHEMA: &str = include_str!("../../schemas/settlement_summary.v1.json");
+
+fn builtin(name: &str) -> PolarsResult<TableSchema> {
+    let text = match name {
+        "settlement_lines" => LINES_SCHEMA,
+        _ => SUMMARY_SCHEMA,
+    };
+    TableSchema::from_json(name, text).map_err(|e| polars_err!(ComputeError: "{}", e))
+}
+
+/// A settlement file read and validated.
+pub struct Loaded {
+    /// The pipeline's input table (`[input] table`), validated against its schema.
+    pub validated: Validated,
+    /// The other table (`settlement_summary` or `settlement_lines`), by name.
+    pub other: (String, DataFrame),
+    /// Layout problems: unmapped types, unreadable amounts, control totals.
+    pub issues: Vec<Issue>,
+    /// Why the file is refused, when it is.
+    pub reject: Option<String>,
+}
+
+/// Reads `bytes` as the pipeline's layout and validates the input table against `schema`.
+pub fn load(
+    file: &str,
+    bytes: &[u8],
+    s: &SettlementInput,
+    schema: &TableSchema,
+    if_empty: IfEmpty,
+    refs: &HashMap<String, DataFrame>,
+) -> PolarsResult<Loaded> {
+    let components = Components::for_layout(s.layout, &s.components);
+    let read = settlement::read(file, s.layout, bytes, &components);
+    let mut issues = read.issues.clone();
+    if s.unfooted == Unfooted::Warn {
+        for i in issues.iter_mut().filter(|i| i.rule == "control-total") {
+            i.severity = Severity::Warning;
+        }
+    }
+    let unreadable = issues
+        .iter()
+        .filter(|i| i.severity == Severity::Error && i.rule != "control-total")
+        .count();
+    let unfooted = issues
+        .iter()
+        .find(|i| i.severity == Severity::Error && i.rule == "control-total");
+    // A line that could not be read would leave every total wrong: the file is refused.
+    let reject = if unreadable > 0 {
+        Some(format!(
+            "{unreadable} error(s) reading the {} settlement; the file is not processed",
+            s.layout.name()
+        ))
+    } else {
+        unfooted.map(|i| format!("{} (control-total)", i.message))
+    };
+    let (lines_csv, summary_csv) = (read.lines_csv(), read.summary_csv());
+    let source_lines: Vec<u64> = match s.table.as_str() {
+        "settlement_lines" => read.lines.iter().map(|l| l.source_line).collect(),
+        _ => read.summaries.iter().map(|l| l.source_line).collect(),
+    };
+    let (input_csv, other_name, other_csv) = match s.table.as_str() {
+        "settlement_lines" => (lines_csv, "settlement_summary", summary_csv),
+        _ => (summary_csv, "settlement_lines", lines_csv),
+    };
+    let mut validated = load_table(
+        file,
+        &input_csv,
+        schema,
+        &Dialect::default(),
+        if_empty,
+        refs,
+    )?;
+    // Lines of the rendered table mean nothing to the partner: point at the source line.
+    for i in validated
+        .issues
+        .iter_mut()
+        .chain(validated.fatal.iter_mut())
+    {
+        if let Some(line) = i.line {
+            let row = (line as usize).saturating_sub(2);
+            i.line = source_lines.get(row).copied().filter(|l| *l > 0);
+        }
+    }
+    let other_schema = builtin(other_name)?;
+    let other = load_table(
+        file,
+        &other_csv,
+        &other_schema,
+        &Dialect::default(),
+        IfEmpty::Allow,
+        &HashMap::new(),
+    )?;
+    if let Some(f) = other.fatal.first() {
+        polars_bail!(ComputeError: "the built-in {} table is unusable: {}", other_name, f);
+    }
+    Ok(Loaded {
+        validated,
+        other: (other_name.to_string(), other.good_rows()?),
+        issues,
+        reject,
+    })
+}
+
+/// The columns of `table` (`input` or `erp`) the settlement steps read, so that they are kept
+/// after validation.
+pub fn needed_columns(p: &Pipeline, table: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Some(g) = &p.group_reconcile {
+        match table {
+            "input" => out.extend(g.partner_columns().into_iter().cloned()),
+            _ => out.extend(g.erp_columns().into_iter().cloned()),
+        }
+    }
+    if p.journal.is_some() && table == "input" {
+        out.extend(["settlement_id", "currency", "component", "amount"].map(String::from));
+    }
+    out
+}
+
+/// Adds `grouped`, `grouped_summary` and `journal` to `tables` as the pipeline asks; the
+/// count of groups per status (for the manifest).
+pub fn derive(
+    p: &Pipeline,
+    tables: &mut BTreeMap<String, DataFrame>,
+) -> PolarsResult<BTreeMap<String, usize>> {
+    let mut counts = BTreeMap::new();
+    if let (Some(spec), Some(input), Some(erp)) =
+        (&p.group_reconcile, tables.get("input"), tables.get("erp"))
+    {
+        let g = group_reconcile(input, erp, spec)?;
+        let status = g.table.column("status")?.str()?.clone();
+        for s in STATUSES {
+            counts.insert(
+                s.to_string(),
+                status.iter().filter(|v| *v == Some(s)).count(),
+            );
+        }
+        tables.insert("grouped".into(), g.table);
+        tables.insert("grouped_summary".into(), g.summary);
+    }
+    if let (Some(accounts), InputFormat::Settlement(s)) = (&p.journal, &p.format) {
+        let (lines, summary) = match s.table.as_str() {
+            "settlement_lines" => ("input", "settlement_summary"),
+            _ => ("settlement_lines", "input"),
+        };
+        if let (Some(l), Some(sm)) = (tables.get(lines), tables.get(summary)) {
+            let j = journal(l, sm, accounts)?;
+            tables.insert("journal".into(), j);
+        }
+    }
+    Ok(counts)
+}
+
+/// For `check`: the columns of a settlement input table, and the other table empty.
+pub fn plan_columns(s: &SettlementInput) -> Vec<String> {
+    match s.table.as_str() {
+        "settlement_lines" => LINE_COLUMNS.iter().map(|c| c.to_string()).collect(),
+        _ => SUMMARY_COLUMNS.iter().map(|c| c.to_string()).collect(),
+    }
+}
+
+/// For `check`: the other settlement table, empty, then the derived tables.
+pub fn plan_tables(p: &Pipeline, tables: &mut BTreeMap<String, DataFrame>) -> Result<(), String> {
+    if let InputFormat::Settlement(s) = &p.format {
+        let other = match s.table.as_str() {
+            "settlement_lines" => "settlement_summary",
+            _ => "settlement_lines",
+        };
+        let schema = builtin(other).map_err(|e| e.to_string())?;
+        let mut header = csv::Writer::from_writer(Vec::new());
+        let _ = header.write_record(schema.fields.iter().map(|f| f.name.as_str()));
+        let header = header.into_inner().map_err(|e| e.to_string())?;
+        let v = load_table(
+            other,
+            &header,
+            &schema,
+            &Dialect::default(),
+            IfEmpty::Allow,
+            &HashMap::new(),
+        )
+        .map_err(|e| e.to_string())?;
+        tables.insert(other.into(), v.good_rows().map_err(|e| e.to_string())?);
+    }
+    derive(p, tables).map(|_| ()).map_err(|e| e.to_string())
+}
