@@ -27,6 +27,13 @@ fn demo_home() -> Home {
     let root = dir.path().to_path_buf();
     let o = tallyman(&root, &["demo", "--no-run"], &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The battery counts the inventory pipeline's runs: the demo's settlement stays out.
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(root.join(rel)).expect("remove the settlement demo");
+    }
     Home { _dir: dir, root }
 }
 
