@@ -179,6 +179,48 @@ fn the_demo_runs_the_amazon_settlement_with_its_known_answer() {
         d("966.00"),
         "the journal sums to the deposit"
     );
+
+    // The finance report: money first (the deposit, whether it foots, components, variance
+    // per status), then the breaks; its CSV has every break with expected, settled,
+    // components and the file and line it came from.
+    let run = std::fs::read_dir(root.join("archive/settlement_amazon_v2/2026-11-25"))
+        .expect("archive")
+        .map(|e| e.expect("entry").path())
+        .next()
+        .expect("run folder");
+    let html = std::fs::read_to_string(run.join("report.html")).expect("report.html");
+    assert!(html.contains("data-field=\"deposit\">966.00<"), "{html}");
+    assert!(html.contains("data-field=\"foots\">yes<"), "{html}");
+    assert!(
+        html.contains("data-component=\"marketplace_fee\">-169.50<"),
+        "{html}"
+    );
+    let at = |needle: &str| {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("{needle}: {html}"))
+    };
+    assert!(
+        at("<h2>Settlement</h2>") < at("302-0000002"),
+        "money before breaks"
+    );
+    let csv = std::fs::read_to_string(run.join("report.csv")).expect("report.csv");
+    assert!(
+        csv.starts_with("order_ref,components,source_file,source_line,record,status,currency,amount_partner,amount_erp,amount_difference,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("302-0000002,marketplace_fee=-157.50; principal=1050.00; promotion=-5.00,settlement_2026-11-25.tsv,7,break,short_paid,EUR,887.50,1050.00,-5.00,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("302-0000005,,,,break,awaiting_settlement,EUR,0.00,45.00,-45.00,"),
+        "{csv}"
+    );
+    assert_eq!(
+        csv.matches(",break,").count(),
+        5,
+        "every break but the paid order"
+    );
 }
 
 #[test]
@@ -370,4 +412,41 @@ fn a_refund_of_an_order_settled_in_an_earlier_file_is_refunded() {
         want(&[("302-0000001", "refunded", "-19.00")])
     );
     assert_eq!(journal_sum(&output(root, "gl", "2026-11-26")), d("-16.50"));
+}
+
+#[test]
+fn check_lists_every_problem_of_the_settlement_sections() {
+    let dir = home();
+    let root = dir.path();
+    let path = root.join("pipelines/settlement_amazon_v2.toml");
+    let text = std::fs::read_to_string(&path)
+        .expect("pipeline")
+        .replacen("layout = \"amazon_v2\"", "layout = \"amazon_v3\"", 1)
+        .replacen("unfooted = \"reject\"", "unfooted = \"ignore\"", 1)
+        .replacen(
+            "components = {}",
+            "components = { \"ItemPrice/Foo\" = \"fees\" }",
+            1,
+        )
+        .replacen("EUR = \"0.00\"", "EUR = \"-1\"", 1)
+        .replacen("principal = \"4000 Sales\"", "princpal = \"4000 Sales\"", 1);
+    std::fs::write(&path, text).expect("write");
+    // [journal] on a CSV pipeline needs a settlement input.
+    let inv = root.join("pipelines/inventory_3pl.toml");
+    let mut text = std::fs::read_to_string(&inv).expect("inventory");
+    text.push_str("\n[journal]\naccounts = { principal = \"4000 Sales\" }\n");
+    std::fs::write(&inv, text).expect("write");
+    let o = tallyman(root, &["check"]);
+    let out = both(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    for want in [
+        "settlement_amazon_v2.toml: input.settlement.layout: `amazon_v3` is not a layout (one of amazon_v1, amazon_v2, shopify_payments, stripe_itemized, paypal_stl)",
+        "settlement_amazon_v2.toml: input.settlement.unfooted: `ignore` is neither \"reject\" nor \"warn\"",
+        "settlement_amazon_v2.toml: input.settlement.components: `ItemPrice/Foo` maps to `fees`, which is no component",
+        "settlement_amazon_v2.toml: group_reconcile.tolerances.EUR: `-1` is not an exact non-negative decimal",
+        "settlement_amazon_v2.toml: journal.accounts: `princpal` is no component",
+        "inventory_3pl.toml: journal: needs a settlement input",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
 }

@@ -34,6 +34,13 @@ fn home_with(body: &str) -> Home {
     let root = dir.path().to_path_buf();
     let o = tallyman(&root, &["demo", "--no-run"]);
     assert!(o.status.success(), "{}", both(&o));
+    // Only the inventory pipeline's file is looked at: no settlement demo.
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(root.join(rel)).expect("remove the settlement demo");
+    }
     let toml = root.join("pipelines/inventory_3pl.toml");
     let text = std::fs::read_to_string(&toml).expect("pipeline");
     let text = text.replacen(

@@ -102,6 +102,8 @@ struct Run<'a> {
     reconciled: Option<DataFrame>,
     /// The pipeline's `[breaks]` table, for the report.
     breaks_table: Option<DataFrame>,
+    /// A settlement run's money for the report (runner/settlement.rs).
+    settlement_money: Option<crate::report::model::SettlementMoney>,
     /// The archive copies of the ERP extract and references, written one after another on a
     /// background thread while the data is checked (their fsyncs cost disk time, not CPU time).
     copies: Option<JoinHandle<Result<(), StoreError>>>,
@@ -253,6 +255,7 @@ pub fn process_run(
         },
         reconciled: None,
         breaks_table: None,
+        settlement_money: None,
         copies: None,
         hashes: Vec::new(),
         // A new file was hashed as it landed (the same bytes were moved here); a rerun's
@@ -343,6 +346,7 @@ pub fn process_run(
     let tables = super::report::ReportTables {
         reconciled: run.reconciled.as_ref(),
         breaks: run.breaks_table.as_ref(),
+        settlement: run.settlement_money.as_ref(),
     };
     match super::report::build_report(ledger, p, &outcome, tables, &[]) {
         Ok(report) => {
@@ -810,6 +814,7 @@ impl Run<'_> {
         for (status, n) in super::settlement::derive(p, &mut tables).map_err(|e| data(p, e))? {
             self.manifest.reconciliation.insert(status, n as u64);
         }
+        self.settlement_money = super::settlement::money(p, &tables).map_err(|e| data(p, e))?;
         // A side nothing reads after reconcile is handed over, so its columns go as they are
         // gathered; one still needed is shared (a clone shares the buffers).
         let mut hand_over = |name: &str| match is_used(p, name, true) {

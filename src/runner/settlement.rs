@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
+use rust_decimal::Decimal;
 
 use super::tables::load_table;
 use crate::config::settlement::{SettlementInput, Unfooted};
@@ -15,6 +16,7 @@ use crate::engine::journal::journal;
 use crate::formats::csv::{Dialect, IfEmpty};
 use crate::formats::settlement::{self, Components, LINE_COLUMNS, SUMMARY_COLUMNS};
 use crate::issue::{Issue, Severity};
+use crate::report::model::{ComponentTotal, Deposit, SettlementMoney, VarianceTotal};
 use crate::schema::validate::Validated;
 use crate::schema::TableSchema;
 
@@ -133,10 +135,142 @@ pub fn needed_columns(p: &Pipeline, table: &str) -> Vec<String> {
             _ => out.extend(g.erp_columns().into_iter().cloned()),
         }
     }
-    if p.journal.is_some() && table == "input" {
+    // The journal and the report's money read these of the lines.
+    if matches!(p.format, InputFormat::Settlement(_)) && table == "input" {
         out.extend(["settlement_id", "currency", "component", "amount"].map(String::from));
     }
     out
+}
+
+fn texts(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
+    let c = df.column(name)?.cast(&DataType::String)?;
+    Ok(c.str()?
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect())
+}
+
+fn decimal(s: &str) -> Decimal {
+    s.parse().unwrap_or_default()
+}
+
+/// The report's money of a settlement run: deposits and footing (from `settlement_summary`),
+/// totals per currency and component (from the lines), variance per status (from
+/// `grouped_summary`). `None` for other pipelines.
+pub fn money(
+    p: &Pipeline,
+    tables: &BTreeMap<String, DataFrame>,
+) -> PolarsResult<Option<SettlementMoney>> {
+    let InputFormat::Settlement(s) = &p.format else {
+        return Ok(None);
+    };
+    let (lines, summary) = match s.table.as_str() {
+        "settlement_lines" => ("input", "settlement_summary"),
+        _ => ("settlement_lines", "input"),
+    };
+    let mut out = SettlementMoney::default();
+    if let Some(df) = tables.get(summary) {
+        let (id, cur, rep, comp, diff) = (
+            texts(df, "settlement_id")?,
+            texts(df, "currency")?,
+            texts(df, "reported_total")?,
+            texts(df, "computed_total")?,
+            texts(df, "difference")?,
+        );
+        for i in 0..df.height() {
+            let computed = decimal(&comp[i]);
+            let deposit = match rep[i].as_str() {
+                "" => computed,
+                r => decimal(r),
+            };
+            out.deposits.push(Deposit {
+                settlement_id: id[i].clone(),
+                currency: cur[i].clone(),
+                deposit,
+                computed,
+                difference: decimal(&diff[i]),
+                foots: decimal(&diff[i]).is_zero(),
+            });
+        }
+    }
+    if let Some(df) = tables.get(lines) {
+        let (cur, comp, amount) = (
+            texts(df, "currency")?,
+            texts(df, "component")?,
+            texts(df, "amount")?,
+        );
+        let mut by: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+        for i in 0..df.height() {
+            *by.entry((cur[i].clone(), comp[i].clone())).or_default() += decimal(&amount[i]);
+        }
+        out.components = by
+            .into_iter()
+            .map(|((currency, component), amount)| ComponentTotal {
+                currency,
+                component,
+                amount,
+            })
+            .collect();
+    }
+    if let Some(df) = tables.get("grouped_summary") {
+        let (st, cur, n, e, se, d) = (
+            texts(df, "status")?,
+            texts(df, "currency")?,
+            texts(df, "count")?,
+            texts(df, "expected")?,
+            texts(df, "settled")?,
+            texts(df, "difference")?,
+        );
+        for i in 0..df.height() {
+            out.variance.push(VarianceTotal {
+                status: st[i].clone(),
+                currency: cur[i].clone(),
+                count: n[i].parse().unwrap_or(0),
+                expected: decimal(&e[i]),
+                settled: decimal(&se[i]),
+                difference: decimal(&d[i]),
+            });
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Breaks read from the `grouped` table get what finance needs in the CSV: settled (partner)
+/// and expected (ERP) beside the difference, the components, and the input file and first
+/// line the order's lines came from.
+pub fn detail_breaks(
+    p: &Pipeline,
+    spec: &crate::config::compile::BreaksTable,
+    df: &DataFrame,
+    file: &str,
+    breaks: &mut [crate::report::model::Break],
+) -> PolarsResult<()> {
+    let needed = ["settled", "expected", "components", "first_line"];
+    if p.group_reconcile.is_none() || needed.iter().any(|c| df.column(c).is_err()) {
+        return Ok(());
+    }
+    let status = texts(df, &spec.status)?;
+    let (settled, expected, components, first) = (
+        texts(df, "settled")?,
+        texts(df, "expected")?,
+        texts(df, "components")?,
+        texts(df, "first_line")?,
+    );
+    let rows = (0..df.height()).filter(|&r| !spec.ok.contains(&status[r]));
+    for (b, row) in breaks.iter_mut().zip(rows) {
+        if let Some(m) = b.measures.first_mut() {
+            // amount_partner is what was settled, amount_erp what the ERP expected.
+            m.name = "amount".into();
+            m.partner = Some(decimal(&settled[row]));
+            m.erp = (!expected[row].is_empty()).then(|| decimal(&expected[row]));
+        }
+        b.keys.push(("components".into(), components[row].clone()));
+        // An order nothing settled yet has no line in the file.
+        let from = if first[row].is_empty() { "" } else { file };
+        b.keys.push(("source_file".into(), from.to_string()));
+        b.keys.push(("source_line".into(), first[row].clone()));
+    }
+    Ok(())
 }
 
 /// Adds `grouped`, `grouped_summary` and `journal` to `tables` as the pipeline asks; the

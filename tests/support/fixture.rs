@@ -114,5 +114,6 @@ pub fn sample_report() -> RunReport {
         quarantined: vec![note("garbage<b>.csv", "not UTF-8 & not CSV")],
         rerun: None,
         acknowledgements: vec![],
+        settlement: None,
     }
 }

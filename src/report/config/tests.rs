@@ -32,6 +32,7 @@ fn report(breaks: usize, issues: usize, diff: &str) -> RunReport {
         quarantined: vec![],
         rerun: None,
         acknowledgements: vec![],
+        settlement: None,
     }
 }
 
