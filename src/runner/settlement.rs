@@ -54,8 +54,10 @@ pub fn load(
     refs: &HashMap<String, DataFrame>,
 ) -> PolarsResult<Loaded> {
     let components = Components::for_layout(s.layout, &s.components);
-    let read = settlement::read(file, s.layout, bytes, &components);
-    let mut issues = read.issues.clone();
+    // Lines are rendered as they are read: a large file's lines are never all held.
+    let (mut read, lines_csv, line_sources) =
+        settlement::read_lines_csv(file, s.layout, bytes, &components);
+    let mut issues = std::mem::take(&mut read.issues);
     if s.unfooted == Unfooted::Warn {
         for i in issues.iter_mut().filter(|i| i.rule == "control-total") {
             i.severity = Severity::Warning;
@@ -77,15 +79,15 @@ pub fn load(
     } else {
         unfooted.map(|i| format!("{} (control-total)", i.message))
     };
-    let (lines_csv, summary_csv) = (read.lines_csv(), read.summary_csv());
-    let source_lines: Vec<u64> = match s.table.as_str() {
-        "settlement_lines" => read.lines.iter().map(|l| l.source_line).collect(),
-        _ => read.summaries.iter().map(|l| l.source_line).collect(),
+    let summary_csv = read.summary_csv();
+    let (input_csv, other_name, other_csv, source_lines) = match s.table.as_str() {
+        "settlement_lines" => (lines_csv, "settlement_summary", summary_csv, line_sources),
+        _ => {
+            let sources = read.summaries.iter().map(|l| l.source_line).collect();
+            (summary_csv, "settlement_lines", lines_csv, sources)
+        }
     };
-    let (input_csv, other_name, other_csv) = match s.table.as_str() {
-        "settlement_lines" => (lines_csv, "settlement_summary", summary_csv),
-        _ => (summary_csv, "settlement_lines", lines_csv),
-    };
+    drop(read);
     let mut validated = load_table(
         file,
         &input_csv,

@@ -9,10 +9,18 @@ use super::money::{currency_scale, fits_scale, from_minor, parse_amount};
 use super::{Layout, Line, Settlement, Summary};
 use crate::issue::Issue;
 
-pub(super) fn read(file: &str, layout: Layout, bytes: &[u8]) -> Settlement {
+/// Reads `bytes` as `layout`: each line handed to `sink` as it is read (a large file's lines
+/// are never all held), the summaries and problems returned.
+pub(super) fn read(
+    file: &str,
+    layout: Layout,
+    bytes: &[u8],
+    sink: &mut dyn FnMut(Line),
+) -> Settlement {
     let mut r = Reader {
         file,
         out: Settlement::default(),
+        sink,
     };
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match layout {
@@ -136,7 +144,9 @@ pub(super) fn default_components(layout: Layout) -> &'static [(&'static str, &'s
 
 struct Reader<'f> {
     file: &'f str,
+    /// Summaries and issues (lines go to `sink`).
     out: Settlement,
+    sink: &'f mut dyn FnMut(Line),
 }
 
 /// A record with its 1-based line and its header's positions.
@@ -413,7 +423,7 @@ impl Reader<'_> {
             };
             if v2 {
                 if let Some(a) = self.amount(&r, "amount", &currency, true) {
-                    self.out.lines.push(Line {
+                    (self.sink)(Line {
                         amount_type: r.get("amount-type").into(),
                         description: r.get("amount-description").into(),
                         amount: a,
@@ -427,7 +437,7 @@ impl Reader<'_> {
                             "" => String::new(),
                             k => r.get(k).to_string(),
                         };
-                        self.out.lines.push(Line {
+                        (self.sink)(Line {
                             amount_type: column.trim_end_matches("-amount").into(),
                             description,
                             amount: a,
@@ -557,14 +567,14 @@ impl Reader<'_> {
                 source_line: r.line,
             };
             if gross.is_some() {
-                self.out.lines.push(Line {
+                (self.sink)(Line {
                     amount_type: p.gross_name.into(),
                     amount: g,
                     ..base.clone()
                 });
             }
             if fee.is_some_and(|f| !f.is_zero()) {
-                self.out.lines.push(Line {
+                (self.sink)(Line {
                     amount_type: "fee".into(),
                     amount: -f,
                     ..base
@@ -660,7 +670,7 @@ impl Reader<'_> {
                     };
                     if let Some(g) = gross {
                         *section_sum.entry(currency.clone()).or_default() += g;
-                        self.out.lines.push(Line {
+                        (self.sink)(Line {
                             amount_type: "gross".into(),
                             amount: g,
                             ..base.clone()
@@ -668,7 +678,7 @@ impl Reader<'_> {
                     }
                     if let Some(f) = fee.filter(|f| !f.is_zero()) {
                         *section_sum.entry(fee_currency.clone()).or_default() += f;
-                        self.out.lines.push(Line {
+                        (self.sink)(Line {
                             amount_type: "fee".into(),
                             amount: f,
                             currency: fee_currency,

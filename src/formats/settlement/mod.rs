@@ -203,10 +203,25 @@ pub fn check_overrides(overrides: &BTreeMap<String, String>) -> Vec<String> {
 /// Reads `bytes` as `layout`: lines with their components (unmapped types are warnings and
 /// land in `other`), and one summary per settlement and currency with its footing.
 pub fn read(file: &str, layout: Layout, bytes: &[u8], components: &Components) -> Settlement {
-    let mut s = layouts::read(file, layout, bytes);
+    let mut lines = Vec::new();
+    let mut s = read_each(file, layout, bytes, components, &mut |l| lines.push(l));
+    s.lines = lines;
+    s
+}
+
+/// [`read`] handing each line, with its component, to `each` instead of keeping it: the
+/// returned `Settlement` has no lines (its summaries and issues are complete).
+pub fn read_each(
+    file: &str,
+    layout: Layout,
+    bytes: &[u8],
+    components: &Components,
+    each: &mut dyn FnMut(Line),
+) -> Settlement {
     let mut unmapped: BTreeMap<String, (u64, usize)> = BTreeMap::new();
-    for line in &mut s.lines {
-        match components.component(line) {
+    let mut sums: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    let mut sink = |mut line: Line| {
+        match components.component(&line) {
             Some(c) => line.component = c.to_string(),
             None => {
                 line.component = "other".into();
@@ -215,7 +230,18 @@ pub fn read(file: &str, layout: Layout, bytes: &[u8], components: &Components) -
                 e.1 += 1;
             }
         }
-    }
+        match sums.get_mut(&(line.settlement_id.clone(), line.currency.clone())) {
+            Some(sum) => *sum += line.amount,
+            None => {
+                sums.insert(
+                    (line.settlement_id.clone(), line.currency.clone()),
+                    line.amount,
+                );
+            }
+        }
+        each(line);
+    };
+    let mut s = layouts::read(file, layout, bytes, &mut sink);
     for (key, (first, count)) in unmapped {
         s.issues.push(
             Issue::error(
@@ -230,20 +256,51 @@ pub fn read(file: &str, layout: Layout, bytes: &[u8], components: &Components) -
             .warning(),
         );
     }
-    foot(file, &mut s);
+    foot(file, &mut s, sums);
     s
+}
+
+/// `settlement_lines` as CSV as the lines are read, with each row's source line: the
+/// settlement's summaries and issues, the CSV, and the source lines in row order.
+pub fn read_lines_csv(
+    file: &str,
+    layout: Layout,
+    bytes: &[u8],
+    components: &Components,
+) -> (Settlement, Vec<u8>, Vec<u64>) {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(LINE_COLUMNS);
+    let mut source_lines = Vec::new();
+    let s = read_each(file, layout, bytes, components, &mut |l| {
+        source_lines.push(l.source_line);
+        write_line(&mut w, &l);
+    });
+    (s, w.into_inner().unwrap_or_default(), source_lines)
+}
+
+fn write_line(w: &mut csv::Writer<Vec<u8>>, l: &Line) {
+    let scale = currency_scale(&l.currency);
+    let _ = w.write_record([
+        l.settlement_id.as_str(),
+        &l.posted_at,
+        &l.order_ref,
+        &l.merchant_order_ref,
+        &l.transaction_type,
+        &l.amount_type,
+        &l.description,
+        &l.component,
+        &l.sku,
+        &l.quantity.map(|q| q.to_string()).unwrap_or_default(),
+        &money::render(l.amount, scale),
+        &l.currency,
+        &l.source_line.to_string(),
+    ]);
 }
 
 /// Sums the lines of each settlement and currency into its summary; a summary that does not
 /// foot is an error naming the settlement, the reported and computed totals and the
 /// difference. Lines of a settlement and currency with no summary get one (no control total).
-fn foot(file: &str, s: &mut Settlement) {
-    let mut sums: BTreeMap<(String, String), Decimal> = BTreeMap::new();
-    for l in &s.lines {
-        *sums
-            .entry((l.settlement_id.clone(), l.currency.clone()))
-            .or_default() += l.amount;
-    }
+fn foot(file: &str, s: &mut Settlement, mut sums: BTreeMap<(String, String), Decimal>) {
     for sum in &mut s.summaries {
         let key = (sum.settlement_id.clone(), sum.currency.clone());
         sum.computed_total = sums.remove(&key).unwrap_or_default();
@@ -325,22 +382,7 @@ impl Settlement {
         let mut w = csv::Writer::from_writer(Vec::new());
         let _ = w.write_record(LINE_COLUMNS);
         for l in &self.lines {
-            let scale = currency_scale(&l.currency);
-            let _ = w.write_record([
-                l.settlement_id.as_str(),
-                &l.posted_at,
-                &l.order_ref,
-                &l.merchant_order_ref,
-                &l.transaction_type,
-                &l.amount_type,
-                &l.description,
-                &l.component,
-                &l.sku,
-                &l.quantity.map(|q| q.to_string()).unwrap_or_default(),
-                &money::render(l.amount, scale),
-                &l.currency,
-                &l.source_line.to_string(),
-            ]);
+            write_line(&mut w, l);
         }
         w.into_inner().unwrap_or_default()
     }
