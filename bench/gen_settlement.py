@@ -37,7 +37,10 @@ def main():
                  ("fees_only", 20), ("currency_mismatch", 20), ("awaiting_settlement", 80)]
     unknown = max(1, orders // 50)
     settled_orders = orders + unknown
-    per_order = max(3, lines // max(1, settled_orders))
+    # Orders that settle (all but the ~8% awaiting settlement) get 3 or more lines each, so
+    # that the file holds about `lines` lines.
+    mean = max(3.0, lines / max(1, int(settled_orders * 0.92)))
+    base, frac = int(mean), mean - int(mean)
     status_of = []
     for _ in range(orders):
         r = rnd.randrange(1000)
@@ -77,6 +80,7 @@ def main():
     for i in range(settled_orders):
         oid = f"111-{i:07d}-{rnd.randrange(10**7):07d}"
         status = status_of[i] if i < orders else "unknown_order"
+        per_order = base + (1 if rnd.random() < frac else 0)
         sku = f"SKU-{rnd.randrange(50000):05d}"
         n_items = max(1, per_order - 2)
         prices = [rnd.randrange(500, 20000) for _ in range(n_items)]
