@@ -32,6 +32,13 @@ fn demo_home() -> Home {
     let pipeline = root.join(format!("pipelines/{PIPELINE}.toml"));
     let toml = std::fs::read_to_string(&pipeline).expect("pipeline");
     std::fs::write(&pipeline, toml.replace("[erp]\n", "[erp]\nwait_secs = 0\n")).expect("write");
+    // The battery counts the inventory pipeline's runs: the demo's settlement stays out.
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(root.join(rel)).expect("remove the settlement demo");
+    }
     Home { _dir: dir, root }
 }
 

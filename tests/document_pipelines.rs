@@ -401,6 +401,13 @@ fn atp_is_published_as_an_846_that_reads_back_to_the_same_rows() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     assert!(tallyman(root, &["demo", "--no-run"]).status.success());
+    // Run ids are per home: the demo's settlement would take r000002.
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(root.join(rel)).unwrap();
+    }
     let pipeline = root.join("pipelines/inventory_3pl.toml");
     let text = std::fs::read_to_string(&pipeline).unwrap().replace(
         "[report]",

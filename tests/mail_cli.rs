@@ -41,7 +41,19 @@ fn demo_home() -> Home {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().to_path_buf();
     ok(&tallyman(&root, &["demo", "--no-run"]));
+    inventory_only(&root);
     Home { _dir: dir, root }
+}
+
+/// Takes the demo's settlement pipeline out of a demo home: these tests are about the
+/// inventory pipeline's report (the settlement's is tested in tests/settlement_cli.rs).
+fn inventory_only(root: &Path) {
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(root.join(rel)).expect("remove the settlement demo");
+    }
 }
 
 /// Points the home's mail at a plain-text SMTP server on 127.0.0.1.
@@ -204,11 +216,23 @@ fn demo_spools_one_eml_whose_numbers_are_the_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path();
     let out = ok(&tallyman(root, &["demo"]));
-    assert!(out.contains("mail: 1 spooled to outbox/mail"), "{out}");
+    // The inventory pipeline's report and the settlement pipeline's.
+    assert!(out.contains("mail: 2 spooled to outbox/mail"), "{out}");
     let files = spooled(root);
-    assert_eq!(files.len(), 1, "{files:?}");
-    let mail = parse_mail(&std::fs::read(&files[0]).expect("read eml"));
-    assert_report_matches_run(root, &mail);
+    assert_eq!(files.len(), 2, "{files:?}");
+    let mails: Vec<ParsedMail> = files
+        .iter()
+        .map(|f| parse_mail(&std::fs::read(f).expect("read eml")))
+        .collect();
+    let (inventory, settlement): (Vec<_>, Vec<_>) = mails.into_iter().partition(|m| {
+        m.header("Subject")
+            .is_some_and(|s| s.contains("inventory_3pl"))
+    });
+    assert_report_matches_run(root, &inventory[0]);
+    assert_eq!(
+        settlement[0].header("Subject"),
+        Some("[tallyman] settlement_amazon_v2 2026-11-25: 5 breaks, 1 issue")
+    );
 
     let listed = ok(&tallyman(root, &["mail"]));
     assert!(
@@ -218,7 +242,7 @@ fn demo_spools_one_eml_whose_numbers_are_the_runs() {
     // Nothing new to process: no second message.
     ok(&tallyman(root, &["run"]));
     ok(&tallyman(root, &["mail", "flush"]));
-    assert_eq!(spooled(root).len(), 1);
+    assert_eq!(spooled(root).len(), 2);
 }
 
 /// A crash after the run's end is recorded but before its report is queued (a failpoint aborts
@@ -268,9 +292,9 @@ fn a_crash_before_the_report_is_queued_loses_no_report() {
 
 #[test]
 fn a_rerun_archives_its_own_report_for_comparison() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let root = dir.path();
-    ok(&tallyman(root, &["demo"]));
+    let home = demo_home();
+    let root = home.root.as_path();
+    ok(&tallyman(root, &["run"]));
     let rerun = |reason: &str| {
         ok(&tallyman(
             root,

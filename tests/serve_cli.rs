@@ -40,6 +40,13 @@ fn demo_home() -> Home {
     let root = dir.path().to_path_buf();
     let o = tallyman(&root, &["demo", "--no-run"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The daemon's counts are the inventory pipeline's: no settlement demo.
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(root.join(rel)).unwrap();
+    }
     let path = root.join(DROP).join(DEMO);
     let demo = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_file(&path).unwrap();

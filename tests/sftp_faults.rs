@@ -97,6 +97,13 @@ fn sftp_home(
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     assert!(tallyman(&root, &["demo", "--no-run"]).status.success());
+    // These tests count the inventory pipeline's files and runs: no settlement demo.
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(root.join(rel)).unwrap();
+    }
     let local = root.join("inbox/inventory_3pl/stock_2026-11-25.csv");
     let bytes = std::fs::read(&local).unwrap();
     std::fs::remove_file(&local).unwrap();
@@ -450,6 +457,13 @@ fn two_upload_pushes_at_once_share_the_work_through_leases() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     assert!(tallyman(root, &["demo", "--no-run"]).status.success());
+    // These tests count the inventory pipeline's files and runs: no settlement demo.
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(root.join(rel)).unwrap();
+    }
     for f in std::fs::read_dir(root.join("inbox/inventory_3pl")).unwrap() {
         age(&f.unwrap().path());
     }

@@ -47,6 +47,13 @@ fn an_sftp_drop_is_fetched_processed_and_deleted_after_the_claim() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     assert!(tallyman(root, &["demo", "--no-run"]).status.success());
+    // These tests count the inventory pipeline's files and runs: no settlement demo.
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(root.join(rel)).unwrap();
+    }
     let local = root.join("inbox/inventory_3pl/stock_2026-11-25.csv");
     let bytes = std::fs::read(&local).unwrap();
     std::fs::remove_file(&local).unwrap();
@@ -126,6 +133,13 @@ fn demo_with_destination(server: &sshd::Sshd, folder: &Path) -> (tempfile::TempD
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     assert!(tallyman(&root, &["demo", "--no-run"]).status.success());
+    // These tests count the inventory pipeline's files and runs: no settlement demo.
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(root.join(rel)).unwrap();
+    }
     set_destination(&root, server, folder);
     for f in std::fs::read_dir(root.join("inbox/inventory_3pl")).unwrap() {
         age(&f.unwrap().path());
@@ -379,6 +393,13 @@ fn a_stalled_sftp_source_does_not_hold_up_other_pipelines() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     assert!(tallyman(root, &["demo", "--no-run"]).status.success());
+    // These tests count the inventory pipeline's files and runs: no settlement demo.
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(root.join(rel)).unwrap();
+    }
     let demo = std::fs::read_to_string(root.join("pipelines/inventory_3pl.toml")).unwrap();
     let source = format!(
         "[source.sftp]\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{}\"\nkey_file = \"{}\"\nknown_hosts = \"{}\"\nfolder = \"/outbound\"\nconnect_timeout_secs = 2\nio_timeout_secs = 2\npoll_secs = 1\n\n[input]",

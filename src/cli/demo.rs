@@ -45,10 +45,37 @@ const FILES: &[(&str, &str, bool)] = &[
         include_str!("../../demo/drop/inventory_3pl/stock_2026-11-25.csv"),
         true,
     ),
+    // Finance: an Amazon settlement (V2, EU numbers) against the ERP's orders extract.
+    (
+        "pipelines/settlement_amazon_v2.toml",
+        include_str!("../../pipelines/settlement_amazon_v2.toml"),
+        false,
+    ),
+    (
+        "schemas/settlement_lines.v1.json",
+        include_str!("../../schemas/settlement_lines.v1.json"),
+        false,
+    ),
+    (
+        "schemas/erp_orders.v1.json",
+        include_str!("../../schemas/erp_orders.v1.json"),
+        false,
+    ),
+    (
+        "inbox/erp/erp_orders_amazon_2026-11-25.csv",
+        include_str!("../../demo/erp/erp_orders_amazon_2026-11-25.csv"),
+        true,
+    ),
+    (
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+        include_str!("../../demo/drop/settlement_amazon_v2/settlement_2026-11-25.tsv"),
+        true,
+    ),
 ];
 
 const FOLDERS: &[&str] = &[
     "inbox/inventory_3pl",
+    "inbox/settlement_amazon_v2",
     "inbox/erp",
     "outbox",
     "archive",
@@ -93,7 +120,7 @@ pub fn run(home_dir: &Path, args: Args) -> Result<ExitCode> {
         },
     )?;
     println!(
-        "\nWhere to look:\n  outbox/erp/             the variance file and the ATP feed the ERP picks up\n  outbox/mail/            the exception report as an .eml (no SMTP relay in tallyman.toml, so spooled)\n  archive/inventory_3pl/  inputs, outputs, issues.csv, manifest.json, report.html/.csv per run\n  var/ledger.sqlite       the ledger: sqlite3 var/ledger.sqlite 'select * from runs'\n  tallyman runs           run history;  tallyman rerun inventory_3pl --date 2026-11-25 --reason demo\n  tallyman mail           the report mail queue"
+        "\nWhere to look:\n  outbox/erp/             the variance file and the ATP feed the ERP picks up\n  outbox/gl/              the settlement's journal for the general ledger (sums to the deposit)\n  outbox/finance/         every order of the settlement with its status (paid, short_paid, ...)\n  outbox/mail/            the exception report as an .eml (no SMTP relay in tallyman.toml, so spooled)\n  archive/inventory_3pl/  inputs, outputs, issues.csv, manifest.json, report.html/.csv per run\n  var/ledger.sqlite       the ledger: sqlite3 var/ledger.sqlite 'select * from runs'\n  tallyman runs           run history;  tallyman rerun inventory_3pl --date 2026-11-25 --reason demo\n  tallyman mail           the report mail queue"
     );
     Ok(code)
 }

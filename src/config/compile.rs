@@ -71,6 +71,8 @@ pub enum InputFormat {
     Xml {
         table: String,
     },
+    /// A marketplace or processor settlement (`formats::settlement` layouts).
+    Settlement(super::settlement::SettlementInput),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,6 +440,10 @@ pub struct Pipeline {
     pub schedule: Option<crate::daemon::schedule::Schedule>,
     /// When the partner's file is due (late-file alerts in `tallyman serve`).
     pub expected: Option<crate::daemon::expected::Expected>,
+    /// `[group_reconcile]`: many-to-one matching, giving the `grouped` table.
+    pub group_reconcile: Option<crate::engine::group_reconcile::GroupSpec>,
+    /// `[journal]`: the `journal` table of a settlement input.
+    pub journal: Option<crate::engine::journal::Accounts>,
 }
 
 /// The tables an X12 input can be mapped to (`formats::x12::table`).
@@ -730,10 +736,24 @@ pub fn compile(
                 }
             }
         }
+        ("settlement", table) => {
+            let mut problems = Vec::new();
+            let s = super::settlement::compile_input(
+                table.as_deref(),
+                raw.input.settlement.as_ref(),
+                &mut problems,
+            );
+            for (k, why) in problems {
+                errs.add(&k, why);
+            }
+            s.map_or(InputFormat::Csv, InputFormat::Settlement)
+        }
         (other, _) => {
             errs.add(
                 "input.format",
-                format!("`{other}` is not a format (supported: csv, x12, edifact, xml)"),
+                format!(
+                    "`{other}` is not a format (supported: csv, x12, edifact, xml, settlement)"
+                ),
             );
             InputFormat::Csv
         }
@@ -900,6 +920,7 @@ pub fn compile(
     });
     let mut tables: Vec<String> = BUILTIN_TABLES.iter().map(|s| s.to_string()).collect();
     tables.extend(raw.references.keys().cloned());
+    tables.extend(super::settlement::tables(&raw));
     for t in &raw.transforms {
         if tables.contains(&t.name) {
             errs.add(
@@ -1037,6 +1058,35 @@ pub fn compile(
             }
         },
     };
+    // Settlement sections (config/settlement.rs).
+    let (group_reconcile, journal) = {
+        let mut problems = Vec::new();
+        let group = raw
+            .group_reconcile
+            .as_ref()
+            .map(|g| super::settlement::compile_group(g, &mut problems));
+        if group.is_some() && raw.erp.is_none() {
+            problems.push(("group_reconcile".into(), "needs an [erp] extract".into()));
+        }
+        let journal = raw
+            .journal
+            .as_ref()
+            .map(|j| super::settlement::compile_journal(j, &mut problems));
+        let settlement = matches!(format, InputFormat::Settlement(_));
+        if journal.is_some() && !settlement {
+            problems.push(("journal".into(), "needs a settlement input".into()));
+        }
+        if raw.input.settlement.is_some() && raw.input.format != "settlement" {
+            problems.push((
+                "input.settlement".into(),
+                "only `format = \"settlement\"` reads a settlement layout".into(),
+            ));
+        }
+        for (k, why) in problems {
+            errs.add(&k, why);
+        }
+        (group, journal)
+    };
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -1097,6 +1147,8 @@ pub fn compile(
         config_sha256: hex::encode(Sha256::digest(text.as_bytes())),
         breaks,
         report,
+        group_reconcile,
+        journal,
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod compile;
 pub mod raw;
+pub mod settlement;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

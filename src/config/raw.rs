@@ -40,6 +40,10 @@ pub struct PipelineRaw {
     pub schedule: Option<String>,
     /// When the partner's file is due; a late or missing file raises one alert per window.
     pub expected: Option<crate::daemon::expected::ExpectedRaw>,
+    /// Many-to-one matching (settlement lines per order against the ERP).
+    pub group_reconcile: Option<super::settlement::GroupReconcileRaw>,
+    /// The general-ledger journal of a settlement input.
+    pub journal: Option<super::settlement::JournalRaw>,
 }
 
 fn utc() -> String {
@@ -91,6 +95,8 @@ pub struct InputRaw {
     /// For CSV: a pattern the file's last line must match (the partner's trailer record), e.g.
     /// `'^TRAILER,(?P<rows>\d+)$'`; with a `rows` group, the data rows must number that.
     pub trailer: Option<String>,
+    /// For `format = "settlement"`: the layout, footing policy and component overrides.
+    pub settlement: Option<super::settlement::SettlementInputRaw>,
 }
 
 fn csv() -> String {

@@ -1,5 +1,7 @@
 //! Transform and reconcile: DataFrames in, DataFrames out (pure).
 pub mod collect;
+pub mod group_reconcile;
+pub mod journal;
 pub mod pairing;
 pub mod reconcile;
 pub mod transform;

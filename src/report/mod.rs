@@ -10,6 +10,7 @@ pub mod mail;
 pub mod model;
 pub mod queue;
 pub mod render;
+mod render_settlement;
 
 pub use config::{
     ConfigError, MailRaw, MailSettings, ReportRaw, ReportRule, SendWhen, Threshold, TlsMode,

@@ -44,6 +44,48 @@ pub struct RunReport {
     /// extract, or failed on the pipeline's configuration until a rerun after the fix.
     #[serde(default)]
     pub held: Vec<FileNote>,
+    /// A settlement run's money (deposits and footing, components, variance per status): what
+    /// finance reads first. Absent for other pipelines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settlement: Option<SettlementMoney>,
+}
+
+/// What a settlement paid, and whether it adds up.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SettlementMoney {
+    pub deposits: Vec<Deposit>,
+    /// Per (currency, component), in that order.
+    pub components: Vec<ComponentTotal>,
+    /// Per (status, currency) of the many-to-one matching, in status order.
+    pub variance: Vec<VarianceTotal>,
+}
+
+/// One settlement and currency: the deposit (the file's control total) and the lines' sum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deposit {
+    pub settlement_id: String,
+    pub currency: String,
+    pub deposit: Decimal,
+    pub computed: Decimal,
+    pub difference: Decimal,
+    pub foots: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentTotal {
+    pub currency: String,
+    pub component: String,
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VarianceTotal {
+    pub status: String,
+    pub currency: String,
+    pub count: u64,
+    pub expected: Decimal,
+    pub settled: Decimal,
+    pub difference: Decimal,
 }
 
 /// Who replayed which run, and why (as recorded in the ledger).

@@ -182,7 +182,7 @@ fn measures_text(b: &Break) -> String {
 
 /// Rows as lines of columns padded to their widest cell: the first `numeric_from` columns
 /// left-aligned (labels), the rest right-aligned (amounts line up on their last digit).
-fn aligned(rows: &[Vec<String>], numeric_from: usize) -> Vec<String> {
+pub(super) fn aligned(rows: &[Vec<String>], numeric_from: usize) -> Vec<String> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -246,6 +246,8 @@ fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
         }
         let _ = writeln!(t);
     }
+    // A settlement's deposit and footing lead (render_settlement.rs).
+    super::render_settlement::text(r, &mut t);
     // Money leads: the net per currency over every key, amounts right-aligned.
     let net = r.net_by_currency();
     if !net.is_empty() {
@@ -424,6 +426,7 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
         }
         h.push_str("</ul>\n");
     }
+    super::render_settlement::html(r, &mut h);
     let net = r.net_by_currency();
     if !net.is_empty() {
         h.push_str("<h2>Money by currency</h2>\n<table border=\"1\" cellpadding=\"4\"><tr><th>Currency</th><th>Partner</th><th>ERP</th><th>Difference</th></tr>\n");
@@ -570,6 +573,7 @@ mod tests {
             rerun: None,
             acknowledgements: vec![],
             held: vec![],
+            settlement: None,
         }
     }
 

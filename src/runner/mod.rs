@@ -10,6 +10,7 @@ pub mod process;
 pub mod report;
 pub mod rerun;
 pub mod resume;
+pub mod settlement;
 pub mod sftp_source;
 pub mod tables;
 pub mod x12_ack;

@@ -30,6 +30,7 @@ pub fn plan(p: &Pipeline, file: &str) -> Vec<ConfigError> {
         InputFormat::X12 { table }
         | InputFormat::Edifact { table }
         | InputFormat::Xml { table } => document_columns(table),
+        InputFormat::Settlement(s) => Some(super::settlement::plan_columns(s)),
     };
     let mut sides = vec![("input".to_string(), &p.schema, input_columns)];
     sides.extend(p.erp.iter().map(|e| ("erp".to_string(), &e.schema, None)));
@@ -59,6 +60,9 @@ pub fn plan(p: &Pipeline, file: &str) -> Vec<ConfigError> {
             }
             Err(e) => return vec![problem("reconcile", e.to_string())],
         }
+    }
+    if let Err(why) = super::settlement::plan_tables(p, &mut tables) {
+        return vec![problem("group_reconcile", why)];
     }
     match run_transforms(&tables, &p.transforms) {
         Ok(produced) => tables.extend(produced),

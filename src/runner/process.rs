@@ -135,6 +135,8 @@ struct Run<'a> {
     reconciled: Option<DataFrame>,
     /// The pipeline's `[breaks]` table, for the report.
     breaks_table: Option<DataFrame>,
+    /// A settlement run's money for the report (runner/settlement.rs).
+    settlement_money: Option<crate::report::model::SettlementMoney>,
     /// The archive copies of the ERP extract and references, written one after another on a
     /// background thread while the data is checked (their fsyncs cost disk time, not CPU time).
     copies: Option<JoinHandle<Result<(), StoreError>>>,
@@ -286,6 +288,7 @@ pub fn process_run(
         },
         reconciled: None,
         breaks_table: None,
+        settlement_money: None,
         copies: None,
         hashes: Vec::new(),
         // A new file was hashed as it landed (the same bytes were moved here); a rerun's
@@ -369,6 +372,7 @@ pub fn process_run(
     let tables = super::report::ReportTables {
         reconciled: run.reconciled.as_ref(),
         breaks: run.breaks_table.as_ref(),
+        settlement: run.settlement_money.as_ref(),
     };
     match super::report::build_report(ledger, p, &outcome, tables, &[]) {
         Ok(report) => {
@@ -723,6 +727,18 @@ impl Run<'_> {
                 &refs,
                 &|| bytes.release(),
             ),
+            // Settlement layouts (runner/settlement.rs): read, footed, then validated.
+            InputFormat::Settlement(s) => {
+                let read =
+                    super::settlement::load(&self.file, &bytes, s, &p.schema, p.if_empty, &refs)
+                        .map_err(|e| data(p, e))?;
+                self.issues.extend(read.issues);
+                if let Some(why) = read.reject {
+                    return Ok(Step::Reject(why));
+                }
+                tables.insert(read.other.0, read.other.1);
+                Ok(read.validated)
+            }
             InputFormat::X12 { table }
             | InputFormat::Edifact { table }
             | InputFormat::Xml { table } => {
@@ -837,6 +853,11 @@ impl Run<'_> {
             tables.insert("erp".into(), erp_table);
         }
         tables.insert("input".into(), good);
+        // `[group_reconcile]` and `[journal]` (runner/settlement.rs).
+        for (status, n) in super::settlement::derive(p, &mut tables).map_err(|e| data(p, e))? {
+            self.manifest.reconciliation.insert(status, n as u64);
+        }
+        self.settlement_money = super::settlement::money(p, &tables).map_err(|e| data(p, e))?;
         // A side nothing reads after reconcile is handed over, so its columns go as they are
         // gathered; one still needed is shared (a clone shares the buffers).
         let mut hand_over = |name: &str| match is_used(p, name, true) {
@@ -955,6 +976,8 @@ fn keep_needed(p: &Pipeline, table: &str, df: DataFrame) -> PolarsResult<DataFra
             side_columns.extend(&r.carry_erp);
         }
     }
+    let settlement = super::settlement::needed_columns(p, table);
+    side_columns.extend(&settlement);
     let star = regex::Regex::new(r"(?i)(\bselect|\bdistinct|,|\.)\s*\*");
     if p.outputs.iter().any(|o| o.table == table)
         || p.breaks.as_ref().is_some_and(|b| b.table == table)

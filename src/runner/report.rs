@@ -218,6 +218,7 @@ pub fn queue_late_alert(
         rerun: None,
         acknowledgements: Vec::new(),
         held: Vec::new(),
+        settlement: None,
     };
     let rendered =
         render(&report, &rule.subject, &RenderOptions::default()).map_err(|e| e.to_string())?;
@@ -298,6 +299,8 @@ pub struct ReportTables<'a> {
     pub reconciled: Option<&'a DataFrame>,
     /// The pipeline's `[breaks]` table.
     pub breaks: Option<&'a DataFrame>,
+    /// A settlement run's money (`runner::settlement::money`).
+    pub settlement: Option<&'a crate::report::model::SettlementMoney>,
 }
 
 /// The report of one run (pure apart from reading the run's file row from the ledger).
@@ -357,7 +360,8 @@ pub fn build_report(
         .manifest
         .as_ref()
         .map(|m| &m.reconciliation)
-        .filter(|r| !r.is_empty())
+        // `[group_reconcile]` counts its own statuses (shown with the settlement's money).
+        .filter(|r| !r.is_empty() && p.reconcile.is_some())
         .map(|r| {
             let n = |s: ReconStatus| r.get(s.as_str()).copied().unwrap_or(0);
             StatusCounts {
@@ -376,6 +380,8 @@ pub fn build_report(
     // those are the breaks the report, its subject and `when` go by.
     if let (Some(spec), Some(df)) = (&p.breaks, tables.breaks) {
         breaks = breaks_from_table(spec, df)?;
+        // Many-to-one matching: what was expected and settled, and where it came from.
+        super::settlement::detail_breaks(p, spec, df, &outcome.file, &mut breaks)?;
     }
     Ok(RunReport {
         pipeline: p.id.clone(),
@@ -402,6 +408,7 @@ pub fn build_report(
             .map(|o| o.name.clone())
             .collect(),
         held,
+        settlement: tables.settlement.cloned(),
     })
 }
 

@@ -166,7 +166,7 @@ impl<'a> Document<'a> {
     pub fn parse(format: &InputFormat, bytes: &'a [u8]) -> Option<Document<'a>> {
         use crate::formats::{edifact, x12, xml};
         match format {
-            InputFormat::Csv => None,
+            InputFormat::Csv | InputFormat::Settlement(_) => None,
             InputFormat::X12 { .. } => Some(Document::X12(x12::parse(bytes))),
             InputFormat::Edifact { .. } => Some(Document::Edifact(edifact::parse(bytes))),
             InputFormat::Xml { .. } => Some(Document::Xml(Box::new(xml::parse(bytes)))),

@@ -115,5 +115,6 @@ pub fn sample_report() -> RunReport {
         rerun: None,
         acknowledgements: vec![],
         held: vec![],
+        settlement: None,
     }
 }

@@ -33,6 +33,7 @@ fn report(breaks: usize, issues: usize, diff: &str) -> RunReport {
         rerun: None,
         acknowledgements: vec![],
         held: vec![],
+        settlement: None,
     }
 }
 

@@ -1,0 +1,343 @@
+//! Settlement inputs in a run: the layout read into `settlement_lines` and
+//! `settlement_summary` (both validated against a schema like any CSV), the footing policy, and
+//! the tables derived after validation: `grouped` and `grouped_summary` (`[group_reconcile]`)
+//! and `journal` (`[journal]`). Also the same on empty tables for `tallyman check`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use polars::prelude::*;
+use rust_decimal::Decimal;
+
+use super::tables::load_table;
+use crate::config::settlement::{SettlementInput, Unfooted};
+use crate::config::{InputFormat, Pipeline};
+use crate::engine::group_reconcile::{group_reconcile, STATUSES};
+use crate::engine::journal::journal;
+use crate::formats::csv::{Dialect, IfEmpty};
+use crate::formats::settlement::{self, Components, LINE_COLUMNS, SUMMARY_COLUMNS};
+use crate::issue::{Issue, Severity};
+use crate::report::model::{ComponentTotal, Deposit, SettlementMoney, VarianceTotal};
+use crate::schema::validate::Validated;
+use crate::schema::TableSchema;
+
+/// The built-in schema of the table that is not the pipeline's input.
+const LINES_SCHEMA: &str = include_str!("../../schemas/settlement_lines.v1.json");
+const SUMMARY_SCHEMA: &str = include_str!("../../schemas/settlement_summary.v1.json");
+
+fn builtin(name: &str) -> PolarsResult<TableSchema> {
+    let text = match name {
+        "settlement_lines" => LINES_SCHEMA,
+        _ => SUMMARY_SCHEMA,
+    };
+    TableSchema::from_json(name, text).map_err(|e| polars_err!(ComputeError: "{}", e))
+}
+
+/// A settlement file read and validated.
+pub struct Loaded {
+    /// The pipeline's input table (`[input] table`), validated against its schema.
+    pub validated: Validated,
+    /// The other table (`settlement_summary` or `settlement_lines`), by name.
+    pub other: (String, DataFrame),
+    /// Layout problems: unmapped types, unreadable amounts, control totals.
+    pub issues: Vec<Issue>,
+    /// Why the file is refused, when it is.
+    pub reject: Option<String>,
+}
+
+/// Reads `bytes` as the pipeline's layout and validates the input table against `schema`.
+pub fn load(
+    file: &str,
+    bytes: &[u8],
+    s: &SettlementInput,
+    schema: &TableSchema,
+    if_empty: IfEmpty,
+    refs: &HashMap<String, DataFrame>,
+) -> PolarsResult<Loaded> {
+    let components = Components::for_layout(s.layout, &s.components);
+    // Lines are rendered as they are read: a large file's lines are never all held.
+    let (mut read, lines_csv, line_sources) =
+        settlement::read_lines_csv(file, s.layout, bytes, &components);
+    let mut issues = std::mem::take(&mut read.issues);
+    if s.unfooted == Unfooted::Warn {
+        for i in issues.iter_mut().filter(|i| i.rule == "control-total") {
+            i.severity = Severity::Warning;
+        }
+    }
+    let unreadable = issues
+        .iter()
+        .filter(|i| i.severity == Severity::Error && i.rule != "control-total")
+        .count();
+    let unfooted = issues
+        .iter()
+        .find(|i| i.severity == Severity::Error && i.rule == "control-total");
+    // A line that could not be read would leave every total wrong: the file is refused.
+    let reject = if unreadable > 0 {
+        Some(format!(
+            "{unreadable} error(s) reading the {} settlement; the file is not processed",
+            s.layout.name()
+        ))
+    } else {
+        unfooted.map(|i| format!("{} (control-total)", i.message))
+    };
+    let summary_csv = read.summary_csv();
+    let (input_csv, other_name, other_csv, source_lines) = match s.table.as_str() {
+        "settlement_lines" => (lines_csv, "settlement_summary", summary_csv, line_sources),
+        _ => {
+            let sources = read.summaries.iter().map(|l| l.source_line).collect();
+            (summary_csv, "settlement_lines", lines_csv, sources)
+        }
+    };
+    drop(read);
+    let mut validated = load_table(
+        file,
+        &input_csv,
+        schema,
+        &Dialect::default(),
+        if_empty,
+        refs,
+    )?;
+    // Lines of the rendered table mean nothing to the partner: point at the source line.
+    for i in validated
+        .issues
+        .iter_mut()
+        .chain(validated.fatal.iter_mut())
+    {
+        if let Some(line) = i.line {
+            let row = (line as usize).saturating_sub(2);
+            i.line = source_lines.get(row).copied().filter(|l| *l > 0);
+        }
+    }
+    let other_schema = builtin(other_name)?;
+    let other = load_table(
+        file,
+        &other_csv,
+        &other_schema,
+        &Dialect::default(),
+        IfEmpty::Allow,
+        &HashMap::new(),
+    )?;
+    if let Some(f) = other.fatal.first() {
+        polars_bail!(ComputeError: "the built-in {} table is unusable: {}", other_name, f);
+    }
+    Ok(Loaded {
+        validated,
+        other: (other_name.to_string(), other.good_rows()?),
+        issues,
+        reject,
+    })
+}
+
+/// The columns of `table` (`input` or `erp`) the settlement steps read, so that they are kept
+/// after validation.
+pub fn needed_columns(p: &Pipeline, table: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Some(g) = &p.group_reconcile {
+        match table {
+            "input" => out.extend(g.partner_columns().into_iter().cloned()),
+            _ => out.extend(g.erp_columns().into_iter().cloned()),
+        }
+    }
+    // The journal and the report's money read these of the lines.
+    if matches!(p.format, InputFormat::Settlement(_)) && table == "input" {
+        out.extend(["settlement_id", "currency", "component", "amount"].map(String::from));
+    }
+    out
+}
+
+fn texts(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
+    let c = df.column(name)?.cast(&DataType::String)?;
+    Ok(c.str()?
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect())
+}
+
+fn decimal(s: &str) -> Decimal {
+    s.parse().unwrap_or_default()
+}
+
+/// The report's money of a settlement run: deposits and footing (from `settlement_summary`),
+/// totals per currency and component (from the lines), variance per status (from
+/// `grouped_summary`). `None` for other pipelines.
+pub fn money(
+    p: &Pipeline,
+    tables: &BTreeMap<String, DataFrame>,
+) -> PolarsResult<Option<SettlementMoney>> {
+    let InputFormat::Settlement(s) = &p.format else {
+        return Ok(None);
+    };
+    let (lines, summary) = match s.table.as_str() {
+        "settlement_lines" => ("input", "settlement_summary"),
+        _ => ("settlement_lines", "input"),
+    };
+    let mut out = SettlementMoney::default();
+    if let Some(df) = tables.get(summary) {
+        let (id, cur, rep, comp, diff) = (
+            texts(df, "settlement_id")?,
+            texts(df, "currency")?,
+            texts(df, "reported_total")?,
+            texts(df, "computed_total")?,
+            texts(df, "difference")?,
+        );
+        for i in 0..df.height() {
+            let computed = decimal(&comp[i]);
+            let deposit = match rep[i].as_str() {
+                "" => computed,
+                r => decimal(r),
+            };
+            out.deposits.push(Deposit {
+                settlement_id: id[i].clone(),
+                currency: cur[i].clone(),
+                deposit,
+                computed,
+                difference: decimal(&diff[i]),
+                foots: decimal(&diff[i]).is_zero(),
+            });
+        }
+    }
+    if let Some(df) = tables.get(lines) {
+        let (cur, comp, amount) = (
+            texts(df, "currency")?,
+            texts(df, "component")?,
+            texts(df, "amount")?,
+        );
+        let mut by: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+        for i in 0..df.height() {
+            *by.entry((cur[i].clone(), comp[i].clone())).or_default() += decimal(&amount[i]);
+        }
+        out.components = by
+            .into_iter()
+            .map(|((currency, component), amount)| ComponentTotal {
+                currency,
+                component,
+                amount,
+            })
+            .collect();
+    }
+    if let Some(df) = tables.get("grouped_summary") {
+        let (st, cur, n, e, se, d) = (
+            texts(df, "status")?,
+            texts(df, "currency")?,
+            texts(df, "count")?,
+            texts(df, "expected")?,
+            texts(df, "settled")?,
+            texts(df, "difference")?,
+        );
+        for i in 0..df.height() {
+            out.variance.push(VarianceTotal {
+                status: st[i].clone(),
+                currency: cur[i].clone(),
+                count: n[i].parse().unwrap_or(0),
+                expected: decimal(&e[i]),
+                settled: decimal(&se[i]),
+                difference: decimal(&d[i]),
+            });
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Breaks read from the `grouped` table get what finance needs in the CSV: settled (partner)
+/// and expected (ERP) beside the difference, the components, and the input file and first
+/// line the order's lines came from.
+pub fn detail_breaks(
+    p: &Pipeline,
+    spec: &crate::config::compile::BreaksTable,
+    df: &DataFrame,
+    file: &str,
+    breaks: &mut [crate::report::model::Break],
+) -> PolarsResult<()> {
+    let needed = ["settled", "expected", "components", "first_line"];
+    if p.group_reconcile.is_none() || needed.iter().any(|c| df.column(c).is_err()) {
+        return Ok(());
+    }
+    let status = texts(df, &spec.status)?;
+    let (settled, expected, components, first) = (
+        texts(df, "settled")?,
+        texts(df, "expected")?,
+        texts(df, "components")?,
+        texts(df, "first_line")?,
+    );
+    let rows = (0..df.height()).filter(|&r| !spec.ok.contains(&status[r]));
+    for (b, row) in breaks.iter_mut().zip(rows) {
+        if let Some(m) = b.measures.first_mut() {
+            // amount_partner is what was settled, amount_erp what the ERP expected.
+            m.name = "amount".into();
+            m.partner = Some(decimal(&settled[row]));
+            m.erp = (!expected[row].is_empty()).then(|| decimal(&expected[row]));
+        }
+        b.keys.push(("components".into(), components[row].clone()));
+        // An order nothing settled yet has no line in the file.
+        let from = if first[row].is_empty() { "" } else { file };
+        b.keys.push(("source_file".into(), from.to_string()));
+        b.keys.push(("source_line".into(), first[row].clone()));
+    }
+    Ok(())
+}
+
+/// Adds `grouped`, `grouped_summary` and `journal` to `tables` as the pipeline asks; the
+/// count of groups per status (for the manifest).
+pub fn derive(
+    p: &Pipeline,
+    tables: &mut BTreeMap<String, DataFrame>,
+) -> PolarsResult<BTreeMap<String, usize>> {
+    let mut counts = BTreeMap::new();
+    if let (Some(spec), Some(input), Some(erp)) =
+        (&p.group_reconcile, tables.get("input"), tables.get("erp"))
+    {
+        let g = group_reconcile(input, erp, spec)?;
+        let status = g.table.column("status")?.str()?.clone();
+        for s in STATUSES {
+            counts.insert(
+                s.to_string(),
+                status.iter().filter(|v| *v == Some(s)).count(),
+            );
+        }
+        tables.insert("grouped".into(), g.table);
+        tables.insert("grouped_summary".into(), g.summary);
+    }
+    if let (Some(accounts), InputFormat::Settlement(s)) = (&p.journal, &p.format) {
+        let (lines, summary) = match s.table.as_str() {
+            "settlement_lines" => ("input", "settlement_summary"),
+            _ => ("settlement_lines", "input"),
+        };
+        if let (Some(l), Some(sm)) = (tables.get(lines), tables.get(summary)) {
+            let j = journal(l, sm, accounts)?;
+            tables.insert("journal".into(), j);
+        }
+    }
+    Ok(counts)
+}
+
+/// For `check`: the columns of a settlement input table, and the other table empty.
+pub fn plan_columns(s: &SettlementInput) -> Vec<String> {
+    match s.table.as_str() {
+        "settlement_lines" => LINE_COLUMNS.iter().map(|c| c.to_string()).collect(),
+        _ => SUMMARY_COLUMNS.iter().map(|c| c.to_string()).collect(),
+    }
+}
+
+/// For `check`: the other settlement table, empty, then the derived tables.
+pub fn plan_tables(p: &Pipeline, tables: &mut BTreeMap<String, DataFrame>) -> Result<(), String> {
+    if let InputFormat::Settlement(s) = &p.format {
+        let other = match s.table.as_str() {
+            "settlement_lines" => "settlement_summary",
+            _ => "settlement_lines",
+        };
+        let schema = builtin(other).map_err(|e| e.to_string())?;
+        let mut header = csv::Writer::from_writer(Vec::new());
+        let _ = header.write_record(schema.fields.iter().map(|f| f.name.as_str()));
+        let header = header.into_inner().map_err(|e| e.to_string())?;
+        let v = load_table(
+            other,
+            &header,
+            &schema,
+            &Dialect::default(),
+            IfEmpty::Allow,
+            &HashMap::new(),
+        )
+        .map_err(|e| e.to_string())?;
+        tables.insert(other.into(), v.good_rows().map_err(|e| e.to_string())?);
+    }
+    derive(p, tables).map(|_| ()).map_err(|e| e.to_string())
+}
