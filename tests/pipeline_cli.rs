@@ -28,6 +28,13 @@ fn demo_home() -> Home {
     let root = dir.path().to_path_buf();
     let o = tallyman(&root, &["demo", "--no-run"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Only the inventory demo: the settlement demo's pipeline would add its own runs and mails.
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(root.join(rel)).expect("remove the settlement demo");
+    }
     Home { _dir: dir, root }
 }
 

@@ -55,6 +55,13 @@ fn demo_home() -> Home {
         tmp,
     };
     ok(&h, &["demo", "--no-run"]);
+    // Only the inventory demo: the settlement demo's pipeline would add its own runs and mails.
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(h.root.join(rel)).expect("remove the settlement demo");
+    }
     h
 }
 

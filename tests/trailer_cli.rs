@@ -13,13 +13,6 @@ use home::{both, demo_home, tallyman, Home};
 fn home_with(body: &str) -> Home {
     let h = demo_home();
     let root = &h.root;
-    // Only the inventory pipeline's file is looked at: no settlement demo.
-    for rel in [
-        "pipelines/settlement_amazon_v2.toml",
-        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
-    ] {
-        std::fs::remove_file(root.join(rel)).expect("remove the settlement demo");
-    }
     let toml = root.join("pipelines/inventory_3pl.toml");
     let text = std::fs::read_to_string(&toml).expect("pipeline");
     let text = text.replacen(

@@ -32,6 +32,13 @@ fn home(ta1: Option<&str>) -> (tempfile::TempDir, PathBuf) {
     let root = dir.path().to_path_buf();
     let o = tallyman(&root, &["demo", "--no-run"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
+    // Only the inventory demo: the settlement demo's pipeline would add its own runs and mails.
+    for rel in [
+        "pipelines/settlement_amazon_v2.toml",
+        "inbox/settlement_amazon_v2/settlement_2026-11-25.tsv",
+    ] {
+        std::fs::remove_file(root.join(rel)).expect("remove the settlement demo");
+    }
     std::fs::create_dir_all(root.join("inbox/po850")).unwrap();
     std::fs::write(
         root.join("schemas/po_lines.v1.json"),
