@@ -6,62 +6,16 @@
 
 use std::path::{Path, PathBuf};
 
-/// (module folder or file under src/, modules it must not import).
+/// The edge: modules that do IO or run the show. No pure layer, and not `config`, imports one.
+const EDGE: &[&str] = &["runner", "daemon", "store", "cli", "report", "transport"];
+
+/// (module folder or file under src/, modules besides the edge it must not import).
 const RULES: &[(&str, &[&str])] = &[
-    (
-        "engine",
-        &[
-            "runner",
-            "daemon",
-            "store",
-            "cli",
-            "report",
-            "transport",
-            "config",
-        ],
-    ),
-    (
-        "schema",
-        &[
-            "runner",
-            "daemon",
-            "store",
-            "cli",
-            "report",
-            "transport",
-            "engine",
-        ],
-    ),
-    (
-        "formats",
-        &[
-            "runner",
-            "daemon",
-            "store",
-            "cli",
-            "report",
-            "transport",
-            "engine",
-            "config",
-        ],
-    ),
-    (
-        "issue.rs",
-        &[
-            "runner",
-            "daemon",
-            "store",
-            "cli",
-            "report",
-            "transport",
-            "engine",
-            "config",
-        ],
-    ),
-    (
-        "config",
-        &["runner", "daemon", "store", "cli", "report", "transport"],
-    ),
+    ("engine", &["config"]),
+    ("schema", &["engine"]),
+    ("formats", &["engine", "config"]),
+    ("issue.rs", &["engine", "config"]),
+    ("config", &[]),
 ];
 
 /// (file, imported module): today's exceptions, owned by issue 15 ("one owner for each
@@ -119,7 +73,8 @@ fn pure_layers_and_config_import_no_edge_module() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut broken = Vec::new();
     let mut debt_seen = Vec::new();
-    for (module, forbidden) in RULES {
+    for (module, also) in RULES {
+        let forbidden: Vec<&str> = EDGE.iter().chain(also.iter()).copied().collect();
         for file in rust_files(&src.join(module)) {
             let text = std::fs::read_to_string(&file).expect("read");
             let shown = format!(

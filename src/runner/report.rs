@@ -424,16 +424,13 @@ fn muted(p: &Pipeline, issue: &crate::issue::Issue) -> bool {
 /// Who replayed which run and why, when the run is a rerun (from its ledger row).
 fn rerun_note(ledger: &Ledger, outcome: &Outcome) -> Option<RerunNote> {
     let of = outcome.manifest.as_ref()?.rerun_of.clone()?;
-    let (actor, reason): (Option<String>, Option<String>) = ledger
-        .connection()
-        .query_row(
-            "SELECT actor, reason FROM runs WHERE run_id = ?1",
-            params![outcome.run_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .ok()
-        .flatten()?;
+    let (actor, reason) = match ledger.requested_by(&outcome.run_id) {
+        Ok(found) => found?,
+        Err(e) => {
+            tracing::warn!(run = %outcome.run_id, "who asked for the rerun is unknown: {e}");
+            return None;
+        }
+    };
     Some(RerunNote {
         of,
         actor: actor.unwrap_or_else(|| "unknown".into()),

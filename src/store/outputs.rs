@@ -255,6 +255,18 @@ impl Ledger {
             .map_err(self.err())
     }
 
+    /// Who asked for a run and why (a rerun's actor and reason), if the run exists.
+    pub fn requested_by(&self, run_id: &str) -> Result<Option<Requester>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT actor, reason FROM runs WHERE run_id = ?1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
     /// How many runs the ledger holds (0 for a new ledger).
     pub fn run_count(&self) -> Result<i64, StoreError> {
         self.conn
@@ -262,6 +274,9 @@ impl Ledger {
             .map_err(self.err())
     }
 }
+
+/// A run's actor and reason, as recorded (both absent for a file's own run).
+pub type Requester = (Option<String>, Option<String>);
 
 /// A file claimed and not finished (see [`Ledger::claimed_files`]).
 #[derive(Debug, Clone)]
