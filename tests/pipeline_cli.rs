@@ -396,7 +396,15 @@ fn a_file_still_being_written_is_not_taken() {
             }
         })
     };
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The writer is under way (its first row is out) before `run` looks.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_to_string(&p).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let o = tallyman(&h.root, &["run", "--max-wait-secs", "2"]);
     assert!(stdout(&o).contains("not taken yet"), "{}", stdout(&o));
     assert_eq!(sql(&h.root, "select count(*) from files"), "0");

@@ -4,22 +4,23 @@
 //! and ready after a good one; `last_success` read back from the ledger after a restart; and a
 //! log written to a pipe carries no ANSI colour codes.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+#[path = "support/daemon.rs"]
+mod daemon;
+#[path = "support/prom.rs"]
+mod prom;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use daemon::{count, wait_for, Daemon};
 
 const DROP: &str = "inbox/inventory_3pl";
 const DEMO: &str = "stock_2026-11-25.csv";
 const ERP: &str = "inbox/erp/erp_onhand_2026-11-25.csv";
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_tallyman")
-}
-
 fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
+    Command::new(env!("CARGO_BIN_EXE_tallyman"))
         .args(["--home", root.to_str().unwrap()])
         .args(args)
         .env("TALLYMAN_LOG", "warn")
@@ -27,112 +28,30 @@ fn tallyman(root: &Path, args: &[&str]) -> Output {
         .expect("run tallyman")
 }
 
-struct Daemon {
-    child: Child,
-    port: u16,
-    /// stderr, read on a thread so a chatty daemon never blocks on a full pipe.
-    log: std::thread::JoinHandle<String>,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// `serve --scan-secs 1` with `NO_COLOR` unset: the log must be plain because stderr is a pipe.
 fn serve(root: &Path) -> Daemon {
-    let port = free_port();
-    let mut child = Command::new(bin())
-        .args([
-            "--home",
-            root.to_str().unwrap(),
-            "serve",
-            "--scan-secs",
-            "1",
-        ])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("TALLYMAN_LOG", "info")
-        .env_remove("NO_COLOR")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tallyman serve");
-    let mut err = child.stderr.take().unwrap();
-    let log = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = err.read_to_string(&mut text);
-        text
-    });
-    let d = Daemon { child, port, log };
-    wait_for(Duration::from_secs(30), || {
-        get(d.port, "/healthz").is_some()
-    });
-    d
+    daemon::serve_with(root, &["--scan-secs", "1"], &["NO_COLOR"])
 }
 
-impl Daemon {
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{sig}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
+trait Probes {
+    fn ready(&self) -> (u16, serde_json::Value);
+    fn metric(&self, name: &str) -> Option<String>;
+}
 
-    /// SIGTERM, then the exit status and everything it logged.
-    fn stop(mut self) -> (ExitStatus, String) {
-        self.signal("TERM");
-        let deadline = Instant::now() + Duration::from_secs(90);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "serve did not stop");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        (status, self.log.join().unwrap())
-    }
-
+impl Probes for Daemon {
     /// (status code, JSON body) of `/readyz`.
     fn ready(&self) -> (u16, serde_json::Value) {
-        let (code, body) = get(self.port, "/readyz").expect("GET /readyz");
+        let (code, body) = self.get("/readyz").expect("GET /readyz");
         (code, serde_json::from_str(&body).expect("JSON"))
     }
 
+    /// The value of the first line of `/metrics` starting with `name`, as written.
     fn metric(&self, name: &str) -> Option<String> {
-        let (_, text) = get(self.port, "/metrics").expect("GET /metrics");
+        let (_, text) = self.get("/metrics").expect("GET /metrics");
         text.lines()
             .find(|l| l.starts_with(name))
             .map(|l| l.rsplit(' ').next().unwrap_or("").to_string())
     }
-}
-
-/// A plain HTTP/1.0 GET: (status code, body), or None when nothing answers.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let code = head.split(' ').nth(1)?.parse().ok()?;
-    Some((code, body.to_string()))
-}
-
-fn wait_for(limit: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out after {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn count(root: &Path, query: &str) -> i64 {
-    let conn = rusqlite::Connection::open(root.join("var/ledger.sqlite")).unwrap();
-    conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    conn.query_row(query, [], |r| r.get(0)).unwrap_or(0)
 }
 
 /// A home with the demo pipeline, its drop folder empty and the ERP extract taken away.
@@ -184,7 +103,7 @@ fn readyz_is_degraded_while_something_needs_a_person_and_ready_once_it_is_put_ri
         "{reasons}"
     );
     // /healthz stays the liveness answer.
-    assert_eq!(get(d.port, "/healthz").unwrap().0, 200);
+    assert_eq!(d.get("/healthz").unwrap().0, 200);
 
     // The extract lands and an admin reruns the date: ready again.
     std::fs::write(root.join(ERP), &erp).unwrap();

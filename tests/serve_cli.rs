@@ -2,24 +2,23 @@
 //! second daemon on the same home, SIGTERM, a poisoned file, /metrics against the ledger,
 //! schedules caught up after downtime, late-file alerts, and SIGHUP with a bad config.
 
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "support/prom.rs"]
 mod prom;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+use daemon::{count, serve, wait_for, Daemon};
 
 const DROP: &str = "inbox/inventory_3pl";
 const DEMO: &str = "stock_2026-11-25.csv";
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_tallyman")
-}
+const PIPELINE: &str = "inventory_3pl";
 
 fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
+    Command::new(env!("CARGO_BIN_EXE_tallyman"))
         .args(["--home", root.to_str().unwrap()])
         .args(args)
         .env("TALLYMAN_LOG", "warn")
@@ -57,120 +56,15 @@ fn demo_home() -> Home {
     }
 }
 
-struct Daemon {
-    child: Child,
-    port: u16,
-    /// stderr, read on a thread so a chatty daemon never blocks on a full pipe.
-    log: std::thread::JoinHandle<String>,
+/// The inventory pipeline's counter `name`, 0 when absent.
+fn counter(d: &Daemon, name: &str) -> f64 {
+    d.value(name, Some(PIPELINE)).unwrap_or(0.0)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn serve(root: &Path) -> Daemon {
-    let port = free_port();
-    let mut child = Command::new(bin())
-        .args([
-            "--home",
-            root.to_str().unwrap(),
-            "serve",
-            "--scan-secs",
-            "1",
-        ])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("TALLYMAN_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tallyman serve");
-    let mut err = child.stderr.take().unwrap();
-    let log = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = err.read_to_string(&mut text);
-        text
-    });
-    let d = Daemon { child, port, log };
-    wait_for(Duration::from_secs(30), || {
-        get(d.port, "/healthz").is_some()
-    });
-    d
-}
-
-impl Daemon {
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{sig}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-
-    /// SIGTERM, then the exit status and everything it logged.
-    fn stop(mut self) -> (ExitStatus, String) {
-        self.signal("TERM");
-        let deadline = Instant::now() + Duration::from_secs(90);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "serve did not stop");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        (status, self.log.join().unwrap())
-    }
-
-    fn metrics(&self) -> Vec<prom::Sample> {
-        let text = get(self.port, "/metrics").expect("GET /metrics");
-        prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
-    }
-
-    fn counter(&self, name: &str) -> f64 {
-        self.metrics()
-            .iter()
-            .find(|s| {
-                s.name == name
-                    && s.labels.get("pipeline").map(String::as_str) == Some("inventory_3pl")
-            })
-            .map_or(0.0, |s| s.value)
-    }
-}
-
-/// A plain HTTP/1.0 GET; the body, or None when nothing answers.
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200")
-        .then(|| body.to_string())
-        .or_else(|| head.starts_with("HTTP/1.0 200").then(|| body.to_string()))
-}
-
-fn wait_for(limit: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out after {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A count from the ledger; 0 only while the daemon has not created its tables yet. Any other
-/// SQL error fails the test (a broken query must not read as "nothing happened").
-fn count(root: &Path, query: &str) -> i64 {
-    let conn = rusqlite::Connection::open(root.join("var/ledger.sqlite")).unwrap();
-    conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    match conn.query_row(query, [], |r| r.get(0)) {
-        Ok(n) => n,
-        Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.starts_with("no such table") => 0,
-        Err(e) => panic!("{query}: {e}"),
-    }
+/// The body of a 200 answer to GET `path`.
+fn get(d: &Daemon, path: &str) -> Option<String> {
+    d.get(path)
+        .and_then(|(code, body)| (code == 200).then_some(body))
 }
 
 fn exec(root: &Path, sql: &str) {
@@ -234,15 +128,15 @@ fn a_file_dropped_while_running_is_processed_and_metrics_match_the_ledger() {
         "{outbox:?}"
     );
     wait_for(Duration::from_secs(5), || {
-        d.counter("tallyman_files_processed_total") == 1.0
+        counter(&d, "tallyman_files_processed_total") == 1.0
     });
     assert_eq!(
-        d.counter("tallyman_files_processed_total"),
+        counter(&d, "tallyman_files_processed_total"),
         processed(&h.root) as f64
     );
-    assert_eq!(d.counter("tallyman_breaks_total"), 3.0);
-    assert_eq!(d.counter("tallyman_issues_total"), 2.0);
-    assert_eq!(d.counter("tallyman_run_duration_seconds_count"), 1.0);
+    assert_eq!(counter(&d, "tallyman_breaks_total"), 3.0);
+    assert_eq!(counter(&d, "tallyman_issues_total"), 2.0);
+    assert_eq!(counter(&d, "tallyman_run_duration_seconds_count"), 1.0);
     // The run's exception report is queued and, with no SMTP server configured, spooled
     // (written under a temp name, then renamed: wait for the .eml itself).
     wait_for(Duration::from_secs(5), || {
@@ -250,11 +144,12 @@ fn a_file_dropped_while_running_is_processed_and_metrics_match_the_ledger() {
             .iter()
             .any(|n| n.ends_with(".eml"))
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // A whole job after the spooling: a second message or a temp left behind would be there now.
+    d.passes_after(PIPELINE, 1.0);
     let spooled = names(&h.root.join("outbox/mail"));
     assert_eq!(spooled.len(), 1, "one message, no temp left: {spooled:?}");
     assert!(spooled[0].ends_with(".eml"), "{spooled:?}");
-    let health = get(d.port, "/healthz").unwrap();
+    let health = get(&d, "/healthz").unwrap();
     assert!(health.contains("inventory_3pl"), "{health}");
     let (status, log) = d.stop();
     assert_eq!(status.code(), Some(0), "{log}");
@@ -270,7 +165,8 @@ fn two_hundred_files_dropped_at_once_are_each_processed_exactly_once() {
         std::fs::write(h.root.join(DROP).join(name), variant(&h.demo, i)).unwrap();
     }
     wait_for(Duration::from_secs(300), || processed(&h.root) == n as i64);
-    std::thread::sleep(Duration::from_secs(2));
+    // Two more whole passes: a file taken twice would show now.
+    d.passes_after(PIPELINE, 2.0);
     assert_eq!(count(&h.root, "select count(*) from files"), n as i64);
     assert_eq!(processed(&h.root), n as i64);
     assert_eq!(count(&h.root, "select count(*) from runs"), n as i64);
@@ -279,7 +175,7 @@ fn two_hundred_files_dropped_at_once_are_each_processed_exactly_once() {
         n as i64
     );
     assert!(names(&h.root.join(DROP)).is_empty());
-    assert_eq!(d.counter("tallyman_files_processed_total"), n as f64);
+    assert_eq!(counter(&d, "tallyman_files_processed_total"), n as f64);
     let (status, log) = d.stop();
     assert_eq!(status.code(), Some(0), "{log}");
 }
@@ -406,7 +302,8 @@ fn a_scheduled_pipeline_waits_for_its_tick_and_a_missed_tick_runs_once_at_start_
     schedule_pipeline(&h, "0 3 * * *");
     let d = serve(&h.root);
     std::fs::write(h.root.join(DROP).join(DEMO), &h.demo).unwrap();
-    std::thread::sleep(Duration::from_secs(4));
+    // The loop has seen the drop (a watch hint) for seconds and not taken it.
+    d.ran_for(Duration::from_secs(3));
     assert_eq!(processed(&h.root), 0, "processed before its tick");
     let (status, log) = d.stop();
     assert_eq!(status.code(), Some(0), "{log}");
@@ -452,8 +349,9 @@ fn a_missing_file_alerts_once_per_window_even_across_restarts() {
     toml.push_str("\n[expected]\nby = \"00:00\"\ntime_zone = \"UTC\"\n");
     std::fs::write(&path, toml).unwrap();
     let d = serve(&h.root);
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(d.counter("tallyman_late_files_total"), 0.0);
+    // Expected-file windows are looked at each `--scan-secs` (1 s): two looks at least.
+    d.ran_for(Duration::from_secs(2));
+    assert_eq!(counter(&d, "tallyman_late_files_total"), 0.0);
     d.stop();
     // Watching since 01:00 three days ago: three midnights passed without a file, whatever the
     // time of day now ("73 hours ago" spans four midnights between 00:00 and 01:00).
@@ -463,10 +361,10 @@ fn a_missing_file_alerts_once_per_window_even_across_restarts() {
     );
     let d = serve(&h.root);
     wait_for(Duration::from_secs(10), || {
-        d.counter("tallyman_late_files_total") >= 3.0
+        counter(&d, "tallyman_late_files_total") >= 3.0
     });
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(d.counter("tallyman_late_files_total"), 3.0);
+    d.ran_for(Duration::from_secs(2));
+    assert_eq!(counter(&d, "tallyman_late_files_total"), 3.0);
     let (_, log) = d.stop();
     assert_eq!(log.matches("late file").count(), 3, "{log}");
     assert_eq!(count(&h.root, "select count(*) from late_alerts"), 3);
@@ -476,8 +374,8 @@ fn a_missing_file_alerts_once_per_window_even_across_restarts() {
     let one = std::fs::read_to_string(walk(&h.root.join("outbox/mail"))[0].clone()).unwrap();
     assert!(one.contains("late-file"), "{one}");
     let d = serve(&h.root);
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(d.counter("tallyman_late_files_total"), 0.0);
+    d.ran_for(Duration::from_secs(2));
+    assert_eq!(counter(&d, "tallyman_late_files_total"), 0.0);
     let (status, log) = d.stop();
     assert_eq!(status.code(), Some(0));
     assert!(!log.contains("late file"), "{log}");
@@ -489,7 +387,9 @@ fn sighup_with_a_bad_config_keeps_the_old_pipelines_running() {
     let d = serve(&h.root);
     std::fs::write(h.root.join("pipelines/bad.toml"), "this is = not [valid").unwrap();
     d.signal("HUP");
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for(Duration::from_secs(15), || {
+        d.value("tallyman_config_reload_failures_total", None) == Some(1.0)
+    });
     std::fs::write(h.root.join(DROP).join(DEMO), &h.demo).unwrap();
     wait_for(Duration::from_secs(15), || processed(&h.root) == 1);
     let (status, log) = d.stop();

@@ -3,13 +3,16 @@
 //! the same bytes uploaded again are a duplicate; outputs uploaded atomically, never twice
 //! after a crash, queued while the server is down; `check --connections`; `serve` polling.
 
+#[path = "support/daemon.rs"]
+mod daemon;
+#[path = "support/prom.rs"]
+mod prom;
 #[path = "support/sshd.rs"]
 mod sshd;
 
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 fn tallyman(root: &Path, args: &[&str]) -> Output {
@@ -364,7 +367,7 @@ fn serve_polls_an_sftp_source_and_uploads_the_outputs() {
         .replace("[input]", &format!("{source}\n[input]"));
     std::fs::write(&pipeline, text).unwrap();
 
-    let daemon = Daemon::start(root);
+    let daemon = daemon::serve(root);
     let on_server = inbound.join("stock_2026-11-25.csv");
     std::fs::write(&on_server, &bytes).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -414,7 +417,7 @@ fn a_stalled_sftp_source_does_not_hold_up_other_pipelines() {
     let check = tallyman(root, &["check"]);
     assert!(check.status.success(), "{}", stderr(&check));
 
-    let daemon = Daemon::start(root);
+    let daemon = daemon::serve(root);
     for f in std::fs::read_dir(root.join("inbox/inventory_3pl")).unwrap() {
         age(&f.unwrap().path());
     }
@@ -424,8 +427,8 @@ fn a_stalled_sftp_source_does_not_hold_up_other_pipelines() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let took = started.elapsed();
-    // Let the stalled source fail a few polls.
-    std::thread::sleep(Duration::from_secs(5));
+    // Let the stalled source fail a few polls: two whole passes of its pipeline.
+    daemon.passes_after("partner_stalled", 2.0);
     let (status, log) = daemon.stop();
     drop(black_hole);
     assert!(status.success(), "{log}");
@@ -445,39 +448,4 @@ fn a_stalled_sftp_source_does_not_hold_up_other_pipelines() {
             && runs.contains("last worked never"),
         "{runs}"
     );
-}
-
-/// `tallyman serve` on a home (no HTTP listener, a 1 s scan), its log collected.
-struct Daemon {
-    child: std::process::Child,
-    log: std::thread::JoinHandle<String>,
-}
-
-impl Daemon {
-    fn start(root: &Path) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tallyman"))
-            .args(["--home", root.to_str().unwrap(), "serve", "--listen", "off"])
-            .args(["--scan-secs", "1"])
-            .env("TALLYMAN_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = child.stderr.take().unwrap();
-        let log = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = err.read_to_string(&mut text);
-            text
-        });
-        Daemon { child, log }
-    }
-
-    /// SIGTERM, then the exit status and everything it logged.
-    fn stop(mut self) -> (std::process::ExitStatus, String) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let status = self.child.wait().unwrap();
-        (status, self.log.join().unwrap())
-    }
 }

@@ -3,14 +3,19 @@
 //! rejected when the wait runs out), a bad SQL transform holding its file `failed` until a rerun,
 //! an unchanged snapshot on the next business date, and a ledger written by the old schema.
 
+#[path = "support/daemon.rs"]
+mod daemon;
+#[path = "support/home.rs"]
+mod home;
 #[path = "support/prom.rs"]
 mod prom;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use daemon::{wait_for, Daemon};
+use home::sql;
 
 const DROP: &str = "inbox/inventory_3pl";
 const PIPELINE: &str = "pipelines/inventory_3pl.toml";
@@ -71,39 +76,6 @@ fn edit_pipeline(root: &Path, edit: impl FnOnce(String) -> String) {
     let edited = edit(toml.clone());
     assert_ne!(edited, toml, "the edit changed nothing");
     std::fs::write(&path, edited).expect("write pipeline");
-}
-
-fn sql(root: &Path, query: &str) -> String {
-    let conn = rusqlite::Connection::open(root.join("var/ledger.sqlite")).expect("ledger");
-    conn.busy_timeout(Duration::from_secs(10)).expect("busy");
-    let mut stmt = conn.prepare(query).expect("prepare");
-    let rows: Vec<String> = stmt
-        .query_map([], |r| {
-            let n = r.as_ref().column_count();
-            let mut parts = Vec::new();
-            for i in 0..n {
-                let v: rusqlite::types::Value = r.get(i)?;
-                parts.push(match v {
-                    rusqlite::types::Value::Null => "NULL".into(),
-                    rusqlite::types::Value::Integer(i) => i.to_string(),
-                    rusqlite::types::Value::Text(t) => t,
-                    other => format!("{other:?}"),
-                });
-            }
-            Ok(parts.join("|"))
-        })
-        .expect("query")
-        .map(|r| r.expect("row"))
-        .collect();
-    rows.join("\n")
-}
-
-fn wait_for(limit: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out after {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -466,73 +438,13 @@ fn an_old_ledger_migrates() {
     );
 }
 
-struct Daemon {
-    child: Child,
-    port: u16,
-    log: std::thread::JoinHandle<String>,
-}
-
+/// `serve` scanning only every 30 s: what it does sooner, a hint made it do.
 fn serve(root: &Path) -> Daemon {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let mut child = Command::new(bin())
-        .args(["--home", root.to_str().expect("utf-8"), "serve"])
-        .args(["--scan-secs", "30"])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("TALLYMAN_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tallyman serve");
-    let mut err = child.stderr.take().expect("stderr");
-    let log = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = err.read_to_string(&mut text);
-        text
-    });
-    let d = Daemon { child, port, log };
-    wait_for(Duration::from_secs(30), || {
-        get(d.port, "/healthz").is_some()
-    });
-    d
+    daemon::serve_with(root, &["--scan-secs", "30"], &[])
 }
 
-impl Daemon {
-    fn gauge(&self, name: &str) -> Option<f64> {
-        let text = get(self.port, "/metrics")?;
-        let samples = prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        samples
-            .iter()
-            .find(|s| {
-                s.name == name
-                    && s.labels.get("pipeline").map(String::as_str) == Some("inventory_3pl")
-            })
-            .map(|s| s.value)
-    }
-
-    fn stop(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while self.child.try_wait().ok().flatten().is_none() {
-            assert!(Instant::now() < deadline, "serve did not stop");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.log.join().unwrap_or_default()
-    }
-}
-
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    head.contains(" 200 ").then(|| body.to_string())
+fn gauge(d: &Daemon, name: &str) -> Option<f64> {
+    d.value(name, Some("inventory_3pl"))
 }
 
 /// Under `serve` (scanning only every 30 s), the extract landing is what takes the file: the
@@ -548,7 +460,7 @@ fn under_serve_a_waiting_file_runs_as_soon_as_its_extract_lands() {
         sql(&h.root, "select state from files") == "waiting"
     });
     wait_for(Duration::from_secs(10), || {
-        d.gauge("tallyman_files_waiting") == Some(1.0)
+        gauge(&d, "tallyman_files_waiting") == Some(1.0)
     });
     std::fs::write(&extract, saved).expect("extract lands");
     // Well inside the 30 s scan interval: taken because the extract's folder changed.
@@ -556,9 +468,9 @@ fn under_serve_a_waiting_file_runs_as_soon_as_its_extract_lands() {
         sql(&h.root, "select state from files") == "processed"
     });
     wait_for(Duration::from_secs(10), || {
-        d.gauge("tallyman_files_waiting") == Some(0.0)
+        gauge(&d, "tallyman_files_waiting") == Some(0.0)
     });
-    let log = d.stop();
+    let (_, log) = d.stop();
     assert!(log.contains("the ERP extract arrived"), "{log}");
     assert_eq!(files_in(&h.root.join("outbox/erp")).len(), 2);
 }

@@ -22,10 +22,11 @@ pub enum Counter {
     Breaks,
     LateFiles,
     RunsFailed,
+    Passes,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 8] = [
+    pub const ALL: [Counter; 9] = [
         Counter::FilesReceived,
         Counter::FilesProcessed,
         Counter::Duplicates,
@@ -34,6 +35,7 @@ impl Counter {
         Counter::Breaks,
         Counter::LateFiles,
         Counter::RunsFailed,
+        Counter::Passes,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Counter {
             Counter::Breaks => "tallyman_breaks_total",
             Counter::LateFiles => "tallyman_late_files_total",
             Counter::RunsFailed => "tallyman_runs_failed_total",
+            Counter::Passes => "tallyman_passes_total",
         }
     }
 
@@ -59,6 +62,10 @@ impl Counter {
             Counter::Breaks => "Reconciliation breaks found.",
             Counter::LateFiles => "Expected partner files that missed their deadline.",
             Counter::RunsFailed => "Runs that ended with an operational error.",
+            Counter::Passes => {
+                "Jobs finished for the pipeline (a look at its sources, a tick, waiting files), \
+                 whatever they found: a pipeline whose passes stop is stuck."
+            }
         }
     }
 }
@@ -81,6 +88,8 @@ struct Inner {
     reload_failures: u64,
     /// Whether the last SIGHUP reload failed (the configuration on disk is not the one running).
     reload_failing: bool,
+    /// When the daemon's loop last went round (its heartbeat: a stuck loop stops it).
+    heartbeat: Option<DateTime<Utc>>,
 }
 
 /// Shared between the run loop and the HTTP thread (wrap in an `Arc`).
@@ -159,6 +168,11 @@ impl Metrics {
         let p = inner.pipelines.entry(pipeline.to_string()).or_default();
         p.waiting = waiting;
         p.failed = failed;
+    }
+
+    /// The run loop went round once: schedules, hints and expected-file windows looked at.
+    pub fn heartbeat(&self, at: DateTime<Utc>) {
+        self.lock().heartbeat = Some(at);
     }
 
     pub fn set_mail_queue_depth(&self, depth: u64) {
@@ -265,6 +279,20 @@ impl Metrics {
             "1 when the configuration on disk is the one running, 0 after a failed reload.",
         );
         let _ = writeln!(out, "{last} {}", u8::from(!inner.reload_failing));
+        if let Some(at) = inner.heartbeat {
+            let beat = "tallyman_daemon_heartbeat_timestamp_seconds";
+            family(
+                &mut out,
+                beat,
+                "gauge",
+                "Unix time the daemon's loop last went round (schedules, hints, expected files).",
+            );
+            let _ = writeln!(
+                out,
+                "{beat} {}",
+                float(at.timestamp_millis() as f64 / 1000.0)
+            );
+        }
         out
     }
 

@@ -166,6 +166,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
             next_expected = now + opts.scan;
             check_expected(&home, &entries, &ledger, &mut book, &metrics, utc);
         }
+        metrics.heartbeat(utc);
     }
     tracing::info!(
         "stopping: no new work; waiting up to {}s for {in_flight} job(s)",

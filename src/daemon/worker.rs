@@ -85,6 +85,7 @@ pub fn run_job(cx: &Context, job: &Job) -> Done {
             None
         }
     };
+    cx.metrics.add(&p.id, Counter::Passes, 1);
     job.slot.busy.store(false, Ordering::SeqCst);
     Done {
         pipeline: p.id.clone(),

@@ -51,6 +51,9 @@ pub fn both(o: &Output) -> String {
 /// fails the test.
 pub fn sql(root: &Path, query: &str) -> String {
     let conn = rusqlite::Connection::open(root.join("var/ledger.sqlite")).expect("open ledger");
+    // A daemon may be writing: wait for its lock rather than fail on SQLITE_BUSY.
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .expect("busy timeout");
     let mut stmt = conn
         .prepare(query)
         .unwrap_or_else(|e| panic!("{query}: {e}"));
