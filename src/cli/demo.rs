@@ -98,10 +98,12 @@ pub fn run(home_dir: &Path, args: Args) -> Result<ExitCode> {
         if path.exists() && !overwrite {
             continue;
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        else {
+            anyhow::bail!("{}: not a file path", path.display());
+        };
+        tallyman::store::files::write_atomic(parent, name, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
         // Dropped files look as if the partner finished them a minute ago, so they settle at once.
         set_old_mtime(&path, 60);
         println!("dropped {rel}");

@@ -6,7 +6,6 @@
 //! or `SendFailure::Permanent` (5xx), which is all the queue needs to decide.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -295,10 +294,10 @@ fn classify(host: &str, e: &lettre::transport::smtp::Error) -> SendFailure {
     }
 }
 
-/// Writes `bytes` as `<dir>/<message-id>.eml`: temp name, fsync, rename, fsync the folder.
-/// The name comes from the Message-ID, so a retry after a crash overwrites, never duplicates.
-fn spool(dir: &Path, message_id: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    fs::create_dir_all(dir)?;
+/// Writes `bytes` as `<dir>/<message-id>.eml` with `store::files::write_atomic` (temp name,
+/// fsync, rename, fsync the folder; no temp left behind on an error). The name comes from the
+/// Message-ID, so a retry after a crash overwrites, never duplicates.
+fn spool(dir: &Path, message_id: &str, bytes: &[u8]) -> Result<PathBuf, crate::store::StoreError> {
     let stem: String = message_id
         .chars()
         .map(|c| {
@@ -310,16 +309,7 @@ fn spool(dir: &Path, message_id: &str, bytes: &[u8]) -> std::io::Result<PathBuf>
         })
         .collect();
     let stem = stem.trim_matches('_');
-    let final_path = dir.join(format!("{stem}.eml"));
-    let tmp_path = dir.join(format!(".{stem}.eml.tmp"));
-    {
-        let mut f = fs::File::create(&tmp_path)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp_path, &final_path)?;
-    fs::File::open(dir)?.sync_all()?;
-    Ok(final_path)
+    crate::store::files::write_atomic(dir, &format!("{stem}.eml"), bytes)
 }
 
 /// Parses a mailbox list the way the queue stores it (one address per entry).

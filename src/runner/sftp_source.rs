@@ -17,7 +17,7 @@ use rusqlite::params;
 
 use super::{claim_landed, RunError, Summary, Taken};
 use crate::config::{Home, Pipeline};
-use crate::store::files::{safe_name, sync_dir, Landed};
+use crate::store::files::{land_produced, Landed};
 use crate::store::source_status::{FailedAction, RemoteAction};
 use crate::store::Ledger;
 use crate::transport::settle::{Settler, Sighting, Wait};
@@ -182,19 +182,10 @@ fn take(
         if ledger.remote_action_pending(&p.id, &s.name, s.size, mtime_secs(&s))? {
             continue;
         }
-        std::fs::create_dir_all(&landing).map_err(|e| RunError::Io {
-            pipeline: p.id.clone(),
-            path: landing.clone(),
-            source: e,
+        let fetched = land_produced(&landing, &s.name, |file, staging| {
+            client.fetch_into(&s, file, staging, &mut |_| {})
         })?;
-        let stamp = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        // The staging name does not carry the remote name (which may be 255 bytes long);
-        // the landed name carries a shortened one for people looking at the folder.
-        let staging = landing.join(format!(".{stamp}.landing"));
-        let fetched = match client.fetch(&s, &staging) {
+        let (path, fetched) = match fetched {
             Ok(f) => f,
             Err(e @ SftpError::ChangedDuringDownload { .. }) => {
                 tracing::info!(pipeline = %p.id, file = %s.name, "not taken this time: {e}");
@@ -212,13 +203,6 @@ fn take(
                 continue;
             }
         };
-        let path = landing.join(format!("{stamp}-{}", safe_name(&s.name)));
-        std::fs::rename(&staging, &path).map_err(|e| RunError::Io {
-            pipeline: p.id.clone(),
-            path: path.clone(),
-            source: e,
-        })?;
-        sync_dir(&landing)?;
         let landed = Landed {
             path,
             size: fetched.bytes,

@@ -204,13 +204,7 @@ pub struct Landed {
 pub fn land(from: &Path, landing_dir: &Path, expected_size: u64) -> Result<Landed, StoreError> {
     fs::create_dir_all(landing_dir).map_err(io(landing_dir, "create folder"))?;
     let name = safe_name(from.file_name().and_then(|n| n.to_str()).unwrap_or("file"));
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    // Short whatever the partner's name (a 251-byte name plus a prefix and suffix would pass
-    // the 255-byte limit of a name and block the pipeline).
-    let staging = landing_dir.join(format!(".{stamp}.{}.landing", std::process::id()));
+    let (stamp, staging) = staging_in(landing_dir);
     let mut src = File::open(from).map_err(io(from, "open"))?;
     let mut dst = File::create(&staging).map_err(io(&staging, "create staging file"))?;
     let copied = copy_hashing(&mut src, &mut dst);
@@ -238,6 +232,57 @@ pub fn land(from: &Path, landing_dir: &Path, expected_size: u64) -> Result<Lande
     fs::rename(&staging, &path).map_err(io(&path, "rename"))?;
     sync_dir(landing_dir)?;
     Ok(Landed { path, size, sha256 })
+}
+
+/// A landing staging name: short whatever the partner's name (a 251-byte name plus a prefix
+/// and suffix would pass the 255-byte limit of a name and block the pipeline), dot-named (never
+/// taken), with a stamp that the landed name keeps and the writer's PID.
+fn staging_in(landing_dir: &Path) -> (u128, PathBuf) {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let staging = landing_dir.join(format!(".{stamp}.{}.landing", std::process::id()));
+    (stamp, staging)
+}
+
+/// Lands bytes another component produces (an SFTP download) in `landing_dir`: `fill` writes
+/// into a staging file created here (it gets the file and its path, for its own errors); the
+/// file is then fsynced and renamed to `<stamp>-<safe name>` and the folder fsynced. When
+/// `fill` fails, the staging file is removed and its error comes back as `Ok(Err(..))`; a
+/// failure of the landing itself is the outer error.
+pub fn land_produced<R, E>(
+    landing_dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut File, &Path) -> Result<R, E>,
+) -> Result<Result<(PathBuf, R), E>, StoreError> {
+    fs::create_dir_all(landing_dir).map_err(io(landing_dir, "create folder"))?;
+    let (stamp, staging) = staging_in(landing_dir);
+    let mut file = File::create(&staging).map_err(io(&staging, "create staging file"))?;
+    let produced = fill(&mut file, &staging);
+    let synced = match &produced {
+        Ok(_) => file.sync_all().map_err(io(&staging, "fsync")),
+        Err(_) => Ok(()),
+    };
+    drop(file);
+    let out = match (produced, synced) {
+        (Ok(out), Ok(())) => out,
+        (Err(e), _) => {
+            let _ = fs::remove_file(&staging);
+            return Ok(Err(e));
+        }
+        (Ok(_), Err(e)) => {
+            let _ = fs::remove_file(&staging);
+            return Err(e);
+        }
+    };
+    let path = landing_dir.join(format!("{stamp}-{}", safe_name(name)));
+    if let Err(e) = fs::rename(&staging, &path) {
+        let _ = fs::remove_file(&staging);
+        return Err(io(&path, "rename")(e));
+    }
+    sync_dir(landing_dir)?;
+    Ok(Ok((path, out)))
 }
 
 /// Which end of a copy failed.
@@ -443,16 +488,41 @@ pub struct ArchiveCopy {
     pub target: PathBuf,
 }
 
-/// Copies `from` to a temp name in `dir` (in the kernel: no user-space buffer); `finish` renames
-/// it to `dir/name`.
+/// Copies `from` to a temp name in `dir`; `finish` renames it to `dir/name`. Always an
+/// independent file, never a hard link (an ERP that rewrites its file in place must not rewrite
+/// our archive): a reflink where the filesystem offers one (btrfs, XFS: shared blocks, copied on
+/// write), else a copy in the kernel (`copy_file_range`: no user-space buffer).
 pub fn copy_to_archive(from: &Path, dir: &Path, name: &str) -> Result<ArchiveCopy, StoreError> {
     fs::create_dir_all(dir).map_err(io(dir, "create folder"))?;
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    fs::copy(from, &temp).map_err(io(from, "copy into the archive"))?;
+    let copied = reflink(from, &temp).or_else(|_| fs::copy(from, &temp).map(|_| ()));
+    if let Err(e) = copied {
+        let _ = fs::remove_file(&temp);
+        return Err(io(from, "copy into the archive")(e));
+    }
     Ok(ArchiveCopy {
         temp,
         target: dir.join(name),
     })
+}
+
+/// `to` as a reflink of `from` (FICLONE); an error where the filesystem cannot (ext4, tmpfs,
+/// another filesystem), and the caller copies instead.
+fn reflink(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // FICLONE = _IOW(0x94, 9, int) in linux/fs.h.
+    const FICLONE: libc::c_ulong = 0x4004_9409;
+    let src = File::open(from)?;
+    let dst = File::create(to)?;
+    // SAFETY: both descriptors are open for the duration of the call; FICLONE reads no memory.
+    let rc = unsafe { libc::ioctl(dst.as_raw_fd(), FICLONE as _, src.as_raw_fd()) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    drop(dst);
+    let _ = fs::remove_file(to);
+    Err(e)
 }
 
 impl ArchiveCopy {
@@ -484,6 +554,53 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("a.csv")]);
+    }
+
+    /// The archive copy is its own file: the source rewritten in place afterwards (as an ERP
+    /// may do to its outbox file) leaves the archive as it was.
+    #[test]
+    fn archive_copies_are_independent_of_their_source() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("out.csv");
+        fs::write(&src, b"sku,qty\nA,1\n").unwrap();
+        let copy = copy_to_archive(&src, &dir.path().join("archive"), "out.csv").unwrap();
+        copy.finish().unwrap();
+        let mut f = fs::OpenOptions::new().write(true).open(&src).unwrap();
+        f.write_all(b"sku,qty\nB,9\n").unwrap();
+        drop(f);
+        assert_eq!(fs::read(&copy.target).unwrap(), b"sku,qty\nA,1\n");
+        let (a, b) = (
+            fs::metadata(&src).unwrap(),
+            fs::metadata(&copy.target).unwrap(),
+        );
+        assert_ne!(a.ino(), b.ino());
+        assert_eq!(b.nlink(), 1);
+    }
+
+    /// A produced landing keeps nothing behind when its producer fails, and lands its bytes
+    /// under the stamped name when it does not.
+    #[test]
+    fn a_produced_landing_is_whole_or_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let landing = dir.path().join("landing");
+        let failed: Result<Result<(PathBuf, ()), &str>, _> =
+            land_produced(&landing, "x.csv", |f, _| {
+                f.write_all(b"half").map_err(|_| "io")?;
+                Err("connection dropped")
+            });
+        assert_eq!(failed.unwrap().unwrap_err(), "connection dropped");
+        assert_eq!(fs::read_dir(&landing).unwrap().count(), 0);
+        let landed: Result<(PathBuf, u8), ()> = land_produced(&landing, "../x y.csv", |f, _| {
+            f.write_all(b"whole").map_err(|_| ())?;
+            Ok(7)
+        })
+        .unwrap();
+        let (path, n) = landed.unwrap();
+        assert_eq!(n, 7);
+        assert_eq!(fs::read(&path).unwrap(), b"whole");
+        assert_eq!(path.parent(), Some(landing.as_path()));
+        assert_eq!(fs::read_dir(&landing).unwrap().count(), 1);
     }
 
     #[test]

@@ -128,6 +128,30 @@ impl SftpClient {
         staging: &Path,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Fetched, SftpError> {
+        let mut guard = StagingGuard {
+            path: staging,
+            keep: false,
+        };
+        let mut out = std::fs::File::create(staging)
+            .map_err(|e| self.local_err(staging, "create staging file", e))?;
+        let fetched = self.fetch_into(sighting, &mut out, staging, progress)?;
+        out.sync_all()
+            .map_err(|e| self.local_err(staging, "fsync staging file", e))?;
+        guard.keep = true;
+        Ok(fetched)
+    }
+
+    /// Downloads the sighted file into `out` (a file the caller created: in a home, the landing
+    /// area's staging file, see `store::files::land_produced`), and accepts it only if exactly
+    /// the listed size was read and the remote file still has the listed size and mtime.
+    /// `shown` names `out` in errors. The caller fsyncs, and removes `out` on an error.
+    pub fn fetch_into(
+        &self,
+        sighting: &Sighting,
+        out: &mut dyn Write,
+        shown: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Fetched, SftpError> {
         let name = self.checked_name(&sighting.name)?;
         let remote = remote_join(&self.endpoint.folder, name);
         let mut file = self
@@ -140,12 +164,6 @@ impl SftpClient {
         if !self.same_as_listed(sighting, &opened) {
             return Err(self.changed(sighting, &remote, 0, &opened));
         }
-        let mut guard = StagingGuard {
-            path: staging,
-            keep: false,
-        };
-        let mut out = std::fs::File::create(staging)
-            .map_err(|e| self.local_err(staging, "create staging file", e))?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; CHUNK];
         let mut total: u64 = 0;
@@ -164,15 +182,14 @@ impl SftpClient {
             }
             let chunk = buf.get(..n).unwrap_or_default();
             out.write_all(chunk)
-                .map_err(|e| self.local_err(staging, "write staging file", e))?;
+                .map_err(|e| self.local_err(shown, "write staging file", e))?;
             hasher.update(chunk);
             total += n as u64;
             progress(total);
         }
         let _ = file.close();
-        out.sync_all()
-            .map_err(|e| self.local_err(staging, "fsync staging file", e))?;
-        drop(out);
+        out.flush()
+            .map_err(|e| self.local_err(shown, "write staging file", e))?;
         let after = self.sftp.lstat(Path::new(&remote)).map_err(|e| {
             match self.remote_err(Step::Stat, &remote, &e) {
                 err if err.is_not_found() => self.changed_gone(sighting, &remote, total),
@@ -182,7 +199,6 @@ impl SftpClient {
         if total != sighting.size || !self.same_as_listed(sighting, &after) {
             return Err(self.changed(sighting, &remote, total, &after));
         }
-        guard.keep = true;
         Ok(Fetched {
             bytes: total,
             sha256: hex::encode(hasher.finalize()),
