@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use tallyman::daemon::lock::{DataLock, LockError, EXIT_LOCKED};
+use tallyman::store::home_lock::{DataLock, LockError, EXIT_LOCKED};
 
 /// Set in the child copy of this test binary: the folder the child must lock.
 const CHILD_ENV: &str = "TALLYMAN_TEST_LOCK_CHILD";

@@ -62,7 +62,9 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             Ok(lock) => lock,
             Err(e) => {
                 eprintln!("{e}");
-                return Ok(ExitCode::from(tallyman::daemon::lock::EXIT_LOCKED as u8));
+                return Ok(ExitCode::from(
+                    tallyman::store::home_lock::EXIT_LOCKED as u8,
+                ));
             }
         };
     let pick = match (&args.run, args.date, &args.file) {

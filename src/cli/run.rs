@@ -117,7 +117,9 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     }
     if busy && !failed && all.iter().all(|o| !super::exit::needs_attention(&o.state)) {
         // Nothing went wrong, but a pipeline was left to the process that held it.
-        return Ok(ExitCode::from(tallyman::daemon::lock::EXIT_LOCKED as u8));
+        return Ok(ExitCode::from(
+            tallyman::store::home_lock::EXIT_LOCKED as u8,
+        ));
     }
     Ok(super::exit::code(
         all.iter().map(|o| o.state.as_str()),

@@ -1,13 +1,12 @@
-//! The daemon: schedules, expected-file windows, metrics, health over HTTP, the data-folder lock and signals.
+//! The daemon: schedules, expected-file windows, metrics, health over HTTP and signals.
 //!
-//! Start-up order for `serve`: take `lock::DataLock` (exit `lock::EXIT_LOCKED` if held), install
+//! Start-up order for `serve`: take `store::home_lock::DataLock` (exit `EXIT_LOCKED` if held), install
 //! `signals::Signals`, start `http::HttpServer`, then loop: on each tick ask every pipeline's
 //! `schedule::Schedule::due_since` and `expected::Expected::late` (through an `AlertBook`),
 //! update `metrics::Metrics`, reload on `take_reload`, and leave when `shutdown_requested`.
 
 pub mod expected;
 pub mod http;
-pub mod lock;
 pub mod metrics;
 pub mod schedule;
 pub mod serve;
@@ -20,7 +19,7 @@ pub mod worker;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("{0}; only one `tallyman serve` may run per home folder")]
-    Lock(#[from] lock::LockError),
+    Lock(#[from] crate::store::home_lock::LockError),
     #[error(transparent)]
     Signals(#[from] signals::SignalError),
     #[error("{} configuration problem(s):\n{}", .0.len(), .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]

@@ -12,13 +12,13 @@ use chrono::{DateTime, DurationRound, SubsecRound, TimeDelta, Utc};
 
 use super::expected::AlertBook;
 use super::http::{Health, HttpServer};
-use super::lock::DataLock;
 use super::metrics::{Counter, Metrics};
 use super::signals::Signals;
 use super::watch::{self, Hint};
 use super::worker::{self, Context, Done, Job, JobKind, Slot};
 use super::{state, ServeError};
 use crate::config::{self, Home, Pipeline};
+use crate::store::home_lock::DataLock;
 use crate::store::Ledger;
 
 /// The loop wakes at least this often to look at signals, schedules and deadlines.

@@ -2,6 +2,7 @@
 pub mod deliveries;
 pub mod files;
 pub mod held;
+pub mod home_lock;
 pub mod intake;
 pub mod interchanges;
 pub mod lease;

@@ -1,4 +1,4 @@
-//! One daemon per data folder: an exclusive advisory lock on `<data>/var/tallyman.lock` holding the PID.
+//! One daemon per home folder: an exclusive advisory lock on `<data>/var/tallyman.lock` holding the PID.
 //!
 //! Uses std's `File::try_lock` (flock(2) on Linux, stable since Rust 1.89), so no extra crate.
 //! The lock belongs to the open file description and ends when the process exits, however it
