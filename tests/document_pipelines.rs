@@ -3,21 +3,16 @@
 //! outbound folder and a re-sent interchange control number rejected; EDIFACT DESADV and UBL /
 //! cXML documents taken like CSV files.
 
+#[path = "support/home.rs"]
+mod home;
+
+use home::tallyman;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 struct Home {
     _dir: tempfile::TempDir,
     root: PathBuf,
-}
-
-fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args(["--home", root.to_str().unwrap()])
-        .args(args)
-        .env("TALLYMAN_LOG", "warn")
-        .output()
-        .expect("run tallyman")
 }
 
 fn stdout(o: &Output) -> String {

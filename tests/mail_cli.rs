@@ -2,6 +2,9 @@
 //! delivery to a real SMTP server (aiosmtpd) on loopback, a server that is down and comes back,
 //! a permanent refusal, and configuration errors in `[report]` and `tallyman.toml`.
 
+#[path = "support/home.rs"]
+mod home;
+
 #[path = "support/smtp.rs"]
 mod smtp;
 
@@ -9,20 +12,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use home::tallyman;
 use smtp::{free_port, parse_mail, ParsedMail, ServerOpts, SmtpServer};
 
 struct Home {
     _dir: tempfile::TempDir,
     root: PathBuf,
-}
-
-fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args(["--home", root.to_str().expect("utf-8 temp path")])
-        .args(args)
-        .env("TALLYMAN_LOG", "warn")
-        .output()
-        .expect("run tallyman")
 }
 
 fn ok(o: &Output) -> String {

@@ -1,21 +1,16 @@
 //! The whole pipeline through the real `tallyman` binary on real folders: demo data, duplicates,
 //! corrections, policies, reruns, settling, and config errors.
 
+#[path = "support/home.rs"]
+mod home;
+
+use home::tallyman;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 struct Home {
     _dir: tempfile::TempDir,
     root: PathBuf,
-}
-
-fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args(["--home", root.to_str().unwrap()])
-        .args(args)
-        .env("TALLYMAN_LOG", "warn")
-        .output()
-        .expect("run tallyman")
 }
 
 fn stdout(o: &Output) -> String {

@@ -4,29 +4,23 @@
 //! and ready after a good one; `last_success` read back from the ledger after a restart; and a
 //! log written to a pipe carries no ANSI colour codes.
 
+#[path = "support/home.rs"]
+mod home;
+
 #[path = "support/daemon.rs"]
 mod daemon;
 #[path = "support/prom.rs"]
 mod prom;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use daemon::{count, wait_for, Daemon};
+use home::tallyman;
 
 const DROP: &str = "inbox/inventory_3pl";
 const DEMO: &str = "stock_2026-11-25.csv";
 const ERP: &str = "inbox/erp/erp_onhand_2026-11-25.csv";
-
-fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args(["--home", root.to_str().unwrap()])
-        .args(args)
-        .env("TALLYMAN_LOG", "warn")
-        .output()
-        .expect("run tallyman")
-}
 
 /// `serve --scan-secs 1` with `NO_COLOR` unset: the log must be plain because stderr is a pipe.
 fn serve(root: &Path) -> Daemon {

@@ -3,17 +3,12 @@
 //! body, CSV and `when = "problems"` go by it; before, the email said "no problems". `check`
 //! refuses a `[breaks]` column the table does not have.
 
-use std::path::Path;
-use std::process::{Command, Output};
+#[path = "support/home.rs"]
+mod home;
 
-fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args(["--home", root.to_str().unwrap()])
-        .args(args)
-        .env("TALLYMAN_LOG", "warn")
-        .output()
-        .expect("run tallyman")
-}
+use home::tallyman;
+use std::path::Path;
+use std::process::Command;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

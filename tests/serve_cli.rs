@@ -2,29 +2,23 @@
 //! second daemon on the same home, SIGTERM, a poisoned file, /metrics against the ledger,
 //! schedules caught up after downtime, late-file alerts, and SIGHUP with a bad config.
 
+#[path = "support/home.rs"]
+mod home;
+
 #[path = "support/daemon.rs"]
 mod daemon;
 #[path = "support/prom.rs"]
 mod prom;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use daemon::{count, serve, wait_for, Daemon};
+use home::tallyman;
 
 const DROP: &str = "inbox/inventory_3pl";
 const DEMO: &str = "stock_2026-11-25.csv";
 const PIPELINE: &str = "inventory_3pl";
-
-fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args(["--home", root.to_str().unwrap()])
-        .args(args)
-        .env("TALLYMAN_LOG", "warn")
-        .output()
-        .expect("run tallyman")
-}
 
 struct Home {
     _dir: tempfile::TempDir,

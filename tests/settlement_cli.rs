@@ -2,10 +2,14 @@
 //! shipped pipeline checked, each layout's fixture with its known answer (statuses, journal
 //! summing to the deposit), a settlement that does not foot, and a later refund.
 
+#[path = "support/home.rs"]
+mod home;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+use home::tallyman;
 use rust_decimal::Decimal;
 
 const LAYOUTS: [&str; 5] = [
@@ -15,15 +19,6 @@ const LAYOUTS: [&str; 5] = [
     "stripe_itemized",
     "paypal_stl",
 ];
-
-fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args(["--home", root.to_str().expect("utf-8")])
-        .args(args)
-        .env("TALLYMAN_LOG", "warn")
-        .output()
-        .expect("run tallyman")
-}
 
 fn both(o: &Output) -> String {
     format!(

@@ -3,6 +3,9 @@
 //! the claim, done markers, files that cannot be read, a 240-byte name, names with control
 //! characters, orphaned staging files, and two upload pushes at once.
 
+#[path = "support/home.rs"]
+mod home;
+
 #[path = "support/cut_proxy.rs"]
 mod cut_proxy;
 #[path = "support/sshd.rs"]
@@ -12,16 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use home::tallyman;
 use sshd::Sshd;
-
-fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args(["--home", root.to_str().unwrap()])
-        .args(args)
-        .env("TALLYMAN_LOG", "warn")
-        .output()
-        .expect("run tallyman")
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

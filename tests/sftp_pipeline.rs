@@ -3,6 +3,9 @@
 //! the same bytes uploaded again are a duplicate; outputs uploaded atomically, never twice
 //! after a crash, queued while the server is down; `check --connections`; `serve` polling.
 
+#[path = "support/home.rs"]
+mod home;
+
 #[path = "support/daemon.rs"]
 mod daemon;
 #[path = "support/prom.rs"]
@@ -10,19 +13,11 @@ mod prom;
 #[path = "support/sshd.rs"]
 mod sshd;
 
+use home::tallyman;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args(["--home", root.to_str().unwrap()])
-        .args(args)
-        .env("TALLYMAN_LOG", "warn")
-        .output()
-        .expect("run tallyman")
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

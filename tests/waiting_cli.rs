@@ -11,28 +11,16 @@ mod home;
 mod prom;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use daemon::{wait_for, Daemon};
 use home::sql;
+use home::tallyman;
 
 const DROP: &str = "inbox/inventory_3pl";
 const PIPELINE: &str = "pipelines/inventory_3pl.toml";
 const ERP_25: &str = "inbox/erp/erp_onhand_2026-11-25.csv";
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_tallyman")
-}
-
-fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(["--home", root.to_str().expect("utf-8 path")])
-        .args(args)
-        .env("TALLYMAN_LOG", "warn")
-        .output()
-        .expect("run tallyman")
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

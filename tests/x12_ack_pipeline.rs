@@ -8,19 +8,14 @@
 //! its ISA made 00401, control number 905, TA1 requested (ISA14 = 1), and the changes each case
 //! names.
 
+#[path = "support/home.rs"]
+mod home;
+
+use home::tallyman;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const SENDER: &str = "ABCDEFGHIJKLMNO";
-
-fn tallyman(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tallyman"))
-        .args(["--home", root.to_str().unwrap()])
-        .args(args)
-        .env("TALLYMAN_LOG", "warn")
-        .output()
-        .expect("run tallyman")
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

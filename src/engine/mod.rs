@@ -2,6 +2,7 @@
 pub mod collect;
 pub mod group_reconcile;
 pub mod journal;
+pub mod open_items;
 pub mod pairing;
 pub mod reconcile;
 pub mod transform;
