@@ -20,7 +20,7 @@ pub const BUILTIN_TABLES: [&str; 4] = ["input", "erp", "reconciled", "breaks"];
 pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> (Vec<String>, Vec<Output>) {
     let mut tables: Vec<String> = BUILTIN_TABLES.iter().map(|s| s.to_string()).collect();
     tables.extend(raw.references.keys().cloned());
-    tables.extend(settlement::tables(&raw));
+    tables.extend(settlement::tables(raw));
     for t in &raw.transforms {
         if tables.contains(&t.name) {
             errs.add(
