@@ -45,66 +45,7 @@ pub(crate) struct Input {
 
 /// Compiles the input's format and table, `ack_destination`, `ta1` and `on_error`.
 pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> Input {
-    let format = match (raw.input.format.as_str(), &raw.input.table) {
-        ("csv", None) => InputFormat::Csv,
-        ("csv", Some(_)) => {
-            errs.add(
-                "input.table",
-                "only X12, EDIFACT and XML inputs name a table".into(),
-            );
-            InputFormat::Csv
-        }
-        (kind @ ("x12" | "edifact" | "xml"), table) => {
-            let known: &[&str] = match kind {
-                "x12" => &X12_TABLES,
-                "edifact" => &EDIFACT_TABLES,
-                _ => &XML_TABLES,
-            };
-            match table {
-                Some(t) if known.contains(&t.as_str()) => {
-                    let table = t.clone();
-                    match kind {
-                        "x12" => InputFormat::X12 { table },
-                        "edifact" => InputFormat::Edifact { table },
-                        _ => InputFormat::Xml { table },
-                    }
-                }
-                other => {
-                    let what = other
-                        .as_ref()
-                        .map_or(format!("an {kind} input needs `table`"), |t| {
-                            format!("`{t}` is not an {kind} table")
-                        });
-                    errs.add(
-                        "input.table",
-                        format!("{what} (one of {})", known.join(", ")),
-                    );
-                    InputFormat::Csv
-                }
-            }
-        }
-        ("settlement", table) => {
-            let mut problems = Vec::new();
-            let s = settlement::compile_input(
-                table.as_deref(),
-                raw.input.settlement.as_ref(),
-                &mut problems,
-            );
-            for (k, why) in problems {
-                errs.add(&k, why);
-            }
-            s.map_or(InputFormat::Csv, InputFormat::Settlement)
-        }
-        (other, _) => {
-            errs.add(
-                "input.format",
-                format!(
-                    "`{other}` is not a format (supported: csv, x12, edifact, xml, settlement)"
-                ),
-            );
-            InputFormat::Csv
-        }
-    };
+    let format = format(raw, errs);
     if let Some(d) = &raw.input.ack_destination {
         if raw.input.format != "x12" {
             errs.add(
@@ -198,5 +139,69 @@ pub(crate) fn trailer(raw: &PipelineRaw, errs: &mut Errs) -> Option<regex::bytes
                 None
             }
         },
+    }
+}
+
+/// The input's format and, for documents and settlements, the table or layout read.
+fn format(raw: &PipelineRaw, errs: &mut Errs) -> InputFormat {
+    match (raw.input.format.as_str(), &raw.input.table) {
+        ("csv", None) => InputFormat::Csv,
+        ("csv", Some(_)) => {
+            errs.add(
+                "input.table",
+                "only X12, EDIFACT and XML inputs name a table".into(),
+            );
+            InputFormat::Csv
+        }
+        (kind @ ("x12" | "edifact" | "xml"), table) => {
+            let known: &[&str] = match kind {
+                "x12" => &X12_TABLES,
+                "edifact" => &EDIFACT_TABLES,
+                _ => &XML_TABLES,
+            };
+            match table {
+                Some(t) if known.contains(&t.as_str()) => {
+                    let table = t.clone();
+                    match kind {
+                        "x12" => InputFormat::X12 { table },
+                        "edifact" => InputFormat::Edifact { table },
+                        _ => InputFormat::Xml { table },
+                    }
+                }
+                other => {
+                    let what = other
+                        .as_ref()
+                        .map_or(format!("an {kind} input needs `table`"), |t| {
+                            format!("`{t}` is not an {kind} table")
+                        });
+                    errs.add(
+                        "input.table",
+                        format!("{what} (one of {})", known.join(", ")),
+                    );
+                    InputFormat::Csv
+                }
+            }
+        }
+        ("settlement", table) => {
+            let mut problems = Vec::new();
+            let s = settlement::compile_input(
+                table.as_deref(),
+                raw.input.settlement.as_ref(),
+                &mut problems,
+            );
+            for (k, why) in problems {
+                errs.add(&k, why);
+            }
+            s.map_or(InputFormat::Csv, InputFormat::Settlement)
+        }
+        (other, _) => {
+            errs.add(
+                "input.format",
+                format!(
+                    "`{other}` is not a format (supported: csv, x12, edifact, xml, settlement)"
+                ),
+            );
+            InputFormat::Csv
+        }
     }
 }
