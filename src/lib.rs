@@ -1,12 +1,14 @@
 //! Tallyman: batch file exchange and reconciliation for ecommerce and ERP operations.
 //!
-//! The core (`config`, `schema`, `formats`, `engine`) is pure: bytes and tables in, tables and
-//! issues out. `transport` and `store` are the only modules that touch files and servers.
+//! The core (`schema`, `formats`, `engine`, `frame`) is pure: bytes and tables in, tables and
+//! issues out; `config` reads the configuration files once and compiles them into its types.
+//! `transport` and `store` are the only modules that touch files and servers.
 pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod failpoint;
 pub mod formats;
+pub mod frame;
 pub mod issue;
 pub mod parallel;
 pub mod report;

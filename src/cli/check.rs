@@ -18,8 +18,8 @@ pub struct Args {
 
 pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     let home = super::home(home);
-    match super::load_pipelines(&home) {
-        Ok(pipelines) => {
+    match super::load_config(&home) {
+        Ok(tallyman::config::Config { pipelines, mail: m }) => {
             // Each transform runs on no rows with the schemas' columns: a column typo fails
             // here rather than on a partner's file.
             let planned: Vec<_> = pipelines
@@ -51,14 +51,12 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                     println!("warning: {id}: SFTP source: {w}");
                 }
             }
-            if let Ok(m) = tallyman::config::load_mail(&home) {
-                match &m.smtp {
-                    Some(s) => println!("mail: SMTP {}:{} from {}", s.host, s.port, m.from),
-                    None => println!(
-                        "mail: no smtp_host; reports are spooled as .eml files in {}",
-                        super::run::shown(&home, &m.spool_dir)
-                    ),
-                }
+            match &m.smtp {
+                Some(s) => println!("mail: SMTP {}:{} from {}", s.host, s.port, m.from),
+                None => println!(
+                    "mail: no smtp_host; reports are spooled as .eml files in {}",
+                    super::run::shown(&home, &m.spool_dir)
+                ),
             }
             if args.connections {
                 let mut failed = 0;

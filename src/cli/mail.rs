@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
-use tallyman::config::Home;
+use tallyman::config::{Home, MailSettings};
 use tallyman::report::queue::{self, QueueState, QueuedMail};
 use tallyman::runner::report::flush_mail;
 use tallyman::store::Ledger;
@@ -33,15 +33,26 @@ pub enum Action {
 pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     let home = super::home(home);
     let ledger = super::open_ledger(&home)?;
+    // Only `tallyman.toml`: a broken pipeline file must not stop the mail queue.
+    let mail = || {
+        tallyman::config::load_global(&home).map_err(|es| {
+            anyhow!(es
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "))
+        })
+    };
     match args.action {
         None => list(&ledger, args.json),
         Some(Action::Flush) => {
             queue::expedite(ledger.connection(), Utc::now())?;
-            let s = flush_mail(&home, &ledger).map_err(|e| anyhow!(e))?;
+            let mail = mail()?;
+            let s = flush_mail(&ledger, &mail).map_err(|e| anyhow!(e))?;
             println!(
                 "mail: {} {}, {} to retry later, {} failed",
                 s.sent,
-                delivered(&home),
+                delivered(&home, &mail),
                 s.retry_later,
                 s.failed
             );
@@ -124,18 +135,16 @@ fn as_json(m: &QueuedMail) -> serde_json::Value {
 
 /// What happened to the messages that left the queue: "sent" to an SMTP server, or "spooled
 /// to FOLDER" as .eml files when there is no `smtp_host` (nobody has received them yet).
-fn delivered(home: &Home) -> String {
-    match tallyman::config::load_mail(home) {
-        Ok(m) if m.smtp.is_none() => {
-            format!("spooled to {}", super::run::shown(home, &m.spool_dir))
-        }
-        _ => "sent".to_string(),
+fn delivered(home: &Home, mail: &MailSettings) -> String {
+    match &mail.smtp {
+        None => format!("spooled to {}", super::run::shown(home, &mail.spool_dir)),
+        Some(_) => "sent".to_string(),
     }
 }
 
 /// Flushes the queue at the end of `run`/`rerun` and says what happened (on stderr with
 /// `--json`, so stdout stays JSON). False when the queue could not be flushed at all.
-pub fn flush_and_tell(home: &Home, ledger: &Ledger, json: bool) -> bool {
+pub fn flush_and_tell(home: &Home, ledger: &Ledger, mail: &MailSettings, json: bool) -> bool {
     let say = |line: String| {
         if json {
             eprintln!("{line}");
@@ -143,13 +152,13 @@ pub fn flush_and_tell(home: &Home, ledger: &Ledger, json: bool) -> bool {
             println!("{line}");
         }
     };
-    match flush_mail(home, ledger) {
+    match flush_mail(ledger, mail) {
         Ok(s) => {
             if s.sent + s.retry_later + s.failed > 0 {
                 say(format!(
                     "mail: {} {}, {} to retry later, {} failed{}",
                     s.sent,
-                    delivered(home),
+                    delivered(home, mail),
                     s.retry_later,
                     s.failed,
                     if s.retry_later + s.failed > 0 {

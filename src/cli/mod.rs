@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use tallyman::config::{self, Home, Pipeline};
+use tallyman::config::{self, Home};
 use tallyman::store::Ledger;
 
 /// Exit code for configuration problems (`check`, and any command that loads bad config).
@@ -46,10 +46,9 @@ fn colour(terminal: bool, no_color: bool) -> bool {
     terminal && !no_color
 }
 
-/// Loads and compiles every pipeline; on problems prints them all and returns the exit code.
-pub fn load_pipelines(
-    home: &Home,
-) -> std::result::Result<std::collections::BTreeMap<String, Pipeline>, ExitCode> {
+/// Loads and compiles the home's configuration (pipelines, schemas, `tallyman.toml`); on
+/// problems prints them all and returns the exit code.
+pub fn load_config(home: &Home) -> std::result::Result<config::Config, ExitCode> {
     config::load(home).map_err(|errors| {
         eprintln!("{} configuration problem(s):", errors.len());
         for e in &errors {

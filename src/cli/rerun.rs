@@ -45,11 +45,11 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::from(super::exit::CONFIG));
     }
     let home = super::home(home);
-    let pipelines = match super::load_pipelines(&home) {
-        Ok(p) => p,
+    let config = match super::load_config(&home) {
+        Ok(c) => c,
         Err(code) => return Ok(code),
     };
-    let Some(p) = pipelines.get(&args.pipeline) else {
+    let Some(p) = config.pipelines.get(&args.pipeline) else {
         eprintln!("error: no pipeline `{}`", args.pipeline);
         return Ok(ExitCode::from(super::exit::CONFIG));
     };
@@ -94,16 +94,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
         ));
     }
     let mut failed = false;
-    let settings = match &p.report {
-        Some(_) => Some(tallyman::config::load_mail(&home).map_err(|es| {
-            anyhow!(es
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "))
-        })?),
-        None => None,
-    };
+    let settings = p.report.as_ref().map(|_| config.mail.clone());
     for r in &mut reports {
         // The mail says what the rerun changed, not only that it ran.
         if let Some(note) = r.outcome.report.as_mut().and_then(|rep| rep.rerun.as_mut()) {
@@ -140,7 +131,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             }
         }
     }
-    if !super::mail::flush_and_tell(&home, &ledger, args.json) {
+    if !super::mail::flush_and_tell(&home, &ledger, &config.mail, args.json) {
         failed = true;
     }
     let uploads = tallyman::runner::delivery::deliver_pending(&home, &ledger, p)?;

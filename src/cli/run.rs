@@ -30,8 +30,8 @@ pub fn shown(home: &Home, path: &Path) -> String {
 
 pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     let home = super::home(home);
-    let pipelines = match super::load_pipelines(&home) {
-        Ok(p) => p,
+    let (pipelines, mail) = match super::load_config(&home) {
+        Ok(c) => (c.pipelines, c.mail),
         Err(code) => return Ok(code),
     };
     if let Some(id) = &args.pipeline {
@@ -68,6 +68,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             &home,
             &mut ledger,
             p,
+            &mail,
             Duration::from_secs(args.max_wait_secs),
             &lock,
         ) {
@@ -109,7 +110,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             }
         }
     }
-    if !super::mail::flush_and_tell(&home, &ledger, args.json) {
+    if !super::mail::flush_and_tell(&home, &ledger, &mail, args.json) {
         failed = true;
     }
     if args.json {

@@ -73,8 +73,8 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Action::Push) => {
-            let pipelines = match super::load_pipelines(&home) {
-                Ok(p) => p,
+            let pipelines = match super::load_config(&home) {
+                Ok(c) => c.pipelines,
                 Err(code) => return Ok(code),
             };
             let mut failed = false;

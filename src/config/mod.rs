@@ -1,18 +1,36 @@
-//! Pipeline configuration: serde types as written (`raw`), compiled into validated `Pipeline`s
-//! (`compile`). Pure apart from `load_dir`, which only reads the files it is pointed at.
+//! Configuration: every section type as written (serde, `deny_unknown_fields`) and compiled,
+//! `pipelines/*.toml`, `schemas/*.json` and `tallyman.toml` read once by `load` into one
+//! `Config`. Imports no edge module: the edge imports its section types from here. Pure apart
+//! from `load` (and `schemas::load_dir`, `mail::load`), which read the files, and the folder
+//! existence checks of `compile`.
 
 pub mod compile;
+pub mod expected;
+mod input;
+pub mod mail;
+mod outputs;
+pub mod pipeline;
 pub mod raw;
+mod reconcile;
+pub mod report;
+pub mod schedule;
+pub mod schemas;
 pub mod settlement;
+pub mod sftp;
+pub mod source;
+mod tables;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use compile::{
-    compile, BusinessDateRule, ComparePair, Complete, Control, Erp, Home, InputFormat, OnError,
-    OnRerun, Output, OutputFormat, Pipeline, Reconcile, Source, TableFile, Transform, X12Document,
-    X12Party,
+pub use crate::engine::spec::{ComparePair, Reconcile, Transform};
+pub use compile::compile;
+pub use mail::{MailSettings, GLOBAL_FILE};
+pub use pipeline::{
+    business_date, BreaksTable, BusinessDateRule, Complete, Control, Erp, Home, InputFormat,
+    OnError, OnRerun, Output, OutputFormat, Pipeline, TableFile, X12Document, X12Party,
 };
+pub use source::{DuplicateRule, SettlePolicy, Source};
 
 /// One configuration problem: which file, which key, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,23 +41,25 @@ pub struct ConfigError {
     pub why: String,
 }
 
-/// Reads and compiles every `pipelines/*.toml` of a home folder, collecting every problem of
-/// every file before returning.
-pub fn load(home: &Home) -> Result<BTreeMap<String, Pipeline>, Vec<ConfigError>> {
-    let mut errors = Vec::new();
+/// Everything a home is configured with, compiled once: the pipelines and the mail settings of
+/// `tallyman.toml`. `serve` compiles a new one on SIGHUP.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub pipelines: BTreeMap<String, Pipeline>,
+    /// `tallyman.toml [mail]` (the spool defaults when it says nothing); relative paths are
+    /// already taken from the home folder.
+    pub mail: MailSettings,
+}
+
+/// Reads and compiles every `pipelines/*.toml`, `schemas/*.json` and `tallyman.toml` of a home
+/// folder, collecting every problem of every file before returning.
+pub fn load(home: &Home) -> Result<Config, Vec<ConfigError>> {
     // The valid schemas are used even when others are broken, so that each pipeline's
     // problems are its own and not a cascade of "schema not found".
-    let (schemas, schema_errors) = crate::schema::table::load_dir(&home.root.join("schemas"));
-    for e in schema_errors {
-        errors.push(ConfigError {
-            file: "schemas/".into(),
-            key: "schema".into(),
-            why: e.to_string(),
-        });
-    }
-    if let Err(mut es) = load_mail(home) {
-        errors.append(&mut es);
-    }
+    let (schemas, mut errors) = schemas::load_dir(&home.root.join("schemas"));
+    let mail = mail::load(home)
+        .map_err(|mut es| errors.append(&mut es))
+        .ok();
     let mut pipelines = BTreeMap::new();
     for path in pipeline_files(&home.root.join("pipelines"), &mut errors) {
         let id = path
@@ -62,14 +82,7 @@ pub fn load(home: &Home) -> Result<BTreeMap<String, Pipeline>, Vec<ConfigError>>
         let raw: raw::PipelineRaw = match toml::from_str(&text) {
             Ok(r) => r,
             Err(e) => {
-                let line = e
-                    .span()
-                    .map(|s| 1 + text[..s.start.min(text.len())].matches('\n').count());
-                errors.push(ConfigError {
-                    file: shown,
-                    key: line.map_or("-".into(), |l| format!("line {l}")),
-                    why: e.message().to_string(),
-                });
+                errors.push(toml_problem(&shown, &text, &e));
                 continue;
             }
         };
@@ -80,70 +93,28 @@ pub fn load(home: &Home) -> Result<BTreeMap<String, Pipeline>, Vec<ConfigError>>
             Err(mut es) => errors.append(&mut es),
         }
     }
-    if errors.is_empty() {
-        Ok(pipelines)
-    } else {
-        Err(errors)
+    match mail {
+        Some(mail) if errors.is_empty() => Ok(Config { pipelines, mail }),
+        _ => Err(errors),
     }
 }
 
-/// The home's global settings file.
-pub const GLOBAL_FILE: &str = "tallyman.toml";
-
-/// Mail settings used when `tallyman.toml` or its `[mail]` section is absent: reports are
-/// spooled as `.eml` files into `outbox/mail/`.
-pub const DEFAULT_MAIL: &str = "from = \"Tallyman <tallyman@localhost>\"\n";
-
-/// `tallyman.toml` as written.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GlobalRaw {
-    pub mail: Option<crate::report::MailRaw>,
+/// Reads and compiles `tallyman.toml` alone, for the commands that need no pipeline
+/// (`tallyman mail`): a broken pipeline file must not stop the mail queue.
+pub fn load_global(home: &Home) -> Result<MailSettings, Vec<ConfigError>> {
+    mail::load(home)
 }
 
-/// Reads `tallyman.toml` (optional) and compiles its `[mail]` section; relative `spool_dir` and
-/// `ca_file` are taken from the home folder. Every problem names the file and key.
-pub fn load_mail(home: &Home) -> Result<crate::report::MailSettings, Vec<ConfigError>> {
-    let path = home.root.join(GLOBAL_FILE);
-    let problem = |key: String, why: String| ConfigError {
-        file: GLOBAL_FILE.into(),
-        key,
-        why,
-    };
-    let raw = match std::fs::read_to_string(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(vec![problem("-".into(), e.to_string())]),
-        Ok(text) => match toml::from_str::<GlobalRaw>(&text) {
-            Ok(g) => g.mail,
-            Err(e) => {
-                let line = e
-                    .span()
-                    .map(|s| 1 + text[..s.start.min(text.len())].matches('\n').count());
-                return Err(vec![problem(
-                    line.map_or("-".into(), |l| format!("line {l}")),
-                    e.message().to_string(),
-                )]);
-            }
-        },
-    };
-    let raw = match raw {
-        Some(r) => r,
-        None => {
-            toml::from_str(DEFAULT_MAIL).map_err(|e| vec![problem("mail".into(), e.to_string())])?
-        }
-    };
-    let mut settings = raw.compile().map_err(|es| {
-        es.into_iter()
-            .map(|e| problem(e.key, e.why))
-            .collect::<Vec<_>>()
-    })?;
-    settings.spool_dir = home.root.join(&settings.spool_dir);
-    if let Some(smtp) = settings.smtp.as_mut() {
-        if let Some(ca) = smtp.ca_file.as_mut() {
-            *ca = home.root.join(&*ca);
-        }
+/// A TOML syntax or shape error, with the line it is on.
+fn toml_problem(file: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+    let line = e
+        .span()
+        .map(|s| 1 + text[..s.start.min(text.len())].matches('\n').count());
+    ConfigError {
+        file: file.into(),
+        key: line.map_or("-".into(), |l| format!("line {l}")),
+        why: e.message().to_string(),
     }
-    Ok(settings)
 }
 
 fn pipeline_files(dir: &Path, errors: &mut Vec<ConfigError>) -> Vec<PathBuf> {

@@ -1,5 +1,5 @@
-//! Pipeline files as written: serde types that refuse unknown keys. `compile` turns them into
-//! validated `Pipeline`s.
+//! Pipeline files as written: serde types that refuse unknown keys (sections with a file of
+//! their own keep their raw type there). `compile` turns them into validated `Pipeline`s.
 
 use std::collections::BTreeMap;
 
@@ -33,13 +33,13 @@ pub struct PipelineRaw {
     /// The table that holds this pipeline's breaks (a SQL transform's, or `breaks`), read
     /// by the report, its subject and `[report] when`.
     pub breaks: Option<BreaksRaw>,
-    /// Exception report mailed after each run (see `report::config::ReportRaw`).
-    pub report: Option<crate::report::ReportRaw>,
+    /// Exception report mailed after each run (config/report.rs).
+    pub report: Option<super::report::ReportRaw>,
     /// Five-field cron expression in `time_zone` for `tallyman serve`; without one the daemon
     /// processes files as soon as they are complete.
     pub schedule: Option<String>,
     /// When the partner's file is due; a late or missing file raises one alert per window.
-    pub expected: Option<crate::daemon::expected::ExpectedRaw>,
+    pub expected: Option<super::expected::ExpectedRaw>,
     /// Many-to-one matching (settlement lines per order against the ERP).
     pub group_reconcile: Option<super::settlement::GroupReconcileRaw>,
     /// The general-ledger journal of a settlement input.
@@ -64,7 +64,7 @@ pub struct SourceRaw {
     pub min_age_secs: Option<u64>,
     pub settle_secs: Option<u64>,
     /// The partner's SFTP server instead of a local folder (`folder` is then unused).
-    pub sftp: Option<crate::transport::sftp::SftpRaw>,
+    pub sftp: Option<super::sftp::SftpRaw>,
     /// When a file is a duplicate of an earlier one: "content_per_business_date" (default),
     /// "content" (ever) or "name_and_content".
     pub duplicates: Option<String>,
@@ -193,7 +193,7 @@ pub struct TransformRaw {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DestinationRaw {
-    pub sftp: Option<crate::transport::sftp::SftpSinkRaw>,
+    pub sftp: Option<super::sftp::SftpSinkRaw>,
 }
 
 #[derive(Debug, Deserialize)]

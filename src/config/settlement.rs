@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use super::compile::Errs;
+use super::pipeline::InputFormat;
+use super::raw::PipelineRaw;
 use crate::engine::group_reconcile::GroupSpec;
 use crate::engine::journal::Accounts;
 use crate::formats::settlement::{check_overrides, Layout, COMPONENTS, LAYOUTS, TABLES};
@@ -214,7 +217,7 @@ pub fn compile_journal(raw: &JournalRaw, problems: &mut Vec<(String, String)>) -
 }
 
 /// The tables the settlement sections add to a pipeline (for outputs, `[breaks]` and SQL).
-pub fn tables(raw: &super::raw::PipelineRaw) -> Vec<String> {
+pub fn tables(raw: &PipelineRaw) -> Vec<String> {
     let mut out = Vec::new();
     if raw.input.format == "settlement" {
         out.extend(TABLES.iter().map(|t| t.to_string()));
@@ -226,4 +229,39 @@ pub fn tables(raw: &super::raw::PipelineRaw) -> Vec<String> {
         out.push("journal".into());
     }
     out
+}
+
+/// Compiles `[group_reconcile]` and `[journal]`, and checks `[input.settlement]` belongs to a
+/// settlement input (`format` is the input's, compiled).
+pub(crate) fn compile_sections(
+    raw: &PipelineRaw,
+    format: &InputFormat,
+    errs: &mut Errs,
+) -> (Option<GroupSpec>, Option<Accounts>) {
+    let mut problems = Vec::new();
+    let group = raw
+        .group_reconcile
+        .as_ref()
+        .map(|g| compile_group(g, &mut problems));
+    if group.is_some() && raw.erp.is_none() {
+        problems.push(("group_reconcile".into(), "needs an [erp] extract".into()));
+    }
+    let journal = raw
+        .journal
+        .as_ref()
+        .map(|j| compile_journal(j, &mut problems));
+    let settlement = matches!(format, InputFormat::Settlement(_));
+    if journal.is_some() && !settlement {
+        problems.push(("journal".into(), "needs a settlement input".into()));
+    }
+    if raw.input.settlement.is_some() && raw.input.format != "settlement" {
+        problems.push((
+            "input.settlement".into(),
+            "only `format = \"settlement\"` reads a settlement layout".into(),
+        ));
+    }
+    for (k, why) in problems {
+        errs.add(&k, why);
+    }
+    (group, journal)
 }

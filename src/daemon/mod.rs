@@ -8,7 +8,8 @@
 pub mod expected;
 pub mod http;
 pub mod metrics;
-pub mod schedule;
+/// Cron schedules are compiled with the pipeline (config/schedule.rs); the old path stays.
+pub use crate::config::schedule;
 pub mod serve;
 pub mod signals;
 pub mod state;

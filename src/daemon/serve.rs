@@ -17,7 +17,7 @@ use super::signals::Signals;
 use super::watch::{self, Hint};
 use super::worker::{self, Context, Done, Job, JobKind, Slot};
 use super::{state, ServeError};
-use crate::config::{self, Home, Pipeline};
+use crate::config::{self, Home, MailSettings, Pipeline};
 use crate::store::home_lock::DataLock;
 use crate::store::Ledger;
 
@@ -68,7 +68,10 @@ fn every(p: &Pipeline, scan: Duration) -> Duration {
 pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
     let lock = DataLock::acquire(&home.root)?;
     let signals = Signals::install()?;
-    let pipelines = config::load(&home).map_err(ServeError::Config)?;
+    let config = config::load(&home).map_err(ServeError::Config)?;
+    let pipelines = config.pipelines;
+    // The compiled mail settings go with every job; a reload replaces them with the pipelines.
+    let mut mail = Arc::new(config.mail);
     let ledger = Ledger::open_home(&home.var().join("ledger.sqlite"), &home.archive())?;
     state::ensure(ledger.connection()).map_err(ServeError::State)?;
     let metrics = Arc::new(Metrics::new());
@@ -108,7 +111,9 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
     let mut next_expected = Instant::now();
     while !signals.shutdown_requested() {
         if signals.take_reload() {
-            reload(&home, &mut entries, &ledger, &metrics, &health);
+            if let Some(reloaded) = reload(&home, &mut entries, &ledger, &metrics, &health) {
+                mail = Arc::new(reloaded);
+            }
             drop(watcher.take()); // the old watcher stops before the new one starts
             watcher = watch::watch(&folders(&entries), tx.clone());
         }
@@ -156,6 +161,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
             let job = Job {
                 pipeline: Arc::clone(&e.p),
                 slot: Arc::clone(&e.slot),
+                mail: Arc::clone(&mail),
                 kind,
             };
             if job_tx.send(job).is_ok() {
@@ -164,7 +170,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
         }
         if now >= next_expected {
             next_expected = now + opts.scan;
-            check_expected(&home, &entries, &ledger, &mut book, &metrics, utc);
+            check_expected(&entries, &ledger, &mail, &mut book, &metrics, utc);
         }
         metrics.heartbeat(utc);
     }
@@ -351,20 +357,23 @@ fn baseline(ledger: &Ledger, id: &str, now: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
+/// Compiles the configuration again (SIGHUP) and adopts its pipelines; returns its mail
+/// settings, or `None` when it has problems (the old configuration keeps running).
 fn reload(
     home: &Home,
     entries: &mut BTreeMap<String, Entry>,
     ledger: &Ledger,
     metrics: &Metrics,
     health: &Health,
-) {
+) -> Option<MailSettings> {
     match config::load(home) {
-        Ok(pipelines) => {
+        Ok(config::Config { pipelines, mail }) => {
             tracing::info!("SIGHUP: reloaded {} pipeline(s)", pipelines.len());
             adopt(entries, pipelines, ledger, metrics);
             health.set_pipelines(entries.keys().cloned().collect());
             health.reloaded();
             metrics.reload(true);
+            Some(mail)
         }
         Err(errors) => {
             health.reload_failed(errors.len());
@@ -376,15 +385,16 @@ fn reload(
             for e in errors {
                 tracing::error!("  {e}");
             }
+            None
         }
     }
 }
 
 /// Raises one alert per late window of each pipeline with an `[expected]` section.
 fn check_expected(
-    home: &Home,
     entries: &BTreeMap<String, Entry>,
     ledger: &Ledger,
+    mail: &MailSettings,
     book: &mut AlertBook,
     metrics: &Metrics,
     now: DateTime<Utc>,
@@ -420,7 +430,7 @@ fn check_expected(
             if let Err(e) = state::record_alert(conn, &key, w.deadline, now) {
                 tracing::error!(pipeline = %id, "recording the alert: {e}");
             }
-            match crate::runner::report::queue_late_alert(home, ledger, &e.p, w.date, w.deadline) {
+            match crate::runner::report::queue_late_alert(ledger, &e.p, mail, w.date, w.deadline) {
                 Ok(true) => {
                     tracing::info!(pipeline = %id, business_date = %w.date, "late-file alert queued for mail")
                 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{DateTime, Utc};
 
 use super::metrics::{Counter, Metrics};
-use crate::config::{Home, Pipeline};
+use crate::config::{Home, MailSettings, Pipeline};
 use crate::runner::{look_ready, report, resume, take_and_process, FileResult, Looked, Summary};
 use crate::store::lock::PipelineLock;
 use crate::store::{FileState, Ledger};
@@ -40,6 +40,8 @@ pub enum JobKind {
 pub struct Job {
     pub pipeline: Arc<Pipeline>,
     pub slot: Arc<Slot>,
+    /// The mail settings compiled with the configuration the job was started under.
+    pub mail: Arc<MailSettings>,
     pub kind: JobKind,
 }
 
@@ -139,7 +141,7 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    finish_pass(cx, p, &ledger, pass);
+    finish_pass(cx, p, &job.mail, &ledger, pass);
     match ledger.held_files(Some(&p.id)) {
         Ok(held) => {
             let n = |state: FileState| held.iter().filter(|f| f.state == state.as_str()).count();
@@ -155,8 +157,14 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
 }
 
 /// Reports of this pass's runs go to the ledger's mail queue; then whatever is due is sent.
-fn finish_pass(cx: &Context, p: &Pipeline, ledger: &Ledger, mut pass: Summary) {
-    if guarded(|| report::report_pass(&cx.home, ledger, p, &mut pass)).is_err() {
+fn finish_pass(
+    cx: &Context,
+    p: &Pipeline,
+    mail: &MailSettings,
+    ledger: &Ledger,
+    mut pass: Summary,
+) {
+    if guarded(|| report::report_pass(&cx.home, ledger, p, mail, &mut pass)).is_err() {
         tracing::error!(pipeline = %p.id, "building the exception report panicked");
     }
     for e in &pass.report_errors {
@@ -172,7 +180,7 @@ fn finish_pass(cx: &Context, p: &Pipeline, ledger: &Ledger, mut pass: Summary) {
         Err(why) => tracing::error!(pipeline = %p.id, "uploads panicked: {why}"),
     }
     if pass.mail_queued > 0 || p.report.is_some() {
-        if let Err(e) = report::flush_mail(&cx.home, ledger) {
+        if let Err(e) = report::flush_mail(ledger, mail) {
             tracing::warn!(pipeline = %p.id, "mail not sent yet (it stays queued): {e}");
         }
     }

@@ -1,9 +1,9 @@
 //! Transform and reconcile: DataFrames in, DataFrames out (pure).
-pub mod collect;
 pub mod group_reconcile;
 pub mod journal;
 pub mod open_items;
 pub mod pairing;
 pub mod reconcile;
+pub mod spec;
 pub mod transform;
 pub mod unique_pairs;

@@ -7,8 +7,9 @@
 
 use polars::prelude::*;
 
-use super::collect::collect_streaming;
-use super::unique_pairs::{key_hashes, pair_unique_hashes, rows_column};
+use super::unique_pairs::{pair_unique_hashes, rows_column};
+use crate::frame::collect_streaming;
+use crate::frame::key_hashes;
 
 /// Marks rows whose key occurs more than once on their side; those rows are not paired.
 pub const DUP: &str = "__dup";

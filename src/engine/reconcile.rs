@@ -5,10 +5,10 @@
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
-use super::collect::collect_streaming;
 pub use super::pairing::Keying;
 use super::pairing::{pair, DUP};
-use crate::config::Reconcile;
+use super::spec::Reconcile;
+use crate::frame::collect_streaming;
 use crate::parallel::both;
 
 pub const MATCHED: &str = "matched";

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
-use crate::config::Transform;
+use super::spec::Transform;
 
 /// Runs each transform in order; each sees every table given plus the earlier transforms'
 /// results by name. Returns the new tables.
@@ -21,7 +21,7 @@ pub fn run_transforms(
     for t in transforms {
         let df = ctx
             .execute(&t.sql)
-            .and_then(super::collect::collect_streaming)
+            .and_then(crate::frame::collect_streaming)
             .map_err(|e| TransformError {
                 transform: t.name.clone(),
                 message: e.to_string(),

@@ -1,5 +1,4 @@
-//! Row numbers by 64-bit key hash: the hashes of a table's key columns (all cores), and the
-//! pairing of two sides' rows when each hash occurs once on its side (reconcile: the keys are
+//! Row numbers by 64-bit key hash (the hashes themselves: `frame::key_hashes`): the pairing of two sides' rows when each hash occurs once on its side (reconcile: the keys are
 //! each side's primary key), one table of ERP row numbers probed by the partner rows: a third
 //! of the time of polars' general full join on the 5M-row bench, which stays the path for
 //! repeated hashes. Pure.
@@ -7,10 +6,7 @@
 use crate::parallel::{cores, on_each_core};
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
-use polars::prelude::{
-    DataFrame, IdxCa, IdxSize, NewChunkedArray, PlSeedableRandomStateQuality, PlSmallStr,
-    PolarsResult,
-};
+use polars::prelude::{IdxCa, IdxSize, NewChunkedArray, PlSmallStr};
 
 /// No row on that side.
 const NONE: IdxSize = IdxSize::MAX;
@@ -52,35 +48,6 @@ impl RowTables {
             .find(h, |&r| hashes[r as usize] == h)
             .copied()
     }
-}
-
-/// One 64-bit hash per row of the `keys` columns of `df` under `state` (equal keys hash alike
-/// under one state), the rows cut in one stretch per core and hashed at once.
-pub fn key_hashes(
-    df: &DataFrame,
-    keys: &[String],
-    state: &PlSeedableRandomStateQuality,
-) -> PolarsResult<Vec<u64>> {
-    let Some((first, rest)) = keys.split_first() else {
-        return Ok(vec![0; df.height()]);
-    };
-    let parts = cores();
-    let share = df.height().div_ceil(parts).max(1);
-    let hash = |t: usize| -> PolarsResult<Vec<u64>> {
-        let rows = df.slice((t * share) as i64, share);
-        let mut hashes = Vec::with_capacity(rows.height());
-        rows.column(first)?.vec_hash(state.clone(), &mut hashes)?;
-        for k in rest {
-            rows.column(k)?
-                .vec_hash_combine(state.clone(), &mut hashes)?;
-        }
-        Ok(hashes)
-    };
-    let mut out = Vec::with_capacity(df.height());
-    for part in on_each_core(parts, hash) {
-        out.extend(part?);
-    }
-    Ok(out)
 }
 
 /// The table a hash belongs to: bits hashbrown uses neither for the bucket nor for the tag of
@@ -196,37 +163,6 @@ mod tests {
             let want = want.map(|(a, b)| (a.to_vec(), b.to_vec()));
             assert_eq!(got, want, "case {i}");
         }
-    }
-
-    /// Hashing in stretches gives each row the hash hashing the whole column gives it.
-    #[test]
-    fn key_hashes_in_stretches_equal_one_pass() {
-        use polars::prelude::*;
-        let n = 1001;
-        let sku: Vec<Option<String>> = (0..n)
-            .map(|i| (i % 17 != 0).then(|| format!("SKU-{i}")))
-            .collect();
-        let qty: Vec<i64> = (0..n as i64).map(|i| i % 5).collect();
-        let df = DataFrame::new(
-            n,
-            vec![
-                Column::new("sku".into(), sku),
-                Column::new("qty".into(), qty),
-            ],
-        )
-        .unwrap();
-        let state = PlSeedableRandomStateQuality::default();
-        let keys = ["sku".to_string(), "qty".to_string()];
-        let mut whole = Vec::new();
-        df.column("sku")
-            .unwrap()
-            .vec_hash(state.clone(), &mut whole)
-            .unwrap();
-        df.column("qty")
-            .unwrap()
-            .vec_hash_combine(state.clone(), &mut whole)
-            .unwrap();
-        assert_eq!(key_hashes(&df, &keys, &state).unwrap(), whole);
     }
 
     #[test]

@@ -188,6 +188,7 @@ pub fn run_pipeline(
     home: &Home,
     ledger: &mut Ledger,
     p: &Pipeline,
+    mail: &crate::config::MailSettings,
     max_wait: Duration,
     lock: &PipelineLock,
 ) -> Result<Summary, RunError> {
@@ -196,7 +197,7 @@ pub fn run_pipeline(
         let mut resumed = resume::resume_claimed(home, ledger, p, lock)?;
         resumed.append(&mut summary.outcomes);
         summary.outcomes = resumed;
-        report::report_pass(home, ledger, p, &mut summary);
+        report::report_pass(home, ledger, p, mail, &mut summary);
         summary.deliveries = delivery::deliver_pending(home, ledger, p)?;
         return Ok(summary);
     }
@@ -246,7 +247,7 @@ pub fn run_pipeline(
             }
         }
     }
-    report::report_pass(home, ledger, p, &mut summary);
+    report::report_pass(home, ledger, p, mail, &mut summary);
     summary.deliveries = delivery::deliver_pending(home, ledger, p)?;
     Ok(summary)
 }
@@ -413,7 +414,7 @@ fn claim_landed(
     let arrived = Utc::now();
     // Recorded with the claim: the duplicate rule may compare business dates. A name that
     // gives none is claimed undated (its run rejects it, saying why).
-    let date = crate::config::compile::business_date(&p.business_date, p.time_zone, name, arrived)
+    let date = crate::config::business_date(&p.business_date, p.time_zone, name, arrived)
         .ok()
         .map(|d| d.to_string());
     let claim = ledger.claim(

@@ -34,7 +34,13 @@ pub const REPORT_JSON: &str = "report.json";
 /// run's report; a pass with only duplicates mails nothing, they are in the ledger and
 /// `tallyman runs`), after the reports that an earlier crash left pending. Problems are
 /// collected in `summary.report_errors`, never lost in a log.
-pub fn report_pass(home: &Home, ledger: &Ledger, p: &Pipeline, summary: &mut Summary) {
+pub fn report_pass(
+    home: &Home,
+    ledger: &Ledger,
+    p: &Pipeline,
+    mail: &MailSettings,
+    summary: &mut Summary,
+) {
     let pending = match ledger.pending_reports(&p.id) {
         Ok(pending) => pending,
         Err(e) => {
@@ -55,16 +61,10 @@ pub fn report_pass(home: &Home, ledger: &Ledger, p: &Pipeline, summary: &mut Sum
         .map(|name| duplicate_note(ledger, &p.id, name))
         .collect();
     let settings = match p.report {
-        Some(_) => match crate::config::load_mail(home).map(|s| with_home_tag(ledger, s)) {
-            Ok(Ok(s)) => Some(s),
-            Ok(Err(e)) => {
+        Some(_) => match with_home_tag(ledger, mail.clone()) {
+            Ok(s) => Some(s),
+            Err(e) => {
                 summary.report_errors.push(e);
-                None
-            }
-            Err(es) => {
-                for e in es {
-                    summary.report_errors.push(e.to_string());
-                }
                 None
             }
         },
@@ -188,16 +188,16 @@ fn deliver(
 /// pipeline, the window and the recipients, so one window is never mailed twice. Returns
 /// whether a message was queued (false without a `[report]` section).
 pub fn queue_late_alert(
-    home: &Home,
     ledger: &Ledger,
     p: &Pipeline,
+    mail: &MailSettings,
     date: chrono::NaiveDate,
     deadline: chrono::DateTime<Utc>,
 ) -> Result<bool, String> {
     let Some(rule) = &p.report else {
         return Ok(false);
     };
-    let settings = with_home_tag(ledger, mail_settings(home)?)?;
+    let settings = with_home_tag(ledger, mail.clone())?;
     let message = format!(
         "no file for business date {date} arrived by its deadline {}",
         deadline
@@ -226,7 +226,7 @@ pub fn queue_late_alert(
     let msg = build_message(&report, rule, &settings, &rendered, now).map_err(|e| e.to_string())?;
     let (_, new) = queue::enqueue(ledger.connection(), &msg, now).map_err(|e| e.to_string())?;
     if new {
-        flush_mail(home, ledger)?;
+        flush_mail(ledger, mail)?;
     }
     Ok(new)
 }
@@ -237,22 +237,11 @@ fn with_home_tag(ledger: &Ledger, mut s: MailSettings) -> Result<MailSettings, S
     Ok(s)
 }
 
-/// The home's mail settings (`tallyman.toml [mail]`), every problem in one message.
-fn mail_settings(home: &Home) -> Result<MailSettings, String> {
-    crate::config::load_mail(home).map_err(|es| {
-        es.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    })
-}
-
-/// Sends what is due in the mail queue now, with the home's mail settings (SMTP credentials
-/// from the environment variables `tallyman.toml` names).
-pub fn flush_mail(home: &Home, ledger: &Ledger) -> Result<FlushSummary, String> {
-    let settings = mail_settings(home)?;
+/// Sends what is due in the mail queue now, with the home's mail settings (compiled with the
+/// configuration; SMTP credentials from the environment variables `tallyman.toml` names).
+pub fn flush_mail(ledger: &Ledger, mail: &MailSettings) -> Result<FlushSummary, String> {
     let mailer =
-        Mailer::from_settings(&settings, &|k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
+        Mailer::from_settings(mail, &|k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
     queue::flush(ledger.connection(), &mailer, Utc::now()).map_err(|e| e.to_string())
 }
 

@@ -15,9 +15,4 @@ pub enum SchemaError {
         schema: String,
         problems: Vec<String>,
     },
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
 }

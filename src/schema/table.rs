@@ -5,7 +5,7 @@
 //! `missingValues`, `primaryKey`, `uniqueKeys`, `foreignKeys`, `fieldsMatch`. Tallyman adds one
 //! field property, `scale`, the most decimal places a `number` may carry (money: 2).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use regex::Regex;
 use serde::Deserialize;
@@ -379,45 +379,6 @@ fn compile_field(f: RawField) -> Result<Field, Vec<String>> {
             enumeration,
         },
     })
-}
-
-/// Loads every `*.json` in a folder as a schema named by its file stem (e.g. `item_master.v1`):
-/// the valid ones, and a problem for each that is not.
-pub fn load_dir(dir: &std::path::Path) -> (BTreeMap<String, TableSchema>, Vec<SchemaError>) {
-    let mut out = BTreeMap::new();
-    let mut errors = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            let io = SchemaError::Io {
-                path: dir.to_path_buf(),
-                source: e,
-            };
-            return (out, vec![io]);
-        }
-    };
-    let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        if path.extension().and_then(|e| e.to_str()) != Some("json") {
-            continue;
-        }
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => match TableSchema::from_json(&stem, &text) {
-                Ok(s) => {
-                    out.insert(stem, s);
-                }
-                Err(e) => errors.push(e),
-            },
-            Err(e) => errors.push(SchemaError::Io { path, source: e }),
-        }
-    }
-    (out, errors)
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use polars::prelude::*;
 
 use super::table::{Field, FieldType, FieldsMatch, TableSchema};
-use crate::engine::collect::collect_streaming;
-use crate::engine::unique_pairs::key_hashes;
 use crate::formats::csv::{read_frame, read_strings, Structured};
+use crate::frame::collect_streaming;
+use crate::frame::key_hashes;
 use crate::issue::Issue;
 
 /// The row index column added while validating.

@@ -139,48 +139,7 @@ impl FileState {
     }
 }
 
-/// When a file counts as a duplicate of an earlier one of the same pipeline (`[source]
-/// duplicates`). Snapshots (a stock file) may repeat unchanged on a later business date and
-/// must be processed again, hence the default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DuplicateRule {
-    /// Same content for the same business date.
-    #[default]
-    ContentPerBusinessDate,
-    /// Same content, ever.
-    Content,
-    /// Same name and same content, ever.
-    NameAndContent,
-}
-
-impl DuplicateRule {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DuplicateRule::ContentPerBusinessDate => "content_per_business_date",
-            DuplicateRule::Content => "content",
-            DuplicateRule::NameAndContent => "name_and_content",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<DuplicateRule> {
-        [
-            DuplicateRule::ContentPerBusinessDate,
-            DuplicateRule::Content,
-            DuplicateRule::NameAndContent,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == text)
-    }
-
-    /// How a duplicate's reason describes what matched.
-    fn describe(self) -> &'static str {
-        match self {
-            DuplicateRule::ContentPerBusinessDate => "same content for the same business date",
-            DuplicateRule::Content => "same content",
-            DuplicateRule::NameAndContent => "same name and content",
-        }
-    }
-}
+pub use crate::config::source::DuplicateRule;
 
 /// What a claim knows of a landed file.
 #[derive(Debug, Clone, Copy)]

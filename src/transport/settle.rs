@@ -14,64 +14,7 @@ pub struct Sighting {
     pub mtime: SystemTime,
 }
 
-/// The settle rules of one source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettlePolicy {
-    /// A file must be at least this old (by mtime) before it is taken.
-    pub min_age: Duration,
-    /// Two looks at least this far apart must see the same size and mtime.
-    pub settle: Duration,
-    /// When set, a file is taken only once `name + suffix` exists (e.g. `.done`, `.ok`).
-    pub done_marker: Option<String>,
-}
-
-impl Default for SettlePolicy {
-    fn default() -> Self {
-        SettlePolicy {
-            min_age: Duration::from_secs(2),
-            settle: Duration::from_secs(1),
-            done_marker: None,
-        }
-    }
-}
-
-/// The quiet time a network upload needs: a partner's upload over the internet can pause for
-/// many seconds (a slow link, a retransmit, a client that writes in bursts) without being done.
-pub const NETWORK_QUIET: Duration = Duration::from_secs(60);
-
-impl SettlePolicy {
-    /// The defaults for an SFTP source: a file must be unmodified (by its mtime on the server)
-    /// for `NETWORK_QUIET` and still unchanged across two listings. A partner pausing mid-upload
-    /// for less than a minute is not taken half-written; a local drop is written by a process
-    /// on this machine and keeps the short local defaults.
-    pub fn sftp_default() -> SettlePolicy {
-        SettlePolicy {
-            min_age: NETWORK_QUIET,
-            ..SettlePolicy::default()
-        }
-    }
-
-    /// How long a file must have been left alone before it is taken without a done marker:
-    /// the longer of `min_age` (by mtime) and `settle` (between listings).
-    pub fn quiet_window(&self) -> Duration {
-        self.min_age.max(self.settle)
-    }
-
-    /// Why this policy is risky for a source written over the network: neither a done marker
-    /// nor a quiet window of at least `NETWORK_QUIET`. `None` when it is fine.
-    pub fn network_warning(&self) -> Option<String> {
-        if self.done_marker.is_some() || self.quiet_window() >= NETWORK_QUIET {
-            return None;
-        }
-        Some(format!(
-            "no done_marker and a quiet window of {}s (the longer of min_age_secs and \
-             settle_secs): a partner upload pausing longer than that is taken half-written; \
-             set done_marker, or min_age_secs to at least {}",
-            self.quiet_window().as_secs(),
-            NETWORK_QUIET.as_secs()
-        ))
-    }
-}
+pub use crate::config::source::{SettlePolicy, NETWORK_QUIET};
 
 /// Suffixes partners and their tools use while a file is still being written.
 const IN_PROGRESS_SUFFIXES: [&str; 5] = [".part", ".filepart", ".tmp", ".partial", ".crdownload"];
@@ -297,22 +240,5 @@ mod tests {
         );
         assert!(ready.is_empty());
         assert!(waiting.contains(&("a.csv".into(), Wait::StaleMarker)));
-    }
-
-    #[test]
-    fn network_sources_need_a_marker_or_a_minute_of_quiet() {
-        assert!(SettlePolicy::sftp_default().network_warning().is_none());
-        let short = SettlePolicy::default();
-        assert!(short.network_warning().is_some());
-        let marked = SettlePolicy {
-            done_marker: Some(".ok".into()),
-            ..short.clone()
-        };
-        assert!(marked.network_warning().is_none());
-        let long_settle = SettlePolicy {
-            settle: Duration::from_secs(90),
-            ..short
-        };
-        assert!(long_settle.network_warning().is_none());
     }
 }

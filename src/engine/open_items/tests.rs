@@ -153,8 +153,10 @@ fn acknowledged_items_stay_listed_and_closed_ones_stay_closed_unless_they_change
 
 #[test]
 fn a_lagging_kind_is_carried_within_grace_then_alerts() {
-    let mut policy = Policy::default();
-    policy.closes = Closes::WhenMatched;
+    let mut policy = Policy {
+        closes: Closes::WhenMatched,
+        ..Policy::default()
+    };
     policy
         .grace
         .insert("awaiting_settlement".into(), Grace::BusinessDays(2));

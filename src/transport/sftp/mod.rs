@@ -30,15 +30,14 @@
 //! environment variable that the config names.
 
 mod check;
-mod config;
 mod connect;
 mod error;
 mod fetch;
 mod remote_name;
 mod upload;
 
+pub use crate::config::sftp::{AfterClaim, AfterClaimRaw, SftpEndpoint, SftpRaw};
 pub use check::{Access, CheckReport};
-pub use config::{AfterClaim, AfterClaimRaw, ConfigError, SftpEndpoint, SftpRaw, SftpSinkRaw};
 pub use error::{with_retry, Fault, SftpError, Step};
 pub use fetch::{Fetched, Listing, Skipped};
 pub use remote_name::{

@@ -1,4 +1,4 @@
-//! Cron schedules in a pipeline's time zone: the next fire time, and the one missed fire to catch up after downtime.
+//! Cron schedules (`schedule = "..."`) in a pipeline's time zone: the next fire time, and the one missed fire to catch up after downtime.
 //!
 //! croner parses and matches the expression. Its own time-zone search is not used: croner 3.0.1
 //! works on the local wall clock and, inside a DST fold, can return a fire time *earlier* than the
@@ -172,6 +172,19 @@ impl Schedule {
             .find_map(|n| self.tz.from_local_datetime(&n).earliest())
             .map(|t| t.to_utc())
     }
+}
+
+/// Compiles a pipeline's `schedule` (in its `time_zone`) into the shared problem list.
+pub(crate) fn compile_section(
+    expr: Option<&str>,
+    tz: &str,
+    errs: &mut super::compile::Errs,
+) -> Option<Schedule> {
+    expr.and_then(|expr| {
+        Schedule::parse(expr, tz)
+            .map_err(|e| errs.add("schedule", e.to_string()))
+            .ok()
+    })
 }
 
 /// chrono panics when an instant within a day of its range ends is shown in a local zone.

@@ -1,5 +1,6 @@
-//! SFTP endpoint configuration: the serde shape as written in a pipeline file, and `compile()`
-//! into a validated `SftpEndpoint`, reporting every problem at once. Pure: no file or env access.
+//! SFTP endpoint configuration (`[source.sftp]`, `[destinations.<name>.sftp]`): the serde shape
+//! as written in a pipeline file, and `compile()` into a validated `SftpEndpoint`, reporting every
+//! problem at once. Pure: no file or env access; `transport::sftp` connects with the result.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -71,7 +72,7 @@ pub struct SftpSinkRaw {
 
 impl SftpSinkRaw {
     /// Checks everything and returns the endpoint, or every problem found.
-    pub fn compile(&self) -> Result<SftpEndpoint, Vec<ConfigError>> {
+    pub fn compile(&self) -> Result<SftpEndpoint, Vec<EndpointError>> {
         SftpRaw {
             host: self.host.clone(),
             port: self.port,
@@ -141,14 +142,14 @@ impl SftpEndpoint {
     }
 }
 
-/// One configuration problem: which key and why.
+/// One problem of an SFTP section: which key (under `sftp.`) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
+pub struct EndpointError {
     pub key: &'static str,
     pub why: String,
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for EndpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "sftp.{}: {}", self.key, self.why)
     }
@@ -174,9 +175,9 @@ const MAX_TIMEOUT_SECS: u64 = 3600;
 
 impl SftpRaw {
     /// Checks everything and returns the endpoint, or every problem found.
-    pub fn compile(&self) -> Result<SftpEndpoint, Vec<ConfigError>> {
+    pub fn compile(&self) -> Result<SftpEndpoint, Vec<EndpointError>> {
         let mut errs = Vec::new();
-        let mut err = |key: &'static str, why: String| errs.push(ConfigError { key, why });
+        let mut err = |key: &'static str, why: String| errs.push(EndpointError { key, why });
         if self.host.trim().is_empty() || self.host.chars().any(char::is_whitespace) {
             err("host", format!("{:?} is not a host name", self.host));
         }
