@@ -47,6 +47,7 @@ pub fn compile(
     let destinations = super::outputs::destinations(&raw, e);
     let trailer = super::input::trailer(&raw, e);
     let (group_reconcile, journal) = super::settlement::compile_sections(&raw, &input.format, e);
+    let open_items = super::open_items::compile(&raw, e);
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -87,6 +88,7 @@ pub fn compile(
         report,
         group_reconcile,
         journal,
+        open_items,
     })
 }
 

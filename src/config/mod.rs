@@ -8,6 +8,7 @@ pub mod compile;
 pub mod expected;
 mod input;
 pub mod mail;
+pub mod open_items;
 mod outputs;
 pub mod pipeline;
 pub mod raw;

@@ -272,6 +272,8 @@ pub struct Pipeline {
     pub group_reconcile: Option<crate::engine::group_reconcile::GroupSpec>,
     /// `[journal]`: the `journal` table of a settlement input.
     pub journal: Option<crate::engine::journal::Accounts>,
+    /// `[open_items]`: the pipeline's breaks kept as open items; `None`: no book.
+    pub open_items: Option<crate::engine::open_items::Policy>,
 }
 
 /// Placeholders an output file name may hold (`Output::file_name`).

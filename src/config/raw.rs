@@ -33,6 +33,8 @@ pub struct PipelineRaw {
     /// The table that holds this pipeline's breaks (a SQL transform's, or `breaks`), read
     /// by the report, its subject and `[report] when`.
     pub breaks: Option<BreaksRaw>,
+    /// Breaks kept as open items across business dates (config/open_items.rs).
+    pub open_items: Option<super::open_items::OpenItemsRaw>,
     /// Exception report mailed after each run (config/report.rs).
     pub report: Option<super::report::ReportRaw>,
     /// Five-field cron expression in `time_zone` for `tallyman serve`; without one the daemon

@@ -48,6 +48,59 @@ pub struct RunReport {
     /// finance reads first. Absent for other pipelines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settlement: Option<SettlementMoney>,
+    /// The pipeline's open-item book after this run: new, still open, closed today, aging.
+    /// Absent for pipelines that keep no book.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_items: Option<OpenItemsNote>,
+}
+
+/// What the run did to the open-item book, and the book after it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OpenItemsNote {
+    /// Items first seen in this run.
+    pub new: usize,
+    /// Items closed earlier and seen again.
+    pub reopened: usize,
+    /// Items open before and seen again.
+    pub still_open: usize,
+    /// Items this run closed (matched or gone), with their amounts per currency.
+    pub closed: usize,
+    pub closed_amounts: Vec<CurrencyAmount>,
+    /// Open items carried within their grace (a timing difference: no alert yet).
+    pub carried: usize,
+    /// Open items past grace and not acknowledged: the exceptions.
+    pub exceptions: usize,
+    /// Acknowledged items: listed, never alerted on again.
+    pub acknowledged: Vec<OpenItemLine>,
+    /// Open items per aging bucket, in order.
+    pub buckets: Vec<AgingBucket>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrencyAmount {
+    /// Empty for quantities and amounts without a currency.
+    pub currency: String,
+    pub amount: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgingBucket {
+    pub name: String,
+    pub count: usize,
+    pub amounts: Vec<CurrencyAmount>,
+}
+
+/// One open item as a line of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenItemLine {
+    pub id: i64,
+    pub key: String,
+    pub kind: String,
+    pub age_days: i64,
+    pub amount: Option<Decimal>,
+    pub currency: Option<String>,
+    /// Who acknowledged it and why.
+    pub note: String,
 }
 
 /// What a settlement paid, and whether it adds up.

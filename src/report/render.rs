@@ -248,6 +248,7 @@ fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     }
     // A settlement's deposit and footing lead (render_settlement.rs).
     super::render_settlement::text(r, &mut t);
+    super::render_open_items::text(r, &mut t);
     // Money leads: the net per currency over every key, amounts right-aligned.
     let net = r.net_by_currency();
     if !net.is_empty() {
@@ -427,6 +428,7 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
         h.push_str("</ul>\n");
     }
     super::render_settlement::html(r, &mut h);
+    super::render_open_items::html(r, &mut h);
     let net = r.net_by_currency();
     if !net.is_empty() {
         h.push_str("<h2>Money by currency</h2>\n<table border=\"1\" cellpadding=\"4\"><tr><th>Currency</th><th>Partner</th><th>ERP</th><th>Difference</th></tr>\n");
@@ -574,6 +576,7 @@ mod tests {
             acknowledgements: vec![],
             held: vec![],
             settlement: None,
+            open_items: None,
         }
     }
 

@@ -219,6 +219,7 @@ pub fn queue_late_alert(
         acknowledgements: Vec::new(),
         held: Vec::new(),
         settlement: None,
+        open_items: None,
     };
     let rendered =
         render(&report, &rule.subject, &RenderOptions::default()).map_err(|e| e.to_string())?;
@@ -398,6 +399,7 @@ pub fn build_report(
             .collect(),
         held,
         settlement: tables.settlement.cloned(),
+        open_items: None,
     })
 }
 

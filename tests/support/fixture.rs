@@ -116,5 +116,6 @@ pub fn sample_report() -> RunReport {
         acknowledgements: vec![],
         held: vec![],
         settlement: None,
+        open_items: None,
     }
 }

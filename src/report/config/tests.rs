@@ -34,6 +34,7 @@ fn report(breaks: usize, issues: usize, diff: &str) -> RunReport {
         acknowledgements: vec![],
         held: vec![],
         settlement: None,
+        open_items: None,
     }
 }
 
