@@ -328,7 +328,8 @@ pub fn process_run(
             .outputs
             .retain(|e| kept.contains(&e.name.as_str()));
     }
-    let report = issues_csv(&run.issues);
+    let report =
+        issues_csv(&run.issues).map_err(|e| data(p, format!("issues.csv of run {run_id}: {e}")))?;
     write_atomic(&dir, "issues.csv", &report)?;
     run.manifest.issues = run.issues.len();
     let manifest_json = serde_json::to_vec_pretty(&run.manifest)
@@ -761,7 +762,7 @@ impl Run<'_> {
                         self.send_acks(received.replies, dest)?;
                     }
                 }
-                let csv = doc.table_csv(table);
+                let csv = doc.table_csv(table).transpose().map_err(|e| data(p, e))?;
                 drop(doc);
                 let kind = match &p.format {
                     InputFormat::X12 { .. } => "X12 envelope",
