@@ -666,3 +666,31 @@ fn on_rerun_never_keeps_a_changed_output_back() {
         ]
     );
 }
+
+#[test]
+fn a_rerun_against_a_truncated_manifest_fails_naming_it_and_starts_no_run() {
+    let h = demo_home();
+    ok(&h, &["run"]);
+    let rel = "archive/inventory_3pl/2026-11-25/r000001/manifest.json";
+    let path = h.root.join(rel);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let runs_before = sql(&h.root, "select count(*) from runs");
+    let o = tallyman(
+        &h,
+        &[
+            "rerun",
+            "inventory_3pl",
+            "--date",
+            "2026-11-25",
+            "--reason",
+            "audit",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    // exit::PROBLEMS: something needs a person (src/cli/exit.rs).
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(rel) && err.contains("damaged"), "{err}");
+    // Nothing was replayed: no run, no new control numbers, the outbox as it was.
+    assert_eq!(sql(&h.root, "select count(*) from runs"), runs_before);
+}

@@ -5,6 +5,7 @@ pub mod control;
 pub mod delivery;
 pub mod disposition;
 pub mod erp_wait;
+pub mod manifest;
 pub mod plan;
 pub mod process;
 pub mod report;
@@ -49,6 +50,10 @@ pub enum RunError {
     Config { pipeline: String, message: String },
     #[error("{0}")]
     Rerun(String),
+    /// An archived run manifest that could not be read or written (a rerun, a diff, the last
+    /// published copy of an output all depend on it).
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
 }
 
 /// Whose problem a failed run is, which decides what becomes of its file
@@ -68,7 +73,8 @@ impl RunError {
             RunError::Store(_)
             | RunError::Io { .. }
             | RunError::Data { .. }
-            | RunError::Rerun(_) => FailureKind::Operational,
+            | RunError::Rerun(_)
+            | RunError::Manifest(_) => FailureKind::Operational,
         }
     }
 }

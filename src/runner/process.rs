@@ -7,9 +7,10 @@ use std::thread::JoinHandle;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::disposition::{decide, Disposition, RunEnd};
+use super::manifest::{self, InputEntry, Manifest, OutputEntry, MANIFEST_JSON};
 use super::tables::{issues_csv, load_table, load_table_then, write_csv, Document};
 use super::{now_text, rel, RunError};
 use crate::config::compile::business_date;
@@ -59,69 +60,6 @@ pub struct Outcome {
     /// Why the report could not be built, if it could not.
     #[serde(skip)]
     pub report_error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct InputEntry {
-    pub role: String,
-    pub name: String,
-    pub size: u64,
-    pub sha256: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct OutputEntry {
-    pub table: String,
-    pub destination: String,
-    pub name: String,
-    pub rows: usize,
-    pub size: u64,
-    pub sha256: String,
-    /// Why it was archived and not published (absent: published).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub held: Option<Held>,
-    /// The run whose published copy of this output this one replaces (a rerun's resend).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supersedes: Option<String>,
-    /// When held: the run whose published copy stays the one the ERP has (absent: none yet).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub current: Option<String>,
-    /// For a control file: the data file it describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub control_for: Option<String>,
-    /// What was done to the output and why (withheld, keys carried), for people.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// Why a computed output was not published.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Held {
-    /// A rerun wrote the same bytes as the copy the ERP has (`on_rerun = "changed"`).
-    Unchanged,
-    /// A rerun never sends this output again (`on_rerun = "never"`).
-    OnRerunNever,
-    /// Rows were set aside and the output must be complete (`complete = "withhold"`, or
-    /// `carry_last_good` with nothing to carry from).
-    Withheld,
-}
-
-/// The run manifest archived as `manifest.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct Manifest {
-    pub pipeline: String,
-    pub run_id: String,
-    pub business_date: String,
-    pub trigger: String,
-    pub rerun_of: Option<String>,
-    pub config_sha256: String,
-    pub inputs: Vec<InputEntry>,
-    pub outputs: Vec<OutputEntry>,
-    pub rows: usize,
-    pub rows_set_aside: usize,
-    pub issues: usize,
-    pub reconciliation: BTreeMap<String, u64>,
 }
 
 struct Run<'a> {
@@ -332,9 +270,7 @@ pub fn process_run(
         issues_csv(&run.issues).map_err(|e| data(p, format!("issues.csv of run {run_id}: {e}")))?;
     write_atomic(&dir, "issues.csv", &report)?;
     run.manifest.issues = run.issues.len();
-    let manifest_json = serde_json::to_vec_pretty(&run.manifest)
-        .map_err(|e| data(p, format!("manifest of run {run_id}: {e}")))?;
-    write_atomic(&dir, "manifest.json", &manifest_json)?;
+    write_atomic(&dir, MANIFEST_JSON, &run.manifest.to_json()?)?;
     let stored = rel(home, &input);
     // Neither an operational failure (retried) nor a configuration error (held `failed`) is
     // the partner's fault; only a rejection quarantines at once (`disposition::decide`).
@@ -1048,10 +984,7 @@ impl Run<'_> {
             return Ok(None);
         };
         let dir = self.home.root.join(archive);
-        let Ok(manifest) = std::fs::read(dir.join("manifest.json")) else {
-            return Ok(None);
-        };
-        let Ok(manifest) = serde_json::from_slice::<Manifest>(&manifest) else {
+        let Some(manifest) = manifest::read_if_present(&dir)? else {
             return Ok(None);
         };
         Ok(manifest
