@@ -9,6 +9,7 @@ pub mod failpoint;
 pub mod formats;
 pub mod issue;
 pub mod parallel;
+pub mod pipeline;
 pub mod report;
 pub mod runner;
 pub mod schema;
