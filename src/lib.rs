@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod engine;
 pub mod failpoint;
 pub mod formats;
+pub mod isolate;
 pub mod issue;
 pub mod parallel;
 pub mod pipeline;
