@@ -19,6 +19,7 @@ use crate::issue::Issue;
 use crate::pipeline::{self, Flow, Needs, PipelineError, Verdict};
 use crate::report::RunReport;
 use crate::store::files::{copy_to_archive, move_file, remove_if_present, safe_name, write_atomic};
+use crate::store::outputs::FileEnd;
 use crate::store::outputs::NewOutbound;
 use crate::store::publish::Staged;
 use crate::store::{FileState, Ledger, StoreError};
@@ -245,108 +246,162 @@ pub fn process_run(
         Err(why) => Ok(Step::Reject(why)),
         Ok(date) => run.steps(ledger, &input, date),
     };
-    // Every input is in the archive before the run's end is written anywhere.
-    let result = match (run.finish_copies(), result) {
-        (Err(e), Ok(_)) => Err(e),
-        (_, result) => result,
-    };
-    let (end, reason) = match result {
-        Ok(Step::Done) => (RunEnd::Succeeded, None),
-        Ok(Step::Reject(why)) => (RunEnd::Rejected, Some(why)),
-        Err(e) => (RunEnd::Failed(e.kind()), Some(e.to_string())),
-    };
-    let state = end.as_str();
-    // A failed run publishes nothing; a rejected one only its acknowledgements.
-    let (publish, discard): (Vec<_>, Vec<_>) = std::mem::take(&mut run.staged)
-        .into_iter()
-        .partition(|o| state == "succeeded" || (state == "rejected" && o.ack));
-    for o in &discard {
-        remove_if_present(&o.staged.temp)?;
-    }
-    if state != "succeeded" {
-        let kept: Vec<&str> = publish.iter().map(|o| o.entry.name.as_str()).collect();
-        run.manifest
-            .outputs
-            .retain(|e| kept.contains(&e.name.as_str()));
-    }
-    let report =
-        issues_csv(&run.issues).map_err(|e| data(p, format!("issues.csv of run {run_id}: {e}")))?;
-    write_atomic(&dir, "issues.csv", &report)?;
-    run.manifest.issues = run.issues.len();
-    write_atomic(&dir, MANIFEST_JSON, &run.manifest.to_json()?)?;
-    let stored = rel(home, &input);
-    // Neither an operational failure (retried) nor a configuration error (held `failed`) is
-    // the partner's fault; only a rejection quarantines at once (`disposition::decide`).
-    let disposition = decide(end, rerun_of.is_some(), || ledger.failed_runs_of(file_id))?;
-    let why = reason.as_deref().unwrap_or("");
-    match disposition {
-        Disposition::Retry => {
-            tracing::warn!(pipeline = %p.id, run = %run_id, file = %name, "run failed; the file stays claimed and is tried again on the next pass: {why}");
+    run.end(ledger, result, file_id, rerun_of, &input, date_text)
+}
+
+/// How a run ended, for its record.
+struct Ended {
+    state: &'static str,
+    reason: Option<String>,
+    file_end: Option<FileEnd>,
+    /// The staged outputs to publish once the run is recorded.
+    publish: Vec<StagedOutput>,
+    date_text: String,
+}
+
+impl Run<'_> {
+    /// Ends a run whose steps gave `result`: waits for its archive copies, discards what it
+    /// must not publish, archives `issues.csv` and the manifest, and decides the file's fate
+    /// (quarantined when rejected); then [`Run::record`].
+    fn end(
+        mut self,
+        ledger: &Ledger,
+        result: Result<Step, RunError>,
+        file_id: i64,
+        rerun_of: Option<&RerunOf>,
+        input: &Path,
+        date_text: String,
+    ) -> Result<Outcome, RunError> {
+        let (p, home, run_id, dir) = (self.p, self.home, self.run_id.clone(), self.dir.clone());
+        let name = self.file.clone();
+        let name = name.as_str();
+        // Every input is in the archive before the run's end is written anywhere.
+        let result = match (self.finish_copies(), result) {
+            (Err(e), Ok(_)) => Err(e),
+            (_, result) => result,
+        };
+        let (end, reason) = match result {
+            Ok(Step::Done) => (RunEnd::Succeeded, None),
+            Ok(Step::Reject(why)) => (RunEnd::Rejected, Some(why)),
+            Err(e) => (RunEnd::Failed(e.kind()), Some(e.to_string())),
+        };
+        let state = end.as_str();
+        // A failed run publishes nothing; a rejected one only its acknowledgements.
+        let (publish, discard): (Vec<_>, Vec<_>) = std::mem::take(&mut self.staged)
+            .into_iter()
+            .partition(|o| state == "succeeded" || (state == "rejected" && o.ack));
+        for o in &discard {
+            remove_if_present(&o.staged.temp)?;
         }
-        Disposition::Hold => {
-            tracing::error!(pipeline = %p.id, run = %run_id, file = %name, "run failed on the pipeline's configuration; the file is held as failed until a rerun after the fix: {why}");
+        if state != "succeeded" {
+            let kept: Vec<&str> = publish.iter().map(|o| o.entry.name.as_str()).collect();
+            self.manifest
+                .outputs
+                .retain(|e| kept.contains(&e.name.as_str()));
         }
-        Disposition::Quarantine => {
-            archive::quarantine(home, p, file_id, name, &run_id, why, &run.issues, &input)?;
-            tracing::warn!(pipeline = %p.id, run = %run_id, file = %name, "quarantined: {why}");
+        let report = issues_csv(&self.issues)
+            .map_err(|e| data(p, format!("issues.csv of run {run_id}: {e}")))?;
+        write_atomic(&dir, "issues.csv", &report)?;
+        self.manifest.issues = self.issues.len();
+        write_atomic(&dir, MANIFEST_JSON, &self.manifest.to_json()?)?;
+        let stored = rel(home, input);
+        // Neither an operational failure (retried) nor a configuration error (held `failed`) is
+        // the partner's fault; only a rejection quarantines at once (`disposition::decide`).
+        let disposition = decide(end, rerun_of.is_some(), || ledger.failed_runs_of(file_id))?;
+        let why = reason.as_deref().unwrap_or("");
+        match disposition {
+            Disposition::Retry => {
+                tracing::warn!(pipeline = %p.id, run = %run_id, file = %name, "run failed; the file stays claimed and is tried again on the next pass: {why}");
+            }
+            Disposition::Hold => {
+                tracing::error!(pipeline = %p.id, run = %run_id, file = %name, "run failed on the pipeline's configuration; the file is held as failed until a rerun after the fix: {why}");
+            }
+            Disposition::Quarantine => {
+                archive::quarantine(home, p, file_id, name, &run_id, why, &self.issues, input)?;
+                tracing::warn!(pipeline = %p.id, run = %run_id, file = %name, "quarantined: {why}");
+            }
+            Disposition::Processed => {}
         }
-        Disposition::Processed => {}
+        let file_end = disposition.file_end(file_id, reason.as_deref(), &stored);
+
+        let ended = Ended {
+            state,
+            reason,
+            file_end,
+            publish,
+            date_text,
+        };
+        self.record(ledger, ended)
     }
-    let file_end = disposition.file_end(file_id, reason.as_deref(), &stored);
-    let counts = serde_json::to_string(&run.manifest.reconciliation).ok();
-    let mut outcome = Outcome {
-        run_id: run_id.clone(),
-        pipeline: p.id.clone(),
-        file: name.to_string(),
-        business_date: Some(date_text),
-        state: state.into(),
-        reason: reason.clone(),
-        file_state: file_end.as_ref().map(|f| f.state),
-        manifest: Some(run.manifest),
-        issues: run.issues,
-        report: None,
-        report_error: None,
-    };
-    // The report needs the `reconciled` table, which is gone after a crash: it is built and
-    // archived before the run's end is recorded, so a crash before it is queued loses nothing.
-    let tables = super::report::ReportTables {
-        reconciled: run.reconciled.as_ref(),
-        breaks: run.breaks_table.as_ref(),
-        settlement: run.settlement_money.as_ref(),
-    };
-    match super::report::build_report(ledger, p, &outcome, tables, &[]) {
-        Ok(report) => {
-            let json = serde_json::to_vec(&report)
-                .map_err(|e| data(p, format!("report of run {run_id}: {e}")))?;
-            write_atomic(&dir, super::report::REPORT_JSON, &json)?;
-            outcome.report = Some(report);
+
+    /// Builds and archives the run's report, records the run's end with its outputs in one
+    /// transaction, then publishes them.
+    fn record(self, ledger: &Ledger, ended: Ended) -> Result<Outcome, RunError> {
+        let (p, home, run_id, dir) = (self.p, self.home, self.run_id.clone(), self.dir.clone());
+        let name = self.file.as_str();
+        let Ended {
+            state,
+            reason,
+            file_end,
+            publish,
+            date_text,
+        } = ended;
+        let counts = serde_json::to_string(&self.manifest.reconciliation)
+            .map_err(|e| data(p, format!("counts of run {run_id}: {e}")))?;
+        let mut outcome = Outcome {
+            run_id: run_id.clone(),
+            pipeline: p.id.clone(),
+            file: name.to_string(),
+            business_date: Some(date_text),
+            state: state.into(),
+            reason: reason.clone(),
+            file_state: file_end.as_ref().map(|f| f.state),
+            manifest: Some(self.manifest),
+            issues: self.issues,
+            report: None,
+            report_error: None,
+        };
+        // The report needs the `reconciled` table, which is gone after a crash: it is built and
+        // archived before the run's end is recorded, so a crash before it is queued loses nothing.
+        let tables = super::report::ReportTables {
+            reconciled: self.reconciled.as_ref(),
+            breaks: self.breaks_table.as_ref(),
+            settlement: self.settlement_money.as_ref(),
+        };
+        match super::report::build_report(ledger, p, &outcome, tables, &[]) {
+            Ok(report) => {
+                let json = serde_json::to_vec(&report)
+                    .map_err(|e| data(p, format!("report of run {run_id}: {e}")))?;
+                write_atomic(&dir, super::report::REPORT_JSON, &json)?;
+                outcome.report = Some(report);
+            }
+            Err(e) => outcome.report_error = Some(format!("{}: report of run {run_id}: {e}", p.id)),
         }
-        Err(e) => outcome.report_error = Some(format!("{}: report of run {run_id}: {e}", p.id)),
+        drop(self.reconciled);
+        let manifest = outcome.manifest.as_ref();
+        let outputs: Vec<NewOutbound> = publish.iter().map(|o| o.record.clone()).collect();
+        ledger.finish_run(
+            &run_id,
+            &now_text(Utc::now()),
+            state,
+            manifest.map(|m| m.rows as i64),
+            manifest.map(|m| m.rows_set_aside as i64),
+            &outcome.issues,
+            Some(counts.as_str()),
+            Some(&rel(home, &dir)),
+            reason
+                .clone()
+                .or_else(|| outputs::notes(manifest))
+                .as_deref(),
+            outcome.report.is_some(),
+            &outputs,
+            file_end.as_ref(),
+        )?;
+        crate::failpoint::hit("run-recorded");
+        publish_outputs(home, ledger, &run_id, publish.iter().map(|o| &o.staged))?;
+        tracing::info!(pipeline = %p.id, run = %run_id, state, rows = manifest.map_or(0, |m| m.rows), issues = outcome.issues.len(), "run ended");
+        Ok(outcome)
     }
-    drop(run.reconciled);
-    let manifest = outcome.manifest.as_ref();
-    let outputs: Vec<NewOutbound> = publish.iter().map(|o| o.record.clone()).collect();
-    ledger.finish_run(
-        &run_id,
-        &now_text(Utc::now()),
-        state,
-        manifest.map(|m| m.rows as i64),
-        manifest.map(|m| m.rows_set_aside as i64),
-        &outcome.issues,
-        counts.as_deref(),
-        Some(&rel(home, &dir)),
-        reason
-            .clone()
-            .or_else(|| outputs::notes(manifest))
-            .as_deref(),
-        outcome.report.is_some(),
-        &outputs,
-        file_end.as_ref(),
-    )?;
-    crate::failpoint::hit("run-recorded");
-    publish_outputs(home, ledger, &run_id, publish.iter().map(|o| &o.staged))?;
-    tracing::info!(pipeline = %p.id, run = %run_id, state, rows = manifest.map_or(0, |m| m.rows), issues = outcome.issues.len(), "run ended");
-    Ok(outcome)
 }
 
 pub use super::disposition::MAX_ATTEMPTS;

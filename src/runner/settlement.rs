@@ -1,7 +1,8 @@
 //! Settlement inputs in a run: the layout read into `settlement_lines` and
-//! `settlement_summary` (both validated against a schema like any CSV), the footing policy, and
-//! the tables derived after validation: `grouped` and `grouped_summary` (`[group_reconcile]`)
-//! and `journal` (`[journal]`). Also the same on empty tables for `tallyman check`.
+//! `settlement_summary` (both validated against a schema like any CSV), the footing policy, the
+//! report's money of a settlement run, and the same on empty tables for `tallyman check`. The
+//! tables derived after validation (`grouped`, `grouped_summary`, `journal`) are the pure
+//! pipeline's (`pipeline::derive`).
 
 use std::collections::{BTreeMap, HashMap};
 
