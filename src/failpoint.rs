@@ -7,6 +7,9 @@ use std::sync::OnceLock;
 
 static ARMED: OnceLock<Vec<String>> = OnceLock::new();
 
+/// Whether a `panic-once:` point has fired.
+static PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Every crash point, in the order a file's run meets them (the battery arms each in turn):
 /// after each durable step of taking a file, of a run, of its publication and of its report.
 pub const POINTS: &[&str] = &[
@@ -31,5 +34,14 @@ pub fn hit(name: &str) {
     if armed.iter().any(|a| a == name) {
         eprintln!("tallyman: failpoint {name} hit: aborting");
         std::process::abort();
+    }
+    // `panic-once:NAME` panics at the first hit only: a bug meeting one file, for the tests of
+    // panic isolation (the files after it must go on).
+    if armed
+        .iter()
+        .any(|a| a.strip_prefix("panic-once:") == Some(name))
+        && !PANICKED.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        panic!("failpoint {name} hit");
     }
 }

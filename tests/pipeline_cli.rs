@@ -1016,3 +1016,53 @@ fn check_plans_the_sql_and_names_unknown_placeholders() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// Columns whose names are no plain words (`Fee (USD)`, `sku#`) reach the SQL that names them
+/// (quoted): pruning reads the parsed SQL, not a word-boundary regex that missed them.
+#[test]
+fn columns_named_with_any_character_reach_the_sql() {
+    let h = demo_home();
+    let schema = h.root.join("schemas/tpl_snapshot.v1.json");
+    let text = std::fs::read_to_string(&schema).unwrap();
+    assert!(text.contains("\"name\": \"unit\"") && text.contains("\"name\": \"snapshot_ts\""));
+    let text = text
+        .replace("\"name\": \"unit\"", "\"name\": \"Fee (USD)\"")
+        .replace("\"name\": \"snapshot_ts\"", "\"name\": \"sku#\"");
+    std::fs::write(&schema, text).unwrap();
+    let drop = h.root.join(DROP).join("stock_2026-11-25.csv");
+    let data = std::fs::read_to_string(&drop).unwrap();
+    std::fs::write(
+        &drop,
+        data.replacen("unit,snapshot_ts", "\"Fee (USD)\",sku#", 1),
+    )
+    .unwrap();
+    age(&drop);
+    let path = h.root.join("pipelines/inventory_3pl.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = format!(
+        "{text}\n[[transforms]]\nname = \"picked\"\nsql = '''\n\
+         SELECT item_id, \"Fee (USD)\" AS fee_unit, \"sku#\" FROM input\n'''\n\
+         [[outputs]]\ntable = \"picked\"\ndestination = \"erp\"\nname = \"picked_{{run_id}}.csv\"\n\
+         order_by = [\"item_id\"]\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    let o = tallyman(&h.root, &["run", "--max-wait-secs", "5"]);
+    assert!(
+        o.status.success(),
+        "{}{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let name = outbox_files(&h.root)
+        .into_iter()
+        .find(|n| n.starts_with("picked_"))
+        .unwrap_or_else(|| panic!("no output: {}", stdout(&o)));
+    let out = std::fs::read_to_string(h.root.join("outbox/erp").join(name)).unwrap();
+    assert_eq!(out.lines().next(), Some("item_id,fee_unit,sku#"), "{out}");
+    assert!(
+        out.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains(",EA,2026-11-25")),
+        "{out}"
+    );
+}

@@ -666,3 +666,61 @@ fn on_rerun_never_keeps_a_changed_output_back() {
         ]
     );
 }
+
+#[test]
+fn a_rerun_against_a_truncated_manifest_fails_naming_it_and_starts_no_run() {
+    let h = demo_home();
+    ok(&h, &["run"]);
+    let rel = "archive/inventory_3pl/2026-11-25/r000001/manifest.json";
+    let path = h.root.join(rel);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let runs_before = sql(&h.root, "select count(*) from runs");
+    let o = tallyman(
+        &h,
+        &[
+            "rerun",
+            "inventory_3pl",
+            "--date",
+            "2026-11-25",
+            "--reason",
+            "audit",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    // exit::PROBLEMS: something needs a person (src/cli/exit.rs).
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(rel) && err.contains("damaged"), "{err}");
+    // Nothing was replayed: no run, no new control numbers, the outbox as it was.
+    assert_eq!(sql(&h.root, "select count(*) from runs"), runs_before);
+}
+
+#[test]
+fn a_file_whose_run_panics_is_reported_failed_and_the_next_file_goes_on() {
+    let h = demo_home();
+    let demo = read(&h, &format!("{DROP}/stock_2026-11-25.csv"));
+    drop_file(
+        &h,
+        "stock_2026-11-25_late.csv",
+        &demo.replace("SKU-00000002,3PL-RENO,77,", "SKU-00000002,3PL-RENO,78,"),
+    );
+    age(&h.root.join(DROP).join("stock_2026-11-25.csv"));
+    // The first file's run panics (a bug meeting its data); the second is run all the same.
+    let o = tallyman_crashing_at(&h, &["run"], "panic-once:run-started");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("stock_2026-11-25.csv: panicked: failpoint run-started hit"),
+        "{err}"
+    );
+    assert_eq!(
+        sql(&h.root, "select run_id, state from runs order by run_id"),
+        "r000001|running\nr000002|succeeded"
+    );
+    // The next pass redoes the interrupted run under its own id.
+    ok(&h, &["run"]);
+    assert_eq!(
+        sql(&h.root, "select run_id, state from runs order by run_id"),
+        "r000001|succeeded\nr000002|succeeded"
+    );
+}

@@ -33,7 +33,7 @@ pub fn withheld_an_output(o: &tallyman::runner::Outcome) -> bool {
     o.manifest
         .iter()
         .flat_map(|m| &m.outputs)
-        .any(|e| matches!(e.held, Some(tallyman::runner::process::Held::Withheld)))
+        .any(|e| matches!(e.held, Some(tallyman::runner::manifest::Held::Withheld)))
 }
 
 #[cfg(test)]

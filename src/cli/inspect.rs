@@ -43,7 +43,7 @@ fn print_table(kind: &str, name: &str, bytes: &[u8]) -> Result<ExitCode> {
     match csv {
         Some(csv) => {
             use std::io::Write;
-            std::io::stdout().write_all(&csv)?;
+            std::io::stdout().write_all(&csv?)?;
             Ok(ExitCode::SUCCESS)
         }
         None => {

@@ -3,7 +3,6 @@
 //! each file's result. Runs on a worker thread with its own ledger connection.
 
 use std::collections::HashSet;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -65,16 +64,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Runs `f`, turning a panic into an error message (the panic hook has already printed it).
-pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic with a non-text payload".to_string())
-    })
-}
+pub use crate::isolate::guarded;
 
 /// Runs one job to its end and clears the pipeline's busy flag, whatever happens inside.
 pub fn run_job(cx: &Context, job: &Job) -> Done {

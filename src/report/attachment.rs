@@ -1,8 +1,8 @@
 //! The CSV attachment: every break and every issue, formula-looking cells neutralised (pure).
 
-use super::csv_safe::{safe_cell, ColumnKind};
 use super::model::RunReport;
 use super::render::{opt, RenderError};
+use crate::formats::csv_safe::{safe_cell, ColumnKind};
 
 /// One CSV with every break and every issue: key columns first, then the record kind, then
 /// one (partner, erp, difference) triple per measure name, then the issue's location.

@@ -1,11 +1,11 @@
 //! Exception reports (HTML, text, CSV) and mail delivery that never loses a message.
 //!
-//! The only code in Tallyman that knows lettre. Pure parts: `model`, `render`, `csv_safe`,
-//! `config`. IO parts: `mail` (SMTP or spool) and `queue` (the ledger's mail table).
+//! The only code in Tallyman that knows lettre. Pure parts: `model`, `render`, `config` (the
+//! CSV-injection escaping is `formats::csv_safe`, shared with the archive's `issues.csv`). IO
+//! parts: `mail` (SMTP or spool) and `queue` (the ledger's mail table).
 
 mod attachment;
 pub mod config;
-pub mod csv_safe;
 pub mod mail;
 pub mod model;
 pub mod queue;

@@ -5,6 +5,7 @@ pub mod control;
 pub mod delivery;
 pub mod disposition;
 pub mod erp_wait;
+pub mod manifest;
 pub mod plan;
 pub mod process;
 pub mod report;
@@ -49,6 +50,10 @@ pub enum RunError {
     Config { pipeline: String, message: String },
     #[error("{0}")]
     Rerun(String),
+    /// An archived run manifest that could not be read or written (a rerun, a diff, the last
+    /// published copy of an output all depend on it).
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
 }
 
 /// Whose problem a failed run is, which decides what becomes of its file
@@ -68,7 +73,8 @@ impl RunError {
             RunError::Store(_)
             | RunError::Io { .. }
             | RunError::Data { .. }
-            | RunError::Rerun(_) => FailureKind::Operational,
+            | RunError::Rerun(_)
+            | RunError::Manifest(_) => FailureKind::Operational,
         }
     }
 }
@@ -233,17 +239,27 @@ pub fn run_pipeline(
     for s in ready {
         // One file's operational failure (a full disk, a ledger error) is reported and the
         // pass goes on: it never blocks the files after it. Recovery finishes it next pass.
-        match take_and_process(home, ledger, p, &s) {
-            Ok(FileResult::Duplicate(name)) => summary.duplicates.push(name),
-            Ok(FileResult::Processed(outcome)) => summary.outcomes.push(*outcome),
-            Ok(FileResult::Changed(name)) => summary.waiting.push((name, Wait::Changing)),
-            Ok(FileResult::Waiting(name, why)) => summary.erp_waiting.push((name, why)),
-            Ok(FileResult::Paused(name, why)) => summary.refused.push((name, why)),
-            Err(e) => {
+        // A panic is isolated like `serve` isolates it: the file is reported failed with the
+        // panic's message, stays claimed for recovery, and the next file goes on.
+        match crate::isolate::guarded(|| take_and_process(home, ledger, p, &s)) {
+            Ok(Ok(FileResult::Duplicate(name))) => summary.duplicates.push(name),
+            Ok(Ok(FileResult::Processed(outcome))) => summary.outcomes.push(*outcome),
+            Ok(Ok(FileResult::Changed(name))) => summary.waiting.push((name, Wait::Changing)),
+            Ok(Ok(FileResult::Waiting(name, why))) => summary.erp_waiting.push((name, why)),
+            Ok(Ok(FileResult::Paused(name, why))) => summary.refused.push((name, why)),
+            Ok(Err(e)) => {
                 tracing::error!(pipeline = %p.id, file = %s.name, "{e}");
                 summary
                     .file_errors
                     .push(format!("{}: {e}", s.name.escape_debug()));
+            }
+            Err(why) => {
+                tracing::error!(pipeline = %p.id, file = %s.name, "panicked: {why}; going on with the next file");
+                summary
+                    .file_errors
+                    .push(format!("{}: panicked: {why}", s.name.escape_debug()));
+                // The connection may be inside a transaction the panic abandoned.
+                *ledger = Ledger::open_home(&home.var().join("ledger.sqlite"), &home.archive())?;
             }
         }
     }

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 
-use super::process::{process, Held, Manifest, OutputEntry, RerunOf};
+use super::manifest::{self, Held, Manifest, OutputEntry};
+use super::process::{process, RerunOf};
 use super::{Outcome, RunError};
 use crate::config::{Home, OutputFormat, Pipeline};
 use crate::store::files::safe_name;
@@ -72,10 +73,9 @@ pub fn rerun(
         };
         let old_dir = home.root.join(dir);
         let input = old_dir.join("input").join(safe_name(file));
-        let old: Manifest = std::fs::read(old_dir.join("manifest.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        // Replaying against a damaged manifest would take new control numbers and diff against
+        // nothing: the rerun stops here, naming the file.
+        let old = manifest::read(&old_dir)?;
         let date = r
             .business_date
             .as_deref()

@@ -1,7 +1,8 @@
 //! Settlement inputs in a run: the layout read into `settlement_lines` and
-//! `settlement_summary` (both validated against a schema like any CSV), the footing policy, and
-//! the tables derived after validation: `grouped` and `grouped_summary` (`[group_reconcile]`)
-//! and `journal` (`[journal]`). Also the same on empty tables for `tallyman check`.
+//! `settlement_summary` (both validated against a schema like any CSV), the footing policy, the
+//! report's money of a settlement run, and the same on empty tables for `tallyman check`. The
+//! tables derived after validation (`grouped`, `grouped_summary`, `journal`) are the pure
+//! pipeline's (`pipeline::derive`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,8 +12,6 @@ use rust_decimal::Decimal;
 use super::tables::load_table;
 use crate::config::settlement::{SettlementInput, Unfooted};
 use crate::config::{InputFormat, Pipeline};
-use crate::engine::group_reconcile::{group_reconcile, STATUSES};
-use crate::engine::journal::journal;
 use crate::formats::csv::{Dialect, IfEmpty};
 use crate::formats::settlement::{self, Components, LINE_COLUMNS, SUMMARY_COLUMNS};
 use crate::issue::{Issue, Severity};
@@ -125,23 +124,6 @@ pub fn load(
         issues,
         reject,
     })
-}
-
-/// The columns of `table` (`input` or `erp`) the settlement steps read, so that they are kept
-/// after validation.
-pub fn needed_columns(p: &Pipeline, table: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    if let Some(g) = &p.group_reconcile {
-        match table {
-            "input" => out.extend(g.partner_columns().into_iter().cloned()),
-            _ => out.extend(g.erp_columns().into_iter().cloned()),
-        }
-    }
-    // The journal and the report's money read these of the lines.
-    if matches!(p.format, InputFormat::Settlement(_)) && table == "input" {
-        out.extend(["settlement_id", "currency", "component", "amount"].map(String::from));
-    }
-    out
 }
 
 fn texts(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
@@ -275,40 +257,6 @@ pub fn detail_breaks(
     Ok(())
 }
 
-/// Adds `grouped`, `grouped_summary` and `journal` to `tables` as the pipeline asks; the
-/// count of groups per status (for the manifest).
-pub fn derive(
-    p: &Pipeline,
-    tables: &mut BTreeMap<String, DataFrame>,
-) -> PolarsResult<BTreeMap<String, usize>> {
-    let mut counts = BTreeMap::new();
-    if let (Some(spec), Some(input), Some(erp)) =
-        (&p.group_reconcile, tables.get("input"), tables.get("erp"))
-    {
-        let g = group_reconcile(input, erp, spec)?;
-        let status = g.table.column("status")?.str()?.clone();
-        for s in STATUSES {
-            counts.insert(
-                s.to_string(),
-                status.iter().filter(|v| *v == Some(s)).count(),
-            );
-        }
-        tables.insert("grouped".into(), g.table);
-        tables.insert("grouped_summary".into(), g.summary);
-    }
-    if let (Some(accounts), InputFormat::Settlement(s)) = (&p.journal, &p.format) {
-        let (lines, summary) = match s.table.as_str() {
-            "settlement_lines" => ("input", "settlement_summary"),
-            _ => ("settlement_lines", "input"),
-        };
-        if let (Some(l), Some(sm)) = (tables.get(lines), tables.get(summary)) {
-            let j = journal(l, sm, accounts)?;
-            tables.insert("journal".into(), j);
-        }
-    }
-    Ok(counts)
-}
-
 /// For `check`: the columns of a settlement input table, and the other table empty.
 pub fn plan_columns(s: &SettlementInput) -> Vec<String> {
     match s.table.as_str() {
@@ -339,5 +287,7 @@ pub fn plan_tables(p: &Pipeline, tables: &mut BTreeMap<String, DataFrame>) -> Re
         .map_err(|e| e.to_string())?;
         tables.insert(other.into(), v.good_rows().map_err(|e| e.to_string())?);
     }
-    derive(p, tables).map(|_| ()).map_err(|e| e.to_string())
+    crate::pipeline::derive(p, tables)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use polars::prelude::*;
 
 use crate::config::InputFormat;
+use crate::formats::column::Column;
 use crate::formats::csv::{check_structure, Dialect, IfEmpty, Structured};
+use crate::formats::csv_safe::{safe_cell, ColumnKind};
+use crate::formats::table::Table;
 use crate::issue::Issue;
 use crate::schema::validate::{validate_csv_then, Validated};
 use crate::schema::TableSchema;
@@ -107,50 +110,39 @@ fn sorted(df: &DataFrame, order_by: &[String]) -> PolarsResult<DataFrame> {
 }
 
 /// A table as text columns (the X12 writers' input), sorted by `order_by` when given.
-pub fn to_table(df: &DataFrame, order_by: &[String]) -> PolarsResult<crate::formats::x12::Table> {
+pub fn to_table(df: &DataFrame, order_by: &[String]) -> PolarsResult<Table> {
     let df = sorted(df, order_by)?;
     let mut columns = Vec::with_capacity(df.width());
     for c in df.columns() {
         let text = c.cast(&DataType::String)?;
-        columns.push(crate::formats::x12::Column::from_values(
-            c.name(),
-            text.str()?.iter(),
-        ));
+        columns.push(Column::from_values(c.name(), text.str()?.iter()));
     }
-    Ok(crate::formats::x12::Table {
+    Ok(Table {
         name: String::new(),
         columns,
     })
 }
 
-/// The issues of a run as CSV (keys first: file, line, column), for the archive.
-pub fn issues_csv(issues: &[crate::issue::Issue]) -> Vec<u8> {
+/// The issues of a run as CSV (keys first: file, line, column), for the archive; partner text
+/// is escaped like the report's CSV (`formats::csv_safe`), as people open both in spreadsheets.
+pub fn issues_csv(issues: &[crate::issue::Issue]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record([
+    w.write_record([
         "file", "line", "column", "value", "rule", "severity", "message",
-    ]);
+    ])?;
     for i in issues {
         let line = i.line.map(|l| l.to_string()).unwrap_or_default();
-        let _ = w.write_record([
+        w.write_record([
             i.file.as_str(),
             line.as_str(),
             i.column.as_deref().unwrap_or(""),
-            &neutralise(i.value.as_deref().unwrap_or("")),
+            &safe_cell(i.value.as_deref().unwrap_or(""), ColumnKind::Text),
             i.rule.as_str(),
             i.severity.as_str(),
-            &neutralise(&i.message),
-        ]);
+            &safe_cell(&i.message, ColumnKind::Text),
+        ])?;
     }
-    w.into_inner().unwrap_or_default()
-}
-
-/// Text that a spreadsheet would run as a formula is prefixed with a quote (OWASP CSV injection).
-fn neutralise(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
+    w.into_inner().map_err(|e| e.into_error().into())
 }
 
 /// An X12, EDIFACT or XML input, parsed once: its problems, its mapped tables, and (X12) the
@@ -185,7 +177,7 @@ impl<'a> Document<'a> {
 
     /// The mapped table `table` rendered as CSV (so it is validated exactly like a CSV file);
     /// `None` when the document holds no such rows.
-    pub fn table_csv(&self, table: &str) -> Option<Vec<u8>> {
+    pub fn table_csv(&self, table: &str) -> Option<Result<Vec<u8>, csv::Error>> {
         use crate::formats::{edifact, x12, xml};
         let t = match self {
             // Only the sets behind this table are mapped (X12 files can be large).
@@ -195,11 +187,16 @@ impl<'a> Document<'a> {
                 .find(|t| t.name == table)?,
             Document::Xml(p) => xml::map_tables(p).into_iter().find(|t| t.name == table)?,
         };
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let _ = w.write_record(t.columns.iter().map(|c| c.name.as_str()));
-        for r in 0..t.rows() {
-            let _ = w.write_record(t.columns.iter().map(|c| c.get(r).unwrap_or_default()));
-        }
-        w.into_inner().ok()
+        Some(table_bytes(&t))
     }
+}
+
+/// A mapped table as CSV bytes (header first).
+fn table_bytes(t: &Table) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(t.columns.iter().map(|c| c.name.as_str()))?;
+    for r in 0..t.rows() {
+        w.write_record(t.columns.iter().map(|c| c.get(r).unwrap_or_default()))?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
 }

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use super::lexer::{Charset, Segment};
 use super::model::Parsed;
 use super::tables::{number, one_table_per_type, opt, Item};
-use crate::formats::x12::table::{Ctx, Table, COLUMNS_856_LINES};
+use crate::formats::table::{Ctx, Table};
+use crate::formats::x12::table::COLUMNS_856_LINES;
 
 /// The references one scope (header, CPS package or LIN) carried.
 #[derive(Debug, Default)]

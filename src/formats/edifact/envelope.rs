@@ -4,8 +4,8 @@
 use super::codes;
 use super::lexer::{is_gap, read_segment, Charset, Segment, ServiceChars};
 use super::model::{Group, Interchange, Message, Parsed};
+use crate::formats::problem::{Ctl, Pos, Problem};
 use crate::formats::x12::codes::Code;
-use crate::formats::x12::problem::{Ctl, Pos, Problem};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 

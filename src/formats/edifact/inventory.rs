@@ -8,7 +8,8 @@
 use super::lexer::{Charset, Segment};
 use super::model::Parsed;
 use super::tables::{number, one_table_per_type, opt, Item};
-use crate::formats::x12::table::{Ctx, Table, COLUMNS_846_LINES};
+use crate::formats::table::{Ctx, Table};
+use crate::formats::x12::table::COLUMNS_846_LINES;
 
 /// Maps every INVRPT message; returns no table when there is none.
 pub fn map_tables(parsed: &Parsed) -> Vec<Table> {

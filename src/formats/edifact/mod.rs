@@ -46,8 +46,8 @@ pub use lexer::{Charset, Segment, ServiceChars};
 pub use model::{Group, Interchange, Message, Parsed};
 pub use tables::map_tables;
 
+pub use crate::formats::problem::{to_issues, Problem};
 use crate::formats::x12::inspect::InspectedProblem;
-pub use crate::formats::x12::problem::{to_issues, Problem};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Counts {

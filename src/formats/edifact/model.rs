@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::lexer::{Charset, Segment, ServiceChars};
-use crate::formats::x12::problem::{Pos, Problem};
+use crate::formats::problem::{Pos, Problem};
 
 /// A whole file, parsed. EDIFACT files are small; segments are kept (they borrow the input).
 #[derive(Debug)]

@@ -12,7 +12,7 @@
 use super::lexer::Segment;
 use super::model::Parsed;
 use super::tables::{ctx_of, number, opt};
-use crate::formats::x12::table::Table;
+use crate::formats::table::Table;
 
 /// Columns of `edifact_orders_header` after the context.
 pub const ORDERS_HEADER: [&str; 8] = [

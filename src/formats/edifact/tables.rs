@@ -17,7 +17,7 @@
 use super::lexer::{Charset, Segment};
 use super::model::{Interchange, Message, Parsed};
 use super::{despatch, inventory, orders};
-use crate::formats::x12::table::{Ctx, Table};
+use crate::formats::table::{Ctx, Table};
 
 /// Maps every ORDERS, DESADV and INVRPT message to tables.
 pub fn map_tables(parsed: &Parsed) -> Vec<Table> {

@@ -3,8 +3,8 @@
 use super::codes;
 use super::envelope::Builder;
 use super::lexer::Segment;
+use crate::formats::problem::Pos;
 use crate::formats::x12::model::same_count;
-use crate::formats::x12::problem::Pos;
 
 impl Builder<'_> {
     /// Closes the open message; `end` is the exclusive end index in `segments`.

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::codes::Carrier;
 use super::model::{Interchange, Parsed};
-use super::problem::Problem;
+use crate::formats::problem::Problem;
 use crate::issue::Severity;
 
 /// AK501 / AK901 status.
@@ -98,7 +98,7 @@ pub fn acknowledge(
         .iter()
         .find(|i| i.index == interchange)?;
     let g = ic.groups.iter().find(|g| g.index == group)?;
-    let in_group = |p: &&super::problem::Problem| {
+    let in_group = |p: &&Problem| {
         p.interchange.as_ref().map(|c| c.index) == Some(interchange)
             && p.group.as_ref().map(|c| c.index) == Some(group)
     };

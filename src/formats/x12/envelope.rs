@@ -4,7 +4,7 @@ use super::codes::{self, Code};
 use super::isa::read_isa;
 use super::lexer::{guess_separators, read_segment, skip_gap, text_of, Segment, Separators};
 use super::model::{Interchange, Parsed, Run};
-use super::problem::{Ctl, Pos, Problem};
+use crate::formats::problem::{Ctl, Pos, Problem};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 

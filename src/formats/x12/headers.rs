@@ -5,7 +5,7 @@ use super::envelope::{pos_of, Builder};
 use super::isa::{check_fields, IsaHeader};
 use super::lexer::{text_of, Segment};
 use super::model::{Group, Interchange, TxSet};
-use super::problem::Pos;
+use crate::formats::problem::Pos;
 
 impl Builder {
     pub(super) fn open_interchange(&mut self, bytes: &[u8], h: &IsaHeader, seg: Segment) {

@@ -41,7 +41,7 @@ use serde::Serialize;
 
 use super::envelope::parse;
 use super::model::Interchange;
-use super::problem::Problem;
+use crate::formats::problem::Problem;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Counts {

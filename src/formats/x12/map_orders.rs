@@ -2,7 +2,9 @@
 //! Column schemas are documented in `table.rs`.
 
 use super::lexer::Segment;
-use super::table::{el, owned, pick_sku, Ctx, Table, Val, COLUMNS_850_HEADER, COLUMNS_850_LINES};
+use super::table::{
+    el, owned, pick_sku, Ctx, Table, Val, COLUMNS_850_HEADER, COLUMNS_850_LINES, COLUMNS_940_HEADER,
+};
 
 const PO1_PAIRS: [usize; 10] = [6, 8, 10, 12, 14, 16, 18, 20, 22, 24];
 const W01_PAIRS: [usize; 3] = [4, 6, 15];
@@ -158,21 +160,7 @@ pub fn map_850<'a>(ctx: &Ctx, segs: &[Segment<'a>], tables: &mut [Table]) {
 
 pub fn tables_940() -> Vec<Table> {
     vec![
-        Table::new(
-            "x12_940_header",
-            &[
-                "order_number",
-                "po_number",
-                "ship_to",
-                "ship_to_id",
-                "ship_to_address",
-                "ship_to_city",
-                "ship_to_state",
-                "ship_to_postal",
-                "carrier",
-                "requested_ship_date",
-            ],
-        ),
+        Table::new("x12_940_header", &COLUMNS_940_HEADER),
         Table::new(
             "x12_940_lines",
             &[

@@ -13,7 +13,6 @@
 
 pub mod ack;
 pub mod codes;
-mod column;
 pub mod envelope;
 mod headers;
 pub mod inspect;
@@ -23,11 +22,11 @@ mod map_orders;
 mod map_ship;
 pub mod model;
 pub mod outbound;
-pub mod problem;
 pub mod table;
 mod trailers;
 pub mod writer;
 
+pub use crate::formats::problem::{to_issues, Ctl, Pos, Problem};
 pub use ack::{
     acknowledge, acknowledge_interchange, reply_versions, wants_ta1, AckOptions, InterchangeAck,
     Ta1Policy,
@@ -38,7 +37,6 @@ pub use inspect::{inspect, Inspection};
 pub use lexer::{Segment, Separators};
 pub use model::{Group, Interchange, Parsed, Ta1Seen, TxSet};
 pub use outbound::{write_846, write_940};
-pub use problem::{to_issues, Ctl, Pos, Problem};
 pub use table::{map_table, map_tables, Column, Table};
 pub use writer::{write_997, write_reply, Envelope};
 

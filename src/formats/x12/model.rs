@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::lexer::{read_segment, skip_gap, Segment, Separators};
-use super::problem::{Pos, Problem};
+use crate::formats::problem::{Pos, Problem};
 
 /// A whole file, parsed. Segments are not stored: they are re-sliced from the input bytes on
 /// demand (zero-copy), so parsing allocates per envelope, never per segment.

@@ -10,23 +10,10 @@
 
 use std::collections::HashMap;
 
-use super::table::Table;
+use super::table::COLUMNS_940_HEADER;
 use super::writer::{close, open, set_control, Envelope, Out};
 use super::X12Error;
-
-/// The 940 header columns, repeated on every line row of an order (`order_number` first).
-const HEADER_940: [&str; 10] = [
-    "order_number",
-    "po_number",
-    "ship_to",
-    "ship_to_id",
-    "ship_to_address",
-    "ship_to_city",
-    "ship_to_state",
-    "ship_to_postal",
-    "carrier",
-    "requested_ship_date",
-];
+use crate::formats::table::Table;
 
 /// N103 for the IDs we write in N104: mutually defined (the partner agreement says which).
 const ID_QUALIFIER: &str = "ZZ";
@@ -161,7 +148,7 @@ pub fn write_940(env: &Envelope, rows: &Table) -> Result<Vec<u8>, X12Error> {
     }
     let orders = input.group(|row| input.required(row, "order_number").map(Some))?;
     for (order, lines) in &orders {
-        input.consistent(order.unwrap_or(""), lines, &HEADER_940)?;
+        input.consistent(order.unwrap_or(""), lines, &COLUMNS_940_HEADER)?;
     }
     let mut out = open(env, "OW", "00401", "004010")?;
     let mut sets = 0;

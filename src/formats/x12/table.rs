@@ -1,5 +1,5 @@
-//! A plain columnar table of optional strings (the lead turns it into a polars DataFrame of
-//! string columns) and the dispatch from transaction sets to tables.
+//! The dispatch from X12 transaction sets to tables (`formats::table::Table`: the runner turns
+//! it into a polars DataFrame of string columns) and the X12 tables' columns.
 //!
 //! Every table starts with three context columns: `interchange_control` (ISA13),
 //! `group_control` (GS06) and `set_control` (ST02). The remaining columns per table:
@@ -26,12 +26,11 @@
 
 use std::borrow::Cow;
 
-use serde::Serialize;
-
-pub use super::column::Column;
 use super::lexer::{trim, Fields, Segment};
 use super::model::{Group, Interchange, Parsed, TxSet};
 use super::{map_orders, map_ship};
+pub use crate::formats::column::Column;
+pub use crate::formats::table::{Ctx, Table};
 
 /// Columns of `x12_850_header` after the context; also XML's `xml_order_header`.
 pub const COLUMNS_850_HEADER: [&str; 14] = [
@@ -62,6 +61,21 @@ pub const COLUMNS_850_LINES: [&str; 9] = [
     "unit",
     "unit_price",
     "description",
+];
+
+/// `x12_940_header` after the context columns (`order_number` first); the 940 writer repeats
+/// them on every line row of an order.
+pub const COLUMNS_940_HEADER: [&str; 10] = [
+    "order_number",
+    "po_number",
+    "ship_to",
+    "ship_to_id",
+    "ship_to_address",
+    "ship_to_city",
+    "ship_to_state",
+    "ship_to_postal",
+    "carrier",
+    "requested_ship_date",
 ];
 
 /// Columns of `x12_856_lines` after the context; also `xml_ship_lines` and
@@ -95,60 +109,6 @@ pub const COLUMNS_846_LINES: [&str; 10] = [
     "quantity",
     "unit",
 ];
-
-/// A columnar table; all columns have the same length.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Table {
-    pub name: String,
-    pub columns: Vec<Column>,
-}
-
-impl Table {
-    pub fn new(name: &str, columns: &[&str]) -> Table {
-        let mut all = vec!["interchange_control", "group_control", "set_control"];
-        all.extend_from_slice(columns);
-        Table {
-            name: name.to_string(),
-            columns: all.iter().map(|c| Column::new(c)).collect(),
-        }
-    }
-
-    /// Appends a row: the context of `ctx`, then `values` in column order (missing values are
-    /// `None`, extra ones ignored). Values may be borrowed (`&str`, `Cow`) or owned.
-    pub fn push<S: AsRef<str>>(&mut self, ctx: &Ctx, values: impl IntoIterator<Item = Option<S>>) {
-        let mut values = values.into_iter();
-        for (n, col) in self.columns.iter_mut().enumerate() {
-            match n {
-                0 => col.push(ctx.0),
-                1 => col.push(ctx.1),
-                2 => col.push(ctx.2),
-                _ => col.push(values.next().flatten().as_ref().map(AsRef::as_ref)),
-            }
-        }
-    }
-
-    pub fn rows(&self) -> usize {
-        self.columns.first().map_or(0, Column::len)
-    }
-
-    pub fn column(&self, name: &str) -> Option<&Column> {
-        self.columns.iter().find(|c| c.name == name)
-    }
-
-    /// The value at `row` in column `name`.
-    pub fn get(&self, row: usize, name: &str) -> Option<&str> {
-        self.column(name)?.get(row)
-    }
-}
-
-/// Context columns of one set: interchange, group and set control numbers (borrowed: they
-/// are copied into every row, so the set itself need not own them).
-#[derive(Debug, Clone, Copy)]
-pub struct Ctx<'a>(
-    pub Option<&'a str>,
-    pub Option<&'a str>,
-    pub Option<&'a str>,
-);
 
 impl<'a> Ctx<'a> {
     pub fn of(i: &'a Interchange, g: &'a Group, s: &'a TxSet) -> Ctx<'a> {

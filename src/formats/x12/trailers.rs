@@ -4,7 +4,7 @@ use super::codes;
 use super::envelope::Builder;
 use super::lexer::Segment;
 use super::model::{same_control, same_count};
-use super::problem::Pos;
+use crate::formats::problem::Pos;
 
 impl Builder {
     /// Closes the open set; `trailer` is its SE, or `None` when something else ended it.

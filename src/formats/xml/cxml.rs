@@ -4,7 +4,7 @@
 use super::map::{ctx, date, missing, pick, Sku};
 use super::problem::Problem;
 use super::tree::Doc;
-use crate::formats::x12::table::Table;
+use crate::formats::table::Table;
 
 /// `ItemID/SupplierPartID` (`VN`), else `ItemID/BuyerPartID` (`BP`); cXML carries no GTIN here.
 fn item_sku(doc: &Doc, holder: usize) -> Sku {

@@ -5,7 +5,7 @@ use super::kind::Kind;
 use super::problem::{self as pb, Problem};
 use super::tree::Doc;
 use super::{cxml, ubl};
-use crate::formats::x12::table::{Ctx, Table};
+use crate::formats::table::{Ctx, Table};
 
 /// The XML tables' layouts are their X12 twins' (one schema validates both).
 pub use crate::formats::x12::table::{

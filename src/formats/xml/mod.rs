@@ -74,7 +74,7 @@ pub use problem::{to_issues, Pos, Problem};
 pub use reader::{Declaration, XmlLimits};
 pub use tree::{Doc, Node};
 
-use crate::formats::x12::table::Table;
+use crate::formats::table::Table;
 
 /// A read document: what was found, the element tree, and every problem (reading, kind and
 /// mapping problems together).

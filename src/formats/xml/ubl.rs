@@ -4,7 +4,7 @@
 use super::map::{ctx, date, missing, pick, Sku};
 use super::problem::{Problem, MAX_PROBLEMS};
 use super::tree::Doc;
-use crate::formats::x12::table::Table;
+use crate::formats::table::Table;
 
 /// Item identification: seller's (`VN`), else buyer's (`BP`), else standard (`UP` for a
 /// 12-digit GTIN, else `EN`); `upc` is the standard ID when its scheme is GTIN.

@@ -9,10 +9,11 @@ use std::path::PathBuf;
 
 use polars::prelude::*;
 
-use super::{Held, Manifest, OutputEntry, Run};
+use super::Run;
 use crate::config::{Complete, OnRerun, Output};
 use crate::issue::Issue;
 use crate::runner::control::{self, ControlV1};
+use crate::runner::manifest::{self, Held, Manifest, OutputEntry};
 use crate::runner::RunError;
 use crate::store::files::remove_if_present;
 use crate::store::publish::{stage_streamed, Staged};
@@ -246,10 +247,7 @@ impl Run<'_> {
             return Ok(None);
         };
         let dir = self.home.root.join(archive);
-        let manifest = std::fs::read(dir.join("manifest.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok());
-        Ok(manifest.map(|m| (dir, m)))
+        Ok(manifest::read_if_present(&dir)?.map(|m| (dir, m)))
     }
 
     /// The latest published copy of this output by an earlier run of the pipeline for this

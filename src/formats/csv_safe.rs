@@ -1,4 +1,5 @@
-//! CSV-injection defence for report attachments (OWASP "CSV Injection" guidance).
+//! CSV-injection defence for CSV meant for people: report attachments and the archive's
+//! `issues.csv` (OWASP "CSV Injection" guidance). One copy, so the two never drift apart.
 //!
 //! A spreadsheet treats a cell starting with `=`, `+`, `-`, `@`, tab or carriage return as a
 //! formula, so partner-controlled text could run commands on a finance user's machine. Text

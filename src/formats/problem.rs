@@ -1,8 +1,9 @@
-//! Envelope problems as values: what is wrong, where, and the acknowledgement code it maps to.
+//! Envelope problems as values (X12 and EDIFACT alike): what is wrong, where, and the
+//! acknowledgement code it maps to.
 
 use serde::Serialize;
 
-use super::codes::Code;
+use crate::formats::x12::codes::Code;
 use crate::issue::{Issue, Severity};
 
 /// A position in the file: 1-based segment index (all interchanges counted) and byte offset.

@@ -1,0 +1,137 @@
+//! Staging a run's files in the outbox under names no consumer takes (outputs rendered from
+//! their tables, acknowledgements), and publishing them once the run is recorded.
+
+use chrono::{NaiveDate, Utc};
+use polars::prelude::*;
+
+use super::{config, data, Run};
+use crate::config::{Home, Output, OutputFormat};
+use crate::runner::manifest;
+use crate::runner::tables::write_csv;
+use crate::runner::{now_text, rel, x12_ack, RunError};
+use crate::store::publish::{publish, stage_streamed, Staged};
+use crate::store::Ledger;
+
+/// Makes a recorded run's staged outputs visible, then marks them published.
+pub fn publish_outputs<'a>(
+    home: &Home,
+    ledger: &Ledger,
+    run_id: &str,
+    staged: impl Iterator<Item = &'a Staged>,
+) -> Result<(), RunError> {
+    for (n, s) in staged.enumerate() {
+        let target = rel(home, &s.target);
+        let mut known = Ok(());
+        publish(s, &mut |sha| match ledger.wrote(&target, sha) {
+            Ok(w) => w,
+            Err(e) => {
+                known = Err(e);
+                false
+            }
+        })?;
+        known?;
+        if n == 0 {
+            crate::failpoint::hit("first-output-published");
+        }
+    }
+    ledger.mark_published(run_id, &now_text(Utc::now()))?;
+    crate::failpoint::hit("published");
+    Ok(())
+}
+impl Run<'_> {
+    /// Stages one output's table in its destination's outbox (CSV rendered straight into the
+    /// file; X12 written from the table) and settles what becomes of it.
+    pub(super) fn stage_output(
+        &mut self,
+        ledger: &Ledger,
+        o: &Output,
+        df: &DataFrame,
+        date: NaiveDate,
+    ) -> Result<(), RunError> {
+        let p = self.p;
+        let name = o.file_name(&p.id, date, &self.run_id);
+        let completed = self.complete(ledger, o, &name, df)?;
+        let df = completed.table.as_ref();
+        let outbox = self.home.outbox().join(&o.destination);
+        let staged = match &o.format {
+            OutputFormat::Csv => {
+                // Rendered straight into the file: a 5M-row feed is never held as bytes.
+                let mut failed = None;
+                let written = stage_streamed(&outbox, &name, &self.run_id, |w| {
+                    write_csv(df, &o.order_by, w).map_err(|e| {
+                        let message = e.to_string();
+                        failed = Some(e);
+                        std::io::Error::other(message)
+                    })
+                });
+                match (written, failed) {
+                    // Writing failed (a full disk), or the table could not be written
+                    // as configured (an `order_by` column it lacks).
+                    (_, Some(e @ PolarsError::IO { .. })) => return Err(data(p, e)),
+                    (_, Some(e)) => return Err(config(p, e)),
+                    (w, None) => w?,
+                }
+            }
+            OutputFormat::X12 { document, party } => {
+                let previous = self.replayed_output(ledger, o)?;
+                let bytes = x12_ack::outbound_x12(
+                    ledger,
+                    df,
+                    &o.order_by,
+                    *document,
+                    party,
+                    previous.as_deref(),
+                )?
+                .map_err(|e| config(p, format!("output {} as X12: {e}", o.table)))?;
+                stage_streamed(&outbox, &name, &self.run_id, |w| w.write_all(&bytes))?
+            }
+        };
+        tracing::info!(pipeline = %p.id, rows = df.height(), "staged {name} ({} bytes)", staged.size);
+        self.settle_output(ledger, o, staged, df.height(), completed)?;
+        crate::failpoint::hit("output-staged");
+        Ok(())
+    }
+
+    /// For a rerun: the bytes the replayed run wrote for the same output (table and
+    /// destination), from its archive.
+    pub(super) fn replayed_output(
+        &self,
+        ledger: &Ledger,
+        o: &crate::config::Output,
+    ) -> Result<Option<Vec<u8>>, RunError> {
+        let Some(replayed) = &self.manifest.rerun_of else {
+            return Ok(None);
+        };
+        let Some(archive) = ledger.run_archive(replayed)? else {
+            return Ok(None);
+        };
+        let dir = self.home.root.join(archive);
+        let Some(manifest) = manifest::read_if_present(&dir)? else {
+            return Ok(None);
+        };
+        Ok(manifest
+            .outputs
+            .iter()
+            .find(|e| {
+                e.table == o.table && e.destination == o.destination && e.control_for.is_none()
+            })
+            .and_then(|e| std::fs::read(dir.join("output").join(&e.name)).ok()))
+    }
+
+    /// 997s and TA1s for what the partner sent (`x12_ack::receive`), written before the data
+    /// is judged (a rejected interchange is acknowledged as rejected). Reruns send none: the
+    /// partner has them.
+    pub(super) fn send_acks(
+        &mut self,
+        replies: Vec<(String, Vec<u8>)>,
+        dest: &str,
+    ) -> Result<(), RunError> {
+        for (name, ack) in replies {
+            let outbox = self.home.outbox().join(dest);
+            let staged = stage_streamed(&outbox, &name, &self.run_id, |w| w.write_all(&ack))?;
+            let table = name.split('_').next().unwrap_or("997").to_string();
+            self.keep_staged(staged, &table, dest, 1, true)?;
+        }
+        Ok(())
+    }
+}
