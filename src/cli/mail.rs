@@ -36,7 +36,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     match args.action {
         None => list(&ledger, args.json),
         Some(Action::Flush) => {
-            queue::expedite(ledger.connection(), Utc::now())?;
+            queue::expedite(&ledger, Utc::now())?;
             let s = flush_mail(&home, &ledger).map_err(|e| anyhow!(e))?;
             println!(
                 "mail: {} {}, {} to retry later, {} failed",
@@ -52,7 +52,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             })
         }
         Some(Action::Retry { id }) => {
-            if queue::requeue(ledger.connection(), id, Utc::now())? {
+            if queue::requeue(&ledger, id, Utc::now())? {
                 println!("mail {id}: queued again; `tallyman mail flush` sends it now");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -68,7 +68,7 @@ fn time(t: &DateTime<Utc>) -> String {
 }
 
 fn list(ledger: &Ledger, json: bool) -> Result<ExitCode> {
-    let rows = queue::list(ledger.connection())?;
+    let rows = queue::list(ledger)?;
     if json {
         let out: Vec<serde_json::Value> = rows.iter().map(as_json).collect();
         println!("{}", serde_json::to_string_pretty(&out)?);

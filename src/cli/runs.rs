@@ -139,7 +139,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                 .unwrap_or_default()
         );
     }
-    let mail = tallyman::report::queue::list(ledger.connection())?;
+    let mail = tallyman::report::queue::list(&ledger)?;
     let failed = mail
         .iter()
         .filter(|m| m.state == QueueState::Failed)

@@ -175,10 +175,10 @@ fn finish_pass(cx: &Context, p: &Pipeline, ledger: &Ledger, mut pass: Summary) {
             tracing::warn!(pipeline = %p.id, "mail not sent yet (it stays queued): {e}");
         }
     }
-    if let Ok(rows) = crate::report::queue::list(ledger.connection()) {
+    if let Ok(rows) = ledger.mail_queue() {
         let depth = rows
             .iter()
-            .filter(|r| r.state == crate::report::queue::QueueState::Queued)
+            .filter(|r| r.state == crate::store::MailState::Queued)
             .count();
         cx.metrics.set_mail_queue_depth(depth as u64);
     }
@@ -205,8 +205,7 @@ fn take_ready(
             looked = look(cx, job)?;
         }
         take_all(cx, job, ledger, looked.ready, pass);
-        let conn = ledger.connection();
-        if let Err(e) = super::state::set_last_scheduled_run(conn, &p.id, fire) {
+        if let Err(e) = ledger.set_last_scheduled_run(&p.id, fire) {
             tracing::error!(pipeline = %p.id, "recording the scheduled run: {e}");
         }
         return None;
@@ -281,7 +280,7 @@ fn take_remote(
         }
     };
     if let JobKind::Tick { fire } = job.kind {
-        if let Err(e) = super::state::set_last_scheduled_run(ledger.connection(), &p.id, fire) {
+        if let Err(e) = ledger.set_last_scheduled_run(&p.id, fire) {
             tracing::error!(pipeline = %p.id, "recording the scheduled run: {e}");
         }
     }
