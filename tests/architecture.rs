@@ -151,7 +151,11 @@ fn nothing_outside_store_touches_sql() {
             }
         }
     }
-    assert!(broken.is_empty(), "SQL outside store:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "SQL outside store:\n{}",
+        broken.join("\n")
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use super::metrics::{Counter, Metrics};
 use crate::config::{Home, Pipeline};
 use crate::runner::{look_ready, report, resume, take_and_process, FileResult, Looked, Summary};
 use crate::store::lock::PipelineLock;
-use crate::store::{FileState, Ledger};
+use crate::store::{FileState, Ledger, RunState};
 use crate::transport::settle::Settler;
 
 /// What the daemon keeps per pipeline across jobs.
@@ -141,7 +141,7 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
     finish_pass(cx, p, &ledger, pass);
     match ledger.held_files(Some(&p.id)) {
         Ok(held) => {
-            let n = |state: FileState| held.iter().filter(|f| f.state == state.as_str()).count();
+            let n = |state: FileState| held.iter().filter(|f| f.state == state).count();
             cx.metrics.set_held(
                 &p.id,
                 n(FileState::Waiting) as u64,
@@ -387,11 +387,11 @@ fn count_run(m: &Metrics, p: &Pipeline, o: &crate::runner::Outcome, took: Option
             .sum();
         m.add(id, Counter::Breaks, breaks);
     }
-    if o.state == "succeeded" {
+    if RunState::Succeeded == o.state.as_str() {
         m.add(id, Counter::FilesProcessed, 1);
         m.set_last_success(id, Utc::now());
     }
-    if o.state == "failed" {
+    if RunState::Failed == o.state.as_str() {
         m.add(id, Counter::RunsFailed, 1);
     }
     // A failed run's file is quarantined only once its attempts ran out; one failed on the
