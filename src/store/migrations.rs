@@ -2,11 +2,14 @@
 //! records the last one it has in `PRAGMA user_version`; `Ledger::open` applies the rest in one
 //! IMMEDIATE transaction, and refuses a ledger newer than this list.
 //!
-//! Versions 1 to 8 describe the ledger as it was before this list existed, when each
-//! module created its tables on open or on first use and `user_version` was 0, or 1 once
-//! `files` was rebuilt. Such a ledger holds any subset of them, with or without the columns
-//! added later, so those steps look before they create or add. Steps after 8 run exactly
-//! once on a ledger that has every step before them, and are written plainly.
+//! Version 1 is the baseline: the ledger as it was when the list was introduced, built by the
+//! `BASELINE` steps in order. Before the list each module created its tables on open or on
+//! first use, and `user_version` was 0, or 1 once `files` was rebuilt; such a ledger holds any
+//! subset of the baseline, with or without the columns added later. So the baseline's steps look
+//! before they create or add, and a ledger the list has not written yet (no `LEDGER_ID` in
+//! `PRAGMA application_id`) gets the whole baseline whatever its `user_version` says. Versions
+//! after 1 run exactly once, on a ledger that has every version before them, and are written
+//! plainly.
 
 use std::path::Path;
 
@@ -14,58 +17,42 @@ use rusqlite::Connection;
 
 use super::StoreError;
 
-/// One step: its version (its place in the list) and what it does.
+/// One step: what it does, and how.
+type Step = (&'static str, fn(&Connection) -> rusqlite::Result<()>);
+
+/// One version: its number (its place in the list) and its steps, in order.
 struct Migration {
     version: i64,
-    what: &'static str,
-    apply: fn(&Connection) -> rusqlite::Result<()>,
+    steps: &'static [Step],
 }
 
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        what: "files, runs, issues, outbound, source_status and deliveries",
-        apply: v1_core,
-    },
-    Migration {
-        version: 2,
-        what: "leases on deliveries",
-        apply: v2_delivery_leases,
-    },
-    Migration {
-        version: 3,
-        what: "remote_actions",
-        apply: v3_remote_actions,
-    },
-    Migration {
-        version: 4,
-        what: "x12_interchanges_received",
-        apply: v4_interchanges,
-    },
-    Migration {
-        version: 5,
-        what: "mail_queue and mail_identity",
-        apply: v5_mail_queue,
-    },
-    Migration {
-        version: 6,
-        what: "daemon_pipelines and late_alerts",
-        apply: v6_daemon,
-    },
-    Migration {
-        version: 7,
-        what: "x12_control_numbers",
-        apply: v7_x12_control_numbers,
-    },
-    Migration {
-        version: 8,
-        what: "sftp_kept",
-        apply: v8_sftp_kept,
-    },
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    steps: BASELINE,
+}];
+
+/// The baseline (version 1), in the order the tables came to be.
+const BASELINE: &[Step] = &[
+    (
+        "files, runs, issues, outbound, source_status and deliveries",
+        core,
+    ),
+    ("leases on deliveries", delivery_leases),
+    ("remote_actions", remote_actions),
+    ("x12_interchanges_received", interchanges),
+    ("mail_queue and mail_identity", mail_queue),
+    ("daemon_pipelines and late_alerts", daemon),
+    ("x12_control_numbers", x12_control_numbers),
+    ("sftp_kept", sftp_kept),
 ];
 
 /// The version this code writes: the last migration's.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// `PRAGMA application_id` of a ledger this list has written ("TLLY"): tells a ledger from
+/// before the list (0) from one whose version the list counts, and refuses another program's
+/// database.
+const LEDGER_ID: i64 = 0x544c_4c59;
 
 /// Brings the ledger to `SCHEMA_VERSION`, inside the caller's IMMEDIATE transaction (foreign
 /// keys off: rebuilding `files` drops the old table).
@@ -77,9 +64,17 @@ pub(super) fn apply(conn: &Connection, path: &Path) -> Result<(), StoreError> {
             source,
         }
     };
-    let found: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(sql("read the ledger version"))?;
+    let pragma = |name: &str| -> Result<i64, StoreError> {
+        conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .map_err(sql("read the ledger version"))
+    };
+    let (found, id) = (pragma("user_version")?, pragma("application_id")?);
+    if id != 0 && id != LEDGER_ID {
+        return Err(StoreError::NotALedger {
+            path: path.to_path_buf(),
+            application_id: id,
+        });
+    }
     if found > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
             path: path.to_path_buf(),
@@ -87,13 +82,19 @@ pub(super) fn apply(conn: &Connection, path: &Path) -> Result<(), StoreError> {
             known: SCHEMA_VERSION,
         });
     }
-    for m in MIGRATIONS.iter().filter(|m| m.version > found) {
-        (m.apply)(conn).map_err(sql(m.what))?;
-        tracing::debug!(version = m.version, "ledger migrated: {}", m.what);
+    // Before the list, `user_version` only counted the rebuild of `files`.
+    let from = if id == LEDGER_ID { found } else { 0 };
+    for m in MIGRATIONS.iter().filter(|m| m.version > from) {
+        for (what, step) in m.steps {
+            step(conn).map_err(sql(what))?;
+            tracing::debug!(version = m.version, "ledger migrated: {what}");
+        }
     }
-    if found < SCHEMA_VERSION {
-        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
-            .map_err(sql("record the ledger version"))?;
+    if found != SCHEMA_VERSION || id != LEDGER_ID {
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = {SCHEMA_VERSION}; PRAGMA application_id = {LEDGER_ID};"
+        ))
+        .map_err(sql("record the ledger version"))?;
     }
     Ok(())
 }
@@ -214,9 +215,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     UNIQUE (run_id, destination, name)
 );";
 
-/// Version 1: the first tables; older ledgers gain `runs.report_state` and the staging columns
+/// The first tables; older ledgers gain `runs.report_state` and the staging columns
 /// of `outbound`, and a `files` table created with the first four states is rebuilt.
-fn v1_core(conn: &Connection) -> rusqlite::Result<()> {
+fn core(conn: &Connection) -> rusqlite::Result<()> {
     let old_files: Option<String> = conn
         .query_row(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'files'",
@@ -273,17 +274,17 @@ fn widen_file_states(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Version 2: an upload is leased before any byte is written, so two pushes (`uploads push`
+/// An upload is leased before any byte is written, so two pushes (`uploads push`
 /// and `serve`, or two `run`s) never upload the same row at once.
-fn v2_delivery_leases(conn: &Connection) -> rusqlite::Result<()> {
+fn delivery_leases(conn: &Connection) -> rusqlite::Result<()> {
     add_column(conn, "deliveries", "lease_owner", "TEXT")?;
     add_column(conn, "deliveries", "lease_until", "INTEGER")
 }
 
-/// Version 3: after-claim actions still owed to a remote source. One row per taken remote file
+/// After-claim actions still owed to a remote source. One row per taken remote file
 /// (name, size and mtime as listed), so a file whose delete failed is never fetched and claimed
 /// again while the action is pending.
-fn v3_remote_actions(conn: &Connection) -> rusqlite::Result<()> {
+fn remote_actions(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS remote_actions (
             id INTEGER PRIMARY KEY,
@@ -305,10 +306,10 @@ fn v3_remote_actions(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// Version 4: the interchange control numbers each X12 sender used, and whether we accepted the
+/// The interchange control numbers each X12 sender used, and whether we accepted the
 /// interchange (rows from before `accepted` existed count as accepted: that is what they were
 /// treated as).
-fn v4_interchanges(conn: &Connection) -> rusqlite::Result<()> {
+fn interchanges(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS x12_interchanges_received (
             sender TEXT NOT NULL,
@@ -327,9 +328,9 @@ fn v4_interchanges(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// Version 5: the mail queue (every report stored before any send is tried), its holder of a
+/// The mail queue (every report stored before any send is tried), its holder of a
 /// claim (`lease_owner`), and the home's random Message-ID part.
-fn v5_mail_queue(conn: &Connection) -> rusqlite::Result<()> {
+fn mail_queue(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS mail_queue (
             id INTEGER PRIMARY KEY,
@@ -362,9 +363,9 @@ fn v5_mail_queue(conn: &Connection) -> rusqlite::Result<()> {
     .map(|_| ())
 }
 
-/// Version 6: what the daemon remembers across restarts (last scheduled run, when the
+/// What the daemon remembers across restarts (last scheduled run, when the
 /// expected-file watch began, late windows already alerted).
-fn v6_daemon(conn: &Connection) -> rusqlite::Result<()> {
+fn daemon(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS daemon_pipelines (
             pipeline TEXT PRIMARY KEY,
@@ -381,8 +382,8 @@ fn v6_daemon(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// Version 7: the interchange and group control numbers we last sent each X12 partner.
-fn v7_x12_control_numbers(conn: &Connection) -> rusqlite::Result<()> {
+/// The interchange and group control numbers we last sent each X12 partner.
+fn x12_control_numbers(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS x12_control_numbers (
             partner TEXT PRIMARY KEY,
@@ -392,9 +393,9 @@ fn v7_x12_control_numbers(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// Version 8: remote files an SFTP source leaves in place, by name, size and mtime, so they
+/// Remote files an SFTP source leaves in place, by name, size and mtime, so they
 /// are not fetched again.
-fn v8_sftp_kept(conn: &Connection) -> rusqlite::Result<()> {
+fn sftp_kept(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS sftp_kept (
             pipeline TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL,

@@ -63,6 +63,12 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// Another program's SQLite database (its `application_id` is not ours).
+    #[error("{}: not a Tallyman ledger (application_id {application_id:#x})", path.display())]
+    NotALedger {
+        path: std::path::PathBuf,
+        application_id: i64,
+    },
     /// A column holds a value this code does not know (a state, for instance).
     #[error("ledger {}: {what}: unexpected value {value:?}", path.display())]
     Unexpected {

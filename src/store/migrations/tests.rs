@@ -264,9 +264,29 @@ fn version(ledger: &Ledger) -> i64 {
 #[test]
 fn versions_count_up_from_one() {
     for (i, m) in MIGRATIONS.iter().enumerate() {
-        assert_eq!(m.version, i as i64 + 1, "{}", m.what);
+        assert_eq!(m.version, i as i64 + 1);
+        assert!(!m.steps.is_empty());
     }
     assert_eq!(SCHEMA_VERSION, MIGRATIONS.len() as i64);
+}
+
+/// Another program's SQLite file is refused, untouched.
+#[test]
+fn another_programs_database_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("other.sqlite");
+    write(&path, "PRAGMA application_id = 42; CREATE TABLE t (x);");
+    let err = Ledger::open(&path).err().expect("refused");
+    assert!(
+        matches!(
+            err,
+            StoreError::NotALedger {
+                application_id: 42,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 /// Every kind of old ledger ends with exactly the tables, columns and indexes of a new one.
