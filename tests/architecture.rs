@@ -2,7 +2,8 @@
 //! (`engine`, `schema`, `formats`, `issue`, `frame`) import neither `config` nor an edge module
 //! (`runner`, `daemon`, `store`, `cli`, `report`, `transport`); `config` imports no edge module
 //! (it may import the pure layers, which it compiles into); `pipeline` imports no edge module;
-//! nothing outside `store` opens SQLite.
+//! nothing outside `store` opens SQLite, names `rusqlite` or asks the
+//! ledger for its connection.
 
 use std::path::{Path, PathBuf};
 
@@ -98,6 +99,36 @@ fn nothing_outside_store_opens_the_ledger() {
         }
     }
     assert!(broken.is_empty(), "opens SQLite outside store: {broken:?}");
+}
+
+/// Every SQL statement lives in `store`: nothing else names the SQLite crate or asks the
+/// ledger for its connection (`Ledger::connection` is private to `store`; this also catches a
+/// connection smuggled out another way).
+#[test]
+fn nothing_outside_store_touches_sql() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut broken = Vec::new();
+    for file in rust_files(&src) {
+        let shown = file
+            .strip_prefix(&src)
+            .expect("under src")
+            .display()
+            .to_string();
+        if shown.starts_with("store/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read");
+        for word in ["rusqlite", ".connection()"] {
+            if text.contains(word) {
+                broken.push(format!("src/{shown} names {word}"));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "SQL outside store:\n{}",
+        broken.join("\n")
+    );
 }
 
 #[test]

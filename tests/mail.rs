@@ -7,11 +7,11 @@ mod smtp;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use fixture::sample_report;
-use rusqlite::Connection;
 use smtp::{free_port, parse_mail, ServerOpts, SmtpServer, TestPki};
 use tallyman::report::config::{MailRaw, ReportRaw};
 use tallyman::report::queue::{self, QueueState};
 use tallyman::report::{build_message, render, Mailer, OutgoingMail, RenderOptions};
+use tallyman::store::Ledger;
 
 fn rule_raw() -> ReportRaw {
     toml::from_str(
@@ -54,11 +54,8 @@ fn plain_smtp(port: u16) -> MailRaw {
     ))
 }
 
-fn ledger() -> Connection {
-    let conn = Connection::open_in_memory().expect("sqlite");
-    queue::migrate(&conn).expect("migrate");
-    queue::migrate(&conn).expect("migrate twice");
-    conn
+fn ledger() -> Ledger {
+    Ledger::open_in_memory().expect("ledger")
 }
 
 #[test]

@@ -4,6 +4,8 @@
 
 use std::process::ExitCode;
 
+use tallyman::store::{FileState, RunState};
+
 /// Every file succeeded (or there was nothing to do, or only duplicates).
 pub const OK: u8 = 0;
 /// Something needs a person: a file was rejected (quarantined) or its run failed, a file was
@@ -16,7 +18,7 @@ pub const CONFIG: u8 = super::EXIT_CONFIG;
 /// Whether a run that ended in `state` needs a person. Only `succeeded` does not; a run still
 /// `waiting` (for its ERP extract) will be taken again by itself.
 pub fn needs_attention(state: &str) -> bool {
-    !matches!(state, "succeeded" | "waiting")
+    !(RunState::Succeeded == state || FileState::Waiting == state)
 }
 
 /// The code for a command whose runs ended in `states`, `failed` being whether anything else

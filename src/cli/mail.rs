@@ -46,7 +46,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     match args.action {
         None => list(&ledger, args.json),
         Some(Action::Flush) => {
-            queue::expedite(ledger.connection(), Utc::now())?;
+            queue::expedite(&ledger, Utc::now())?;
             let mail = mail()?;
             let s = flush_mail(&ledger, &mail).map_err(|e| anyhow!(e))?;
             println!(
@@ -63,7 +63,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             })
         }
         Some(Action::Retry { id }) => {
-            if queue::requeue(ledger.connection(), id, Utc::now())? {
+            if queue::requeue(&ledger, id, Utc::now())? {
                 println!("mail {id}: queued again; `tallyman mail flush` sends it now");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -79,7 +79,7 @@ fn time(t: &DateTime<Utc>) -> String {
 }
 
 fn list(ledger: &Ledger, json: bool) -> Result<ExitCode> {
-    let rows = queue::list(ledger.connection())?;
+    let rows = queue::list(ledger)?;
     if json {
         let out: Vec<serde_json::Value> = rows.iter().map(as_json).collect();
         println!("{}", serde_json::to_string_pretty(&out)?);

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use tallyman::report::QueueState;
-use tallyman::store::RunFilter;
+use tallyman::store::{DeliveryState, FileState, RunFilter};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -73,8 +73,8 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     // Files held without a finished run: waiting for their ERP extract, or failed on the
     // pipeline's configuration (a rerun after the fix closes them).
     for f in ledger.held_files(args.pipeline.as_deref())? {
-        let next = match f.state.as_str() {
-            "failed" => "; fix the pipeline, then `tallyman rerun`",
+        let next = match f.state {
+            FileState::Failed => "; fix the pipeline, then `tallyman rerun`",
             _ => "",
         };
         println!(
@@ -120,14 +120,14 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     for d in ledger
         .deliveries(None)?
         .into_iter()
-        .filter(|d| d.state != "delivered")
+        .filter(|d| d.state != DeliveryState::Delivered)
     {
         println!(
             "upload {} of run {} to {}: {} after {} attempt(s){}",
             d.name,
             d.run_id,
             d.target,
-            if d.state == "failed" {
+            if d.state == DeliveryState::Failed {
                 "FAILED"
             } else {
                 "pending"
@@ -139,7 +139,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                 .unwrap_or_default()
         );
     }
-    let mail = tallyman::report::queue::list(ledger.connection())?;
+    let mail = tallyman::report::queue::list(&ledger)?;
     let failed = mail
         .iter()
         .filter(|m| m.state == QueueState::Failed)

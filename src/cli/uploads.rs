@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use tallyman::runner::delivery::deliver_pending;
+use tallyman::store::DeliveryState;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -107,7 +108,7 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                 ledger
                     .deliveries(None)?
                     .into_iter()
-                    .filter(|d| d.state != "delivered")
+                    .filter(|d| d.state != DeliveryState::Delivered)
                     .map(|d| d.id)
                     .collect()
             } else {

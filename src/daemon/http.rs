@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use tiny_http::{Header, Method, Request, Response, Server};
 
 use super::metrics::Metrics;
-use crate::store::Ledger;
+use crate::store::{Ledger, RunState};
 
 /// Loopback by default: the endpoints carry no secrets but need not face the network.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
@@ -180,8 +180,8 @@ impl Health {
         let mut reasons = Vec::new();
         match ledger.unresolved_runs(&since) {
             Ok(runs) => reasons.extend(runs.iter().map(|u| {
-                let what = match u.state.as_str() {
-                    "rejected" => "file(s) rejected to quarantine",
+                let what = match u.state {
+                    RunState::Rejected => "file(s) rejected to quarantine",
                     _ => "run(s) failed",
                 };
                 format!(

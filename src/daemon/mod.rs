@@ -12,7 +12,6 @@ pub mod metrics;
 pub use crate::config::schedule;
 pub mod serve;
 pub mod signals;
-pub mod state;
 pub mod watch;
 pub mod worker;
 
@@ -27,8 +26,6 @@ pub enum ServeError {
     Config(Vec<crate::config::ConfigError>),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("daemon tables in the ledger: {0}")]
-    State(rusqlite::Error),
     #[error(transparent)]
     Http(#[from] http::HttpError),
     #[error("cannot start a worker thread: {0}")]

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, DurationRound, SubsecRound, TimeDelta, Utc};
 
-use super::expected::AlertBook;
+use super::expected::{AlertBook, WindowKey};
 use super::http::{Health, HttpServer};
 use super::metrics::{Counter, Metrics};
 use super::signals::Signals;
 use super::watch::{self, Hint};
 use super::worker::{self, Context, Done, Job, JobKind, Slot};
-use super::{state, ServeError};
+use super::ServeError;
 use crate::config::{self, Home, MailSettings, Pipeline};
 use crate::store::home_lock::DataLock;
 use crate::store::Ledger;
@@ -73,7 +73,6 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
     // The compiled mail settings go with every job; a reload replaces them with the pipelines.
     let mut mail = Arc::new(config.mail);
     let ledger = Ledger::open_home(&home.var().join("ledger.sqlite"), &home.archive())?;
-    state::ensure(ledger.connection()).map_err(ServeError::State)?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(
         Health::new(pipelines.keys().cloned().collect())
@@ -87,8 +86,11 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
         }
         None => None,
     };
-    let mut book =
-        AlertBook::with_raised(state::raised(ledger.connection()).map_err(ServeError::State)?);
+    let mut book = AlertBook::with_raised(
+        (ledger.raised_alerts()?.into_iter())
+            .map(|(pipeline, date)| WindowKey { pipeline, date })
+            .collect::<Vec<_>>(),
+    );
     let (tx, rx) = mpsc::channel::<Msg>();
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let cx = Arc::new(Context {
@@ -341,11 +343,10 @@ fn adopt(
 
 /// The last scheduled run from the ledger; a pipeline never run on a schedule starts counting now.
 fn baseline(ledger: &Ledger, id: &str, now: DateTime<Utc>) -> DateTime<Utc> {
-    let conn = ledger.connection();
-    match state::last_scheduled_run(conn, id) {
+    match ledger.last_scheduled_run(id) {
         Ok(Some(t)) => t,
         Ok(None) => {
-            if let Err(e) = state::set_last_scheduled_run(conn, id, now) {
+            if let Err(e) = ledger.set_last_scheduled_run(id, now) {
                 tracing::error!(pipeline = %id, "recording the schedule baseline: {e}");
             }
             now
@@ -399,13 +400,12 @@ fn check_expected(
     metrics: &Metrics,
     now: DateTime<Utc>,
 ) {
-    let conn = ledger.connection();
     for (id, e) in entries {
         let Some(expected) = &e.p.expected else {
             continue;
         };
-        let found = state::expected_since(conn, id, now).and_then(|since| {
-            let dates = state::business_dates(conn, id)?;
+        let found = ledger.expected_since(id, now).and_then(|since| {
+            let dates = ledger.arrival_dates(id)?;
             Ok((since, dates))
         });
         let (since, dates) = match found {
@@ -423,11 +423,7 @@ fn check_expected(
         for w in book.raise(id, &late) {
             tracing::warn!(pipeline = %id, business_date = %w.date, deadline = %w.deadline, "late file: nothing for business date {} by its deadline {}", w.date, w.deadline);
             metrics.add(id, Counter::LateFiles, 1);
-            let key = super::expected::WindowKey {
-                pipeline: id.clone(),
-                date: w.date,
-            };
-            if let Err(e) = state::record_alert(conn, &key, w.deadline, now) {
+            if let Err(e) = ledger.record_alert(id, w.date, w.deadline, now) {
                 tracing::error!(pipeline = %id, "recording the alert: {e}");
             }
             match crate::runner::report::queue_late_alert(ledger, &e.p, mail, w.date, w.deadline) {

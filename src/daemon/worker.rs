@@ -13,7 +13,7 @@ use super::metrics::{Counter, Metrics};
 use crate::config::{Home, MailSettings, Pipeline};
 use crate::runner::{look_ready, report, resume, take_and_process, FileResult, Looked, Summary};
 use crate::store::lock::PipelineLock;
-use crate::store::{FileState, Ledger};
+use crate::store::{FileState, Ledger, RunState};
 use crate::transport::settle::Settler;
 
 /// What the daemon keeps per pipeline across jobs.
@@ -134,7 +134,7 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
     finish_pass(cx, p, &job.mail, &ledger, pass);
     match ledger.held_files(Some(&p.id)) {
         Ok(held) => {
-            let n = |state: FileState| held.iter().filter(|f| f.state == state.as_str()).count();
+            let n = |state: FileState| held.iter().filter(|f| f.state == state).count();
             cx.metrics.set_held(
                 &p.id,
                 n(FileState::Waiting) as u64,
@@ -174,10 +174,10 @@ fn finish_pass(
             tracing::warn!(pipeline = %p.id, "mail not sent yet (it stays queued): {e}");
         }
     }
-    if let Ok(rows) = crate::report::queue::list(ledger.connection()) {
+    if let Ok(rows) = ledger.mail_queue() {
         let depth = rows
             .iter()
-            .filter(|r| r.state == crate::report::queue::QueueState::Queued)
+            .filter(|r| r.state == crate::store::MailState::Queued)
             .count();
         cx.metrics.set_mail_queue_depth(depth as u64);
     }
@@ -204,8 +204,7 @@ fn take_ready(
             looked = look(cx, job)?;
         }
         take_all(cx, job, ledger, looked.ready, pass);
-        let conn = ledger.connection();
-        if let Err(e) = super::state::set_last_scheduled_run(conn, &p.id, fire) {
+        if let Err(e) = ledger.set_last_scheduled_run(&p.id, fire) {
             tracing::error!(pipeline = %p.id, "recording the scheduled run: {e}");
         }
         return None;
@@ -280,7 +279,7 @@ fn take_remote(
         }
     };
     if let JobKind::Tick { fire } = job.kind {
-        if let Err(e) = super::state::set_last_scheduled_run(ledger.connection(), &p.id, fire) {
+        if let Err(e) = ledger.set_last_scheduled_run(&p.id, fire) {
             tracing::error!(pipeline = %p.id, "recording the scheduled run: {e}");
         }
     }
@@ -387,11 +386,11 @@ fn count_run(m: &Metrics, p: &Pipeline, o: &crate::runner::Outcome, took: Option
             .sum();
         m.add(id, Counter::Breaks, breaks);
     }
-    if o.state == "succeeded" {
+    if RunState::Succeeded == o.state.as_str() {
         m.add(id, Counter::FilesProcessed, 1);
         m.set_last_success(id, Utc::now());
     }
-    if o.state == "failed" {
+    if RunState::Failed == o.state.as_str() {
         m.add(id, Counter::RunsFailed, 1);
     }
     // A failed run's file is quarantined only once its attempts ran out; one failed on the

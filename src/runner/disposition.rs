@@ -4,7 +4,7 @@
 
 use super::FailureKind;
 use crate::store::outputs::FileEnd;
-use crate::store::FileState;
+use crate::store::{FileState, RunState};
 
 /// How many runs of one file may fail for operational reasons before it is quarantined.
 pub const MAX_ATTEMPTS: i64 = 3;
@@ -20,12 +20,17 @@ pub enum RunEnd {
 
 impl RunEnd {
     /// The run's state as stored in `runs.state`.
-    pub fn as_str(self) -> &'static str {
+    pub fn state(self) -> RunState {
         match self {
-            RunEnd::Succeeded => "succeeded",
-            RunEnd::Rejected => "rejected",
-            RunEnd::Failed(_) => "failed",
+            RunEnd::Succeeded => RunState::Succeeded,
+            RunEnd::Rejected => RunState::Rejected,
+            RunEnd::Failed(_) => RunState::Failed,
         }
+    }
+
+    /// The run's state word.
+    pub fn as_str(self) -> &'static str {
+        self.state().as_str()
     }
 }
 

@@ -9,7 +9,6 @@ use std::str::FromStr;
 
 use chrono::{NaiveDate, Utc};
 use polars::prelude::*;
-use rusqlite::{params, OptionalExtension};
 use rust_decimal::Decimal;
 
 use super::{Outcome, Summary};
@@ -22,7 +21,7 @@ use crate::report::{
 };
 use crate::schema::table::FieldType;
 use crate::store::files::write_atomic;
-use crate::store::{FileState, Ledger};
+use crate::store::{FileState, Ledger, RunState};
 
 /// Shown as the currency of money totals when the reconcile keys have no `currency` column.
 pub const NO_CURRENCY: &str = "-";
@@ -165,8 +164,7 @@ fn deliver(
             let now = Utc::now();
             let msg = build_message(&report, rule, settings, &rendered, now)
                 .map_err(|e| e.to_string())?;
-            let (id, new) =
-                queue::enqueue(ledger.connection(), &msg, now).map_err(|e| e.to_string())?;
+            let (id, new) = queue::enqueue(ledger, &msg, now).map_err(|e| e.to_string())?;
             tracing::info!(pipeline = %p.id, run = %run_id, mail = id, subject = %msg.subject, "report queued for mail");
             crate::failpoint::hit("report-queued");
             new
@@ -225,7 +223,7 @@ pub fn queue_late_alert(
         render(&report, &rule.subject, &RenderOptions::default()).map_err(|e| e.to_string())?;
     let now = Utc::now();
     let msg = build_message(&report, rule, &settings, &rendered, now).map_err(|e| e.to_string())?;
-    let (_, new) = queue::enqueue(ledger.connection(), &msg, now).map_err(|e| e.to_string())?;
+    let (_, new) = queue::enqueue(ledger, &msg, now).map_err(|e| e.to_string())?;
     if new {
         flush_mail(ledger, mail)?;
     }
@@ -234,7 +232,7 @@ pub fn queue_late_alert(
 
 /// The settings with this home's Message-ID tag from the ledger.
 fn with_home_tag(ledger: &Ledger, mut s: MailSettings) -> Result<MailSettings, String> {
-    s.message_id_tag = queue::home_tag(ledger.connection()).map_err(|e| e.to_string())?;
+    s.message_id_tag = ledger.home_tag().map_err(|e| e.to_string())?;
     Ok(s)
 }
 
@@ -243,21 +241,15 @@ fn with_home_tag(ledger: &Ledger, mut s: MailSettings) -> Result<MailSettings, S
 pub fn flush_mail(ledger: &Ledger, mail: &MailSettings) -> Result<FlushSummary, String> {
     let mailer =
         Mailer::from_settings(mail, &|k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
-    queue::flush(ledger.connection(), &mailer, Utc::now()).map_err(|e| e.to_string())
+    queue::flush(ledger, &mailer, Utc::now()).map_err(|e| e.to_string())
 }
 
 fn duplicate_note(ledger: &Ledger, pipeline: &str, name: &str) -> FileNote {
-    let row: Option<(String, Option<String>)> = ledger
-        .connection()
-        .query_row(
-            "SELECT sha256, reason FROM files WHERE pipeline = ?1 AND name = ?2 AND state = 'duplicate'
-             ORDER BY id DESC LIMIT 1",
-            params![pipeline, name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .ok()
-        .flatten();
+    // The note is for people: a ledger that cannot answer leaves it without the hash.
+    let row = ledger.latest_duplicate(pipeline, name).unwrap_or_else(|e| {
+        tracing::warn!(pipeline, file = name, "report: {e}");
+        None
+    });
     let (sha256, reason) = row.unwrap_or_default();
     FileNote {
         name: name.to_string(),
@@ -268,17 +260,13 @@ fn duplicate_note(ledger: &Ledger, pipeline: &str, name: &str) -> FileNote {
 
 /// The run's file: (name, sha256, correction_of).
 fn run_file(ledger: &Ledger, run_id: &str) -> Option<(String, String, Option<i64>)> {
-    ledger
-        .connection()
-        .query_row(
-            "SELECT f.name, f.sha256, f.correction_of FROM runs r JOIN files f ON f.id = r.file_id
-             WHERE r.run_id = ?1",
-            [run_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
-        .ok()
-        .flatten()
+    match ledger.run_file(run_id) {
+        Ok(f) => f.map(|f| (f.name, f.sha256, f.correction_of)),
+        Err(e) => {
+            tracing::warn!(run = run_id, "report: {e}");
+            None
+        }
+    }
 }
 
 /// The tables of a run the report reads (gone after the run: a report is built before the
@@ -328,7 +316,7 @@ pub fn build_report(
             reason,
         };
         match (outcome.state.as_str(), outcome.file_state) {
-            ("succeeded", _) => {}
+            (state, _) if RunState::Succeeded == state => {}
             (_, Some(FileState::Failed)) => held.push(note(format!(
                 "failed on the pipeline's configuration: {why}; held until a rerun after the fix"
             ))),

@@ -13,13 +13,12 @@
 use std::time::{Duration, SystemTime};
 
 use chrono::Utc;
-use rusqlite::params;
 
 use super::{claim_landed, RunError, Summary, Taken};
 use crate::config::{Home, Pipeline};
 use crate::store::files::{land_produced, Landed};
 use crate::store::source_status::{FailedAction, RemoteAction};
-use crate::store::Ledger;
+use crate::store::{Ledger, RemoteActionState};
 use crate::transport::settle::{Settler, Sighting, Wait};
 use crate::transport::sftp::{
     escaped, with_retry, AfterClaim, SftpClient, SftpEndpoint, SftpError,
@@ -368,14 +367,17 @@ fn retry_remote_actions(
         match perform(client, &s, &a.action) {
             Ok(ActionEnd::Done) => {
                 tracing::info!(pipeline = %p.id, file = %a.name, action = %a.action, "after-claim action done on retry");
-                ledger.remote_action_settled(a.id, "done", None, &now)?;
+                ledger.remote_action_settled(a.id, RemoteActionState::Done, None, &now)?;
             }
-            Ok(ActionEnd::Gone) => {
-                ledger.remote_action_settled(a.id, "done", Some("gone from the server"), &now)?
-            }
+            Ok(ActionEnd::Gone) => ledger.remote_action_settled(
+                a.id,
+                RemoteActionState::Done,
+                Some("gone from the server"),
+                &now,
+            )?,
             Ok(ActionEnd::Replaced) => ledger.remote_action_settled(
                 a.id,
-                "dropped",
+                RemoteActionState::Dropped,
                 Some("another file has the name now; left alone"),
                 &now,
             )?,
@@ -393,10 +395,6 @@ fn sighting_of(a: &RemoteAction) -> Sighting {
     }
 }
 
-const KEPT: &str = "CREATE TABLE IF NOT EXISTS sftp_kept (
-    pipeline TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
-    PRIMARY KEY (pipeline, name, size, mtime))";
-
 fn mtime_secs(s: &Sighting) -> i64 {
     s.mtime
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -406,26 +404,13 @@ fn mtime_secs(s: &Sighting) -> i64 {
 
 /// A file left in place is remembered by name, size and mtime so it is not fetched again.
 fn remember_kept(ledger: &Ledger, p: &Pipeline, s: &Sighting) -> Result<(), RunError> {
-    let conn = ledger.connection();
-    conn.execute(KEPT, [])
-        .and_then(|_| {
-            conn.execute(
-                "INSERT OR IGNORE INTO sftp_kept VALUES (?1, ?2, ?3, ?4)",
-                params![p.id, s.name, s.size as i64, mtime_secs(s)],
-            )
-        })
-        .map(|_| ())
+    ledger
+        .remember_kept(&p.id, &s.name, s.size, mtime_secs(s))
         .map_err(|e| transport(p, e))
 }
 
 fn already_kept(ledger: &Ledger, p: &Pipeline, s: &Sighting) -> Result<bool, RunError> {
-    let conn = ledger.connection();
-    conn.execute(KEPT, []).map_err(|e| transport(p, e))?;
-    conn.query_row(
-        "SELECT count(*) FROM sftp_kept WHERE pipeline = ?1 AND name = ?2 AND size = ?3 AND mtime = ?4",
-        params![p.id, s.name, s.size as i64, mtime_secs(s)],
-        |r| r.get::<_, i64>(0),
-    )
-    .map(|n| n > 0)
-    .map_err(|e| transport(p, e))
+    ledger
+        .already_kept(&p.id, &s.name, s.size, mtime_secs(s))
+        .map_err(|e| transport(p, e))
 }

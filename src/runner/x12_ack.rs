@@ -6,43 +6,9 @@
 //! in accepted interchanges, so a number sent twice is flagged (TA1 note 025).
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use crate::formats::x12;
 use crate::store::{Ledger, StoreError};
-
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS x12_control_numbers (
-    partner TEXT PRIMARY KEY,
-    last_interchange INTEGER NOT NULL,
-    last_group INTEGER NOT NULL
-)";
-
-/// The next (interchange, group) control numbers for a partner, taken in one transaction.
-fn next_controls(ledger: &Ledger, partner: &str) -> Result<(u32, u32), StoreError> {
-    let conn = ledger.connection();
-    let err = |source| StoreError::Ledger {
-        path: conn.path().map(Into::into).unwrap_or_default(),
-        source,
-    };
-    conn.execute(SCHEMA, []).map_err(err)?;
-    let tx = conn.unchecked_transaction().map_err(err)?;
-    tx.execute(
-        "INSERT INTO x12_control_numbers (partner, last_interchange, last_group) VALUES (?1, 1, 1)
-         ON CONFLICT (partner) DO UPDATE SET last_interchange = (last_interchange % 999999999) + 1,
-                                             last_group = (last_group % 999999999) + 1",
-        params![partner],
-    )
-    .map_err(err)?;
-    let (i, g): (i64, i64) = tx
-        .query_row(
-            "SELECT last_interchange, last_group FROM x12_control_numbers WHERE partner = ?1",
-            params![partner],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .map_err(err)?;
-    tx.commit().map_err(err)?;
-    Ok((i as u32, g as u32))
-}
 
 /// An output table written as an X12 940 or 846 interchange to `party`, with the partner's
 /// next control numbers from the ledger, never reused. A rerun passes the replayed run's
@@ -75,7 +41,7 @@ pub fn outbound_x12(
             }
         }
     }
-    let (interchange_control, group_control) = next_controls(ledger, &party.partner_key())?;
+    let (interchange_control, group_control) = ledger.next_x12_controls(&party.partner_key())?;
     let now = Utc::now();
     let env = x12::Envelope {
         sender_qualifier: party.sender_qualifier.clone(),
@@ -232,7 +198,7 @@ fn reply(
         return Ok(None);
     }
     let partner = format!("{}:{}", ic.sender_qualifier, ic.sender);
-    let (interchange_control, group_control) = next_controls(ledger, &partner)?;
+    let (interchange_control, group_control) = ledger.next_x12_controls(&partner)?;
     // We answer as the receiver of what they sent.
     let env = x12::Envelope {
         sender_qualifier: ic.receiver_qualifier.clone(),

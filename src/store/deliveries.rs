@@ -1,27 +1,10 @@
 //! The upload queue of outbound files bound for SFTP destinations: queued in the same
 //! transaction as the outbound row, retried with backoff, `delivered` or `failed` for good.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 
-use super::{Ledger, StoreError};
-
-/// Adds the lease columns to the deliveries table (ledgers made before leases have none).
-/// An upload is leased before any byte is written, so two pushes (`uploads push` and
-/// `serve`, or two `run`s) never upload the same row at once.
-pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let has: bool = conn.query_row(
-        "SELECT count(*) FROM pragma_table_info('deliveries') WHERE name = 'lease_owner'",
-        [],
-        |r| r.get::<_, i64>(0).map(|n| n > 0),
-    )?;
-    if !has {
-        conn.execute_batch(
-            "ALTER TABLE deliveries ADD COLUMN lease_owner TEXT;
-             ALTER TABLE deliveries ADD COLUMN lease_until INTEGER;",
-        )?;
-    }
-    Ok(())
-}
+use super::backoff::Backoff;
+use super::{DeliveryState, Ledger, StoreError};
 
 /// What `record_outbound` queues alongside an outbound file.
 #[derive(Debug, Clone)]
@@ -46,7 +29,7 @@ pub struct Delivery {
     pub path: String,
     pub sha256: String,
     pub target: String,
-    pub state: String,
+    pub state: DeliveryState,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
@@ -74,12 +57,6 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
         delivered_at: r.get(11)?,
         outcome: r.get(12)?,
     })
-}
-
-/// Backoff after the `attempts`-th failed try: 30 s, doubling, at most an hour.
-pub fn backoff_secs(attempts: i64) -> i64 {
-    let exp = attempts.clamp(1, 8) - 1;
-    (30i64 << exp).min(3600)
 }
 
 impl Ledger {
@@ -175,12 +152,16 @@ impl Ledger {
             })
             .map_err(self.err())?;
         let attempts = attempts + 1;
-        let state = if permanent { "failed" } else { "pending" };
+        let state = if permanent {
+            DeliveryState::Failed
+        } else {
+            DeliveryState::Pending
+        };
         self.connection()
             .execute(
                 "UPDATE deliveries SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5,
                  lease_owner = NULL, lease_until = NULL WHERE id = ?1",
-                params![id, state, attempts, now + backoff_secs(attempts), error],
+                params![id, state, attempts, now + Backoff::SFTP.after(attempts), error],
             )
             .map(|_| ())
             .map_err(self.err())
@@ -201,7 +182,7 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests {
-    use super::backoff_secs;
+    use crate::store::backoff::Backoff;
     use crate::store::Ledger;
 
     fn ledger_with_one_upload() -> (tempfile::TempDir, Ledger) {
@@ -267,7 +248,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_an_hour() {
-        let got: Vec<i64> = (1..=9).map(backoff_secs).collect();
+        let got: Vec<i64> = (1..=9).map(|n| Backoff::SFTP.after(n)).collect();
         assert_eq!(got, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
     }
 }

@@ -12,7 +12,7 @@ pub struct HeldFile {
     pub pipeline: String,
     pub name: String,
     pub sha256: String,
-    pub state: String,
+    pub state: FileState,
     pub business_date: Option<String>,
     pub received_at: String,
     pub reason: Option<String>,

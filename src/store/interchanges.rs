@@ -1,36 +1,11 @@
 //! The interchange control numbers each X12 sender has used, and whether we accepted the
 //! interchange: only an accepted one makes its number "already received" (TA1 note 025), so a
-//! partner's corrected resend of a rejected interchange may reuse its number.
+//! partner's corrected resend of a rejected interchange may reuse its number. Also the control
+//! numbers we send each partner, never reused.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 
 use super::{Ledger, StoreError};
-
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS x12_interchanges_received (
-    sender TEXT NOT NULL,
-    control TEXT NOT NULL,
-    file TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    accepted INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (sender, control)
-)";
-
-/// Creates the table, and adds `accepted` to ledgers made before it existed (their rows count
-/// as accepted: that is what they were treated as).
-pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute(SCHEMA, [])?;
-    let has: bool = conn.query_row(
-        "SELECT count(*) FROM pragma_table_info('x12_interchanges_received') WHERE name = 'accepted'",
-        [],
-        |r| r.get::<_, i64>(0).map(|n| n > 0),
-    )?;
-    if !has {
-        conn.execute_batch(
-            "ALTER TABLE x12_interchanges_received ADD COLUMN accepted INTEGER NOT NULL DEFAULT 1",
-        )?;
-    }
-    Ok(())
-}
 
 /// Where an interchange control number was accepted before.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,5 +75,31 @@ impl Ledger {
             )
             .map(|_| ())
             .map_err(self.err())
+    }
+
+    /// The next (interchange, group) control numbers we send `partner`, taken in one
+    /// transaction so two runs never get the same pair (they wrap after 999999999).
+    pub fn next_x12_controls(&self, partner: &str) -> Result<(u32, u32), StoreError> {
+        let conn = self.connection();
+        let sql = |what| self.sql(what);
+        let tx = conn
+            .unchecked_transaction()
+            .map_err(sql("x12 control numbers: begin"))?;
+        tx.execute(
+            "INSERT INTO x12_control_numbers (partner, last_interchange, last_group) VALUES (?1, 1, 1)
+             ON CONFLICT (partner) DO UPDATE SET last_interchange = (last_interchange % 999999999) + 1,
+                                                 last_group = (last_group % 999999999) + 1",
+            params![partner],
+        )
+        .map_err(sql("x12 control numbers: advance"))?;
+        let (i, g): (i64, i64) = tx
+            .query_row(
+                "SELECT last_interchange, last_group FROM x12_control_numbers WHERE partner = ?1",
+                params![partner],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(sql("x12 control numbers: read"))?;
+        tx.commit().map_err(sql("x12 control numbers: commit"))?;
+        Ok((i as u32, g as u32))
     }
 }

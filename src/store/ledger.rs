@@ -5,138 +5,11 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::StoreError;
+use super::{FileState, ReportState, RunState, StoreError};
 use crate::issue::Issue;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS files (
-    id INTEGER PRIMARY KEY,
-    pipeline TEXT NOT NULL,
-    name TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    sha256 TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('claimed', 'processed', 'duplicate', 'quarantined', 'waiting', 'failed')),
-    reason TEXT,
-    duplicate_of INTEGER REFERENCES files(id),
-    correction_of INTEGER REFERENCES files(id),
-    stored_path TEXT,
-    -- The business date computed at the claim (NULL when the name gives none, or in rows
-    -- claimed before it was recorded and not known from a run).
-    business_date TEXT
-);
-CREATE INDEX IF NOT EXISTS files_by_content ON files (pipeline, sha256);
-CREATE INDEX IF NOT EXISTS files_by_name ON files (pipeline, name);
-CREATE TABLE IF NOT EXISTS runs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT UNIQUE,
-    pipeline TEXT NOT NULL,
-    business_date TEXT,
-    file_id INTEGER REFERENCES files(id),
-    started_at TEXT NOT NULL,
-    ended_at TEXT,
-    state TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'rejected', 'failed')),
-    trigger TEXT NOT NULL CHECK (trigger IN ('file', 'rerun')),
-    actor TEXT,
-    reason TEXT,
-    rerun_of TEXT,
-    rows INTEGER,
-    rows_set_aside INTEGER,
-    issues INTEGER,
-    counts TEXT,
-    archive_path TEXT,
-    message TEXT,
-    -- 'pending' from the run's end until its exception report is archived and queued (then
-    -- 'done'), so a crash in between is repaired from the archived report.json.
-    report_state TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_by_date ON runs (pipeline, business_date);
-CREATE TABLE IF NOT EXISTS issues (
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
-    file TEXT NOT NULL,
-    line INTEGER,
-    column_name TEXT,
-    value TEXT,
-    rule TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS issues_by_run ON issues (run_id);
-CREATE TABLE IF NOT EXISTS outbound (
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
-    destination TEXT NOT NULL,
-    name TEXT NOT NULL,
-    path TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    sha256 TEXT NOT NULL,
-    written_at TEXT NOT NULL,
-    -- Where the output was staged (relative to the home) until `published_at`; NULL in rows
-    -- written before outputs were staged (published as they were written).
-    temp_path TEXT,
-    published_at TEXT
-);
-CREATE TABLE IF NOT EXISTS source_status (
-    pipeline TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    last_ok_at TEXT,
-    failures INTEGER NOT NULL DEFAULT 0,
-    failing_since TEXT,
-    last_error TEXT
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
-    pipeline TEXT NOT NULL,
-    destination TEXT NOT NULL,
-    name TEXT NOT NULL,
-    path TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    target TEXT NOT NULL,
-    -- 1: delivered whatever the run's end (997s); 0: only once the run succeeded.
-    always INTEGER NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER NOT NULL,
-    last_error TEXT,
-    delivered_at TEXT,
-    outcome TEXT,
-    UNIQUE (run_id, destination, name)
-);
-";
 
 pub struct Ledger {
     pub(super) conn: Connection,
-}
-
-/// A file's state in the ledger (`files.state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FileState {
-    /// Taken and not finished: processed by the next pass (recovery).
-    Claimed,
-    Processed,
-    Duplicate,
-    /// Rejected for its data (or after its operational failures ran out of attempts).
-    Quarantined,
-    /// Claimed, its bytes kept in the landing area, held until the ERP extract for its business
-    /// date arrives or the pipeline's wait runs out (`runner::erp_wait`).
-    Waiting,
-    /// Its run failed on the pipeline's own configuration (a transform's SQL, an output): not
-    /// the partner's fault, so held (not quarantined, not retried) until a `rerun` after the fix.
-    Failed,
-}
-
-impl FileState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileState::Claimed => "claimed",
-            FileState::Processed => "processed",
-            FileState::Duplicate => "duplicate",
-            FileState::Quarantined => "quarantined",
-            FileState::Waiting => "waiting",
-            FileState::Failed => "failed",
-        }
-    }
 }
 
 pub use crate::config::source::DuplicateRule;
@@ -200,94 +73,6 @@ pub struct RunFilter {
     pub limit: Option<u32>,
 }
 
-/// Columns added after the first release, added to ledgers created before them.
-fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
-    let has: bool = conn.query_row(
-        "SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'report_state'",
-        [],
-        |r| r.get::<_, i64>(0).map(|n| n > 0),
-    )?;
-    if !has {
-        conn.execute_batch("ALTER TABLE runs ADD COLUMN report_state TEXT")?;
-    }
-    let staged: bool = conn.query_row(
-        "SELECT count(*) FROM pragma_table_info('outbound') WHERE name = 'temp_path'",
-        [],
-        |r| r.get::<_, i64>(0).map(|n| n > 0),
-    )?;
-    if !staged {
-        conn.execute_batch(
-            "ALTER TABLE outbound ADD COLUMN temp_path TEXT; ALTER TABLE outbound ADD COLUMN published_at TEXT;",
-        )?;
-    }
-    Ok(())
-}
-
-/// The schema version this code writes (`PRAGMA user_version`). 1: `files.state` may be
-/// `waiting` or `failed`, and `files.business_date` exists.
-const SCHEMA_VERSION: i64 = 1;
-
-/// Brings a ledger written by older code to `SCHEMA_VERSION`, inside the caller's IMMEDIATE
-/// transaction (foreign keys are off while it runs: see `Ledger::open`).
-fn migrate_versions(conn: &Connection) -> rusqlite::Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version < 1 {
-        widen_file_states(conn)?;
-    }
-    if version < SCHEMA_VERSION {
-        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
-    }
-    Ok(())
-}
-
-/// Version 1. SQLite cannot alter a CHECK constraint, so a `files` table created with the old
-/// list of states is rebuilt (same ids, so `runs.file_id` and the file links still hold), and
-/// gains `business_date`, filled from the file's first run where it had one.
-fn widen_file_states(conn: &Connection) -> rusqlite::Result<()> {
-    let sql: String = conn.query_row(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'files'",
-        [],
-        |r| r.get(0),
-    )?;
-    if sql.contains("'waiting'") {
-        return Ok(()); // created by this code's SCHEMA just now
-    }
-    let create = SCHEMA
-        .split(";")
-        .find(|s| s.contains("CREATE TABLE IF NOT EXISTS files ("))
-        .expect("SCHEMA creates files")
-        .replace(
-            "CREATE TABLE IF NOT EXISTS files (",
-            "CREATE TABLE files_new (",
-        );
-    conn.execute_batch(&format!(
-        "{create};
-         INSERT INTO files_new (id, pipeline, name, size, sha256, received_at, state, reason,
-                                duplicate_of, correction_of, stored_path, business_date)
-         SELECT f.id, f.pipeline, f.name, f.size, f.sha256, f.received_at, f.state, f.reason,
-                f.duplicate_of, f.correction_of, f.stored_path,
-                (SELECT r.business_date FROM runs r WHERE r.file_id = f.id ORDER BY r.seq LIMIT 1)
-         FROM files f;
-         DROP TABLE files;
-         ALTER TABLE files_new RENAME TO files;
-         CREATE INDEX IF NOT EXISTS files_by_content ON files (pipeline, sha256);
-         CREATE INDEX IF NOT EXISTS files_by_name ON files (pipeline, name);"
-    ))?;
-    // The rebuild kept every id: nothing may point nowhere.
-    let broken: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-        r.get(0)
-    })?;
-    if broken > 0 {
-        return Err(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
-            Some(format!(
-                "{broken} row(s) lost their file after rebuilding `files`"
-            )),
-        ));
-    }
-    Ok(())
-}
-
 /// The first run folder found under `archive/<pipeline>/<date>/`, if any.
 fn first_archived_run(archive: &Path) -> Option<std::path::PathBuf> {
     let dirs = |p: &Path| -> Vec<std::path::PathBuf> {
@@ -309,6 +94,31 @@ fn first_archived_run(archive: &Path) -> Option<std::path::PathBuf> {
                 n.len() > 1 && n.starts_with('r') && n[1..].bytes().all(|b| b.is_ascii_digit())
             })
         })
+}
+
+/// Applies the migrations the ledger lacks, one writer at a time.
+fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    // Off while the schema is upgraded: rebuilding `files` drops the old table, which would
+    // otherwise check every reference to it (and the pragma is a no-op inside the
+    // transaction); on again right after.
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .map_err(db(path))?;
+    // One writer at a time creates or upgrades the schema (two processes starting together
+    // would both see a column missing and both add it).
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(db(path))?;
+    match super::migrations::apply(conn, path) {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(db(path))?,
+        Err(e) => {
+            // The upgrade's own error is the one to report; a failed ROLLBACK leaves the
+            // transaction to die with the connection, which undoes it as well.
+            if let Err(r) = conn.execute_batch("ROLLBACK") {
+                tracing::warn!(ledger = %path.display(), "rolling back a failed upgrade: {r}");
+            }
+            return Err(e);
+        }
+    }
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(db(path))
 }
 
 fn db(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -347,38 +157,15 @@ impl Ledger {
         }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db(path))?;
-        // Off while the schema is upgraded: rebuilding `files` drops the old table, which
-        // would otherwise check every reference to it (and the pragma is a no-op inside the
-        // transaction); on again right after.
-        conn.pragma_update(None, "foreign_keys", "OFF")
-            .map_err(db(path))?;
-        // One writer at a time creates or upgrades the schema (two processes starting together
-        // would both see a column missing and both add it).
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(db(path))?;
-        let migrated = conn
-            .execute_batch(SCHEMA)
-            .and_then(|()| add_missing_columns(&conn))
-            .and_then(|()| migrate_versions(&conn))
-            .and_then(|()| super::source_status::migrate(&conn))
-            .and_then(|()| super::deliveries::migrate(&conn))
-            .and_then(|()| super::interchanges::migrate(&conn))
-            .map_err(db(path))
-            .and_then(|()| {
-                crate::report::queue::migrate(&conn).map_err(|e| StoreError::Io {
-                    path: path.to_path_buf(),
-                    step: "create the mail queue",
-                    source: std::io::Error::other(e.to_string()),
-                })
-            });
-        match migrated {
-            Ok(()) => conn.execute_batch("COMMIT").map_err(db(path))?,
-            Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                return Err(e);
-            }
-        }
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(db(path))?;
+        migrate(&conn, path)?;
+        Ok(Ledger { conn })
+    }
+
+    /// A ledger in memory with every table, for tests of the code above the ledger.
+    pub fn open_in_memory() -> Result<Ledger, StoreError> {
+        let path = Path::new(":memory:");
+        let conn = Connection::open_in_memory().map_err(db(path))?;
+        migrate(&conn, path)?;
         Ok(Ledger { conn })
     }
 
@@ -403,8 +190,22 @@ impl Ledger {
         Ledger::open(path)
     }
 
-    pub fn connection(&self) -> &Connection {
+    /// The SQLite connection, for the table modules of `store` only: everything else asks the
+    /// ledger a typed question.
+    pub(in crate::store) fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Maps a failed statement to a `StoreError` that says what it was for.
+    pub(in crate::store) fn sql(
+        &self,
+        what: &'static str,
+    ) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Sql {
+            path: self.conn.path().map(Into::into).unwrap_or_default(),
+            what,
+            source,
+        }
     }
 
     pub(super) fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -530,8 +331,8 @@ impl Ledger {
         self.conn
             .execute(
                 "INSERT INTO runs (pipeline, business_date, file_id, started_at, state, trigger, actor, reason, rerun_of)
-                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)",
-                params![pipeline, business_date, file_id, now, trigger, actor, reason, rerun_of],
+                 VALUES (?1, ?2, ?3, ?4, ?9, ?5, ?6, ?7, ?8)",
+                params![pipeline, business_date, file_id, now, trigger, actor, reason, rerun_of, RunState::Running],
             )
             .map_err(self.err())?;
         let seq = self.conn.last_insert_rowid();
@@ -587,7 +388,7 @@ impl Ledger {
             )
             .map_err(self.err())?;
         }
-        let report_state = report_pending.then_some("pending");
+        let report_state = report_pending.then_some(ReportState::Pending);
         tx.execute(
             "UPDATE runs SET ended_at = ?2, state = ?3, rows = ?4, rows_set_aside = ?5, issues = ?6, counts = ?7,
              archive_path = ?8, message = ?9, report_state = ?10 WHERE run_id = ?1",
@@ -638,34 +439,6 @@ impl Ledger {
             .optional()
             .map(Option::flatten)
             .map_err(self.err())
-    }
-
-    /// Marks a run's exception report as archived and queued (or not wanted by the rule).
-    pub fn set_report_done(&self, run_id: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE runs SET report_state = 'done' WHERE run_id = ?1",
-                [run_id],
-            )
-            .map(|_| ())
-            .map_err(self.err())
-    }
-
-    /// Runs of `pipeline` that ended but whose report was never archived and queued (a crash
-    /// between the two): (run_id, archive_path), oldest first.
-    pub fn pending_reports(&self, pipeline: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT run_id, archive_path FROM runs
-                 WHERE pipeline = ?1 AND report_state = 'pending' AND archive_path IS NOT NULL
-                 ORDER BY seq",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([pipeline], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
@@ -728,7 +501,7 @@ impl Ledger {
         let mut seen = std::collections::HashSet::new();
         let mut out: Vec<RunRow> = all
             .into_iter()
-            .filter(|r| r.archive_path.is_some() && r.state != "running")
+            .filter(|r| r.archive_path.is_some() && r.state != RunState::Running.as_str())
             .filter(|r| seen.insert(r.file.clone().unwrap_or_default()))
             .collect();
         out.reverse();
@@ -765,102 +538,6 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The `files` table as the first releases created it: four states, no business date.
-    fn old_schema() -> String {
-        let old = SCHEMA
-            .replace(
-                "'quarantined', 'waiting', 'failed')",
-                "'quarantined')",
-            )
-            .replace(
-                "    stored_path TEXT,\n    -- The business date computed at the claim (NULL when the name gives none, or in rows\n    -- claimed before it was recorded and not known from a run).\n    business_date TEXT\n",
-                "    stored_path TEXT\n",
-            );
-        assert!(!old.contains("'waiting'") && !old.contains("    business_date TEXT\n);"));
-        old
-    }
-
-    /// A ledger written by the old schema is rebuilt on open: its files keep their ids, links
-    /// and runs, gain the business date of their first run, and may then be `waiting`/`failed`.
-    #[test]
-    fn old_ledgers_gain_the_new_file_states() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("ledger.sqlite");
-        {
-            let conn = Connection::open(&path).expect("open");
-            conn.execute_batch(&old_schema()).expect("old schema");
-            conn.execute_batch(
-                "INSERT INTO files (id, pipeline, name, size, sha256, received_at, state, stored_path)
-                 VALUES (1, 'p', 'a.csv', 3, 'aa', '2026-11-25T10:00:00.000Z', 'processed', 'archive/a');
-                 INSERT INTO files (id, pipeline, name, size, sha256, received_at, state, duplicate_of)
-                 VALUES (2, 'p', 'b.csv', 3, 'aa', '2026-11-25T11:00:00.000Z', 'duplicate', 1);
-                 INSERT INTO runs (run_id, pipeline, business_date, file_id, started_at, state, trigger)
-                 VALUES ('r000001', 'p', '2026-11-25', 1, '2026-11-25T10:00:01Z', 'succeeded', 'file');",
-            )
-            .expect("old rows");
-            let bad = conn.execute("UPDATE files SET state = 'waiting' WHERE id = 1", []);
-            assert!(bad.is_err(), "the old CHECK refuses the new states");
-        }
-        let mut ledger = Ledger::open(&path).expect("migrates");
-        let conn = ledger.connection();
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .expect("version");
-        assert_eq!(version, SCHEMA_VERSION);
-        let rows: Vec<(i64, String, Option<i64>, Option<String>)> = conn
-            .prepare("SELECT id, state, duplicate_of, business_date FROM files ORDER BY id")
-            .expect("prepare")
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows");
-        assert_eq!(
-            rows,
-            vec![
-                (1, "processed".into(), None, Some("2026-11-25".into())),
-                (2, "duplicate".into(), Some(1), None),
-            ]
-        );
-        ledger
-            .set_file_state(1, FileState::Waiting, Some("w"), "x")
-            .expect("waiting is a state now");
-        ledger
-            .set_file_state(1, FileState::Failed, Some("f"), "x")
-            .expect("failed is a state now");
-        // Foreign keys are on again, and point at the rebuilt table.
-        let orphan = ledger.connection().execute(
-            "INSERT INTO runs (run_id, pipeline, file_id, started_at, state, trigger)
-             VALUES ('r000009', 'p', 99, 'now', 'running', 'file')",
-            [],
-        );
-        assert!(orphan.is_err(), "runs.file_id still references files");
-        // The claim works on the migrated table (per business date by default).
-        let landing = |name, date| Landing {
-            name,
-            size: 3,
-            sha256: "aa",
-            business_date: Some(date),
-            received_at: "2026-11-26T10:00:00.000Z",
-            stored: "var/landing/p/x",
-        };
-        let next_day = ledger
-            .claim(
-                "p",
-                &landing("c.csv", "2026-11-26"),
-                DuplicateRule::default(),
-            )
-            .expect("claim");
-        assert!(matches!(next_day, Claim::New { .. }), "{next_day:?}");
-        drop(ledger);
-        // Opening again changes nothing.
-        let again = Ledger::open(&path).expect("reopen");
-        let n: i64 = again
-            .connection()
-            .query_row("SELECT count(*) FROM files", [], |r| r.get(0))
-            .expect("count");
-        assert_eq!(n, 3);
-    }
 
     /// Each duplicate rule, on the same history.
     #[test]
@@ -917,43 +594,5 @@ mod tests {
             file("y.csv", None),
             true,
         );
-    }
-
-    /// A ledger created before `runs.report_state` existed gets the column on open, and its
-    /// old runs (NULL) are never taken for pending reports.
-    #[test]
-    fn old_ledgers_gain_the_report_state_column() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("ledger.sqlite");
-        {
-            let conn = Connection::open(&path).expect("open");
-            let cut = SCHEMA
-                .find(",\n    -- 'pending'")
-                .expect("report_state in SCHEMA");
-            let rest = &SCHEMA[cut..];
-            let end =
-                rest.find("report_state TEXT\n").expect("column") + "report_state TEXT\n".len();
-            let old = format!("{}\n{}", &SCHEMA[..cut], &rest[end..]);
-            assert_ne!(old, SCHEMA, "the old schema must lack the column");
-            conn.execute_batch(&old).expect("old schema");
-            conn.execute(
-                "INSERT INTO runs (run_id, pipeline, started_at, state, trigger, archive_path)
-                 VALUES ('r000001', 'p', '2026-01-01T00:00:00Z', 'succeeded', 'file', 'archive/p')",
-                [],
-            )
-            .expect("old run");
-        }
-        let ledger = Ledger::open(&path).expect("reopen");
-        assert!(ledger.pending_reports("p").expect("pending").is_empty());
-        ledger
-            .connection()
-            .execute("UPDATE runs SET report_state = 'pending'", [])
-            .expect("column exists");
-        assert_eq!(
-            ledger.pending_reports("p").expect("pending"),
-            vec![("r000001".to_string(), "archive/p".to_string())]
-        );
-        ledger.set_report_done("r000001").expect("done");
-        assert!(ledger.pending_reports("p").expect("pending").is_empty());
     }
 }

@@ -1,4 +1,6 @@
 //! The ledger (SQLite) and the folders files live in; the only code that moves files.
+pub mod backoff;
+pub mod daemon_state;
 pub mod deliveries;
 pub mod files;
 pub mod held;
@@ -8,12 +10,19 @@ pub mod interchanges;
 pub mod lease;
 pub mod ledger;
 pub mod lock;
+pub mod mail_queue;
+mod migrations;
 pub mod outputs;
 pub mod publish;
 pub mod readiness;
+pub mod reports;
 pub mod source_status;
 
-pub use ledger::{Claim, DuplicateRule, FileState, Landing, Ledger, RunFilter, RunRow};
+pub mod states;
+
+pub use ledger::{Claim, DuplicateRule, Landing, Ledger, RunFilter, RunRow};
+pub use migrations::SCHEMA_VERSION;
+pub use states::{DeliveryState, FileState, MailState, RemoteActionState, ReportState, RunState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -40,5 +49,32 @@ pub enum StoreError {
     Ledger {
         path: std::path::PathBuf,
         source: rusqlite::Error,
+    },
+    /// A statement failed, with what it was for.
+    #[error("ledger {}: {what}: {source}", path.display())]
+    Sql {
+        path: std::path::PathBuf,
+        what: &'static str,
+        source: rusqlite::Error,
+    },
+    /// Written by a newer Tallyman: this one does not know its tables and must not guess.
+    #[error("ledger {}: its version {found} is newer than this Tallyman knows ({known}); run the release that wrote it, or a newer one", path.display())]
+    TooNew {
+        path: std::path::PathBuf,
+        found: i64,
+        known: i64,
+    },
+    /// Another program's SQLite database (its `application_id` is not ours).
+    #[error("{}: not a Tallyman ledger (application_id {application_id:#x})", path.display())]
+    NotALedger {
+        path: std::path::PathBuf,
+        application_id: i64,
+    },
+    /// A column holds a value this code does not know (a state, for instance).
+    #[error("ledger {}: {what}: unexpected value {value:?}", path.display())]
+    Unexpected {
+        path: std::path::PathBuf,
+        what: &'static str,
+        value: String,
     },
 }

@@ -5,14 +5,14 @@
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use super::{Ledger, StoreError};
+use super::{Ledger, RunState, StoreError};
 
 /// Runs of one pipeline in one bad state (`rejected` or `failed`) that started since the
 /// window's start and whose file has no later succeeded run (a rerun that worked puts it right).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unresolved {
     pub pipeline: String,
-    pub state: String,
+    pub state: RunState,
     pub count: i64,
     /// The latest such run: its file and why it ended so.
     pub latest_file: Option<String>,

@@ -3,9 +3,10 @@
 //! the after-claim actions (delete, move, marker removal) the server refused, retried with
 //! backoff while the claimed file goes on through the pipeline.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 
-use super::{Ledger, StoreError};
+use super::backoff::Backoff;
+use super::{Ledger, RemoteActionState, StoreError};
 
 /// A source whose last pass failed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -79,31 +80,6 @@ impl Ledger {
     }
 }
 
-/// The table of after-claim actions still owed to a remote source; created when the ledger
-/// opens. One row per taken remote file (name, size and mtime as listed), so a file whose
-/// delete failed is never fetched and claimed again while the action is pending.
-pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS remote_actions (
-            id INTEGER PRIMARY KEY,
-            pipeline TEXT NOT NULL,
-            source TEXT NOT NULL,
-            name TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            mtime INTEGER NOT NULL,
-            -- 'delete', 'move:<folder>' or 'delete-marker:<marker name>'
-            action TEXT NOT NULL,
-            state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'dropped')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at INTEGER NOT NULL,
-            last_error TEXT,
-            created_at TEXT NOT NULL,
-            done_at TEXT,
-            UNIQUE (pipeline, name, size, mtime, action)
-        );",
-    )
-}
-
 /// An after-claim action the server refused (or a dropped connection interrupted).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RemoteAction {
@@ -116,7 +92,7 @@ pub struct RemoteAction {
     pub mtime: i64,
     /// `delete`, `move:<folder>` or `delete-marker:<marker name>`.
     pub action: String,
-    pub state: String,
+    pub state: RemoteActionState,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
@@ -155,7 +131,7 @@ const ACTION_COLUMNS: &str = "id, pipeline, source, name, size, mtime, action, s
 
 impl Ledger {
     /// Records a failed first try of an after-claim action (or a failed retry of a known one):
-    /// attempts + 1, next try after the delivery backoff (30 s doubling, at most an hour).
+    /// attempts + 1, next try after the SFTP backoff (30 s doubling, at most an hour).
     pub fn remote_action_failed(&self, f: &FailedAction<'_>, now: i64) -> Result<(), StoreError> {
         let conn = self.connection();
         let attempts: i64 = conn
@@ -169,7 +145,7 @@ impl Ledger {
             .map_err(self.err())?
             .unwrap_or(0)
             + 1;
-        let next = now + super::deliveries::backoff_secs(attempts);
+        let next = now + Backoff::SFTP.after(attempts);
         let created = chrono::DateTime::from_timestamp(now, 0)
             .unwrap_or_default()
             .to_rfc3339();
@@ -201,7 +177,7 @@ impl Ledger {
     pub fn remote_action_settled(
         &self,
         id: i64,
-        state: &str,
+        state: RemoteActionState,
         why: Option<&str>,
         now: &str,
     ) -> Result<(), StoreError> {
@@ -260,5 +236,41 @@ impl Ledger {
         let mut stmt = self.connection().prepare(&sql).map_err(self.err())?;
         let rows = stmt.query_map([], action_row).map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Remembers a remote file the source leaves in place (by name, size and mtime as
+    /// listed), so it is not fetched again.
+    pub fn remember_kept(
+        &self,
+        pipeline: &str,
+        name: &str,
+        size: u64,
+        mtime: i64,
+    ) -> Result<(), StoreError> {
+        self.connection()
+            .execute(
+                "INSERT OR IGNORE INTO sftp_kept VALUES (?1, ?2, ?3, ?4)",
+                params![pipeline, name, size as i64, mtime],
+            )
+            .map(|_| ())
+            .map_err(self.sql("remember a file left on the server"))
+    }
+
+    /// Whether the remote file as listed was taken before and left in place.
+    pub fn already_kept(
+        &self,
+        pipeline: &str,
+        name: &str,
+        size: u64,
+        mtime: i64,
+    ) -> Result<bool, StoreError> {
+        self.connection()
+            .query_row(
+                "SELECT count(*) FROM sftp_kept WHERE pipeline = ?1 AND name = ?2 AND size = ?3 AND mtime = ?4",
+                params![pipeline, name, size as i64, mtime],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(self.sql("look for a file left on the server"))
     }
 }

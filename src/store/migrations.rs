@@ -1,0 +1,407 @@
+//! Every table of the ledger, created and changed by one ordered list of migrations. A ledger
+//! records the last one it has in `PRAGMA user_version`; `Ledger::open` applies the rest in one
+//! IMMEDIATE transaction, and refuses a ledger newer than this list.
+//!
+//! Version 1 is the baseline: the ledger as it was when the list was introduced, built by the
+//! `BASELINE` steps in order. Before the list each module created its tables on open or on
+//! first use, and `user_version` was 0, or 1 once `files` was rebuilt; such a ledger holds any
+//! subset of the baseline, with or without the columns added later. So the baseline's steps look
+//! before they create or add, and a ledger the list has not written yet (no `LEDGER_ID` in
+//! `PRAGMA application_id`) gets the whole baseline whatever its `user_version` says. Versions
+//! after 1 run exactly once, on a ledger that has every version before them, and are written
+//! plainly.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// One step: what it does, and how.
+type Step = (&'static str, fn(&Connection) -> rusqlite::Result<()>);
+
+/// One version: its number (its place in the list) and its steps, in order.
+struct Migration {
+    version: i64,
+    steps: &'static [Step],
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    steps: BASELINE,
+}];
+
+/// The baseline (version 1), in the order the tables came to be.
+const BASELINE: &[Step] = &[
+    (
+        "files, runs, issues, outbound, source_status and deliveries",
+        core,
+    ),
+    ("leases on deliveries", delivery_leases),
+    ("remote_actions", remote_actions),
+    ("x12_interchanges_received", interchanges),
+    ("mail_queue and mail_identity", mail_queue),
+    ("daemon_pipelines and late_alerts", daemon),
+    ("x12_control_numbers", x12_control_numbers),
+    ("sftp_kept", sftp_kept),
+];
+
+/// The version this code writes: the last migration's.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// `PRAGMA application_id` of a ledger this list has written ("TLLY"): tells a ledger from
+/// before the list (0) from one whose version the list counts, and refuses another program's
+/// database.
+const LEDGER_ID: i64 = 0x544c_4c59;
+
+/// Brings the ledger to `SCHEMA_VERSION`, inside the caller's IMMEDIATE transaction (foreign
+/// keys off: rebuilding `files` drops the old table).
+pub(super) fn apply(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let sql = |what: &'static str| {
+        move |source| StoreError::Sql {
+            path: path.to_path_buf(),
+            what,
+            source,
+        }
+    };
+    let pragma = |name: &str| -> Result<i64, StoreError> {
+        conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .map_err(sql("read the ledger version"))
+    };
+    let (found, id) = (pragma("user_version")?, pragma("application_id")?);
+    if id != 0 && id != LEDGER_ID {
+        return Err(StoreError::NotALedger {
+            path: path.to_path_buf(),
+            application_id: id,
+        });
+    }
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    // Before the list, `user_version` only counted the rebuild of `files`.
+    let from = if id == LEDGER_ID { found } else { 0 };
+    for m in MIGRATIONS.iter().filter(|m| m.version > from) {
+        for (what, step) in m.steps {
+            step(conn).map_err(sql(what))?;
+            tracing::debug!(version = m.version, "ledger migrated: {what}");
+        }
+    }
+    if found != SCHEMA_VERSION || id != LEDGER_ID {
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = {SCHEMA_VERSION}; PRAGMA application_id = {LEDGER_ID};"
+        ))
+        .map_err(sql("record the ledger version"))?;
+    }
+    Ok(())
+}
+
+/// Whether `table` has `column` (ledgers from before a column was added lack it).
+fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+        [table, column],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )
+}
+
+/// Adds `column` to `table` unless a ledger from before this list has it already.
+fn add_column(conn: &Connection, table: &str, column: &str, decl: &str) -> rusqlite::Result<()> {
+    if has_column(conn, table, column)? {
+        return Ok(());
+    }
+    conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))
+}
+
+/// `files` as version 1 has it (also the target of the rebuild of older ones).
+const FILES: &str = "CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('claimed', 'processed', 'duplicate', 'quarantined', 'waiting', 'failed')),
+    reason TEXT,
+    duplicate_of INTEGER REFERENCES files(id),
+    correction_of INTEGER REFERENCES files(id),
+    stored_path TEXT,
+    -- The business date computed at the claim (NULL when the name gives none, or in rows
+    -- claimed before it was recorded and not known from a run).
+    business_date TEXT
+)";
+
+const FILES_INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS files_by_content ON files (pipeline, sha256);
+CREATE INDEX IF NOT EXISTS files_by_name ON files (pipeline, name);";
+
+const CORE: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT UNIQUE,
+    pipeline TEXT NOT NULL,
+    business_date TEXT,
+    file_id INTEGER REFERENCES files(id),
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    state TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'rejected', 'failed')),
+    trigger TEXT NOT NULL CHECK (trigger IN ('file', 'rerun')),
+    actor TEXT,
+    reason TEXT,
+    rerun_of TEXT,
+    rows INTEGER,
+    rows_set_aside INTEGER,
+    issues INTEGER,
+    counts TEXT,
+    archive_path TEXT,
+    message TEXT,
+    -- 'pending' from the run's end until its exception report is archived and queued (then
+    -- 'done'), so a crash in between is repaired from the archived report.json.
+    report_state TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_date ON runs (pipeline, business_date);
+CREATE TABLE IF NOT EXISTS issues (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    file TEXT NOT NULL,
+    line INTEGER,
+    column_name TEXT,
+    value TEXT,
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS issues_by_run ON issues (run_id);
+CREATE TABLE IF NOT EXISTS outbound (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    destination TEXT NOT NULL,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    written_at TEXT NOT NULL,
+    -- Where the output was staged (relative to the home) until `published_at`; NULL in rows
+    -- written before outputs were staged (published as they were written).
+    temp_path TEXT,
+    published_at TEXT
+);
+CREATE TABLE IF NOT EXISTS source_status (
+    pipeline TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    last_ok_at TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    failing_since TEXT,
+    last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    pipeline TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    target TEXT NOT NULL,
+    -- 1: delivered whatever the run's end (997s); 0: only once the run succeeded.
+    always INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    delivered_at TEXT,
+    outcome TEXT,
+    UNIQUE (run_id, destination, name)
+);";
+
+/// The first tables; older ledgers gain `runs.report_state` and the staging columns
+/// of `outbound`, and a `files` table created with the first four states is rebuilt.
+fn core(conn: &Connection) -> rusqlite::Result<()> {
+    let old_files: Option<String> = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'files'",
+            [],
+            |r| r.get(0),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?;
+    conn.execute_batch(&format!("{FILES};{FILES_INDEXES}{CORE}"))?;
+    add_column(conn, "runs", "report_state", "TEXT")?;
+    add_column(conn, "outbound", "temp_path", "TEXT")?;
+    add_column(conn, "outbound", "published_at", "TEXT")?;
+    match old_files {
+        Some(sql) if !sql.contains("'waiting'") => widen_file_states(conn),
+        _ => Ok(()),
+    }
+}
+
+/// SQLite cannot alter a CHECK constraint, so a `files` table created with the old list of
+/// states is rebuilt (same ids, so `runs.file_id` and the file links still hold), and gains
+/// `business_date`, filled from the file's first run where it had one.
+fn widen_file_states(conn: &Connection) -> rusqlite::Result<()> {
+    let create = FILES.replace(
+        "CREATE TABLE IF NOT EXISTS files (",
+        "CREATE TABLE files_new (",
+    );
+    conn.execute_batch(&format!(
+        "{create};
+         INSERT INTO files_new (id, pipeline, name, size, sha256, received_at, state, reason,
+                                duplicate_of, correction_of, stored_path, business_date)
+         SELECT f.id, f.pipeline, f.name, f.size, f.sha256, f.received_at, f.state, f.reason,
+                f.duplicate_of, f.correction_of, f.stored_path,
+                (SELECT r.business_date FROM runs r WHERE r.file_id = f.id ORDER BY r.seq LIMIT 1)
+         FROM files f;
+         DROP TABLE files;
+         ALTER TABLE files_new RENAME TO files;
+         {FILES_INDEXES}"
+    ))?;
+    // The rebuild kept every id: nothing may point nowhere.
+    let broken: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
+    if broken > 0 {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            Some(format!(
+                "{broken} row(s) lost their file after rebuilding `files`"
+            )),
+        ));
+    }
+    Ok(())
+}
+
+/// An upload is leased before any byte is written, so two pushes (`uploads push`
+/// and `serve`, or two `run`s) never upload the same row at once.
+fn delivery_leases(conn: &Connection) -> rusqlite::Result<()> {
+    add_column(conn, "deliveries", "lease_owner", "TEXT")?;
+    add_column(conn, "deliveries", "lease_until", "INTEGER")
+}
+
+/// After-claim actions still owed to a remote source. One row per taken remote file
+/// (name, size and mtime as listed), so a file whose delete failed is never fetched and claimed
+/// again while the action is pending.
+fn remote_actions(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS remote_actions (
+            id INTEGER PRIMARY KEY,
+            pipeline TEXT NOT NULL,
+            source TEXT NOT NULL,
+            name TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime INTEGER NOT NULL,
+            -- 'delete', 'move:<folder>' or 'delete-marker:<marker name>'
+            action TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'dropped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            done_at TEXT,
+            UNIQUE (pipeline, name, size, mtime, action)
+        );",
+    )
+}
+
+/// The interchange control numbers each X12 sender used, and whether we accepted the
+/// interchange (rows from before `accepted` existed count as accepted: that is what they were
+/// treated as).
+fn interchanges(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS x12_interchanges_received (
+            sender TEXT NOT NULL,
+            control TEXT NOT NULL,
+            file TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            accepted INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (sender, control)
+        );",
+    )?;
+    add_column(
+        conn,
+        "x12_interchanges_received",
+        "accepted",
+        "INTEGER NOT NULL DEFAULT 1",
+    )
+}
+
+/// The mail queue (every report stored before any send is tried), its holder of a
+/// claim (`lease_owner`), and the home's random Message-ID part.
+fn mail_queue(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS mail_queue (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            pipeline TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            subject TEXT NOT NULL,
+            envelope_from TEXT NOT NULL,
+            recipients TEXT NOT NULL,          -- JSON array of addresses
+            message BLOB NOT NULL,             -- the formatted RFC 5322 message
+            state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,  -- unix seconds, UTC
+            last_error TEXT,
+            created_at INTEGER NOT NULL,
+            sent_at INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS mail_queue_due ON mail_queue (state, next_attempt_at);
+        CREATE TABLE IF NOT EXISTS mail_identity (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            tag TEXT NOT NULL              -- random, once per ledger: part of every Message-ID
+        );",
+    )?;
+    add_column(conn, "mail_queue", "lease_owner", "TEXT")?;
+    // OR IGNORE: a ledger from before this list has its tag already, and keeps it.
+    conn.execute(
+        "INSERT OR IGNORE INTO mail_identity (id, tag) VALUES (1, ?1)",
+        [super::mail_queue::random_tag()],
+    )
+    .map(|_| ())
+}
+
+/// What the daemon remembers across restarts (last scheduled run, when the
+/// expected-file watch began, late windows already alerted).
+fn daemon(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS daemon_pipelines (
+            pipeline TEXT PRIMARY KEY,
+            last_scheduled_run TEXT,
+            expected_since TEXT
+        );
+        CREATE TABLE IF NOT EXISTS late_alerts (
+            pipeline TEXT NOT NULL,
+            window_date TEXT NOT NULL,
+            deadline TEXT NOT NULL,
+            raised_at TEXT NOT NULL,
+            PRIMARY KEY (pipeline, window_date)
+        );",
+    )
+}
+
+/// The interchange and group control numbers we last sent each X12 partner.
+fn x12_control_numbers(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS x12_control_numbers (
+            partner TEXT PRIMARY KEY,
+            last_interchange INTEGER NOT NULL,
+            last_group INTEGER NOT NULL
+        );",
+    )
+}
+
+/// Remote files an SFTP source leaves in place, by name, size and mtime, so they
+/// are not fetched again.
+fn sftp_kept(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS sftp_kept (
+            pipeline TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
+            PRIMARY KEY (pipeline, name, size, mtime));",
+    )
+}
+
+#[cfg(test)]
+mod tests;
