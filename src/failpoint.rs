@@ -19,6 +19,7 @@ pub const POINTS: &[&str] = &[
     "input-archived",
     "output-staged",
     "run-recorded",
+    "open-items",
     "first-output-published",
     "published",
     "report-queued",

@@ -49,6 +49,8 @@ enum Command {
     Mail(cli::mail::Args),
     /// Outbound files bound for SFTP destinations: list, push now, or retry.
     Uploads(cli::uploads::Args),
+    /// The open-item book: list breaks across days, show one's timeline, acknowledge or close.
+    Breaks(cli::breaks::Args),
     /// Drop the bundled demo files into the drop folders and run the pipelines.
     Demo(cli::demo::Args),
 }
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cli::inspect::run(a),
         Command::Mail(a) => cli::mail::run(&home, a),
         Command::Uploads(a) => cli::uploads::run(&home, a),
+        Command::Breaks(a) => cli::breaks::run(&home, a),
     };
     match result {
         Ok(code) => code,

@@ -411,7 +411,7 @@ fn an_old_ledger_migrates() {
     .expect("drop");
     age(&drop.join("stock_2026-11-27.csv"));
     let o = tallyman(&h.root, &["run"]);
-    assert!(stdout(&o).contains("-> waiting"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("-> waiting"), "{}", home::both(&o));
     assert_eq!(
         sql(
             &h.root,
@@ -419,7 +419,7 @@ fn an_old_ledger_migrates() {
         ),
         "stock_2026-11-25.csv|processed|2026-11-25\nstock_2026-11-27.csv|waiting|2026-11-27"
     );
-    assert_eq!(sql(&h.root, "pragma user_version"), "1");
+    assert_eq!(sql(&h.root, "pragma user_version"), "2");
     assert_eq!(
         sql(&h.root, "select count(*) from pragma_foreign_key_check"),
         "0"

@@ -1,4 +1,5 @@
 //! One file per subcommand; `anyhow` lives only here.
+pub mod breaks;
 pub mod check;
 pub mod demo;
 pub mod exit;

@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod disposition;
 pub mod erp_wait;
 pub mod manifest;
+pub mod open_items;
 pub mod plan;
 pub mod process;
 pub mod report;

@@ -251,6 +251,7 @@ pub fn process_run(
 
 /// How a run ended, for its record.
 struct Ended {
+    file_id: i64,
     state: &'static str,
     reason: Option<String>,
     file_end: Option<FileEnd>,
@@ -325,6 +326,7 @@ impl Run<'_> {
         let file_end = disposition.file_end(file_id, reason.as_deref(), &stored);
 
         let ended = Ended {
+            file_id,
             state,
             reason,
             file_end,
@@ -340,6 +342,7 @@ impl Run<'_> {
         let (p, home, run_id, dir) = (self.p, self.home, self.run_id.clone(), self.dir.clone());
         let name = self.file.as_str();
         let Ended {
+            file_id,
             state,
             reason,
             file_end,
@@ -368,8 +371,26 @@ impl Run<'_> {
             breaks: self.breaks_table.as_ref(),
             settlement: self.settlement_money.as_ref(),
         };
+        let mut view = None;
         match super::report::build_report(ledger, p, &outcome, tables, &[]) {
-            Ok(report) => {
+            Ok(mut report) => {
+                // The open-item book: the run's view goes into the ledger with the run's end,
+                // what it changes into the report.
+                if let (Some(policy), "succeeded") = (&p.open_items, state) {
+                    let v = open_item_view(
+                        ledger,
+                        p,
+                        policy,
+                        &report,
+                        name,
+                        self.breaks_table.as_ref(),
+                        self.reconciled.as_ref(),
+                    )?;
+                    report.open_items = Some(super::open_items::note_for_run(
+                        ledger, p, policy, file_id, &v,
+                    )?);
+                    view = Some(v);
+                }
                 let json = serde_json::to_vec(&report)
                     .map_err(|e| data(p, format!("report of run {run_id}: {e}")))?;
                 write_atomic(&dir, super::report::REPORT_JSON, &json)?;
@@ -396,12 +417,44 @@ impl Run<'_> {
             outcome.report.is_some(),
             &outputs,
             file_end.as_ref(),
+            view.as_ref().map(|v| (p.id.as_str(), v)),
         )?;
         crate::failpoint::hit("run-recorded");
+        if view.is_some() {
+            // Folded again from the ledger: a crash before this leaves the observations
+            // recorded, and the next save (a run, recovery, `tallyman breaks`) folds them.
+            crate::failpoint::hit("open-items");
+            super::open_items::save_book(ledger, p)?;
+        }
         publish_outputs(home, ledger, &run_id, publish.iter().map(|o| &o.staged))?;
         tracing::info!(pipeline = %p.id, run = %run_id, state, rows = manifest.map_or(0, |m| m.rows), issues = outcome.issues.len(), "run ended");
         Ok(outcome)
     }
+}
+
+/// The run's view for the open-item book: its report's breaks and, for items that close only
+/// when matched, the keys it saw in good order (from its `[breaks]` table, else `reconciled`).
+fn open_item_view(
+    ledger: &Ledger,
+    p: &Pipeline,
+    policy: &crate::engine::open_items::Policy,
+    report: &crate::report::model::RunReport,
+    file: &str,
+    breaks_table: Option<&DataFrame>,
+    reconciled: Option<&DataFrame>,
+) -> Result<crate::engine::open_items::RunView, RunError> {
+    let good = || match (&p.breaks, breaks_table, &p.reconcile, reconciled) {
+        (Some(spec), Some(df), _, _) => {
+            super::open_items::good_keys(df, &spec.status, &spec.ok, &spec.key)
+        }
+        (None, _, Some(r), Some(df)) => {
+            let keys: Vec<String> = r.keys.iter().map(|(k, _)| k.clone()).collect();
+            super::open_items::good_keys(df, "status", &["matched".to_string()], &keys)
+        }
+        _ => Ok(Vec::new()),
+    };
+    super::open_items::view_of(ledger, p, policy, report, file, good)
+        .map_err(|e| data(p, format!("open items of run {}: {e}", report.run_id)))
 }
 
 pub use super::disposition::MAX_ATTEMPTS;

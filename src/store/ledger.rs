@@ -373,6 +373,7 @@ impl Ledger {
         report_pending: bool,
         outputs: &[super::outputs::NewOutbound],
         file_end: Option<&super::outputs::FileEnd>,
+        open_items: Option<(&str, &crate::engine::open_items::RunView)>,
     ) -> Result<(), StoreError> {
         // One transaction: the run's end, its issues and the outputs it will publish (with
         // their uploads queued), so recovery knows exactly what to make visible.
@@ -381,6 +382,10 @@ impl Ledger {
         tx.execute("DELETE FROM issues WHERE run_id = ?1", [run_id])
             .map_err(self.err())?;
         super::outputs::record(&tx, run_id, now, outputs).map_err(self.err())?;
+        // The run's breaks as the open-item book will fold them: with the run, or not at all.
+        if let Some((pipeline, view)) = open_items {
+            super::open_items::record(&tx, pipeline, view).map_err(self.err())?;
+        }
         if let Some(f) = file_end {
             tx.execute(
                 "UPDATE files SET state = ?2, reason = ?3, stored_path = ?4 WHERE id = ?1",

@@ -26,10 +26,16 @@ struct Migration {
     steps: &'static [Step],
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    steps: BASELINE,
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        steps: BASELINE,
+    },
+    Migration {
+        version: 2,
+        steps: &[("open items: observations, actions, the book", open_items)],
+    },
+];
 
 /// The baseline (version 1), in the order the tables came to be.
 const BASELINE: &[Step] = &[
@@ -405,3 +411,53 @@ fn sftp_kept(conn: &Connection) -> rusqlite::Result<()> {
 
 #[cfg(test)]
 mod tests;
+
+/// Version 2: breaks kept as open items (store/open_items.rs). Observations and actions are
+/// the book's inputs, never deleted; `open_items` is the book they fold into (ids stable).
+/// Written to tolerate a ledger whose version was wound back by hand (as the old-ledger tests
+/// do): the tables may be there already.
+fn open_items(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS open_item_observations (
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            pipeline TEXT NOT NULL,
+            item_key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            amount TEXT,
+            currency TEXT,
+            source TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS open_item_observations_by_run ON open_item_observations (run_id);
+        -- Keys a run saw in good order that were open items then (pipelines whose items close
+        -- only when matched: a settlement pays some orders).
+        CREATE TABLE IF NOT EXISTS open_item_matched (
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            item_key TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS open_item_matched_by_run ON open_item_matched (run_id);
+        CREATE TABLE IF NOT EXISTS open_items (
+            id INTEGER PRIMARY KEY,
+            pipeline TEXT NOT NULL,
+            item_key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            open_since TEXT NOT NULL,
+            amount TEXT,
+            currency TEXT,
+            note TEXT,
+            updated_at TEXT NOT NULL,
+            UNIQUE (pipeline, item_key, kind)
+        );
+        CREATE TABLE IF NOT EXISTS open_item_actions (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES open_items(id),
+            decision TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            note TEXT NOT NULL,
+            at TEXT NOT NULL,
+            after_date TEXT NOT NULL
+        );",
+    )
+}

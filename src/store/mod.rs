@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod lock;
 pub mod mail_queue;
 mod migrations;
+pub mod open_items;
 pub mod outputs;
 pub mod publish;
 pub mod readiness;

@@ -1,0 +1,235 @@
+//! Keeping a pipeline's open-item book as its runs end (engine/open_items.rs folds, store keeps):
+//! the run's view from its report's breaks and the keys it saw in good order; the book as it
+//! stood before the run, for the report's "new, still open, closed today"; and the book saved
+//! after the run is recorded (folded again from the ledger, so a crash in between loses
+//! nothing: the next save folds the same observations).
+
+use std::collections::BTreeSet;
+
+use chrono::{NaiveDate, Utc};
+use polars::prelude::*;
+use rust_decimal::Decimal;
+
+use crate::config::Pipeline;
+use crate::engine::open_items::{
+    age_days, Book, Closes, Identity, Observation, Policy, RunChanges, RunView, State,
+};
+use crate::report::model::{
+    AgingBucket, Break, CurrencyAmount, OpenItemLine, OpenItemsNote, RunReport,
+};
+use crate::store::{Ledger, StoreError};
+
+/// A break's key as the book names it: `column=value`, joined in the pipeline's key order.
+pub fn key_text(keys: &[(String, String)]) -> String {
+    keys.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A break's kind: the table's own wording, else the reconcile status (its stored word).
+fn kind_of(b: &Break) -> String {
+    b.kind
+        .clone()
+        .unwrap_or_else(|| b.status.as_str().to_string())
+}
+
+/// The columns that make a break's identity: the `[breaks]` table's key, else the reconcile
+/// keys (a report adds detail columns to a break's keys, which must not split an item).
+fn identity_columns(p: &Pipeline) -> Vec<String> {
+    match (&p.breaks, &p.reconcile) {
+        (Some(spec), _) => spec.key.clone(),
+        (None, Some(r)) => r.keys.iter().map(|(k, _)| k.clone()).collect(),
+        (None, None) => Vec::new(),
+    }
+}
+
+/// The run's view: every break of the report, and (for a book whose items close only when
+/// matched) the keys of items open now that the run saw in good order.
+pub fn view_of(
+    ledger: &Ledger,
+    p: &Pipeline,
+    policy: &Policy,
+    report: &RunReport,
+    file: &str,
+    good_keys: impl FnOnce() -> PolarsResult<Vec<String>>,
+) -> Result<RunView, String> {
+    let columns = identity_columns(p);
+    let observed = report
+        .breaks
+        .iter()
+        .map(|b| Observation {
+            identity: Identity {
+                key: key_text(
+                    &b.keys
+                        .iter()
+                        .filter(|(k, _)| columns.contains(k))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                ),
+                kind: kind_of(b),
+            },
+            amount: b.measures.first().map(|m| m.effective_difference()),
+            currency: b.currency.clone(),
+            source: file.to_string(),
+        })
+        .collect();
+    let matched = match policy.closes {
+        Closes::WhenAbsent => BTreeSet::new(),
+        Closes::WhenMatched => {
+            let open: BTreeSet<String> = ledger
+                .open_item_keys(&p.id)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .collect();
+            good_keys()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|k| open.contains(k))
+                .collect()
+        }
+    };
+    Ok(RunView {
+        date: report.business_date,
+        run: report.run_id.clone(),
+        observed,
+        matched,
+    })
+}
+
+/// Keys (as [`key_text`]) of the rows of `df` whose `status` is one of `ok`.
+pub fn good_keys(
+    df: &DataFrame,
+    status: &str,
+    ok: &[String],
+    keys: &[String],
+) -> PolarsResult<Vec<String>> {
+    let text = |name: &str| -> PolarsResult<Vec<Option<String>>> {
+        let c = df.column(name)?.cast(&DataType::String)?;
+        Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
+    };
+    let st = text(status)?;
+    let cols: Vec<(String, Vec<Option<String>>)> = keys
+        .iter()
+        .map(|k| Ok((k.clone(), text(k)?)))
+        .collect::<PolarsResult<_>>()?;
+    Ok((0..df.height())
+        .filter(|&row| st[row].as_ref().is_some_and(|s| ok.contains(s)))
+        .map(|row| {
+            let pairs: Vec<(String, String)> = cols
+                .iter()
+                .map(|(k, v)| (k.clone(), v[row].clone().unwrap_or_default()))
+                .collect();
+            key_text(&pairs)
+        })
+        .collect())
+}
+
+/// The book as it stood before the run in hand (every run that counts but those of its file),
+/// and what the run does to it: the report's note.
+pub fn note_for_run(
+    ledger: &Ledger,
+    p: &Pipeline,
+    policy: &Policy,
+    file_id: i64,
+    view: &RunView,
+) -> Result<OpenItemsNote, StoreError> {
+    let (runs, actions) = ledger.open_item_history(&p.id, Some(file_id))?;
+    // Only what happened up to the run's date: later dates are not the run's past.
+    let before: Vec<RunView> = runs.into_iter().filter(|r| r.date <= view.date).collect();
+    let mut book = Book::replay(&before, &actions_until(&actions, view.date), policy);
+    let changes = book.apply_run(view, policy);
+    let ids = ledger.open_item_ids(&p.id)?;
+    Ok(note(&book, &changes, policy, view.date, &ids))
+}
+
+fn actions_until(
+    actions: &[crate::engine::open_items::Action],
+    date: NaiveDate,
+) -> Vec<crate::engine::open_items::Action> {
+    actions
+        .iter()
+        .filter(|a| a.after <= date)
+        .cloned()
+        .collect()
+}
+
+/// Folds the whole book of `p` again from the ledger and saves it.
+pub fn save_book(ledger: &Ledger, p: &Pipeline) -> Result<Option<Book>, StoreError> {
+    let Some(policy) = &p.open_items else {
+        return Ok(None);
+    };
+    let (runs, actions) = ledger.open_item_history(&p.id, None)?;
+    let book = Book::replay(&runs, &actions, policy);
+    ledger.save_open_items(&p.id, &book, &Utc::now().to_rfc3339())?;
+    Ok(Some(book))
+}
+
+fn sums(items: impl Iterator<Item = (Option<String>, Option<Decimal>)>) -> Vec<CurrencyAmount> {
+    let mut by: std::collections::BTreeMap<String, Decimal> = Default::default();
+    for (currency, amount) in items {
+        if let Some(a) = amount {
+            *by.entry(currency.unwrap_or_default()).or_default() += a;
+        }
+    }
+    by.into_iter()
+        .map(|(currency, amount)| CurrencyAmount { currency, amount })
+        .collect()
+}
+
+/// The report's note from the book after the run and the run's changes.
+pub fn note(
+    book: &Book,
+    changes: &RunChanges,
+    policy: &Policy,
+    as_of: NaiveDate,
+    ids: &std::collections::BTreeMap<Identity, i64>,
+) -> OpenItemsNote {
+    let open: Vec<_> = book.items.values().filter(|i| i.state.is_open()).collect();
+    OpenItemsNote {
+        new: changes.opened.len(),
+        reopened: changes.reopened.len(),
+        still_open: changes.still_open.len(),
+        closed: changes.closed.len(),
+        closed_amounts: sums(
+            changes
+                .closed
+                .iter()
+                .filter_map(|id| book.items.get(id).map(|i| (i.currency.clone(), i.amount))),
+        ),
+        carried: open
+            .iter()
+            .filter(|i| i.within_grace(policy, as_of))
+            .count(),
+        exceptions: open.iter().filter(|i| i.alerts(policy, as_of)).count(),
+        acknowledged: open
+            .iter()
+            .filter(|i| i.state == State::Acknowledged)
+            .map(|i| OpenItemLine {
+                id: ids.get(&i.identity).copied().unwrap_or(0),
+                key: i.identity.key.clone(),
+                kind: i.identity.kind.clone(),
+                age_days: age_days(i.open_since, as_of),
+                amount: i.amount,
+                currency: i.currency.clone(),
+                note: i
+                    .decision()
+                    .map(|(who, note)| format!("{who}: {note}"))
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        buckets: book
+            .aging(policy, as_of)
+            .into_iter()
+            .map(|b| AgingBucket {
+                name: b.name,
+                count: b.count,
+                amounts: b
+                    .amounts
+                    .into_iter()
+                    .map(|(currency, amount)| CurrencyAmount { currency, amount })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
