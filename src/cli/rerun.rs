@@ -36,6 +36,10 @@ pub struct Args {
     /// How long to wait for the pipeline while another tallyman (`serve`, `run`) works on it.
     #[arg(long, default_value_t = 60)]
     pub lock_wait_secs: u64,
+    /// Also rerun every later business date already processed, in order, so each later day's
+    /// open items, outputs and report are rebuilt on the corrected book.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub cascade: bool,
 }
 
 pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
@@ -84,6 +88,35 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
         dry_run: args.dry_run,
     };
     let mut reports = tallyman::runner::rerun(&home, &ledger, p, &request, &lock)?;
+    // Later dates were built on the open-item book as it was: say so, or redo them in order.
+    let first_date = reports
+        .iter()
+        .filter_map(|r| r.outcome.business_date.as_deref())
+        .filter_map(|d| d.parse::<NaiveDate>().ok())
+        .min();
+    let later = match (first_date, args.dry_run) {
+        (Some(d), false) => ledger.later_business_dates(&p.id, d)?,
+        _ => Vec::new(),
+    };
+    if args.cascade {
+        for d in &later {
+            let cascade_reason = format!("{reason} (cascade)");
+            let request = Request {
+                pick: Pick::Date(*d),
+                actor: &actor,
+                reason: &cascade_reason,
+                dry_run: false,
+            };
+            reports.extend(tallyman::runner::rerun(&home, &ledger, p, &request, &lock)?);
+        }
+    } else if !later.is_empty() && p.open_items.is_some() && !args.json {
+        let dates: Vec<String> = later.iter().map(|d| d.to_string()).collect();
+        println!(
+            "{}: later business dates built on the open items as they were: {}; `--cascade` reruns them in order (without it they are left as they are)",
+            p.id,
+            dates.join(", ")
+        );
+    }
     if args.dry_run {
         // Nothing was recorded: no report to mail, no upload to make. The exit code says what
         // the rerun would end as.

@@ -86,6 +86,11 @@ pub fn resume_claimed(
     }
     out.extend(erp_wait::take_waiting(home, ledger, p)?);
     sweep_landing(home, ledger, p)?;
+    // A crash between a run's record and the book's save left the book behind its
+    // observations: folded again, it catches up (cheap when nothing changed).
+    if p.open_items.is_some() && ledger.open_items_behind(&p.id)? {
+        super::open_items::save_book(ledger, p)?;
+    }
     Ok(out)
 }
 

@@ -458,6 +458,12 @@ fn open_items(conn: &Connection) -> rusqlite::Result<()> {
             note TEXT NOT NULL,
             at TEXT NOT NULL,
             after_date TEXT NOT NULL
+        );
+        -- How far each pipeline's saved book has folded: the last run (seq) and action (id).
+        CREATE TABLE IF NOT EXISTS open_item_books (
+            pipeline TEXT PRIMARY KEY,
+            runs_seq INTEGER NOT NULL,
+            actions_id INTEGER NOT NULL
         );",
     )
 }

@@ -39,7 +39,7 @@ pub struct ItemFilter {
     pub open_before: Option<NaiveDate>,
 }
 
-fn date(text: &str) -> Result<NaiveDate, StoreError> {
+fn date_of(text: &str) -> Result<NaiveDate, StoreError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| StoreError::Unexpected {
         path: Default::default(),
         what: "a business date",
@@ -145,7 +145,7 @@ impl Ledger {
                 .collect::<Result<_, _>>()
                 .map_err(self.sql(what))?;
             views.push(RunView {
-                date: date(&day)?,
+                date: date_of(&day)?,
                 run,
                 observed,
                 matched: keys,
@@ -195,7 +195,7 @@ impl Ledger {
                     at: DateTime::parse_from_rfc3339(&at)
                         .map_err(|_| unexpected("an action time", &at))?
                         .with_timezone(&Utc),
-                    after: date(&after)?,
+                    after: date_of(&after)?,
                 })
             })
             .collect()
@@ -228,6 +228,7 @@ impl Ledger {
         now: &str,
     ) -> Result<(), StoreError> {
         let what = "save the open items";
+        let inputs = self.book_inputs(pipeline)?;
         let tx = self
             .connection()
             .unchecked_transaction()
@@ -288,8 +289,43 @@ impl Ledger {
                     .map_err(self.sql(what))?;
                 }
             }
+            tx.execute(
+                "INSERT INTO open_item_books (pipeline, runs_seq, actions_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (pipeline) DO UPDATE SET runs_seq = ?2, actions_id = ?3",
+                params![pipeline, inputs.0, inputs.1],
+            )
+            .map_err(self.sql(what))?;
         }
         tx.commit().map_err(self.sql(what))
+    }
+
+    /// (last run seq, last action id) the book of `pipeline` would fold now.
+    fn book_inputs(&self, pipeline: &str) -> Result<(i64, i64), StoreError> {
+        self.connection()
+            .query_row(
+                "SELECT (SELECT coalesce(max(seq), 0) FROM runs WHERE pipeline = ?1),
+                        (SELECT coalesce(max(a.id), 0) FROM open_item_actions a
+                         JOIN open_items i ON i.id = a.item_id WHERE i.pipeline = ?1)",
+                [pipeline],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.sql("read what the book folds"))
+    }
+
+    /// Whether runs or actions came after the saved book of `pipeline` was folded (a crash
+    /// between a run's record and the book's save).
+    pub fn open_items_behind(&self, pipeline: &str) -> Result<bool, StoreError> {
+        let now = self.book_inputs(pipeline)?;
+        let saved: Option<(i64, i64)> = self
+            .connection()
+            .query_row(
+                "SELECT runs_seq, actions_id FROM open_item_books WHERE pipeline = ?1",
+                [pipeline],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.sql("read how far the book folded"))?;
+        Ok(saved != Some(now))
     }
 
     /// The saved items, by pipeline then id.
@@ -390,6 +426,33 @@ impl Ledger {
             .map_err(self.sql("record an open-item action"))
     }
 
+    /// Business dates after `date` with a succeeded run of `pipeline`, in order: what a rerun
+    /// of `date` cascades to.
+    pub fn later_business_dates(
+        &self,
+        pipeline: &str,
+        date: NaiveDate,
+    ) -> Result<Vec<NaiveDate>, StoreError> {
+        let what = "read later business dates";
+        let mut stmt = self
+            .connection()
+            .prepare(
+                "SELECT DISTINCT business_date FROM runs
+                 WHERE pipeline = ?1 AND state = ?2 AND business_date > ?3
+                 ORDER BY business_date",
+            )
+            .map_err(self.sql(what))?;
+        let days: Vec<String> = stmt
+            .query_map(
+                params![pipeline, RunState::Succeeded, date.to_string()],
+                |r| r.get(0),
+            )
+            .map_err(self.sql(what))?
+            .collect::<Result<_, _>>()
+            .map_err(self.sql(what))?;
+        days.iter().map(|d| date_of(d)).collect()
+    }
+
     /// The latest business date among `pipeline`'s runs that count (what a person's action
     /// comes after), if any.
     pub fn latest_book_date(&self, pipeline: &str) -> Result<Option<NaiveDate>, StoreError> {
@@ -403,6 +466,6 @@ impl Ledger {
             .optional()
             .map_err(self.sql("read the book's latest date"))?
             .flatten();
-        day.as_deref().map(date).transpose()
+        day.as_deref().map(date_of).transpose()
     }
 }

@@ -1,0 +1,341 @@
+//! Breaks that live across days, through the real binary: the demo's inventory pipeline over
+//! three business dates (items opened, carried, closed by a later snapshot, reopened), people's
+//! acknowledgements and closings with their actors, the report's open-item section, a rerun of
+//! the middle day with and without `--cascade` against a from-scratch replay of every day, and
+//! a crash between a run's record and the book's save.
+
+#[path = "support/home.rs"]
+mod home;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use home::{both, demo_home, sql, tallyman, Home};
+
+const DROP: &str = "inbox/inventory_3pl";
+const ERP: &str = "inbox/erp";
+
+/// The demo's ERP extract (2026-11-25) for another business date.
+fn erp_for(root: &Path, date: &str) -> String {
+    std::fs::read_to_string(root.join(ERP).join("erp_onhand_2026-11-25.csv"))
+        .expect("demo extract")
+        .replace("2026-11-25", date)
+}
+
+/// A snapshot with the demo's SKUs 1-6 at the given on-hand quantities (SKU-7 never in it).
+fn snapshot(date: &str, qty: [u32; 6]) -> String {
+    let mut s = "item_id,warehouse,qty_on_hand,qty_damaged,unit,snapshot_ts\n".to_string();
+    let units = ["EA", "EA", "PK", "EA", "EA", "EA"];
+    for (i, (q, u)) in qty.iter().zip(units).enumerate() {
+        s.push_str(&format!(
+            "SKU-0000000{},3PL-RENO,{q},0,{u},{date}T23:59:00Z\n",
+            i + 1
+        ));
+    }
+    s
+}
+
+fn write_aged(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write");
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("open");
+    f.set_modified(SystemTime::now() - Duration::from_secs(60))
+        .expect("mtime");
+}
+
+/// Drops the day's snapshot (and its ERP extract) and runs.
+fn day(h: &Home, date: &str, qty: [u32; 6]) {
+    write_aged(
+        &h.root.join(ERP).join(format!("erp_onhand_{date}.csv")),
+        &erp_for(&h.root, date),
+    );
+    write_aged(
+        &h.root.join(DROP).join(format!("stock_{date}.csv")),
+        &snapshot(date, qty),
+    );
+    let o = tallyman(&h.root, &["run"]);
+    assert!(o.status.success(), "{}", both(&o));
+}
+
+/// Day 1 is the demo's own file: SKU-2 off by 3, SKU-5's row malformed (only in the ERP),
+/// SKU-7 only in the ERP. Day 2 fixes SKU-2 and SKU-5; day 3 has SKU-2 off again.
+fn three_days(h: &Home) {
+    let o = tallyman(&h.root, &["run"]);
+    assert!(o.status.success(), "{}", both(&o));
+    day(h, "2026-11-26", [120, 80, 300, 45, 12, 500]);
+    day(h, "2026-11-27", [120, 70, 300, 45, 12, 500]);
+}
+
+/// The inventory book as `key kind state first_seen last_seen open_since amount`, by key.
+fn book(root: &Path) -> String {
+    sql(
+        root,
+        "select item_key, kind, state, first_seen, last_seen, open_since, amount from open_items
+         where pipeline = 'inventory_3pl' order by item_key, kind",
+    )
+}
+
+fn id_of(root: &Path, key: &str, kind: &str) -> String {
+    sql(
+        root,
+        &format!("select id from open_items where item_key = '{key}' and kind = '{kind}'"),
+    )
+}
+
+fn report_json(root: &Path, date: &str, run: &str) -> serde_json::Value {
+    let path = root
+        .join("archive/inventory_3pl")
+        .join(date)
+        .join(run)
+        .join("report.json");
+    serde_json::from_slice(&std::fs::read(&path).expect("report.json")).expect("json")
+}
+
+const SKU2: &str = "item_id=SKU-00000002, warehouse=3PL-RENO";
+const SKU5: &str = "item_id=SKU-00000005, warehouse=3PL-RENO";
+const SKU7: &str = "item_id=SKU-00000007, warehouse=3PL-RENO";
+
+#[test]
+fn items_open_carry_close_and_reopen_over_three_days() {
+    let h = demo_home();
+    three_days(&h);
+    assert_eq!(
+        book(&h.root),
+        [
+            format!("{SKU2}|mismatched|open|2026-11-25|2026-11-27|2026-11-27|-10"),
+            format!("{SKU5}|only_in_erp|resolved|2026-11-25|2026-11-25|2026-11-25|-12"),
+            format!("{SKU7}|only_in_erp|open|2026-11-25|2026-11-27|2026-11-25|-10"),
+        ]
+        .join("\n")
+    );
+    // What each day's report said of the book.
+    let note = |date: &str, run: &str| report_json(&h.root, date, run)["open_items"].clone();
+    let d1 = note("2026-11-25", "r000001");
+    assert_eq!(
+        (d1["new"].as_u64(), d1["closed"].as_u64()),
+        (Some(3), Some(0))
+    );
+    let d2 = note("2026-11-26", "r000002");
+    assert_eq!(
+        (
+            d2["new"].as_u64(),
+            d2["still_open"].as_u64(),
+            d2["closed"].as_u64()
+        ),
+        (Some(0), Some(1), Some(2))
+    );
+    let d3 = note("2026-11-27", "r000003");
+    assert_eq!(
+        (
+            d3["reopened"].as_u64(),
+            d3["still_open"].as_u64(),
+            d3["exceptions"].as_u64()
+        ),
+        (Some(1), Some(1), Some(2))
+    );
+    assert_eq!(d3["buckets"][0]["name"], "0-7");
+    assert_eq!(d3["buckets"][0]["count"], 2);
+    // The mailed report says it in words.
+    let html = std::fs::read_to_string(
+        h.root
+            .join("archive/inventory_3pl/2026-11-26/r000002/report.html"),
+    )
+    .expect("report.html");
+    assert!(
+        html.contains("new 0, still open 1, closed today 2"),
+        "{html}"
+    );
+    // `tallyman breaks` lists what is open; `show` tells an item's story with its runs.
+    let o = tallyman(&h.root, &["breaks", "--pipeline", "inventory_3pl"]);
+    let listed = both(&o);
+    assert!(o.status.success(), "{listed}");
+    assert!(
+        listed.contains(SKU2) && listed.contains(SKU7) && !listed.contains(SKU5),
+        "{listed}"
+    );
+    let sku2 = id_of(&h.root, SKU2, "mismatched");
+    let o = tallyman(&h.root, &["breaks", "show", &sku2]);
+    let story = both(&o);
+    for (date, run, what) in [
+        ("2026-11-25", "r000001", "opened"),
+        ("2026-11-26", "r000002", "resolved"),
+        ("2026-11-27", "r000003", "reopened"),
+    ] {
+        assert!(
+            story
+                .lines()
+                .any(|l| l.contains(date) && l.contains(run) && l.contains(what)),
+            "{what} on {date}: {story}"
+        );
+    }
+}
+
+#[test]
+fn people_acknowledge_and_close_items_with_their_names_and_nothing_is_deleted() {
+    let h = demo_home();
+    three_days(&h);
+    let sku7 = id_of(&h.root, SKU7, "only_in_erp");
+    let sku2 = id_of(&h.root, SKU2, "mismatched");
+    let as_ana = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_tallyman"))
+            .args(["--home", h.root.to_str().expect("utf-8")])
+            .args(args)
+            .env("TALLYMAN_ACTOR", "ana")
+            .output()
+            .expect("run");
+        assert!(o.status.success(), "{}", both(&o));
+    };
+    as_ana(&["breaks", "ack", &sku7, "--note", "ERP count pending"]);
+    as_ana(&[
+        "breaks",
+        "close",
+        &sku2,
+        "--as",
+        "written_off",
+        "--note",
+        "shrinkage",
+    ]);
+    assert_eq!(
+        sql(
+            &h.root,
+            "select i.item_key, a.decision, a.actor, a.note from open_item_actions a
+             join open_items i on i.id = a.item_id order by a.id"
+        ),
+        format!("{SKU7}|acknowledged|ana|ERP count pending\n{SKU2}|written_off|ana|shrinkage")
+    );
+    // A closed item cannot be closed again; a missing note is refused.
+    let o = tallyman(
+        &h.root,
+        &["breaks", "close", &sku2, "--as", "accepted", "--note", "x"],
+    );
+    assert!(
+        !o.status.success() && both(&o).contains("written_off"),
+        "{}",
+        both(&o)
+    );
+    let o = tallyman(&h.root, &["breaks", "ack", &sku7, "--note", " "]);
+    assert!(!o.status.success(), "{}", both(&o));
+    // The next day: SKU-7 still missing, acknowledged: listed, not an exception; SKU-2 seen
+    // with the amount written off stays closed.
+    day(&h, "2026-11-28", [120, 70, 300, 45, 12, 500]);
+    let d4 = report_json(&h.root, "2026-11-28", "r000004")["open_items"].clone();
+    assert_eq!(d4["exceptions"], 0, "{d4}");
+    assert_eq!(
+        d4["acknowledged"][0]["note"], "ana: ERP count pending",
+        "{d4}"
+    );
+    assert_eq!(
+        sql(
+            &h.root,
+            &format!("select state from open_items where id in ({sku7}, {sku2}) order by id")
+        ),
+        "written_off\nacknowledged"
+    );
+    let o = tallyman(&h.root, &["breaks", "--state", "written_off", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(rows[0]["note"], "ana: shrinkage", "{rows}");
+    // Nothing deleted: every run's observations are still there.
+    assert_eq!(
+        sql(
+            &h.root,
+            "select count(distinct run_id) from open_item_observations"
+        ),
+        "4"
+    );
+}
+
+/// The middle day rerun after its ERP extract was corrected (SKU-7 gone): with `--cascade` the
+/// later day is redone too, and either way the book equals a from-scratch replay of every day
+/// with the corrected extract.
+#[test]
+fn a_rerun_of_a_middle_day_gives_the_book_of_a_replay_from_scratch() {
+    let corrected = |root: &Path| {
+        let path = root.join(ERP).join("erp_onhand_2026-11-26.csv");
+        let text = std::fs::read_to_string(&path).expect("extract");
+        let kept: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("SKU-00000007"))
+            .collect();
+        std::fs::write(&path, kept.join("\n") + "\n").expect("write");
+    };
+    // From scratch: the corrected extract is there before the 26th runs.
+    let fresh = demo_home();
+    let o = tallyman(&fresh.root, &["run"]);
+    assert!(o.status.success(), "{}", both(&o));
+    write_aged(
+        &fresh.root.join(ERP).join("erp_onhand_2026-11-26.csv"),
+        &erp_for(&fresh.root, "2026-11-26"),
+    );
+    corrected(&fresh.root);
+    write_aged(
+        &fresh.root.join(DROP).join("stock_2026-11-26.csv"),
+        &snapshot("2026-11-26", [120, 80, 300, 45, 12, 500]),
+    );
+    assert!(tallyman(&fresh.root, &["run"]).status.success());
+    day(&fresh, "2026-11-27", [120, 70, 300, 45, 12, 500]);
+    let expected = book(&fresh.root);
+    assert!(
+        expected.contains(&format!(
+            "{SKU7}|only_in_erp|open|2026-11-25|2026-11-27|2026-11-27"
+        )),
+        "{expected}"
+    );
+
+    for cascade in [false, true] {
+        let h = demo_home();
+        three_days(&h);
+        corrected(&h.root);
+        let mut args = vec![
+            "rerun",
+            "inventory_3pl",
+            "--date",
+            "2026-11-26",
+            "--reason",
+            "extract corrected",
+        ];
+        if cascade {
+            args.push("--cascade");
+        }
+        let o = tallyman(&h.root, &args);
+        let out = both(&o);
+        assert!(o.status.success(), "{out}");
+        assert_eq!(book(&h.root), expected, "cascade {cascade}: {out}");
+        let reruns = sql(
+            &h.root,
+            "select business_date from runs where trigger = 'rerun' order by seq",
+        );
+        if cascade {
+            assert_eq!(reruns, "2026-11-26\n2026-11-27", "{out}");
+        } else {
+            assert_eq!(reruns, "2026-11-26", "{out}");
+            assert!(
+                out.contains("later business dates") && out.contains("2026-11-27"),
+                "{out}"
+            );
+        }
+    }
+}
+
+/// A crash after the run's end is recorded and before the book is saved: the next pass folds
+/// the recorded observations and the book is the one an uninterrupted run gives.
+#[test]
+fn a_crash_before_the_book_is_saved_loses_nothing() {
+    let calm = demo_home();
+    assert!(tallyman(&calm.root, &["run"]).status.success());
+    let h = demo_home();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args(["--home", h.root.to_str().expect("utf-8"), "run"])
+        .env("TALLYMAN_FAILPOINTS", "open-items")
+        .output()
+        .expect("run");
+    assert!(!o.status.success(), "the failpoint aborts: {}", both(&o));
+    assert_eq!(sql(&h.root, "select count(*) from open_items"), "0");
+    assert_eq!(
+        sql(&h.root, "select count(*) from open_item_observations"),
+        "3"
+    );
+    assert!(tallyman(&h.root, &["run"]).status.success());
+    assert_eq!(book(&h.root), book(&calm.root));
+}
