@@ -15,6 +15,7 @@ use crate::engine::group_reconcile::{group_reconcile, STATUSES};
 use crate::engine::journal::journal;
 use crate::formats::csv::{Dialect, IfEmpty};
 use crate::formats::settlement::{self, Components, LINE_COLUMNS, SUMMARY_COLUMNS};
+use crate::frame::{decimal_column, text_column};
 use crate::issue::{Issue, Severity};
 use crate::report::model::{ComponentTotal, Deposit, SettlementMoney, VarianceTotal};
 use crate::schema::table::FieldType;
@@ -281,15 +282,24 @@ pub fn money(
         }
     }
     if let Some(df) = tables.get(lines) {
-        let (cur, comp, amount) = (
-            texts(df, "currency")?,
-            texts(df, "component")?,
-            texts(df, "amount")?,
-        );
-        let mut by: BTreeMap<(String, String), Decimal> = BTreeMap::new();
-        for i in 0..df.height() {
-            *by.entry((cur[i].clone(), comp[i].clone())).or_default() += decimal(&amount[i]);
+        let (cur, comp) = (text_column(df, "currency")?, text_column(df, "component")?);
+        // The validated amount is a Decimal column; text that is no number counts as zero.
+        let amounts = match decimal_column(df, "amount", &|_, _| polars_err!(ComputeError: "text"))
+        {
+            Ok(a) => a,
+            Err(_) => texts(df, "amount")?
+                .iter()
+                .map(|a| Some(decimal(a)))
+                .collect(),
+        };
+        let mut sums: PlHashMap<(&str, &str), Decimal> = PlHashMap::new();
+        for ((c, k), a) in cur.iter().zip(comp.iter()).zip(&amounts) {
+            *sums.entry((c.unwrap_or(""), k.unwrap_or(""))).or_default() += a.unwrap_or_default();
         }
+        let by: BTreeMap<(String, String), Decimal> = sums
+            .into_iter()
+            .map(|((c, k), a)| ((c.to_string(), k.to_string()), a))
+            .collect();
         out.components = by
             .into_iter()
             .map(|((currency, component), amount)| ComponentTotal {
@@ -337,25 +347,28 @@ pub fn detail_breaks(
         return Ok(());
     }
     let status = texts(df, &spec.status)?;
+    let not_decimal = |_: usize, s: &str| polars_err!(ComputeError: "`{}` is not a decimal", s);
     let (settled, expected, components, first) = (
-        texts(df, "settled")?,
-        texts(df, "expected")?,
-        texts(df, "components")?,
-        texts(df, "first_line")?,
+        decimal_column(df, "settled", &not_decimal)?,
+        decimal_column(df, "expected", &not_decimal)?,
+        text_column(df, "components")?,
+        text_column(df, "first_line")?,
     );
     let rows = (0..df.height()).filter(|&r| !spec.ok.contains(&status[r]));
     for (b, row) in breaks.iter_mut().zip(rows) {
         if let Some(m) = b.measures.first_mut() {
             // amount_partner is what was settled, amount_erp what the ERP expected.
             m.name = "amount".into();
-            m.partner = Some(decimal(&settled[row]));
-            m.erp = (!expected[row].is_empty()).then(|| decimal(&expected[row]));
+            m.partner = Some(settled[row].unwrap_or_default());
+            m.erp = expected[row];
         }
-        b.keys.push(("components".into(), components[row].clone()));
+        let components = components.get(row).unwrap_or("").to_string();
+        b.keys.push(("components".into(), components));
         // An order nothing settled yet has no line in the file.
-        let from = if first[row].is_empty() { "" } else { file };
+        let first = first.get(row).unwrap_or("");
+        let from = if first.is_empty() { "" } else { file };
         b.keys.push(("source_file".into(), from.to_string()));
-        b.keys.push(("source_line".into(), first[row].clone()));
+        b.keys.push(("source_line".into(), first.to_string()));
     }
     Ok(())
 }

@@ -300,7 +300,9 @@ fn check_frame(
         } else {
             checks.missing.insert(name.to_string(), col(name).is_null());
         }
-        if let Some((expr, msg)) = scale_check(field, raw.clone()).filter(|_| raw_names.contains_key(name)) {
+        if let Some((expr, msg)) =
+            scale_check(field, raw.clone()).filter(|_| raw_names.contains_key(name))
+        {
             checks.push("scale", name, expr, msg);
         }
         conversions.push(typed.alias(name));

@@ -27,6 +27,7 @@ fn spec() -> GroupSpec {
         fees: strs(&["marketplace_fee", "fulfilment_fee", "other_fee"]),
         tolerances: BTreeMap::from([("USD".to_string(), d("0.01"))]),
         first_line: Some("source_line".into()),
+        parts: Vec::new(),
     }
 }
 
