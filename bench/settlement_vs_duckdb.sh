@@ -17,6 +17,9 @@ py=python3; $py -c 'import duckdb' 2>/dev/null || py=/usr/bin/python3
 command -v /usr/bin/time >/dev/null || { apt-get install -y -qq time >/dev/null; }
 bin=${TALLYMAN_BIN:-target/release/tallyman}
 [ -n "${TALLYMAN_BIN:-}" ] || cargo build --release --quiet
+# Polars alone doing DuckDB's script (examples/polars_settlement_floor.rs): our stack's floor.
+floor=${TALLYMAN_FLOOR_BIN:-target/release/examples/polars_settlement_floor}
+[ -n "${TALLYMAN_FLOOR_BIN:-}" ] || cargo build --release --quiet --example polars_settlement_floor
 data="$work/settlement-$lines-$orders"
 [ -f "$data/expected.json" ] || $py bench/gen_settlement.py "$lines" "$orders" "$data"
 
@@ -85,6 +88,9 @@ con.execute(f"""COPY (SELECT status, count(*) AS count, sum(settled) AS settled 
 PY
 d_secs=$(echo "$(date +%s.%N) - $start" | bc)
 
+pol="$work/polars-out"; rm -rf "$pol"; mkdir -p "$pol"
+p_secs=$("$floor" "$data" "$pol" 2>/dev/null || echo 0)
+
 $py - "$data/expected.json" "$home" "$duck" <<'PY'
 import csv, glob, json, sys
 from collections import defaultdict
@@ -108,4 +114,5 @@ PY
 echo "lines: $(($(wc -l < "$data"/settlement_*.tsv) - 2)), orders: $orders"
 echo "tallyman: ${t_secs}s, peak $((t_kb / 1024)) MiB"
 echo "duckdb:   ${d_secs}s"
-echo "ratio:    $(echo "scale=2; $t_secs / $d_secs" | bc)x"
+echo "polars alone: ${p_secs}s ($(echo "scale=2; $p_secs / $d_secs" | bc)x duckdb)"
+echo "ratio:    $(echo "scale=2; $t_secs / $d_secs" | bc)x (target <= 1.0x, peak <= 1024 MiB); tallyman/polars alone: $(echo "scale=2; $t_secs / $p_secs" | bc)x"
