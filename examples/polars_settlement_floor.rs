@@ -35,7 +35,10 @@ fn write(df: &mut DataFrame, path: &str) -> PolarsResult<()> {
 fn main() -> PolarsResult<()> {
     tallyman::usage::tune_allocator();
     let mut args = std::env::args().skip(1);
-    let (dir, out) = (args.next().expect("DATA_DIR"), args.next().expect("OUT_DIR"));
+    let (dir, out) = (
+        args.next().expect("DATA_DIR"),
+        args.next().expect("OUT_DIR"),
+    );
     let t = Instant::now();
     let money = DataType::Decimal(18, 2);
     let tsv = LazyCsvReader::new(PlRefPath::from(one(&dir, "settlement_").as_str()))
@@ -58,17 +61,29 @@ fn main() -> PolarsResult<()> {
         col("amount-type"),
         col("amount-description"),
     );
-    let component = when(ty.clone().eq(lit("Refund")).and(at.clone().eq(lit("ItemPrice"))))
-        .then(lit("refund"))
-        .when(at.clone().eq(lit("ItemPrice")).and(ad.clone().eq(lit("Principal"))))
-        .then(lit("principal"))
-        .when(at.clone().eq(lit("ItemPrice")).and(ad.clone().eq(lit("Tax"))))
-        .then(lit("tax"))
-        .when(at.clone().eq(lit("ItemFees")).and(ad.eq(lit("Commission"))))
-        .then(lit("marketplace_fee"))
-        .when(at.eq(lit("ItemFees")))
-        .then(lit("fulfilment_fee"))
-        .otherwise(lit("other"));
+    let component = when(
+        ty.clone()
+            .eq(lit("Refund"))
+            .and(at.clone().eq(lit("ItemPrice"))),
+    )
+    .then(lit("refund"))
+    .when(
+        at.clone()
+            .eq(lit("ItemPrice"))
+            .and(ad.clone().eq(lit("Principal"))),
+    )
+    .then(lit("principal"))
+    .when(
+        at.clone()
+            .eq(lit("ItemPrice"))
+            .and(ad.clone().eq(lit("Tax"))),
+    )
+    .then(lit("tax"))
+    .when(at.clone().eq(lit("ItemFees")).and(ad.eq(lit("Commission"))))
+    .then(lit("marketplace_fee"))
+    .when(at.eq(lit("ItemFees")))
+    .then(lit("fulfilment_fee"))
+    .otherwise(lit("other"));
     let lines = tsv
         .filter(ty.is_not_null())
         .select([
@@ -79,7 +94,8 @@ fn main() -> PolarsResult<()> {
             component.alias("component"),
         ])
         .collect()?;
-    let c = |v: &[&str]| col("component").is_in(lit(Series::new("c".into(), v)).implode(false), false);
+    let c =
+        |v: &[&str]| col("component").is_in(lit(Series::new("c".into(), v)).implode(false), false);
     let sum_if = |m: Expr, name: &str| {
         when(m)
             .then(col("amount"))
@@ -108,7 +124,12 @@ fn main() -> PolarsResult<()> {
         .then(lit("currency_mismatch"))
         .when(col("refunds").fill_null(zero()).neq(zero()))
         .then(lit("refunded"))
-        .when(sales.clone().eq(zero()).and(col("fees").fill_null(zero()).neq(zero())))
+        .when(
+            sales
+                .clone()
+                .eq(zero())
+                .and(col("fees").fill_null(zero()).neq(zero())),
+        )
         .then(lit("fees_only"))
         .when(sales.clone().eq(col("expected_amount")))
         .then(lit("paid"))
@@ -135,7 +156,10 @@ fn main() -> PolarsResult<()> {
         .lazy()
         .group_by([col("settlement_id"), col("currency"), col("component")])
         .agg([col("amount").sum()])
-        .sort(["settlement_id", "currency", "component"], Default::default())
+        .sort(
+            ["settlement_id", "currency", "component"],
+            Default::default(),
+        )
         .collect()?;
     write(&mut journal, &format!("{out}/journal.csv"))?;
     let mut summary = grouped

@@ -42,42 +42,6 @@ pub fn key_hashes(
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Hashing in stretches gives each row the hash hashing the whole column gives it.
-    #[test]
-    fn key_hashes_in_stretches_equal_one_pass() {
-        use polars::prelude::*;
-        let n = 1001;
-        let sku: Vec<Option<String>> = (0..n)
-            .map(|i| (i % 17 != 0).then(|| format!("SKU-{i}")))
-            .collect();
-        let qty: Vec<i64> = (0..n as i64).map(|i| i % 5).collect();
-        let df = DataFrame::new(
-            n,
-            vec![
-                Column::new("sku".into(), sku),
-                Column::new("qty".into(), qty),
-            ],
-        )
-        .unwrap();
-        let state = PlSeedableRandomStateQuality::default();
-        let keys = ["sku".to_string(), "qty".to_string()];
-        let mut whole = Vec::new();
-        df.column("sku")
-            .unwrap()
-            .vec_hash(state.clone(), &mut whole)
-            .unwrap();
-        df.column("qty")
-            .unwrap()
-            .vec_hash_combine(state.clone(), &mut whole)
-            .unwrap();
-        assert_eq!(key_hashes(&df, &keys, &state).unwrap(), whole);
-    }
-}
-
 /// Column `name` of `df` as text, for reading row by row (cast when it is not text).
 pub fn text_column(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {
     let c = df.column(name)?;
@@ -120,4 +84,40 @@ pub fn decimal_column(
             Some(s) => s.parse().map(Some).map_err(|_| bad(row, s)),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hashing in stretches gives each row the hash hashing the whole column gives it.
+    #[test]
+    fn key_hashes_in_stretches_equal_one_pass() {
+        use polars::prelude::*;
+        let n = 1001;
+        let sku: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 17 != 0).then(|| format!("SKU-{i}")))
+            .collect();
+        let qty: Vec<i64> = (0..n as i64).map(|i| i % 5).collect();
+        let df = DataFrame::new(
+            n,
+            vec![
+                Column::new("sku".into(), sku),
+                Column::new("qty".into(), qty),
+            ],
+        )
+        .unwrap();
+        let state = PlSeedableRandomStateQuality::default();
+        let keys = ["sku".to_string(), "qty".to_string()];
+        let mut whole = Vec::new();
+        df.column("sku")
+            .unwrap()
+            .vec_hash(state.clone(), &mut whole)
+            .unwrap();
+        df.column("qty")
+            .unwrap()
+            .vec_hash_combine(state.clone(), &mut whole)
+            .unwrap();
+        assert_eq!(key_hashes(&df, &keys, &state).unwrap(), whole);
+    }
 }

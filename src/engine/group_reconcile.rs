@@ -255,10 +255,10 @@ pub fn group_rows(
     let e = Erp::read(erp, spec)?;
     let mut erp_by_key: PlHashMap<&str, usize> = PlHashMap::with_capacity(e.keys.len());
     let mut duplicate = vec![false; e.keys.len()];
-    for i in 0..e.keys.len() {
+    for (i, dup) in duplicate.iter_mut().enumerate() {
         let k = e.key(i);
         if erp_by_key.contains_key(k) {
-            duplicate[i] = true;
+            *dup = true;
         } else {
             erp_by_key.insert(k, i);
         }
