@@ -42,6 +42,50 @@ pub fn key_hashes(
     Ok(out)
 }
 
+/// Column `name` of `df` as text, for reading row by row (cast when it is not text).
+pub fn text_column(df: &DataFrame, name: &str) -> PolarsResult<StringChunked> {
+    let c = df.column(name)?;
+    match c.dtype() {
+        DataType::String => Ok(c.str()?.clone()),
+        _ => Ok(c.cast(&DataType::String)?.str()?.clone()),
+    }
+}
+
+/// Column `name` of `df` as exact decimals row by row: a Decimal column from its mantissas
+/// (no text in between), any other from its text, trimmed (empty or null: `None`; not a number:
+/// `bad(row, text)`).
+pub fn decimal_column(
+    df: &DataFrame,
+    name: &str,
+    bad: &dyn Fn(usize, &str) -> PolarsError,
+) -> PolarsResult<Vec<Option<rust_decimal::Decimal>>> {
+    let c = df.column(name)?;
+    if let DataType::Decimal(_, scale) = c.dtype() {
+        let scale = *scale as u32;
+        let d = c.decimal()?;
+        return d
+            .physical()
+            .iter()
+            .enumerate()
+            .map(|(row, m)| {
+                m.map(|m| {
+                    rust_decimal::Decimal::try_from_i128_with_scale(m, scale)
+                        .map_err(|_| bad(row, &m.to_string()))
+                })
+                .transpose()
+            })
+            .collect();
+    }
+    let text = text_column(df, name)?;
+    text.iter()
+        .enumerate()
+        .map(|(row, v)| match v.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(s) => s.parse().map(Some).map_err(|_| bad(row, s)),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -445,3 +445,39 @@ fn check_lists_every_problem_of_the_settlement_sections() {
         assert!(out.contains(want), "{want}\n{out}");
     }
 }
+
+#[test]
+fn tax_and_shipping_named_in_the_pipeline_are_compared_on_their_own() {
+    let dir = home();
+    let root = dir.path();
+    let pipeline = root.join("pipelines/settlement_amazon_v2.toml");
+    let text = std::fs::read_to_string(&pipeline).expect("pipeline");
+    let text = text.replace(
+        "[group_reconcile]\n",
+        "[group_reconcile]\nerp_tax = \"tax\"\nerp_shipping = \"shipping\"\n",
+    );
+    std::fs::write(&pipeline, text).expect("pipeline");
+    // 302-0000001 is paid in full (119.00), but the ERP invoiced 18.00 of it as tax where the
+    // settlement pays 19.00: the total matches, the tax does not.
+    let erp = root.join("inbox/erp/erp_orders_amazon_2026-11-25.csv");
+    let orders = std::fs::read_to_string(&erp).expect("erp");
+    let orders = orders.replace(
+        "302-0000001,119.00,EUR,19.00,",
+        "302-0000001,119.00,EUR,18.00,",
+    );
+    drop_file(&erp, orders.as_bytes());
+    let o = tallyman(root, &["run", "settlement_amazon_v2"]);
+    assert!(o.status.success(), "{}", both(&o));
+    let matching = output(root, "finance", "settlement_amazon_v2");
+    assert_eq!(
+        statuses(&matching)[..2],
+        want(&[
+            ("302-0000001", "over_paid", "0.00"),
+            ("302-0000002", "short_paid", "-5.00"),
+        ])
+    );
+    assert_eq!(column(&matching, "expected_tax")[0], "18.00");
+    assert_eq!(column(&matching, "settled_tax")[0], "19.00");
+    assert_eq!(column(&matching, "tax_difference")[0], "1.00");
+    assert_eq!(column(&matching, "shipping_difference")[0], "0.00");
+}

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::compile::Errs;
 use super::pipeline::InputFormat;
 use super::raw::PipelineRaw;
-use crate::engine::group_reconcile::GroupSpec;
+use crate::engine::group_reconcile::{GroupSpec, Part};
 use crate::engine::journal::Accounts;
 use crate::formats::settlement::{check_overrides, Layout, COMPONENTS, LAYOUTS, TABLES};
 
@@ -69,6 +69,14 @@ pub struct GroupReconcileRaw {
     pub tolerances: BTreeMap<String, String>,
     /// A partner column whose smallest value per group is kept (e.g. `source_line`).
     pub first_line: Option<String>,
+    /// The ERP column with each order's tax (part of its expected amount), compared on its own
+    /// with the partner classes in `tax` (default `DEFAULT_TAX`).
+    pub erp_tax: Option<String>,
+    pub tax: Option<Vec<String>>,
+    /// The ERP column with each order's shipping, compared with the classes in `shipping`
+    /// (default `DEFAULT_SHIPPING`).
+    pub erp_shipping: Option<String>,
+    pub shipping: Option<Vec<String>>,
 }
 
 fn currency() -> String {
@@ -96,6 +104,9 @@ pub const DEFAULT_SALES: [&str; 6] = [
 ];
 pub const DEFAULT_REFUNDS: [&str; 2] = ["refund", "chargeback"];
 pub const DEFAULT_FEES: [&str; 3] = ["marketplace_fee", "fulfilment_fee", "other_fee"];
+/// The classes compared with the ERP's tax (`erp_tax`) and shipping (`erp_shipping`).
+pub const DEFAULT_TAX: [&str; 2] = ["tax", "shipping_tax"];
+pub const DEFAULT_SHIPPING: [&str; 1] = ["shipping"];
 
 /// `[input] format = "settlement"`: `table` and `[input.settlement]` compiled; problems as
 /// (key, why).
@@ -180,6 +191,30 @@ pub fn compile_group(raw: &GroupReconcileRaw, problems: &mut Vec<(String, String
             )),
         }
     }
+    let mut parts = Vec::new();
+    let named = [
+        ("tax", &raw.erp_tax, &raw.tax, &DEFAULT_TAX[..]),
+        (
+            "shipping",
+            &raw.erp_shipping,
+            &raw.shipping,
+            &DEFAULT_SHIPPING[..],
+        ),
+    ];
+    for (name, column, classes, default) in named {
+        match column {
+            Some(c) => parts.push(Part {
+                name: name.to_string(),
+                erp_column: c.clone(),
+                classes: list(classes, default),
+            }),
+            None if classes.is_some() => problems.push((
+                format!("group_reconcile.{name}"),
+                format!("the classes of {name} are compared with the ERP's: name its column in erp_{name}"),
+            )),
+            None => {}
+        }
+    }
     GroupSpec {
         partner_key: raw.partner_key.clone(),
         strip_prefixes: raw.strip_prefixes.clone(),
@@ -194,6 +229,7 @@ pub fn compile_group(raw: &GroupReconcileRaw, problems: &mut Vec<(String, String
         fees: list(&raw.fees, &DEFAULT_FEES),
         tolerances,
         first_line: raw.first_line.clone(),
+        parts,
     }
 }
 

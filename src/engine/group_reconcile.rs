@@ -2,12 +2,19 @@
 //! and currency, their amounts summed per class (sales, refunds, fees, other), then matched to
 //! one ERP row per key (expected amount and currency) with exact per-currency tolerances.
 //! Every partner row lands in exactly one group, so the statuses' settled sums add up to the
-//! partner table's total per currency. Pure.
+//! partner table's total per currency. Parts of the expected amount the ERP gives on their own
+//! (tax, shipping) are compared too, each with the partner classes that settle it. Columns are
+//! read typed (decimals from their mantissas, text borrowed), one hash table of groups. Pure.
 
-use std::collections::{BTreeMap, HashMap};
+mod table;
+
+use std::collections::BTreeMap;
 
 use polars::prelude::*;
 use rust_decimal::Decimal;
+
+use crate::frame::{decimal_column, text_column};
+pub use table::{summary, COLUMNS};
 
 pub const PAID: &str = "paid";
 pub const SHORT_PAID: &str = "short_paid";
@@ -59,6 +66,20 @@ pub struct GroupSpec {
     pub tolerances: BTreeMap<String, Decimal>,
     /// A partner column whose smallest value per group is kept (e.g. `source_line`).
     pub first_line: Option<String>,
+    /// Parts of the expected amount compared on their own (tax, shipping).
+    pub parts: Vec<Part>,
+}
+
+/// A part of the ERP's expected amount (e.g. its tax) compared with the partner rows of some
+/// classes (e.g. `tax`, `shipping_tax`): the grouped table gets `expected_<name>`,
+/// `settled_<name>` and `<name>_difference`, and a part off by more than the tolerance makes a
+/// matched group `short_paid` or `over_paid` even when the total is right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub name: String,
+    /// The ERP column (an empty cell: the part is not compared for that order).
+    pub erp_column: String,
+    pub classes: Vec<String>,
 }
 
 impl GroupSpec {
@@ -76,55 +97,35 @@ impl GroupSpec {
 
     /// Every ERP column the mode reads.
     pub fn erp_columns(&self) -> Vec<&String> {
-        vec![&self.erp_key, &self.erp_amount, &self.erp_currency]
+        let mut v = vec![&self.erp_key, &self.erp_amount, &self.erp_currency];
+        v.extend(self.parts.iter().map(|p| &p.erp_column));
+        v
     }
 }
-
-/// The columns of the grouped table after the key column.
-pub const COLUMNS: [&str; 14] = [
-    "status",
-    "currency",
-    "erp_currency",
-    "expected",
-    "settled",
-    "sales",
-    "refunds",
-    "fees",
-    "other",
-    "difference",
-    "lines",
-    "first_line",
-    "components",
-    "erp_row",
-];
 
 /// The grouped table and its per-status summary.
 #[derive(Debug, Clone)]
 pub struct Grouped {
     /// One row per (key, currency) of the partner side, then one per ERP row no group
-    /// matched: the key (named as the partner column), then `COLUMNS`.
+    /// matched: the key (named as the partner column), then `COLUMNS`, then three columns per
+    /// part.
     pub table: DataFrame,
     /// One row per (status, currency): `status`, `currency`, `count`, `expected`, `settled`,
     /// `difference`.
     pub summary: DataFrame,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Group {
-    key: String,
-    currency: String,
-    sales: Decimal,
-    refunds: Decimal,
-    fees: Decimal,
-    other: Decimal,
-    lines: u64,
-    first_line: Option<i64>,
-    by_class: BTreeMap<String, Decimal>,
+/// One compared part of a row: what the ERP expects (`None`: not given), what was settled.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PartSums {
+    pub expected: Option<Decimal>,
+    pub settled: Decimal,
 }
 
-impl Group {
-    fn settled(&self) -> Decimal {
-        self.sales + self.refunds + self.fees + self.other
+impl PartSums {
+    /// settled − expected, when the ERP gives the part.
+    pub fn difference(&self) -> Option<Decimal> {
+        self.expected.map(|e| self.settled - e)
     }
 }
 
@@ -147,24 +148,42 @@ pub struct Row {
     pub components: String,
     /// 0-based row of the ERP table it was matched with.
     pub erp_row: Option<u64>,
+    /// One per `GroupSpec::parts`, in order.
+    pub parts: Vec<PartSums>,
 }
 
-/// A column as text per row (`None` for nulls).
-fn texts(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
-    let c = df.column(name)?.cast(&DataType::String)?;
-    Ok(c.str()?
-        .iter()
-        .map(|v| v.map(|s| s.trim().to_string()))
-        .collect())
+/// Where a class's amounts go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Sales,
+    Refunds,
+    Fees,
+    Other,
 }
 
-fn decimal(v: &Option<String>, column: &str, row: usize) -> PolarsResult<Decimal> {
-    match v.as_deref() {
-        None | Some("") => Ok(Decimal::ZERO),
-        Some(s) => s.parse::<Decimal>().map_err(|_| {
-            polars_err!(ComputeError: "`{}` (row {}) is not an exact decimal: `{}`", column, row + 1, s)
-        }),
+#[derive(Debug, Clone)]
+struct Group<'a> {
+    key: &'a str,
+    currency: &'a str,
+    sales: Decimal,
+    refunds: Decimal,
+    fees: Decimal,
+    other: Decimal,
+    lines: u64,
+    first_line: Option<i64>,
+    /// Per class (an index into the classes met), in first-seen order.
+    by_class: Vec<(usize, Decimal)>,
+    parts: Vec<Decimal>,
+}
+
+impl Group<'_> {
+    fn settled(&self) -> Decimal {
+        self.sales + self.refunds + self.fees + self.other
     }
+}
+
+fn not_decimal(column: &str) -> impl Fn(usize, &str) -> PolarsError + '_ {
+    move |row, s| polars_err!(ComputeError: "`{}` (row {}) is not an exact decimal: `{}`", column, row + 1, s)
 }
 
 /// Groups `partner`, matches `erp` and gives each group its status.
@@ -175,9 +194,45 @@ pub fn group_reconcile(
 ) -> PolarsResult<Grouped> {
     let rows = group_rows(partner, erp, spec)?;
     Ok(Grouped {
-        table: to_frame(&rows, &spec.partner_key)?,
+        table: table::to_frame(&rows, &spec.partner_key, &spec.parts)?,
         summary: summary(&rows)?,
     })
+}
+
+/// The ERP side, typed and indexed by key.
+struct Erp {
+    keys: StringChunked,
+    amounts: Vec<Option<Decimal>>,
+    currencies: StringChunked,
+    parts: Vec<Vec<Option<Decimal>>>,
+}
+
+impl Erp {
+    fn read(erp: &DataFrame, spec: &GroupSpec) -> PolarsResult<Erp> {
+        let parts = spec
+            .parts
+            .iter()
+            .map(|p| decimal_column(erp, &p.erp_column, &not_decimal(&p.erp_column)))
+            .collect::<PolarsResult<_>>()?;
+        Ok(Erp {
+            keys: text_column(erp, &spec.erp_key)?,
+            amounts: decimal_column(erp, &spec.erp_amount, &not_decimal(&spec.erp_amount))?,
+            currencies: text_column(erp, &spec.erp_currency)?,
+            parts,
+        })
+    }
+
+    fn key(&self, i: usize) -> &str {
+        self.keys.get(i).map_or("", str::trim)
+    }
+
+    fn currency(&self, i: usize) -> String {
+        self.currencies.get(i).map_or("", str::trim).to_string()
+    }
+
+    fn expected(&self, i: usize) -> Decimal {
+        self.amounts[i].unwrap_or(Decimal::ZERO)
+    }
 }
 
 /// [`group_reconcile`]'s rows, in a fixed order: partner groups as first seen, then ERP rows
@@ -187,42 +242,59 @@ pub fn group_rows(
     erp: &DataFrame,
     spec: &GroupSpec,
 ) -> PolarsResult<Vec<Row>> {
-    let groups = groups(partner, spec)?;
-    let ekeys = texts(erp, &spec.erp_key)?;
-    let eamounts = texts(erp, &spec.erp_amount)?;
-    let ecurrencies = texts(erp, &spec.erp_currency)?;
-    let mut erp_by_key: HashMap<&str, usize> = HashMap::with_capacity(ekeys.len());
-    let mut duplicates = Vec::new();
-    for (i, k) in ekeys.iter().enumerate() {
-        let k = k.as_deref().unwrap_or("");
+    let (keys, currencies) = (
+        text_column(partner, &spec.partner_key)?,
+        text_column(partner, &spec.partner_currency)?,
+    );
+    let classes = spec
+        .class_column
+        .as_ref()
+        .map(|c| text_column(partner, c))
+        .transpose()?;
+    let (class_names, groups) = groups(partner, spec, &keys, &currencies, classes.as_ref())?;
+    let e = Erp::read(erp, spec)?;
+    let mut erp_by_key: PlHashMap<&str, usize> = PlHashMap::with_capacity(e.keys.len());
+    let mut duplicate = vec![false; e.keys.len()];
+    for (i, dup) in duplicate.iter_mut().enumerate() {
+        let k = e.key(i);
         if erp_by_key.contains_key(k) {
-            duplicates.push(i);
+            *dup = true;
         } else {
             erp_by_key.insert(k, i);
         }
     }
-    let mut matched = vec![false; ekeys.len()];
-    let mut out = Vec::with_capacity(groups.len() + ekeys.len());
-    for g in groups {
+    let mut matched = vec![false; e.keys.len()];
+    let mut out = Vec::with_capacity(groups.len() + e.keys.len());
+    for mut g in groups {
         let settled = g.settled();
+        g.by_class
+            .sort_by(|a, b| class_names[a.0].cmp(class_names[b.0]));
         let components = g
             .by_class
             .iter()
-            .map(|(c, a)| format!("{c}={a}"))
+            .map(|(c, a)| format!("{}={a}", class_names[*c]))
             .collect::<Vec<_>>()
             .join("; ");
-        let erp_row = erp_by_key
-            .get(g.key.as_str())
-            .copied()
-            .filter(|_| !g.key.is_empty());
+        let erp_row = erp_by_key.get(g.key).copied().filter(|_| !g.key.is_empty());
+        let mut parts: Vec<PartSums> = g
+            .parts
+            .iter()
+            .map(|s| PartSums {
+                expected: None,
+                settled: *s,
+            })
+            .collect();
         let (status, erp_currency, expected, difference) = match erp_row {
             None if g.key.is_empty() => (NO_ORDER, None, None, settled),
             None => (UNKNOWN_ORDER, None, None, settled),
             Some(i) => {
                 matched[i] = true;
-                let expected = decimal(&eamounts[i], &spec.erp_amount, i)?;
-                let currency = ecurrencies[i].clone().unwrap_or_default();
-                let status = status_of(&g, expected, &currency, spec);
+                let expected = e.expected(i);
+                let currency = e.currency(i);
+                for (p, column) in parts.iter_mut().zip(&e.parts) {
+                    p.expected = column[i];
+                }
+                let status = status_of(&g, expected, &currency, &parts, spec);
                 let difference = match status {
                     REFUNDED => g.refunds,
                     FEES_ONLY => g.fees,
@@ -232,9 +304,9 @@ pub fn group_rows(
             }
         };
         out.push(Row {
-            key: g.key,
+            key: g.key.to_string(),
             status,
-            currency: g.currency,
+            currency: g.currency.to_string(),
             erp_currency,
             expected,
             settled,
@@ -247,19 +319,19 @@ pub fn group_rows(
             first_line: g.first_line,
             components,
             erp_row: erp_row.map(|i| i as u64),
+            parts,
         });
     }
     for (i, was) in matched.iter().enumerate() {
-        // `duplicates` is in row order; a duplicate is never marked matched.
-        let duplicate = duplicates.binary_search(&i).is_ok();
+        // A duplicate is never marked matched.
         if *was {
             continue;
         }
-        let expected = decimal(&eamounts[i], &spec.erp_amount, i)?;
-        let currency = ecurrencies[i].clone().unwrap_or_default();
+        let expected = e.expected(i);
+        let currency = e.currency(i);
         out.push(Row {
-            key: ekeys[i].clone().unwrap_or_default(),
-            status: if duplicate {
+            key: e.key(i).to_string(),
+            status: if duplicate[i] {
                 DUPLICATE_KEY
             } else {
                 AWAITING_SETTLEMENT
@@ -277,14 +349,29 @@ pub fn group_rows(
             first_line: None,
             components: String::new(),
             erp_row: Some(i as u64),
+            parts: e
+                .parts
+                .iter()
+                .map(|c| PartSums {
+                    expected: c[i],
+                    settled: Decimal::ZERO,
+                })
+                .collect(),
         });
     }
     Ok(out)
 }
 
 /// The status of a group matched with an ERP row (the order of the checks is the rule:
-/// currency first, then refunds, then fees alone, then the comparison).
-fn status_of(g: &Group, expected: Decimal, erp_currency: &str, spec: &GroupSpec) -> &'static str {
+/// currency first, then refunds, then fees alone, then the comparison: the total, then each
+/// part the ERP gives, in order; the first off by more than the tolerance says short or over).
+fn status_of(
+    g: &Group,
+    expected: Decimal,
+    erp_currency: &str,
+    parts: &[PartSums],
+    spec: &GroupSpec,
+) -> &'static str {
     if g.currency != erp_currency {
         return CURRENCY_MISMATCH;
     }
@@ -296,164 +383,123 @@ fn status_of(g: &Group, expected: Decimal, erp_currency: &str, spec: &GroupSpec)
     }
     let tolerance = spec
         .tolerances
-        .get(&g.currency)
+        .get(g.currency)
         .copied()
         .unwrap_or(Decimal::ZERO);
-    let diff = g.sales - expected;
-    if diff.abs() <= tolerance {
-        PAID
-    } else if diff < Decimal::ZERO {
-        SHORT_PAID
-    } else {
-        OVER_PAID
+    let diffs =
+        std::iter::once(g.sales - expected).chain(parts.iter().filter_map(PartSums::difference));
+    for diff in diffs {
+        if diff.abs() <= tolerance {
+            continue;
+        }
+        return if diff < Decimal::ZERO {
+            SHORT_PAID
+        } else {
+            OVER_PAID
+        };
     }
+    PAID
 }
 
-/// Partner rows summed per (key, currency), in first-seen order.
-fn groups(partner: &DataFrame, spec: &GroupSpec) -> PolarsResult<Vec<Group>> {
-    let keys = texts(partner, &spec.partner_key)?;
-    let amounts = texts(partner, &spec.partner_amount)?;
-    let currencies = texts(partner, &spec.partner_currency)?;
-    let classes = match &spec.class_column {
-        Some(c) => Some(texts(partner, c)?),
-        None => None,
-    };
+/// The classes met (first-seen order) and the partner rows summed per (key, currency), in
+/// first-seen order.
+fn groups<'a>(
+    partner: &DataFrame,
+    spec: &GroupSpec,
+    keys: &'a StringChunked,
+    currencies: &'a StringChunked,
+    classes: Option<&'a StringChunked>,
+) -> PolarsResult<(Vec<&'a str>, Vec<Group<'a>>)> {
+    let amounts = decimal_column(
+        partner,
+        &spec.partner_amount,
+        &not_decimal(&spec.partner_amount),
+    )?;
     let firsts = match &spec.first_line {
         Some(c) => Some(partner.column(c)?.cast(&DataType::Int64)?),
         None => None,
     };
     let firsts = firsts.as_ref().map(|c| c.i64()).transpose()?;
-    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    // Each class met: its name, slot and the parts it settles.
+    let mut class_names: Vec<&str> = Vec::new();
+    let mut class_info: Vec<(Slot, Vec<usize>)> = Vec::new();
+    let mut class_ids: PlHashMap<&str, usize> = PlHashMap::new();
+    let mut index: PlHashMap<(&str, &str), usize> = PlHashMap::new();
     let mut out: Vec<Group> = Vec::new();
-    for (row, key) in keys.iter().enumerate() {
-        let mut key = key.as_deref().unwrap_or("");
+    let none = || std::iter::repeat(None);
+    let class_iter: Box<dyn Iterator<Item = Option<&str>>> = match classes {
+        Some(c) => Box::new(c.iter()),
+        None => Box::new(none()),
+    };
+    for (row, ((key, currency), class)) in keys
+        .iter()
+        .zip(currencies.iter())
+        .zip(class_iter)
+        .enumerate()
+    {
+        let mut key = key.map_or("", str::trim);
         for p in &spec.strip_prefixes {
             key = key.strip_prefix(p.as_str()).unwrap_or(key);
         }
-        let currency = currencies[row].clone().unwrap_or_default();
-        let at = *index
-            .entry((key.to_string(), currency.clone()))
-            .or_insert_with(|| {
-                out.push(Group {
-                    key: key.to_string(),
-                    currency,
-                    ..Group::default()
-                });
-                out.len() - 1
+        let currency = currency.map_or("", str::trim);
+        let at = *index.entry((key, currency)).or_insert_with(|| {
+            out.push(Group {
+                key,
+                currency,
+                sales: Decimal::ZERO,
+                refunds: Decimal::ZERO,
+                fees: Decimal::ZERO,
+                other: Decimal::ZERO,
+                lines: 0,
+                first_line: None,
+                by_class: Vec::new(),
+                parts: vec![Decimal::ZERO; spec.parts.len()],
             });
+            out.len() - 1
+        });
         let g = &mut out[at];
-        let amount = decimal(&amounts[row], &spec.partner_amount, row)?;
-        let class = classes
-            .as_ref()
-            .and_then(|c| c[row].clone())
-            .unwrap_or_default();
-        let slot = if spec.class_column.is_none() || spec.sales.contains(&class) {
-            &mut g.sales
-        } else if spec.refunds.contains(&class) {
-            &mut g.refunds
-        } else if spec.fees.contains(&class) {
-            &mut g.fees
-        } else {
-            &mut g.other
-        };
-        *slot += amount;
+        let amount = amounts[row].unwrap_or(Decimal::ZERO);
+        let class = class.map_or("", str::trim);
+        let id = *class_ids.entry(class).or_insert_with(|| {
+            let owned = class.to_string();
+            let slot = if spec.class_column.is_none() || spec.sales.contains(&owned) {
+                Slot::Sales
+            } else if spec.refunds.contains(&owned) {
+                Slot::Refunds
+            } else if spec.fees.contains(&owned) {
+                Slot::Fees
+            } else {
+                Slot::Other
+            };
+            let parts = (0..spec.parts.len())
+                .filter(|&p| spec.parts[p].classes.contains(&owned))
+                .collect();
+            class_names.push(class);
+            class_info.push((slot, parts));
+            class_names.len() - 1
+        });
+        let (slot, parts) = &class_info[id];
+        *match slot {
+            Slot::Sales => &mut g.sales,
+            Slot::Refunds => &mut g.refunds,
+            Slot::Fees => &mut g.fees,
+            Slot::Other => &mut g.other,
+        } += amount;
         if spec.class_column.is_some() {
-            *g.by_class.entry(class).or_default() += amount;
+            match g.by_class.iter_mut().find(|(c, _)| *c == id) {
+                Some((_, sum)) => *sum += amount,
+                None => g.by_class.push((id, Decimal::ZERO + amount)),
+            }
+            for &p in parts {
+                g.parts[p] += amount;
+            }
         }
         g.lines += 1;
         if let Some(f) = firsts.as_ref().and_then(|c| c.get(row)) {
             g.first_line = Some(g.first_line.map_or(f, |x| x.min(f)));
         }
     }
-    Ok(out)
-}
-
-/// The places needed to hold every value exactly.
-fn scale_of<'a>(values: impl Iterator<Item = &'a Decimal>) -> usize {
-    values.map(|d| d.scale() as usize).max().unwrap_or(0)
-}
-
-fn decimals(name: &str, values: Vec<Option<Decimal>>) -> PolarsResult<Column> {
-    let scale = scale_of(values.iter().flatten());
-    let text: Vec<Option<String>> = values.iter().map(|v| v.map(|d| d.to_string())).collect();
-    Column::new(name.into(), text).cast(&DataType::Decimal(38, scale))
-}
-
-fn to_frame(rows: &[Row], key: &str) -> PolarsResult<DataFrame> {
-    let height = rows.len();
-    let col_s = |name: &str, f: &dyn Fn(&Row) -> Option<String>| {
-        Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
-    };
-    let dec = |name: &str, f: &dyn Fn(&Row) -> Option<Decimal>| {
-        decimals(name, rows.iter().map(f).collect())
-    };
-    DataFrame::new(
-        height,
-        vec![
-            col_s(key, &|r| Some(r.key.clone())),
-            col_s("status", &|r| Some(r.status.to_string())),
-            col_s("currency", &|r| Some(r.currency.clone())),
-            col_s("erp_currency", &|r| r.erp_currency.clone()),
-            dec("expected", &|r| r.expected)?,
-            dec("settled", &|r| Some(r.settled))?,
-            dec("sales", &|r| Some(r.sales))?,
-            dec("refunds", &|r| Some(r.refunds))?,
-            dec("fees", &|r| Some(r.fees))?,
-            dec("other", &|r| Some(r.other))?,
-            dec("difference", &|r| Some(r.difference))?,
-            Column::new(
-                "lines".into(),
-                rows.iter().map(|r| r.lines as i64).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "first_line".into(),
-                rows.iter().map(|r| r.first_line).collect::<Vec<_>>(),
-            ),
-            col_s("components", &|r| Some(r.components.clone())),
-            Column::new(
-                "erp_row".into(),
-                rows.iter()
-                    .map(|r| r.erp_row.map(|i| i as i64 + 1))
-                    .collect::<Vec<_>>(),
-            ),
-        ],
-    )
-}
-
-/// Per (status, currency) in report order: count and the sums.
-pub fn summary(rows: &[Row]) -> PolarsResult<DataFrame> {
-    type Sums = (u64, Decimal, Decimal, Decimal);
-    let mut by: BTreeMap<(usize, String), Sums> = BTreeMap::new();
-    for r in rows {
-        let rank = STATUSES
-            .iter()
-            .position(|s| *s == r.status)
-            .unwrap_or(STATUSES.len());
-        let e = by.entry((rank, r.currency.clone())).or_default();
-        e.0 += 1;
-        e.1 += r.expected.unwrap_or_default();
-        e.2 += r.settled;
-        e.3 += r.difference;
-    }
-    let status: Vec<&str> = by
-        .keys()
-        .map(|(i, _)| STATUSES.get(*i).copied().unwrap_or(""))
-        .collect();
-    let currency: Vec<&str> = by.keys().map(|(_, c)| c.as_str()).collect();
-    DataFrame::new(
-        by.len(),
-        vec![
-            Column::new("status".into(), status),
-            Column::new("currency".into(), currency),
-            Column::new(
-                "count".into(),
-                by.values().map(|v| v.0 as i64).collect::<Vec<_>>(),
-            ),
-            decimals("expected", by.values().map(|v| Some(v.1)).collect())?,
-            decimals("settled", by.values().map(|v| Some(v.2)).collect())?,
-            decimals("difference", by.values().map(|v| Some(v.3)).collect())?,
-        ],
-    )
+    Ok((class_names, out))
 }
 
 #[cfg(test)]

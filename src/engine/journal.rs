@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
+use crate::frame::{decimal_column, text_column};
+
 /// Accounts per component; a component with no account posts to an account named after it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Accounts {
@@ -48,6 +50,10 @@ fn decimals(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<Decimal>>> {
         .collect()
 }
 
+fn trimmed(v: Option<&str>) -> &str {
+    v.unwrap_or("").trim()
+}
+
 /// One journal line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -67,30 +73,47 @@ pub fn journal_entries(
     accounts: &Accounts,
 ) -> PolarsResult<Vec<Entry>> {
     type Key = (String, String);
-    let (ids, currencies, components, amounts) = (
-        texts(lines, "settlement_id")?,
-        texts(lines, "currency")?,
-        texts(lines, "component")?,
-        decimals(lines, "amount")?,
+    let (ids, currencies, components) = (
+        text_column(lines, "settlement_id")?,
+        text_column(lines, "currency")?,
+        text_column(lines, "component")?,
     );
+    let amounts = decimal_column(
+        lines,
+        "amount",
+        &|_, s| polars_err!(ComputeError: "`{}` is not an exact decimal in `{}`", s, "amount"),
+    )?;
+    // Summed per (settlement, currency, component) on borrowed text first (a handful of
+    // keys for a million lines), then per account.
+    let mut sums: PlHashMap<(&str, &str, &str), Decimal> = PlHashMap::new();
+    let rows = ids
+        .iter()
+        .zip(currencies.iter())
+        .zip(components.iter())
+        .zip(&amounts);
+    for (((id, currency), component), amount) in rows {
+        let amount = amount.unwrap_or_default();
+        *sums
+            .entry((trimmed(id), trimmed(currency), trimmed(component)))
+            .or_default() += amount;
+    }
+    let mut sums: Vec<((&str, &str, &str), Decimal)> = sums.into_iter().collect();
+    sums.sort_by(|a, b| a.0.cmp(&b.0));
     let mut by: BTreeMap<Key, BTreeMap<String, (Vec<String>, Decimal)>> = BTreeMap::new();
     let mut computed: BTreeMap<Key, Decimal> = BTreeMap::new();
-    for i in 0..ids.len() {
-        let key = (ids[i].clone(), currencies[i].clone());
-        let amount = amounts[i].unwrap_or_default();
+    for ((id, currency, component), amount) in sums {
+        let key = (id.to_string(), currency.to_string());
         let account = accounts
             .by_component
-            .get(&components[i])
+            .get(component)
             .cloned()
-            .unwrap_or_else(|| components[i].clone());
+            .unwrap_or_else(|| component.to_string());
         let e = by
             .entry(key.clone())
             .or_default()
             .entry(account)
             .or_default();
-        if !e.0.contains(&components[i]) {
-            e.0.push(components[i].clone());
-        }
+        e.0.push(component.to_string());
         e.1 += amount;
         *computed.entry(key).or_default() += amount;
     }

@@ -14,9 +14,11 @@ use crate::config::settlement::{SettlementInput, Unfooted};
 use crate::config::{InputFormat, Pipeline};
 use crate::formats::csv::{Dialect, IfEmpty};
 use crate::formats::settlement::{self, Components, LINE_COLUMNS, SUMMARY_COLUMNS};
+use crate::frame::{decimal_column, text_column};
 use crate::issue::{Issue, Severity};
 use crate::report::model::{ComponentTotal, Deposit, SettlementMoney, VarianceTotal};
-use crate::schema::validate::Validated;
+use crate::schema::table::FieldType;
+use crate::schema::validate::{validate_frame, Validated};
 use crate::schema::TableSchema;
 
 /// The built-in schema of the table that is not the pipeline's input.
@@ -43,6 +45,64 @@ pub struct Loaded {
     pub reject: Option<String>,
 }
 
+/// Whether `settlement_lines` can be validated against `schema` as built in memory
+/// (`formats::settlement::read_lines_frame`) with the answer the rendered CSV would give:
+/// quantity and source line are `integer` fields, the amount a `number` with no declared scale
+/// or separators, and only the empty text is missing. Any other schema goes through the CSV.
+fn typed_lines_fit(schema: &TableSchema) -> bool {
+    let kind = |name: &str| schema.field(name).map(|f| &f.kind);
+    schema.missing_values == [String::new()]
+        && matches!(kind("quantity"), Some(FieldType::Integer))
+        && matches!(kind("source_line"), Some(FieldType::Integer))
+        && matches!(
+            kind("amount"),
+            Some(FieldType::Number {
+                scale: None,
+                decimal_char,
+                group_char: None,
+            }) if decimal_char.as_deref().is_none_or(|d| d == ".")
+        )
+}
+
+/// `settlement_lines` validated from the typed frame, issues at the source line of each row
+/// (the header's, at the first row's, as the rendered table's line 1 was mapped).
+fn validate_lines(
+    file: &str,
+    lines: DataFrame,
+    schema: &TableSchema,
+    if_empty: IfEmpty,
+    refs: &HashMap<String, DataFrame>,
+) -> PolarsResult<Validated> {
+    if lines.height() == 0 {
+        // The empty-file rule and its message are the CSV loader's.
+        let mut header = csv::Writer::from_writer(Vec::new());
+        let _ = header.write_record(LINE_COLUMNS);
+        let header = header.into_inner().unwrap_or_default();
+        return load_table(file, &header, schema, &Dialect::default(), if_empty, refs);
+    }
+    let source: Vec<u64> = lines
+        .column("source_line")?
+        .i64()?
+        .iter()
+        .map(|l| l.unwrap_or(0) as u64)
+        .collect();
+    let header: Vec<String> = LINE_COLUMNS.iter().map(|c| c.to_string()).collect();
+    let line_of = |row: usize| row as u64 + 2;
+    let mut v = validate_frame(file, &header, lines, schema, refs, &line_of)?;
+    point_at_source(&mut v, &source);
+    Ok(v)
+}
+
+/// Lines of the rendered table mean nothing to the partner: point at the source line.
+fn point_at_source(v: &mut Validated, source_lines: &[u64]) {
+    for i in v.issues.iter_mut().chain(v.fatal.iter_mut()) {
+        if let Some(line) = i.line {
+            let row = (line as usize).saturating_sub(2);
+            i.line = source_lines.get(row).copied().filter(|l| *l > 0);
+        }
+    }
+}
+
 /// Reads `bytes` as the pipeline's layout and validates the input table against `schema`.
 pub fn load(
     file: &str,
@@ -53,9 +113,25 @@ pub fn load(
     refs: &HashMap<String, DataFrame>,
 ) -> PolarsResult<Loaded> {
     let components = Components::for_layout(s.layout, &s.components);
-    // Lines are rendered as they are read: a large file's lines are never all held.
-    let (mut read, lines_csv, line_sources) =
-        settlement::read_lines_csv(file, s.layout, bytes, &components);
+    let lines_schema = match s.table.as_str() {
+        "settlement_lines" => schema.clone(),
+        _ => builtin("settlement_lines")?,
+    };
+    // Lines are built as typed columns as they are read (a large file's lines are never all
+    // held as `Line`s, nor rendered as text); a schema that needs the text gets the CSV.
+    let (mut read, lines) = if typed_lines_fit(&lines_schema) {
+        let (read, df) = settlement::read_lines_frame(
+            file,
+            s.layout,
+            bytes,
+            &components,
+            &lines_schema.missing_values,
+        )?;
+        (read, Lines::Typed(df))
+    } else {
+        let (read, csv, sources) = settlement::read_lines_csv(file, s.layout, bytes, &components);
+        (read, Lines::Csv(csv, sources))
+    };
     let mut issues = std::mem::take(&mut read.issues);
     if s.unfooted == Unfooted::Warn {
         for i in issues.iter_mut().filter(|i| i.rule == "control-total") {
@@ -79,42 +155,45 @@ pub fn load(
         unfooted.map(|i| format!("{} (control-total)", i.message))
     };
     let summary_csv = read.summary_csv();
-    let (input_csv, other_name, other_csv, source_lines) = match s.table.as_str() {
-        "settlement_lines" => (lines_csv, "settlement_summary", summary_csv, line_sources),
-        _ => {
-            let sources = read.summaries.iter().map(|l| l.source_line).collect();
-            (summary_csv, "settlement_lines", lines_csv, sources)
+    let summary_sources: Vec<u64> = read.summaries.iter().map(|l| l.source_line).collect();
+    drop(read);
+    let load_lines = |schema: &TableSchema, if_empty, refs| match lines {
+        Lines::Typed(df) => validate_lines(file, df, schema, if_empty, refs),
+        Lines::Csv(csv, sources) => {
+            let mut v = load_table(file, &csv, schema, &Dialect::default(), if_empty, refs)?;
+            point_at_source(&mut v, &sources);
+            Ok(v)
         }
     };
-    drop(read);
-    let mut validated = load_table(
-        file,
-        &input_csv,
-        schema,
-        &Dialect::default(),
-        if_empty,
-        refs,
-    )?;
-    // Lines of the rendered table mean nothing to the partner: point at the source line.
-    for i in validated
-        .issues
-        .iter_mut()
-        .chain(validated.fatal.iter_mut())
-    {
-        if let Some(line) = i.line {
-            let row = (line as usize).saturating_sub(2);
-            i.line = source_lines.get(row).copied().filter(|l| *l > 0);
+    let none = HashMap::new();
+    let (validated, other_name, other) = match s.table.as_str() {
+        "settlement_lines" => {
+            let v = load_lines(schema, if_empty, refs)?;
+            let other_schema = builtin("settlement_summary")?;
+            let o = load_table(
+                file,
+                &summary_csv,
+                &other_schema,
+                &Dialect::default(),
+                IfEmpty::Allow,
+                &none,
+            )?;
+            (v, "settlement_summary", o)
         }
-    }
-    let other_schema = builtin(other_name)?;
-    let other = load_table(
-        file,
-        &other_csv,
-        &other_schema,
-        &Dialect::default(),
-        IfEmpty::Allow,
-        &HashMap::new(),
-    )?;
+        _ => {
+            let mut v = load_table(
+                file,
+                &summary_csv,
+                schema,
+                &Dialect::default(),
+                if_empty,
+                refs,
+            )?;
+            point_at_source(&mut v, &summary_sources);
+            let o = load_lines(&lines_schema, IfEmpty::Allow, &none)?;
+            (v, "settlement_lines", o)
+        }
+    };
     if let Some(f) = other.fatal.first() {
         polars_bail!(ComputeError: "the built-in {} table is unusable: {}", other_name, f);
     }
@@ -124,6 +203,13 @@ pub fn load(
         issues,
         reject,
     })
+}
+
+/// `settlement_lines` as read: typed columns, or (for a schema that needs the text) CSV with
+/// each row's source line.
+enum Lines {
+    Typed(DataFrame),
+    Csv(Vec<u8>, Vec<u64>),
 }
 
 fn texts(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
@@ -178,15 +264,24 @@ pub fn money(
         }
     }
     if let Some(df) = tables.get(lines) {
-        let (cur, comp, amount) = (
-            texts(df, "currency")?,
-            texts(df, "component")?,
-            texts(df, "amount")?,
-        );
-        let mut by: BTreeMap<(String, String), Decimal> = BTreeMap::new();
-        for i in 0..df.height() {
-            *by.entry((cur[i].clone(), comp[i].clone())).or_default() += decimal(&amount[i]);
+        let (cur, comp) = (text_column(df, "currency")?, text_column(df, "component")?);
+        // The validated amount is a Decimal column; text that is no number counts as zero.
+        let amounts = match decimal_column(df, "amount", &|_, _| polars_err!(ComputeError: "text"))
+        {
+            Ok(a) => a,
+            Err(_) => texts(df, "amount")?
+                .iter()
+                .map(|a| Some(decimal(a)))
+                .collect(),
+        };
+        let mut sums: PlHashMap<(&str, &str), Decimal> = PlHashMap::new();
+        for ((c, k), a) in cur.iter().zip(comp.iter()).zip(&amounts) {
+            *sums.entry((c.unwrap_or(""), k.unwrap_or(""))).or_default() += a.unwrap_or_default();
         }
+        let by: BTreeMap<(String, String), Decimal> = sums
+            .into_iter()
+            .map(|((c, k), a)| ((c.to_string(), k.to_string()), a))
+            .collect();
         out.components = by
             .into_iter()
             .map(|((currency, component), amount)| ComponentTotal {
@@ -234,25 +329,28 @@ pub fn detail_breaks(
         return Ok(());
     }
     let status = texts(df, &spec.status)?;
+    let not_decimal = |_: usize, s: &str| polars_err!(ComputeError: "`{}` is not a decimal", s);
     let (settled, expected, components, first) = (
-        texts(df, "settled")?,
-        texts(df, "expected")?,
-        texts(df, "components")?,
-        texts(df, "first_line")?,
+        decimal_column(df, "settled", &not_decimal)?,
+        decimal_column(df, "expected", &not_decimal)?,
+        text_column(df, "components")?,
+        text_column(df, "first_line")?,
     );
     let rows = (0..df.height()).filter(|&r| !spec.ok.contains(&status[r]));
     for (b, row) in breaks.iter_mut().zip(rows) {
         if let Some(m) = b.measures.first_mut() {
             // amount_partner is what was settled, amount_erp what the ERP expected.
             m.name = "amount".into();
-            m.partner = Some(decimal(&settled[row]));
-            m.erp = (!expected[row].is_empty()).then(|| decimal(&expected[row]));
+            m.partner = Some(settled[row].unwrap_or_default());
+            m.erp = expected[row];
         }
-        b.keys.push(("components".into(), components[row].clone()));
+        let components = components.get(row).unwrap_or("").to_string();
+        b.keys.push(("components".into(), components));
         // An order nothing settled yet has no line in the file.
-        let from = if first[row].is_empty() { "" } else { file };
+        let first = first.get(row).unwrap_or("");
+        let from = if first.is_empty() { "" } else { file };
         b.keys.push(("source_file".into(), from.to_string()));
-        b.keys.push(("source_line".into(), first[row].clone()));
+        b.keys.push(("source_line".into(), first.to_string()));
     }
     Ok(())
 }

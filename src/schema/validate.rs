@@ -142,7 +142,7 @@ pub fn validate_csv_then(
     references: &HashMap<String, DataFrame>,
     parsed: &dyn Fn(),
 ) -> PolarsResult<Validated> {
-    let mut issues = s.issues.clone();
+    let issues = s.issues.clone();
     let mut fatal: Vec<Issue> = s.fatal.iter().cloned().collect();
     if fatal.is_empty() {
         fatal = check_header(file, &s.header, schema);
@@ -191,10 +191,76 @@ pub fn validate_csv_then(
         }
     }
     parsed();
+    let lines = |row: usize| s.row_lines.line(row);
+    let present = &s.header;
+    check_frame(
+        file, present, frame, raw_names, schema, references, issues, fatal, &lines,
+    )
+}
+
+/// Validates a table built in memory (columns named as `header`) against `schema`: text
+/// columns are converted as a CSV's would be; an `integer` field given as Int64 or a
+/// `number` field given as a Decimal column is taken as it is (its values are exact; a
+/// `number` with a declared `scale` is the caller's to check). `line_of` gives the source
+/// line of a row, for issues.
+pub fn validate_frame(
+    file: &str,
+    header: &[String],
+    frame: DataFrame,
+    schema: &TableSchema,
+    references: &HashMap<String, DataFrame>,
+    line_of: &dyn Fn(usize) -> u64,
+) -> PolarsResult<Validated> {
+    let fatal = check_header(file, header, schema);
+    if !fatal.is_empty() {
+        return Ok(Validated {
+            frame: DataFrame::empty(),
+            issues: Vec::new(),
+            bad_rows: Vec::new(),
+            fatal,
+        });
+    }
+    check_frame(
+        file,
+        header,
+        frame,
+        HashMap::new(),
+        schema,
+        references,
+        Vec::new(),
+        fatal,
+        line_of,
+    )
+}
+
+/// Whether a column already holds a `number` field's typed values.
+fn is_typed_number(frame: &DataFrame, name: &str) -> bool {
+    frame
+        .column(name)
+        .is_ok_and(|c| matches!(c.dtype(), DataType::Decimal(..)))
+}
+
+/// The checks of [`validate_csv_then`] after parsing, on `frame` (`raw_names`: the raw text
+/// columns already beside it).
+#[allow(clippy::too_many_arguments)]
+fn check_frame(
+    file: &str,
+    present: &[String],
+    mut frame: DataFrame,
+    mut raw_names: HashMap<String, String>,
+    schema: &TableSchema,
+    references: &HashMap<String, DataFrame>,
+    mut issues: Vec<Issue>,
+    fatal: Vec<Issue>,
+    line_of: &dyn Fn(usize) -> u64,
+) -> PolarsResult<Validated> {
+    let t0 = std::time::Instant::now();
     // Text fields converted by expressions keep their raw text beside them, so that checks and
     // messages can see what the partner actually wrote.
-    for field in schema.fields.iter().filter(|f| s.header.contains(&f.name)) {
-        if matches!(field.kind, FieldType::String | FieldType::Integer) {
+    for field in schema.fields.iter().filter(|f| present.contains(&f.name)) {
+        if matches!(field.kind, FieldType::String | FieldType::Integer)
+            || is_typed_number(&frame, &field.name)
+        {
             continue;
         }
         let alias = format!("__raw_{}", field.name);
@@ -207,7 +273,7 @@ pub fn validate_csv_then(
     }
     let mut checks = Checks::default();
     let mut conversions = Vec::new();
-    for field in schema.fields.iter().filter(|f| s.header.contains(&f.name)) {
+    for field in schema.fields.iter().filter(|f| present.contains(&f.name)) {
         let name = field.name.as_str();
         let raw = match raw_names.get(name) {
             Some(alias) => col(alias.as_str()),
@@ -217,6 +283,8 @@ pub fn validate_csv_then(
             // Parsed by polars without a single null: no value failed to parse (and the
             // column is not formatted back to text to show it).
             (FieldType::Integer, false) => (col(name), None),
+            // Built typed (`validate_frame`): exact already.
+            (FieldType::Number { .. }, false) => (col(name), None),
             _ => convert(&frame, field, raw.clone())?,
         };
         if let Some(invalid) = invalid {
@@ -232,7 +300,9 @@ pub fn validate_csv_then(
         } else {
             checks.missing.insert(name.to_string(), col(name).is_null());
         }
-        if let Some((expr, msg)) = scale_check(field, raw.clone()) {
+        if let Some((expr, msg)) =
+            scale_check(field, raw.clone()).filter(|_| raw_names.contains_key(name))
+        {
             checks.push("scale", name, expr, msg);
         }
         conversions.push(typed.alias(name));
@@ -249,7 +319,7 @@ pub fn validate_csv_then(
         t0.elapsed().as_secs_f64(),
         crate::usage::memory()
     );
-    for field in schema.fields.iter().filter(|f| s.header.contains(&f.name)) {
+    for field in schema.fields.iter().filter(|f| present.contains(&f.name)) {
         constraint_checks(&mut checks, field, &df)?;
     }
     for (i, key) in std::iter::once(&schema.primary_key)
@@ -325,7 +395,7 @@ pub fn validate_csv_then(
         t0.elapsed().as_secs_f64(),
         crate::usage::memory()
     );
-    let (row_issues, bad_rows) = collect_issues(file, s, &lf, &checks)?;
+    let (row_issues, bad_rows) = collect_issues(file, line_of, &lf, &checks)?;
     tracing::debug!(
         file,
         "validate: issues at {:.2}s ({})",
@@ -668,7 +738,7 @@ fn foreign_key_misses(
 /// Evaluates every mask at once, keeps only violating rows, and turns them into issues.
 fn collect_issues(
     file: &str,
-    s: &Structured<'_>,
+    line_of: &dyn Fn(usize) -> u64,
     lf: &LazyFrame,
     checks: &Checks,
 ) -> PolarsResult<(Vec<Issue>, Vec<IdxSize>)> {
@@ -698,7 +768,7 @@ fn collect_issues(
             }
             let row = rows.get(j).unwrap_or(0) as usize;
             let mut issue = Issue::error(file, rule, format!("`{column}` {message}"))
-                .at_line(s.row_lines.line(row))
+                .at_line(line_of(row))
                 .in_column(column.clone());
             if let Some(v) = values
                 .as_ref()

@@ -27,6 +27,7 @@ fn spec() -> GroupSpec {
         fees: strs(&["marketplace_fee", "fulfilment_fee", "other_fee"]),
         tolerances: BTreeMap::from([("USD".to_string(), d("0.01"))]),
         first_line: Some("source_line".into()),
+        parts: Vec::new(),
     }
 }
 
@@ -292,4 +293,128 @@ fn no_line_is_lost_or_counted_twice() {
         assert_eq!(erp_seen.len(), erp_b.len(), "seed {seed}");
         assert!(groups_per_erp >= erp_b.len());
     }
+}
+
+#[test]
+fn tax_and_shipping_are_compared_on_their_own() {
+    let strs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let spec = GroupSpec {
+        parts: vec![
+            Part {
+                name: "tax".into(),
+                erp_column: "tax".into(),
+                classes: strs(&["tax", "shipping_tax"]),
+            },
+            Part {
+                name: "shipping".into(),
+                erp_column: "shipping".into(),
+                classes: strs(&["shipping"]),
+            },
+        ],
+        ..spec()
+    };
+    let partner = lines(&[
+        // Everything as the ERP says.
+        ("1", "USD", "principal", "100.00"),
+        ("1", "USD", "tax", "8.00"),
+        ("1", "USD", "shipping", "5.00"),
+        // The total is right, but the tax is 2.00 short (the principal 2.00 over).
+        ("2", "USD", "principal", "102.00"),
+        ("2", "USD", "tax", "6.00"),
+        // Principal and tax right, shipping 1.00 over: over_paid by the total too.
+        ("3", "USD", "principal", "100.00"),
+        ("3", "USD", "tax", "8.00"),
+        ("3", "USD", "shipping", "6.00"),
+        // The total is right and shipping is 5.00 over, tax 5.00 short: tax decides first.
+        ("4", "USD", "principal", "100.00"),
+        ("4", "USD", "tax", "3.00"),
+        ("4", "USD", "shipping", "10.00"),
+        // The ERP gives no tax for it: only the total and shipping are compared.
+        ("5", "USD", "principal", "50.00"),
+        ("5", "USD", "tax", "1.00"),
+    ]);
+    let mut erp = erp(&[
+        ("1", "113.00", "USD"),
+        ("2", "108.00", "USD"),
+        ("3", "113.00", "USD"),
+        ("4", "113.00", "USD"),
+        ("5", "51.00", "USD"),
+        ("6", "20.00", "USD"),
+    ]);
+    let money = |name: &str, v: &[Option<&str>]| {
+        Column::new(name.into(), v.to_vec())
+            .cast(&DataType::Decimal(38, 2))
+            .unwrap()
+    };
+    erp.with_column(money(
+        "tax",
+        &[
+            Some("8.00"),
+            Some("8.00"),
+            Some("8.00"),
+            Some("8.00"),
+            None,
+            Some("1.50"),
+        ],
+    ))
+    .unwrap();
+    erp.with_column(money(
+        "shipping",
+        &[
+            Some("5.00"),
+            Some("0.00"),
+            Some("5.00"),
+            Some("5.00"),
+            Some("0.00"),
+            Some("0.00"),
+        ],
+    ))
+    .unwrap();
+    let rows = group_rows(&partner, &erp, &spec).unwrap();
+    let text = |d: Option<Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
+    let got: Vec<(&str, &str, String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.key.as_str(),
+                r.status,
+                r.difference.to_string(),
+                text(r.parts[0].difference()),
+                text(r.parts[1].difference()),
+            )
+        })
+        .collect();
+    let want = [
+        ("1", PAID, "0.00", "0.00", "0.00"),
+        ("2", SHORT_PAID, "0.00", "-2.00", "0.00"),
+        ("3", OVER_PAID, "1.00", "0.00", "1.00"),
+        ("4", SHORT_PAID, "0.00", "-5.00", "5.00"),
+        ("5", PAID, "0.00", "", "0.00"),
+        ("6", AWAITING_SETTLEMENT, "-20.00", "-1.50", "0.00"),
+    ];
+    let want: Vec<_> = want
+        .iter()
+        .map(|(k, s, d, t, h)| (*k, *s, d.to_string(), t.to_string(), h.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    // The table has the three columns of each part, exact.
+    let g = group_reconcile(&partner, &erp, &spec).unwrap();
+    let names: Vec<&str> = g
+        .table
+        .get_column_names()
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    assert!(names.ends_with(&[
+        "expected_tax",
+        "settled_tax",
+        "tax_difference",
+        "expected_shipping",
+        "settled_shipping",
+        "shipping_difference"
+    ]));
+    assert_eq!(
+        g.table.column("settled_tax").unwrap().dtype(),
+        &DataType::Decimal(38, 2)
+    );
 }

@@ -152,7 +152,7 @@ struct Reader<'f> {
 /// A record with its 1-based line and its header's positions.
 struct Row<'h> {
     line: u64,
-    rec: csv::StringRecord,
+    rec: &'h csv::StringRecord,
     header: &'h BTreeMap<String, usize>,
 }
 
@@ -206,6 +206,63 @@ fn records(bytes: &[u8], delimiter: u8, quoting: bool) -> Vec<(u64, csv::StringR
         }
     }
     out
+}
+
+/// Records one at a time (blank ones skipped), each with its 1-based line, for a layout read
+/// in one pass (a large file's records are never all held). Only for bytes that are valid
+/// UTF-8 without quoting: then the reader cannot fail (see [`records`] otherwise).
+struct Stream<'b> {
+    rd: csv::Reader<&'b [u8]>,
+    bytes: &'b [u8],
+    rec: csv::StringRecord,
+    counted: usize,
+    line_at: u64,
+}
+
+impl<'b> Stream<'b> {
+    fn new(bytes: &'b [u8], delimiter: u8) -> Stream<'b> {
+        let rd = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .quoting(false)
+            .from_reader(bytes);
+        Stream {
+            rd,
+            bytes,
+            rec: csv::StringRecord::new(),
+            counted: 0,
+            line_at: 1,
+        }
+    }
+
+    /// The next record's line (the record is `self.rec`); `None` at the end (or on an error,
+    /// which valid UTF-8 without quoting cannot give).
+    fn next(&mut self) -> Option<u64> {
+        loop {
+            if !self.rd.read_record(&mut self.rec).ok()? {
+                return None;
+            }
+            // As in `records`: lines counted from byte offsets.
+            let mut byte = self
+                .rec
+                .position()
+                .map_or(0, |p| p.byte() as usize)
+                .min(self.bytes.len());
+            if self.bytes.get(byte) == Some(&b'\n') {
+                byte += 1;
+            }
+            if byte > self.counted {
+                self.line_at +=
+                    memchr::memchr_iter(b'\n', &self.bytes[self.counted..byte]).count() as u64;
+                self.counted = byte;
+            }
+            if self.rec.iter().all(|f| f.trim().is_empty()) {
+                continue;
+            }
+            return Some(self.line_at);
+        }
+    }
 }
 
 fn header_map(rec: &csv::StringRecord) -> BTreeMap<String, usize> {
@@ -315,15 +372,20 @@ impl Reader<'_> {
     /// per row (amount-type, amount-description, amount) in the marketplace's number format;
     /// V1: one row per item with an amount column per kind, each a line.
     fn amazon(&mut self, bytes: &[u8], v2: bool) {
-        let recs = records(bytes, b'\t', false);
-        if self.broken(&recs) {
-            return;
+        // Only invalid UTF-8 makes the reader fail: then the records are read whole to report
+        // the broken one (and nothing else), as before a line is handed on.
+        if std::str::from_utf8(bytes).is_err() {
+            let recs = records(bytes, b'\t', false);
+            if self.broken(&recs) {
+                return;
+            }
         }
-        let Some(((hline, hrec), rest)) = recs.split_first() else {
+        let mut recs = Stream::new(bytes, b'\t');
+        let Some(hline) = recs.next() else {
             self.issue(1, "", "", "empty-file", "the file has no header".into());
             return;
         };
-        let header = header_map(hrec);
+        let header = header_map(&recs.rec);
         let mut needed = vec![
             "settlement-id",
             "settlement-start-date",
@@ -343,12 +405,12 @@ impl Reader<'_> {
         } else {
             needed.extend(V1_AMOUNTS.iter().map(|(_, a)| *a));
         }
-        if !self.has_columns(*hline, &header, &needed) {
+        if !self.has_columns(hline, &header, &needed) {
             return;
         }
-        let Some(((sline, srec), lines)) = rest.split_first() else {
+        let Some(sline) = recs.next() else {
             self.issue(
-                *hline,
+                hline,
                 "",
                 "",
                 "empty-file",
@@ -357,8 +419,8 @@ impl Reader<'_> {
             return;
         };
         let s = Row {
-            line: *sline,
-            rec: srec.clone(),
+            line: sline,
+            rec: &recs.rec,
             header: &header,
         };
         let currency = s.get("currency").to_string();
@@ -385,13 +447,28 @@ impl Reader<'_> {
             computed_total: Decimal::ZERO,
             source_line: s.line,
         });
-        for (line, rec) in lines {
+        // Column positions looked up once, not per line.
+        let at = |c: &str| header.get(c).copied();
+        let (c_id, c_posted, c_posted_time, c_order, c_merchant, c_type, c_sku, c_quantity) = (
+            at("settlement-id"),
+            at("posted-date"),
+            at("posted-date-time"),
+            at("order-id"),
+            at("merchant-order-id"),
+            at("transaction-type"),
+            at("sku"),
+            at("quantity-purchased"),
+        );
+        let (c_amount_type, c_description) = (at("amount-type"), at("amount-description"));
+        while let Some(line) = recs.next() {
+            let rec = &recs.rec;
+            let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).unwrap_or("").trim();
             let r = Row {
-                line: *line,
-                rec: rec.clone(),
+                line,
+                rec,
                 header: &header,
             };
-            let line_id = r.get("settlement-id");
+            let line_id = get(c_id);
             if !line_id.is_empty() && line_id != id {
                 self.issue(
                     r.line,
@@ -401,21 +478,21 @@ impl Reader<'_> {
                     format!("the line belongs to settlement {line_id}, the file's summary to {id}"),
                 );
             }
-            let posted = match (v2, r.get("posted-date-time")) {
+            let posted = match (v2, get(c_posted_time)) {
                 (true, t) if !t.is_empty() => t.to_string(),
-                _ => r.get("posted-date").to_string(),
+                _ => get(c_posted).to_string(),
             };
-            let quantity = r.get("quantity-purchased").parse::<i64>().ok();
+            let quantity = get(c_quantity).parse::<i64>().ok();
             let base = Line {
                 settlement_id: id.clone(),
                 posted_at: posted,
-                order_ref: r.get("order-id").into(),
-                merchant_order_ref: r.get("merchant-order-id").into(),
-                transaction_type: r.get("transaction-type").into(),
+                order_ref: get(c_order).into(),
+                merchant_order_ref: get(c_merchant).into(),
+                transaction_type: get(c_type).into(),
                 amount_type: String::new(),
                 description: String::new(),
                 component: String::new(),
-                sku: r.get("sku").into(),
+                sku: get(c_sku).into(),
                 quantity,
                 amount: Decimal::ZERO,
                 currency: currency.clone(),
@@ -424,8 +501,8 @@ impl Reader<'_> {
             if v2 {
                 if let Some(a) = self.amount(&r, "amount", &currency, true) {
                     (self.sink)(Line {
-                        amount_type: r.get("amount-type").into(),
-                        description: r.get("amount-description").into(),
+                        amount_type: get(c_amount_type).into(),
+                        description: get(c_description).into(),
                         amount: a,
                         ..base
                     });
@@ -515,7 +592,7 @@ impl Reader<'_> {
         for (line, rec) in rows {
             let r = Row {
                 line: *line,
-                rec: rec.clone(),
+                rec,
                 header: &header,
             };
             let currency = r.get(p.currency).to_ascii_uppercase();
@@ -638,7 +715,7 @@ impl Reader<'_> {
                     }
                     let r = Row {
                         line,
-                        rec: rec.clone(),
+                        rec,
                         header: h,
                     };
                     let currency = r.get("Gross Transaction Currency").to_string();

@@ -2,15 +2,18 @@
 //! STL) read into two canonical tables, `settlement_lines` and `settlement_summary`, with exact
 //! money, the component vocabulary and the control totals (footing). Pure: bytes in, tables out.
 
+mod columns;
 mod layouts;
 pub mod money;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 
 use rust_decimal::Decimal;
 
 use crate::issue::Issue;
 
+pub use columns::read_lines_frame;
 pub use money::{currency_scale, parse_amount};
 
 /// The built-in layouts, by the name a pipeline gives them (`[input.settlement] layout`).
@@ -219,10 +222,28 @@ pub fn read_each(
     each: &mut dyn FnMut(Line),
 ) -> Settlement {
     let mut unmapped: BTreeMap<String, (u64, usize)> = BTreeMap::new();
-    let mut sums: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    // Per settlement and currency, in first-seen order (a file holds a handful).
+    let mut sums: Vec<((String, String), Decimal)> = Vec::new();
+    // The component of each (type, amount type, description) met, so that a line costs one
+    // lookup, not the five keys of `mapping_keys` (a file has a few dozen distinct triples).
+    let mut seen: HashMap<String, Option<String>> = HashMap::new();
+    let mut triple = String::new();
     let mut sink = |mut line: Line| {
-        match components.component(&line) {
-            Some(c) => line.component = c.to_string(),
+        triple.clear();
+        for part in [&line.transaction_type, &line.amount_type, &line.description] {
+            // Length-prefixed: no two triples share a key.
+            let _ = write!(triple, "{}:{part}", part.len());
+        }
+        let component = match seen.get(triple.as_str()) {
+            Some(c) => c.clone(),
+            None => {
+                let c = components.component(&line).map(str::to_string);
+                seen.insert(triple.clone(), c.clone());
+                c
+            }
+        };
+        match component {
+            Some(c) => line.component = c,
             None => {
                 line.component = "other".into();
                 let key = line.mapping_keys().swap_remove(0);
@@ -230,14 +251,15 @@ pub fn read_each(
                 e.1 += 1;
             }
         }
-        match sums.get_mut(&(line.settlement_id.clone(), line.currency.clone())) {
-            Some(sum) => *sum += line.amount,
-            None => {
-                sums.insert(
-                    (line.settlement_id.clone(), line.currency.clone()),
-                    line.amount,
-                );
-            }
+        let at = sums
+            .iter()
+            .position(|((id, c), _)| *id == line.settlement_id && *c == line.currency);
+        match at {
+            Some(i) => sums[i].1 += line.amount,
+            None => sums.push((
+                (line.settlement_id.clone(), line.currency.clone()),
+                line.amount,
+            )),
         }
         each(line);
     };
@@ -256,7 +278,12 @@ pub fn read_each(
             .warning(),
         );
     }
-    foot(file, &mut s, sums);
+    let mut totals: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    // Each key once in `sums`.
+    for (key, sum) in sums {
+        totals.insert(key, sum);
+    }
+    foot(file, &mut s, totals);
     s
 }
 
