@@ -339,3 +339,86 @@ fn a_crash_before_the_book_is_saved_loses_nothing() {
     assert!(tallyman(&h.root, &["run"]).status.success());
     assert_eq!(book(&h.root), book(&calm.root));
 }
+
+/// The file an output of the inventory pipeline wrote for `date` (its only one).
+fn outbox_file(root: &Path, dest: &str, prefix: &str) -> Vec<String> {
+    let mut found: Vec<_> = std::fs::read_dir(root.join("outbox").join(dest))
+        .expect("outbox")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
+        .collect();
+    found.sort();
+    found
+        .iter()
+        .map(|p| std::fs::read_to_string(p).expect("read"))
+        .collect()
+}
+
+/// The book is a table for SQL and outputs: each day's file holds the book as it stood before
+/// that day's run, aged on that day; a rerun of a middle day writes what its first run wrote
+/// (the later day is not its past).
+#[test]
+fn the_open_book_is_a_table_for_sql_and_outputs() {
+    let h = demo_home();
+    let path = h.root.join("pipelines/inventory_3pl.toml");
+    let mut toml = std::fs::read_to_string(&path).expect("pipeline");
+    toml.push_str(
+        r#"
+[[transforms]]
+name = "open_book"
+sql = """
+SELECT item_key, kind, state, open_since, age_days, bucket, amount, currency
+FROM open_items WHERE state IN ('open', 'acknowledged') ORDER BY item_key, kind
+"""
+
+[[outputs]]
+table = "open_book"
+destination = "finance"
+name = "open_book_{date}_{run_id}.csv"
+"#,
+    );
+    std::fs::write(&path, toml).expect("write pipeline");
+    three_days(&h);
+    let day = |d: &str| outbox_file(&h.root, "finance", &format!("open_book_{d}"));
+    let header = "item_key,kind,state,open_since,age_days,bucket,amount,currency\n";
+    assert_eq!(day("2026-11-25"), [header.to_string()]);
+    let second = day("2026-11-26");
+    assert_eq!(
+        second,
+        [format!(
+            "{header}\"{SKU2}\",mismatched,open,2026-11-25,1,0-7,-3,\n\
+             \"{SKU5}\",only_in_erp,open,2026-11-25,1,0-7,-12,\n\
+             \"{SKU7}\",only_in_erp,open,2026-11-25,1,0-7,-10,\n"
+        )]
+    );
+    assert_eq!(
+        day("2026-11-27"),
+        [format!(
+            "{header}\"{SKU7}\",only_in_erp,open,2026-11-25,2,0-7,-10,\n"
+        )]
+    );
+    let o = tallyman(
+        &h.root,
+        &[
+            "rerun",
+            "inventory_3pl",
+            "--date",
+            "2026-11-26",
+            "--reason",
+            "same",
+        ],
+    );
+    let out = both(&o);
+    assert!(o.status.success(), "{out}");
+    // Its bytes equal the first run's: held as unchanged (`on_rerun = "changed"`).
+    assert_eq!(day("2026-11-26"), second);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("open_book_2026-11-26") && l.contains("unchanged")),
+        "{out}"
+    );
+}

@@ -29,6 +29,13 @@ pub struct OpenItemsRaw {
     pub aging: Option<Vec<u32>>,
 }
 
+/// Whether the pipeline keeps a book (then `open_items` is a table its SQL and outputs read).
+pub(crate) fn keeps_book(raw: &PipelineRaw) -> bool {
+    let has_breaks =
+        raw.reconcile.is_some() || raw.group_reconcile.is_some() || raw.breaks.is_some();
+    has_breaks && raw.open_items.as_ref().and_then(|s| s.enabled) != Some(false)
+}
+
 /// The pipeline's open-item policy; `None` when it has no breaks or turns the book off.
 pub(crate) fn compile(raw: &PipelineRaw, e: &mut Errs) -> Option<Policy> {
     let has_breaks =

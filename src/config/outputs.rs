@@ -21,6 +21,9 @@ pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> (Vec<String>, Vec<O
     let mut tables: Vec<String> = BUILTIN_TABLES.iter().map(|s| s.to_string()).collect();
     tables.extend(raw.references.keys().cloned());
     tables.extend(settlement::tables(raw));
+    if super::open_items::keeps_book(raw) {
+        tables.push("open_items".into());
+    }
     for t in &raw.transforms {
         if tables.contains(&t.name) {
             errs.add(

@@ -134,13 +134,123 @@ pub fn note_for_run(
     file_id: i64,
     view: &RunView,
 ) -> Result<OpenItemsNote, StoreError> {
-    let (runs, actions) = ledger.open_item_history(&p.id, Some(file_id))?;
-    // Only what happened up to the run's date: later dates are not the run's past.
-    let before: Vec<RunView> = runs.into_iter().filter(|r| r.date <= view.date).collect();
-    let mut book = Book::replay(&before, &actions_until(&actions, view.date), policy);
+    let mut book = book_before(ledger, p, policy, file_id, view.date)?;
     let changes = book.apply_run(view, policy);
     let ids = ledger.open_item_ids(&p.id)?;
     Ok(note(&book, &changes, policy, view.date, &ids))
+}
+
+/// The book as it stood before a run of `file_id` for business date `date`: every run that
+/// counts up to that date but those of the same file (a rerun replaces them), and people's
+/// actions up to it. Later dates are not the run's past, so a rerun sees what the first run saw.
+pub fn book_before(
+    ledger: &Ledger,
+    p: &Pipeline,
+    policy: &Policy,
+    file_id: i64,
+    date: NaiveDate,
+) -> Result<Book, StoreError> {
+    let (runs, actions) = ledger.open_item_history(&p.id, Some(file_id))?;
+    let before: Vec<RunView> = runs.into_iter().filter(|r| r.date <= date).collect();
+    Ok(Book::replay(
+        &before,
+        &actions_until(&actions, date),
+        policy,
+    ))
+}
+
+/// Column names of the `open_items` table SQL transforms and outputs read.
+pub const TABLE_COLUMNS: [&str; 12] = [
+    "id",
+    "item_key",
+    "kind",
+    "state",
+    "first_seen",
+    "last_seen",
+    "open_since",
+    "age_days",
+    "bucket",
+    "amount",
+    "currency",
+    "note",
+];
+
+/// The `open_items` table: every item of the book before the run (open or closed, so a sheet
+/// can show both), its age and bucket on the run's business date, its amount exact.
+pub fn book_table(
+    ledger: &Ledger,
+    p: &Pipeline,
+    policy: &Policy,
+    file_id: i64,
+    date: NaiveDate,
+) -> Result<DataFrame, String> {
+    let book = book_before(ledger, p, policy, file_id, date).map_err(|e| e.to_string())?;
+    let ids = ledger.open_item_ids(&p.id).map_err(|e| e.to_string())?;
+    table_of(&book, policy, date, &ids).map_err(|e| e.to_string())
+}
+
+fn table_of(
+    book: &Book,
+    policy: &Policy,
+    as_of: NaiveDate,
+    ids: &std::collections::BTreeMap<Identity, i64>,
+) -> PolarsResult<DataFrame> {
+    let items: Vec<_> = book.items.values().collect();
+    let names = policy.bucket_names();
+    let scale = items
+        .iter()
+        .filter_map(|i| i.amount.map(|a| a.scale()))
+        .max()
+        .unwrap_or(0);
+    let mantissas = items.iter().map(|i| {
+        i.amount.map(|a| {
+            let mut a = a;
+            a.rescale(scale);
+            a.mantissa()
+        })
+    });
+    let date = |name: &str, f: &dyn Fn(&crate::engine::open_items::Item) -> NaiveDate| {
+        DateChunked::from_naive_date(name.into(), items.iter().map(|i| f(i))).into_column()
+    };
+    let text = |name: &str, f: &dyn Fn(&crate::engine::open_items::Item) -> Option<String>| {
+        Column::new(name.into(), items.iter().map(|i| f(i)).collect::<Vec<_>>())
+    };
+    let columns = vec![
+        Column::new(
+            "id".into(),
+            items
+                .iter()
+                .map(|i| ids.get(&i.identity).copied())
+                .collect::<Vec<_>>(),
+        ),
+        text("item_key", &|i| Some(i.identity.key.clone())),
+        text("kind", &|i| Some(i.identity.kind.clone())),
+        text("state", &|i| Some(i.state.as_str().to_string())),
+        date("first_seen", &|i| i.first_seen),
+        date("last_seen", &|i| i.last_seen),
+        date("open_since", &|i| i.open_since),
+        Column::new(
+            "age_days".into(),
+            items
+                .iter()
+                .map(|i| i.state.is_open().then(|| age_days(i.open_since, as_of)))
+                .collect::<Vec<_>>(),
+        ),
+        text("bucket", &|i| match i.state.is_open() {
+            true => names
+                .get(policy.bucket(age_days(i.open_since, as_of)))
+                .cloned(),
+            false => None,
+        }),
+        Int128Chunked::from_iter_options("amount".into(), mantissas)
+            .into_decimal(38, scale as usize)?
+            .into_column(),
+        text("currency", &|i| i.currency.clone()),
+        text("note", &|i| {
+            i.decision().map(|(who, note)| format!("{who}: {note}"))
+        }),
+    ];
+    DataFrame::new(items.len(), columns)
 }
 
 fn actions_until(

@@ -88,6 +88,9 @@ struct Run<'a> {
     staged: Vec<StagedOutput>,
     /// What the transforms' SQL reads (`pipeline::prune` drops the rest of the inputs).
     needs: Needs,
+    /// The partner file's id in the ledger (the open-item book before a run leaves out the
+    /// runs of the same file).
+    file_id: i64,
 }
 
 /// A background hash of an input: its size and sha256.
@@ -240,6 +243,7 @@ pub fn process_run(
         },
         staged: Vec::new(),
         needs: Needs::of(p),
+        file_id,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
     let result = match date {
@@ -542,6 +546,13 @@ impl Run<'_> {
         let p = self.p;
         self.note_partner(input)?;
         let (mut tables, refs) = self.load_references()?;
+        if let Some(policy) = &p.open_items {
+            if pipeline::is_used(p, &self.needs, "open_items", true) {
+                let book = super::open_items::book_table(ledger, p, policy, self.file_id, date)
+                    .map_err(|e| data(p, format!("open items before {date}: {e}")))?;
+                tables.insert("open_items".into(), book);
+            }
+        }
         // The ERP extract is checked for here, but read after the partner file is validated:
         // the two parsed files are then never in memory at once with a file's bytes.
         let mut erp_path = None;
