@@ -4,8 +4,12 @@
 //! the middle day with and without `--cascade` against a from-scratch replay of every day, and
 //! a crash between a run's record and the book's save.
 
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "support/home.rs"]
 mod home;
+#[path = "support/prom.rs"]
+mod prom;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -421,4 +425,60 @@ name = "open_book_{date}_{run_id}.csv"
             .any(|l| l.contains("open_book_2026-11-26") && l.contains("unchanged")),
         "{out}"
     );
+}
+
+/// `/metrics` counts the book's open items and their money by state and age bucket, aged today
+/// in the pipeline's zone.
+#[test]
+fn metrics_expose_open_items_and_money_by_state_and_bucket() {
+    let h = demo_home();
+    three_days(&h);
+    let sku7 = id_of(&h.root, SKU7, "only_in_erp");
+    assert!(
+        tallyman(&h.root, &["breaks", "ack", &sku7, "--note", "counting"])
+            .status
+            .success()
+    );
+    let d = daemon::serve(&h.root);
+    d.passes_after("inventory_3pl", 0.0);
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive();
+    let bucket = |since: &str| {
+        let age = (today - since.parse::<chrono::NaiveDate>().expect("date")).num_days();
+        match age {
+            ..=7 => "0-7",
+            8..=14 => "8-14",
+            15..=30 => "15-30",
+            _ => "over 30",
+        }
+    };
+    let samples = d.samples();
+    let find = |name: &str, state: &str| -> Vec<(String, f64)> {
+        samples
+            .iter()
+            .filter(|s| {
+                s.name == name
+                    && s.labels.get("pipeline").map(String::as_str) == Some("inventory_3pl")
+                    && s.labels.get("state").map(String::as_str) == Some(state)
+            })
+            .map(|s| (s.labels["bucket"].clone(), s.value))
+            .collect()
+    };
+    // SKU-2 reopened on the 27th (-10), SKU-7 open since the 25th and acknowledged (-10).
+    assert_eq!(
+        find("tallyman_open_items", "open"),
+        [(bucket("2026-11-27").to_string(), 1.0)]
+    );
+    assert_eq!(
+        find("tallyman_open_items", "acknowledged"),
+        [(bucket("2026-11-25").to_string(), 1.0)]
+    );
+    assert_eq!(
+        find("tallyman_open_items_amount", "open"),
+        [(bucket("2026-11-27").to_string(), -10.0)]
+    );
+    assert!(find("tallyman_open_items", "resolved").is_empty());
+    let (status, log) = d.stop();
+    assert!(status.success(), "{log}");
 }

@@ -79,6 +79,8 @@ struct PipelineMetrics {
     /// Files held now: waiting for their ERP extract, and failed on the configuration.
     waiting: u64,
     failed: u64,
+    /// The open-item book now (from the ledger after each job).
+    open_items: Vec<crate::runner::open_items::Gauge>,
 }
 
 #[derive(Debug, Default)]
@@ -170,6 +172,16 @@ impl Metrics {
         p.failed = failed;
     }
 
+    /// The open-item book of a pipeline now, by state, age bucket and currency.
+    pub fn set_open_items(&self, pipeline: &str, gauges: Vec<crate::runner::open_items::Gauge>) {
+        let mut inner = self.lock();
+        inner
+            .pipelines
+            .entry(pipeline.to_string())
+            .or_default()
+            .open_items = gauges;
+    }
+
     /// The run loop went round once: schedules, hints and expected-file windows looked at.
     pub fn heartbeat(&self, at: DateTime<Utc>) {
         self.lock().heartbeat = Some(at);
@@ -255,6 +267,7 @@ impl Metrics {
                 sample(&mut out, name, id, &value(p).to_string());
             }
         }
+        render_open_items(&mut out, &inner.pipelines);
         let mail = "tallyman_mail_queue_depth";
         family(
             &mut out,
@@ -301,6 +314,53 @@ impl Metrics {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Open items by pipeline, state and age bucket, and their money per currency: the amount is
+/// the exact decimal written as text (the format reads any float literal).
+fn render_open_items(out: &mut String, pipelines: &BTreeMap<String, PipelineMetrics>) {
+    let count = "tallyman_open_items";
+    family(
+        out,
+        count,
+        "gauge",
+        "Open items (open or acknowledged breaks) by state and age bucket.",
+    );
+    for (id, p) in pipelines {
+        let mut by: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        for g in &p.open_items {
+            *by.entry((g.state.as_str(), g.bucket.as_str())).or_default() += g.count;
+        }
+        for ((state, bucket), n) in by {
+            let _ = writeln!(
+                out,
+                "{count}{{pipeline=\"{}\",state=\"{}\",bucket=\"{}\"}} {n}",
+                escape_label(id),
+                escape_label(state),
+                escape_label(bucket)
+            );
+        }
+    }
+    let amount = "tallyman_open_items_amount";
+    family(
+        out,
+        amount,
+        "gauge",
+        "Money of the open items by state, age bucket and currency (the breaks' differences).",
+    );
+    for (id, p) in pipelines {
+        for g in &p.open_items {
+            let _ = writeln!(
+                out,
+                "{amount}{{pipeline=\"{}\",state=\"{}\",bucket=\"{}\",currency=\"{}\"}} {}",
+                escape_label(id),
+                escape_label(&g.state),
+                escape_label(&g.bucket),
+                escape_label(&g.currency),
+                g.amount.normalize()
+            );
+        }
     }
 }
 

@@ -339,6 +339,9 @@ fn adopt(
         }
     }
     metrics.load_last_success(ledger);
+    for e in entries.values() {
+        super::worker::refresh_open_items(metrics, ledger, &e.p);
+    }
 }
 
 /// The last scheduled run from the ledger; a pipeline never run on a schedule starts counting now.

@@ -143,7 +143,17 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
         }
         Err(e) => tracing::error!(pipeline = %p.id, "counting held files: {e}"),
     }
+    refresh_open_items(&cx.metrics, &ledger, p);
     next
+}
+
+/// The pipeline's open-item gauges from its saved book, aged today in its time zone.
+pub fn refresh_open_items(metrics: &Metrics, ledger: &Ledger, p: &Pipeline) {
+    let today = Utc::now().with_timezone(&p.time_zone).date_naive();
+    match crate::runner::open_items::gauges(ledger, p, today) {
+        Ok(g) => metrics.set_open_items(&p.id, g),
+        Err(e) => tracing::error!(pipeline = %p.id, "reading the open items: {e}"),
+    }
 }
 
 /// Reports of this pass's runs go to the ledger's mail queue; then whatever is due is sent.

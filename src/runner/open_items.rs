@@ -343,3 +343,59 @@ pub fn note(
             .collect(),
     }
 }
+
+/// One row of the open-item gauges: items open (or acknowledged) of one state, age bucket and
+/// currency, and their money.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gauge {
+    pub state: String,
+    pub bucket: String,
+    pub currency: String,
+    pub count: u64,
+    pub amount: Decimal,
+}
+
+/// The saved book of `p` as gauges (`/metrics`), aged on `as_of` (today in the pipeline's zone:
+/// an item left alone keeps ageing between runs).
+pub fn gauges(ledger: &Ledger, p: &Pipeline, as_of: NaiveDate) -> Result<Vec<Gauge>, StoreError> {
+    let Some(policy) = &p.open_items else {
+        return Ok(Vec::new());
+    };
+    let rows = ledger.open_items(&crate::store::open_items::ItemFilter {
+        pipeline: Some(p.id.clone()),
+        ..Default::default()
+    })?;
+    let names = policy.bucket_names();
+    let mut by: std::collections::BTreeMap<(String, String, String), (u64, Decimal)> =
+        Default::default();
+    for r in rows {
+        let open = State::parse(&r.state).is_some_and(|s| s.is_open());
+        let Ok(since) = NaiveDate::parse_from_str(&r.open_since, "%Y-%m-%d") else {
+            continue;
+        };
+        if !open {
+            continue;
+        }
+        let bucket = names[policy.bucket(age_days(since, as_of))].clone();
+        let amount = r
+            .amount
+            .as_deref()
+            .and_then(|a| a.parse::<Decimal>().ok())
+            .unwrap_or_default();
+        let e = by
+            .entry((r.state, bucket, r.currency.unwrap_or_default()))
+            .or_default();
+        e.0 += 1;
+        e.1 += amount;
+    }
+    Ok(by
+        .into_iter()
+        .map(|((state, bucket, currency), (count, amount))| Gauge {
+            state,
+            bucket,
+            currency,
+            count,
+            amount,
+        })
+        .collect())
+}
