@@ -482,3 +482,41 @@ fn metrics_expose_open_items_and_money_by_state_and_bucket() {
     let (status, log) = d.stop();
     assert!(status.success(), "{log}");
 }
+
+/// After `tallyman demo`, `tallyman breaks` lists the demo's breaks as open items: the
+/// inventory variances and the settlement's unpaid, short-paid and unknown orders.
+#[test]
+fn the_demo_leaves_its_breaks_as_open_items() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = tallyman(dir.path(), &["demo"]);
+    assert!(o.status.success(), "{}", both(&o));
+    assert!(both(&o).contains("tallyman breaks"), "{}", both(&o));
+    let o = tallyman(dir.path(), &["breaks", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let listed: Vec<String> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["pipeline"].as_str().unwrap_or(""),
+                r["kind"].as_str().unwrap_or(""),
+                r["state"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "inventory_3pl mismatched open",
+            "inventory_3pl only_in_erp open",
+            "inventory_3pl only_in_erp open",
+            "settlement_amazon_v2 no_order open",
+            "settlement_amazon_v2 short_paid open",
+            "settlement_amazon_v2 refunded open",
+            "settlement_amazon_v2 unknown_order open",
+            "settlement_amazon_v2 awaiting_settlement open",
+        ]
+    );
+}

@@ -122,7 +122,7 @@ pub fn run(home_dir: &Path, args: Args) -> Result<ExitCode> {
         },
     )?;
     println!(
-        "\nWhere to look:\n  outbox/erp/             the variance file and the ATP feed the ERP picks up\n  outbox/gl/              the settlement's journal for the general ledger (sums to the deposit)\n  outbox/finance/         every order of the settlement with its status (paid, short_paid, ...)\n  outbox/mail/            the exception report as an .eml (no SMTP relay in tallyman.toml, so spooled)\n  archive/inventory_3pl/  inputs, outputs, issues.csv, manifest.json, report.html/.csv per run\n  var/ledger.sqlite       the ledger: sqlite3 var/ledger.sqlite 'select * from runs'\n  tallyman runs           run history;  tallyman rerun inventory_3pl --date 2026-11-25 --reason demo\n  tallyman mail           the report mail queue"
+        "\nWhere to look:\n  outbox/erp/             the variance file and the ATP feed the ERP picks up\n  outbox/gl/              the settlement's journal for the general ledger (sums to the deposit)\n  outbox/finance/         every order of the settlement with its status (paid, short_paid, ...)\n  outbox/mail/            the exception report as an .eml (no SMTP relay in tallyman.toml, so spooled)\n  archive/inventory_3pl/  inputs, outputs, issues.csv, manifest.json, report.html/.csv per run\n  var/ledger.sqlite       the ledger: sqlite3 var/ledger.sqlite 'select * from runs'\n  tallyman runs           run history;  tallyman rerun inventory_3pl --date 2026-11-25 --reason demo\n  tallyman breaks         the breaks kept as open items (show, ack, close them)\n  tallyman mail           the report mail queue"
     );
     Ok(code)
 }
