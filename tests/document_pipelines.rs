@@ -5,8 +5,11 @@
 
 #[path = "support/home.rs"]
 mod home;
+#[path = "support/ship945.rs"]
+mod ship945;
 
 use home::tallyman;
+use ship945::{OPEN_ORDERS_SCHEMA, PIPELINE_945, SHIPMENT_SCHEMA};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -74,47 +77,6 @@ fn files_in(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
-
-const SHIPMENT_SCHEMA: &str = r#"{"fields": [
-    {"name": "order_number", "type": "string", "constraints": {"required": true, "pattern": "SO-[0-9]+"}},
-    {"name": "line_number", "type": "integer"},
-    {"name": "status", "type": "string", "constraints": {"enum": ["CC", "CP", "CS", "CX"]}},
-    {"name": "quantity_ordered", "type": "integer", "constraints": {"minimum": 0}},
-    {"name": "quantity_shipped", "type": "integer", "constraints": {"required": true, "minimum": 0}},
-    {"name": "sku", "type": "string", "constraints": {"required": true}}],
-   "fieldsMatch": "superset"}"#;
-
-const OPEN_ORDERS_SCHEMA: &str = r#"{"fields": [
-    {"name": "order_number", "type": "string", "constraints": {"required": true}},
-    {"name": "sku", "type": "string", "constraints": {"required": true}},
-    {"name": "qty_open", "type": "integer", "constraints": {"required": true}}],
-   "primaryKey": ["order_number", "sku"]}"#;
-
-const PIPELINE_945: &str = r#"description = "3PL shipping advices (945) against ERP open orders"
-time_zone = "America/Chicago"
-[source]
-min_age_secs = 0
-settle_secs = 0
-[input]
-format = "x12"
-table = "x12_945_lines"
-schema = "shipment_lines.v1"
-ack_destination = "to_acme3pl"
-[business_date]
-from_name = '(?P<date>\d{4}-\d{2}-\d{2})'
-format = "%Y-%m-%d"
-[erp]
-folder = "inbox/erp"
-pattern = "erp_open_orders_{date}.csv"
-schema = "erp_open_orders.v1"
-[reconcile]
-keys = [{ partner = "order_number", erp = "order_number" }, { partner = "sku", erp = "sku" }]
-compare = [{ partner = "quantity_shipped", erp = "qty_open", abs_tolerance = "0" }]
-[[outputs]]
-table = "breaks"
-destination = "erp"
-name = "shipment_breaks_{date}_{run_id}.csv"
-"#;
 
 /// The issue's end-to-end case: a 945 from a 3PL is validated, reconciled against an ERP
 /// open-orders extract, and a 997 lands in the partner's outbound folder; the same

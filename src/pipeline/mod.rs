@@ -115,10 +115,14 @@ impl<'p> Flow<'p> {
     /// reads it even when a transform fails afterwards.
     pub fn reconcile(&mut self) -> Result<Option<DataFrame>, PipelineError> {
         reconcile_sides(self.p, self.needs, &mut self.tables, &mut self.counts)?;
-        Ok(match self.p.report {
-            Some(_) => self.tables.get("reconciled").cloned(),
-            None => None,
-        })
+        // The report's breaks come from it, and the open-item book from the report's breaks:
+        // kept when either is wanted (a pipeline with neither lets it go before transforms).
+        Ok(
+            match self.p.report.is_some() || self.p.open_items.is_some() {
+                true => self.tables.get("reconciled").cloned(),
+                false => None,
+            },
+        )
     }
 
     /// Runs the SQL transforms (after [`Flow::reconcile`]) and keeps what outputs and the
