@@ -331,7 +331,13 @@ impl Break {
 impl RunReport {
     /// True when there is anything for a human to look at.
     pub fn has_problems(&self) -> bool {
-        !self.breaks.is_empty()
+        // With an open-item book, breaks alert only as exceptions: items past their grace and
+        // not acknowledged (carried timing differences and items someone is on stay quiet).
+        let breaks_alert = match &self.open_items {
+            Some(note) => note.exceptions > 0,
+            None => !self.breaks.is_empty(),
+        };
+        breaks_alert
             || !self.issues.is_empty()
             || !self.duplicates.is_empty()
             || !self.corrections.is_empty()
