@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use tallyman::transport::sftp::{AfterClaimRaw, SftpRaw};
+use tallyman::config::sftp::{AfterClaimRaw, SftpRaw};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,9 +1,8 @@
 //! Table tests for expected-file windows: config compile, deadlines on DST days, weekends, one alert per window.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use tallyman::daemon::expected::{
-    AlertBook, Arrival, Expected, ExpectedError, ExpectedRaw, Window, WindowKey, WindowState,
-};
+use tallyman::config::expected::{Expected, ExpectedError, ExpectedRaw};
+use tallyman::daemon::expected::{AlertBook, Arrival, Window, WindowKey, WindowState};
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)

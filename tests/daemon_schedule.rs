@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::America::New_York;
-use tallyman::daemon::schedule::{Schedule, ScheduleError};
+use tallyman::config::schedule::{Schedule, ScheduleError};
 
 const NY: &str = "America/New_York";
 

@@ -8,10 +8,12 @@ mod smtp;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use fixture::sample_report;
 use smtp::{free_port, parse_mail, ServerOpts, SmtpServer, TestPki};
-use tallyman::report::config::{MailRaw, ReportRaw};
-use tallyman::report::queue::{self, QueueState};
+use tallyman::config::mail::MailRaw;
+use tallyman::config::report::ReportRaw;
+use tallyman::report::queue;
 use tallyman::report::{build_message, render, Mailer, OutgoingMail, RenderOptions};
 use tallyman::store::Ledger;
+use tallyman::store::MailState;
 
 fn rule_raw() -> ReportRaw {
     toml::from_str(
@@ -112,7 +114,7 @@ fn delivered_with_headers_both_parts_and_attachment() {
 
     let listed = queue::list(&conn).expect("list");
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].state, QueueState::Sent);
+    assert_eq!(listed[0].state, MailState::Sent);
     assert_eq!(listed[0].attempts, 1);
     assert_eq!(
         listed[0].recipients,
@@ -136,7 +138,7 @@ fn server_down_stays_queued_then_delivers_exactly_once() {
     let first = queue::flush(&conn, &m, t0()).expect("flush while down");
     assert_eq!((first.sent, first.retry_later), (0, 1));
     let row = &queue::list(&conn).expect("list")[0];
-    assert_eq!(row.state, QueueState::Queued);
+    assert_eq!(row.state, MailState::Queued);
     assert!(
         row.next_attempt_at > t0(),
         "backoff pushed the next attempt out"
@@ -162,7 +164,7 @@ fn server_down_stays_queued_then_delivers_exactly_once() {
     let again = queue::flush(&conn, &m, t0() + Duration::days(1)).expect("flush again");
     assert_eq!((again.sent, again.retry_later, again.failed), (0, 0, 0));
     assert_eq!(server.messages().len(), 1, "delivered exactly once");
-    assert_eq!(queue::list(&conn).expect("list")[0].state, QueueState::Sent);
+    assert_eq!(queue::list(&conn).expect("list")[0].state, MailState::Sent);
 }
 
 #[test]
@@ -200,7 +202,7 @@ fn transient_451_is_retried_with_the_same_message_id() {
     let row = &queue::list(&conn).expect("list")[0];
     assert_eq!(
         (row.state, row.attempts, row.last_error.clone()),
-        (QueueState::Sent, 3, None)
+        (MailState::Sent, 3, None)
     );
 }
 
@@ -224,7 +226,7 @@ fn permanent_550_fails_and_is_listed() {
     );
     assert_eq!(server.data_answers(), vec!["550"]);
     let row = &queue::list(&conn).expect("list")[0];
-    assert_eq!(row.state, QueueState::Failed);
+    assert_eq!(row.state, MailState::Failed);
     let err = row.last_error.as_deref().unwrap_or("");
     assert!(
         err.contains("550") && err.contains("Recipient refused by test policy"),
@@ -234,7 +236,7 @@ fn permanent_550_fails_and_is_listed() {
     assert!(queue::requeue(&conn, row.id, t0()).expect("requeue"));
     assert_eq!(
         queue::list(&conn).expect("list")[0].state,
-        QueueState::Queued
+        MailState::Queued
     );
 }
 
@@ -255,7 +257,7 @@ fn starttls_required_but_not_offered_sends_nothing_and_stays_queued() {
     assert!(server.data_answers().is_empty(), "server got no DATA");
     assert!(server.messages().is_empty());
     let row = &queue::list(&conn).expect("list")[0];
-    assert_eq!(row.state, QueueState::Queued);
+    assert_eq!(row.state, MailState::Queued);
     let err = row.last_error.as_deref().unwrap_or("");
     assert!(err.contains("STARTTLS"), "{err}");
 }

@@ -558,7 +558,7 @@ fn a_file_claimed_before_a_crash_is_resumed() {
                 received_at: "2026-11-26T00:00:00Z",
                 stored: &stored,
             },
-            tallyman::store::DuplicateRule::default(),
+            tallyman::config::DuplicateRule::default(),
         )
         .unwrap();
     std::fs::remove_file(&drop).unwrap();

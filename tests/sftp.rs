@@ -19,8 +19,10 @@ use std::time::{Duration, Instant, SystemTime};
 use cut_proxy::{CutProxy, Fail};
 use sample::{data, sha};
 use sshd::Sshd;
-use tallyman::transport::settle::{SettlePolicy, Settler};
-use tallyman::transport::sftp::{with_retry, SftpEndpoint, SftpError, SftpRaw, Step};
+use tallyman::config::sftp::{SftpEndpoint, SftpRaw};
+use tallyman::config::SettlePolicy;
+use tallyman::transport::settle::Settler;
+use tallyman::transport::sftp::{with_retry, SftpError, Step};
 
 /// The endpoint through `proxy`; known_hosts names the port we dial, so it gets the key too.
 fn via_proxy(sshd: &Sshd, folder: &Path, proxy: &CutProxy, io_timeout_secs: u64) -> SftpEndpoint {

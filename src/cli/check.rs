@@ -5,7 +5,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use tallyman::transport::sftp::{Access, SftpEndpoint};
+use tallyman::config::sftp::SftpEndpoint;
+use tallyman::transport::sftp::Access;
 
 #[derive(clap::Args)]
 pub struct Args {

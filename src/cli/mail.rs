@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tallyman::config::{Home, MailSettings};
-use tallyman::report::queue::{self, QueueState, QueuedMail};
+use tallyman::report::queue;
 use tallyman::runner::report::flush_mail;
+use tallyman::store::mail_queue::QueuedMail;
 use tallyman::store::Ledger;
+use tallyman::store::MailState;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -95,9 +97,9 @@ fn list(ledger: &Ledger, json: bool) -> Result<ExitCode> {
     );
     for m in &rows {
         let next = match m.state {
-            QueueState::Queued => time(&m.next_attempt_at),
-            QueueState::Sent => m.sent_at.as_ref().map_or("-".into(), time),
-            QueueState::Failed => "-".into(),
+            MailState::Queued => time(&m.next_attempt_at),
+            MailState::Sent => m.sent_at.as_ref().map_or("-".into(), time),
+            MailState::Failed => "-".into(),
         };
         println!(
             "{:>4} {:<7} {:>8} {:<20} {:<8} {:<30}  {}",

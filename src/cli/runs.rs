@@ -3,7 +3,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use tallyman::report::QueueState;
+use tallyman::store::MailState;
 use tallyman::store::{DeliveryState, FileState, RunFilter};
 
 #[derive(clap::Args)]
@@ -140,13 +140,10 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
         );
     }
     let mail = tallyman::report::queue::list(&ledger)?;
-    let failed = mail
-        .iter()
-        .filter(|m| m.state == QueueState::Failed)
-        .count();
+    let failed = mail.iter().filter(|m| m.state == MailState::Failed).count();
     let waiting = mail
         .iter()
-        .filter(|m| m.state == QueueState::Queued && m.attempts > 0)
+        .filter(|m| m.state == MailState::Queued && m.attempts > 0)
         .count();
     if failed + waiting > 0 {
         println!(

@@ -1,14 +1,14 @@
 //! Which due windows of a partner's file are late, and a book so each late window alerts once.
 //!
 //! Pure: the caller passes arrivals and `now`. The due time itself (`Expected`, its deadlines)
-//! is compiled with the pipeline (src/config/expected.rs) and re-exported here.
+//! is compiled with the pipeline (src/config/expected.rs); the late windows are worked out here.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-pub use crate::config::expected::{DaysRaw, Expected, ExpectedError, ExpectedRaw};
+use crate::config::expected::Expected;
 
 /// How far back `windows` looks at most, whatever `from` says: old gaps are history, not alerts.
 const MAX_LOOKBACK_DAYS: i64 = 366;

@@ -2,14 +2,12 @@
 //!
 //! Start-up order for `serve`: take `store::home_lock::DataLock` (exit `EXIT_LOCKED` if held), install
 //! `signals::Signals`, start `http::HttpServer`, then loop: on each tick ask every pipeline's
-//! `schedule::Schedule::due_since` and `expected::Expected::late` (through an `AlertBook`),
+//! `config::schedule::Schedule::due_since` and `expected::Expected::late` (through an `AlertBook`),
 //! update `metrics::Metrics`, reload on `take_reload`, and leave when `shutdown_requested`.
 
 pub mod expected;
 pub mod http;
 pub mod metrics;
-/// Cron schedules are compiled with the pipeline (config/schedule.rs); the old path stays.
-pub use crate::config::schedule;
 pub mod serve;
 pub mod signals;
 pub mod watch;

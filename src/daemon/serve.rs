@@ -206,7 +206,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
 /// the sub-second part of the instant it searches from into the fire it returns, which would make
 /// one tick look new on every pass.
 pub fn tick_due(
-    schedule: &super::schedule::Schedule,
+    schedule: &crate::config::schedule::Schedule,
     last: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
@@ -443,7 +443,7 @@ fn check_expected(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::schedule::Schedule;
+    use crate::config::schedule::Schedule;
     use chrono::TimeZone;
 
     fn at(h: u32, m: u32, s: u32, ms: u32) -> DateTime<Utc> {

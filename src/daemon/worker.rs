@@ -64,7 +64,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub use crate::isolate::guarded;
+use crate::isolate::guarded;
 
 /// Runs one job to its end and clears the pipeline's busy flag, whatever happens inside.
 pub fn run_job(cx: &Context, job: &Job) -> Done {
@@ -234,7 +234,7 @@ fn take_ready(
 fn take_remote(
     cx: &Context,
     job: &Job,
-    ep: &crate::transport::sftp::SftpEndpoint,
+    ep: &crate::config::sftp::SftpEndpoint,
     ledger: &mut Ledger,
     pass: &mut Summary,
 ) -> Option<Duration> {

@@ -1,12 +1,8 @@
 //! What the report does with its configuration: whether a run's report is wanted under the
 //! pipeline's `[report]` rule. The sections themselves are compiled by `config` (config/report.rs,
-//! config/mail.rs) and re-exported here under their old paths.
+//! config/mail.rs).
 
-pub use crate::config::mail::{is_loopback, MailRaw, MailSettings, SmtpSettings, TlsMode};
-pub use crate::config::report::{
-    ReportRaw, ReportRule, SectionError as ConfigError, SendWhen, Threshold, ThresholdRaw,
-    DEFAULT_SUBJECT,
-};
+use crate::config::report::{ReportRule, SendWhen};
 
 use super::model::RunReport;
 

@@ -17,9 +17,10 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, Message, SmtpTransport, Transport};
 use sha2::{Digest, Sha256};
 
-use super::config::{MailSettings, ReportRule, SmtpSettings, TlsMode};
 use super::model::RunReport;
 use super::render::Rendered;
+use crate::config::mail::{MailSettings, SmtpSettings, TlsMode};
+use crate::config::report::ReportRule;
 
 /// Operational failures while building a message or a transport (not delivery outcomes).
 #[derive(Debug, thiserror::Error)]
@@ -253,7 +254,7 @@ fn smtp_transport(
     // and a plain-text relay is only accepted on loopback (the config refuses it elsewhere;
     // checked again here for settings built by hand).
     let with_login = s.credentials_env.is_some();
-    if with_login && s.tls == TlsMode::None && !super::config::is_loopback(&s.host) {
+    if with_login && s.tls == TlsMode::None && !crate::config::mail::is_loopback(&s.host) {
         return Err(MailError::PlainTextLogin {
             host: s.host.clone(),
         });

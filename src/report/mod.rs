@@ -13,13 +13,10 @@ pub mod render;
 mod render_open_items;
 mod render_settlement;
 
-pub use config::{
-    ConfigError, MailRaw, MailSettings, ReportRaw, ReportRule, SendWhen, Threshold, TlsMode,
-};
 pub use mail::{build_message, MailError, Mailer, OutgoingMail, SendFailure};
 pub use model::{
     Break, FileNote, Measure, MoneyTotal, ReconStatus, ReconSummary, RerunNote, RunReport,
     StatusCounts,
 };
-pub use queue::{FlushSummary, QueueError, QueueState, QueuedMail};
+pub use queue::{FlushSummary, QueueError};
 pub use render::{render, RenderError, RenderOptions, Rendered};

@@ -23,8 +23,7 @@ use crate::store::backoff::Backoff;
 use crate::store::mail_queue::NewMail;
 use crate::store::{Ledger, StoreError};
 
-pub use crate::store::mail_queue::QueuedMail;
-pub use crate::store::MailState as QueueState;
+use crate::store::mail_queue::QueuedMail;
 
 /// What went wrong with the queue.
 #[derive(Debug, thiserror::Error)]

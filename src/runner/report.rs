@@ -12,12 +12,13 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 
 use super::{Outcome, Summary};
+use crate::config::report::DEFAULT_SUBJECT;
+use crate::config::MailSettings;
 use crate::config::{Home, Pipeline};
 use crate::engine::reconcile::MATCHED;
-use crate::report::config::DEFAULT_SUBJECT;
 use crate::report::{
-    build_message, queue, render, Break, FileNote, FlushSummary, MailSettings, Mailer, Measure,
-    MoneyTotal, ReconStatus, ReconSummary, RenderOptions, RerunNote, RunReport, StatusCounts,
+    build_message, queue, render, Break, FileNote, FlushSummary, Mailer, Measure, MoneyTotal,
+    ReconStatus, ReconSummary, RenderOptions, RerunNote, RunReport, StatusCounts,
 };
 use crate::schema::table::FieldType;
 use crate::store::files::write_atomic;

@@ -15,14 +15,13 @@ use std::time::{Duration, SystemTime};
 use chrono::Utc;
 
 use super::{claim_landed, RunError, Summary, Taken};
+use crate::config::sftp::{AfterClaim, SftpEndpoint};
 use crate::config::{Home, Pipeline};
 use crate::store::files::{land_produced, Landed};
 use crate::store::source_status::{FailedAction, RemoteAction};
 use crate::store::{Ledger, RemoteActionState};
 use crate::transport::settle::{Settler, Sighting, Wait};
-use crate::transport::sftp::{
-    escaped, with_retry, AfterClaim, SftpClient, SftpEndpoint, SftpError,
-};
+use crate::transport::sftp::{escaped, with_retry, SftpClient, SftpError};
 
 fn transport(p: &Pipeline, e: impl std::fmt::Display) -> RunError {
     RunError::Data {

@@ -12,7 +12,7 @@ pub struct Ledger {
     pub(super) conn: Connection,
 }
 
-pub use crate::config::source::DuplicateRule;
+use crate::config::source::DuplicateRule;
 
 /// What a claim knows of a landed file.
 #[derive(Debug, Clone, Copy)]

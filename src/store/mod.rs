@@ -21,7 +21,7 @@ pub mod source_status;
 
 pub mod states;
 
-pub use ledger::{Claim, DuplicateRule, Landing, Ledger, RunFilter, RunRow};
+pub use ledger::{Claim, Landing, Ledger, RunFilter, RunRow};
 pub use migrations::SCHEMA_VERSION;
 pub use states::{DeliveryState, FileState, MailState, RemoteActionState, ReportState, RunState};
 

@@ -14,7 +14,7 @@ pub struct Sighting {
     pub mtime: SystemTime,
 }
 
-pub use crate::config::source::{SettlePolicy, NETWORK_QUIET};
+use crate::config::source::SettlePolicy;
 
 /// Suffixes partners and their tools use while a file is still being written.
 const IN_PROGRESS_SUFFIXES: [&str; 5] = [".part", ".filepart", ".tmp", ".partial", ".crdownload"];

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tallyman::transport::sftp::{AfterClaimRaw, SftpEndpoint, SftpRaw};
+use tallyman::config::sftp::{AfterClaimRaw, SftpEndpoint, SftpRaw};
 
 pub struct Sshd {
     pub dir: tempfile::TempDir,

@@ -1,6 +1,7 @@
 //! Whether a rule wants a run's report, table-driven.
 
 use super::*;
+use crate::config::report::{ReportRaw, SectionError as ConfigError};
 use crate::report::model::{Break, Measure, ReconStatus};
 use chrono::NaiveDate;
 

@@ -4,7 +4,8 @@
 use rusqlite::Connection;
 
 use super::{MIGRATIONS, SCHEMA_VERSION};
-use crate::store::{Claim, DuplicateRule, FileState, Landing, Ledger, StoreError};
+use crate::config::DuplicateRule;
+use crate::store::{Claim, FileState, Landing, Ledger, StoreError};
 
 /// Today's main (before this list), copied as it was: `store::ledger::SCHEMA`. Pre-version-1
 /// ledgers differ in `files` and lack the columns added later (see `PRE_V1`).

@@ -36,7 +36,7 @@ mod fetch;
 mod remote_name;
 mod upload;
 
-pub use crate::config::sftp::{AfterClaim, AfterClaimRaw, SftpEndpoint, SftpRaw};
+use crate::config::sftp::{AfterClaim, SftpEndpoint};
 pub use check::{Access, CheckReport};
 pub use error::{with_retry, Fault, SftpError, Step};
 pub use fetch::{Fetched, Listing, Skipped};
