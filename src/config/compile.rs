@@ -54,6 +54,7 @@ pub fn compile(
     let schema = tables
         .schema
         .expect("errors were returned above when the schema is missing");
+    let needs = crate::engine::needs::Needs::of_sql(raw.transforms.iter().map(|t| t.sql.as_str()));
     Ok(Pipeline {
         id: id.to_string(),
         description: raw.description.unwrap_or_default(),
@@ -79,6 +80,7 @@ pub fn compile(
                 sql: t.sql,
             })
             .collect(),
+        needs,
         outputs,
         destinations,
         schedule,

@@ -255,6 +255,8 @@ pub struct Pipeline {
     pub erp: Option<Erp>,
     pub reconcile: Option<Reconcile>,
     pub transforms: Vec<Transform>,
+    /// What the transforms' SQL reads (from its tokens, once, here): the runner drops the rest.
+    pub needs: crate::engine::needs::Needs,
     pub outputs: Vec<Output>,
     /// Destinations (outbox folder names) that are also uploaded to an SFTP server.
     pub destinations: BTreeMap<String, SftpEndpoint>,

@@ -1,6 +1,7 @@
 //! Transform and reconcile: DataFrames in, DataFrames out (pure).
 pub mod group_reconcile;
 pub mod journal;
+pub mod needs;
 pub mod open_items;
 pub mod pairing;
 pub mod reconcile;

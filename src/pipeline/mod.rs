@@ -28,7 +28,8 @@ use crate::config::{Output, Pipeline};
 use crate::engine::reconcile::{reconcile, KnownUnique, STATUSES};
 use crate::engine::transform::{run_transforms, TransformError};
 
-pub use prune::{is_used, prune, Needs};
+use crate::engine::needs::Needs;
+pub use prune::{is_used, prune};
 pub use settlement::{derive, needed_columns};
 pub use validate::{context_rows, judge, Judged, Verdict};
 
@@ -210,8 +211,7 @@ pub fn outputs<'a>(
 
 /// Steps 2 and 3 at once: the validated tables in, the computed tables out.
 pub fn run(p: &Pipeline, tables: BTreeMap<String, DataFrame>) -> Result<Computed, PipelineError> {
-    let needs = Needs::of(p);
-    let mut flow = Flow::start(p, &needs, tables)?;
+    let mut flow = Flow::start(p, &p.needs, tables)?;
     let reconciled = flow.reconcile()?;
     flow.transform(reconciled)
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use super::{outputs, run, Needs};
+use super::{outputs, run};
 use crate::config::Pipeline;
 
 const PARTNER_SCHEMA: &str = r#"{"name": "partner", "fields": [
@@ -152,7 +152,7 @@ fn columns_named_with_any_character_reach_the_sql_that_reads_them() {
         "memo" => ["x", "y"],
     )
     .unwrap();
-    let pruned = super::prune(&p, &Needs::of(&p), "input", input).unwrap();
+    let pruned = super::prune(&p, &p.needs, "input", input).unwrap();
     check(
         &p,
         tables(vec![("input", pruned)]),

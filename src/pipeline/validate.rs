@@ -4,9 +4,10 @@
 
 use polars::prelude::*;
 
-use super::prune::{prune, Needs};
+use super::prune::prune;
 use super::PipelineError;
 use crate::config::{OnError, Pipeline};
+use crate::engine::needs::Needs;
 use crate::issue::{Issue, Severity};
 use crate::schema::validate::Validated;
 

@@ -1,10 +1,12 @@
 //! Exception reports (HTML, text, CSV) and mail delivery that never loses a message.
 //!
-//! The only code in Tallyman that knows lettre. Pure parts: `model`, `render`, `config` (the
+//! The only code in Tallyman that knows lettre. Pure parts: `model`, `breaks` (the report's
+//! breaks and money from a run's tables), `render`, `config` (the
 //! CSV-injection escaping is `formats::csv_safe`, shared with the archive's `issues.csv`). IO
 //! parts: `mail` (SMTP or spool) and `queue` (the ledger's mail table).
 
 mod attachment;
+pub mod breaks;
 pub mod config;
 pub mod mail;
 pub mod model;

@@ -16,7 +16,7 @@ use super::{now_text, rel, RunError};
 use crate::config::compile::business_date;
 use crate::config::{Home, Pipeline};
 use crate::issue::Issue;
-use crate::pipeline::{self, Flow, Needs, PipelineError, Verdict};
+use crate::pipeline::{self, Flow, PipelineError, Verdict};
 use crate::report::RunReport;
 use crate::store::files::{copy_to_archive, move_file, remove_if_present, safe_name, write_atomic};
 use crate::store::outputs::FileEnd;
@@ -86,8 +86,6 @@ struct Run<'a> {
     partner_content: Option<(u64, String)>,
     /// Outputs written under staging names, published once the run's end is recorded.
     staged: Vec<StagedOutput>,
-    /// What the transforms' SQL reads (`pipeline::prune` drops the rest of the inputs).
-    needs: Needs,
     /// The partner file's id in the ledger (the open-item book before a run leaves out the
     /// runs of the same file).
     file_id: i64,
@@ -242,7 +240,6 @@ pub fn process_run(
             Some(_) => None,
         },
         staged: Vec::new(),
-        needs: Needs::of(p),
         file_id,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
@@ -537,7 +534,7 @@ impl Run<'_> {
         let (warnings, good) =
             pipeline::context_rows("the ERP extract", v).map_err(|e| failed(p, e))?;
         self.issues.extend(warnings);
-        let good = pipeline::prune(p, &self.needs, "erp", good).map_err(|e| data(p, e))?;
+        let good = pipeline::prune(p, &p.needs, "erp", good).map_err(|e| data(p, e))?;
         tracing::info!(pipeline = %p.id, rows, "ERP extract read and validated in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         Ok(good)
     }
@@ -547,7 +544,7 @@ impl Run<'_> {
         self.note_partner(input)?;
         let (mut tables, refs) = self.load_references()?;
         if let Some(policy) = &p.open_items {
-            if pipeline::is_used(p, &self.needs, "open_items", true) {
+            if pipeline::is_used(p, &p.needs, "open_items", true) {
                 let book = super::open_items::book_table(ledger, p, policy, self.file_id, date)
                     .map_err(|e| data(p, format!("open items before {date}: {e}")))?;
                 tables.insert("open_items".into(), book);
@@ -572,8 +569,8 @@ impl Run<'_> {
             Ok(read) => read,
             Err(why) => return Ok(Step::Reject(why)),
         };
-        let judged = pipeline::judge(p, &self.needs, &self.file, v, control_total)
-            .map_err(|e| failed(p, e))?;
+        let judged =
+            pipeline::judge(p, &p.needs, &self.file, v, control_total).map_err(|e| failed(p, e))?;
         self.issues.extend(judged.issues);
         self.manifest.rows = judged.rows;
         tracing::info!(pipeline = %p.id, rows = self.manifest.rows, issues = self.issues.len(), "validated in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
@@ -609,8 +606,7 @@ impl Run<'_> {
         tables: BTreeMap<String, DataFrame>,
     ) -> Result<pipeline::Computed, RunError> {
         let p = self.p;
-        let needs = self.needs.clone();
-        let mut flow = Flow::start(p, &needs, tables).map_err(|e| failed(p, e))?;
+        let mut flow = Flow::start(p, &p.needs, tables).map_err(|e| failed(p, e))?;
         self.manifest.reconciliation.extend(flow.counts().clone());
         // The report's money of a settlement run (runner/settlement.rs).
         self.settlement_money =
