@@ -12,9 +12,8 @@ mod home;
 mod prom;
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
-use home::{both, demo_home, sql, tallyman, Home};
+use home::{both, demo_home, sql, tallyman, write_aged, Home};
 
 const DROP: &str = "inbox/inventory_3pl";
 const ERP: &str = "inbox/erp";
@@ -39,25 +38,15 @@ fn snapshot(date: &str, qty: [u32; 6]) -> String {
     s
 }
 
-fn write_aged(path: &Path, text: &str) {
-    std::fs::write(path, text).expect("write");
-    let f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .expect("open");
-    f.set_modified(SystemTime::now() - Duration::from_secs(60))
-        .expect("mtime");
-}
-
 /// Drops the day's snapshot (and its ERP extract) and runs.
 fn day(h: &Home, date: &str, qty: [u32; 6]) {
     write_aged(
         &h.root.join(ERP).join(format!("erp_onhand_{date}.csv")),
-        &erp_for(&h.root, date),
+        erp_for(&h.root, date),
     );
     write_aged(
         &h.root.join(DROP).join(format!("stock_{date}.csv")),
-        &snapshot(date, qty),
+        snapshot(date, qty),
     );
     let o = tallyman(&h.root, &["run"]);
     assert!(o.status.success(), "{}", both(&o));
@@ -279,12 +268,12 @@ fn a_rerun_of_a_middle_day_gives_the_book_of_a_replay_from_scratch() {
     assert!(o.status.success(), "{}", both(&o));
     write_aged(
         &fresh.root.join(ERP).join("erp_onhand_2026-11-26.csv"),
-        &erp_for(&fresh.root, "2026-11-26"),
+        erp_for(&fresh.root, "2026-11-26"),
     );
     corrected(&fresh.root);
     write_aged(
         &fresh.root.join(DROP).join("stock_2026-11-26.csv"),
-        &snapshot("2026-11-26", [120, 80, 300, 45, 12, 500]),
+        snapshot("2026-11-26", [120, 80, 300, 45, 12, 500]),
     );
     assert!(tallyman(&fresh.root, &["run"]).status.success());
     day(&fresh, "2026-11-27", [120, 70, 300, 45, 12, 500]);

@@ -7,21 +7,10 @@
 mod home;
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
-use home::{both, sql, tallyman};
+use home::{both, sql, tallyman, write_aged};
 
 const PIPELINE: &str = "settlement_amazon_v2";
-
-fn drop_file(path: &Path, text: &str) {
-    std::fs::write(path, text).expect("write");
-    let f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .expect("open");
-    f.set_modified(SystemTime::now() - Duration::from_secs(60))
-        .expect("mtime");
-}
 
 /// An Amazon V2 settlement (EU numbers) paying each order its principal; the total foots.
 fn settlement(id: &str, paid: &[(&str, &str)]) -> String {
@@ -49,13 +38,13 @@ fn day(root: &Path, date: &str, erp: &[(&str, &str)], paid: &[(&str, &str)]) {
     for (order, amount) in erp {
         extract.push_str(&format!("{order},{amount},EUR,0.00,0.00\n"));
     }
-    drop_file(
+    write_aged(
         &root.join(format!("inbox/erp/erp_orders_amazon_{date}.csv")),
         &extract,
     );
-    drop_file(
+    write_aged(
         &root.join(format!("inbox/{PIPELINE}/settlement_{date}.tsv")),
-        &settlement(&date.replace('-', ""), paid),
+        settlement(&date.replace('-', ""), paid),
     );
     let o = tallyman(root, &["run", PIPELINE]);
     assert!(o.status.success(), "{}", both(&o));

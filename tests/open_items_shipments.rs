@@ -9,22 +9,11 @@ mod home;
 mod ship945;
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
-use home::{both, sql, tallyman};
+use home::{both, sql, tallyman, write_aged};
 use ship945::{x945, Order, OPEN_ORDERS_SCHEMA, PIPELINE_945, SHIPMENT_SCHEMA};
 
 const ID: &str = "ship945";
-
-fn write_aged(path: &Path, text: &str) {
-    std::fs::write(path, text).expect("write");
-    let f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .expect("open");
-    f.set_modified(SystemTime::now() - Duration::from_secs(60))
-        .expect("mtime");
-}
 
 /// One business date: the ERP's open order lines and the 3PL's 945, then a run.
 fn day(root: &Path, date: &str, control: u32, open: &[(&str, &str, u32)], shipped: &[Order]) {
@@ -39,7 +28,7 @@ fn day(root: &Path, date: &str, control: u32, open: &[(&str, &str, u32)], shippe
     let yymmdd = date[2..].replace('-', "");
     write_aged(
         &root.join(format!("inbox/{ID}/945_acme_{date}.x12")),
-        &x945(control, &yymmdd, shipped),
+        x945(control, &yymmdd, shipped),
     );
     let o = tallyman(root, &["run", ID]);
     assert!(

@@ -77,3 +77,14 @@ pub fn sql(root: &Path, query: &str) -> String {
         .unwrap_or_else(|e| panic!("{query}: {e}"));
     rows.join("\n")
 }
+
+/// Writes a file as if its writer finished a minute ago, so the settle window takes it at once.
+pub fn write_aged(path: &Path, bytes: impl AsRef<[u8]>) {
+    std::fs::write(path, bytes).expect("write");
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("open");
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        .expect("mtime");
+}
