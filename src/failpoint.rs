@@ -19,9 +19,9 @@ pub const POINTS: &[&str] = &[
     "input-archived",
     "output-staged",
     "run-recorded",
-    "open-items",
     "first-output-published",
     "published",
+    "open-items",
     "report-queued",
 ];
 

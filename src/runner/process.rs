@@ -373,8 +373,10 @@ impl Run<'_> {
             settlement: self.settlement_money.as_ref(),
         };
         let mut view = None;
+        let started = std::time::Instant::now();
         match super::report::build_report(ledger, p, &outcome, tables, &[]) {
             Ok(mut report) => {
+                tracing::info!(pipeline = %p.id, breaks = report.breaks.len(), "report built in {:.2}s", started.elapsed().as_secs_f64());
                 // The open-item book: the run's view goes into the ledger with the run's end,
                 // what it changes into the report.
                 if let (Some(policy), "succeeded") = (&p.open_items, state) {
@@ -391,10 +393,12 @@ impl Run<'_> {
                         ledger, p, policy, file_id, &v,
                     )?);
                     view = Some(v);
+                    tracing::info!(pipeline = %p.id, "open items noted in {:.2}s", started.elapsed().as_secs_f64());
                 }
                 let json = serde_json::to_vec(&report)
                     .map_err(|e| data(p, format!("report of run {run_id}: {e}")))?;
                 write_atomic(&dir, super::report::REPORT_JSON, &json)?;
+                tracing::info!(pipeline = %p.id, "report archived in {:.2}s", started.elapsed().as_secs_f64());
                 outcome.report = Some(report);
             }
             Err(e) => outcome.report_error = Some(format!("{}: report of run {run_id}: {e}", p.id)),
@@ -421,13 +425,16 @@ impl Run<'_> {
             view.as_ref().map(|v| (p.id.as_str(), v)),
         )?;
         crate::failpoint::hit("run-recorded");
+        tracing::info!(pipeline = %p.id, "run recorded in {:.2}s", started.elapsed().as_secs_f64());
+        publish_outputs(home, ledger, &run_id, publish.iter().map(|o| &o.staged))?;
         if view.is_some() {
+            // After publication (the book is derived, the outputs are what partners wait for).
             // Folded again from the ledger: a crash before this leaves the observations
-            // recorded, and the next save (a run, recovery, `tallyman breaks`) folds them.
+            // recorded, and the next pass's recovery folds them.
             crate::failpoint::hit("open-items");
             super::open_items::save_book(ledger, p)?;
+            tracing::info!(pipeline = %p.id, "open items saved in {:.2}s", started.elapsed().as_secs_f64());
         }
-        publish_outputs(home, ledger, &run_id, publish.iter().map(|o| &o.staged))?;
         tracing::info!(pipeline = %p.id, run = %run_id, state, rows = manifest.map_or(0, |m| m.rows), issues = outcome.issues.len(), "run ended");
         Ok(outcome)
     }
