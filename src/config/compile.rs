@@ -48,6 +48,7 @@ pub fn compile(
     let trailer = super::input::trailer(&raw, e);
     let (group_reconcile, journal) = super::settlement::compile_sections(&raw, &input.format, e);
     let open_items = super::open_items::compile(&raw, e);
+    let orders = super::orders::compile(&raw, e);
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -89,6 +90,7 @@ pub fn compile(
         group_reconcile,
         journal,
         open_items,
+        orders,
     })
 }
 

@@ -21,6 +21,7 @@ pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> (Vec<String>, Vec<O
     let mut tables: Vec<String> = BUILTIN_TABLES.iter().map(|s| s.to_string()).collect();
     tables.extend(raw.references.keys().cloned());
     tables.extend(settlement::tables(raw));
+    tables.extend(super::orders::tables(raw));
     for t in &raw.transforms {
         if tables.contains(&t.name) {
             errs.add(
@@ -66,6 +67,12 @@ pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> (Vec<String>, Vec<O
         for why in placeholder_problems(&o.name, &OUTPUT_PLACEHOLDERS) {
             errs.add("outputs.name", why);
         }
+        if let Some(w) = o.when_empty.as_deref().filter(|w| !["write", "skip"].contains(w)) {
+            errs.add(
+                "outputs.when_empty",
+                format!("`{w}`: use \"write\" or \"skip\""),
+            );
+        }
     }
     let outputs = raw
         .outputs
@@ -84,6 +91,7 @@ pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> (Vec<String>, Vec<O
             on_rerun,
             control,
             complete,
+            skip_empty: o.when_empty.as_deref() == Some("skip"),
         })
         .collect();
     (tables, outputs)

@@ -2,6 +2,7 @@
 pub mod group_reconcile;
 pub mod journal;
 pub mod open_items;
+pub mod orders;
 pub mod pairing;
 pub mod reconcile;
 pub mod spec;

@@ -1,0 +1,246 @@
+//! Judging each order against what was taken before under the same (channel, order id): its
+//! lines checked (known SKU, positive quantity, a price), its content hashed, then new,
+//! duplicate, amendment (flagged or accepted as a change) or rejected.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+
+use super::read::Read;
+use super::{Amendments, Line, Order, Policy};
+
+/// What the ledger knows of one order id of the channel (from files other than the one in
+/// hand, so a rerun meets the state its original run met).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Known {
+    /// The content hash of the version sent on (`None`: never accepted, e.g. rejected).
+    pub accepted: Option<String>,
+    /// Every content hash seen for the order (accepted, flagged, duplicated).
+    pub seen: BTreeSet<String>,
+    /// How many versions were sent on.
+    pub version: u32,
+}
+
+/// What became of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// First taken: sent to the ERP and the 3PL.
+    New,
+    /// Content seen before for this order: counted, nothing sent.
+    Duplicate,
+    /// Other content under a taken order id: flagged for a person, nothing sent.
+    Amendment,
+    /// Other content, accepted by the pipeline as a change: sent to the ERP as one.
+    Amended,
+    /// A line is bad: nothing sent, every bad line in the rejects.
+    Rejected,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::New => "new",
+            Verdict::Duplicate => "duplicate",
+            Verdict::Amendment => "amendment",
+            Verdict::Amended => "amended",
+            Verdict::Rejected => "rejected",
+        }
+    }
+
+    /// Whether the order goes to the ERP in this run.
+    pub fn sent(self) -> bool {
+        matches!(self, Verdict::New | Verdict::Amended)
+    }
+}
+
+/// One order judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// Quantities and prices normalised when they are numbers (`1.50` → `1.5`).
+    pub order: Order,
+    pub hash: String,
+    pub verdict: Verdict,
+    /// The version this content is (1 for a new order; the next one for an amendment).
+    pub version: u32,
+}
+
+/// A bad line: where, which field, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub order_id: String,
+    pub line: u64,
+    pub line_number: String,
+    pub sku: String,
+    pub field: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+/// A file's orders judged, in file order, and its bad lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Intake {
+    pub channel: String,
+    pub taken: Vec<Taken>,
+    pub rejects: Vec<Reject>,
+}
+
+impl Intake {
+    /// Orders per verdict, for the manifest and the run's line (`orders_new`, ...).
+    pub fn counts(&self) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        for v in [
+            Verdict::New,
+            Verdict::Duplicate,
+            Verdict::Amendment,
+            Verdict::Amended,
+            Verdict::Rejected,
+        ] {
+            let n = self.taken.iter().filter(|t| t.verdict == v).count() as u64;
+            out.push((format!("orders_{}", v.as_str()), n));
+        }
+        out.push(("order_lines_rejected".into(), self.rejects.len() as u64));
+        out
+    }
+}
+
+/// Judges each order of `read` in file order; an order seen earlier in the same file counts as
+/// known, so a file holding an order twice sends it once. `items` is the item master's SKUs
+/// (`None`: no item master, any SKU goes).
+pub fn intake(
+    policy: &Policy,
+    read: Read,
+    known: &HashMap<String, Known>,
+    items: Option<&HashSet<String>>,
+) -> Intake {
+    let mut known = known.clone();
+    let mut out = Intake {
+        channel: policy.channel.clone(),
+        ..Intake::default()
+    };
+    for line in &read.orphans {
+        out.rejects.push(reject(
+            "",
+            line,
+            "order_id",
+            "",
+            "the line names no order".into(),
+        ));
+    }
+    for mut order in read.orders {
+        let bad = check_lines(&mut order, items);
+        let hash = content_hash(&order);
+        let k = known.entry(order.id.clone()).or_default();
+        let verdict = match (bad.is_empty(), &k.accepted) {
+            (false, _) => Verdict::Rejected,
+            (true, None) => Verdict::New,
+            (true, Some(_)) if k.seen.contains(&hash) => Verdict::Duplicate,
+            (true, Some(_)) => match policy.amendments {
+                Amendments::Flag => Verdict::Amendment,
+                Amendments::Accept => Verdict::Amended,
+            },
+        };
+        let version = match verdict {
+            Verdict::New | Verdict::Amended | Verdict::Amendment => k.version + 1,
+            Verdict::Duplicate | Verdict::Rejected => k.version,
+        };
+        if verdict != Verdict::Rejected {
+            k.seen.insert(hash.clone());
+        }
+        if verdict.sent() {
+            k.accepted = Some(hash.clone());
+            k.version = version;
+        }
+        out.rejects.extend(bad);
+        out.taken.push(Taken {
+            order,
+            hash,
+            verdict,
+            version,
+        });
+    }
+    out
+}
+
+fn reject(order: &str, line: &Line, field: &'static str, value: &str, reason: String) -> Reject {
+    Reject {
+        order_id: order.to_string(),
+        line: line.line,
+        line_number: line.line_number.clone(),
+        sku: line.sku.clone(),
+        field,
+        value: value.to_string(),
+        reason,
+    }
+}
+
+/// Checks every line (each bad field is a reject) and normalises the numbers that parse.
+fn check_lines(order: &mut Order, items: Option<&HashSet<String>>) -> Vec<Reject> {
+    let mut bad = Vec::new();
+    let id = order.id.clone();
+    for line in &mut order.lines {
+        if line.unit.is_empty() {
+            line.unit = "EA".into();
+        }
+        if line.sku.is_empty() {
+            bad.push(reject(&id, line, "sku", "", "SKU missing".into()));
+        } else if items.is_some_and(|set| !set.contains(&line.sku)) {
+            let sku = line.sku.clone();
+            bad.push(reject(&id, line, "sku", &sku, "unknown SKU: not in the item master".into()));
+        }
+        match number(&line.quantity) {
+            _ if line.quantity.is_empty() => {
+                bad.push(reject(&id, line, "quantity", "", "quantity missing".into()))
+            }
+            None => {
+                let q = line.quantity.clone();
+                bad.push(reject(&id, line, "quantity", &q, "quantity is not a number".into()))
+            }
+            Some(q) if q <= Decimal::ZERO => {
+                let v = line.quantity.clone();
+                bad.push(reject(&id, line, "quantity", &v, "quantity is not positive".into()))
+            }
+            Some(q) => line.quantity = q.to_string(),
+        }
+        match number(&line.unit_price) {
+            _ if line.unit_price.is_empty() => {
+                bad.push(reject(&id, line, "unit_price", "", "price missing".into()))
+            }
+            None => {
+                let v = line.unit_price.clone();
+                bad.push(reject(&id, line, "unit_price", &v, "price is not a number".into()))
+            }
+            Some(p) if p < Decimal::ZERO => {
+                let v = line.unit_price.clone();
+                bad.push(reject(&id, line, "unit_price", &v, "price is negative".into()))
+            }
+            Some(p) => line.unit_price = p.to_string(),
+        }
+    }
+    bad
+}
+
+/// An exact decimal without trailing zeros, or `None`.
+fn number(text: &str) -> Option<Decimal> {
+    Decimal::from_str(text.trim()).ok().map(|d| d.normalize())
+}
+
+/// The order's content as the formats share it: its lines' SKU, quantity, unit and price
+/// (normalised, in SKU order). Line numbers, dates, addresses and currency are left out, as
+/// formats carry them differently (an 850 may have no currency, a CSV no line numbers): the
+/// same order in an 850 and in a CSV hashes the same.
+pub fn content_hash(order: &Order) -> String {
+    let mut lines: Vec<String> = order
+        .lines
+        .iter()
+        .map(|l| {
+            let unit = if l.unit.is_empty() { "EA" } else { l.unit.as_str() };
+            let q = number(&l.quantity).map_or(l.quantity.clone(), |d| d.to_string());
+            let p = number(&l.unit_price).map_or(l.unit_price.clone(), |d| d.to_string());
+            format!("{}\t{q}\t{}\t{p}\n", l.sku, unit.to_uppercase())
+        })
+        .collect();
+    lines.sort();
+    hex::encode(Sha256::digest(lines.concat().as_bytes()))
+}

@@ -1,0 +1,262 @@
+//! The tables a run's orders become, every column text: `orders`, `order_lines` (canonical,
+//! every order of the file), `erp_orders` (the ERP order import: lines of orders sent),
+//! `shipping_orders` (the 940's columns: new orders), `order_rejects` (line, field, reason).
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use super::intake::{Intake, Taken, Verdict};
+
+/// The tables an `[orders]` pipeline has besides its input.
+pub const TABLES: [&str; 5] = [
+    "orders",
+    "order_lines",
+    "erp_orders",
+    "shipping_orders",
+    "order_rejects",
+];
+
+/// Builds a text table from named columns of equal length.
+fn frame(height: usize, columns: Vec<(&str, Vec<String>)>) -> PolarsResult<DataFrame> {
+    DataFrame::new(
+        height,
+        columns
+            .into_iter()
+            .map(|(n, v)| Column::new(n.into(), v))
+            .collect(),
+    )
+}
+
+/// One row per (order, line) of the given orders, with the columns `f` gives.
+fn per_line<'a>(
+    taken: &[&'a Taken],
+    names: &[&str],
+    f: impl Fn(&'a Taken, &'a super::Line) -> Vec<String>,
+) -> PolarsResult<DataFrame> {
+    let mut cols: Vec<Vec<String>> = vec![Vec::new(); names.len()];
+    for t in taken {
+        for l in &t.order.lines {
+            for (c, v) in cols.iter_mut().zip(f(t, l)) {
+                c.push(v);
+            }
+        }
+    }
+    let height = cols.first().map_or(0, Vec::len);
+    frame(height, names.iter().copied().zip(cols).collect())
+}
+
+const ORDERS: [&str; 15] = [
+    "channel",
+    "order_id",
+    "order_date",
+    "currency",
+    "ship_to_name",
+    "ship_to_address",
+    "ship_to_city",
+    "ship_to_state",
+    "ship_to_postal",
+    "ship_to_country",
+    "lines",
+    "first_line",
+    "content_hash",
+    "intake",
+    "version",
+];
+
+const ORDER_LINES: [&str; 9] = [
+    "channel",
+    "order_id",
+    "line",
+    "line_number",
+    "sku",
+    "quantity",
+    "unit",
+    "unit_price",
+    "description",
+];
+
+const ERP_ORDERS: [&str; 17] = [
+    "channel",
+    "order_id",
+    "version",
+    "change",
+    "order_date",
+    "currency",
+    "ship_to_name",
+    "ship_to_address",
+    "ship_to_city",
+    "ship_to_state",
+    "ship_to_postal",
+    "ship_to_country",
+    "line_number",
+    "sku",
+    "quantity",
+    "unit",
+    "unit_price",
+];
+
+const SHIPPING_ORDERS: [&str; 16] = [
+    "order_number",
+    "po_number",
+    "ship_to",
+    "ship_to_id",
+    "ship_to_address",
+    "ship_to_city",
+    "ship_to_state",
+    "ship_to_postal",
+    "carrier",
+    "requested_ship_date",
+    "line_number",
+    "sku",
+    "sku_qualifier",
+    "upc",
+    "quantity",
+    "unit",
+];
+
+const REJECTS: [&str; 8] = [
+    "channel",
+    "order_id",
+    "line",
+    "line_number",
+    "sku",
+    "field",
+    "value",
+    "reason",
+];
+
+/// Every table of [`TABLES`], by name.
+pub fn tables(intake: &Intake) -> PolarsResult<BTreeMap<String, DataFrame>> {
+    let ch = intake.channel.as_str();
+    let all: Vec<&Taken> = intake.taken.iter().collect();
+    let sent: Vec<&Taken> = all.iter().copied().filter(|t| t.verdict.sent()).collect();
+    let new: Vec<&Taken> = all
+        .iter()
+        .copied()
+        .filter(|t| t.verdict == Verdict::New)
+        .collect();
+    let mut out = BTreeMap::new();
+    let mut cols: Vec<Vec<String>> = vec![Vec::new(); ORDERS.len()];
+    for t in &all {
+        let o = &t.order;
+        let s = &o.ship_to;
+        let row = [
+            ch,
+            &o.id,
+            &o.date,
+            &o.currency,
+            &s.name,
+            &s.address,
+            &s.city,
+            &s.state,
+            &s.postal,
+            &s.country,
+            &o.lines.len().to_string(),
+            &o.first_line().to_string(),
+            &t.hash,
+            t.verdict.as_str(),
+            &t.version.to_string(),
+        ];
+        for (c, v) in cols.iter_mut().zip(row) {
+            c.push(v.to_string());
+        }
+    }
+    out.insert(
+        "orders".into(),
+        frame(all.len(), ORDERS.iter().copied().zip(cols).collect())?,
+    );
+    out.insert(
+        "order_lines".into(),
+        per_line(&all, &ORDER_LINES, |t, l| {
+            vec![
+                ch.into(),
+                t.order.id.clone(),
+                l.line.to_string(),
+                l.line_number.clone(),
+                l.sku.clone(),
+                l.quantity.clone(),
+                l.unit.clone(),
+                l.unit_price.clone(),
+                l.description.clone(),
+            ]
+        })?,
+    );
+    out.insert(
+        "erp_orders".into(),
+        per_line(&sent, &ERP_ORDERS, |t, l| {
+            let (o, s) = (&t.order, &t.order.ship_to);
+            let change = match t.verdict {
+                Verdict::Amended => "change",
+                _ => "new",
+            };
+            vec![
+                ch.into(),
+                o.id.clone(),
+                t.version.to_string(),
+                change.into(),
+                o.date.clone(),
+                o.currency.clone(),
+                s.name.clone(),
+                s.address.clone(),
+                s.city.clone(),
+                s.state.clone(),
+                s.postal.clone(),
+                s.country.clone(),
+                l.line_number.clone(),
+                l.sku.clone(),
+                l.quantity.clone(),
+                l.unit.clone(),
+                l.unit_price.clone(),
+            ]
+        })?,
+    );
+    out.insert(
+        "shipping_orders".into(),
+        per_line(&new, &SHIPPING_ORDERS, |t, l| {
+            let (o, s) = (&t.order, &t.order.ship_to);
+            vec![
+                o.id.clone(),
+                o.id.clone(),
+                s.name.clone(),
+                String::new(),
+                s.address.clone(),
+                s.city.clone(),
+                s.state.clone(),
+                s.postal.clone(),
+                String::new(),
+                String::new(),
+                l.line_number.clone(),
+                l.sku.clone(),
+                "VN".into(),
+                String::new(),
+                l.quantity.clone(),
+                l.unit.clone(),
+            ]
+        })?,
+    );
+    let mut cols: Vec<Vec<String>> = vec![Vec::new(); REJECTS.len()];
+    for r in &intake.rejects {
+        let row = [
+            ch.to_string(),
+            r.order_id.clone(),
+            r.line.to_string(),
+            r.line_number.clone(),
+            r.sku.clone(),
+            r.field.to_string(),
+            r.value.clone(),
+            r.reason.clone(),
+        ];
+        for (c, v) in cols.iter_mut().zip(row) {
+            c.push(v);
+        }
+    }
+    out.insert(
+        "order_rejects".into(),
+        frame(
+            intake.rejects.len(),
+            REJECTS.iter().copied().zip(cols).collect(),
+        )?,
+    );
+    Ok(out)
+}
