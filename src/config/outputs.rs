@@ -67,7 +67,11 @@ pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> (Vec<String>, Vec<O
         for why in placeholder_problems(&o.name, &OUTPUT_PLACEHOLDERS) {
             errs.add("outputs.name", why);
         }
-        if let Some(w) = o.when_empty.as_deref().filter(|w| !["write", "skip"].contains(w)) {
+        if let Some(w) = o
+            .when_empty
+            .as_deref()
+            .filter(|w| !["write", "skip"].contains(w))
+        {
             errs.add(
                 "outputs.when_empty",
                 format!("`{w}`: use \"write\" or \"skip\""),

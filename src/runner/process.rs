@@ -25,6 +25,7 @@ use crate::store::publish::Staged;
 use crate::store::{FileState, Ledger, StoreError};
 
 mod archive;
+mod orders;
 mod outputs;
 mod partner;
 mod stage;
@@ -88,6 +89,14 @@ struct Run<'a> {
     staged: Vec<StagedOutput>,
     /// What the transforms' SQL reads (`pipeline::prune` drops the rest of the inputs).
     needs: Needs,
+    /// The claimed file this run is of (a rerun's is the replayed file's).
+    file_id: i64,
+    /// `[orders]`: a document's header table (the order's date, currency, ship-to).
+    order_header: Option<crate::formats::table::Table>,
+    /// `[orders]`: the input's orders judged, recorded with the run's end.
+    orders: Option<crate::engine::orders::Intake>,
+    /// `[orders]`: the channel's lock, held until the run is recorded and published.
+    channel_lock: Option<crate::store::lock::PipelineLock>,
 }
 
 /// A background hash of an input: its size and sha256.
@@ -240,6 +249,10 @@ pub fn process_run(
         },
         staged: Vec::new(),
         needs: Needs::of(p),
+        file_id,
+        order_header: None,
+        orders: None,
+        channel_lock: None,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
     let result = match date {
@@ -349,6 +362,11 @@ impl Run<'_> {
             publish,
             date_text,
         } = ended;
+        // A succeeded run's orders are taken with its record (what it publishes sends them).
+        let orders = match state {
+            "succeeded" => self.order_record(&publish),
+            _ => None,
+        };
         let counts = serde_json::to_string(&self.manifest.reconciliation)
             .map_err(|e| data(p, format!("counts of run {run_id}: {e}")))?;
         let mut outcome = Outcome {
@@ -418,6 +436,7 @@ impl Run<'_> {
             &outputs,
             file_end.as_ref(),
             view.as_ref().map(|v| (p.id.as_str(), v)),
+            orders.as_ref(),
         )?;
         crate::failpoint::hit("run-recorded");
         if view.is_some() {
@@ -427,6 +446,7 @@ impl Run<'_> {
             super::open_items::save_book(ledger, p)?;
         }
         publish_outputs(home, ledger, &run_id, publish.iter().map(|o| &o.staged))?;
+        drop(self.channel_lock);
         tracing::info!(pipeline = %p.id, run = %run_id, state, rows = manifest.map_or(0, |m| m.rows), issues = outcome.issues.len(), "run ended");
         Ok(outcome)
     }
@@ -582,10 +602,20 @@ impl Run<'_> {
         }
         tables.insert("input".into(), good);
         drop(refs);
+        if let Some(policy) = &p.orders {
+            if let Some(why) = self.take_orders(ledger, policy, &mut tables)? {
+                return Ok(Step::Reject(why));
+            }
+        }
         let computed = self.compute(tables)?;
         for output in pipeline::outputs(p, &computed.tables) {
             let (o, df) = output.map_err(|e| failed(p, e))?;
             self.stage_output(ledger, o, df, date)?;
+        }
+        if p.orders.is_some() {
+            // The 940 and the ERP file are staged, the orders not yet in the ledger: a crash
+            // here must leave neither visible, and the run redone sends them once.
+            crate::failpoint::hit("orders-staged");
         }
         Ok(Step::Done)
     }

@@ -23,6 +23,24 @@ pub struct Known {
     pub version: u32,
 }
 
+impl Known {
+    /// Folds in one recorded event of the order (its verdict's text, its content hash and
+    /// version), in the order they were recorded.
+    pub fn apply(&mut self, event: &str, hash: &str, version: u32) {
+        match event {
+            "new" | "amended" => {
+                self.accepted = Some(hash.to_string());
+                self.version = version;
+                self.seen.insert(hash.to_string());
+            }
+            "duplicate" | "amendment" => {
+                self.seen.insert(hash.to_string());
+            }
+            _ => {}
+        }
+    }
+}
+
 /// What became of an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -187,7 +205,13 @@ fn check_lines(order: &mut Order, items: Option<&HashSet<String>>) -> Vec<Reject
             bad.push(reject(&id, line, "sku", "", "SKU missing".into()));
         } else if items.is_some_and(|set| !set.contains(&line.sku)) {
             let sku = line.sku.clone();
-            bad.push(reject(&id, line, "sku", &sku, "unknown SKU: not in the item master".into()));
+            bad.push(reject(
+                &id,
+                line,
+                "sku",
+                &sku,
+                "unknown SKU: not in the item master".into(),
+            ));
         }
         match number(&line.quantity) {
             _ if line.quantity.is_empty() => {
@@ -195,11 +219,23 @@ fn check_lines(order: &mut Order, items: Option<&HashSet<String>>) -> Vec<Reject
             }
             None => {
                 let q = line.quantity.clone();
-                bad.push(reject(&id, line, "quantity", &q, "quantity is not a number".into()))
+                bad.push(reject(
+                    &id,
+                    line,
+                    "quantity",
+                    &q,
+                    "quantity is not a number".into(),
+                ))
             }
             Some(q) if q <= Decimal::ZERO => {
                 let v = line.quantity.clone();
-                bad.push(reject(&id, line, "quantity", &v, "quantity is not positive".into()))
+                bad.push(reject(
+                    &id,
+                    line,
+                    "quantity",
+                    &v,
+                    "quantity is not positive".into(),
+                ))
             }
             Some(q) => line.quantity = q.to_string(),
         }
@@ -209,11 +245,23 @@ fn check_lines(order: &mut Order, items: Option<&HashSet<String>>) -> Vec<Reject
             }
             None => {
                 let v = line.unit_price.clone();
-                bad.push(reject(&id, line, "unit_price", &v, "price is not a number".into()))
+                bad.push(reject(
+                    &id,
+                    line,
+                    "unit_price",
+                    &v,
+                    "price is not a number".into(),
+                ))
             }
             Some(p) if p < Decimal::ZERO => {
                 let v = line.unit_price.clone();
-                bad.push(reject(&id, line, "unit_price", &v, "price is negative".into()))
+                bad.push(reject(
+                    &id,
+                    line,
+                    "unit_price",
+                    &v,
+                    "price is negative".into(),
+                ))
             }
             Some(p) => line.unit_price = p.to_string(),
         }
@@ -235,7 +283,11 @@ pub fn content_hash(order: &Order) -> String {
         .lines
         .iter()
         .map(|l| {
-            let unit = if l.unit.is_empty() { "EA" } else { l.unit.as_str() };
+            let unit = if l.unit.is_empty() {
+                "EA"
+            } else {
+                l.unit.as_str()
+            };
             let q = number(&l.quantity).map_or(l.quantity.clone(), |d| d.to_string());
             let p = number(&l.unit_price).map_or(l.unit_price.clone(), |d| d.to_string());
             format!("{}\t{q}\t{}\t{p}\n", l.sku, unit.to_uppercase())

@@ -124,7 +124,11 @@ fn text(df: &DataFrame, name: &str) -> Result<Vec<String>, PolarsError> {
         .collect())
 }
 
-fn required(df: &DataFrame, layout: Layout, name: &'static str) -> Result<Vec<String>, OrdersError> {
+fn required(
+    df: &DataFrame,
+    layout: Layout,
+    name: &'static str,
+) -> Result<Vec<String>, OrdersError> {
     if df.column(name).is_err() {
         return Err(OrdersError::MissingColumn {
             layout: layout.name(),
@@ -246,12 +250,7 @@ fn fill_from_header(orders: &mut [Order], h: &Table, n: &Names) {
         };
         let values: Vec<String> = n.head[1..]
             .iter()
-            .map(|c| {
-                c.and_then(|c| h.get(r, c))
-                    .unwrap_or("")
-                    .trim()
-                    .to_string()
-            })
+            .map(|c| c.and_then(|c| h.get(r, c)).unwrap_or("").trim().to_string())
             .collect();
         for (f, v) in order_fields(o).into_iter().zip(values) {
             *f = v;

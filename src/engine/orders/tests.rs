@@ -75,11 +75,21 @@ fn the_same_order_in_two_layouts_is_one_content() {
 #[test]
 fn new_then_duplicate_then_amendment() {
     let p = policy(Amendments::Flag);
-    let first = intake(&p, read_orders(Layout::X12_850, &x12_lines(), None).unwrap(), &HashMap::new(), None);
+    let first = intake(
+        &p,
+        read_orders(Layout::X12_850, &x12_lines(), None).unwrap(),
+        &HashMap::new(),
+        None,
+    );
     assert_eq!(first.taken[0].verdict, Verdict::New);
     assert_eq!(first.taken[0].version, 1);
     let hash = first.taken[0].hash.clone();
-    let again = intake(&p, read_orders(Layout::ShopifyCsv, &shopify_lines(), None).unwrap(), &known(&[&hash]), None);
+    let again = intake(
+        &p,
+        read_orders(Layout::ShopifyCsv, &shopify_lines(), None).unwrap(),
+        &known(&[&hash]),
+        None,
+    );
     assert_eq!(again.taken[0].verdict, Verdict::Duplicate);
     let t = tables(&again).unwrap();
     assert_eq!(t["erp_orders"].height(), 0);
@@ -92,7 +102,12 @@ fn new_then_duplicate_then_amendment() {
         ("quantity", &["3"]),
         ("unit_price", &["19.95"]),
     ]);
-    let flagged = intake(&p, read_orders(Layout::X12_850, &changed, None).unwrap(), &known(&[&hash]), None);
+    let flagged = intake(
+        &p,
+        read_orders(Layout::X12_850, &changed, None).unwrap(),
+        &known(&[&hash]),
+        None,
+    );
     assert_eq!(flagged.taken[0].verdict, Verdict::Amendment);
     assert_eq!(tables(&flagged).unwrap()["erp_orders"].height(), 0);
     let accepted = intake(
@@ -104,8 +119,20 @@ fn new_then_duplicate_then_amendment() {
     assert_eq!(accepted.taken[0].verdict, Verdict::Amended);
     assert_eq!(accepted.taken[0].version, 2);
     let t = tables(&accepted).unwrap();
-    assert_eq!(t["erp_orders"].column("change").unwrap().str().unwrap().get(0), Some("change"));
-    assert_eq!(t["shipping_orders"].height(), 0, "the 3PL has the order already");
+    assert_eq!(
+        t["erp_orders"]
+            .column("change")
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(0),
+        Some("change")
+    );
+    assert_eq!(
+        t["shipping_orders"].height(),
+        0,
+        "the 3PL has the order already"
+    );
 }
 
 #[test]
@@ -118,7 +145,12 @@ fn an_order_twice_in_one_file_is_sent_once() {
         ("unit_price", &["1", "1", "1"]),
     ]);
     // Three rows of one order: one order with three lines, new.
-    let r = intake(&policy(Amendments::Flag), read_orders(Layout::PlainCsv, &lines, None).unwrap(), &HashMap::new(), None);
+    let r = intake(
+        &policy(Amendments::Flag),
+        read_orders(Layout::PlainCsv, &lines, None).unwrap(),
+        &HashMap::new(),
+        None,
+    );
     assert_eq!(r.taken.len(), 1);
     assert_eq!(r.taken[0].order.lines.len(), 3);
 }
@@ -132,7 +164,12 @@ fn bad_lines_reject_their_order_with_reasons() {
         ("unit_price", &["1.00", "2", "", "1", "1"]),
     ]);
     let items: HashSet<String> = ["A".to_string()].into();
-    let r = intake(&policy(Amendments::Flag), read_orders(Layout::PlainCsv, &lines, None).unwrap(), &HashMap::new(), Some(&items));
+    let r = intake(
+        &policy(Amendments::Flag),
+        read_orders(Layout::PlainCsv, &lines, None).unwrap(),
+        &HashMap::new(),
+        Some(&items),
+    );
     let got: Vec<(String, u64, &str, String)> = r
         .rejects
         .iter()
@@ -142,7 +179,12 @@ fn bad_lines_reject_their_order_with_reasons() {
         got,
         [
             ("".into(), 6, "order_id", "the line names no order".into()),
-            ("8".into(), 3, "sku", "unknown SKU: not in the item master".into()),
+            (
+                "8".into(),
+                3,
+                "sku",
+                "unknown SKU: not in the item master".into()
+            ),
             ("8".into(), 4, "quantity", "quantity is not positive".into()),
             ("8".into(), 4, "unit_price", "price missing".into()),
             ("9".into(), 5, "quantity", "quantity is not a number".into()),
@@ -153,8 +195,18 @@ fn bad_lines_reject_their_order_with_reasons() {
     assert_eq!(t["erp_orders"].height(), 0);
     assert_eq!(t["order_rejects"].height(), 5);
     // A rejected order is not taken: a corrected resend is new.
-    let fixed = df(&[("order_id", &["8"]), ("sku", &["A"]), ("quantity", &["1"]), ("unit_price", &["1"])]);
-    let r = intake(&policy(Amendments::Flag), read_orders(Layout::PlainCsv, &fixed, None).unwrap(), &HashMap::new(), Some(&items));
+    let fixed = df(&[
+        ("order_id", &["8"]),
+        ("sku", &["A"]),
+        ("quantity", &["1"]),
+        ("unit_price", &["1"]),
+    ]);
+    let r = intake(
+        &policy(Amendments::Flag),
+        read_orders(Layout::PlainCsv, &fixed, None).unwrap(),
+        &HashMap::new(),
+        Some(&items),
+    );
     assert_eq!(r.taken[0].verdict, Verdict::New);
 }
 
@@ -173,12 +225,22 @@ fn a_document_takes_its_order_fields_from_the_header_table() {
     };
     let r = read_orders(Layout::X12_850, &x12_lines(), Some(&header)).unwrap();
     let o = &r.orders[0];
-    assert_eq!((o.date.as_str(), o.ship_to.name.as_str(), o.ship_to.city.as_str()), ("20261125", "John Doe", "Hauppauge"));
+    assert_eq!(
+        (
+            o.date.as_str(),
+            o.ship_to.name.as_str(),
+            o.ship_to.city.as_str()
+        ),
+        ("20261125", "John Doe", "Hauppauge")
+    );
     assert_eq!(o.lines[0].line, 1, "the mapped table's row");
 }
 
 #[test]
 fn a_layout_missing_a_column_says_which() {
     let e = read_orders(Layout::ShopifyCsv, &x12_lines(), None).unwrap_err();
-    assert_eq!(e.to_string(), "the shopify_csv layout needs a column `Name` in the input");
+    assert_eq!(
+        e.to_string(),
+        "the shopify_csv layout needs a column `Name` in the input"
+    );
 }

@@ -114,6 +114,10 @@ impl Run<'_> {
             }
         }
         let csv = doc.table_csv(table).transpose().map_err(|e| data(p, e))?;
+        // `[orders]`: the order-level fields of a document are in its header table.
+        if let Some(header) = p.orders.as_ref().and_then(|o| o.layout.header_table()) {
+            self.order_header = doc.table(header);
+        }
         drop(doc);
         let kind = match &p.format {
             InputFormat::X12 { .. } => "X12 envelope",

@@ -1,0 +1,290 @@
+//! The ledger's side of orders (engine/orders.rs): what was taken before under a channel's
+//! order ids (`known`), each run's verdicts and releases recorded in the run's closing
+//! transaction, and the states and timelines `tallyman orders` shows.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::{Ledger, StoreError};
+use crate::engine::orders::Known;
+
+/// Where an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderState {
+    /// Taken and sent to the ERP; no 940 yet.
+    Received,
+    /// The 940 to the 3PL is published.
+    Released,
+    /// Never taken: every version so far had bad lines.
+    Rejected,
+}
+
+impl OrderState {
+    pub const ALL: [OrderState; 3] = [
+        OrderState::Received,
+        OrderState::Released,
+        OrderState::Rejected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::Received => "received",
+            OrderState::Released => "released",
+            OrderState::Rejected => "rejected",
+        }
+    }
+}
+
+impl FromStr for OrderState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        OrderState::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "`{s}` is not an order state (one of {})",
+                    OrderState::ALL.map(|x| x.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+/// One event of an order, as a run records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderEvent {
+    pub order_id: String,
+    /// The verdict (`new`, `duplicate`, `amendment`, `amended`, `rejected`) or `released`.
+    pub event: &'static str,
+    pub content_hash: Option<String>,
+    pub version: u32,
+    pub line: Option<u64>,
+    /// Why (a rejected order's reasons) or what (the 940 a release went out in).
+    pub detail: Option<String>,
+    /// The order as taken (JSON), for versions sent or flagged: the previous version is kept.
+    pub content: Option<String>,
+}
+
+/// A run's order events, recorded with the run's end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrdersRecord {
+    pub channel: String,
+    pub pipeline: String,
+    pub run_id: String,
+    pub file_id: i64,
+    pub file_name: String,
+    pub at: String,
+    pub events: Vec<OrderEvent>,
+}
+
+/// One order as `tallyman orders` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OrderRow {
+    pub channel: String,
+    pub order_id: String,
+    pub state: String,
+    pub version: i64,
+    /// The content hash of an amendment waiting for a person.
+    pub pending_amendment: Option<String>,
+    pub first_run: String,
+    pub updated_at: String,
+}
+
+/// One step of an order's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EventRow {
+    pub at: String,
+    pub channel: String,
+    pub order_id: String,
+    pub event: String,
+    pub version: i64,
+    pub pipeline: String,
+    pub run_id: String,
+    pub file: String,
+    pub line: Option<i64>,
+    pub detail: Option<String>,
+}
+
+impl Ledger {
+    /// What the ledger knows of each of `ids` under `channel`, from files other than
+    /// `file_id` (a rerun replays its file: it must meet what its first run met, not itself).
+    pub fn known_orders(
+        &self,
+        channel: &str,
+        ids: &[&str],
+        file_id: i64,
+    ) -> Result<HashMap<String, Known>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT event, content_hash, version FROM order_events
+                 WHERE channel = ?1 AND order_id = ?2 AND file_id IS NOT ?3 ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let mut out = HashMap::new();
+        for id in ids {
+            let rows = stmt
+                .query_map(params![channel, id, file_id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .map_err(self.err())?;
+            let mut k = Known::default();
+            for row in rows {
+                let (event, hash, version) = row.map_err(self.err())?;
+                k.apply(&event, hash.as_deref().unwrap_or(""), version as u32);
+            }
+            out.insert(id.to_string(), k);
+        }
+        Ok(out)
+    }
+
+    /// Orders, in the order they were first taken; `state` filters.
+    pub fn orders(&self, state: Option<OrderState>) -> Result<Vec<OrderRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT channel, order_id, state, version, pending_amendment, first_run, updated_at
+                 FROM orders WHERE ?1 IS NULL OR state = ?1 ORDER BY first_run, channel, order_id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([state.map(|s| s.as_str())], |r| {
+                Ok(OrderRow {
+                    channel: r.get(0)?,
+                    order_id: r.get(1)?,
+                    state: r.get(2)?,
+                    version: r.get(3)?,
+                    pending_amendment: r.get(4)?,
+                    first_run: r.get(5)?,
+                    updated_at: r.get(6)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Every event of order `order_id` (of any channel, or of `channel`), oldest first.
+    pub fn order_timeline(
+        &self,
+        order_id: &str,
+        channel: Option<&str>,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT at, channel, order_id, event, version, pipeline, run_id, file_name, line, detail
+                 FROM order_events WHERE order_id = ?1 AND (?2 IS NULL OR channel = ?2) ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![order_id, channel], |r| {
+                Ok(EventRow {
+                    at: r.get(0)?,
+                    channel: r.get(1)?,
+                    order_id: r.get(2)?,
+                    event: r.get(3)?,
+                    version: r.get(4)?,
+                    pipeline: r.get(5)?,
+                    run_id: r.get(6)?,
+                    file: r.get(7)?,
+                    line: r.get(8)?,
+                    detail: r.get(9)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+}
+
+/// Records a run's order events and folds them into `orders`, inside the run's closing
+/// transaction (`Ledger::finish_run`): an order is taken with the run that publishes it, or
+/// not at all. An event its file already recorded (a rerun of the same file) is not recorded
+/// twice.
+pub(super) fn record(tx: &Transaction, r: &OrdersRecord) -> rusqlite::Result<()> {
+    // A run redone after an interruption is recorded once.
+    tx.execute("DELETE FROM order_events WHERE run_id = ?1", [&r.run_id])?;
+    for e in &r.events {
+        let already: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM order_events WHERE channel = ?1 AND order_id = ?2 AND event = ?3
+                 AND content_hash IS ?4 AND file_id = ?5 AND version = ?6",
+                params![
+                    r.channel,
+                    e.order_id,
+                    e.event,
+                    e.content_hash,
+                    r.file_id,
+                    e.version
+                ],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if already.is_some() {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO order_events (channel, order_id, event, content_hash, version, run_id,
+             pipeline, file_id, file_name, line, detail, content, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                r.channel,
+                e.order_id,
+                e.event,
+                e.content_hash,
+                e.version,
+                r.run_id,
+                r.pipeline,
+                r.file_id,
+                r.file_name,
+                e.line.map(|l| l as i64),
+                e.detail,
+                e.content,
+                r.at
+            ],
+        )?;
+        fold(tx, r, e)?;
+    }
+    Ok(())
+}
+
+/// The order's state after one event.
+fn fold(tx: &Transaction, r: &OrdersRecord, e: &OrderEvent) -> rusqlite::Result<()> {
+    let (ch, id, at) = (&r.channel, &e.order_id, &r.at);
+    match e.event {
+        "new" => tx.execute(
+            "INSERT INTO orders (channel, order_id, state, content_hash, version, first_run, updated_at)
+             VALUES (?1, ?2, 'received', ?3, ?4, ?5, ?6)
+             ON CONFLICT (channel, order_id) DO UPDATE SET state = 'received',
+               content_hash = ?3, version = ?4, pending_amendment = NULL, updated_at = ?6",
+            params![ch, id, e.content_hash, e.version, r.run_id, at],
+        )?,
+        "amended" => tx.execute(
+            "UPDATE orders SET content_hash = ?3, version = ?4, pending_amendment = NULL,
+             updated_at = ?5 WHERE channel = ?1 AND order_id = ?2",
+            params![ch, id, e.content_hash, e.version, at],
+        )?,
+        "amendment" => tx.execute(
+            "UPDATE orders SET pending_amendment = ?3, updated_at = ?4
+             WHERE channel = ?1 AND order_id = ?2",
+            params![ch, id, e.content_hash, at],
+        )?,
+        "rejected" => tx.execute(
+            "INSERT INTO orders (channel, order_id, state, version, first_run, updated_at)
+             VALUES (?1, ?2, 'rejected', 0, ?3, ?4) ON CONFLICT (channel, order_id) DO NOTHING",
+            params![ch, id, r.run_id, at],
+        )?,
+        "released" => tx.execute(
+            "UPDATE orders SET state = 'released', updated_at = ?3
+             WHERE channel = ?1 AND order_id = ?2",
+            params![ch, id, at],
+        )?,
+        _ => 0,
+    };
+    Ok(())
+}
