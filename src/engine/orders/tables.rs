@@ -17,15 +17,17 @@ pub const TABLES: [&str; 5] = [
     "order_rejects",
 ];
 
-/// Builds a text table from named columns of equal length.
+/// Builds a text table from named columns of equal length; an empty value is null, so a CSV
+/// output writes nothing rather than `""` (which polars writes for an empty string).
 fn frame(height: usize, columns: Vec<(&str, Vec<String>)>) -> PolarsResult<DataFrame> {
-    DataFrame::new(
-        height,
-        columns
+    let column = |(n, v): (&str, Vec<String>)| {
+        let v: Vec<Option<String>> = v
             .into_iter()
-            .map(|(n, v)| Column::new(n.into(), v))
-            .collect(),
-    )
+            .map(|s| (!s.is_empty()).then_some(s))
+            .collect();
+        Column::new(n.into(), v)
+    };
+    DataFrame::new(height, columns.into_iter().map(column).collect())
 }
 
 /// One row per (order, line) of the given orders, with the columns `f` gives.
