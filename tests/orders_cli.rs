@@ -599,3 +599,31 @@ fn a_crash_after_the_940_is_staged_and_before_the_ledger_records_it_sends_one_94
 fn a_crash_after_the_record_and_before_publication_sends_one_940() {
     crash_then_recover("run-recorded");
 }
+
+#[test]
+fn check_takes_the_shipped_order_pipelines_and_lists_every_problem_of_orders() {
+    let h = home_with(&[
+        ("orders_x12", X12.into()),
+        ("orders_csv", CSV.into()),
+        ("orders_shopify", SHOPIFY.into()),
+    ]);
+    let o = tallyman(&h.root, &["check"]);
+    assert!(o.status.success(), "{}", both(&o));
+    let bad = CSV
+        .replace("layout = \"plain_csv\"", "layout = \"x12_850\"")
+        .replace("items = \"items\"", "items = \"catalog\"")
+        .replace("amendments = \"flag\"", "amendments = \"maybe\"")
+        .replacen("when_empty = \"skip\"", "when_empty = \"never\"", 1);
+    std::fs::write(h.root.join("pipelines/orders_csv.toml"), bad).expect("pipeline");
+    let o = tallyman(&h.root, &["check"]);
+    let out = both(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    for want in [
+        "orders_csv.toml: orders.layout: `x12_850` reads input.table `x12_850_lines`",
+        "orders_csv.toml: orders.items: `catalog` is not a reference table of this pipeline ([references.catalog])",
+        "orders_csv.toml: orders.amendments: `maybe`: use \"flag\" or \"accept\"",
+        "orders_csv.toml: outputs.when_empty: `never`: use \"write\" or \"skip\"",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+}
