@@ -627,3 +627,48 @@ fn check_takes_the_shipped_order_pipelines_and_lists_every_problem_of_orders() {
         assert!(out.contains(want), "{want}\n{out}");
     }
 }
+
+#[test]
+fn an_order_rejected_for_an_unknown_sku_goes_out_once_when_rerun_after_the_item_is_added() {
+    let h = acme();
+    drop_file(
+        &h,
+        "orders_csv",
+        "a.csv",
+        csv_order("PO-6", &[("SKU-00000099", "1", "10.00")], "").as_bytes(),
+    );
+    let out = run(&h);
+    assert!(out.contains("orders_rejected 1"), "{out}");
+    assert!(erp_rows(&h).is_empty());
+    let master = h.root.join("reference/item_master.csv");
+    let text = read(&master) + "SKU-00000099,New boot,EA,1,0,10.00,true\n";
+    std::fs::write(&master, text).expect("item master");
+    let date = sql(
+        &h.root,
+        "SELECT business_date FROM runs WHERE run_id = 'r000001'",
+    );
+    for _ in 0..2 {
+        let o = tallyman(
+            &h.root,
+            &[
+                "rerun",
+                "orders_csv",
+                "--date",
+                &date,
+                "--reason",
+                "item added",
+            ],
+        );
+        assert!(o.status.success(), "{}", both(&o));
+    }
+    assert_eq!(erp_rows(&h).len(), 1, "sent once, by the first rerun");
+    assert_eq!(outbox(&h, "3pl", "940_").len(), 1);
+    assert_eq!(
+        sql(
+            &h.root,
+            "SELECT event, run_id FROM order_events ORDER BY id"
+        ),
+        "rejected|r000001\nnew|r000002\nreleased|r000002"
+    );
+    assert_eq!(sql(&h.root, "SELECT state FROM orders"), "released");
+}
