@@ -12,7 +12,7 @@ use tallyman::store::orders::OrderState;
 pub struct Args {
     #[command(subcommand)]
     pub action: Option<Command>,
-    /// Only orders in this state: received, released, rejected.
+    /// Only orders in this state: received, released, rejected, shipped, partly_shipped.
     #[arg(long)]
     pub state: Option<String>,
     /// As JSON on stdout.

@@ -49,6 +49,7 @@ pub fn compile(
     let (group_reconcile, journal) = super::settlement::compile_sections(&raw, &input.format, e);
     let open_items = super::open_items::compile(&raw, e);
     let orders = super::orders::compile(&raw, e);
+    let shipments = super::orders::compile_shipments(&raw, e);
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -91,6 +92,7 @@ pub fn compile(
         journal,
         open_items,
         orders,
+        shipments,
     })
 }
 

@@ -1,12 +1,14 @@
 //! `[orders]`: a pipeline that takes orders (engine/orders.rs): the channel that, with the
 //! order id, identifies an order across files and formats; the layout of its input; the item
-//! master lines are checked against; what an amendment does.
+//! master lines are checked against; what an amendment does. `[shipments]`: a pipeline whose
+//! shipments (945, 856, DESADV, ship notices) answer a channel's orders (engine/shipments.rs).
 
 use serde::Deserialize;
 
 use super::compile::Errs;
 use super::raw::PipelineRaw;
 use crate::engine::orders::{Amendments, ItemMaster, Layout, Policy};
+use crate::engine::shipments::{ShipLayout, ShipPolicy};
 
 /// `[orders]` as written.
 #[derive(Debug, Deserialize)]
@@ -116,13 +118,55 @@ pub(crate) fn compile(raw: &PipelineRaw, e: &mut Errs) -> Option<Policy> {
     })
 }
 
-/// The tables `[orders]` adds (for outputs and transforms).
+/// The tables `[orders]` or `[shipments]` adds (for outputs and transforms).
 pub fn tables(raw: &PipelineRaw) -> Vec<String> {
-    match raw.orders {
-        Some(_) => crate::engine::orders::TABLES
-            .iter()
-            .map(|t| t.to_string())
-            .collect(),
-        None => Vec::new(),
+    let mut out: Vec<String> = Vec::new();
+    if raw.orders.is_some() {
+        out.extend(crate::engine::orders::TABLES.iter().map(|t| t.to_string()));
     }
+    if raw.shipments.is_some() {
+        out.extend(
+            crate::engine::shipments::TABLES
+                .iter()
+                .map(|t| t.to_string()),
+        );
+    }
+    out
+}
+
+/// `[shipments]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentsRaw {
+    /// The channel whose orders these shipments answer (an `[orders] channel`).
+    pub channel: String,
+}
+
+/// The pipeline's shipment policy (`None` without `[shipments]`).
+pub(crate) fn compile_shipments(raw: &PipelineRaw, e: &mut Errs) -> Option<ShipPolicy> {
+    let s = raw.shipments.as_ref()?;
+    if raw.orders.is_some() {
+        e.add(
+            "shipments",
+            "a pipeline takes orders or checks shipments, not both".into(),
+        );
+    }
+    let table = raw.input.table.as_deref().unwrap_or("");
+    let layout = ShipLayout::of_table(table);
+    if layout.is_none() {
+        e.add(
+            "shipments",
+            format!("input.table `{table}` holds no shipment lines (x12_945_lines, x12_856_lines, edifact_desadv_lines or xml_ship_lines)"),
+        );
+    }
+    if s.channel.trim().is_empty() || s.channel.contains(['/', '\\']) {
+        e.add(
+            "shipments.channel",
+            format!("`{}` must be a non-empty name without `/`", s.channel),
+        );
+    }
+    Some(ShipPolicy {
+        channel: s.channel.clone(),
+        layout: layout?,
+    })
 }

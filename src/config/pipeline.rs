@@ -278,6 +278,8 @@ pub struct Pipeline {
     pub open_items: Option<crate::engine::open_items::Policy>,
     /// `[orders]`: the input's orders taken once per (channel, order id); `None`: no orders.
     pub orders: Option<crate::engine::orders::Policy>,
+    /// `[shipments]`: the input's shipment lines matched to a channel's orders.
+    pub shipments: Option<crate::engine::shipments::ShipPolicy>,
 }
 
 /// Placeholders an output file name may hold (`Output::file_name`).

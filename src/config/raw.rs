@@ -37,6 +37,8 @@ pub struct PipelineRaw {
     pub open_items: Option<super::open_items::OpenItemsRaw>,
     /// Orders taken once per (channel, order id) (config/orders.rs).
     pub orders: Option<super::orders::OrdersRaw>,
+    /// Shipments matched to a channel's orders (config/orders.rs).
+    pub shipments: Option<super::orders::ShipmentsRaw>,
     /// Exception report mailed after each run (config/report.rs).
     pub report: Option<super::report::ReportRaw>,
     /// Five-field cron expression in `time_zone` for `tallyman serve`; without one the daemon

@@ -5,6 +5,7 @@ pub mod open_items;
 pub mod orders;
 pub mod pairing;
 pub mod reconcile;
+pub mod shipments;
 pub mod spec;
 pub mod transform;
 pub mod unique_pairs;

@@ -95,6 +95,8 @@ struct Run<'a> {
     order_header: Option<crate::formats::table::Table>,
     /// `[orders]`: the input's orders judged, recorded with the run's end.
     orders: Option<crate::engine::orders::Intake>,
+    /// `[shipments]`: the input's shipment lines matched, recorded with the run's end.
+    shipments: Option<crate::engine::shipments::ShipCheck>,
     /// `[orders]`: the channel's lock, held until the run is recorded and published.
     channel_lock: Option<crate::store::lock::PipelineLock>,
 }
@@ -252,6 +254,7 @@ pub fn process_run(
         file_id,
         order_header: None,
         orders: None,
+        shipments: None,
         channel_lock: None,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
@@ -604,6 +607,11 @@ impl Run<'_> {
         drop(refs);
         if let Some(policy) = &p.orders {
             if let Some(why) = self.take_orders(ledger, policy, &mut tables)? {
+                return Ok(Step::Reject(why));
+            }
+        }
+        if let Some(policy) = &p.shipments {
+            if let Some(why) = self.check_shipments(ledger, policy, &mut tables)? {
                 return Ok(Step::Reject(why));
             }
         }

@@ -37,7 +37,10 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
-        steps: &[("orders: each order's events and its state", orders)],
+        steps: &[(
+            "orders: each order's events, its state, its shipments",
+            orders,
+        )],
     },
 ];
 
@@ -474,7 +477,7 @@ fn open_items(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Version 3: orders taken once per (channel, order id) (store/orders.rs). `order_events` is
 /// every verdict with its file, run and line, never deleted; `orders` is each order's state
-/// folded from them as they are recorded.
+/// folded from them as they are recorded; `order_shipped` what shipments brought per SKU.
 fn orders(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS order_events (
@@ -505,6 +508,18 @@ fn orders(conn: &Connection) -> rusqlite::Result<()> {
             first_run TEXT NOT NULL,
             updated_at TEXT NOT NULL,
             PRIMARY KEY (channel, order_id)
-        );",
+        );
+        -- What each shipment file shipped of an order taken, per SKU (its lines summed).
+        CREATE TABLE IF NOT EXISTS order_shipped (
+            channel TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            quantity TEXT NOT NULL,
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            file_id INTEGER,
+            file_name TEXT NOT NULL,
+            line INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS order_shipped_by_order ON order_shipped (channel, order_id);",
     )
 }

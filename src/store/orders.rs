@@ -7,8 +7,11 @@ use std::str::FromStr;
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use rust_decimal::Decimal;
+
 use super::{Ledger, StoreError};
 use crate::engine::orders::Known;
+use crate::engine::shipments::Ordered;
 
 /// Where an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,13 +22,19 @@ pub enum OrderState {
     Released,
     /// Never taken: every version so far had bad lines.
     Rejected,
+    /// Every SKU shipped in full (or over) by the 3PL's shipments.
+    Shipped,
+    /// Some SKU short so far.
+    PartlyShipped,
 }
 
 impl OrderState {
-    pub const ALL: [OrderState; 3] = [
+    pub const ALL: [OrderState; 5] = [
         OrderState::Received,
         OrderState::Released,
         OrderState::Rejected,
+        OrderState::Shipped,
+        OrderState::PartlyShipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +42,8 @@ impl OrderState {
             OrderState::Received => "received",
             OrderState::Released => "released",
             OrderState::Rejected => "rejected",
+            OrderState::Shipped => "shipped",
+            OrderState::PartlyShipped => "partly_shipped",
         }
     }
 }
@@ -67,7 +78,16 @@ pub struct OrderEvent {
     pub content: Option<String>,
 }
 
-/// A run's order events, recorded with the run's end.
+/// What a shipment file shipped of one order and SKU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippedLine {
+    pub order_id: String,
+    pub sku: String,
+    pub quantity: String,
+    pub line: u64,
+}
+
+/// A run's order events (and a shipment's quantities), recorded with the run's end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrdersRecord {
     pub channel: String,
@@ -77,6 +97,7 @@ pub struct OrdersRecord {
     pub file_name: String,
     pub at: String,
     pub events: Vec<OrderEvent>,
+    pub shipped: Vec<ShippedLine>,
 }
 
 /// One order as `tallyman orders` lists it.
@@ -140,6 +161,64 @@ impl Ledger {
                 k.apply(&event, hash.as_deref().unwrap_or(""), version as u32);
             }
             out.insert(id.to_string(), k);
+        }
+        Ok(out)
+    }
+
+    /// What shipments need of each of `ids` under `channel`: the quantities per SKU of the
+    /// version sent, and what shipment files other than `file_id` brought.
+    pub fn ordered(
+        &self,
+        channel: &str,
+        ids: &[&str],
+        file_id: i64,
+    ) -> Result<HashMap<String, Ordered>, StoreError> {
+        let mut content = self
+            .conn
+            .prepare_cached(
+                "SELECT content FROM order_events WHERE channel = ?1 AND order_id = ?2
+                 AND event IN ('new', 'amended') AND content IS NOT NULL ORDER BY id DESC LIMIT 1",
+            )
+            .map_err(self.err())?;
+        let mut shipped = self
+            .conn
+            .prepare_cached(
+                "SELECT sku, quantity FROM order_shipped
+                 WHERE channel = ?1 AND order_id = ?2 AND file_id IS NOT ?3",
+            )
+            .map_err(self.err())?;
+        let mut out = HashMap::new();
+        for id in ids {
+            let json: Option<String> = content
+                .query_row(params![channel, id], |r| r.get(0))
+                .optional()
+                .map_err(self.err())?;
+            let Some(json) = json else { continue };
+            let mut o = Ordered::default();
+            let v: serde_json::Value =
+                serde_json::from_str(&json).map_err(|_| StoreError::Unexpected {
+                    path: Default::default(),
+                    what: "an order's content",
+                    value: json.clone(),
+                })?;
+            for l in v["lines"].as_array().into_iter().flatten() {
+                let (Some(sku), Some(q)) = (l["sku"].as_str(), l["quantity"].as_str()) else {
+                    continue;
+                };
+                let q = Decimal::from_str(q).unwrap_or_default();
+                *o.lines.entry(sku.to_string()).or_default() += q;
+            }
+            let rows = shipped
+                .query_map(params![channel, id, file_id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(self.err())?;
+            for row in rows {
+                let (sku, q) = row.map_err(self.err())?;
+                *o.shipped_before.entry(sku).or_default() +=
+                    Decimal::from_str(&q).unwrap_or_default();
+            }
+            out.insert(id.to_string(), o);
         }
         Ok(out)
     }
@@ -209,6 +288,16 @@ impl Ledger {
 pub(super) fn record(tx: &Transaction, r: &OrdersRecord) -> rusqlite::Result<()> {
     // A run redone after an interruption is recorded once.
     tx.execute("DELETE FROM order_events WHERE run_id = ?1", [&r.run_id])?;
+    tx.execute("DELETE FROM order_shipped WHERE run_id = ?1", [&r.run_id])?;
+    for s in &r.shipped {
+        // A rerun of the same shipment file does not ship twice.
+        tx.execute(
+            "INSERT INTO order_shipped (channel, order_id, sku, quantity, run_id, file_id, file_name, line)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM order_shipped
+               WHERE channel = ?1 AND order_id = ?2 AND sku = ?3 AND file_id = ?6)",
+            params![r.channel, s.order_id, s.sku, s.quantity, r.run_id, r.file_id, r.file_name, s.line as i64],
+        )?;
+    }
     for e in &r.events {
         let already: Option<i64> = tx
             .query_row(
@@ -279,10 +368,9 @@ fn fold(tx: &Transaction, r: &OrdersRecord, e: &OrderEvent) -> rusqlite::Result<
              VALUES (?1, ?2, 'rejected', 0, ?3, ?4) ON CONFLICT (channel, order_id) DO NOTHING",
             params![ch, id, r.run_id, at],
         )?,
-        "released" => tx.execute(
-            "UPDATE orders SET state = 'released', updated_at = ?3
-             WHERE channel = ?1 AND order_id = ?2",
-            params![ch, id, at],
+        "released" | "shipped" | "partly_shipped" => tx.execute(
+            "UPDATE orders SET state = ?3, updated_at = ?4 WHERE channel = ?1 AND order_id = ?2",
+            params![ch, id, e.event, at],
         )?,
         _ => 0,
     };

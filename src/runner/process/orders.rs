@@ -1,7 +1,8 @@
 //! A run's orders (engine/orders.rs): read from the validated input (and a document's header
 //! table), judged against what the ledger took before under the channel, added to the run's
-//! tables; at the run's end, the verdicts and releases become the ledger's order events in the
-//! run's closing transaction.
+//! tables; a run's shipments (engine/shipments.rs) matched to the orders taken. At the run's
+//! end, the verdicts, releases and shipments become the ledger's order events in the run's
+//! closing transaction.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -10,10 +11,11 @@ use polars::prelude::*;
 
 use super::{data, Run, StagedOutput};
 use crate::engine::orders::{self, Intake, OrdersError, Policy, Verdict};
+use crate::engine::shipments::{self, ShipCheck, ShipPolicy, ShipmentsError};
 use crate::issue::Issue;
 use crate::runner::RunError;
 use crate::store::lock::{LockError, PipelineLock};
-use crate::store::orders::{OrderEvent, OrdersRecord};
+use crate::store::orders::{OrderEvent, OrdersRecord, ShippedLine};
 use crate::store::Ledger;
 
 /// How long a run waits for another pipeline taking orders of the same channel.
@@ -31,16 +33,7 @@ impl Run<'_> {
         tables: &mut BTreeMap<String, DataFrame>,
     ) -> Result<Option<String>, RunError> {
         let p = self.p;
-        let lock = PipelineLock::acquire(
-            &self.home.var(),
-            &format!("orders-{}", policy.channel),
-            CHANNEL_WAIT,
-        )
-        .map_err(|e| match e {
-            LockError::Store(e) => RunError::Store(e),
-            other => data(p, other),
-        })?;
-        self.channel_lock = Some(lock);
+        self.lock_channel(&policy.channel)?;
         let input = tables
             .get("input")
             .ok_or_else(|| data(p, "no input table"))?;
@@ -64,9 +57,73 @@ impl Run<'_> {
         Ok(None)
     }
 
+    /// Takes the channel's lock, held until the run is published (`channel_lock`).
+    fn lock_channel(&mut self, channel: &str) -> Result<(), RunError> {
+        let p = self.p;
+        let lock =
+            PipelineLock::acquire(&self.home.var(), &format!("orders-{channel}"), CHANNEL_WAIT)
+                .map_err(|e| match e {
+                    LockError::Store(e) => RunError::Store(e),
+                    other => data(p, other),
+                })?;
+        self.channel_lock = Some(lock);
+        Ok(())
+    }
+
+    /// Matches the input's shipment lines to the channel's orders and adds `shipment_check`
+    /// and `shipment_confirmations` to `tables`; `Some(why)` rejects the file.
+    pub(super) fn check_shipments(
+        &mut self,
+        ledger: &Ledger,
+        policy: &ShipPolicy,
+        tables: &mut BTreeMap<String, DataFrame>,
+    ) -> Result<Option<String>, RunError> {
+        let p = self.p;
+        self.lock_channel(&policy.channel)?;
+        let input = tables
+            .get("input")
+            .ok_or_else(|| data(p, "no input table"))?;
+        let lines = match shipments::read_lines(policy.layout, input) {
+            Ok(l) => l,
+            Err(e @ ShipmentsError::MissingColumn { .. }) => return Ok(Some(e.to_string())),
+            Err(e) => return Err(data(p, e)),
+        };
+        let mut ids: Vec<&str> = lines.iter().map(|l| l.order_id.as_str()).collect();
+        ids.dedup();
+        let known = ledger.ordered(&policy.channel, &ids, self.file_id)?;
+        let checked = shipments::check(policy, &lines, &known);
+        for c in checked.checked.iter().filter(|c| c.status != "complete") {
+            let ordered = c.ordered.map_or("nothing".to_string(), |d| d.to_string());
+            let message = format!(
+                "order {} SKU {}: {} shipped now, {} before, {ordered} ordered ({})",
+                c.order_id, c.sku, c.shipped, c.shipped_before, c.status
+            );
+            let mut issue = Issue::error(&self.file, &format!("shipment-{}", c.status), message)
+                .in_column("sku")
+                .with_value(&c.sku)
+                .warning();
+            if c.line > 0 {
+                issue = issue.at_line(c.line);
+            }
+            self.issues.push(issue);
+        }
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for c in &checked.checked {
+            *counts.entry(format!("shipment_{}", c.status)).or_default() += 1;
+        }
+        self.manifest.reconciliation.extend(counts);
+        tables.extend(shipments::tables(&checked).map_err(|e| data(p, e))?);
+        self.shipments = Some(checked);
+        Ok(None)
+    }
+
     /// The run's order events for the ledger (a succeeded run's): each verdict, and a release
-    /// for each new order when the 940 (`shipping_orders`) is among the outputs published.
+    /// for each new order when the 940 (`shipping_orders`) is among the outputs published; or
+    /// a shipment's state per order and its quantities.
     pub(super) fn order_record(&self, publish: &[StagedOutput]) -> Option<OrdersRecord> {
+        if let Some(c) = &self.shipments {
+            return Some(self.shipment_record(c));
+        }
         let intake = self.orders.as_ref()?;
         let released = publish
             .iter()
@@ -113,7 +170,56 @@ impl Run<'_> {
             file_name: self.file.clone(),
             at: crate::runner::now_text(chrono::Utc::now()),
             events,
+            shipped: Vec::new(),
         })
+    }
+
+    fn shipment_record(&self, c: &ShipCheck) -> OrdersRecord {
+        let mut events = Vec::new();
+        for (order_id, state, line) in &c.orders {
+            let detail: Vec<String> = c
+                .checked
+                .iter()
+                .filter(|x| &x.order_id == order_id)
+                .map(|x| {
+                    let ordered = x.ordered.map_or("-".into(), |d| d.to_string());
+                    format!(
+                        "{} {} {}+{} of {ordered}",
+                        x.sku, x.status, x.shipped_before, x.shipped
+                    )
+                })
+                .collect();
+            events.push(OrderEvent {
+                order_id: order_id.clone(),
+                event: state,
+                content_hash: None,
+                version: 0,
+                line: Some(*line),
+                detail: Some(detail.join("; ")),
+                content: None,
+            });
+        }
+        let shipped = c
+            .checked
+            .iter()
+            .filter(|x| x.ordered.is_some() && x.shipped > rust_decimal::Decimal::ZERO)
+            .map(|x| ShippedLine {
+                order_id: x.order_id.clone(),
+                sku: x.sku.clone(),
+                quantity: x.shipped.to_string(),
+                line: x.line,
+            })
+            .collect();
+        OrdersRecord {
+            channel: c.channel.clone(),
+            pipeline: self.p.id.clone(),
+            run_id: self.run_id.clone(),
+            file_id: self.file_id,
+            file_name: self.file.clone(),
+            at: crate::runner::now_text(chrono::Utc::now()),
+            events,
+            shipped,
+        }
     }
 }
 
