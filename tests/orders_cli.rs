@@ -223,6 +223,11 @@ fn the_same_order_as_an_850_and_as_a_csv_is_one_erp_line_one_940_and_a_997() {
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(json[0]["order_id"], "PO-0042");
     assert_eq!(json[0]["state"], "released");
+    // Released and not shipped: stuck for 0 days (its last step is in the past), not for 2.
+    let stuck = both(&tallyman(&h.root, &["orders", "--stuck-for", "0"]));
+    assert!(stuck.contains("acme/PO-0042  released"), "{stuck}");
+    let stuck = both(&tallyman(&h.root, &["orders", "--stuck-for", "2"]));
+    assert_eq!(stuck.trim(), "no orders");
     let o = tallyman(&h.root, &["orders", "--state", "lost"]);
     assert_eq!(o.status.code(), Some(2), "{}", both(&o));
 }

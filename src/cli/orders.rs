@@ -1,4 +1,5 @@
-//! `tallyman orders [--state S] [--json]` and `tallyman orders show ID [--channel C] [--json]`:
+//! `tallyman orders [--state S] [--stuck-for DAYS] [--json]` and
+//! `tallyman orders show ID [--channel C] [--json]`:
 //! every order taken (by channel and order id) with its state and any amendment waiting for a
 //! person, and one order's timeline (each file, run and line that concerned it).
 
@@ -6,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use tallyman::store::orders::OrderState;
+use tallyman::store::orders::{OrderRow, OrderState};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,6 +16,10 @@ pub struct Args {
     /// Only orders in this state: received, released, rejected, shipped, partly_shipped.
     #[arg(long)]
     pub state: Option<String>,
+    /// Only orders still open (received, released, partly shipped) with no step for more
+    /// than this many days: released but not shipped, for instance.
+    #[arg(long, value_name = "DAYS")]
+    pub stuck_for: Option<u32>,
     /// As JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -70,7 +75,11 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                 Some(Ok(s)) => Some(s),
                 None => None,
             };
-            let rows = ledger.orders(state)?;
+            let mut rows = ledger.orders(state)?;
+            if let Some(days) = args.stuck_for {
+                let before = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+                rows.retain(|r| stuck(r, before));
+            }
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(ExitCode::SUCCESS);
@@ -91,4 +100,11 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Whether an order is still open and had its last step before `before`.
+fn stuck(r: &OrderRow, before: chrono::DateTime<chrono::Utc>) -> bool {
+    let open = matches!(r.state.as_str(), "received" | "released" | "partly_shipped");
+    let at = chrono::DateTime::parse_from_rfc3339(&r.updated_at).map(|t| t.to_utc());
+    open && at.is_ok_and(|t| t < before)
 }

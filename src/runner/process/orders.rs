@@ -57,15 +57,20 @@ impl Run<'_> {
         Ok(None)
     }
 
-    /// Takes the channel's lock, held until the run is published (`channel_lock`).
+    /// Takes the channel's lock, held until the run is published (`channel_lock`). Its file is
+    /// `var/locks/channels/<channel>.lock`: no pipeline id has a `/`, so it is never a
+    /// pipeline's lock (which this process holds already).
     fn lock_channel(&mut self, channel: &str) -> Result<(), RunError> {
         let p = self.p;
-        let lock =
-            PipelineLock::acquire(&self.home.var(), &format!("orders-{channel}"), CHANNEL_WAIT)
-                .map_err(|e| match e {
-                    LockError::Store(e) => RunError::Store(e),
-                    other => data(p, other),
-                })?;
+        let lock = PipelineLock::acquire(
+            &self.home.var(),
+            &format!("channels/{channel}"),
+            CHANNEL_WAIT,
+        )
+        .map_err(|e| match e {
+            LockError::Store(e) => RunError::Store(e),
+            other => data(p, other),
+        })?;
         self.channel_lock = Some(lock);
         Ok(())
     }
