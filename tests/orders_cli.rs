@@ -440,7 +440,7 @@ fn ubl_cxml_and_edifact_orders_map_to_the_same_tables() {
     .unwrap();
     drop_file(&h, "orders_ubl", "request.xml", &cxml);
     // EDIFACT ORDERS with no prices: every line rejected, "price missing".
-    let orders = std::fs::read(fixture("edifact/handmade/orders_d96a.edi")).unwrap();
+    let orders = std::fs::read(fixture("orders/orders_d96a.edi")).unwrap();
     drop_file(&h, "orders_edifact", "orders.edi", &orders);
     run(&h);
     let rows = erp_rows(&h);

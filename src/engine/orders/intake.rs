@@ -12,13 +12,16 @@ use super::read::Read;
 use super::{Amendments, Line, Order, Policy};
 
 /// What the ledger knows of one order id of the channel (from files other than the one in
-/// hand, so a rerun meets the state its original run met).
+/// hand, so a rerun meets the state its original run met), folded from its recorded verdicts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Known {
     /// The content hash of the version sent on (`None`: never accepted, e.g. rejected).
     pub accepted: Option<String>,
-    /// Every content hash seen for the order (accepted, flagged, duplicated).
-    pub seen: BTreeSet<String>,
+    /// Every content hash sent on for the order (a resend of any is a duplicate).
+    pub taken: BTreeSet<String>,
+    /// Amendments flagged and not sent: the same one again is a duplicate while amendments
+    /// are flagged, and is sent once the pipeline accepts them.
+    pub flagged: BTreeSet<String>,
     /// How many versions were sent on.
     pub version: u32,
 }
@@ -31,10 +34,10 @@ impl Known {
             "new" | "amended" => {
                 self.accepted = Some(hash.to_string());
                 self.version = version;
-                self.seen.insert(hash.to_string());
+                self.taken.insert(hash.to_string());
             }
-            "duplicate" | "amendment" => {
-                self.seen.insert(hash.to_string());
+            "amendment" => {
+                self.flagged.insert(hash.to_string());
             }
             _ => {}
         }
@@ -46,7 +49,8 @@ impl Known {
 pub enum Verdict {
     /// First taken: sent to the ERP and the 3PL.
     New,
-    /// Content seen before for this order: counted, nothing sent.
+    /// Content sent before for this order (or an amendment flagged before, while amendments
+    /// are flagged): counted, nothing sent.
     Duplicate,
     /// Other content under a taken order id: flagged for a person, nothing sent.
     Amendment,
@@ -150,26 +154,19 @@ pub fn intake(
         let bad = check_lines(&mut order, items);
         let hash = content_hash(&order);
         let k = known.entry(order.id.clone()).or_default();
-        let verdict = match (bad.is_empty(), &k.accepted) {
-            (false, _) => Verdict::Rejected,
-            (true, None) => Verdict::New,
-            (true, Some(_)) if k.seen.contains(&hash) => Verdict::Duplicate,
-            (true, Some(_)) => match policy.amendments {
-                Amendments::Flag => Verdict::Amendment,
-                Amendments::Accept => Verdict::Amended,
-            },
+        let verdict = match (bad.is_empty(), &k.accepted, policy.amendments) {
+            (false, _, _) => Verdict::Rejected,
+            (true, None, _) => Verdict::New,
+            (true, Some(_), _) if k.taken.contains(&hash) => Verdict::Duplicate,
+            (true, Some(_), Amendments::Flag) if k.flagged.contains(&hash) => Verdict::Duplicate,
+            (true, Some(_), Amendments::Flag) => Verdict::Amendment,
+            (true, Some(_), Amendments::Accept) => Verdict::Amended,
         };
         let version = match verdict {
             Verdict::New | Verdict::Amended | Verdict::Amendment => k.version + 1,
             Verdict::Duplicate | Verdict::Rejected => k.version,
         };
-        if verdict != Verdict::Rejected {
-            k.seen.insert(hash.clone());
-        }
-        if verdict.sent() {
-            k.accepted = Some(hash.clone());
-            k.version = version;
-        }
+        k.apply(verdict.as_str(), &hash, version);
         out.rejects.extend(bad);
         out.taken.push(Taken {
             order,

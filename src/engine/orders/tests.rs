@@ -50,12 +50,10 @@ fn shopify_lines() -> DataFrame {
 }
 
 fn known(hashes: &[&str]) -> HashMap<String, Known> {
-    let mut k = Known {
-        accepted: hashes.first().map(|h| h.to_string()),
-        version: 1,
-        ..Known::default()
-    };
-    k.seen.extend(hashes.iter().map(|h| h.to_string()));
+    let mut k = Known::default();
+    for h in hashes {
+        k.apply("new", h, 1);
+    }
     HashMap::from([("1001".to_string(), k)])
 }
 
@@ -118,6 +116,20 @@ fn new_then_duplicate_then_amendment() {
     );
     assert_eq!(accepted.taken[0].verdict, Verdict::Amended);
     assert_eq!(accepted.taken[0].version, 2);
+    // A flagged amendment sent again: a duplicate while flagged, sent once accepted.
+    let mut after = known(&[&hash]);
+    let k = after.get_mut("1001").unwrap();
+    k.apply("amendment", &flagged.taken[0].hash, 2);
+    let again = |a| {
+        intake(
+            &policy(a),
+            read_orders(Layout::X12_850, &changed, None).unwrap(),
+            &after,
+            None,
+        )
+    };
+    assert_eq!(again(Amendments::Flag).taken[0].verdict, Verdict::Duplicate);
+    assert_eq!(again(Amendments::Accept).taken[0].verdict, Verdict::Amended);
     let t = tables(&accepted).unwrap();
     assert_eq!(
         t["erp_orders"]
