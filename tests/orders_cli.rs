@@ -837,3 +837,57 @@ fn the_856_sample_names_an_order_never_taken() {
         "unknown_order|POREF00\nunknown_order|POREF01"
     );
 }
+
+#[test]
+fn two_pipelines_of_one_channel_running_at_once_send_each_order_once() {
+    let h = acme();
+    for round in 0..5u32 {
+        let po = format!("PO-R{round}");
+        let line = [("SKU-00000001", "1", "89.99")];
+        drop_file(
+            &h,
+            "orders_x12",
+            &format!("po_{round}.edi"),
+            x850(400 + round, &po, &line).as_bytes(),
+        );
+        drop_file(
+            &h,
+            "orders_csv",
+            &format!("po_{round}.csv"),
+            csv_order(&po, &line, "").as_bytes(),
+        );
+        // Two processes at once, one per pipeline: the channel's lock puts them in turn.
+        let spawn = |pipeline: &str| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_tallyman"))
+                .args([
+                    "--home",
+                    h.root.to_str().unwrap(),
+                    "run",
+                    pipeline,
+                    "--max-wait-secs",
+                    "5",
+                ])
+                .env("TALLYMAN_LOG", "warn")
+                .env_remove("TALLYMAN_FAILPOINTS")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn")
+        };
+        let (mut a, mut b) = (spawn("orders_x12"), spawn("orders_csv"));
+        assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    }
+    assert_eq!(erp_rows(&h).len(), 5, "{:?}", erp_rows(&h));
+    let sent: usize = outbox(&h, "3pl", "940_")
+        .iter()
+        .map(|f| read(f).matches("W05*N*").count())
+        .sum();
+    assert_eq!(sent, 5);
+    assert_eq!(
+        sql(
+            &h.root,
+            "SELECT event, count(*) FROM order_events GROUP BY event ORDER BY event"
+        ),
+        "duplicate|5\nnew|5\nreleased|5"
+    );
+}
