@@ -192,7 +192,7 @@ fn the_same_order_as_an_850_and_as_a_csv_is_one_erp_line_one_940_and_a_997() {
     assert!(out.contains("(order-duplicate)"), "{out}");
     assert_eq!(
         erp_rows(&h),
-        ["acme,PO-0042,1,new,20261125,,Jo Walker,12 Harbor Road,Portland,ME,04101,,1,SKU-00000001,2,EA,89.99"]
+        ["acme,PO-0042,1,new,2026-11-25,,Jo Walker,12 Harbor Road,Portland,ME,04101,,1,SKU-00000001,2,EA,89.99"]
     );
     let w940 = outbox(&h, "3pl", "940_");
     assert_eq!(w940.len(), 1, "{w940:?}");
@@ -515,8 +515,8 @@ fn a_shopify_export_is_one_order_per_name() {
     assert_eq!(
         rows,
         [
-            "shopify,1001,1,new,2026-11-25 10:00:00 -0500,USD,Jo Walker,,Portland,,,,1,SKU-00000001,1,EA,89.99",
-            "shopify,1001,1,new,2026-11-25 10:00:00 -0500,USD,Jo Walker,,Portland,,,,2,SKU-00000003,2,EA,24.5",
+            "shopify,1001,1,new,2026-11-25,USD,Jo Walker,,Portland,,,,1,SKU-00000001,1,EA,89.99",
+            "shopify,1001,1,new,2026-11-25,USD,Jo Walker,,Portland,,,,2,SKU-00000003,2,EA,24.5",
         ]
     );
 }

@@ -216,7 +216,31 @@ pub fn read_orders(
     if let (Some(h), false) = (header, csv) {
         fill_from_header(&mut read.orders, h, &n);
     }
+    for o in &mut read.orders {
+        o.date = iso_date(&o.date);
+    }
     Ok(read)
+}
+
+/// An order date as `YYYY-MM-DD` when it is one in a form the formats use (X12 and XML
+/// `CCYYMMDD`, EDIFACT 203 `CCYYMMDDHHMM`, CSV `2026-11-25`, Shopify `2026-11-25 10:00:00
+/// -0500`): the ERP gets one form whatever the partner sent. Anything else stays as sent.
+fn iso_date(text: &str) -> String {
+    let b = text.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    if (b.len() == 8 || b.len() == 12) && digits(0..b.len()) {
+        return format!("{}-{}-{}", &text[0..4], &text[4..6], &text[6..8]);
+    }
+    if digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10)
+    {
+        return text[..10].to_string();
+    }
+    text.to_string()
 }
 
 /// The order-level fields in the order of `Names::head` (after the id).

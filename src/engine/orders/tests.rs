@@ -243,7 +243,7 @@ fn a_document_takes_its_order_fields_from_the_header_table() {
             o.ship_to.name.as_str(),
             o.ship_to.city.as_str()
         ),
-        ("20261125", "John Doe", "Hauppauge")
+        ("2026-11-25", "John Doe", "Hauppauge")
     );
     assert_eq!(o.lines[0].line, 1, "the mapped table's row");
 }
@@ -254,5 +254,37 @@ fn a_layout_missing_a_column_says_which() {
     assert_eq!(
         e.to_string(),
         "the shopify_csv layout needs a column `Name` in the input"
+    );
+}
+
+#[test]
+fn order_dates_come_out_in_one_form() {
+    let lines = df(&[
+        ("order_id", &["1", "2", "3", "4", "5"]),
+        (
+            "order_date",
+            &[
+                "20261125",
+                "201508030000",
+                "2026-11-25",
+                "2026-11-25 10:00:00 -0500",
+                "25/11/2026",
+            ],
+        ),
+        ("sku", &["A"; 5]),
+        ("quantity", &["1"; 5]),
+        ("unit_price", &["1"; 5]),
+    ]);
+    let r = read_orders(Layout::PlainCsv, &lines, None).unwrap();
+    let dates: Vec<&str> = r.orders.iter().map(|o| o.date.as_str()).collect();
+    assert_eq!(
+        dates,
+        [
+            "2026-11-25",
+            "2015-08-03",
+            "2026-11-25",
+            "2026-11-25",
+            "25/11/2026"
+        ]
     );
 }
