@@ -627,9 +627,12 @@ fn check_takes_the_shipped_order_pipelines_and_lists_every_problem_of_orders() {
     let bad = CSV
         .replace("layout = \"plain_csv\"", "layout = \"x12_850\"")
         .replace("items = \"items\"", "items = \"catalog\"")
+        .replace("[orders]\n", "[orders]\nitems_column = \"item\"\n")
         .replace("amendments = \"flag\"", "amendments = \"maybe\"")
         .replacen("when_empty = \"skip\"", "when_empty = \"never\"", 1);
     std::fs::write(h.root.join("pipelines/orders_csv.toml"), bad).expect("pipeline");
+    let x12 = X12.replace("[orders]\n", "[orders]\nitems_column = \"item\"\n");
+    std::fs::write(h.root.join("pipelines/orders_x12.toml"), x12).expect("pipeline");
     let o = tallyman(&h.root, &["check"]);
     let out = both(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
@@ -637,6 +640,7 @@ fn check_takes_the_shipped_order_pipelines_and_lists_every_problem_of_orders() {
         "orders_csv.toml: orders.layout: `x12_850` reads input.table `x12_850_lines`",
         "orders_csv.toml: orders.items: `catalog` is not a reference table of this pipeline ([references.catalog])",
         "orders_csv.toml: orders.amendments: `maybe`: use \"flag\" or \"accept\"",
+        "orders_x12.toml: orders.items_column: `item` is not a field of the schema of `items`",
         "orders_csv.toml: outputs.when_empty: `never`: use \"write\" or \"skip\"",
     ] {
         assert!(out.contains(want), "{want}\n{out}");

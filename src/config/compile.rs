@@ -50,6 +50,9 @@ pub fn compile(
     let open_items = super::open_items::compile(&raw, e);
     let orders = super::orders::compile(&raw, e);
     let shipments = super::orders::compile_shipments(&raw, e);
+    if let Some(m) = orders.as_ref().and_then(|o| o.items.as_ref()) {
+        super::orders::check_items(m, &tables.references, e);
+    }
     if !errs.list.is_empty() {
         return Err(errs.list);
     }

@@ -134,6 +134,26 @@ pub fn tables(raw: &PipelineRaw) -> Vec<String> {
     out
 }
 
+/// The item master's SKU column must be a field of its reference table's schema.
+pub(crate) fn check_items(
+    m: &ItemMaster,
+    references: &std::collections::BTreeMap<String, super::pipeline::TableFile>,
+    e: &mut Errs,
+) {
+    let Some(t) = references.get(&m.table) else {
+        return;
+    };
+    if !t.schema.fields.iter().any(|f| f.name == m.column) {
+        e.add(
+            "orders.items_column",
+            format!(
+                "`{}` is not a field of the schema of `{}`",
+                m.column, m.table
+            ),
+        );
+    }
+}
+
 /// `[shipments]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -23,9 +23,9 @@ const CHANNEL_WAIT: Duration = Duration::from_secs(600);
 
 impl Run<'_> {
     /// Judges the input's orders and adds the order tables to `tables`; `Some(why)` rejects the
-    /// file (it lacks a column its layout reads). Holds the channel's
-    /// lock until the run is recorded: two pipelines of one channel (an 850 and a CSV of the
-    /// same order) never judge against a ledger the other is about to change.
+    /// file (it lacks a column its layout reads). Holds the channel's lock until the run is
+    /// recorded: two pipelines of one channel (an 850 and a CSV of the same order) never judge
+    /// against a ledger the other is about to change.
     pub(super) fn take_orders(
         &mut self,
         ledger: &Ledger,
