@@ -190,6 +190,14 @@ fn the_same_order_as_an_850_and_as_a_csv_is_one_erp_line_one_940_and_a_997() {
     let out = run(&h);
     assert!(out.contains("orders_duplicate 1"), "{out}");
     assert!(out.contains("(order-duplicate)"), "{out}");
+    // Counted and reported: the run's report says what became of the file's orders.
+    let dir = sql(
+        &h.root,
+        "SELECT archive_path FROM runs WHERE run_id = 'r000002'",
+    );
+    let html = read(&h.root.join(dir).join("report.html"));
+    assert!(html.contains("<h2>Orders (channel acme)</h2>"), "{html}");
+    assert!(html.contains("new 0, duplicate 1, amendment 0"), "{html}");
     assert_eq!(
         erp_rows(&h),
         ["acme,PO-0042,1,new,2026-11-25,,Jo Walker,12 Harbor Road,Portland,ME,04101,,1,SKU-00000001,2,EA,89.99"]

@@ -370,6 +370,7 @@ impl Run<'_> {
             "succeeded" => self.order_record(&publish),
             _ => None,
         };
+        let orders_note = self.orders_note();
         let counts = serde_json::to_string(&self.manifest.reconciliation)
             .map_err(|e| data(p, format!("counts of run {run_id}: {e}")))?;
         let mut outcome = Outcome {
@@ -395,6 +396,7 @@ impl Run<'_> {
         let mut view = None;
         match super::report::build_report(ledger, p, &outcome, tables, &[]) {
             Ok(mut report) => {
+                report.orders = orders_note;
                 // The open-item book: the run's view goes into the ledger with the run's end,
                 // what it changes into the report.
                 if let (Some(policy), "succeeded") = (&p.open_items, state) {

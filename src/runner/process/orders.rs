@@ -57,6 +57,30 @@ impl Run<'_> {
         Ok(None)
     }
 
+    /// The report's note of the run's orders or shipments, counted.
+    pub(super) fn orders_note(&self) -> Option<crate::report::model::OrdersNote> {
+        let (channel, kind, counts) = match (&self.orders, &self.shipments) {
+            (Some(i), _) => (&i.channel, "orders", i.counts()),
+            (None, Some(c)) => {
+                let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+                for x in &c.checked {
+                    *counts.entry(x.status.to_string()).or_default() += 1;
+                }
+                (&c.channel, "shipments", counts.into_iter().collect())
+            }
+            (None, None) => return None,
+        };
+        let counts = counts
+            .into_iter()
+            .map(|(k, v)| (k.trim_start_matches("orders_").to_string(), v))
+            .collect();
+        Some(crate::report::model::OrdersNote {
+            channel: channel.clone(),
+            kind: kind.into(),
+            counts,
+        })
+    }
+
     /// Takes the channel's lock, held until the run is published (`channel_lock`). Its file is
     /// `var/locks/channels/<channel>.lock`: no pipeline id has a `/`, so it is never a
     /// pipeline's lock (which this process holds already).
