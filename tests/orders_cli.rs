@@ -109,14 +109,25 @@ fn run(h: &Home) -> String {
 /// A hand-made X12 850 (00401) with interchange control number `control`: order `po`, ship-to
 /// Jo Walker, one PO1 per (sku, quantity, price).
 fn x850(control: u32, po: &str, lines: &[(&str, &str, &str)]) -> String {
-    let mut body = format!("ST*850*0001~BEG*00*SA*{po}**20261125~N1*ST*Jo Walker~N3*12 Harbor Road~N4*Portland*ME*04101*US~");
-    for (i, (sku, qty, price)) in lines.iter().enumerate() {
-        body.push_str(&format!("PO1*{}*{qty}*EA*{price}**VN*{sku}~", i + 1));
+    x850_sets(control, &[(po, lines)])
+}
+
+/// A hand-made X12 850 interchange with one set per (order, lines).
+fn x850_sets(control: u32, orders: &[(&str, &[(&str, &str, &str)])]) -> String {
+    let mut sets = String::new();
+    for (n, (po, lines)) in orders.iter().enumerate() {
+        let st02 = format!("{:04}", n + 1);
+        let mut body = format!("ST*850*{st02}~BEG*00*SA*{po}**20261125~N1*ST*Jo Walker~N3*12 Harbor Road~N4*Portland*ME*04101*US~");
+        for (i, (sku, qty, price)) in lines.iter().enumerate() {
+            body.push_str(&format!("PO1*{}*{qty}*EA*{price}**VN*{sku}~", i + 1));
+        }
+        body.push_str(&format!("CTT*{}~", lines.len()));
+        let segments = body.matches('~').count() + 1;
+        sets.push_str(&format!("{body}SE*{segments}*{st02}~"));
     }
-    body.push_str(&format!("CTT*{}~", lines.len()));
-    let segments = body.matches('~').count() + 1;
+    let n = orders.len();
     format!(
-        "ISA*00*          *00*          *ZZ*ACMESHOP       *ZZ*TALLYMAN       *261125*0936*U*00401*{control:09}*0*P*>~GS*PO*ACMESHOP*TALLYMAN*20261125*0936*{control}*X*004010~{body}SE*{segments}*0001~GE*1*{control}~IEA*1*{control:09}~\n"
+        "ISA*00*          *00*          *ZZ*ACMESHOP       *ZZ*TALLYMAN       *261125*0936*U*00401*{control:09}*0*P*>~GS*PO*ACMESHOP*TALLYMAN*20261125*0936*{control}*X*004010~{sets}GE*{n}*{control}~IEA*1*{control:09}~\n"
     )
 }
 
@@ -329,6 +340,11 @@ fn a_retry_storm_sends_one_order() {
         );
     }
     run(&h);
+    // And an 850 interchange holding the order three times (a partner's batch of retries).
+    let line: &[(&str, &str, &str)] = &[("SKU-00000002", "1", "89.99")];
+    let batch = x850_sets(601, &[("PO-9", line), ("PO-9", line), ("PO-9", line)]);
+    drop_file(&h, "orders_x12", "batch.edi", batch.as_bytes());
+    run(&h);
     assert_eq!(erp_rows(&h).len(), 1);
     assert_eq!(outbox(&h, "3pl", "940_").len(), 1);
     assert_eq!(
@@ -336,14 +352,14 @@ fn a_retry_storm_sends_one_order() {
             &h.root,
             "SELECT state, count(*) FROM files GROUP BY state ORDER BY state"
         ),
-        "duplicate|49\nprocessed|51"
+        "duplicate|49\nprocessed|52"
     );
     assert_eq!(
         sql(
             &h.root,
             "SELECT event, count(*) FROM order_events GROUP BY event ORDER BY event"
         ),
-        "duplicate|50\nnew|1\nreleased|1"
+        "duplicate|53\nnew|1\nreleased|1"
     );
 }
 

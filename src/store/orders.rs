@@ -283,8 +283,8 @@ impl Ledger {
 
 /// Records a run's order events and folds them into `orders`, inside the run's closing
 /// transaction (`Ledger::finish_run`): an order is taken with the run that publishes it, or
-/// not at all. An event its file already recorded (a rerun of the same file) is not recorded
-/// twice.
+/// not at all. An event another run of the same file recorded (a rerun) is not recorded
+/// twice; copies within the run (the order three times in one file) each are.
 pub(super) fn record(tx: &Transaction, r: &OrdersRecord) -> rusqlite::Result<()> {
     // A run redone after an interruption is recorded once.
     tx.execute("DELETE FROM order_events WHERE run_id = ?1", [&r.run_id])?;
@@ -302,14 +302,15 @@ pub(super) fn record(tx: &Transaction, r: &OrdersRecord) -> rusqlite::Result<()>
         let already: Option<i64> = tx
             .query_row(
                 "SELECT id FROM order_events WHERE channel = ?1 AND order_id = ?2 AND event = ?3
-                 AND content_hash IS ?4 AND file_id = ?5 AND version = ?6",
+                 AND content_hash IS ?4 AND file_id = ?5 AND version = ?6 AND run_id <> ?7",
                 params![
                     r.channel,
                     e.order_id,
                     e.event,
                     e.content_hash,
                     r.file_id,
-                    e.version
+                    e.version,
+                    r.run_id
                 ],
                 |row| row.get(0),
             )

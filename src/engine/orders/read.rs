@@ -1,5 +1,7 @@
 //! Orders out of the validated input table (and a document's header table): rows grouped by
-//! order id in the order they first appear, every value kept as the partner's text.
+//! order id (and, for documents, by set) in the order they first appear, every value kept as
+//! the partner's text. The same order twice in one file stays two copies, for `intake` to
+//! judge the second a duplicate.
 
 use std::collections::HashMap;
 
@@ -170,8 +172,29 @@ pub fn read_orders(
             false => Vec::new(),
         });
     }
+    // Which document of the file a row is in: a document's set (interchange, group, set
+    // control); the same order id in two sets is the order sent twice, not one order.
+    let docs: Vec<String> = match csv {
+        true => vec![String::new(); lines.height()],
+        false => {
+            let parts = [
+                optional(lines, Some("interchange_control"))?,
+                optional(lines, Some("group_control"))?,
+                optional(lines, Some("set_control"))?,
+            ];
+            (0..lines.height())
+                .map(|r| {
+                    parts
+                        .iter()
+                        .map(|p| p[r].as_str())
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+                .collect()
+        }
+    };
     let mut read = Read::default();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
     for row in 0..lines.height() {
         // CSV: the header is line 1; a document: the mapped table's row.
         let at = if csv { row as u64 + 2 } else { row as u64 + 1 };
@@ -192,13 +215,24 @@ pub fn read_orders(
             read.orphans.push(line);
             continue;
         }
-        let i = *index.entry(id.clone()).or_insert_with(|| {
+        let key = (id.clone(), docs[row].clone());
+        // A CSV line number the order has already: the order again (a partner's retry
+        // appended to the file), judged as another copy of it.
+        let repeated = index.get(&key).is_some_and(|&i| {
+            !line.line_number.is_empty()
+                && read.orders[i]
+                    .lines
+                    .iter()
+                    .any(|l| l.line_number == line.line_number)
+        });
+        if repeated || !index.contains_key(&key) {
             read.orders.push(Order {
                 id: id.clone(),
                 ..Order::default()
             });
-            read.orders.len() - 1
-        });
+            index.insert(key.clone(), read.orders.len() - 1);
+        }
+        let i = index[&key];
         let order = &mut read.orders[i];
         if line.line_number.is_empty() {
             line.line_number = (order.lines.len() + 1).to_string();

@@ -156,15 +156,46 @@ fn an_order_twice_in_one_file_is_sent_once() {
         ("quantity", &["1", "1", "1"]),
         ("unit_price", &["1", "1", "1"]),
     ]);
-    // Three rows of one order: one order with three lines, new.
+    // Line 1 three times: the order three times, sent once.
     let r = intake(
         &policy(Amendments::Flag),
         read_orders(Layout::PlainCsv, &lines, None).unwrap(),
         &HashMap::new(),
         None,
     );
-    assert_eq!(r.taken.len(), 1);
-    assert_eq!(r.taken[0].order.lines.len(), 3);
+    let verdicts: Vec<Verdict> = r.taken.iter().map(|t| t.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [Verdict::New, Verdict::Duplicate, Verdict::Duplicate]
+    );
+    assert_eq!(tables(&r).unwrap()["erp_orders"].height(), 1);
+    // Two 850 sets of one interchange with the same PO: two copies of the order.
+    let sets = df(&[
+        ("interchange_control", &["1", "1", "1"]),
+        ("group_control", &["1", "1", "1"]),
+        ("set_control", &["0001", "0001", "0002"]),
+        ("po_number", &["9", "9", "9"]),
+        ("line_number", &["1", "2", "1"]),
+        ("sku", &["A", "B", "A"]),
+        ("quantity", &["1", "1", "1"]),
+        ("unit_price", &["1", "1", "1"]),
+    ]);
+    let r = intake(
+        &policy(Amendments::Flag),
+        read_orders(Layout::X12_850, &sets, None).unwrap(),
+        &HashMap::new(),
+        None,
+    );
+    let verdicts: Vec<(usize, Verdict)> = r
+        .taken
+        .iter()
+        .map(|t| (t.order.lines.len(), t.verdict))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [(2, Verdict::New), (1, Verdict::Amendment)],
+        "the second set has other lines"
+    );
 }
 
 #[test]
