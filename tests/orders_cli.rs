@@ -112,8 +112,11 @@ fn x850(control: u32, po: &str, lines: &[(&str, &str, &str)]) -> String {
     x850_sets(control, &[(po, lines)])
 }
 
+/// An order's lines: (sku, quantity, price).
+type Lines<'a> = &'a [(&'a str, &'a str, &'a str)];
+
 /// A hand-made X12 850 interchange with one set per (order, lines).
-fn x850_sets(control: u32, orders: &[(&str, &[(&str, &str, &str)])]) -> String {
+fn x850_sets(control: u32, orders: &[(&str, Lines)]) -> String {
     let mut sets = String::new();
     for (n, (po, lines)) in orders.iter().enumerate() {
         let st02 = format!("{:04}", n + 1);
