@@ -425,7 +425,40 @@ fn bad_lines_are_rejected_with_line_field_and_reason() {
         "{}",
         read(&rejects[1])
     );
-    assert_eq!(outbox(&h, "partner_acme", "997_").len(), 1);
+    // Its 997 refuses the set, naming the PO1 and the element: it never accepts an order
+    // that was not taken.
+    let acks = outbox(&h, "partner_acme", "997_");
+    assert_eq!(acks.len(), 1);
+    let ack = read(&acks[0]);
+    assert!(
+        ack.contains("AK2*850*0001~\nAK3*PO1*6**8~\nAK4*7*234*7*NOPE~\nAK5*R*5~\nAK9*R*1*1*0~"),
+        "{ack}"
+    );
+    // An interchange with a good order and a bad one: the good one goes on, the 997 accepts
+    // its set and refuses the other, field by field (AK9 P: partly accepted).
+    let good: Lines = &[("SKU-00000005", "1", "149.00")];
+    let bad: Lines = &[("SKU-00000006", "0", "x")];
+    drop_file(
+        &h,
+        "orders_x12",
+        "mixed.edi",
+        x850_sets(203, &[("PO-5", good), ("PO-6", bad)]).as_bytes(),
+    );
+    let out = run(&h);
+    assert!(
+        out.contains("orders_new 1") && out.contains("orders_rejected 1"),
+        "{out}"
+    );
+    assert!(erp_rows(&h)
+        .iter()
+        .any(|r| r.starts_with("acme,PO-5,1,new,")));
+    let acks = outbox(&h, "partner_acme", "997_");
+    assert_eq!(acks.len(), 2);
+    let ack = read(&acks[1]);
+    assert!(
+        ack.contains("AK2*850*0001~\nAK5*A~\nAK2*850*0002~\nAK3*PO1*6**8~\nAK4*2*330*7*0~\nAK4*4*212*6*x~\nAK5*R*5~\nAK9*P*2*2*1~"),
+        "{ack}"
+    );
 }
 
 /// A document pipeline built from the shipped X12 one: another format and table, channel `b2b`,

@@ -11,7 +11,7 @@ mod tables;
 #[cfg(test)]
 mod tests;
 
-pub use intake::{content_hash, intake, Intake, Known, Reject, Taken, Verdict};
+pub use intake::{content_hash, intake, Fault, Intake, Known, Reject, Taken, Verdict};
 pub use read::{read_orders, Read};
 pub use tables::{tables, TABLES};
 

@@ -98,6 +98,7 @@ pub struct Reject {
     pub field: &'static str,
     pub value: String,
     pub reason: String,
+    pub fault: Fault,
 }
 
 /// A file's orders judged, in file order, and its bad lines.
@@ -142,13 +143,8 @@ pub fn intake(
         ..Intake::default()
     };
     for line in &read.orphans {
-        out.rejects.push(reject(
-            "",
-            line,
-            "order_id",
-            "",
-            "the line names no order".into(),
-        ));
+        out.rejects
+            .push(reject("", line, "order_id", "", Fault::Missing));
     }
     for mut order in read.orders {
         let bad = check_lines(&mut order, items);
@@ -178,7 +174,38 @@ pub fn intake(
     out
 }
 
-fn reject(order: &str, line: &Line, field: &'static str, value: &str, reason: String) -> Reject {
+/// What is wrong with a field of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Missing,
+    /// A SKU the item master does not have.
+    Unknown,
+    NotANumber,
+    /// A quantity of zero or less.
+    NotPositive,
+    /// A price below zero.
+    Negative,
+}
+
+/// The reason a person reads.
+fn reason(field: &str, fault: Fault) -> String {
+    let name = match field {
+        "sku" => "SKU",
+        "unit_price" => "price",
+        "order_id" => "order id",
+        other => other,
+    };
+    match fault {
+        Fault::Missing if field == "order_id" => "the line names no order".into(),
+        Fault::Missing => format!("{name} missing"),
+        Fault::Unknown => "unknown SKU: not in the item master".into(),
+        Fault::NotANumber => format!("{name} is not a number"),
+        Fault::NotPositive => format!("{name} is not positive"),
+        Fault::Negative => format!("{name} is negative"),
+    }
+}
+
+fn reject(order: &str, line: &Line, field: &'static str, value: &str, fault: Fault) -> Reject {
     Reject {
         order_id: order.to_string(),
         line: line.line,
@@ -186,7 +213,19 @@ fn reject(order: &str, line: &Line, field: &'static str, value: &str, reason: St
         sku: line.sku.clone(),
         field,
         value: value.to_string(),
-        reason,
+        reason: reason(field, fault),
+        fault,
+    }
+}
+
+/// A quantity or price: its fault, or the number normalised.
+fn amount(text: &str, zero_ok: bool) -> Result<Decimal, Fault> {
+    match number(text) {
+        _ if text.is_empty() => Err(Fault::Missing),
+        None => Err(Fault::NotANumber),
+        Some(d) if d < Decimal::ZERO && zero_ok => Err(Fault::Negative),
+        Some(d) if d <= Decimal::ZERO && !zero_ok => Err(Fault::NotPositive),
+        Some(d) => Ok(d),
     }
 }
 
@@ -199,68 +238,17 @@ fn check_lines(order: &mut Order, items: Option<&HashSet<String>>) -> Vec<Reject
             line.unit = "EA".into();
         }
         if line.sku.is_empty() {
-            bad.push(reject(&id, line, "sku", "", "SKU missing".into()));
+            bad.push(reject(&id, line, "sku", "", Fault::Missing));
         } else if items.is_some_and(|set| !set.contains(&line.sku)) {
-            let sku = line.sku.clone();
-            bad.push(reject(
-                &id,
-                line,
-                "sku",
-                &sku,
-                "unknown SKU: not in the item master".into(),
-            ));
+            bad.push(reject(&id, line, "sku", &line.sku, Fault::Unknown));
         }
-        match number(&line.quantity) {
-            _ if line.quantity.is_empty() => {
-                bad.push(reject(&id, line, "quantity", "", "quantity missing".into()))
-            }
-            None => {
-                let q = line.quantity.clone();
-                bad.push(reject(
-                    &id,
-                    line,
-                    "quantity",
-                    &q,
-                    "quantity is not a number".into(),
-                ))
-            }
-            Some(q) if q <= Decimal::ZERO => {
-                let v = line.quantity.clone();
-                bad.push(reject(
-                    &id,
-                    line,
-                    "quantity",
-                    &v,
-                    "quantity is not positive".into(),
-                ))
-            }
-            Some(q) => line.quantity = q.to_string(),
+        match amount(&line.quantity, false) {
+            Ok(q) => line.quantity = q.to_string(),
+            Err(f) => bad.push(reject(&id, line, "quantity", &line.quantity, f)),
         }
-        match number(&line.unit_price) {
-            _ if line.unit_price.is_empty() => {
-                bad.push(reject(&id, line, "unit_price", "", "price missing".into()))
-            }
-            None => {
-                let v = line.unit_price.clone();
-                bad.push(reject(
-                    &id,
-                    line,
-                    "unit_price",
-                    &v,
-                    "price is not a number".into(),
-                ))
-            }
-            Some(p) if p < Decimal::ZERO => {
-                let v = line.unit_price.clone();
-                bad.push(reject(
-                    &id,
-                    line,
-                    "unit_price",
-                    &v,
-                    "price is negative".into(),
-                ))
-            }
-            Some(p) => line.unit_price = p.to_string(),
+        match amount(&line.unit_price, true) {
+            Ok(p) => line.unit_price = p.to_string(),
+            Err(f) => bad.push(reject(&id, line, "unit_price", &line.unit_price, f)),
         }
     }
     bad

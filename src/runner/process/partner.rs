@@ -99,6 +99,14 @@ impl Run<'_> {
         let mut envelope = doc.issues(&self.file, bytes);
         // Reruns neither check control numbers (they would meet their own) nor acknowledge.
         if let (Document::X12(parsed), "file") = (&doc, self.manifest.trigger.as_str()) {
+            // `[orders]`: sets whose order lines are refused are refused in the 997 too.
+            let refusals = match (&p.orders, doc.table(table)) {
+                (Some(policy), Some(lines)) => {
+                    super::orders::order_refusals(policy, parsed, &lines, refs)
+                        .map_err(|e| data(p, e))?
+                }
+                _ => Vec::new(),
+            };
             let received = x12_ack::receive(
                 ledger,
                 &self.file,
@@ -107,6 +115,7 @@ impl Run<'_> {
                 &self.run_id,
                 p.ta1,
                 Utc::now(),
+                &refusals,
             )?;
             envelope.extend(received.issues);
             if let Some(dest) = &p.ack_destination {
