@@ -25,9 +25,11 @@ use crate::store::publish::Staged;
 use crate::store::{FileState, Ledger, StoreError};
 
 mod archive;
+mod order_acks;
 mod orders;
 mod outputs;
 mod partner;
+mod shipments;
 mod stage;
 
 pub use stage::publish_outputs;

@@ -36,16 +36,10 @@ fn per_line<'a>(
     names: &[&str],
     f: impl Fn(&'a Taken, &'a super::Line) -> Vec<String>,
 ) -> PolarsResult<DataFrame> {
-    let mut cols: Vec<Vec<String>> = vec![Vec::new(); names.len()];
-    for t in taken {
-        for l in &t.order.lines {
-            for (c, v) in cols.iter_mut().zip(f(t, l)) {
-                c.push(v);
-            }
-        }
-    }
-    let height = cols.first().map_or(0, Vec::len);
-    frame(height, names.iter().copied().zip(cols).collect())
+    let rows = taken
+        .iter()
+        .flat_map(|t| t.order.lines.iter().map(move |l| (*t, l)));
+    rows_frame(names, rows.map(|(t, l)| f(t, l)))
 }
 
 const ORDERS: [&str; 15] = [
@@ -139,35 +133,7 @@ pub fn tables(intake: &Intake) -> PolarsResult<BTreeMap<String, DataFrame>> {
         .filter(|t| t.verdict == Verdict::New)
         .collect();
     let mut out = BTreeMap::new();
-    let mut cols: Vec<Vec<String>> = vec![Vec::new(); ORDERS.len()];
-    for t in &all {
-        let o = &t.order;
-        let s = &o.ship_to;
-        let row = [
-            ch,
-            &o.id,
-            &o.date,
-            &o.currency,
-            &s.name,
-            &s.address,
-            &s.city,
-            &s.state,
-            &s.postal,
-            &s.country,
-            &o.lines.len().to_string(),
-            &o.first_line().to_string(),
-            &t.hash,
-            t.verdict.as_str(),
-            &t.version.to_string(),
-        ];
-        for (c, v) in cols.iter_mut().zip(row) {
-            c.push(v.to_string());
-        }
-    }
-    out.insert(
-        "orders".into(),
-        frame(all.len(), ORDERS.iter().copied().zip(cols).collect())?,
-    );
+    out.insert("orders".into(), orders(ch, &all)?);
     out.insert(
         "order_lines".into(),
         per_line(&all, &ORDER_LINES, |t, l| {
@@ -186,60 +152,97 @@ pub fn tables(intake: &Intake) -> PolarsResult<BTreeMap<String, DataFrame>> {
     );
     out.insert(
         "erp_orders".into(),
-        per_line(&sent, &ERP_ORDERS, |t, l| {
-            let (o, s) = (&t.order, &t.order.ship_to);
-            let change = match t.verdict {
-                Verdict::Amended => "change",
-                _ => "new",
-            };
-            vec![
-                ch.into(),
-                o.id.clone(),
-                t.version.to_string(),
-                change.into(),
-                o.date.clone(),
-                o.currency.clone(),
-                s.name.clone(),
-                s.address.clone(),
-                s.city.clone(),
-                s.state.clone(),
-                s.postal.clone(),
-                s.country.clone(),
-                l.line_number.clone(),
-                l.sku.clone(),
-                l.quantity.clone(),
-                l.unit.clone(),
-                l.unit_price.clone(),
-            ]
-        })?,
+        per_line(&sent, &ERP_ORDERS, |t, l| erp_row(ch, t, l))?,
     );
     out.insert(
         "shipping_orders".into(),
-        per_line(&new, &SHIPPING_ORDERS, |t, l| {
-            let (o, s) = (&t.order, &t.order.ship_to);
-            vec![
-                o.id.clone(),
-                o.id.clone(),
-                s.name.clone(),
-                String::new(),
-                s.address.clone(),
-                s.city.clone(),
-                s.state.clone(),
-                s.postal.clone(),
-                String::new(),
-                String::new(),
-                l.line_number.clone(),
-                l.sku.clone(),
-                "VN".into(),
-                String::new(),
-                l.quantity.clone(),
-                l.unit.clone(),
-            ]
-        })?,
+        per_line(&new, &SHIPPING_ORDERS, shipping_row)?,
     );
-    let mut cols: Vec<Vec<String>> = vec![Vec::new(); REJECTS.len()];
-    for r in &intake.rejects {
-        let row = [
+    out.insert("order_rejects".into(), rejects(ch, intake)?);
+    Ok(out)
+}
+
+/// `orders`: one row per order of the file.
+fn orders(ch: &str, all: &[&Taken]) -> PolarsResult<DataFrame> {
+    let rows = all.iter().map(|t| {
+        let (o, s) = (&t.order, &t.order.ship_to);
+        vec![
+            ch.to_string(),
+            o.id.clone(),
+            o.date.clone(),
+            o.currency.clone(),
+            s.name.clone(),
+            s.address.clone(),
+            s.city.clone(),
+            s.state.clone(),
+            s.postal.clone(),
+            s.country.clone(),
+            o.lines.len().to_string(),
+            o.first_line().to_string(),
+            t.hash.clone(),
+            t.verdict.as_str().to_string(),
+            t.version.to_string(),
+        ]
+    });
+    rows_frame(&ORDERS, rows)
+}
+
+/// A line of the ERP's order import: a new order's, or an accepted amendment's (`change`).
+fn erp_row(ch: &str, t: &Taken, l: &super::Line) -> Vec<String> {
+    let (o, s) = (&t.order, &t.order.ship_to);
+    let change = match t.verdict {
+        Verdict::Amended => "change",
+        _ => "new",
+    };
+    vec![
+        ch.into(),
+        o.id.clone(),
+        t.version.to_string(),
+        change.into(),
+        o.date.clone(),
+        o.currency.clone(),
+        s.name.clone(),
+        s.address.clone(),
+        s.city.clone(),
+        s.state.clone(),
+        s.postal.clone(),
+        s.country.clone(),
+        l.line_number.clone(),
+        l.sku.clone(),
+        l.quantity.clone(),
+        l.unit.clone(),
+        l.unit_price.clone(),
+    ]
+}
+
+/// A line of the 940 (`formats::x12::outbound` columns): the order id is our order number and
+/// the customer's PO; no ship-to id, carrier or date is known at intake.
+fn shipping_row(t: &Taken, l: &super::Line) -> Vec<String> {
+    let (o, s) = (&t.order, &t.order.ship_to);
+    vec![
+        o.id.clone(),
+        o.id.clone(),
+        s.name.clone(),
+        String::new(),
+        s.address.clone(),
+        s.city.clone(),
+        s.state.clone(),
+        s.postal.clone(),
+        String::new(),
+        String::new(),
+        l.line_number.clone(),
+        l.sku.clone(),
+        "VN".into(),
+        String::new(),
+        l.quantity.clone(),
+        l.unit.clone(),
+    ]
+}
+
+/// `order_rejects`: one row per bad field.
+fn rejects(ch: &str, intake: &Intake) -> PolarsResult<DataFrame> {
+    let rows = intake.rejects.iter().map(|r| {
+        vec![
             ch.to_string(),
             r.order_id.clone(),
             r.line.to_string(),
@@ -248,17 +251,19 @@ pub fn tables(intake: &Intake) -> PolarsResult<BTreeMap<String, DataFrame>> {
             r.field.to_string(),
             r.value.clone(),
             r.reason.clone(),
-        ];
+        ]
+    });
+    rows_frame(&REJECTS, rows)
+}
+
+/// A text table from rows in the order of `names`.
+fn rows_frame(names: &[&str], rows: impl Iterator<Item = Vec<String>>) -> PolarsResult<DataFrame> {
+    let mut cols: Vec<Vec<String>> = vec![Vec::new(); names.len()];
+    for row in rows {
         for (c, v) in cols.iter_mut().zip(row) {
             c.push(v);
         }
     }
-    out.insert(
-        "order_rejects".into(),
-        frame(
-            intake.rejects.len(),
-            REJECTS.iter().copied().zip(cols).collect(),
-        )?,
-    );
-    Ok(out)
+    let height = cols.first().map_or(0, Vec::len);
+    frame(height, names.iter().copied().zip(cols).collect())
 }

@@ -1,8 +1,7 @@
 //! A run's orders (engine/orders.rs): read from the validated input (and a document's header
 //! table), judged against what the ledger took before under the channel, added to the run's
-//! tables; a run's shipments (engine/shipments.rs) matched to the orders taken. At the run's
-//! end, the verdicts, releases and shipments become the ledger's order events in the run's
-//! closing transaction.
+//! tables; at the run's end, the verdicts and releases (or a shipment's, process/shipments.rs)
+//! become the ledger's order events in the run's closing transaction.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -11,12 +10,10 @@ use polars::prelude::*;
 
 use super::{data, Run, StagedOutput};
 use crate::engine::orders::{self, Intake, OrdersError, Policy, Verdict};
-use crate::engine::shipments::{self, ShipCheck, ShipPolicy, ShipmentsError};
-use crate::formats::x12::{ElementNote, SegmentNote, SetRefusal};
 use crate::issue::Issue;
 use crate::runner::RunError;
 use crate::store::lock::{LockError, PipelineLock};
-use crate::store::orders::{OrderEvent, OrdersRecord, ShippedLine};
+use crate::store::orders::{OrderEvent, OrdersRecord};
 use crate::store::Ledger;
 
 /// How long a run waits for another pipeline taking orders of the same channel.
@@ -87,7 +84,7 @@ impl Run<'_> {
     /// Takes the channel's lock, held until the run is published (`channel_lock`). Its file is
     /// `var/locks/channels/<channel>.lock`: no pipeline id has a `/`, so it is never a
     /// pipeline's lock (which this process holds already).
-    fn lock_channel(&mut self, channel: &str) -> Result<(), RunError> {
+    pub(super) fn lock_channel(&mut self, channel: &str) -> Result<(), RunError> {
         let p = self.p;
         let lock = PipelineLock::acquire(
             &self.home.var(),
@@ -100,53 +97,6 @@ impl Run<'_> {
         })?;
         self.channel_lock = Some(lock);
         Ok(())
-    }
-
-    /// Matches the input's shipment lines to the channel's orders and adds `shipment_check`
-    /// and `shipment_confirmations` to `tables`; `Some(why)` rejects the file.
-    pub(super) fn check_shipments(
-        &mut self,
-        ledger: &Ledger,
-        policy: &ShipPolicy,
-        tables: &mut BTreeMap<String, DataFrame>,
-    ) -> Result<Option<String>, RunError> {
-        let p = self.p;
-        self.lock_channel(&policy.channel)?;
-        let input = tables
-            .get("input")
-            .ok_or_else(|| data(p, "no input table"))?;
-        let lines = match shipments::read_lines(policy.layout, input) {
-            Ok(l) => l,
-            Err(e @ ShipmentsError::MissingColumn { .. }) => return Ok(Some(e.to_string())),
-            Err(e) => return Err(data(p, e)),
-        };
-        let mut ids: Vec<&str> = lines.iter().map(|l| l.order_id.as_str()).collect();
-        ids.dedup();
-        let known = ledger.ordered(&policy.channel, &ids, self.file_id)?;
-        let checked = shipments::check(policy, &lines, &known);
-        for c in checked.checked.iter().filter(|c| c.status != "complete") {
-            let ordered = c.ordered.map_or("nothing".to_string(), |d| d.to_string());
-            let message = format!(
-                "order {} SKU {}: {} shipped now, {} before, {ordered} ordered ({})",
-                c.order_id, c.sku, c.shipped, c.shipped_before, c.status
-            );
-            let mut issue = Issue::error(&self.file, &format!("shipment-{}", c.status), message)
-                .in_column("sku")
-                .with_value(&c.sku)
-                .warning();
-            if c.line > 0 {
-                issue = issue.at_line(c.line);
-            }
-            self.issues.push(issue);
-        }
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for c in &checked.checked {
-            *counts.entry(format!("shipment_{}", c.status)).or_default() += 1;
-        }
-        self.manifest.reconciliation.extend(counts);
-        tables.extend(shipments::tables(&checked).map_err(|e| data(p, e))?);
-        self.shipments = Some(checked);
-        Ok(None)
     }
 
     /// The run's order events for the ledger (a succeeded run's): each verdict, and a release
@@ -205,58 +155,14 @@ impl Run<'_> {
             shipped: Vec::new(),
         })
     }
-
-    fn shipment_record(&self, c: &ShipCheck) -> OrdersRecord {
-        let mut events = Vec::new();
-        for (order_id, state, line) in &c.orders {
-            let detail: Vec<String> = c
-                .checked
-                .iter()
-                .filter(|x| &x.order_id == order_id)
-                .map(|x| {
-                    let ordered = x.ordered.map_or("-".into(), |d| d.to_string());
-                    format!(
-                        "{} {} {}+{} of {ordered}",
-                        x.sku, x.status, x.shipped_before, x.shipped
-                    )
-                })
-                .collect();
-            events.push(OrderEvent {
-                order_id: order_id.clone(),
-                event: state,
-                content_hash: None,
-                version: 0,
-                line: Some(*line),
-                detail: Some(detail.join("; ")),
-                content: None,
-            });
-        }
-        let shipped = c
-            .checked
-            .iter()
-            .filter(|x| x.ordered.is_some() && x.shipped > rust_decimal::Decimal::ZERO)
-            .map(|x| ShippedLine {
-                order_id: x.order_id.clone(),
-                sku: x.sku.clone(),
-                quantity: x.shipped.to_string(),
-                line: x.line,
-            })
-            .collect();
-        OrdersRecord {
-            channel: c.channel.clone(),
-            pipeline: self.p.id.clone(),
-            run_id: self.run_id.clone(),
-            file_id: self.file_id,
-            file_name: self.file.clone(),
-            at: crate::runner::now_text(chrono::Utc::now()),
-            events,
-            shipped,
-        }
-    }
 }
 
 /// The item master's SKUs (`df` is the reference table `table`, when it was read).
-fn item_set(df: Option<&DataFrame>, table: &str, column: &str) -> Result<HashSet<String>, String> {
+pub(super) fn item_set(
+    df: Option<&DataFrame>,
+    table: &str,
+    column: &str,
+) -> Result<HashSet<String>, String> {
     let df = df.ok_or_else(|| format!("the item master `{table}` was not read"))?;
     let c = df
         .column(column)
@@ -326,130 +232,4 @@ fn content_json(t: &orders::Taken) -> String {
         "lines": lines,
     })
     .to_string()
-}
-
-/// The sets of an X12 850 file refused for their order lines (unknown SKU, quantity, price),
-/// each bad line's PO1 an AK3 and each bad field an AK4, by interchange control number: so
-/// the 997 never accepts an order that is not taken. Empty for other pipelines.
-pub(super) fn order_refusals(
-    policy: &Policy,
-    parsed: &crate::formats::x12::Parsed,
-    lines: &crate::formats::table::Table,
-    refs: &super::Refs,
-) -> Result<Vec<(String, SetRefusal)>, String> {
-    if policy.layout != orders::Layout::X12_850 {
-        return Ok(Vec::new());
-    }
-    let df = DataFrame::new(
-        lines.rows(),
-        lines
-            .columns
-            .iter()
-            .map(|c| Column::new(c.name.as_str().into(), c.to_vec()))
-            .collect(),
-    )
-    .map_err(|e| e.to_string())?;
-    let items = match &policy.items {
-        Some(m) => Some(item_set(refs.get(&m.table), &m.table, &m.column)?),
-        None => None,
-    };
-    let read = orders::read_orders(policy.layout, &df, None).map_err(|e| e.to_string())?;
-    let intake = orders::intake(policy, read, &Default::default(), items.as_ref());
-    let ctx = |row: usize| {
-        ["interchange_control", "group_control", "set_control"]
-            .map(|c| lines.get(row, c).unwrap_or("").to_string())
-    };
-    let mut out: Vec<(String, SetRefusal)> = Vec::new();
-    for r in intake.rejects.iter().filter(|r| r.line > 0) {
-        let row = r.line as usize - 1;
-        let [ic, gc, sc] = ctx(row);
-        // The row is the set's k-th PO1 (the mapper writes one row per PO1, in order).
-        let k = (0..row)
-            .filter(|&i| ctx(i) == [ic.clone(), gc.clone(), sc.clone()])
-            .count();
-        let Some(position) = nth_segment(parsed, [&ic, &gc, &sc], b"PO1", k) else {
-            continue;
-        };
-        let element = element_note(r);
-        let i = match out
-            .iter()
-            .position(|(c, s)| c == &ic && s.group_control == gc && s.set_control == sc)
-        {
-            Some(i) => i,
-            None => {
-                out.push((
-                    ic.clone(),
-                    SetRefusal {
-                        group_control: gc.clone(),
-                        set_control: sc.clone(),
-                        notes: Vec::new(),
-                    },
-                ));
-                out.len() - 1
-            }
-        };
-        let notes = &mut out[i].1.notes;
-        match notes.iter_mut().find(|n| n.position == position) {
-            Some(n) => n.elements.extend(element),
-            None => notes.push(SegmentNote {
-                segment_id: "PO1".into(),
-                position,
-                // AK304 8: segment has data element errors.
-                code: "8",
-                elements: element.into_iter().collect(),
-            }),
-        }
-    }
-    Ok(out)
-}
-
-/// The position in its set (ST is 1) of the `k`-th (0-based) segment `id` of the set named by
-/// its interchange, group and set control numbers.
-fn nth_segment(
-    parsed: &crate::formats::x12::Parsed,
-    [ic, gc, sc]: [&str; 3],
-    id: &[u8],
-    k: usize,
-) -> Option<u32> {
-    let set = parsed
-        .interchanges
-        .iter()
-        .filter(|i| i.control == ic)
-        .flat_map(|i| &i.groups)
-        .filter(|g| g.control == gc)
-        .flat_map(|g| &g.sets)
-        .find(|s| s.control == sc)?;
-    let seg = parsed.set_segments(set).filter(|s| s.id() == id).nth(k)?;
-    Some(seg.index.saturating_sub(set.header.segment) + 1)
-}
-
-/// The AK4 of a bad field of a PO1: PO102 quantity (element 330), PO104 unit price (212),
-/// PO107 the product id (234; the first qualifier pair, where the 850s we read put the SKU).
-/// AK403: 1 missing, 6 not a number, 7 a value refused (unknown SKU, quantity not positive,
-/// price negative). Its copy of the value keeps letters, digits and `.-_ ` only (it is written
-/// inside our own separators).
-fn element_note(r: &orders::Reject) -> Option<ElementNote> {
-    let (position, reference) = match r.field {
-        "quantity" => (2, "330"),
-        "unit_price" => (4, "212"),
-        "sku" => (7, "234"),
-        _ => return None,
-    };
-    let code = match r.fault {
-        orders::Fault::Missing => "1",
-        orders::Fault::NotANumber => "6",
-        _ => "7",
-    };
-    let value: String = r
-        .value
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || ".-_ ".contains(*c))
-        .take(99)
-        .collect();
-    Some(ElementNote {
-        position,
-        reference,
-        code,
-        value,
-    })
 }

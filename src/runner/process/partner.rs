@@ -102,7 +102,7 @@ impl Run<'_> {
             // `[orders]`: sets whose order lines are refused are refused in the 997 too.
             let refusals = match (&p.orders, doc.table(table)) {
                 (Some(policy), Some(lines)) => {
-                    super::orders::order_refusals(policy, parsed, &lines, refs)
+                    super::order_acks::order_refusals(policy, parsed, &lines, refs)
                         .map_err(|e| data(p, e))?
                 }
                 _ => Vec::new(),
