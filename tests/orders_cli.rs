@@ -516,6 +516,8 @@ fn check_takes_the_shipped_order_pipelines_and_lists_every_problem_of_orders() {
         ("orders_x12", X12.into()),
         ("orders_csv", CSV.into()),
         ("orders_shopify", SHOPIFY.into()),
+        ("shipments_x12", SHIPMENTS.into()),
+        ("invoices_x12", INVOICES.into()),
     ]);
     let o = tallyman(&h.root, &["check"]);
     assert!(o.status.success(), "{}", both(&o));

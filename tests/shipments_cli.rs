@@ -1,7 +1,9 @@
 //! Shipments against the orders taken, through the real binary (issue 18): hand-made X12 945s
 //! from the 3PL matched line by line (short, then complete; over; a SKU the order lacks; an
 //! order never taken), the order's state and timeline, the ERP's shipment confirmations; the
-//! 856 sample (tests/fixtures/PROVENANCE.tsv) naming orders never taken.
+//! 856 sample (tests/fixtures/PROVENANCE.tsv) naming orders never taken. Invoices (810) after
+//! them: matched, another price, more than shipped; the 810 sample billing an order never
+//! taken.
 
 #[path = "support/home.rs"]
 mod home;
@@ -159,4 +161,90 @@ fn the_856_sample_names_an_order_never_taken() {
         sql(&h.root, "SELECT DISTINCT event, order_id FROM order_events"),
         "unknown_order|POREF00\nunknown_order|POREF01"
     );
+}
+
+/// A hand-made X12 810 (control `control`): invoice `invoice` for order `po`, one IT1 per
+/// (sku, quantity, price).
+fn x810(control: u32, invoice: &str, po: &str, lines: &[(&str, &str, &str)]) -> String {
+    let mut body = format!("ST*810*0001~BIG*20261127*{invoice}**{po}~");
+    for (i, (sku, qty, price)) in lines.iter().enumerate() {
+        body.push_str(&format!("IT1*{}*{qty}*EA*{price}**VN*{sku}~", i + 1));
+    }
+    body.push_str("TDS*100~");
+    let segments = body.matches('~').count() + 1;
+    format!(
+        "ISA*00*          *00*          *ZZ*ACMESHOP       *ZZ*TALLYMAN       *261127*0900*U*00401*{control:09}*0*P*>~GS*IN*ACMESHOP*TALLYMAN*20261127*0900*{control}*X*004010~{body}SE*{segments}*0001~GE*1*{control}~IEA*1*{control:09}~\n"
+    )
+}
+
+#[test]
+fn invoices_are_matched_to_the_price_sent_and_the_quantity_shipped() {
+    let h = home_with(&[
+        ("orders_csv", CSV.into()),
+        ("shipments_x12", SHIPMENTS.into()),
+        ("invoices_x12", INVOICES.into()),
+    ]);
+    drop_file(
+        &h,
+        "orders_csv",
+        "a.csv",
+        csv_order("PO-12", &[("SKU-00000001", "2", "89.99")], "").as_bytes(),
+    );
+    run(&h);
+    drop_file(
+        &h,
+        "shipments_x12",
+        "945.x12",
+        x945(701, "PO-12", &[("SKU-00000001", "2", "2")]).as_bytes(),
+    );
+    run(&h);
+    drop_file(
+        &h,
+        "invoices_x12",
+        "810_a.x12",
+        x810(801, "INV-1", "PO-12", &[("SKU-00000001", "2", "89.99")]).as_bytes(),
+    );
+    let out = run(&h);
+    assert!(out.contains("invoice_matched 1"), "{out}");
+    assert_eq!(sql(&h.root, "SELECT state FROM orders"), "invoiced");
+    let shown = both(&tallyman(&h.root, &["orders", "show", "PO-12"]));
+    assert!(
+        shown.contains("invoiced (version 0)  invoices_x12 run r000003 810_a.x12 line 1: SKU-00000001 matched 2 at 89.99"),
+        "{shown}"
+    );
+    // Another price, and more than was shipped.
+    drop_file(
+        &h,
+        "invoices_x12",
+        "810_b.x12",
+        x810(
+            802,
+            "INV-2",
+            "PO-12",
+            &[
+                ("SKU-00000001", "2", "99.99"),
+                ("SKU-00000001", "3", "89.99"),
+            ],
+        )
+        .as_bytes(),
+    );
+    let out = run(&h);
+    assert!(
+        out.contains("invoice_price_mismatch 1") && out.contains("invoice_over_invoiced 1"),
+        "{out}"
+    );
+    let check = outbox(&h, "finance", "invoice_check_");
+    assert_eq!(check.len(), 2);
+    assert!(
+        read(&check[1])
+            .contains("acme,INV-2,PO-12,SKU-00000001,2,2,2,89.99,99.99,price_mismatch,1"),
+        "{}",
+        read(&check[1])
+    );
+    // The 810 sample bills an order acme never sent us.
+    let sample = std::fs::read(fixture("x12/ediNet_x12.810a.edi")).unwrap();
+    drop_file(&h, "invoices_x12", "sample.x12", &sample);
+    let out = run(&h);
+    assert!(out.contains("invoice_unknown_order"), "{out}");
+    assert_eq!(outbox(&h, "invoice_acks", "997_").len(), 3);
 }

@@ -13,7 +13,8 @@ use tallyman::store::orders::{OrderRow, OrderState};
 pub struct Args {
     #[command(subcommand)]
     pub action: Option<Command>,
-    /// Only orders in this state: received, released, rejected, shipped, partly_shipped.
+    /// Only orders in this state: received, released, rejected, shipped, partly_shipped,
+    /// invoiced.
     #[arg(long)]
     pub state: Option<String>,
     /// Only orders still open (received, released, partly shipped) with no step for more

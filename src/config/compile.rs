@@ -50,6 +50,7 @@ pub fn compile(
     let open_items = super::open_items::compile(&raw, e);
     let orders = super::orders::compile(&raw, e);
     let shipments = super::orders::compile_shipments(&raw, e);
+    let invoices = super::orders::compile_invoices(&raw, e);
     if let Some(m) = orders.as_ref().and_then(|o| o.items.as_ref()) {
         super::orders::check_items(m, &tables.references, e);
     }
@@ -96,6 +97,7 @@ pub fn compile(
         open_items,
         orders,
         shipments,
+        invoices,
     })
 }
 

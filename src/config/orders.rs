@@ -2,11 +2,13 @@
 //! order id, identifies an order across files and formats; the layout of its input; the item
 //! master lines are checked against; what an amendment does. `[shipments]`: a pipeline whose
 //! shipments (945, 856, DESADV, ship notices) answer a channel's orders (engine/shipments.rs).
+//! `[invoices]`: a pipeline whose 810s bill a channel's orders (engine/invoices.rs).
 
 use serde::Deserialize;
 
 use super::compile::Errs;
 use super::raw::PipelineRaw;
+use crate::engine::invoices::InvoicePolicy;
 use crate::engine::orders::{Amendments, ItemMaster, Layout, Policy};
 use crate::engine::shipments::{ShipLayout, ShipPolicy};
 
@@ -118,7 +120,7 @@ pub(crate) fn compile(raw: &PipelineRaw, e: &mut Errs) -> Option<Policy> {
     })
 }
 
-/// The tables `[orders]` or `[shipments]` adds (for outputs and transforms).
+/// The tables `[orders]`, `[shipments]` or `[invoices]` adds (for outputs and transforms).
 pub fn tables(raw: &PipelineRaw) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     if raw.orders.is_some() {
@@ -127,6 +129,13 @@ pub fn tables(raw: &PipelineRaw) -> Vec<String> {
     if raw.shipments.is_some() {
         out.extend(
             crate::engine::shipments::TABLES
+                .iter()
+                .map(|t| t.to_string()),
+        );
+    }
+    if raw.invoices.is_some() {
+        out.extend(
+            crate::engine::invoices::TABLES
                 .iter()
                 .map(|t| t.to_string()),
         );
@@ -188,5 +197,40 @@ pub(crate) fn compile_shipments(raw: &PipelineRaw, e: &mut Errs) -> Option<ShipP
     Some(ShipPolicy {
         channel: s.channel.clone(),
         layout: layout?,
+    })
+}
+
+/// `[invoices]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoicesRaw {
+    /// The channel whose orders these invoices bill (an `[orders] channel`).
+    pub channel: String,
+}
+
+/// The pipeline's invoice policy (`None` without `[invoices]`).
+pub(crate) fn compile_invoices(raw: &PipelineRaw, e: &mut Errs) -> Option<InvoicePolicy> {
+    let s = raw.invoices.as_ref()?;
+    if raw.orders.is_some() || raw.shipments.is_some() {
+        e.add(
+            "invoices",
+            "a pipeline takes orders, checks shipments or checks invoices, one of them".into(),
+        );
+    }
+    let table = raw.input.table.as_deref().unwrap_or("");
+    if raw.input.format != "x12" || table != "x12_810_lines" {
+        e.add(
+            "invoices",
+            format!("the input must be format \"x12\", table \"x12_810_lines\" (not `{table}`)"),
+        );
+    }
+    if s.channel.trim().is_empty() || s.channel.contains(['/', '\\']) {
+        e.add(
+            "invoices.channel",
+            format!("`{}` must be a non-empty name without `/`", s.channel),
+        );
+    }
+    Some(InvoicePolicy {
+        channel: s.channel.clone(),
     })
 }

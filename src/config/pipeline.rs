@@ -280,6 +280,8 @@ pub struct Pipeline {
     pub orders: Option<crate::engine::orders::Policy>,
     /// `[shipments]`: the input's shipment lines matched to a channel's orders.
     pub shipments: Option<crate::engine::shipments::ShipPolicy>,
+    /// `[invoices]`: the input's 810 lines matched to a channel's orders.
+    pub invoices: Option<crate::engine::invoices::InvoicePolicy>,
 }
 
 /// Placeholders an output file name may hold (`Output::file_name`).

@@ -39,6 +39,8 @@ pub struct PipelineRaw {
     pub orders: Option<super::orders::OrdersRaw>,
     /// Shipments matched to a channel's orders (config/orders.rs).
     pub shipments: Option<super::orders::ShipmentsRaw>,
+    /// Invoices (810) matched to a channel's orders (config/orders.rs).
+    pub invoices: Option<super::orders::InvoicesRaw>,
     /// Exception report mailed after each run (config/report.rs).
     pub report: Option<super::report::ReportRaw>,
     /// Five-field cron expression in `time_zone` for `tallyman serve`; without one the daemon

@@ -1,5 +1,6 @@
 //! Transform and reconcile: DataFrames in, DataFrames out (pure).
 pub mod group_reconcile;
+pub mod invoices;
 pub mod journal;
 pub mod open_items;
 pub mod orders;

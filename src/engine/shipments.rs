@@ -79,6 +79,8 @@ pub struct ShipLine {
 pub struct Ordered {
     pub lines: BTreeMap<String, Decimal>,
     pub shipped_before: BTreeMap<String, Decimal>,
+    /// The price per SKU of the version sent (for invoices).
+    pub prices: BTreeMap<String, Decimal>,
 }
 
 /// The shipment lines of `df` under `layout`.
@@ -318,6 +320,7 @@ mod tests {
                 Ordered {
                     lines: BTreeMap::from([("S1".into(), d("2")), ("S2".into(), d("1"))]),
                     shipped_before: BTreeMap::new(),
+                    prices: BTreeMap::new(),
                 },
             ),
             (
@@ -325,6 +328,7 @@ mod tests {
                 Ordered {
                     lines: BTreeMap::from([("S1".into(), d("5"))]),
                     shipped_before: BTreeMap::from([("S1".into(), d("3"))]),
+                    prices: BTreeMap::new(),
                 },
             ),
             (
@@ -332,6 +336,7 @@ mod tests {
                 Ordered {
                     lines: BTreeMap::from([("S1".into(), d("1"))]),
                     shipped_before: BTreeMap::new(),
+                    prices: BTreeMap::new(),
                 },
             ),
         ]);

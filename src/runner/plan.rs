@@ -79,6 +79,13 @@ pub fn plan(p: &Pipeline, file: &str) -> Vec<ConfigError> {
             Err(e) => return vec![problem("shipments", e.to_string())],
         }
     }
+    if p.invoices.is_some() {
+        let none = crate::engine::invoices::InvoiceCheck::default();
+        match crate::engine::invoices::tables(&none) {
+            Ok(t) => tables.extend(t),
+            Err(e) => return vec![problem("invoices", e.to_string())],
+        }
+    }
     match run_transforms(&tables, &p.transforms) {
         Ok(produced) => tables.extend(produced),
         // Later transforms may read the one that failed: the first failure is the one to fix.

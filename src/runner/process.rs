@@ -25,6 +25,7 @@ use crate::store::publish::Staged;
 use crate::store::{FileState, Ledger, StoreError};
 
 mod archive;
+mod invoices;
 mod order_acks;
 mod orders;
 mod outputs;
@@ -99,6 +100,8 @@ struct Run<'a> {
     orders: Option<crate::engine::orders::Intake>,
     /// `[shipments]`: the input's shipment lines matched, recorded with the run's end.
     shipments: Option<crate::engine::shipments::ShipCheck>,
+    /// `[invoices]`: the input's invoice lines matched, recorded with the run's end.
+    invoices: Option<crate::engine::invoices::InvoiceCheck>,
     /// `[orders]`: the channel's lock, held until the run is recorded and published.
     channel_lock: Option<crate::store::lock::PipelineLock>,
 }
@@ -257,6 +260,7 @@ pub fn process_run(
         order_header: None,
         orders: None,
         shipments: None,
+        invoices: None,
         channel_lock: None,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
@@ -616,6 +620,11 @@ impl Run<'_> {
         }
         if let Some(policy) = &p.shipments {
             if let Some(why) = self.check_shipments(ledger, policy, &mut tables)? {
+                return Ok(Step::Reject(why));
+            }
+        }
+        if let Some(policy) = &p.invoices {
+            if let Some(why) = self.check_invoices(ledger, policy, &mut tables)? {
                 return Ok(Step::Reject(why));
             }
         }

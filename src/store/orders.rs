@@ -26,15 +26,18 @@ pub enum OrderState {
     Shipped,
     /// Some SKU short so far.
     PartlyShipped,
+    /// An invoice (810) billed it.
+    Invoiced,
 }
 
 impl OrderState {
-    pub const ALL: [OrderState; 5] = [
+    pub const ALL: [OrderState; 6] = [
         OrderState::Received,
         OrderState::Released,
         OrderState::Rejected,
         OrderState::Shipped,
         OrderState::PartlyShipped,
+        OrderState::Invoiced,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl OrderState {
             OrderState::Rejected => "rejected",
             OrderState::Shipped => "shipped",
             OrderState::PartlyShipped => "partly_shipped",
+            OrderState::Invoiced => "invoiced",
         }
     }
 }
@@ -207,6 +211,12 @@ impl Ledger {
                 };
                 let q = Decimal::from_str(q).unwrap_or_default();
                 *o.lines.entry(sku.to_string()).or_default() += q;
+                if let Some(p) = l["unit_price"]
+                    .as_str()
+                    .and_then(|p| Decimal::from_str(p).ok())
+                {
+                    o.prices.insert(sku.to_string(), p.normalize());
+                }
             }
             let rows = shipped
                 .query_map(params![channel, id, file_id], |r| {
@@ -369,7 +379,7 @@ fn fold(tx: &Transaction, r: &OrdersRecord, e: &OrderEvent) -> rusqlite::Result<
              VALUES (?1, ?2, 'rejected', 0, ?3, ?4) ON CONFLICT (channel, order_id) DO NOTHING",
             params![ch, id, r.run_id, at],
         )?,
-        "released" | "shipped" | "partly_shipped" => tx.execute(
+        "released" | "shipped" | "partly_shipped" | "invoiced" => tx.execute(
             "UPDATE orders SET state = ?3, updated_at = ?4 WHERE channel = ?1 AND order_id = ?2",
             params![ch, id, e.event, at],
         )?,

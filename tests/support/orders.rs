@@ -12,7 +12,12 @@ pub const X12: &str = include_str!("../../pipelines/orders_x12.toml");
 pub const CSV: &str = include_str!("../../pipelines/orders_csv.toml");
 pub const SHOPIFY: &str = include_str!("../../pipelines/orders_shopify.toml");
 pub const SHIPMENTS: &str = include_str!("../../pipelines/shipments_x12.toml");
-pub const SCHEMAS: [(&str, &str); 6] = [
+pub const INVOICES: &str = include_str!("../../pipelines/invoices_x12.toml");
+pub const SCHEMAS: [(&str, &str); 7] = [
+    (
+        "invoice_lines_810.v1",
+        include_str!("../../schemas/invoice_lines_810.v1.json"),
+    ),
     (
         "shipment_lines_945.v1",
         include_str!("../../schemas/shipment_lines_945.v1.json"),

@@ -59,16 +59,24 @@ impl Run<'_> {
 
     /// The report's note of the run's orders or shipments, counted.
     pub(super) fn orders_note(&self) -> Option<crate::report::model::OrdersNote> {
-        let (channel, kind, counts) = match (&self.orders, &self.shipments) {
-            (Some(i), _) => (&i.channel, "orders", i.counts()),
-            (None, Some(c)) => {
-                let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-                for x in &c.checked {
-                    *counts.entry(x.status.to_string()).or_default() += 1;
-                }
-                (&c.channel, "shipments", counts.into_iter().collect())
+        let count = |statuses: &mut dyn Iterator<Item = &str>| {
+            let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+            for s in statuses {
+                *counts.entry(s.to_string()).or_default() += 1;
             }
-            (None, None) => return None,
+            counts.into_iter().collect::<Vec<_>>()
+        };
+        let (channel, kind, counts) = match (&self.orders, &self.shipments, &self.invoices) {
+            (Some(i), _, _) => (&i.channel, "orders", i.counts()),
+            (None, Some(c), _) => {
+                let mut s = c.checked.iter().map(|x| x.status);
+                (&c.channel, "shipments", count(&mut s))
+            }
+            (None, None, Some(c)) => {
+                let mut s = c.billed.iter().map(|x| x.status);
+                (&c.channel, "invoices", count(&mut s))
+            }
+            (None, None, None) => return None,
         };
         let counts = counts
             .into_iter()
@@ -105,6 +113,9 @@ impl Run<'_> {
     pub(super) fn order_record(&self, publish: &[StagedOutput]) -> Option<OrdersRecord> {
         if let Some(c) = &self.shipments {
             return Some(self.shipment_record(c));
+        }
+        if let Some(c) = &self.invoices {
+            return Some(self.invoice_record(c));
         }
         let intake = self.orders.as_ref()?;
         let released = publish

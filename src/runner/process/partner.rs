@@ -124,7 +124,12 @@ impl Run<'_> {
         }
         let csv = doc.table_csv(table).transpose().map_err(|e| data(p, e))?;
         // `[orders]`: the order-level fields of a document are in its header table.
-        if let Some(header) = p.orders.as_ref().and_then(|o| o.layout.header_table()) {
+        let header = match (&p.orders, &p.invoices) {
+            (Some(o), _) => o.layout.header_table(),
+            (None, Some(_)) => Some("x12_810_header"),
+            (None, None) => None,
+        };
+        if let Some(header) = header {
             self.order_header = doc.table(header);
         }
         drop(doc);
