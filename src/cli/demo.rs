@@ -73,6 +73,42 @@ const FILES: &[(&str, &str, bool)] = &[
     ),
 ];
 
+/// The orders demo: one order dropped twice, as an X12 850 and as a CSV of the same channel.
+/// Dropped by `tallyman demo` only (`--no-run` homes are the inventory and settlement demo that
+/// the tests and the tutorials build on).
+const ORDER_FILES: &[(&str, &str, bool)] = &[
+    (
+        "pipelines/orders_x12.toml",
+        include_str!("../../pipelines/orders_x12.toml"),
+        false,
+    ),
+    (
+        "pipelines/orders_csv.toml",
+        include_str!("../../pipelines/orders_csv.toml"),
+        false,
+    ),
+    (
+        "schemas/order_lines_x12.v1.json",
+        include_str!("../../schemas/order_lines_x12.v1.json"),
+        false,
+    ),
+    (
+        "schemas/orders_plain.v1.json",
+        include_str!("../../schemas/orders_plain.v1.json"),
+        false,
+    ),
+    (
+        "inbox/orders_x12/po_2026-11-25.edi",
+        include_str!("../../demo/drop/orders_x12/po_2026-11-25.edi"),
+        true,
+    ),
+    (
+        "inbox/orders_csv/orders_2026-11-25.csv",
+        include_str!("../../demo/drop/orders_csv/orders_2026-11-25.csv"),
+        true,
+    ),
+];
+
 const FOLDERS: &[&str] = &[
     "inbox/inventory_3pl",
     "inbox/settlement_amazon_v2",
@@ -93,7 +129,41 @@ pub fn run(home_dir: &Path, args: Args) -> Result<ExitCode> {
     for f in FOLDERS {
         std::fs::create_dir_all(home_dir.join(f)).with_context(|| format!("creating {f}"))?;
     }
-    for (rel, text, overwrite) in FILES {
+    drop_files(home_dir, FILES)?;
+    if args.no_run {
+        println!("\nDemo files are in place. Next: `tallyman run` (or `tallyman serve`).");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let run = |pipeline: Option<&str>| {
+        super::run::run(
+            home_dir,
+            super::run::Args {
+                pipeline: pipeline.map(String::from),
+                max_wait_secs: 10,
+                json: false,
+                lock_wait_secs: 60,
+            },
+        )
+    };
+    let mut code = run(None)?;
+    // The orders demo after the others (their run ids and outputs stay as they were): the
+    // order as a CSV, then again as an X12 850 of the same channel.
+    drop_files(home_dir, ORDER_FILES)?;
+    for pipeline in ["orders_csv", "orders_x12"] {
+        let c = run(Some(pipeline))?;
+        if code == ExitCode::SUCCESS {
+            code = c;
+        }
+    }
+    println!(
+        "\nWhere to look:\n  outbox/erp/             the variance file and the ATP feed the ERP picks up\n  outbox/gl/              the settlement's journal for the general ledger (sums to the deposit)\n  outbox/finance/         every order of the settlement with its status (paid, short_paid, ...)\n  outbox/erp_orders/      the ERP's order import: one line, though the order came twice (850 and CSV)\n  outbox/3pl/             the 940 that releases the order to the 3PL, once\n  outbox/partner_acme/    the 997 acknowledging the 850\n  tallyman orders         orders taken, their state;  tallyman orders show PO-2026-0042\n  outbox/mail/            the exception report as an .eml (no SMTP relay in tallyman.toml, so spooled)\n  archive/inventory_3pl/  inputs, outputs, issues.csv, manifest.json, report.html/.csv per run\n  var/ledger.sqlite       the ledger: sqlite3 var/ledger.sqlite 'select * from runs'\n  tallyman runs           run history;  tallyman rerun inventory_3pl --date 2026-11-25 --reason demo\n  tallyman breaks         the breaks kept as open items (show, ack, close them)\n  tallyman mail           the report mail queue"
+    );
+    Ok(code)
+}
+
+/// Writes each file (an existing one only when marked to overwrite), aged a minute.
+fn drop_files(home_dir: &Path, files: &[(&str, &str, bool)]) -> Result<()> {
+    for (rel, text, overwrite) in files {
         let path = home_dir.join(rel);
         if path.exists() && !overwrite {
             continue;
@@ -102,29 +172,15 @@ pub fn run(home_dir: &Path, args: Args) -> Result<ExitCode> {
         else {
             anyhow::bail!("{}: not a file path", path.display());
         };
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
         tallyman::store::files::write_atomic(parent, name, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         // Dropped files look as if the partner finished them a minute ago, so they settle at once.
         set_old_mtime(&path, 60);
         println!("dropped {rel}");
     }
-    if args.no_run {
-        println!("\nDemo files are in place. Next: `tallyman run` (or `tallyman serve`).");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let code = super::run::run(
-        home_dir,
-        super::run::Args {
-            pipeline: None,
-            max_wait_secs: 10,
-            json: false,
-            lock_wait_secs: 60,
-        },
-    )?;
-    println!(
-        "\nWhere to look:\n  outbox/erp/             the variance file and the ATP feed the ERP picks up\n  outbox/gl/              the settlement's journal for the general ledger (sums to the deposit)\n  outbox/finance/         every order of the settlement with its status (paid, short_paid, ...)\n  outbox/mail/            the exception report as an .eml (no SMTP relay in tallyman.toml, so spooled)\n  archive/inventory_3pl/  inputs, outputs, issues.csv, manifest.json, report.html/.csv per run\n  var/ledger.sqlite       the ledger: sqlite3 var/ledger.sqlite 'select * from runs'\n  tallyman runs           run history;  tallyman rerun inventory_3pl --date 2026-11-25 --reason demo\n  tallyman breaks         the breaks kept as open items (show, ack, close them)\n  tallyman mail           the report mail queue"
-    );
-    Ok(code)
+    Ok(())
 }
 
 mod filetime_free {

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod exit;
 pub mod inspect;
 pub mod mail;
+pub mod orders;
 pub mod rerun;
 pub mod run;
 pub mod runs;

@@ -48,6 +48,12 @@ pub fn compile(
     let trailer = super::input::trailer(&raw, e);
     let (group_reconcile, journal) = super::settlement::compile_sections(&raw, &input.format, e);
     let open_items = super::open_items::compile(&raw, e);
+    let orders = super::orders::compile(&raw, e);
+    let shipments = super::orders::compile_shipments(&raw, e);
+    let invoices = super::orders::compile_invoices(&raw, e);
+    if let Some(m) = orders.as_ref().and_then(|o| o.items.as_ref()) {
+        super::orders::check_items(m, &tables.references, e);
+    }
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -91,6 +97,9 @@ pub fn compile(
         group_reconcile,
         journal,
         open_items,
+        orders,
+        shipments,
+        invoices,
     })
 }
 

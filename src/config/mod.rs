@@ -9,6 +9,7 @@ pub mod expected;
 mod input;
 pub mod mail;
 pub mod open_items;
+pub mod orders;
 mod outputs;
 pub mod pipeline;
 pub mod raw;

@@ -24,6 +24,7 @@ pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> (Vec<String>, Vec<O
     if super::open_items::keeps_book(raw) {
         tables.push("open_items".into());
     }
+    tables.extend(super::orders::tables(raw));
     for t in &raw.transforms {
         if tables.contains(&t.name) {
             errs.add(
@@ -69,6 +70,16 @@ pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> (Vec<String>, Vec<O
         for why in placeholder_problems(&o.name, &OUTPUT_PLACEHOLDERS) {
             errs.add("outputs.name", why);
         }
+        if let Some(w) = o
+            .when_empty
+            .as_deref()
+            .filter(|w| !["write", "skip"].contains(w))
+        {
+            errs.add(
+                "outputs.when_empty",
+                format!("`{w}`: use \"write\" or \"skip\""),
+            );
+        }
     }
     let outputs = raw
         .outputs
@@ -87,6 +98,7 @@ pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> (Vec<String>, Vec<O
             on_rerun,
             control,
             complete,
+            skip_empty: o.when_empty.as_deref() == Some("skip"),
         })
         .collect();
     (tables, outputs)

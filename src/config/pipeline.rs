@@ -128,6 +128,8 @@ pub struct Output {
     pub complete: Option<Complete>,
     /// Columns that identify a row: `key`, else `order_by` (may be empty: the whole row).
     pub key: Vec<String>,
+    /// `when_empty = "skip"`: a table with no rows writes no file.
+    pub skip_empty: bool,
 }
 
 /// What a rerun does with an output (`on_rerun`).
@@ -276,6 +278,12 @@ pub struct Pipeline {
     pub journal: Option<crate::engine::journal::Accounts>,
     /// `[open_items]`: the pipeline's breaks kept as open items; `None`: no book.
     pub open_items: Option<crate::engine::open_items::Policy>,
+    /// `[orders]`: the input's orders taken once per (channel, order id); `None`: no orders.
+    pub orders: Option<crate::engine::orders::Policy>,
+    /// `[shipments]`: the input's shipment lines matched to a channel's orders.
+    pub shipments: Option<crate::engine::shipments::ShipPolicy>,
+    /// `[invoices]`: the input's 810 lines matched to a channel's orders.
+    pub invoices: Option<crate::engine::invoices::InvoicePolicy>,
 }
 
 /// Placeholders an output file name may hold (`Output::file_name`).

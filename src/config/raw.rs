@@ -35,6 +35,12 @@ pub struct PipelineRaw {
     pub breaks: Option<BreaksRaw>,
     /// Breaks kept as open items across business dates (config/open_items.rs).
     pub open_items: Option<super::open_items::OpenItemsRaw>,
+    /// Orders taken once per (channel, order id) (config/orders.rs).
+    pub orders: Option<super::orders::OrdersRaw>,
+    /// Shipments matched to a channel's orders (config/orders.rs).
+    pub shipments: Option<super::orders::ShipmentsRaw>,
+    /// Invoices (810) matched to a channel's orders (config/orders.rs).
+    pub invoices: Option<super::orders::InvoicesRaw>,
     /// Exception report mailed after each run (config/report.rs).
     pub report: Option<super::report::ReportRaw>,
     /// Five-field cron expression in `time_zone` for `tallyman serve`; without one the daemon
@@ -227,6 +233,9 @@ pub struct OutputRaw {
     /// Columns that identify a row (rerun diffs, `carry_last_good`); default `order_by`.
     #[serde(default)]
     pub key: Vec<String>,
+    /// "write" (the default: a table with no rows is still a file, header only) or "skip" (no
+    /// file: an order file of duplicates sends the 3PL no empty 940).
+    pub when_empty: Option<String>,
 }
 
 /// Who an X12 output is from and to (ISA05-08, GS02-03); control numbers come from the ledger.

@@ -1,10 +1,13 @@
 //! Transform and reconcile: DataFrames in, DataFrames out (pure).
 pub mod group_reconcile;
+pub mod invoices;
 pub mod journal;
 pub mod needs;
 pub mod open_items;
+pub mod orders;
 pub mod pairing;
 pub mod reconcile;
+pub mod shipments;
 pub mod spec;
 pub mod transform;
 pub mod unique_pairs;

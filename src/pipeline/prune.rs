@@ -39,6 +39,8 @@ pub fn prune(p: &Pipeline, needs: &Needs, table: &str, df: DataFrame) -> PolarsR
     if p.outputs.iter().any(|o| o.table == table)
         || p.breaks.as_ref().is_some_and(|b| b.table == table)
         || needs.star()
+        || ((p.orders.is_some() || p.shipments.is_some() || p.invoices.is_some())
+            && table == "input")
     {
         return Ok(df);
     }

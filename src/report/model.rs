@@ -52,6 +52,20 @@ pub struct RunReport {
     /// Absent for pipelines that keep no book.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_items: Option<OpenItemsNote>,
+    /// What an orders or shipments run did with the orders of its file (verdicts or shipment
+    /// statuses, counted). Absent for other pipelines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orders: Option<OrdersNote>,
+}
+
+/// The orders of a run's file, counted per verdict (`new`, `duplicate`, ...) or per shipment
+/// status (`complete`, `short`, ...), with the channel they belong to.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OrdersNote {
+    pub channel: String,
+    /// `orders` (an intake) or `shipments`.
+    pub kind: String,
+    pub counts: Vec<(String, u64)>,
 }
 
 /// What the run did to the open-item book, and the book after it.

@@ -248,6 +248,7 @@ fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     }
     // A settlement's deposit and footing lead (render_settlement.rs).
     super::render_settlement::text(r, &mut t);
+    orders_text(r, &mut t);
     super::render_open_items::text(r, &mut t);
     // Money leads: the net per currency over every key, amounts right-aligned.
     let net = r.net_by_currency();
@@ -428,6 +429,19 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
         h.push_str("</ul>\n");
     }
     super::render_settlement::html(r, &mut h);
+    if let Some(n) = &r.orders {
+        let _ = writeln!(
+            h,
+            "<h2>{} (channel {})</h2>\n<p>{}</p>",
+            if n.kind == "shipments" {
+                "Shipments"
+            } else {
+                "Orders"
+            },
+            escape(&n.channel),
+            escape(&orders_line(n))
+        );
+    }
     super::render_open_items::html(r, &mut h);
     let net = r.net_by_currency();
     if !net.is_empty() {
@@ -555,6 +569,28 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     h
 }
 
+/// "new 1, duplicate 1, amendment 0, ...": the counts of an orders note, in their order.
+fn orders_line(n: &super::model::OrdersNote) -> String {
+    n.counts
+        .iter()
+        .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn orders_text(r: &RunReport, t: &mut String) {
+    let Some(n) = &r.orders else {
+        return;
+    };
+    let title = if n.kind == "shipments" {
+        "SHIPMENTS"
+    } else {
+        "ORDERS"
+    };
+    let _ = writeln!(t, "{title} (channel {})", n.channel);
+    let _ = writeln!(t, "  {}\n", orders_line(n));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,6 +613,7 @@ mod tests {
             held: vec![],
             settlement: None,
             open_items: None,
+            orders: None,
         }
     }
 

@@ -64,6 +64,28 @@ pub fn plan(p: &Pipeline, file: &str) -> Vec<ConfigError> {
     if let Err(why) = super::settlement::plan_tables(p, &mut tables) {
         return vec![problem("group_reconcile", why)];
     }
+    // `[orders]`: the order tables of a file with no orders, with all their columns.
+    if p.orders.is_some() {
+        let none = crate::engine::orders::Intake::default();
+        match crate::engine::orders::tables(&none) {
+            Ok(t) => tables.extend(t),
+            Err(e) => return vec![problem("orders", e.to_string())],
+        }
+    }
+    if p.shipments.is_some() {
+        let none = crate::engine::shipments::ShipCheck::default();
+        match crate::engine::shipments::tables(&none) {
+            Ok(t) => tables.extend(t),
+            Err(e) => return vec![problem("shipments", e.to_string())],
+        }
+    }
+    if p.invoices.is_some() {
+        let none = crate::engine::invoices::InvoiceCheck::default();
+        match crate::engine::invoices::tables(&none) {
+            Ok(t) => tables.extend(t),
+            Err(e) => return vec![problem("invoices", e.to_string())],
+        }
+    }
     match run_transforms(&tables, &p.transforms) {
         Ok(produced) => tables.extend(produced),
         // Later transforms may read the one that failed: the first failure is the one to fix.

@@ -25,8 +25,12 @@ use crate::store::publish::Staged;
 use crate::store::{FileState, Ledger, StoreError};
 
 mod archive;
+mod invoices;
+mod order_acks;
+mod orders;
 mod outputs;
 mod partner;
+mod shipments;
 mod stage;
 
 pub use stage::publish_outputs;
@@ -86,9 +90,18 @@ struct Run<'a> {
     partner_content: Option<(u64, String)>,
     /// Outputs written under staging names, published once the run's end is recorded.
     staged: Vec<StagedOutput>,
-    /// The partner file's id in the ledger (the open-item book before a run leaves out the
-    /// runs of the same file).
+    /// The claimed file this run is of (a rerun's is the replayed file's).
     file_id: i64,
+    /// `[orders]`: a document's header table (the order's date, currency, ship-to).
+    order_header: Option<crate::formats::table::Table>,
+    /// `[orders]`: the input's orders judged, recorded with the run's end.
+    orders: Option<crate::engine::orders::Intake>,
+    /// `[shipments]`: the input's shipment lines matched, recorded with the run's end.
+    shipments: Option<crate::engine::shipments::ShipCheck>,
+    /// `[invoices]`: the input's invoice lines matched, recorded with the run's end.
+    invoices: Option<crate::engine::invoices::InvoiceCheck>,
+    /// `[orders]`: the channel's lock, held until the run is recorded and published.
+    channel_lock: Option<crate::store::lock::PipelineLock>,
 }
 
 /// A background hash of an input: its size and sha256.
@@ -241,6 +254,11 @@ pub fn process_run(
         },
         staged: Vec::new(),
         file_id,
+        order_header: None,
+        orders: None,
+        shipments: None,
+        invoices: None,
+        channel_lock: None,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
     let result = match date {
@@ -350,6 +368,12 @@ impl Run<'_> {
             publish,
             date_text,
         } = ended;
+        // A succeeded run's orders are taken with its record (what it publishes sends them).
+        let orders = match state {
+            "succeeded" => self.order_record(&publish),
+            _ => None,
+        };
+        let orders_note = self.orders_note();
         let counts = serde_json::to_string(&self.manifest.reconciliation)
             .map_err(|e| data(p, format!("counts of run {run_id}: {e}")))?;
         let mut outcome = Outcome {
@@ -377,6 +401,7 @@ impl Run<'_> {
         match super::report::build_report(ledger, p, &outcome, tables, &[]) {
             Ok(mut report) => {
                 tracing::info!(pipeline = %p.id, breaks = report.breaks.len(), "report built in {:.2}s", started.elapsed().as_secs_f64());
+                report.orders = orders_note;
                 // The open-item book: the run's view goes into the ledger with the run's end,
                 // what it changes into the report.
                 if let (Some(policy), "succeeded") = (&p.open_items, state) {
@@ -423,10 +448,12 @@ impl Run<'_> {
             &outputs,
             file_end.as_ref(),
             view.as_ref().map(|v| (p.id.as_str(), v)),
+            orders.as_ref(),
         )?;
         crate::failpoint::hit("run-recorded");
         tracing::info!(pipeline = %p.id, "run recorded in {:.2}s", started.elapsed().as_secs_f64());
         publish_outputs(home, ledger, &run_id, publish.iter().map(|o| &o.staged))?;
+        drop(self.channel_lock);
         if view.is_some() {
             // After publication (the book is derived, the outputs are what partners wait for).
             // Folded again from the ledger: a crash before this leaves the observations
@@ -597,10 +624,30 @@ impl Run<'_> {
         }
         tables.insert("input".into(), good);
         drop(refs);
+        if let Some(policy) = &p.orders {
+            if let Some(why) = self.take_orders(ledger, policy, &mut tables)? {
+                return Ok(Step::Reject(why));
+            }
+        }
+        if let Some(policy) = &p.shipments {
+            if let Some(why) = self.check_shipments(ledger, policy, &mut tables)? {
+                return Ok(Step::Reject(why));
+            }
+        }
+        if let Some(policy) = &p.invoices {
+            if let Some(why) = self.check_invoices(ledger, policy, &mut tables)? {
+                return Ok(Step::Reject(why));
+            }
+        }
         let computed = self.compute(tables)?;
         for output in pipeline::outputs(p, &computed.tables) {
             let (o, df) = output.map_err(|e| failed(p, e))?;
             self.stage_output(ledger, o, df, date)?;
+        }
+        if p.orders.is_some() {
+            // The 940 and the ERP file are staged, the orders not yet in the ledger: a crash
+            // here must leave neither visible, and the run redone sends them once.
+            crate::failpoint::hit("orders-staged");
         }
         Ok(Step::Done)
     }

@@ -178,16 +178,20 @@ impl<'a> Document<'a> {
     /// The mapped table `table` rendered as CSV (so it is validated exactly like a CSV file);
     /// `None` when the document holds no such rows.
     pub fn table_csv(&self, table: &str) -> Option<Result<Vec<u8>, csv::Error>> {
+        Some(table_bytes(&self.table(table)?))
+    }
+
+    /// The mapped table `table` (`None` when the document holds no such rows).
+    pub fn table(&self, table: &str) -> Option<Table> {
         use crate::formats::{edifact, x12, xml};
-        let t = match self {
+        Some(match self {
             // Only the sets behind this table are mapped (X12 files can be large).
             Document::X12(p) => x12::map_table(p, table)?,
             Document::Edifact(p) => edifact::map_tables(p)
                 .into_iter()
                 .find(|t| t.name == table)?,
             Document::Xml(p) => xml::map_tables(p).into_iter().find(|t| t.name == table)?,
-        };
-        Some(table_bytes(&t))
+        })
     }
 }
 

@@ -99,6 +99,10 @@ pub struct Received {
 /// interchange in it is acknowledged `R`: nothing of it was taken. Each interchange is
 /// remembered with that verdict, so only accepted ones make a number "already received". The
 /// replies use the version of the interchange they answer, and carry a TA1 when `ta1` says so.
+///
+/// `refusals` are sets refused for their content (by interchange control number): their AK5
+/// says `R` with the segments and elements at fault (an order line with an unknown SKU).
+#[allow(clippy::too_many_arguments)]
 pub fn receive(
     ledger: &Ledger,
     file: &str,
@@ -107,6 +111,7 @@ pub fn receive(
     run_id: &str,
     ta1: x12::Ta1Policy,
     now: DateTime<Utc>,
+    refusals: &[(String, x12::SetRefusal)],
 ) -> Result<Received, StoreError> {
     let lookup_error = std::cell::RefCell::new(None);
     let mut duplicates = x12::duplicate_interchanges(parsed, |sender, control| {
@@ -159,7 +164,17 @@ pub fn receive(
     for ic in parsed.interchanges.iter().filter(|i| !i.headless) {
         let partner = format!("{}:{}", ic.sender_qualifier, ic.sender);
         ledger.remember_interchange(&partner, &ic.control, file, run_id, !rejected)?;
-        if let Some(reply) = reply(ledger, parsed, &duplicates, ic, rejected, ta1, now)? {
+        let refused: Vec<x12::SetRefusal> = refusals
+            .iter()
+            .filter(|(control, _)| control == &ic.control)
+            .map(|(_, r)| r.clone())
+            .collect();
+        let answer = Answer {
+            rejected,
+            ta1,
+            refused: &refused,
+        };
+        if let Some(reply) = reply(ledger, parsed, &duplicates, ic, answer, now)? {
             replies.push(reply);
         }
     }
@@ -171,20 +186,34 @@ pub fn receive(
 
 /// The reply to one interchange (TA1 and/or 997), named for the partner and the number it
 /// answers; `None` when there is nothing to say (no group and no TA1 wanted).
+/// What the reply to one interchange says besides its envelope's problems.
+struct Answer<'a> {
+    /// The file was refused: every group and set `R`.
+    rejected: bool,
+    ta1: x12::Ta1Policy,
+    /// Sets refused for their content.
+    refused: &'a [x12::SetRefusal],
+}
+
 fn reply(
     ledger: &Ledger,
     parsed: &x12::Parsed,
     duplicates: &[x12::Problem],
     ic: &x12::Interchange,
-    rejected: bool,
-    ta1: x12::Ta1Policy,
+    answer: Answer,
     now: DateTime<Utc>,
 ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+    let Answer {
+        rejected,
+        ta1,
+        refused,
+    } = answer;
     let acks: Vec<x12::ack::GroupAck> = ic
         .groups
         .iter()
         .filter_map(|g| x12::acknowledge(parsed, ic.index, g.index, x12::AckOptions::default()))
         .map(|mut a| {
+            a.refuse(refused);
             if rejected {
                 a.reject();
             }

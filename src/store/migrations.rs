@@ -35,6 +35,13 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         steps: &[("open items: observations, actions, the book", open_items)],
     },
+    Migration {
+        version: 3,
+        steps: &[(
+            "orders: each order's events, its state, its shipments",
+            orders,
+        )],
+    },
 ];
 
 /// The baseline (version 1), in the order the tables came to be.
@@ -465,5 +472,54 @@ fn open_items(conn: &Connection) -> rusqlite::Result<()> {
             runs_seq INTEGER NOT NULL,
             actions_id INTEGER NOT NULL
         );",
+    )
+}
+
+/// Version 3: orders taken once per (channel, order id) (store/orders.rs). `order_events` is
+/// every verdict with its file, run and line, never deleted; `orders` is each order's state
+/// folded from them as they are recorded; `order_shipped` what shipments brought per SKU.
+fn orders(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS order_events (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            event TEXT NOT NULL,
+            content_hash TEXT,
+            version INTEGER NOT NULL,
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            pipeline TEXT NOT NULL,
+            file_id INTEGER,
+            file_name TEXT NOT NULL,
+            line INTEGER,
+            detail TEXT,
+            content TEXT,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS order_events_by_order ON order_events (channel, order_id);
+        CREATE INDEX IF NOT EXISTS order_events_by_run ON order_events (run_id);
+        CREATE TABLE IF NOT EXISTS orders (
+            channel TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            content_hash TEXT,
+            version INTEGER NOT NULL,
+            pending_amendment TEXT,
+            first_run TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (channel, order_id)
+        );
+        -- What each shipment file shipped of an order taken, per SKU (its lines summed).
+        CREATE TABLE IF NOT EXISTS order_shipped (
+            channel TEXT NOT NULL,
+            order_id TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            quantity TEXT NOT NULL,
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            file_id INTEGER,
+            file_name TEXT NOT NULL,
+            line INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS order_shipped_by_order ON order_shipped (channel, order_id);",
     )
 }

@@ -13,6 +13,7 @@ pub mod lock;
 pub mod mail_queue;
 mod migrations;
 pub mod open_items;
+pub mod orders;
 pub mod outputs;
 pub mod publish;
 pub mod readiness;

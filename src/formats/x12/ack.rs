@@ -54,6 +54,29 @@ pub struct SegmentNote {
     pub segment_id: String,
     pub position: u32,
     pub code: &'static str,
+    /// Its AK4s: the elements at fault.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub elements: Vec<ElementNote>,
+}
+
+/// AK4: one data element in error: AK401 its position in the segment, AK402 its data element
+/// reference number, AK403 the error code, AK404 a copy of the bad value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ElementNote {
+    pub position: u32,
+    pub reference: &'static str,
+    pub code: &'static str,
+    pub value: String,
+}
+
+/// A set the receiver refuses for its content once its envelope passed (an order line with an
+/// unknown SKU): AK5 `R` with AK502 `5` (one or more segments in error) and its AK3/AK4s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetRefusal {
+    /// GS06 and ST02 of the set.
+    pub group_control: String,
+    pub set_control: String,
+    pub notes: Vec<SegmentNote>,
 }
 
 /// AK2..AK5 for one received set.
@@ -129,6 +152,7 @@ pub fn acknowledge(
                     .unwrap_or_default(),
                 position: p.at.segment.saturating_sub(s.header.segment) + 1,
                 code: p.code.value,
+                elements: Vec::new(),
             })
             .collect();
         let status = if !errors.is_empty() {
@@ -208,6 +232,31 @@ fn declared_sets(g: &super::model::Group, received: u32) -> u32 {
 }
 
 impl GroupAck {
+    /// Refuses the sets of this group that `refusals` name (AK5 `R`, AK502 `5`, their notes)
+    /// and counts the group again: `P` when some sets are still accepted, `R` when none is.
+    pub fn refuse(&mut self, refusals: &[SetRefusal]) {
+        for r in refusals.iter().filter(|r| r.group_control == self.control) {
+            let Some(s) = self.sets.iter_mut().find(|s| s.control == r.set_control) else {
+                continue;
+            };
+            if s.status != AckStatus::Rejected {
+                self.accepted = self.accepted.saturating_sub(1);
+            }
+            s.status = AckStatus::Rejected;
+            if !s.errors.contains(&"5") {
+                s.errors.push("5");
+            }
+            s.notes.extend(r.notes.iter().cloned());
+        }
+        self.status = if self.received > 0 && self.accepted == 0 {
+            AckStatus::Rejected
+        } else if self.accepted < self.received {
+            AckStatus::PartiallyAccepted
+        } else {
+            self.status
+        };
+    }
+
     /// The group was not taken at all (its file was rejected): every set and the group are
     /// `R`, none accepted. The codes found stay, so the partner still learns what was wrong.
     pub fn reject(&mut self) {

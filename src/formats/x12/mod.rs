@@ -28,8 +28,8 @@ pub mod writer;
 
 pub use crate::formats::problem::{to_issues, Ctl, Pos, Problem};
 pub use ack::{
-    acknowledge, acknowledge_interchange, reply_versions, wants_ta1, AckOptions, InterchangeAck,
-    Ta1Policy,
+    acknowledge, acknowledge_interchange, reply_versions, wants_ta1, AckOptions, ElementNote,
+    InterchangeAck, SegmentNote, SetRefusal, Ta1Policy,
 };
 pub use codes::{Carrier, Code};
 pub use envelope::parse;

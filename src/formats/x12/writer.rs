@@ -242,6 +242,15 @@ pub fn write_reply(
                     "",
                     note.code,
                 ])?;
+                for el in &note.elements {
+                    out.segment(&[
+                        "AK4",
+                        &el.position.to_string(),
+                        el.reference,
+                        el.code,
+                        &el.value,
+                    ])?;
+                }
             }
             let mut ak5 = vec!["AK5", set.status.code()];
             ak5.extend(set.errors.iter().take(5));

@@ -99,6 +99,14 @@ impl Run<'_> {
         let mut envelope = doc.issues(&self.file, bytes);
         // Reruns neither check control numbers (they would meet their own) nor acknowledge.
         if let (Document::X12(parsed), "file") = (&doc, self.manifest.trigger.as_str()) {
+            // `[orders]`: sets whose order lines are refused are refused in the 997 too.
+            let refusals = match (&p.orders, doc.table(table)) {
+                (Some(policy), Some(lines)) => {
+                    super::order_acks::order_refusals(policy, parsed, &lines, refs)
+                        .map_err(|e| data(p, e))?
+                }
+                _ => Vec::new(),
+            };
             let received = x12_ack::receive(
                 ledger,
                 &self.file,
@@ -107,6 +115,7 @@ impl Run<'_> {
                 &self.run_id,
                 p.ta1,
                 Utc::now(),
+                &refusals,
             )?;
             envelope.extend(received.issues);
             if let Some(dest) = &p.ack_destination {
@@ -114,6 +123,15 @@ impl Run<'_> {
             }
         }
         let csv = doc.table_csv(table).transpose().map_err(|e| data(p, e))?;
+        // `[orders]`: the order-level fields of a document are in its header table.
+        let header = match (&p.orders, &p.invoices) {
+            (Some(o), _) => o.layout.header_table(),
+            (None, Some(_)) => Some("x12_810_header"),
+            (None, None) => None,
+        };
+        if let Some(header) = header {
+            self.order_header = doc.table(header);
+        }
         drop(doc);
         let kind = match &p.format {
             InputFormat::X12 { .. } => "X12 envelope",

@@ -49,6 +49,10 @@ impl Run<'_> {
         date: NaiveDate,
     ) -> Result<(), RunError> {
         let p = self.p;
+        if o.skip_empty && df.height() == 0 {
+            // `when_empty = "skip"`: nothing to send (an order file of duplicates).
+            return Ok(());
+        }
         let name = o.file_name(&p.id, date, &self.run_id);
         let completed = self.complete(ledger, o, &name, df)?;
         let df = completed.table.as_ref();

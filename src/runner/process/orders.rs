@@ -1,0 +1,246 @@
+//! A run's orders (engine/orders.rs): read from the validated input (and a document's header
+//! table), judged against what the ledger took before under the channel, added to the run's
+//! tables; at the run's end, the verdicts and releases (or a shipment's, process/shipments.rs)
+//! become the ledger's order events in the run's closing transaction.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use polars::prelude::*;
+
+use super::{data, Run, StagedOutput};
+use crate::engine::orders::{self, Intake, OrdersError, Policy, Verdict};
+use crate::issue::Issue;
+use crate::runner::RunError;
+use crate::store::lock::{LockError, PipelineLock};
+use crate::store::orders::{OrderEvent, OrdersRecord};
+use crate::store::Ledger;
+
+/// How long a run waits for another pipeline taking orders of the same channel.
+const CHANNEL_WAIT: Duration = Duration::from_secs(600);
+
+impl Run<'_> {
+    /// Judges the input's orders and adds the order tables to `tables`; `Some(why)` rejects the
+    /// file (it lacks a column its layout reads). Holds the channel's lock until the run is
+    /// recorded: two pipelines of one channel (an 850 and a CSV of the same order) never judge
+    /// against a ledger the other is about to change.
+    pub(super) fn take_orders(
+        &mut self,
+        ledger: &Ledger,
+        policy: &Policy,
+        tables: &mut BTreeMap<String, DataFrame>,
+    ) -> Result<Option<String>, RunError> {
+        let p = self.p;
+        self.lock_channel(&policy.channel)?;
+        let input = tables
+            .get("input")
+            .ok_or_else(|| data(p, "no input table"))?;
+        let read = match orders::read_orders(policy.layout, input, self.order_header.as_ref()) {
+            Ok(read) => read,
+            Err(e @ OrdersError::MissingColumn { .. }) => return Ok(Some(e.to_string())),
+            Err(e) => return Err(data(p, e)),
+        };
+        let ids: Vec<&str> = read.orders.iter().map(|o| o.id.as_str()).collect();
+        let known = ledger.known_orders(&policy.channel, &ids, self.file_id)?;
+        let items = match &policy.items {
+            Some(m) => {
+                Some(item_set(tables.get(&m.table), &m.table, &m.column).map_err(|e| data(p, e))?)
+            }
+            None => None,
+        };
+        let intake = orders::intake(policy, read, &known, items.as_ref());
+        self.issues.extend(issues(&self.file, &intake));
+        self.manifest.reconciliation.extend(intake.counts());
+        tables.extend(orders::tables(&intake).map_err(|e| data(p, e))?);
+        tracing::info!(pipeline = %p.id, channel = %policy.channel, "orders: {:?}", intake.counts());
+        self.orders = Some(intake);
+        Ok(None)
+    }
+
+    /// The report's note of the run's orders or shipments, counted.
+    pub(super) fn orders_note(&self) -> Option<crate::report::model::OrdersNote> {
+        let count = |statuses: &mut dyn Iterator<Item = &str>| {
+            let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+            for s in statuses {
+                *counts.entry(s.to_string()).or_default() += 1;
+            }
+            counts.into_iter().collect::<Vec<_>>()
+        };
+        let (channel, kind, counts) = match (&self.orders, &self.shipments, &self.invoices) {
+            (Some(i), _, _) => (&i.channel, "orders", i.counts()),
+            (None, Some(c), _) => {
+                let mut s = c.checked.iter().map(|x| x.status);
+                (&c.channel, "shipments", count(&mut s))
+            }
+            (None, None, Some(c)) => {
+                let mut s = c.billed.iter().map(|x| x.status);
+                (&c.channel, "invoices", count(&mut s))
+            }
+            (None, None, None) => return None,
+        };
+        let counts = counts
+            .into_iter()
+            .map(|(k, v)| (k.trim_start_matches("orders_").to_string(), v))
+            .collect();
+        Some(crate::report::model::OrdersNote {
+            channel: channel.clone(),
+            kind: kind.into(),
+            counts,
+        })
+    }
+
+    /// Takes the channel's lock, held until the run is published (`channel_lock`). Its file is
+    /// `var/locks/channels/<channel>.lock`: no pipeline id has a `/`, so it is never a
+    /// pipeline's lock (which this process holds already).
+    pub(super) fn lock_channel(&mut self, channel: &str) -> Result<(), RunError> {
+        let p = self.p;
+        let lock = PipelineLock::acquire(
+            &self.home.var(),
+            &format!("channels/{channel}"),
+            CHANNEL_WAIT,
+        )
+        .map_err(|e| match e {
+            LockError::Store(e) => RunError::Store(e),
+            other => data(p, other),
+        })?;
+        self.channel_lock = Some(lock);
+        Ok(())
+    }
+
+    /// The run's order events for the ledger (a succeeded run's): each verdict, and a release
+    /// for each new order when the 940 (`shipping_orders`) is among the outputs published; or
+    /// a shipment's state per order and its quantities.
+    pub(super) fn order_record(&self, publish: &[StagedOutput]) -> Option<OrdersRecord> {
+        if let Some(c) = &self.shipments {
+            return Some(self.shipment_record(c));
+        }
+        if let Some(c) = &self.invoices {
+            return Some(self.invoice_record(c));
+        }
+        let intake = self.orders.as_ref()?;
+        let released = publish
+            .iter()
+            .find(|o| o.entry.table == "shipping_orders" && o.entry.control_for.is_none())
+            .map(|o| o.entry.name.clone());
+        let mut events = Vec::new();
+        for t in &intake.taken {
+            let bad: Vec<String> = intake
+                .rejects
+                .iter()
+                .filter(|r| r.order_id == t.order.id)
+                .map(|r| format!("line {} {}: {}", r.line, r.field, r.reason))
+                .collect();
+            let keeps_content = matches!(
+                t.verdict,
+                Verdict::New | Verdict::Amendment | Verdict::Amended
+            );
+            events.push(OrderEvent {
+                order_id: t.order.id.clone(),
+                event: t.verdict.as_str(),
+                content_hash: Some(t.hash.clone()),
+                version: t.version,
+                line: Some(t.order.first_line()),
+                detail: (!bad.is_empty()).then(|| bad.join("; ")),
+                content: keeps_content.then(|| content_json(t)),
+            });
+            if let (Verdict::New, Some(name)) = (t.verdict, &released) {
+                events.push(OrderEvent {
+                    order_id: t.order.id.clone(),
+                    event: "released",
+                    content_hash: Some(t.hash.clone()),
+                    version: t.version,
+                    line: Some(t.order.first_line()),
+                    detail: Some(format!("940 {name}")),
+                    content: None,
+                });
+            }
+        }
+        Some(OrdersRecord {
+            channel: intake.channel.clone(),
+            pipeline: self.p.id.clone(),
+            run_id: self.run_id.clone(),
+            file_id: self.file_id,
+            file_name: self.file.clone(),
+            at: crate::runner::now_text(chrono::Utc::now()),
+            events,
+            shipped: Vec::new(),
+        })
+    }
+}
+
+/// The item master's SKUs (`df` is the reference table `table`, when it was read).
+pub(super) fn item_set(
+    df: Option<&DataFrame>,
+    table: &str,
+    column: &str,
+) -> Result<HashSet<String>, String> {
+    let df = df.ok_or_else(|| format!("the item master `{table}` was not read"))?;
+    let c = df
+        .column(column)
+        .and_then(|c| c.cast(&DataType::String))
+        .map_err(|e| format!("the item master `{table}`: {e}"))?;
+    let s = c.str().map_err(|e| e.to_string())?;
+    Ok(s.iter().flatten().map(|v| v.trim().to_string()).collect())
+}
+
+/// Duplicates and amendments are warnings, bad lines errors: the report lists them all.
+fn issues(file: &str, intake: &Intake) -> Vec<Issue> {
+    let mut out = Vec::new();
+    for t in &intake.taken {
+        let id = &t.order.id;
+        let why = match t.verdict {
+            Verdict::Duplicate => format!("order {id} was taken before with the same content: not sent again"),
+            Verdict::Amendment => format!("order {id} was taken before with other content: an amendment, not sent (a person decides; `tallyman orders show {id}`)"),
+            Verdict::Amended => format!("order {id} was taken before with other content: sent to the ERP as a change (version {})", t.version),
+            Verdict::New | Verdict::Rejected => continue,
+        };
+        let rule = format!("order-{}", t.verdict.as_str());
+        out.push(
+            Issue::error(file, &rule, why)
+                .at_line(t.order.first_line())
+                .in_column("order_id")
+                .with_value(id)
+                .warning(),
+        );
+    }
+    for r in &intake.rejects {
+        let message = match r.order_id.is_empty() {
+            true => r.reason.clone(),
+            false => format!(
+                "order {}: {} (the order is not taken)",
+                r.order_id, r.reason
+            ),
+        };
+        out.push(
+            Issue::error(file, "order-line", message)
+                .at_line(r.line)
+                .in_column(r.field)
+                .with_value(&r.value),
+        );
+    }
+    out
+}
+
+/// The order as taken, kept with its version in the ledger.
+fn content_json(t: &orders::Taken) -> String {
+    let o = &t.order;
+    let lines: Vec<serde_json::Value> = o
+        .lines
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "line_number": l.line_number, "sku": l.sku, "quantity": l.quantity,
+                "unit": l.unit, "unit_price": l.unit_price, "description": l.description,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "order_id": o.id, "order_date": o.date, "currency": o.currency,
+        "ship_to": {
+            "name": o.ship_to.name, "address": o.ship_to.address, "city": o.ship_to.city,
+            "state": o.ship_to.state, "postal": o.ship_to.postal, "country": o.ship_to.country,
+        },
+        "lines": lines,
+    })
+    .to_string()
+}
