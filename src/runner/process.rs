@@ -583,6 +583,21 @@ impl Run<'_> {
         tables.insert("input".into(), good);
         drop(refs);
         let computed = self.compute(tables)?;
+        // Values that cannot name a file are the partner's data: the file is rejected before
+        // any output is staged, rather than publishing some files of the set.
+        for output in pipeline::outputs(p, &computed.tables) {
+            let (o, df) = output.map_err(|e| failed(p, e))?;
+            let Some(column) = &o.partition_by else {
+                continue;
+            };
+            match pipeline::partition::names(df, &o.table, column) {
+                Ok(_) => {}
+                Err(pipeline::partition::PartitionError::Refused(why)) => {
+                    return Ok(Step::Reject(why))
+                }
+                Err(pipeline::partition::PartitionError::Data(e)) => return Err(config(p, e)),
+            }
+        }
         for output in pipeline::outputs(p, &computed.tables) {
             let (o, df) = output.map_err(|e| failed(p, e))?;
             self.stage_output(ledger, o, df, date)?;
