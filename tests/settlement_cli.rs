@@ -1,6 +1,7 @@
 //! Settlement pipelines through the real `tallyman` binary: the demo's Amazon settlement, every
 //! shipped pipeline checked, each layout's fixture with its known answer (statuses, journal
-//! summing to the deposit), a settlement that does not foot, and a later refund.
+//! summing to the deposit), a settlement that does not foot, a later refund, and a report of two
+//! payouts (one journal file per settlement, an order split over both, reruns, bad partitions).
 
 #[path = "support/home.rs"]
 mod home;
@@ -216,6 +217,12 @@ fn the_demo_runs_the_amazon_settlement_with_its_known_answer() {
         5,
         "every break but the paid order"
     );
+    // The unmapped type is listed in the report (never dropped silently), with its line.
+    assert!(
+        csv.contains(",issue,,,,,,settlement_2026-11-25.tsv,12,,Order/ItemPrice/NewThing,unmapped-type,warning,"),
+        "{csv}"
+    );
+    assert!(html.contains("Order/ItemPrice/NewThing"), "{html}");
 }
 
 #[test]
@@ -482,16 +489,26 @@ fn tax_and_shipping_named_in_the_pipeline_are_compared_on_their_own() {
     assert_eq!(column(&matching, "shipping_difference")[0], "0.00");
 }
 
-/// A Stripe itemized report holding two payouts: po_1 (the layout fixture's, deposit 6720) and
-/// po_2 (one charge of JP-3, deposit 675).
+/// A Stripe itemized report holding two payouts: po_1 (the layout fixture's, and 600 of JP-4:
+/// deposit 7320) and po_2 (one charge of JP-3, and the other 400 of JP-4: deposit 1075). JP-4
+/// is an order split over the two settlements.
 fn two_payouts() -> String {
     let one = std::fs::read_to_string(repo("tests/fixtures/settlement/stripe_itemized.csv"))
-        .expect("fixture");
+        .expect("fixture")
+        .replacen(
+            ",-6720,0,-6720,payout,po_1,",
+            ",-7320,0,-7320,payout,po_1,",
+            1,
+        );
     format!(
-        "{one}txn_5,2026-11-30 01:00:00,2026-11-30 10:00:00,2026-12-01 00:00:00,2026-12-01 09:00:00,jpy,700,25,675,charge,ch_5,Order JP-3,700,jpy,po_2,2026-12-01 00:00:00,JP-3\n\
-         txn_6,2026-12-01 00:00:00,2026-12-01 09:00:00,2026-12-01 00:00:00,2026-12-01 09:00:00,jpy,-675,0,-675,payout,po_2,STRIPE PAYOUT,,,po_2,2026-12-01 00:00:00,\n"
+        "{one}txn_a,2026-11-29 10:00:00,2026-11-29 19:00:00,2026-11-30 00:00:00,2026-11-30 09:00:00,jpy,600,0,600,charge,ch_a,Order JP-4 (part 1),600,jpy,po_1,2026-11-30 00:00:00,JP-4\n\
+         txn_5,2026-11-30 01:00:00,2026-11-30 10:00:00,2026-12-01 00:00:00,2026-12-01 09:00:00,jpy,700,25,675,charge,ch_5,Order JP-3,700,jpy,po_2,2026-12-01 00:00:00,JP-3\n\
+         txn_b,2026-11-30 02:00:00,2026-11-30 11:00:00,2026-12-01 00:00:00,2026-12-01 09:00:00,jpy,400,0,400,charge,ch_b,Order JP-4 (part 2),400,jpy,po_2,2026-12-01 00:00:00,JP-4\n\
+         txn_6,2026-12-01 00:00:00,2026-12-01 09:00:00,2026-12-01 00:00:00,2026-12-01 09:00:00,jpy,-1075,0,-1075,payout,po_2,STRIPE PAYOUT,,,po_2,2026-12-01 00:00:00,\n"
     )
 }
+
+const STRIPE_ERP: &str = "JP-1,5000,JPY,,\nJP-2,3000,JPY,,\nJP-3,700,JPY,,\nJP-4,1000,JPY,,\n";
 
 /// The files of `outbox/<dest>`, sorted by name.
 fn files(root: &Path, dest: &str) -> Vec<PathBuf> {
@@ -532,7 +549,7 @@ fn a_report_of_two_payouts_gives_one_journal_file_per_settlement_each_summing_to
     let pipeline = "settlement_stripe_itemized";
     drop_file(
         &root.join("inbox/erp/erp_orders_stripe_2026-11-30.csv"),
-        format!("{HEADER}JP-1,5000,JPY,,\nJP-2,3000,JPY,,\nJP-3,700,JPY,,\n").as_bytes(),
+        format!("{HEADER}{STRIPE_ERP}").as_bytes(),
     );
     drop_file(
         &root.join(format!(
@@ -555,7 +572,7 @@ fn a_report_of_two_payouts_gives_one_journal_file_per_settlement_each_summing_to
             "journal_settlement_stripe_itemized_po_2_2026-11-30_r000001.csv",
         ]
     );
-    for (path, (id, deposit)) in gl.iter().zip([("po_1", "6720"), ("po_2", "675")]) {
+    for (path, (id, deposit)) in gl.iter().zip([("po_1", "7320"), ("po_2", "1075")]) {
         let rows = output(root, "gl", &format!("_{id}_"));
         assert!(
             column(&rows, "settlement_id").iter().all(|s| s == id),
@@ -563,16 +580,23 @@ fn a_report_of_two_payouts_gives_one_journal_file_per_settlement_each_summing_to
         );
         assert_eq!(journal_sum(&rows), d(deposit), "{id}: {rows:?}");
     }
-    // The matching is still one file, over both payouts.
+    // The matching is still one file, over both payouts: JP-4 is paid by its two parts.
     let matching = output(root, "finance", pipeline);
     assert_eq!(
         statuses(&matching),
         want(&[
             ("JP-1", "refunded", "-1000"),
             ("JP-2", "paid", "0"),
+            ("JP-4", "paid", "0"),
             ("JP-3", "paid", "0"),
         ])
     );
+    let jp4 = column(&matching, "order_ref")
+        .iter()
+        .position(|k| k == "JP-4")
+        .expect("JP-4");
+    assert_eq!(column(&matching, "settled")[jp4], "1000");
+    assert_eq!(column(&matching, "lines")[jp4], "2");
 
     // Each file is in the manifest with its value, size and sha256, and was recorded and
     // published with the run (the ledger's outbound rows).
@@ -645,7 +669,7 @@ fn a_settlement_id_that_would_name_a_file_outside_the_folder_rejects_the_file() 
     let pipeline = "settlement_stripe_itemized";
     drop_file(
         &root.join("inbox/erp/erp_orders_stripe_2026-11-30.csv"),
-        format!("{HEADER}JP-1,5000,JPY,,\nJP-2,3000,JPY,,\nJP-3,700,JPY,,\n").as_bytes(),
+        format!("{HEADER}{STRIPE_ERP}").as_bytes(),
     );
     let name = "payout_reconciliation_2026-11-30.csv";
     drop_file(
