@@ -1,7 +1,8 @@
 //! Settlement pipelines through the real `tallyman` binary: the demo's Amazon settlement, every
 //! shipped pipeline checked, each layout's fixture with its known answer (statuses, journal
 //! summing to the deposit), a settlement that does not foot, a later refund, and a report of two
-//! payouts (one journal file per settlement, an order split over both, reruns, bad partitions).
+//! payouts (one journal file per settlement, an order split over both, reruns, bad partitions),
+//! and three-decimal money kept exact through matching, the journal and a SQL transform.
 
 #[path = "support/home.rs"]
 mod home;
@@ -735,4 +736,66 @@ fn check_names_a_partition_column_the_table_lacks_and_a_name_without_its_placeho
     ] {
         assert!(out.contains(want), "{want}\n{out}");
     }
+}
+
+#[test]
+fn three_decimal_money_stays_exact_through_matching_the_journal_and_a_sql_transform() {
+    let dir = home();
+    let root = dir.path();
+    let pipeline = "settlement_stripe_itemized";
+    // Kuwaiti dinars have three decimals; 0.100 + 0.200 is 0.300 exactly (a float says
+    // 0.30000000000000004), and 12.345 − 0.370 is 11.975.
+    let path = root.join(format!("pipelines/{pipeline}.toml"));
+    let mut text = std::fs::read_to_string(&path).expect("pipeline");
+    text = text.replacen(
+        "tolerances = { USD = \"0.00\", JPY = \"0\" }",
+        "tolerances = { USD = \"0.00\", JPY = \"0\", KWD = \"0.000\" }",
+        1,
+    );
+    text.push_str(
+        "\n[[transforms]]\nname = \"deposits\"\nsql = \"SELECT settlement_id, currency, SUM(amount) AS deposit, COUNT(*) AS accounts FROM journal GROUP BY settlement_id, currency\"\n\n\
+         [[outputs]]\ntable = \"deposits\"\ndestination = \"finance\"\nname = \"deposits_{date}_{run_id}.csv\"\norder_by = [\"settlement_id\"]\n",
+    );
+    std::fs::write(&path, text).expect("write");
+    drop_file(
+        &root.join("inbox/erp/erp_orders_stripe_2026-11-30.csv"),
+        format!("{HEADER}K-1,12.345,KWD,,\nK-2,0.100,KWD,,\nK-3,0.200,KWD,,\n").as_bytes(),
+    );
+    let head = "balance_transaction_id,created_utc,created,available_on_utc,available_on,currency,gross,fee,net,reporting_category,source_id,description,customer_facing_amount,customer_facing_currency,automatic_payout_id,automatic_payout_effective_at,payment_metadata[order_id]\n";
+    let rows = [
+        "t1,2026-11-28 08:00:00,2026-11-28 11:00:00,2026-11-29 00:00:00,2026-11-29 03:00:00,kwd,12.345,0.370,11.975,charge,ch_1,Order K-1,12.345,kwd,po_k,2026-11-30 00:00:00,K-1",
+        "t2,2026-11-28 09:00:00,2026-11-28 12:00:00,2026-11-29 00:00:00,2026-11-29 03:00:00,kwd,0.100,0.000,0.100,charge,ch_2,Order K-2,0.100,kwd,po_k,2026-11-30 00:00:00,K-2",
+        "t3,2026-11-28 10:00:00,2026-11-28 13:00:00,2026-11-29 00:00:00,2026-11-29 03:00:00,kwd,0.200,0.000,0.200,charge,ch_3,Order K-3,0.200,kwd,po_k,2026-11-30 00:00:00,K-3",
+        "t4,2026-11-30 00:00:00,2026-11-30 03:00:00,2026-11-30 00:00:00,2026-11-30 03:00:00,kwd,-12.275,0.000,-12.275,payout,po_k,STRIPE PAYOUT,,,po_k,2026-11-30 00:00:00,",
+    ];
+    drop_file(
+        &root.join(format!(
+            "inbox/{pipeline}/payout_reconciliation_2026-11-30.csv"
+        )),
+        format!("{head}{}\n", rows.join("\n")).as_bytes(),
+    );
+    let o = tallyman(root, &["run", pipeline]);
+    let out = both(&o);
+    assert!(out.contains("-> succeeded"), "{out}");
+    let matching = output(root, "finance", "settlement_matching");
+    assert_eq!(
+        statuses(&matching),
+        want(&[
+            ("K-1", "paid", "0.000"),
+            ("K-2", "paid", "0.000"),
+            ("K-3", "paid", "0.000")
+        ])
+    );
+    // Settled is every line of the order: the sale less its fee.
+    assert_eq!(column(&matching, "settled"), ["11.975", "0.100", "0.200"]);
+    let journal = output(root, "gl", "_po_k_");
+    assert_eq!(journal_sum(&journal), d("12.275"));
+    assert!(
+        column(&journal, "amount")
+            .iter()
+            .all(|a| a.split('.').nth(1).map(str::len) == Some(3)),
+        "{journal:?}"
+    );
+    let deposits = output(root, "finance", "deposits_");
+    assert_eq!(column(&deposits, "deposit"), ["12.275"], "{deposits:?}");
 }
