@@ -276,11 +276,13 @@ impl Run<'_> {
         let (p, home, run_id, dir) = (self.p, self.home, self.run_id.clone(), self.dir.clone());
         let name = self.file.clone();
         let name = name.as_str();
+        let started = std::time::Instant::now();
         // Every input is in the archive before the run's end is written anywhere.
         let result = match (self.finish_copies(), result) {
             (Err(e), Ok(_)) => Err(e),
             (_, result) => result,
         };
+        tracing::debug!(pipeline = %p.id, "end: archive copies joined in {:.2}s", started.elapsed().as_secs_f64());
         let (end, reason) = match result {
             Ok(Step::Done) => (RunEnd::Succeeded, None),
             Ok(Step::Reject(why)) => (RunEnd::Rejected, Some(why)),
@@ -305,6 +307,7 @@ impl Run<'_> {
         write_atomic(&dir, "issues.csv", &report)?;
         self.manifest.issues = self.issues.len();
         write_atomic(&dir, MANIFEST_JSON, &self.manifest.to_json()?)?;
+        tracing::debug!(pipeline = %p.id, "end: issues.csv and manifest at {:.2}s", started.elapsed().as_secs_f64());
         let stored = rel(home, input);
         // Neither an operational failure (retried) nor a configuration error (held `failed`) is
         // the partner's fault; only a rejection quarantines at once (`disposition::decide`).
@@ -372,8 +375,11 @@ impl Run<'_> {
             settlement: self.settlement_money.as_ref(),
         };
         let mut view = None;
+        let started = std::time::Instant::now();
+        let at = |what: &str| tracing::debug!(pipeline = %p.id, "record: {what} at {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         match super::report::build_report(ledger, p, &outcome, tables, &[]) {
             Ok(mut report) => {
+                at("report built");
                 // The open-item book: the run's view goes into the ledger with the run's end,
                 // what it changes into the report.
                 if let (Some(policy), "succeeded") = (&p.open_items, state) {
@@ -390,10 +396,12 @@ impl Run<'_> {
                         ledger, p, policy, file_id, &v,
                     )?);
                     view = Some(v);
+                    at("open items viewed");
                 }
                 let json = serde_json::to_vec(&report)
                     .map_err(|e| data(p, format!("report of run {run_id}: {e}")))?;
                 write_atomic(&dir, super::report::REPORT_JSON, &json)?;
+                at("report.json archived");
                 outcome.report = Some(report);
             }
             Err(e) => outcome.report_error = Some(format!("{}: report of run {run_id}: {e}", p.id)),
@@ -420,13 +428,16 @@ impl Run<'_> {
             view.as_ref().map(|v| (p.id.as_str(), v)),
         )?;
         crate::failpoint::hit("run-recorded");
+        at("run recorded");
         if view.is_some() {
             // Folded again from the ledger: a crash before this leaves the observations
             // recorded, and the next save (a run, recovery, `tallyman breaks`) folds them.
             crate::failpoint::hit("open-items");
             super::open_items::save_book(ledger, p)?;
+            at("open-item book saved");
         }
         publish_outputs(home, ledger, &run_id, publish.iter().map(|o| &o.staged))?;
+        at("published");
         tracing::info!(pipeline = %p.id, run = %run_id, state, rows = manifest.map_or(0, |m| m.rows), issues = outcome.issues.len(), "run ended");
         Ok(outcome)
     }
@@ -617,8 +628,10 @@ impl Run<'_> {
         let mut flow = Flow::start(p, &needs, tables).map_err(|e| failed(p, e))?;
         self.manifest.reconciliation.extend(flow.counts().clone());
         // The report's money of a settlement run (runner/settlement.rs).
+        let started = std::time::Instant::now();
         self.settlement_money =
             super::settlement::money(p, flow.tables()).map_err(|e| data(p, e))?;
+        tracing::debug!(pipeline = %p.id, "the report's settlement money in {:.2}s", started.elapsed().as_secs_f64());
         let reconciled = flow.reconcile().map_err(|e| failed(p, e))?;
         self.manifest.reconciliation.extend(flow.counts().clone());
         self.reconciled = reconciled.clone();
