@@ -661,6 +661,42 @@ fn a_report_of_two_payouts_gives_one_journal_file_per_settlement_each_summing_to
             .collect()
     };
     assert_eq!(sha("r000002"), sha("r000001"));
+
+    // Refunds post to a new account: only po_1 has one, so only its file changes. The rerun
+    // publishes po_1's file (superseding r000001's) and holds po_2's, file by file.
+    let path = root.join(format!("pipelines/{pipeline}.toml"));
+    let text = std::fs::read_to_string(&path).expect("pipeline").replacen(
+        "refund = \"4010 Refunds\"",
+        "refund = \"4011 Refunds (processor)\"",
+        1,
+    );
+    std::fs::write(&path, text).expect("write");
+    let o = tallyman(
+        root,
+        &[
+            "rerun",
+            pipeline,
+            "--date",
+            "2026-11-30",
+            "--reason",
+            "refund account",
+        ],
+    );
+    let out = both(&o);
+    assert!(o.status.success(), "{out}");
+    for want in [
+        "output journal (gl) for po_1: differs: 3 -> 3 rows: 1 added, 1 removed, 0 changed",
+        "output journal (gl) for po_1 journal_settlement_stripe_itemized_po_1_2026-11-30_r000003.csv: published, superseding r000001's",
+        "output journal (gl) for po_2 journal_settlement_stripe_itemized_po_2_2026-11-30_r000003.csv: not published: unchanged since r000001's",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+    assert!(!out.contains("for po_2: differs"), "{out}");
+    let gl = files(root, "gl");
+    assert_eq!(gl.len(), 3, "{gl:?}");
+    let rows = output(root, "gl", "_po_1_2026-11-30_r000003");
+    assert!(column(&rows, "account").contains(&"4011 Refunds (processor)".to_string()));
+    assert_eq!(journal_sum(&rows), d("7320"));
 }
 
 #[test]
