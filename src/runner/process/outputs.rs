@@ -372,18 +372,50 @@ fn key_rows(df: &DataFrame, key: &[String]) -> PolarsResult<Vec<Vec<Option<Strin
 /// What the run's outputs say for its `runs` line when it has no other message: withheld
 /// outputs and carried keys.
 pub(super) fn notes(manifest: Option<&Manifest>) -> Option<String> {
-    let notes: Vec<&str> = manifest?
+    let mut notes: Vec<&str> = manifest?
         .outputs
         .iter()
         .filter(|e| e.held.is_none_or(|h| h == Held::Withheld))
         .filter_map(|e| e.note.as_deref())
         .collect();
+    // The files of a partitioned output follow each other and share the output's note.
+    notes.dedup();
     (!notes.is_empty()).then(|| notes.join("; "))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partitioned_output_withheld_is_noted_once() {
+        let entry = |partition: &str, note: &str| OutputEntry {
+            table: "journal".into(),
+            destination: "gl".into(),
+            partition: Some(partition.into()),
+            name: format!("journal_{partition}.csv"),
+            rows: 1,
+            size: 1,
+            sha256: String::new(),
+            held: Some(Held::Withheld),
+            supersedes: None,
+            current: None,
+            control_for: None,
+            note: Some(note.into()),
+        };
+        let m = Manifest {
+            outputs: vec![
+                entry("S1", "output `journal` withheld"),
+                entry("S2", "output `journal` withheld"),
+                entry("S1", "output `other` withheld"),
+            ],
+            ..Manifest::default()
+        };
+        assert_eq!(
+            notes(Some(&m)).as_deref(),
+            Some("output `journal` withheld; output `other` withheld")
+        );
+    }
 
     #[test]
     fn carrying_appends_only_the_keys_the_new_table_lacks() {
