@@ -1,6 +1,8 @@
 //! Settlement pipelines through the real `tallyman` binary: the demo's Amazon settlement, every
 //! shipped pipeline checked, each layout's fixture with its known answer (statuses, journal
-//! summing to the deposit), a settlement that does not foot, and a later refund.
+//! summing to the deposit), a settlement that does not foot, a later refund, and a report of two
+//! payouts (one journal file per settlement, an order split over both, reruns, bad partitions),
+//! and three-decimal money kept exact through matching, the journal and a SQL transform.
 
 #[path = "support/home.rs"]
 mod home;
@@ -216,6 +218,12 @@ fn the_demo_runs_the_amazon_settlement_with_its_known_answer() {
         5,
         "every break but the paid order"
     );
+    // The unmapped type is listed in the report (never dropped silently), with its line.
+    assert!(
+        csv.contains(",issue,,,,,,settlement_2026-11-25.tsv,12,,Order/ItemPrice/NewThing,unmapped-type,warning,"),
+        "{csv}"
+    );
+    assert!(html.contains("Order/ItemPrice/NewThing"), "{html}");
 }
 
 #[test]
@@ -480,4 +488,350 @@ fn tax_and_shipping_named_in_the_pipeline_are_compared_on_their_own() {
     assert_eq!(column(&matching, "settled_tax")[0], "19.00");
     assert_eq!(column(&matching, "tax_difference")[0], "1.00");
     assert_eq!(column(&matching, "shipping_difference")[0], "0.00");
+}
+
+/// A Stripe itemized report holding two payouts: po_1 (the layout fixture's, and 600 of JP-4:
+/// deposit 7320) and po_2 (one charge of JP-3, and the other 400 of JP-4: deposit 1075). JP-4
+/// is an order split over the two settlements.
+fn two_payouts() -> String {
+    let one = std::fs::read_to_string(repo("tests/fixtures/settlement/stripe_itemized.csv"))
+        .expect("fixture")
+        .replacen(
+            ",-6720,0,-6720,payout,po_1,",
+            ",-7320,0,-7320,payout,po_1,",
+            1,
+        );
+    format!(
+        "{one}txn_a,2026-11-29 10:00:00,2026-11-29 19:00:00,2026-11-30 00:00:00,2026-11-30 09:00:00,jpy,600,0,600,charge,ch_a,Order JP-4 (part 1),600,jpy,po_1,2026-11-30 00:00:00,JP-4\n\
+         txn_5,2026-11-30 01:00:00,2026-11-30 10:00:00,2026-12-01 00:00:00,2026-12-01 09:00:00,jpy,700,25,675,charge,ch_5,Order JP-3,700,jpy,po_2,2026-12-01 00:00:00,JP-3\n\
+         txn_b,2026-11-30 02:00:00,2026-11-30 11:00:00,2026-12-01 00:00:00,2026-12-01 09:00:00,jpy,400,0,400,charge,ch_b,Order JP-4 (part 2),400,jpy,po_2,2026-12-01 00:00:00,JP-4\n\
+         txn_6,2026-12-01 00:00:00,2026-12-01 09:00:00,2026-12-01 00:00:00,2026-12-01 09:00:00,jpy,-1075,0,-1075,payout,po_2,STRIPE PAYOUT,,,po_2,2026-12-01 00:00:00,\n"
+    )
+}
+
+const STRIPE_ERP: &str = "JP-1,5000,JPY,,\nJP-2,3000,JPY,,\nJP-3,700,JPY,,\nJP-4,1000,JPY,,\n";
+
+/// The files of `outbox/<dest>`, sorted by name.
+fn files(root: &Path, dest: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("outbox").join(dest))
+        .expect("outbox")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// The manifests of a pipeline's runs, by run id.
+fn manifests(root: &Path, pipeline: &str) -> BTreeMap<String, serde_json::Value> {
+    let mut out = BTreeMap::new();
+    let dates = std::fs::read_dir(root.join("archive").join(pipeline)).expect("archive");
+    for date in dates.map(|e| e.expect("entry").path()) {
+        for run in std::fs::read_dir(&date)
+            .expect("date")
+            .map(|e| e.expect("run").path())
+        {
+            let text = std::fs::read(run.join("manifest.json")).expect("manifest");
+            let m: serde_json::Value = serde_json::from_slice(&text).expect("json");
+            out.insert(m["run_id"].as_str().expect("run_id").to_string(), m);
+        }
+    }
+    out
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn a_report_of_two_payouts_gives_one_journal_file_per_settlement_each_summing_to_its_deposit() {
+    let dir = home();
+    let root = dir.path();
+    let pipeline = "settlement_stripe_itemized";
+    drop_file(
+        &root.join("inbox/erp/erp_orders_stripe_2026-11-30.csv"),
+        format!("{HEADER}{STRIPE_ERP}").as_bytes(),
+    );
+    drop_file(
+        &root.join(format!(
+            "inbox/{pipeline}/payout_reconciliation_2026-11-30.csv"
+        )),
+        two_payouts().as_bytes(),
+    );
+    let o = tallyman(root, &["run", pipeline]);
+    let out = both(&o);
+    assert!(out.contains("-> succeeded"), "{out}");
+    let gl = files(root, "gl");
+    let names: Vec<String> = gl
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "journal_settlement_stripe_itemized_po_1_2026-11-30_r000001.csv",
+            "journal_settlement_stripe_itemized_po_2_2026-11-30_r000001.csv",
+        ]
+    );
+    for (path, (id, deposit)) in gl.iter().zip([("po_1", "7320"), ("po_2", "1075")]) {
+        let rows = output(root, "gl", &format!("_{id}_"));
+        assert!(
+            column(&rows, "settlement_id").iter().all(|s| s == id),
+            "{path:?}"
+        );
+        assert_eq!(journal_sum(&rows), d(deposit), "{id}: {rows:?}");
+    }
+    // The matching is still one file, over both payouts: JP-4 is paid by its two parts.
+    let matching = output(root, "finance", pipeline);
+    assert_eq!(
+        statuses(&matching),
+        want(&[
+            ("JP-1", "refunded", "-1000"),
+            ("JP-2", "paid", "0"),
+            ("JP-4", "paid", "0"),
+            ("JP-3", "paid", "0"),
+        ])
+    );
+    let jp4 = column(&matching, "order_ref")
+        .iter()
+        .position(|k| k == "JP-4")
+        .expect("JP-4");
+    assert_eq!(column(&matching, "settled")[jp4], "1000");
+    assert_eq!(column(&matching, "lines")[jp4], "2");
+
+    // Each file is in the manifest with its value, size and sha256, and was recorded and
+    // published with the run (the ledger's outbound rows).
+    let m = &manifests(root, pipeline)["r000001"];
+    let journal: Vec<&serde_json::Value> = m["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .filter(|e| e["table"] == "journal")
+        .collect();
+    assert_eq!(journal.len(), 2, "{m}");
+    for (e, path) in journal.iter().zip(&gl) {
+        let bytes = std::fs::read(path).expect("journal");
+        assert_eq!(
+            e["name"],
+            path.file_name().expect("name").to_string_lossy().as_ref()
+        );
+        assert_eq!(e["size"], bytes.len() as u64);
+        assert_eq!(e["sha256"], sha256_hex(&bytes));
+    }
+    assert_eq!(journal[0]["partition"], "po_1");
+    assert_eq!(journal[1]["partition"], "po_2");
+    let conn = rusqlite::Connection::open(root.join("var/ledger.sqlite")).expect("ledger");
+    let published: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM outbound WHERE destination = 'gl' AND published_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("outbound");
+    assert_eq!(published, 2);
+
+    // A rerun computes the same two files, byte for byte: archived, not published again.
+    let o = tallyman(
+        root,
+        &[
+            "rerun",
+            pipeline,
+            "--date",
+            "2026-11-30",
+            "--reason",
+            "journal per settlement",
+        ],
+    );
+    let out = both(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("output journal (gl) for po_1 journal_settlement_stripe_itemized_po_1_2026-11-30_r000002.csv: not published: unchanged since r000001's"),
+        "{out}"
+    );
+    assert!(out.contains("output journal (gl) for po_2"), "{out}");
+    assert_eq!(files(root, "gl"), gl, "nothing new in the outbox");
+    let all = manifests(root, pipeline);
+    let sha = |run: &str| -> Vec<(String, String)> {
+        all[run]["outputs"]
+            .as_array()
+            .expect("outputs")
+            .iter()
+            .filter(|e| e["table"] == "journal")
+            .map(|e| (e["partition"].to_string(), e["sha256"].to_string()))
+            .collect()
+    };
+    assert_eq!(sha("r000002"), sha("r000001"));
+
+    // Refunds post to a new account: only po_1 has one, so only its file changes. The rerun
+    // publishes po_1's file (superseding r000001's) and holds po_2's, file by file.
+    let path = root.join(format!("pipelines/{pipeline}.toml"));
+    let text = std::fs::read_to_string(&path).expect("pipeline").replacen(
+        "refund = \"4010 Refunds\"",
+        "refund = \"4011 Refunds (processor)\"",
+        1,
+    );
+    std::fs::write(&path, text).expect("write");
+    let o = tallyman(
+        root,
+        &[
+            "rerun",
+            pipeline,
+            "--date",
+            "2026-11-30",
+            "--reason",
+            "refund account",
+        ],
+    );
+    let out = both(&o);
+    assert!(o.status.success(), "{out}");
+    for want in [
+        "output journal (gl) for po_1: differs: 3 -> 3 rows: 1 added, 1 removed, 0 changed",
+        "output journal (gl) for po_1 journal_settlement_stripe_itemized_po_1_2026-11-30_r000003.csv: published, superseding r000001's",
+        "output journal (gl) for po_2 journal_settlement_stripe_itemized_po_2_2026-11-30_r000003.csv: not published: unchanged since r000001's",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+    assert!(!out.contains("for po_2: differs"), "{out}");
+    let gl = files(root, "gl");
+    assert_eq!(gl.len(), 3, "{gl:?}");
+    let rows = output(root, "gl", "_po_1_2026-11-30_r000003");
+    assert!(column(&rows, "account").contains(&"4011 Refunds (processor)".to_string()));
+    assert_eq!(journal_sum(&rows), d("7320"));
+}
+
+#[test]
+fn a_settlement_id_that_would_name_a_file_outside_the_folder_rejects_the_file() {
+    let dir = home();
+    let root = dir.path();
+    let pipeline = "settlement_stripe_itemized";
+    drop_file(
+        &root.join("inbox/erp/erp_orders_stripe_2026-11-30.csv"),
+        format!("{HEADER}{STRIPE_ERP}").as_bytes(),
+    );
+    let name = "payout_reconciliation_2026-11-30.csv";
+    drop_file(
+        &root.join(format!("inbox/{pipeline}/{name}")),
+        two_payouts().replace("po_2", "../../po_2").as_bytes(),
+    );
+    let o = tallyman(root, &["run", pipeline]);
+    let out = both(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("`../../po_2` would name a file outside the output's folder"),
+        "{out}"
+    );
+    assert_eq!(
+        ledger_states(root).get(name).map(String::as_str),
+        Some("quarantined")
+    );
+    // Nothing of the set was published, not even the good payout's journal.
+    for dest in ["gl", "finance"] {
+        let d = root.join("outbox").join(dest);
+        assert!(!d.exists() || files(root, dest).is_empty(), "{dest}");
+    }
+}
+
+#[test]
+fn check_names_a_partition_column_the_table_lacks_and_a_name_without_its_placeholder() {
+    let dir = home();
+    let root = dir.path();
+    let path = root.join("pipelines/settlement_stripe_itemized.toml");
+    let text = std::fs::read_to_string(&path).expect("pipeline").replacen(
+        "partition_by = \"settlement_id\"",
+        "partition_by = \"settlement\"",
+        1,
+    );
+    std::fs::write(&path, text).expect("write");
+    let o = tallyman(root, &["check"]);
+    let out = both(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    let want = "settlement_stripe_itemized.toml: outputs.partition_by: `settlement` is not a column of `journal` (its columns: settlement_id, currency, account, components, amount): it names one file per value";
+    assert!(out.contains(want), "{want}\n{out}");
+    // Compiling comes before planning: a name that cannot tell the files apart, and
+    // `{partition}` with nothing to fill it.
+    let path = root.join("pipelines/settlement_paypal_stl.toml");
+    let text = std::fs::read_to_string(&path).expect("pipeline").replacen(
+        "journal_{pipeline}_{partition}_{date}_{run_id}.csv",
+        "journal_{pipeline}_{date}.csv",
+        1,
+    );
+    std::fs::write(&path, text).expect("write");
+    let path = root.join("pipelines/settlement_shopify_payments.toml");
+    let text = std::fs::read_to_string(&path).expect("pipeline").replacen(
+        "partition_by = \"settlement_id\"\n",
+        "",
+        1,
+    );
+    std::fs::write(&path, text).expect("write");
+    let o = tallyman(root, &["check"]);
+    let out = both(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    for want in [
+        "settlement_paypal_stl.toml: outputs.name: output `journal` writes one file per `settlement_id`: its name `journal_{pipeline}_{date}.csv` must hold `{partition}`",
+        "settlement_shopify_payments.toml: outputs.name: `{partition}` in `journal_{pipeline}_{partition}_{date}_{run_id}.csv` needs `partition_by` (the column whose values name the files)",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+}
+
+#[test]
+fn three_decimal_money_stays_exact_through_matching_the_journal_and_a_sql_transform() {
+    let dir = home();
+    let root = dir.path();
+    let pipeline = "settlement_stripe_itemized";
+    // Kuwaiti dinars have three decimals; 0.100 + 0.200 is 0.300 exactly (a float says
+    // 0.30000000000000004), and 12.345 − 0.370 is 11.975.
+    let path = root.join(format!("pipelines/{pipeline}.toml"));
+    let mut text = std::fs::read_to_string(&path).expect("pipeline");
+    text = text.replacen(
+        "tolerances = { USD = \"0.00\", JPY = \"0\" }",
+        "tolerances = { USD = \"0.00\", JPY = \"0\", KWD = \"0.000\" }",
+        1,
+    );
+    text.push_str(
+        "\n[[transforms]]\nname = \"deposits\"\nsql = \"SELECT settlement_id, currency, SUM(amount) AS deposit, COUNT(*) AS accounts FROM journal GROUP BY settlement_id, currency\"\n\n\
+         [[outputs]]\ntable = \"deposits\"\ndestination = \"finance\"\nname = \"deposits_{date}_{run_id}.csv\"\norder_by = [\"settlement_id\"]\n",
+    );
+    std::fs::write(&path, text).expect("write");
+    drop_file(
+        &root.join("inbox/erp/erp_orders_stripe_2026-11-30.csv"),
+        format!("{HEADER}K-1,12.345,KWD,,\nK-2,0.100,KWD,,\nK-3,0.200,KWD,,\n").as_bytes(),
+    );
+    let head = "balance_transaction_id,created_utc,created,available_on_utc,available_on,currency,gross,fee,net,reporting_category,source_id,description,customer_facing_amount,customer_facing_currency,automatic_payout_id,automatic_payout_effective_at,payment_metadata[order_id]\n";
+    let rows = [
+        "t1,2026-11-28 08:00:00,2026-11-28 11:00:00,2026-11-29 00:00:00,2026-11-29 03:00:00,kwd,12.345,0.370,11.975,charge,ch_1,Order K-1,12.345,kwd,po_k,2026-11-30 00:00:00,K-1",
+        "t2,2026-11-28 09:00:00,2026-11-28 12:00:00,2026-11-29 00:00:00,2026-11-29 03:00:00,kwd,0.100,0.000,0.100,charge,ch_2,Order K-2,0.100,kwd,po_k,2026-11-30 00:00:00,K-2",
+        "t3,2026-11-28 10:00:00,2026-11-28 13:00:00,2026-11-29 00:00:00,2026-11-29 03:00:00,kwd,0.200,0.000,0.200,charge,ch_3,Order K-3,0.200,kwd,po_k,2026-11-30 00:00:00,K-3",
+        "t4,2026-11-30 00:00:00,2026-11-30 03:00:00,2026-11-30 00:00:00,2026-11-30 03:00:00,kwd,-12.275,0.000,-12.275,payout,po_k,STRIPE PAYOUT,,,po_k,2026-11-30 00:00:00,",
+    ];
+    drop_file(
+        &root.join(format!(
+            "inbox/{pipeline}/payout_reconciliation_2026-11-30.csv"
+        )),
+        format!("{head}{}\n", rows.join("\n")).as_bytes(),
+    );
+    let o = tallyman(root, &["run", pipeline]);
+    let out = both(&o);
+    assert!(out.contains("-> succeeded"), "{out}");
+    let matching = output(root, "finance", "settlement_matching");
+    assert_eq!(
+        statuses(&matching),
+        want(&[
+            ("K-1", "paid", "0.000"),
+            ("K-2", "paid", "0.000"),
+            ("K-3", "paid", "0.000")
+        ])
+    );
+    // Settled is every line of the order: the sale less its fee.
+    assert_eq!(column(&matching, "settled"), ["11.975", "0.100", "0.200"]);
+    let journal = output(root, "gl", "_po_k_");
+    assert_eq!(journal_sum(&journal), d("12.275"));
+    assert!(
+        column(&journal, "amount")
+            .iter()
+            .all(|a| a.split('.').nth(1).map(str::len) == Some(3)),
+        "{journal:?}"
+    );
+    let deposits = output(root, "finance", "deposits_");
+    assert_eq!(column(&deposits, "deposit"), ["12.275"], "{deposits:?}");
 }

@@ -80,6 +80,7 @@ pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> (Vec<String>, Vec<O
                 format!("`{w}`: use \"write\" or \"skip\""),
             );
         }
+        partition_problems(o, errs);
     }
     let outputs = raw
         .outputs
@@ -94,6 +95,7 @@ pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> (Vec<String>, Vec<O
             destination: o.destination.clone(),
             name: o.name.clone(),
             order_by: o.order_by.clone(),
+            partition_by: o.partition_by.clone(),
             format,
             on_rerun,
             control,
@@ -159,6 +161,41 @@ pub(crate) fn destinations(raw: &PipelineRaw, errs: &mut Errs) -> BTreeMap<Strin
         }
     }
     destinations
+}
+
+/// Checks `partition_by` against the name template and the completeness rule: each file of a
+/// partitioned output must get its own name, and only a partitioned output has a value to put
+/// in `{partition}`.
+fn partition_problems(o: &OutputRaw, errs: &mut Errs) {
+    let named = o.name.contains("{partition}");
+    match &o.partition_by {
+        Some(column) if column.trim().is_empty() => {
+            errs.add("outputs.partition_by", "name a column of the table".into())
+        }
+        Some(column) if !named => errs.add(
+            "outputs.name",
+            format!(
+                "output `{}` writes one file per `{column}`: its name `{}` must hold `{{partition}}`",
+                o.table, o.name
+            ),
+        ),
+        Some(_) => {}
+        None if named => errs.add(
+            "outputs.name",
+            format!(
+                "`{{partition}}` in `{}` needs `partition_by` (the column whose values name the files)",
+                o.name
+            ),
+        ),
+        None => {}
+    }
+    // Carrying reads one last published copy back; a partitioned output has one per value.
+    if o.partition_by.is_some() && o.complete.as_deref() == Some("carry_last_good") {
+        errs.add(
+            "outputs.complete",
+            "carry_last_good cannot be used with partition_by (\"withhold\" can)".into(),
+        );
+    }
 }
 
 /// Checks an output's rerun, control and completeness keys, collecting problems.

@@ -122,6 +122,9 @@ pub struct Output {
     pub destination: String,
     pub name: String,
     pub order_by: Vec<String>,
+    /// One file per distinct value of this column (`partition_by`), the value in the name's
+    /// `{partition}`; `None`: one file.
+    pub partition_by: Option<String>,
     pub format: OutputFormat,
     pub on_rerun: OnRerun,
     pub control: Option<Control>,
@@ -198,7 +201,15 @@ impl X12Party {
 }
 
 impl Output {
-    pub fn file_name(&self, pipeline: &str, date: chrono::NaiveDate, run_id: &str) -> String {
+    /// The file's name; `partition` is the file-name form of its `partition_by` value
+    /// (`pipeline::partition`), which only a partitioned output's template names.
+    pub fn file_name(
+        &self,
+        pipeline: &str,
+        date: chrono::NaiveDate,
+        run_id: &str,
+        partition: Option<&str>,
+    ) -> String {
         expand(
             &self.name,
             &[
@@ -206,6 +217,7 @@ impl Output {
                 ("date", date.format("%Y-%m-%d").to_string()),
                 ("yyyymmdd", date.format("%Y%m%d").to_string()),
                 ("run_id", run_id.to_string()),
+                ("partition", partition.unwrap_or_default().to_string()),
             ],
         )
     }
@@ -287,7 +299,7 @@ pub struct Pipeline {
 }
 
 /// Placeholders an output file name may hold (`Output::file_name`).
-pub const OUTPUT_PLACEHOLDERS: [&str; 4] = ["pipeline", "date", "yyyymmdd", "run_id"];
+pub const OUTPUT_PLACEHOLDERS: [&str; 5] = ["pipeline", "date", "yyyymmdd", "run_id", "partition"];
 /// Placeholders an ERP extract's file name may hold (`Erp::file_name`).
 pub const ERP_PLACEHOLDERS: [&str; 2] = ["date", "yyyymmdd"];
 

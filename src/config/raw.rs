@@ -211,10 +211,14 @@ pub struct OutputRaw {
     pub table: String,
     /// Folder under `outbox/`.
     pub destination: String,
-    /// Name template: `{pipeline}`, `{date}`, `{yyyymmdd}`, `{run_id}`.
+    /// Name template: `{pipeline}`, `{date}`, `{yyyymmdd}`, `{run_id}`, and `{partition}`
+    /// with `partition_by`.
     pub name: String,
     #[serde(default)]
     pub order_by: Vec<String>,
+    /// A column of the table: one file per distinct value, named with it (`{partition}`),
+    /// e.g. `"settlement_id"` for a journal per settlement.
+    pub partition_by: Option<String>,
     /// "csv" (the default), "x12_940" (warehouse shipping orders) or "x12_846" (inventory
     /// advice): the table written as an X12 interchange (columns: `formats::x12::outbound`).
     pub format: Option<String>,

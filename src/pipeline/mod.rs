@@ -9,10 +9,12 @@
 //!    [`Flow::tables`] lets the runner read them (the report's money) before
 //! 3. [`Flow::reconcile`] reconciles `input` against `erp`; [`Flow::transform`] runs the SQL
 //!    transforms and keeps the tables outputs and the report read ([`Computed`]);
-//! 4. [`outputs`] pairs each configured output with its table.
+//! 4. [`outputs`] pairs each configured output with its table; [`partition`] splits the table
+//!    of an output written per value of a column (`partition_by`).
 //!
 //! [`run`] does 2 and 3 at once (for tests and tools).
 
+pub mod partition;
 mod prune;
 mod settlement;
 mod validate;

@@ -34,10 +34,12 @@ pub fn derive(
     tables: &mut BTreeMap<String, DataFrame>,
 ) -> PolarsResult<BTreeMap<String, usize>> {
     let mut counts = BTreeMap::new();
+    let started = std::time::Instant::now();
     if let (Some(spec), Some(input), Some(erp)) =
         (&p.group_reconcile, tables.get("input"), tables.get("erp"))
     {
         let g = group_reconcile(input, erp, spec)?;
+        tracing::debug!(pipeline = %p.id, groups = g.table.height(), "grouped and matched in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         let status = g.table.column("status")?.str()?.clone();
         for s in STATUSES {
             counts.insert(
@@ -56,6 +58,7 @@ pub fn derive(
         if let (Some(l), Some(sm)) = (tables.get(lines), tables.get(summary)) {
             let j = journal(l, sm, accounts)?;
             tables.insert("journal".into(), j);
+            tracing::debug!(pipeline = %p.id, "journal at {:.2}s", started.elapsed().as_secs_f64());
         }
     }
     Ok(counts)

@@ -43,6 +43,9 @@ pub struct InputEntry {
 pub struct OutputEntry {
     pub table: String,
     pub destination: String,
+    /// The `partition_by` value of this file (absent: the output is one file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
     pub name: String,
     pub rows: usize,
     pub size: u64,
@@ -62,6 +65,25 @@ pub struct OutputEntry {
     /// What was done to the output and why (withheld, keys carried), for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+impl OutputEntry {
+    /// Whether this is the same output's data file (table, destination and partition value)
+    /// as another run's entry: what a rerun compares and supersedes.
+    pub fn same_data(&self, table: &str, destination: &str, partition: Option<&str>) -> bool {
+        self.control_for.is_none()
+            && self.table == table
+            && self.destination == destination
+            && self.partition.as_deref() == partition
+    }
+
+    /// The output for people: `journal (gl)`, or `journal (gl) for 12345678` for a partition.
+    pub fn label(&self) -> String {
+        match &self.partition {
+            Some(v) => format!("{} ({}) for {v}", self.table, self.destination),
+            None => format!("{} ({})", self.table, self.destination),
+        }
+    }
 }
 
 /// Why a computed output was not published.

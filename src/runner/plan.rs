@@ -1,8 +1,9 @@
 //! A pipeline run on no rows, for `tallyman check`: every table the SQL can name is built empty
 //! with its schema's columns and types (validated exactly as a file would be), reconciled, and
 //! every transform runs on them, so a column typo or a type error in the SQL shows up in
-//! `check` instead of quarantining a partner's file at run time. Outputs' tables, `order_by` and
-//! `key` columns, and `[breaks]`' columns, are checked against what the transforms produce.
+//! `check` instead of quarantining a partner's file at run time. Outputs' tables, `order_by`,
+//! `key` and `partition_by` columns, and `[breaks]`' columns, are checked against what the
+//! transforms produce.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -143,6 +144,16 @@ pub fn plan(p: &Pipeline, file: &str) -> Vec<ConfigError> {
                 "outputs.order_by",
                 format!(
                     "`{c}` is not a column of `{}` (its columns: {})",
+                    o.table,
+                    columns_of(df)
+                ),
+            ));
+        }
+        if let Some(c) = o.partition_by.as_ref().filter(|c| df.column(c).is_err()) {
+            out.push(problem(
+                "outputs.partition_by",
+                format!(
+                    "`{c}` is not a column of `{}` (its columns: {}): it names one file per value",
                     o.table,
                     columns_of(df)
                 ),

@@ -295,11 +295,13 @@ impl Run<'_> {
         let (p, home, run_id, dir) = (self.p, self.home, self.run_id.clone(), self.dir.clone());
         let name = self.file.clone();
         let name = name.as_str();
+        let started = std::time::Instant::now();
         // Every input is in the archive before the run's end is written anywhere.
         let result = match (self.finish_copies(), result) {
             (Err(e), Ok(_)) => Err(e),
             (_, result) => result,
         };
+        tracing::debug!(pipeline = %p.id, "end: archive copies joined in {:.2}s", started.elapsed().as_secs_f64());
         let (end, reason) = match result {
             Ok(Step::Done) => (RunEnd::Succeeded, None),
             Ok(Step::Reject(why)) => (RunEnd::Rejected, Some(why)),
@@ -324,6 +326,7 @@ impl Run<'_> {
         write_atomic(&dir, "issues.csv", &report)?;
         self.manifest.issues = self.issues.len();
         write_atomic(&dir, MANIFEST_JSON, &self.manifest.to_json()?)?;
+        tracing::debug!(pipeline = %p.id, "end: issues.csv and manifest at {:.2}s", started.elapsed().as_secs_f64());
         let stored = rel(home, input);
         // Neither an operational failure (retried) nor a configuration error (held `failed`) is
         // the partner's fault; only a rejection quarantines at once (`disposition::decide`).
@@ -398,9 +401,10 @@ impl Run<'_> {
         };
         let mut view = None;
         let started = std::time::Instant::now();
+        let at = |what: &str| tracing::debug!(pipeline = %p.id, "record: {what} at {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         match super::report::build_report(ledger, p, &outcome, tables, &[]) {
             Ok(mut report) => {
-                tracing::info!(pipeline = %p.id, breaks = report.breaks.len(), "report built in {:.2}s", started.elapsed().as_secs_f64());
+                at("report built");
                 report.orders = orders_note;
                 // The open-item book: the run's view goes into the ledger with the run's end,
                 // what it changes into the report.
@@ -418,12 +422,12 @@ impl Run<'_> {
                         ledger, p, policy, file_id, &v,
                     )?);
                     view = Some(v);
-                    tracing::info!(pipeline = %p.id, "open items noted in {:.2}s", started.elapsed().as_secs_f64());
+                    at("open items viewed");
                 }
                 let json = serde_json::to_vec(&report)
                     .map_err(|e| data(p, format!("report of run {run_id}: {e}")))?;
                 write_atomic(&dir, super::report::REPORT_JSON, &json)?;
-                tracing::info!(pipeline = %p.id, "report archived in {:.2}s", started.elapsed().as_secs_f64());
+                at("report.json archived");
                 outcome.report = Some(report);
             }
             Err(e) => outcome.report_error = Some(format!("{}: report of run {run_id}: {e}", p.id)),
@@ -451,16 +455,17 @@ impl Run<'_> {
             orders.as_ref(),
         )?;
         crate::failpoint::hit("run-recorded");
-        tracing::info!(pipeline = %p.id, "run recorded in {:.2}s", started.elapsed().as_secs_f64());
+        at("run recorded");
         publish_outputs(home, ledger, &run_id, publish.iter().map(|o| &o.staged))?;
         drop(self.channel_lock);
+        at("published");
         if view.is_some() {
             // After publication (the book is derived, the outputs are what partners wait for).
             // Folded again from the ledger: a crash before this leaves the observations
             // recorded, and the next pass's recovery folds them.
             crate::failpoint::hit("open-items");
             super::open_items::save_book(ledger, p)?;
-            tracing::info!(pipeline = %p.id, "open items saved in {:.2}s", started.elapsed().as_secs_f64());
+            at("open-item book saved");
         }
         tracing::info!(pipeline = %p.id, run = %run_id, state, rows = manifest.map_or(0, |m| m.rows), issues = outcome.issues.len(), "run ended");
         Ok(outcome)
@@ -640,6 +645,21 @@ impl Run<'_> {
             }
         }
         let computed = self.compute(tables)?;
+        // Values that cannot name a file are the partner's data: the file is rejected before
+        // any output is staged, rather than publishing some files of the set.
+        for output in pipeline::outputs(p, &computed.tables) {
+            let (o, df) = output.map_err(|e| failed(p, e))?;
+            let Some(column) = &o.partition_by else {
+                continue;
+            };
+            match pipeline::partition::names(df, &o.table, column) {
+                Ok(_) => {}
+                Err(pipeline::partition::PartitionError::Refused(why)) => {
+                    return Ok(Step::Reject(why))
+                }
+                Err(pipeline::partition::PartitionError::Data(e)) => return Err(config(p, e)),
+            }
+        }
         for output in pipeline::outputs(p, &computed.tables) {
             let (o, df) = output.map_err(|e| failed(p, e))?;
             self.stage_output(ledger, o, df, date)?;
@@ -663,8 +683,10 @@ impl Run<'_> {
         let mut flow = Flow::start(p, &p.needs, tables).map_err(|e| failed(p, e))?;
         self.manifest.reconciliation.extend(flow.counts().clone());
         // The report's money of a settlement run (runner/settlement.rs).
+        let started = std::time::Instant::now();
         self.settlement_money =
             super::settlement::money(p, flow.tables()).map_err(|e| data(p, e))?;
+        tracing::debug!(pipeline = %p.id, "the report's settlement money in {:.2}s", started.elapsed().as_secs_f64());
         let reconciled = flow.reconcile().map_err(|e| failed(p, e))?;
         self.manifest.reconciliation.extend(flow.counts().clone());
         self.reconciled = reconciled.clone();

@@ -146,8 +146,10 @@ fn deliver(
         .report
         .as_ref()
         .map_or(DEFAULT_SUBJECT, |r| r.subject.as_str());
+    let started = std::time::Instant::now();
     let rendered = render(&report, subject, &RenderOptions::default())
         .map_err(|e| format!("{}: report of run {run_id}: {e}", p.id))?;
+    tracing::debug!(pipeline = %p.id, run = %run_id, "report rendered in {:.2}s", started.elapsed().as_secs_f64());
     for (name, bytes) in [
         ("report.html", rendered.html.as_bytes()),
         ("report.csv", rendered.csv.as_slice()),

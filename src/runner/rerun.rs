@@ -304,8 +304,9 @@ fn diff(old: &Manifest, new: Option<&Manifest>, old_state: &str, new_state: &str
         }
     }
     for o in data_outputs(old) {
-        if !data_outputs(new).any(|n| n.table == o.table && n.destination == o.destination) {
-            out.push(format!("output {} ({}): gone", o.table, o.destination));
+        if !data_outputs(new).any(|n| n.same_data(&o.table, &o.destination, o.partition.as_deref()))
+        {
+            out.push(format!("output {}: gone", o.label()));
         }
     }
     for (status, n) in &new.reconciliation {
@@ -328,21 +329,20 @@ fn output_rows(
 ) -> Vec<String> {
     let mut out = Vec::new();
     for n in data_outputs(new) {
-        let Some(o) =
-            data_outputs(old).find(|o| o.table == n.table && o.destination == n.destination)
+        let Some(o) = data_outputs(old)
+            .find(|o| o.same_data(&n.table, &n.destination, n.partition.as_deref()))
         else {
-            out.push(format!(
-                "output {} ({}): new ({} rows)",
-                n.table, n.destination, n.rows
-            ));
+            out.push(format!("output {}: new ({} rows)", n.label(), n.rows));
             continue;
         };
         if o.sha256 == n.sha256 {
             continue;
         }
         let head = format!(
-            "output {} ({}): differs: {} -> {} rows",
-            n.table, n.destination, o.rows, n.rows
+            "output {}: differs: {} -> {} rows",
+            n.label(),
+            o.rows,
+            n.rows
         );
         let spec = p
             .outputs
@@ -399,7 +399,7 @@ fn publication(new: Option<&Manifest>, dry_run: bool) -> Vec<String> {
         .map(|e| {
             let what = match &e.control_for {
                 Some(data) => format!("control file {} (for {data})", e.name),
-                None => format!("output {} ({}) {}", e.table, e.destination, e.name),
+                None => format!("output {} {}", e.label(), e.name),
             };
             let why = match e.held {
                 None => match &e.supersedes {

@@ -135,6 +135,7 @@ impl Run<'_> {
         Ok(OutputEntry {
             table: table.into(),
             destination: destination.into(),
+            partition: None,
             name,
             rows,
             size: staged.size,

@@ -29,6 +29,19 @@ pub(super) struct Completed<'t> {
     carried: usize,
 }
 
+impl Completed<'_> {
+    /// The same verdict for one file of a partitioned output (which never carries: `config`
+    /// refuses `carry_last_good` with `partition_by`).
+    pub(super) fn part(&self, rows: DataFrame) -> Completed<'static> {
+        Completed {
+            table: Cow::Owned(rows),
+            withheld: self.withheld.clone(),
+            note: self.note.clone(),
+            carried: 0,
+        }
+    }
+}
+
 /// How many carried keys an issue names before "and N more".
 const KEYS_SHOWN: usize = 10;
 
@@ -122,21 +135,24 @@ impl Run<'_> {
         })
     }
 
-    /// Archives a staged output, then either keeps it for publication (followed by its control
-    /// file) or holds it: withheld, unchanged on a rerun, or never resent.
+    /// Archives a staged output (one file of it when `partition` is its `partition_by`
+    /// value), then either keeps it for publication (followed by its control file) or holds
+    /// it: withheld, unchanged on a rerun, or never resent.
     pub(super) fn settle_output(
         &mut self,
         ledger: &Ledger,
         o: &Output,
+        partition: Option<String>,
         staged: Staged,
         rows: usize,
         completed: Completed<'_>,
     ) -> Result<(), RunError> {
         let mut entry = self.archive_staged(&staged, &o.table, &o.destination, rows)?;
         entry.note = completed.withheld.clone().or(completed.note);
+        entry.partition = partition;
         // For a rerun: the copy of this output the ERP has now, and its run.
         let live = match self.manifest.rerun_of.is_some() {
-            true => self.live_copy(ledger, o)?,
+            true => self.live_copy(ledger, o, entry.partition.as_deref())?,
             false => None,
         };
         let same_bytes = live.as_ref().is_some_and(|(_, sha)| *sha == staged.sha256);
@@ -191,11 +207,16 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// For a rerun: the run whose published copy of this output the ERP has now, and that
-    /// copy's sha256. It is the latest run of the same partner file that computed the output
-    /// (published, or held with the run whose copy stood), not necessarily the replayed one:
-    /// `--run` may replay an older run than the one that last sent the file.
-    fn live_copy(&self, ledger: &Ledger, o: &Output) -> Result<Option<(String, String)>, RunError> {
+    /// For a rerun: the run whose published copy of this output (of its `partition` file) the
+    /// ERP has now, and that copy's sha256. It is the latest run of the same partner file that
+    /// computed the output (published, or held with the run whose copy stood), not necessarily
+    /// the replayed one: `--run` may replay an older run than the one that last sent the file.
+    fn live_copy(
+        &self,
+        ledger: &Ledger,
+        o: &Output,
+        partition: Option<&str>,
+    ) -> Result<Option<(String, String)>, RunError> {
         let Some(replayed) = &self.manifest.rerun_of else {
             return Ok(None);
         };
@@ -220,7 +241,7 @@ impl Run<'_> {
             let Some((_, m)) = self.manifest_of(ledger, &r.run_id)? else {
                 continue;
             };
-            let Some(e) = data_entry(&m, o) else {
+            let Some(e) = data_entry(&m, o, partition) else {
                 continue;
             };
             return match (e.held, &e.current) {
@@ -229,7 +250,7 @@ impl Run<'_> {
                 (Some(_), Some(current)) => {
                     let sha = self
                         .manifest_of(ledger, current)?
-                        .and_then(|(_, m)| data_entry(&m, o).map(|e| e.sha256.clone()));
+                        .and_then(|(_, m)| data_entry(&m, o, partition).map(|e| e.sha256.clone()));
                     Ok(sha.map(|sha| (current.clone(), sha)))
                 }
             };
@@ -272,7 +293,8 @@ impl Run<'_> {
             let Some((dir, m)) = self.manifest_of(ledger, &r.run_id)? else {
                 continue;
             };
-            if let Some(e) = data_entry(&m, o).filter(|e| e.held.is_none()) {
+            // Carrying is refused with `partition_by`: the output is one file.
+            if let Some(e) = data_entry(&m, o, None).filter(|e| e.held.is_none()) {
                 let path = dir.join("output").join(&e.name);
                 if path.is_file() {
                     return Ok(Some((r.run_id.clone(), path)));
@@ -283,11 +305,12 @@ impl Run<'_> {
     }
 }
 
-/// A manifest's entry for an output's data file (not its control file).
-fn data_entry<'m>(m: &'m Manifest, o: &Output) -> Option<&'m OutputEntry> {
+/// A manifest's entry for an output's data file (not its control file), of one `partition`
+/// value for a partitioned output.
+fn data_entry<'m>(m: &'m Manifest, o: &Output, partition: Option<&str>) -> Option<&'m OutputEntry> {
     m.outputs
         .iter()
-        .find(|e| e.table == o.table && e.destination == o.destination && e.control_for.is_none())
+        .find(|e| e.same_data(&o.table, &o.destination, partition))
 }
 
 /// Reads a CSV output written earlier back with the columns and types of `like`.
@@ -349,18 +372,50 @@ fn key_rows(df: &DataFrame, key: &[String]) -> PolarsResult<Vec<Vec<Option<Strin
 /// What the run's outputs say for its `runs` line when it has no other message: withheld
 /// outputs and carried keys.
 pub(super) fn notes(manifest: Option<&Manifest>) -> Option<String> {
-    let notes: Vec<&str> = manifest?
+    let mut notes: Vec<&str> = manifest?
         .outputs
         .iter()
         .filter(|e| e.held.is_none_or(|h| h == Held::Withheld))
         .filter_map(|e| e.note.as_deref())
         .collect();
+    // The files of a partitioned output follow each other and share the output's note.
+    notes.dedup();
     (!notes.is_empty()).then(|| notes.join("; "))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partitioned_output_withheld_is_noted_once() {
+        let entry = |partition: &str, note: &str| OutputEntry {
+            table: "journal".into(),
+            destination: "gl".into(),
+            partition: Some(partition.into()),
+            name: format!("journal_{partition}.csv"),
+            rows: 1,
+            size: 1,
+            sha256: String::new(),
+            held: Some(Held::Withheld),
+            supersedes: None,
+            current: None,
+            control_for: None,
+            note: Some(note.into()),
+        };
+        let m = Manifest {
+            outputs: vec![
+                entry("S1", "output `journal` withheld"),
+                entry("S2", "output `journal` withheld"),
+                entry("S1", "output `other` withheld"),
+            ],
+            ..Manifest::default()
+        };
+        assert_eq!(
+            notes(Some(&m)).as_deref(),
+            Some("output `journal` withheld; output `other` withheld")
+        );
+    }
 
     #[test]
     fn carrying_appends_only_the_keys_the_new_table_lacks() {

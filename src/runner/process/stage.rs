@@ -4,8 +4,10 @@
 use chrono::{NaiveDate, Utc};
 use polars::prelude::*;
 
+use super::outputs::Completed;
 use super::{config, data, Run};
 use crate::config::{Home, Output, OutputFormat};
+use crate::pipeline::partition::{self, PartitionError};
 use crate::runner::manifest;
 use crate::runner::tables::write_csv;
 use crate::runner::{now_text, rel, x12_ack, RunError};
@@ -39,8 +41,9 @@ pub fn publish_outputs<'a>(
     Ok(())
 }
 impl Run<'_> {
-    /// Stages one output's table in its destination's outbox (CSV rendered straight into the
-    /// file; X12 written from the table) and settles what becomes of it.
+    /// Stages one output's table in its destination's outbox, one file per value of its
+    /// `partition_by` column when it has one (the values were checked by
+    /// [`partition::names`] before any output was staged), and settles what becomes of each.
     pub(super) fn stage_output(
         &mut self,
         ledger: &Ledger,
@@ -53,8 +56,38 @@ impl Run<'_> {
             // `when_empty = "skip"`: nothing to send (an order file of duplicates).
             return Ok(());
         }
-        let name = o.file_name(&p.id, date, &self.run_id);
-        let completed = self.complete(ledger, o, &name, df)?;
+        let Some(column) = &o.partition_by else {
+            let name = o.file_name(&p.id, date, &self.run_id, None);
+            let completed = self.complete(ledger, o, &name, df)?;
+            return self.stage_file(ledger, o, name, None, completed);
+        };
+        // The whole table is judged once (one `output-withheld` issue, not one per file).
+        let pattern = o.file_name(&p.id, date, &self.run_id, Some(&format!("<{column}>")));
+        let completed = self.complete(ledger, o, &pattern, df)?;
+        let parts = match partition::split(completed.table.as_ref(), &o.table, column) {
+            Ok(parts) => parts,
+            Err(PartitionError::Data(e)) => return Err(config(p, e)),
+            Err(PartitionError::Refused(why)) => return Err(data(p, why)),
+        };
+        for part in parts {
+            let name = o.file_name(&p.id, date, &self.run_id, Some(&part.name));
+            let one = completed.part(part.rows);
+            self.stage_file(ledger, o, name, Some(part.value), one)?;
+        }
+        Ok(())
+    }
+
+    /// Stages one file of an output as `name` (CSV rendered straight into the file; X12
+    /// written from the table) and settles what becomes of it.
+    fn stage_file(
+        &mut self,
+        ledger: &Ledger,
+        o: &Output,
+        name: String,
+        partition: Option<String>,
+        completed: Completed<'_>,
+    ) -> Result<(), RunError> {
+        let p = self.p;
         let df = completed.table.as_ref();
         let outbox = self.home.outbox().join(&o.destination);
         let staged = match &o.format {
@@ -77,7 +110,7 @@ impl Run<'_> {
                 }
             }
             OutputFormat::X12 { document, party } => {
-                let previous = self.replayed_output(ledger, o)?;
+                let previous = self.replayed_output(ledger, o, partition.as_deref())?;
                 let bytes = x12_ack::outbound_x12(
                     ledger,
                     df,
@@ -91,17 +124,19 @@ impl Run<'_> {
             }
         };
         tracing::info!(pipeline = %p.id, rows = df.height(), "staged {name} ({} bytes)", staged.size);
-        self.settle_output(ledger, o, staged, df.height(), completed)?;
+        let rows = df.height();
+        self.settle_output(ledger, o, partition, staged, rows, completed)?;
         crate::failpoint::hit("output-staged");
         Ok(())
     }
 
-    /// For a rerun: the bytes the replayed run wrote for the same output (table and
-    /// destination), from its archive.
+    /// For a rerun: the bytes the replayed run wrote for the same output (table, destination
+    /// and partition value), from its archive.
     pub(super) fn replayed_output(
         &self,
         ledger: &Ledger,
         o: &crate::config::Output,
+        partition: Option<&str>,
     ) -> Result<Option<Vec<u8>>, RunError> {
         let Some(replayed) = &self.manifest.rerun_of else {
             return Ok(None);
@@ -116,9 +151,7 @@ impl Run<'_> {
         Ok(manifest
             .outputs
             .iter()
-            .find(|e| {
-                e.table == o.table && e.destination == o.destination && e.control_for.is_none()
-            })
+            .find(|e| e.same_data(&o.table, &o.destination, partition))
             .and_then(|e| std::fs::read(dir.join("output").join(&e.name)).ok()))
     }
 
