@@ -48,6 +48,7 @@ pub fn compile(
     let trailer = super::input::trailer(&raw, e);
     let (group_reconcile, journal) = super::settlement::compile_sections(&raw, &input.format, e);
     let open_items = super::open_items::compile(&raw, e);
+    let catalog = super::catalog::compile(&raw, id, e);
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -91,6 +92,7 @@ pub fn compile(
         group_reconcile,
         journal,
         open_items,
+        catalog,
     })
 }
 

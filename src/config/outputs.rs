@@ -24,6 +24,9 @@ pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> (Vec<String>, Vec<O
     if super::open_items::keeps_book(raw) {
         tables.push("open_items".into());
     }
+    if raw.catalog.is_some() {
+        tables.extend(["catalog_items".into(), "catalog_changes".into()]);
+    }
     for t in &raw.transforms {
         if tables.contains(&t.name) {
             errs.add(

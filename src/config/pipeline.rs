@@ -276,6 +276,8 @@ pub struct Pipeline {
     pub journal: Option<crate::engine::journal::Accounts>,
     /// `[open_items]`: the pipeline's breaks kept as open items; `None`: no book.
     pub open_items: Option<crate::engine::open_items::Policy>,
+    /// `[catalog]`: the partner file is a catalog, compared with the last accepted one.
+    pub catalog: Option<super::catalog::CatalogSpec>,
 }
 
 /// Placeholders an output file name may hold (`Output::file_name`).

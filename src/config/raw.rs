@@ -46,6 +46,8 @@ pub struct PipelineRaw {
     pub group_reconcile: Option<super::settlement::GroupReconcileRaw>,
     /// The general-ledger journal of a settlement input.
     pub journal: Option<super::settlement::JournalRaw>,
+    /// The partner file is a catalog (config/catalog.rs).
+    pub catalog: Option<super::catalog::CatalogRaw>,
 }
 
 fn utc() -> String {

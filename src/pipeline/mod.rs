@@ -13,6 +13,7 @@
 //!
 //! [`run`] does 2 and 3 at once (for tests and tools).
 
+pub mod catalog;
 mod prune;
 mod settlement;
 mod validate;

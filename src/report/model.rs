@@ -52,6 +52,24 @@ pub struct RunReport {
     /// Absent for pipelines that keep no book.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_items: Option<OpenItemsNote>,
+    /// A catalog run's change set and what became of the catalog. Absent for other pipelines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<CatalogNote>,
+}
+
+/// What a catalog run found and did: its change set against the last accepted catalog, and
+/// the version it published or why it was held.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CatalogNote {
+    pub source: String,
+    /// "412 new, 1,033 changed (price 900, description 133), 12 removed, 8 unchanged".
+    pub summary: String,
+    /// The version compared with (`None`: the source's first catalog).
+    pub previous_version: Option<i64>,
+    /// The version this run published.
+    pub version: Option<i64>,
+    /// Why the catalog was held (not applied).
+    pub held: Option<String>,
 }
 
 /// What the run did to the open-item book, and the book after it.

@@ -248,6 +248,7 @@ fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     }
     // A settlement's deposit and footing lead (render_settlement.rs).
     super::render_settlement::text(r, &mut t);
+    super::render_catalog::text(r, &mut t);
     super::render_open_items::text(r, &mut t);
     // Money leads: the net per currency over every key, amounts right-aligned.
     let net = r.net_by_currency();
@@ -428,6 +429,7 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
         h.push_str("</ul>\n");
     }
     super::render_settlement::html(r, &mut h);
+    super::render_catalog::html(r, &mut h);
     super::render_open_items::html(r, &mut h);
     let net = r.net_by_currency();
     if !net.is_empty() {
@@ -577,6 +579,7 @@ mod tests {
             held: vec![],
             settlement: None,
             open_items: None,
+            catalog: None,
         }
     }
 

@@ -25,6 +25,7 @@ use crate::store::publish::Staged;
 use crate::store::{FileState, Ledger, StoreError};
 
 mod archive;
+mod catalog;
 mod outputs;
 mod partner;
 mod stage;
@@ -89,6 +90,10 @@ struct Run<'a> {
     /// The partner file's id in the ledger (the open-item book before a run leaves out the
     /// runs of the same file).
     file_id: i64,
+    /// A catalog run's note for the report, and the version it accepted (recorded with the
+    /// run's end when it succeeds).
+    catalog_note: Option<crate::report::model::CatalogNote>,
+    catalog_version: Option<crate::store::catalog::CatalogVersion>,
 }
 
 /// A background hash of an input: its size and sha256.
@@ -241,6 +246,8 @@ pub fn process_run(
         },
         staged: Vec::new(),
         file_id,
+        catalog_note: None,
+        catalog_version: None,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
     let result = match date {
@@ -375,6 +382,7 @@ impl Run<'_> {
         let mut view = None;
         match super::report::build_report(ledger, p, &outcome, tables, &[]) {
             Ok(mut report) => {
+                report.catalog = self.catalog_note.clone();
                 // The open-item book: the run's view goes into the ledger with the run's end,
                 // what it changes into the report.
                 if let (Some(policy), "succeeded") = (&p.open_items, state) {
@@ -419,6 +427,9 @@ impl Run<'_> {
             &outputs,
             file_end.as_ref(),
             view.as_ref().map(|v| (p.id.as_str(), v)),
+            self.catalog_version
+                .as_ref()
+                .filter(|_| state == "succeeded"),
         )?;
         crate::failpoint::hit("run-recorded");
         if view.is_some() {
@@ -587,6 +598,11 @@ impl Run<'_> {
             let erp_table = self.load_erp(erp, &path, date, &refs)?;
             self.issues.extend(partner_issues);
             tables.insert("erp".into(), erp_table);
+        }
+        if let Some(spec) = &p.catalog {
+            if let Some(why) = self.catalog(ledger, spec, &good, issues_before, &mut tables)? {
+                return Ok(Step::Reject(why));
+            }
         }
         tables.insert("input".into(), good);
         drop(refs);

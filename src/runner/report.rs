@@ -214,6 +214,7 @@ pub fn queue_late_alert(
         held: Vec::new(),
         settlement: None,
         open_items: None,
+        catalog: None,
     };
     let rendered =
         render(&report, &rule.subject, &RenderOptions::default()).map_err(|e| e.to_string())?;
@@ -384,6 +385,7 @@ pub fn build_report(
         held,
         settlement: tables.settlement.cloned(),
         open_items: None,
+        catalog: None,
     })
 }
 

@@ -35,6 +35,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         steps: &[("open items: observations, actions, the book", open_items)],
     },
+    Migration {
+        version: 3,
+        steps: &[("catalog_versions", catalog_versions)],
+    },
 ];
 
 /// The baseline (version 1), in the order the tables came to be.
@@ -465,5 +469,23 @@ fn open_items(conn: &Connection) -> rusqlite::Result<()> {
             runs_seq INTEGER NOT NULL,
             actions_id INTEGER NOT NULL
         );",
+    )
+}
+
+/// Version 3: the accepted versions of each source's catalog (`store/catalog.rs`). Written,
+/// like version 2, to tolerate a ledger whose version was wound back by hand.
+fn catalog_versions(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS catalog_versions (
+            source TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            path TEXT NOT NULL,
+            items INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            accepted_at TEXT NOT NULL,
+            PRIMARY KEY (source, version)
+        );
+        CREATE INDEX IF NOT EXISTS catalog_versions_by_run ON catalog_versions (run_id);",
     )
 }

@@ -117,5 +117,6 @@ pub fn sample_report() -> RunReport {
         held: vec![],
         settlement: None,
         open_items: None,
+        catalog: None,
     }
 }

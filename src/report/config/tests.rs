@@ -36,6 +36,7 @@ fn report(breaks: usize, issues: usize, diff: &str) -> RunReport {
         held: vec![],
         settlement: None,
         open_items: None,
+        catalog: None,
     }
 }
 

@@ -1,0 +1,108 @@
+//! A catalog run's edge: the last accepted catalog of the source read back from its version
+//! file, the pure catalog step (`pipeline::catalog`), and the next version written under
+//! `reference/catalog/<source>/` (recorded in the ledger with the run's end).
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use super::{data, failed, Run};
+use crate::config::catalog::CatalogSpec;
+use crate::config::Home;
+use crate::engine::catalog::{items_frame, items_from_frame, Item, Verdict};
+use crate::pipeline::catalog::{catalog, good_lines};
+use crate::report::model::CatalogNote;
+use crate::runner::tables::write_csv;
+use crate::runner::{rel, RunError};
+use crate::store::catalog::CatalogVersion;
+use crate::store::files::write_atomic_streamed;
+use crate::store::Ledger;
+
+/// Where a source's versions are kept, under the home.
+pub fn versions_dir(home: &Home, source: &str) -> std::path::PathBuf {
+    home.root.join("reference").join("catalog").join(source)
+}
+
+/// The last accepted version of the source and its items (none for its first catalog).
+fn previous(
+    home: &Home,
+    ledger: &Ledger,
+    source: &str,
+) -> Result<(Option<CatalogVersion>, Vec<Item>), String> {
+    let Some(v) = ledger.latest_catalog(source).map_err(|e| e.to_string())? else {
+        return Ok((None, Vec::new()));
+    };
+    let path = home.root.join(&v.path);
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(path.clone()))
+        .and_then(|r| r.finish())
+        .map_err(|e| format!("catalog version {} ({}): {e}", v.version, path.display()))?;
+    let items = items_from_frame(&df).map_err(|e| e.to_string())?;
+    Ok((Some(v), items))
+}
+
+impl Run<'_> {
+    /// The catalog step on the partner file's good rows (`from`: where this file's issues
+    /// start in `self.issues`). Adds `catalog_items` and `catalog_changes` to `tables` and
+    /// writes the next version; returns why the catalog is held instead, if it is.
+    pub(super) fn catalog(
+        &mut self,
+        ledger: &Ledger,
+        spec: &CatalogSpec,
+        good: &DataFrame,
+        from: usize,
+        tables: &mut BTreeMap<String, DataFrame>,
+    ) -> Result<Option<String>, RunError> {
+        let p = self.p;
+        let (last, before) = previous(self.home, ledger, &spec.source).map_err(|e| data(p, e))?;
+        let lines = good_lines(good.height(), &self.issues[from..]);
+        let c = catalog(spec, good, &lines, &before, &self.file).map_err(|e| failed(p, e))?;
+        self.issues.extend(c.issues);
+        self.manifest.rows_set_aside += c.set_aside;
+        let counts = [
+            ("catalog_new", c.changes.new),
+            ("catalog_changed", c.changes.changed),
+            ("catalog_removed", c.changes.removed),
+            ("catalog_unchanged", c.changes.unchanged),
+        ];
+        for (k, n) in counts {
+            self.manifest.reconciliation.insert(k.into(), n as u64);
+        }
+        let mut note = CatalogNote {
+            source: spec.source.clone(),
+            summary: c.changes.summary(),
+            previous_version: last.as_ref().map(|v| v.version),
+            version: None,
+            held: None,
+        };
+        tracing::info!(pipeline = %p.id, source = %spec.source, "catalog: {}", note.summary);
+        if let Verdict::Hold(why) = c.verdict {
+            note.held = Some(why.clone());
+            self.catalog_note = Some(note);
+            return Ok(Some(why));
+        }
+        let version = last.map_or(1, |v| v.version + 1);
+        let dir = versions_dir(self.home, &spec.source);
+        let next = items_frame(&c.next).map_err(|e| data(p, e))?;
+        // Written before the run's end is recorded; only the ledger's row makes it the
+        // accepted version (a run that fails after this leaves a file the next one rewrites).
+        let written = write_atomic_streamed(&dir, &CatalogVersion::file_name(version), |w| {
+            write_csv(&next, &["sku".to_string()], w).map_err(std::io::Error::other)
+        })?;
+        note.version = Some(version);
+        self.catalog_note = Some(note);
+        self.catalog_version = Some(CatalogVersion {
+            source: spec.source.clone(),
+            version,
+            run_id: self.run_id.clone(),
+            path: rel(self.home, &written.path),
+            items: c.next.len() as i64,
+            sha256: written.sha256,
+        });
+        tables.insert("catalog_items".into(), c.items);
+        tables.insert("catalog_changes".into(), c.changes_table);
+        Ok(None)
+    }
+}

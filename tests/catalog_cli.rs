@@ -1,0 +1,246 @@
+//! Catalog pipelines through the real `tallyman` binary: a plain catalog day 1 → day 2 with
+//! adds, changes and removals (the exact change set, the versions published, the ERP delta
+//! feed, the report's line), bad rows named by line, field and rule, a truncated catalog held,
+//! and a Shopify products export.
+
+#[path = "support/home.rs"]
+mod home;
+
+use std::path::{Path, PathBuf};
+
+use home::{both, sql, tallyman};
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// An empty home with the shipped catalog pipelines and their schemas.
+fn home() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for rel in [
+        "pipelines/catalog_items.toml",
+        "pipelines/catalog_shopify.toml",
+        "schemas/catalog_items.v1.json",
+        "schemas/shopify_products.v1.json",
+    ] {
+        let to = dir.path().join(rel);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("folder");
+        std::fs::copy(repo(rel), to).expect("copy");
+    }
+    for f in ["inbox/catalog_items", "inbox/catalog_shopify"] {
+        std::fs::create_dir_all(dir.path().join(f)).expect("inbox");
+    }
+    dir
+}
+
+/// Drops `text` as if the partner finished it a minute ago, and runs the pipeline.
+fn run(root: &Path, pipeline: &str, name: &str, text: &str) -> std::process::Output {
+    let path = root.join("inbox").join(pipeline).join(name);
+    std::fs::write(&path, text).expect("write");
+    let f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .expect("open");
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        .expect("mtime");
+    // A drop file open for writing is not taken: closed before the run.
+    drop(f);
+    tallyman(root, &["run", pipeline])
+}
+
+const HEADER: &str = "sku,description,gtin,uom,price,currency,vendor,status\n";
+
+/// Day 1: twenty items A-01..A-20.
+fn day1() -> String {
+    let mut s = HEADER.to_string();
+    for n in 1..=20 {
+        s.push_str(&format!("A-{n:02},Item {n},,EA,{n}.00,USD,Acme,active\n"));
+    }
+    s
+}
+
+/// The one file of `outbox/<dest>` whose name contains `part`.
+fn outbox(root: &Path, dest: &str, part: &str) -> String {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("outbox").join(dest))
+        .expect("outbox")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().contains(part))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::read_to_string(files.remove(0)).expect("read")
+}
+
+/// The archived report of a run, as text of its HTML.
+fn report(root: &Path, run_id: &str) -> String {
+    let path = sql(
+        root,
+        &format!("SELECT archive_path FROM runs WHERE run_id = '{run_id}'"),
+    );
+    std::fs::read_to_string(root.join(path).join("report.html")).unwrap_or_default()
+}
+
+#[test]
+fn day_one_to_day_two_gives_the_exact_change_set_and_a_new_version() {
+    let h = home();
+    let root = h.path();
+    let o = run(root, "catalog_items", "catalog_2026-11-24.csv", &day1());
+    assert!(o.status.success(), "{}", both(&o));
+    // Day 2: A-01 price, A-02 description, A-03 both; A-20 gone (1 of 20: exactly 5%); two new.
+    let mut d2 = HEADER.to_string();
+    d2.push_str("A-01,Item 1,,EA,1.25,USD,Acme,active\n");
+    d2.push_str("A-02,Item two,,EA,2.00,USD,Acme,active\n");
+    d2.push_str("A-03,Item three,,EA,3.5,USD,Acme,active\n");
+    for n in 4..=19 {
+        d2.push_str(&format!("A-{n:02},Item {n},,EA,{n}.0,USD,Acme,active\n"));
+    }
+    d2.push_str("B-01,New one,4006381333931,CS,10.00,USD,Acme,active\n");
+    d2.push_str("B-02,New two,,PK,0,USD,Acme,active\n");
+    let o = run(root, "catalog_items", "catalog_2026-11-25.csv", &d2);
+    assert!(o.status.success(), "{}", both(&o));
+
+    assert_eq!(
+        sql(root, "SELECT source, version, run_id, path, items FROM catalog_versions ORDER BY version"),
+        "acme|1|r000001|reference/catalog/acme/v0001.csv|20\nacme|2|r000002|reference/catalog/acme/v0002.csv|21"
+    );
+    let v2 = std::fs::read_to_string(root.join("reference/catalog/acme/v0002.csv")).expect("v2");
+    assert!(v2.starts_with(HEADER), "{v2}");
+    assert!(
+        v2.contains("A-01,Item 1,,EA,1.25,USD,Acme,active\n"),
+        "{v2}"
+    );
+    assert!(!v2.contains("A-20"), "{v2}");
+
+    let delta = outbox(root, "erp", "catalog_delta_20261125");
+    assert_eq!(
+        delta,
+        "sku,change,field,old_value,new_value\n\
+         A-01,changed,price,1,1.25\n\
+         A-02,changed,description,Item 2,Item two\n\
+         A-03,changed,description,Item 3,Item three\n\
+         A-03,changed,price,3,3.5\n\
+         A-20,removed,,,\n\
+         B-01,new,,,\n\
+         B-02,new,,,\n"
+    );
+    let r = report(root, "r000002");
+    assert!(
+        r.contains("2 new, 3 changed (description 2, price 2), 1 removed, 16 unchanged"),
+        "{r}"
+    );
+    assert!(
+        r.contains("Published as version 2 of acme (against version 1)"),
+        "{r}"
+    );
+    assert_eq!(
+        sql(root, "SELECT counts FROM runs WHERE run_id = 'r000002'"),
+        r#"{"catalog_changed":3,"catalog_new":2,"catalog_removed":1,"catalog_unchanged":16}"#
+    );
+}
+
+#[test]
+fn bad_rows_are_named_by_line_field_and_rule_and_set_aside() {
+    let h = home();
+    let root = h.path();
+    let mut f = HEADER.to_string();
+    f.push_str("G-1,Good,4006381333931,EA,1.00,USD,Acme,active\n"); // line 2
+    f.push_str("G-2,Bad digit,4006381333932,EA,1.00,USD,Acme,active\n"); // line 3
+    f.push_str("G-3,Bad UPC,036000291453,EA,1.00,USD,Acme,active\n"); // line 4
+    f.push_str("G-4,Odd unit,,PAIR,1.00,USD,Acme,active\n"); // line 5
+    f.push_str("G-5,Negative,,EA,-2.00,USD,Acme,active\n"); // line 6
+    f.push_str("G-6,Too precise,,EA,1.005,USD,Acme,active\n"); // line 7
+    f.push_str("G-7,,,EA,,USD,Acme,active\n"); // line 8
+    f.push_str("G-1,Again,,EA,1.00,USD,Acme,active\n"); // line 9
+    let o = run(root, "catalog_items", "catalog_2026-11-24.csv", &f);
+    // Rows set aside are issues, not a rejection: the good rows are taken.
+    assert!(o.status.success(), "{}", both(&o));
+    assert_eq!(
+        sql(
+            root,
+            "SELECT file, line, column_name, rule FROM issues ORDER BY line, rule"
+        ),
+        "catalog_2026-11-24.csv|3|gtin|gtin-check-digit\n\
+         catalog_2026-11-24.csv|4|gtin|gtin-check-digit\n\
+         catalog_2026-11-24.csv|5|uom|uom\n\
+         catalog_2026-11-24.csv|6|price|price-negative\n\
+         catalog_2026-11-24.csv|7|price|price-scale\n\
+         catalog_2026-11-24.csv|8|description|required\n\
+         catalog_2026-11-24.csv|8|price|required\n\
+         catalog_2026-11-24.csv|9|sku|duplicate-sku"
+    );
+    assert_eq!(
+        sql(root, "SELECT state, rows, rows_set_aside FROM runs"),
+        "succeeded|8|7"
+    );
+    let v1 = std::fs::read_to_string(root.join("reference/catalog/acme/v0001.csv")).expect("v1");
+    assert_eq!(
+        v1,
+        format!("{HEADER}G-1,Good,4006381333931,EA,1,USD,Acme,active\n")
+    );
+}
+
+#[test]
+fn a_truncated_catalog_is_held_not_applied() {
+    let h = home();
+    let root = h.path();
+    let o = run(root, "catalog_items", "catalog_2026-11-24.csv", &day1());
+    assert!(o.status.success(), "{}", both(&o));
+    let cut: String = day1().lines().take(11).map(|l| format!("{l}\n")).collect();
+    let o = run(root, "catalog_items", "catalog_2026-11-25.csv", &cut);
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    assert_eq!(
+        sql(root, "SELECT state, message FROM runs WHERE run_id = 'r000002'"),
+        "rejected|the catalog would remove 10 of 20 items, more than 5%: held, not applied (a truncated file?)"
+    );
+    assert_eq!(sql(root, "SELECT count(*) FROM catalog_versions"), "1");
+    assert!(!root.join("reference/catalog/acme/v0002.csv").exists());
+    assert_eq!(
+        sql(
+            root,
+            "SELECT state FROM files WHERE name = 'catalog_2026-11-25.csv'"
+        ),
+        "quarantined"
+    );
+    let r = report(root, "r000002");
+    assert!(
+        r.contains("0 new, 0 changed, 10 removed, 10 unchanged"),
+        "{r}"
+    );
+    assert!(r.contains("Held, not applied (against version 1)"), "{r}");
+    // Only day 1's feed reached the ERP.
+    let feeds: Vec<_> = std::fs::read_dir(root.join("outbox/erp"))
+        .expect("outbox")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert_eq!(feeds.len(), 1, "{feeds:?}");
+}
+
+#[test]
+fn a_shopify_products_export_is_a_catalog() {
+    let h = home();
+    let root = h.path();
+    let text = std::fs::read_to_string(repo("tests/fixtures/catalog/shopify_products_export.csv"))
+        .expect("fixture");
+    let o = run(
+        root,
+        "catalog_shopify",
+        "products_export_2026-11-24.csv",
+        &text,
+    );
+    assert!(o.status.success(), "{}", both(&o));
+    let v1 = std::fs::read_to_string(root.join("reference/catalog/shopify/v0001.csv")).expect("v1");
+    assert_eq!(
+        v1,
+        "sku,description,gtin,uom,price,currency,vendor,status\n\
+         MUG-L,Classic Mug,036000291452,EA,9.5,USD,Acme Ceramics,active\n\
+         MUG-S,Classic Mug,4006381333931,EA,8,USD,Acme Ceramics,active\n\
+         TOTE-1,Canvas Tote,96385074,EA,24,USD,Bagworks,active\n"
+    );
+}
+
+#[test]
+fn the_shipped_catalog_pipelines_pass_check() {
+    let h = home();
+    let o = tallyman(h.path(), &["check"]);
+    assert!(o.status.success(), "{}", both(&o));
+}
