@@ -54,7 +54,7 @@ impl Changes {
     /// "412 new, 1,033 changed (price 900, description 133), 12 removed, 8 unchanged".
     pub fn summary(&self) -> String {
         let mut by_field: Vec<_> = self.by_field.iter().filter(|(_, n)| *n > 0).collect();
-        by_field.sort_by(|a, b| b.1.cmp(&a.1));
+        by_field.sort_by_key(|b| std::cmp::Reverse(b.1));
         let fields = match by_field.is_empty() {
             true => String::new(),
             false => {
@@ -79,7 +79,7 @@ fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
