@@ -114,10 +114,10 @@ fn day_one_to_day_two_gives_the_exact_change_set_and_a_new_version() {
     assert_eq!(
         delta,
         "sku,change,field,old_value,new_value\n\
-         A-01,changed,price,1,1.25\n\
+         A-01,changed,price,1.00,1.25\n\
          A-02,changed,description,Item 2,Item two\n\
          A-03,changed,description,Item 3,Item three\n\
-         A-03,changed,price,3,3.5\n\
+         A-03,changed,price,3.00,3.50\n\
          A-20,removed,,,\n\
          B-01,new,,,\n\
          B-02,new,,,\n"
@@ -174,7 +174,7 @@ fn bad_rows_are_named_by_line_field_and_rule_and_set_aside() {
     let v1 = std::fs::read_to_string(root.join("reference/catalog/acme/v0001.csv")).expect("v1");
     assert_eq!(
         v1,
-        format!("{HEADER}G-1,Good,4006381333931,EA,1,USD,Acme,active\n")
+        format!("{HEADER}G-1,Good,4006381333931,EA,1.00,USD,Acme,active\n")
     );
 }
 
@@ -232,9 +232,9 @@ fn a_shopify_products_export_is_a_catalog() {
     assert_eq!(
         v1,
         "sku,description,gtin,uom,price,currency,vendor,status\n\
-         MUG-L,Classic Mug,036000291452,EA,9.5,USD,Acme Ceramics,active\n\
-         MUG-S,Classic Mug,4006381333931,EA,8,USD,Acme Ceramics,active\n\
-         TOTE-1,Canvas Tote,96385074,EA,24,USD,Bagworks,active\n"
+         MUG-L,Classic Mug,036000291452,EA,9.50,USD,Acme Ceramics,active\n\
+         MUG-S,Classic Mug,4006381333931,EA,8.00,USD,Acme Ceramics,active\n\
+         TOTE-1,Canvas Tote,96385074,EA,24.00,USD,Bagworks,active\n"
     );
 }
 
@@ -243,4 +243,40 @@ fn the_shipped_catalog_pipelines_pass_check() {
     let h = home();
     let o = tallyman(h.path(), &["check"]);
     assert!(o.status.success(), "{}", both(&o));
+}
+
+#[test]
+fn the_demo_publishes_two_catalog_versions_and_the_day_two_feed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let o = tallyman(root, &["demo"]);
+    assert!(o.status.success(), "{}", both(&o));
+    assert_eq!(
+        sql(
+            root,
+            "SELECT version, items FROM catalog_versions ORDER BY version"
+        ),
+        "1|7\n2|8"
+    );
+    assert_eq!(
+        outbox(root, "erp", "catalog_delta_20261125"),
+        "sku,change,field,old_value,new_value\n\
+         SKU-00000003,changed,price,24.50,26.00\n\
+         SKU-00000004,changed,description,Rain shell jacket M,Rain shell jacket M (2026)\n\
+         SKU-00000007,changed,status,active,discontinued\n\
+         SKU-00000008,new,,,\n"
+    );
+    // Day 2's bad check digit is an issue; the item keeps its day-1 values.
+    assert_eq!(
+        sql(
+            root,
+            "SELECT line, column_name, rule FROM issues WHERE rule = 'gtin-check-digit'"
+        ),
+        "7|gtin|gtin-check-digit"
+    );
+    let v2 = std::fs::read_to_string(root.join("reference/catalog/acme/v0002.csv")).expect("v2");
+    assert!(
+        v2.contains("SKU-00000006,Insulated bottle 750ml,96385074,"),
+        "{v2}"
+    );
 }

@@ -14,6 +14,8 @@ mod tests;
 
 use rust_decimal::Decimal;
 
+use crate::formats::settlement::money::{currency_scale, fits_scale, render};
+
 pub use diff::{apply, diff, Change, ChangeKind, Changes};
 pub use guard::{guard, Guard, Verdict};
 pub use layout::{map_items, Layout};
@@ -72,14 +74,22 @@ pub const FIELDS: [&str; 7] = [
 ];
 
 impl Item {
-    /// A field's value as text (price exact as written, normalized so 10.0 equals 10.00).
+    /// A field's value as text: the price exact at its currency's scale (10.0 USD is 10.00, so
+    /// it equals 10.00; one with more places than the currency has is shown as it is, never
+    /// rounded: the rules set it aside).
     pub fn field(&self, name: &str) -> Option<String> {
         match name {
             "sku" => Some(self.sku.clone()),
             "description" => self.description.clone(),
             "gtin" => self.gtin.clone(),
             "uom" => self.uom.clone(),
-            "price" => self.price.map(|p| p.normalize().to_string()),
+            "price" => self.price.map(|p| {
+                let scale = currency_scale(self.currency.as_deref().unwrap_or(""));
+                match fits_scale(p, scale) {
+                    true => render(p, scale),
+                    false => p.normalize().to_string(),
+                }
+            }),
             "currency" => self.currency.clone(),
             "vendor" => self.vendor.clone(),
             "status" => self.status.clone(),

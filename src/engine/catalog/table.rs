@@ -1,5 +1,5 @@
 //! `catalog_items` and `catalog_changes` as tables for SQL and outputs, and a published version
-//! read back. Prices are exact decimal text (as normalized: `10.50` is `10.5`), never floats.
+//! read back. Prices are exact decimal text at the currency's scale (`10.5` USD is `10.50`), never floats.
 
 use polars::prelude::*;
 

@@ -198,7 +198,7 @@ fn day_one_to_day_two_exact_change_set() {
                 Some("Cup"),
                 Some("Cup, large")
             ),
-            ("B", "changed", Some("price"), Some("3"), Some("3.25")),
+            ("B", "changed", Some("price"), Some("3.00"), Some("3.25")),
             ("C", "removed", None, None, None),
             ("E", "new", None, None, None),
         ]
@@ -238,9 +238,9 @@ fn delta_mode_keeps_absent_items_and_removes_discontinued_ones() {
     assert_eq!(
         got,
         [
-            ("A", Some("4.5".into())),
-            ("B", Some("3.1".into())),
-            ("Z", Some("1".into()))
+            ("A", Some("4.50".into())),
+            ("B", Some("3.10".into())),
+            ("Z", Some("1.00".into()))
         ]
     );
 }
