@@ -51,6 +51,8 @@ enum Command {
     Uploads(cli::uploads::Args),
     /// The open-item book: list breaks across days, show one's timeline, acknowledge or close.
     Breaks(cli::breaks::Args),
+    /// Catalogs: `catalog approve RUN` publishes a catalog held for its price changes.
+    Catalog(cli::catalog::Args),
     /// Drop the bundled demo files into the drop folders and run the pipelines.
     Demo(cli::demo::Args),
 }
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Mail(a) => cli::mail::run(&home, a),
         Command::Uploads(a) => cli::uploads::run(&home, a),
         Command::Breaks(a) => cli::breaks::run(&home, a),
+        Command::Catalog(a) => cli::catalog::run(&home, a),
     };
     match result {
         Ok(code) => code,

@@ -280,3 +280,128 @@ fn the_demo_publishes_two_catalog_versions_and_the_day_two_feed() {
         "{v2}"
     );
 }
+
+/// Replaces `from` with `to` in the home's pipeline file.
+fn edit_pipeline(root: &Path, pipeline: &str, from: &str, to: &str) {
+    let path = root.join("pipelines").join(format!("{pipeline}.toml"));
+    let text = std::fs::read_to_string(&path).expect("pipeline");
+    assert!(text.contains(from), "{from}");
+    std::fs::write(&path, text.replace(from, to)).expect("write pipeline");
+}
+
+#[test]
+fn a_price_change_over_the_limit_is_held_then_approved_and_published() {
+    let h = home();
+    let root = h.path();
+    edit_pipeline(
+        root,
+        "catalog_items",
+        "max_drop = \"20%\"",
+        "max_drop = \"20%\"\nmax_price_change = \"50%\"",
+    );
+    let o = run(root, "catalog_items", "catalog_2026-11-24.csv", &day1());
+    assert!(o.status.success(), "{}", both(&o));
+    // A-01 in cents instead of units; A-02 up 25% (within the limit).
+    let d2 = day1()
+        .replace("A-01,Item 1,,EA,1.00,", "A-01,Item 1,,EA,100,")
+        .replace("A-02,Item 2,,EA,2.00,", "A-02,Item 2,,EA,2.50,");
+    let o = run(root, "catalog_items", "catalog_2026-11-25.csv", &d2);
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    assert_eq!(
+        sql(root, "SELECT state, message FROM runs WHERE run_id = 'r000002'"),
+        "rejected|1 price(s) moved by more than 50% (A-01 1.00 -> 100.00): held for approval (tallyman catalog approve RUN)"
+    );
+    assert_eq!(
+        sql(root, "SELECT run_id, pipeline, kind FROM catalog_holds"),
+        "r000002|catalog_items|price_change"
+    );
+    assert_eq!(sql(root, "SELECT max(version) FROM catalog_versions"), "1");
+    assert!(report(root, "r000002").contains("held for approval"));
+
+    let o = tallyman(
+        root,
+        &[
+            "catalog",
+            "approve",
+            "r000002",
+            "--reason",
+            "supplier confirmed",
+        ],
+    );
+    assert!(o.status.success(), "{}", both(&o));
+    assert_eq!(sql(root, "SELECT run_id FROM catalog_approvals"), "r000002");
+    assert_eq!(
+        sql(
+            root,
+            "SELECT run_id, state, trigger, rerun_of FROM runs WHERE run_id = 'r000003'"
+        ),
+        "r000003|succeeded|rerun|r000002"
+    );
+    assert_eq!(
+        sql(
+            root,
+            "SELECT version, run_id, items FROM catalog_versions ORDER BY version"
+        ),
+        "1|r000001|20\n2|r000003|20"
+    );
+    assert_eq!(
+        outbox(root, "erp", "catalog_delta_20261125"),
+        "sku,change,field,old_value,new_value\n\
+         A-01,changed,price,1.00,100.00\n\
+         A-02,changed,price,2.00,2.50\n"
+    );
+}
+
+#[test]
+fn a_hold_for_removals_cannot_be_approved() {
+    let h = home();
+    let root = h.path();
+    run(root, "catalog_items", "catalog_2026-11-24.csv", &day1());
+    let cut: String = day1().lines().take(5).map(|l| format!("{l}\n")).collect();
+    run(root, "catalog_items", "catalog_2026-11-25.csv", &cut);
+    assert_eq!(sql(root, "SELECT kind FROM catalog_holds"), "removals");
+    let o = tallyman(root, &["catalog", "approve", "r000002"]);
+    assert!(!o.status.success());
+    assert!(
+        both(&o).contains("only price changes can be approved"),
+        "{}",
+        both(&o)
+    );
+    assert_eq!(sql(root, "SELECT count(*) FROM catalog_approvals"), "0");
+}
+
+#[test]
+fn a_delta_file_changes_only_what_it_names() {
+    let h = home();
+    let root = h.path();
+    edit_pipeline(root, "catalog_items", "mode = \"full\"", "mode = \"delta\"");
+    let o = run(root, "catalog_items", "catalog_2026-11-24.csv", &day1());
+    assert!(o.status.success(), "{}", both(&o));
+    let delta = format!(
+        "{HEADER}A-05,Item 5,,EA,5.25,USD,Acme,active\n\
+         A-06,Item 6,,EA,6.00,USD,Acme,discontinued\n\
+         B-01,New,,EA,1.00,USD,Acme,active\n"
+    );
+    let o = run(root, "catalog_items", "catalog_2026-11-25.csv", &delta);
+    assert!(o.status.success(), "{}", both(&o));
+    assert_eq!(
+        outbox(root, "erp", "catalog_delta_20261125"),
+        "sku,change,field,old_value,new_value\n\
+         A-05,changed,price,5.00,5.25\n\
+         A-06,removed,,,\n\
+         B-01,new,,,\n"
+    );
+    assert_eq!(
+        sql(
+            root,
+            "SELECT version, items FROM catalog_versions ORDER BY version"
+        ),
+        "1|20\n2|20"
+    );
+    let v2 = std::fs::read_to_string(root.join("reference/catalog/acme/v0002.csv")).expect("v2");
+    assert!(
+        !v2.contains("A-06") && v2.contains("B-01,New") && v2.contains("A-07,Item 7"),
+        "{v2}"
+    );
+    assert!(report(root, "r000002").contains("1 new, 1 changed (price 1), 1 removed, 18 unchanged"));
+}

@@ -31,6 +31,9 @@ pub struct CatalogRaw {
     pub max_removed: Option<String>,
     /// A full file with this share fewer rows than the last one is held (default "20%").
     pub max_drop: Option<String>,
+    /// A file moving any price by more than this share of its old value is held for approval
+    /// (`tallyman catalog approve RUN`); default: no limit.
+    pub max_price_change: Option<String>,
 }
 
 /// A compiled `[catalog]`.
@@ -120,6 +123,10 @@ pub(crate) fn compile(raw: &PipelineRaw, id: &str, e: &mut Errs) -> Option<Catal
     let guard = Guard {
         max_removed_bp: share("max_removed", &s.max_removed, d.max_removed_bp),
         max_drop_bp: share("max_drop", &s.max_drop, d.max_drop_bp),
+        max_price_change_bp: s
+            .max_price_change
+            .as_ref()
+            .map(|t| share("max_price_change", &Some(t.clone()), 0)),
     };
     Some(CatalogSpec {
         source,

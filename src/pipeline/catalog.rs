@@ -41,13 +41,15 @@ pub fn good_lines(rows: usize, issues: &[Issue]) -> Vec<u64> {
 }
 
 /// Runs the catalog step on the good rows of `file`; `previous` is the last accepted catalog
-/// of the source (empty for its first).
+/// of the source (empty for its first); `prices_approved`: a person approved this file's price
+/// changes (`tallyman catalog approve`).
 pub fn catalog(
     spec: &CatalogSpec,
     good: &DataFrame,
     lines: &[u64],
     previous: &[Item],
     file: &str,
+    prices_approved: bool,
 ) -> Result<Catalogued, PipelineError> {
     let (items, mut issues) = map_items(spec.layout, good, lines, file, spec.currency.as_deref())
         .map_err(|e| PipelineError::Unusable {
@@ -78,7 +80,13 @@ pub fn catalog(
         .collect();
     items.extend(carried);
     let changes = diff(previous, &items, spec.mode);
-    let verdict = guard(&spec.guard, spec.mode, items.len(), &changes);
+    let verdict = guard(
+        &spec.guard,
+        spec.mode,
+        items.len(),
+        &changes,
+        prices_approved,
+    );
     let next = apply(previous, &items, spec.mode);
     Ok(Catalogued {
         issues,

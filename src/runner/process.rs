@@ -93,7 +93,7 @@ struct Run<'a> {
     /// A catalog run's note for the report, and the version it accepted (recorded with the
     /// run's end when it succeeds).
     catalog_note: Option<crate::report::model::CatalogNote>,
-    catalog_version: Option<crate::store::catalog::CatalogVersion>,
+    catalog_end: Option<crate::store::catalog::CatalogEnd>,
 }
 
 /// A background hash of an input: its size and sha256.
@@ -247,7 +247,7 @@ pub fn process_run(
         staged: Vec::new(),
         file_id,
         catalog_note: None,
-        catalog_version: None,
+        catalog_end: None,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
     let result = match date {
@@ -427,9 +427,9 @@ impl Run<'_> {
             &outputs,
             file_end.as_ref(),
             view.as_ref().map(|v| (p.id.as_str(), v)),
-            self.catalog_version
+            self.catalog_end
                 .as_ref()
-                .filter(|_| state == "succeeded"),
+                .filter(|e| catalog::recorded(e, state)),
         )?;
         crate::failpoint::hit("run-recorded");
         if view.is_some() {

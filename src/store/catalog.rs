@@ -1,6 +1,10 @@
 //! Accepted catalog versions: each source's versions in order (`catalog_versions`), the file of
 //! each under the home (`reference/catalog/<source>/v0003.csv`), recorded in the closing
 //! transaction of the run that accepted it, so a version exists exactly when its run succeeded.
+//! Held catalogs (`catalog_holds`, recorded with their rejected run) and people's approvals of
+//! a held file's price changes (`catalog_approvals`, never deleted).
+//! Held catalogs (`catalog_holds`, recorded with their rejected run) and people's approvals of
+//! a held file's price changes (`catalog_approvals`, never deleted).
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
@@ -25,18 +29,47 @@ impl CatalogVersion {
     }
 }
 
-/// Records `v` in the run's closing transaction.
-pub(super) fn record(tx: &Transaction<'_>, v: &CatalogVersion, now: &str) -> rusqlite::Result<()> {
-    // A run redone after an interruption records its version once.
-    tx.execute(
-        "DELETE FROM catalog_versions WHERE run_id = ?1",
-        [&v.run_id],
-    )?;
-    tx.execute(
-        "INSERT INTO catalog_versions (source, version, run_id, path, items, sha256, accepted_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![v.source, v.version, v.run_id, v.path, v.items, v.sha256, now],
-    )?;
+/// A catalog held by a run (rejected): why, and of what kind (`engine::catalog::HoldKind`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CatalogHold {
+    pub run_id: String,
+    pub pipeline: String,
+    pub file_id: i64,
+    /// `removals`, `row_drop` or `price_change` (only the last can be approved).
+    pub kind: String,
+    pub reason: String,
+}
+
+/// What a catalog run leaves in the ledger with its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogEnd {
+    Published(CatalogVersion),
+    Held(CatalogHold),
+}
+
+/// Records a catalog run's end in the run's closing transaction (a run redone after an
+/// interruption records it once).
+pub(super) fn record(tx: &Transaction<'_>, end: &CatalogEnd, now: &str) -> rusqlite::Result<()> {
+    match end {
+        CatalogEnd::Published(v) => {
+            tx.execute(
+                "DELETE FROM catalog_versions WHERE run_id = ?1",
+                [&v.run_id],
+            )?;
+            tx.execute(
+                "INSERT INTO catalog_versions (source, version, run_id, path, items, sha256, accepted_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![v.source, v.version, v.run_id, v.path, v.items, v.sha256, now],
+            )?;
+        }
+        CatalogEnd::Held(h) => {
+            tx.execute(
+                "INSERT OR REPLACE INTO catalog_holds (run_id, pipeline, file_id, kind, reason, held_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![h.run_id, h.pipeline, h.file_id, h.kind, h.reason, now],
+            )?;
+        }
+    }
     Ok(())
 }
 
@@ -85,5 +118,54 @@ impl Ledger {
             })
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+}
+
+impl Ledger {
+    /// The hold a run recorded, if it held its catalog.
+    pub fn catalog_hold(&self, run_id: &str) -> Result<Option<CatalogHold>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT run_id, pipeline, file_id, kind, reason FROM catalog_holds WHERE run_id = ?1",
+                [run_id],
+                |r| {
+                    Ok(CatalogHold {
+                        run_id: r.get(0)?,
+                        pipeline: r.get(1)?,
+                        file_id: r.get(2)?,
+                        kind: r.get(3)?,
+                        reason: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Records that `actor` approved the price changes of the file `hold` held.
+    pub fn approve_catalog_prices(
+        &self,
+        hold: &CatalogHold,
+        actor: &str,
+        now: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO catalog_approvals (file_id, run_id, actor, approved_at) VALUES (?1, ?2, ?3, ?4)",
+                params![hold.file_id, hold.run_id, actor, now],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// Whether a person approved the price changes of this file.
+    pub fn catalog_prices_approved(&self, file_id: i64) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM catalog_approvals WHERE file_id = ?1)",
+                [file_id],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
     }
 }

@@ -374,7 +374,7 @@ impl Ledger {
         outputs: &[super::outputs::NewOutbound],
         file_end: Option<&super::outputs::FileEnd>,
         open_items: Option<(&str, &crate::engine::open_items::RunView)>,
-        catalog: Option<&super::catalog::CatalogVersion>,
+        catalog: Option<&super::catalog::CatalogEnd>,
     ) -> Result<(), StoreError> {
         // One transaction: the run's end, its issues and the outputs it will publish (with
         // their uploads queued), so recovery knows exactly what to make visible.
@@ -387,7 +387,8 @@ impl Ledger {
         if let Some((pipeline, view)) = open_items {
             super::open_items::record(&tx, pipeline, view).map_err(self.err())?;
         }
-        // The catalog version the run accepted: it exists exactly when the run succeeded.
+        // The catalog version the run accepted (it exists exactly when the run succeeded), or
+        // the hold of a rejected one.
         if let Some(v) = catalog {
             super::catalog::record(&tx, v, now).map_err(self.err())?;
         }

@@ -37,7 +37,10 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
-        steps: &[("catalog_versions", catalog_versions)],
+        steps: &[(
+            "catalog_versions, catalog_holds, catalog_approvals",
+            catalog_versions,
+        )],
     },
 ];
 
@@ -472,7 +475,8 @@ fn open_items(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// Version 3: the accepted versions of each source's catalog (`store/catalog.rs`). Written,
+/// Version 3: the accepted versions of each source's catalog, held catalogs and approvals of
+/// held price changes (`store/catalog.rs`). Written,
 /// like version 2, to tolerate a ledger whose version was wound back by hand.
 fn catalog_versions(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
@@ -486,6 +490,20 @@ fn catalog_versions(conn: &Connection) -> rusqlite::Result<()> {
             accepted_at TEXT NOT NULL,
             PRIMARY KEY (source, version)
         );
-        CREATE INDEX IF NOT EXISTS catalog_versions_by_run ON catalog_versions (run_id);",
+        CREATE INDEX IF NOT EXISTS catalog_versions_by_run ON catalog_versions (run_id);
+        CREATE TABLE IF NOT EXISTS catalog_holds (
+            run_id TEXT PRIMARY KEY REFERENCES runs(run_id),
+            pipeline TEXT NOT NULL,
+            file_id INTEGER NOT NULL REFERENCES files(id),
+            kind TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            held_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS catalog_approvals (
+            file_id INTEGER NOT NULL REFERENCES files(id),
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            actor TEXT NOT NULL,
+            approved_at TEXT NOT NULL
+        );",
     )
 }

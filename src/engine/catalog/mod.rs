@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 use crate::formats::settlement::money::{currency_scale, fits_scale, render};
 
 pub use diff::{apply, diff, Change, ChangeKind, Changes};
-pub use guard::{guard, Guard, Verdict};
+pub use guard::{guard, price_moves, Guard, Hold, HoldKind, Verdict};
 pub use layout::{map_items, Layout};
 pub use rules::{check_digit_ok, check_items, ItemRules};
 pub use table::{changes_frame, items_frame, items_from_frame, CHANGE_COLUMNS, ITEM_COLUMNS};

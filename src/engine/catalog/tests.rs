@@ -260,30 +260,32 @@ fn guard_holds_a_truncated_full_file() {
     ] {
         let now = &base[..kept];
         let c = diff(&base, now, mode);
-        let v = guard(&g, mode, now.len(), &c);
+        let v = guard(&g, mode, now.len(), &c, false);
         assert_eq!(v == Verdict::Apply, applied, "{kept} {mode:?}: {v:?}");
     }
     let c = diff(&base, &base[..50], Mode::Full);
-    let Verdict::Hold(why) = guard(&g, Mode::Full, 50, &c) else {
+    let Verdict::Hold(why) = guard(&g, Mode::Full, 50, &c, false) else {
         panic!()
     };
     assert!(
-        why.contains("remove 50 of 100 items, more than 5%"),
-        "{why}"
+        why.reason.contains("remove 50 of 100 items, more than 5%"),
+        "{why:?}"
     );
+    assert_eq!(why.kind, HoldKind::Removals);
     // Row count drop alone: new SKUs replacing old ones keep removals under the limit only
     // when the share allows; with a loose removal limit the drop still holds it.
     let loose = Guard {
         max_removed_bp: 10_000,
-        max_drop_bp: 2000,
+        ..Guard::default()
     };
-    let Verdict::Hold(why) = guard(&loose, Mode::Full, 50, &c) else {
+    let Verdict::Hold(why) = guard(&loose, Mode::Full, 50, &c, false) else {
         panic!()
     };
-    assert!(why.contains("50 fewer"), "{why}");
+    assert!(why.reason.contains("50 fewer"), "{why:?}");
+    assert_eq!(why.kind, HoldKind::RowDrop);
     // The first catalog of a source is never held.
     assert_eq!(
-        guard(&g, Mode::Full, 1, &diff(&[], &base[..1], Mode::Full)),
+        guard(&g, Mode::Full, 1, &diff(&[], &base[..1], Mode::Full), false),
         Verdict::Apply
     );
 }
@@ -311,5 +313,43 @@ fn summary_groups_thousands() {
     assert_eq!(
         c.summary(),
         "412 new, 1,033 changed (price 900, description 133), 12 removed, 0 unchanged"
+    );
+}
+
+#[test]
+fn prices_beyond_the_limit_are_held_until_approved() {
+    let g = Guard {
+        max_price_change_bp: Some(2000),
+        ..Guard::default()
+    };
+    let before = vec![
+        item("A", "x", "10.00"),
+        item("B", "x", "10.00"),
+        item("C", "x", "0"),
+        item("D", "x", "10"),
+    ];
+    // (new price of A, B, C, D) → SKUs held: 20% exactly is allowed, cents for units is not.
+    let now = vec![
+        item("A", "x", "12.00"),
+        item("B", "x", "1000"),
+        item("C", "x", "1"),
+        item("D", "x", "7.99"),
+    ];
+    for mode in [Mode::Full, Mode::Delta] {
+        let c = diff(&before, &now, mode);
+        let moves: Vec<_> = price_moves(&g, &c).into_iter().map(|m| m.0).collect();
+        assert_eq!(moves, ["B", "C", "D"], "{mode:?}");
+        let Verdict::Hold(h) = guard(&g, mode, now.len(), &c, false) else {
+            panic!("{mode:?}")
+        };
+        assert_eq!(h.kind, HoldKind::PriceChange);
+        assert!(h.reason.starts_with("3 price(s) moved by more than 20% (B 10.00 -> 1000.00, C 0.00 -> 1.00, D 10.00 -> 7.99)"), "{}", h.reason);
+        assert_eq!(guard(&g, mode, now.len(), &c, true), Verdict::Apply);
+    }
+    // Without a limit prices move freely.
+    let c = diff(&before, &now, Mode::Full);
+    assert_eq!(
+        guard(&Guard::default(), Mode::Full, 4, &c, false),
+        Verdict::Apply
     );
 }

@@ -14,7 +14,7 @@ use crate::pipeline::catalog::{catalog, good_lines};
 use crate::report::model::CatalogNote;
 use crate::runner::tables::write_csv;
 use crate::runner::{rel, RunError};
-use crate::store::catalog::CatalogVersion;
+use crate::store::catalog::{CatalogEnd, CatalogHold, CatalogVersion};
 use crate::store::files::write_atomic_streamed;
 use crate::store::Ledger;
 
@@ -43,6 +43,15 @@ fn previous(
     Ok((Some(v), items))
 }
 
+/// Whether a catalog run's end goes into the ledger with a run that ended `state`: a version
+/// only with a succeeded run, a hold only with a rejected one.
+pub(super) fn recorded(end: &CatalogEnd, state: &str) -> bool {
+    matches!(
+        (end, state),
+        (CatalogEnd::Published(_), "succeeded") | (CatalogEnd::Held(_), "rejected")
+    )
+}
+
 impl Run<'_> {
     /// The catalog step on the partner file's good rows (`from`: where this file's issues
     /// start in `self.issues`). Adds `catalog_items` and `catalog_changes` to `tables` and
@@ -58,7 +67,9 @@ impl Run<'_> {
         let p = self.p;
         let (last, before) = previous(self.home, ledger, &spec.source).map_err(|e| data(p, e))?;
         let lines = good_lines(good.height(), &self.issues[from..]);
-        let c = catalog(spec, good, &lines, &before, &self.file).map_err(|e| failed(p, e))?;
+        let approved = ledger.catalog_prices_approved(self.file_id)?;
+        let c =
+            catalog(spec, good, &lines, &before, &self.file, approved).map_err(|e| failed(p, e))?;
         self.issues.extend(c.issues);
         self.manifest.rows_set_aside += c.set_aside;
         let counts = [
@@ -78,10 +89,17 @@ impl Run<'_> {
             held: None,
         };
         tracing::info!(pipeline = %p.id, source = %spec.source, "catalog: {}", note.summary);
-        if let Verdict::Hold(why) = c.verdict {
-            note.held = Some(why.clone());
+        if let Verdict::Hold(h) = c.verdict {
+            note.held = Some(h.reason.clone());
             self.catalog_note = Some(note);
-            return Ok(Some(why));
+            self.catalog_end = Some(CatalogEnd::Held(CatalogHold {
+                run_id: self.run_id.clone(),
+                pipeline: p.id.clone(),
+                file_id: self.file_id,
+                kind: h.kind.as_str().into(),
+                reason: h.reason.clone(),
+            }));
+            return Ok(Some(h.reason));
         }
         let version = last.map_or(1, |v| v.version + 1);
         let dir = versions_dir(self.home, &spec.source);
@@ -93,14 +111,14 @@ impl Run<'_> {
         })?;
         note.version = Some(version);
         self.catalog_note = Some(note);
-        self.catalog_version = Some(CatalogVersion {
+        self.catalog_end = Some(CatalogEnd::Published(CatalogVersion {
             source: spec.source.clone(),
             version,
             run_id: self.run_id.clone(),
             path: rel(self.home, &written.path),
             items: c.next.len() as i64,
             sha256: written.sha256,
-        });
+        }));
         tables.insert("catalog_items".into(), c.items);
         tables.insert("catalog_changes".into(), c.changes_table);
         Ok(None)
