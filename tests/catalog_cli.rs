@@ -405,3 +405,55 @@ fn a_delta_file_changes_only_what_it_names() {
     );
     assert!(report(root, "r000002").contains("1 new, 1 changed (price 1), 1 removed, 18 unchanged"));
 }
+
+#[test]
+fn a_rerun_compares_with_what_its_run_saw_and_never_publishes_over_later_versions() {
+    let h = home();
+    let root = h.path();
+    run(root, "catalog_items", "catalog_2026-11-24.csv", &day1());
+    let d2 = day1().replace("A-01,Item 1,,EA,1.00,", "A-01,Item 1,,EA,1.10,");
+    let o = run(root, "catalog_items", "catalog_2026-11-25.csv", &d2);
+    assert!(o.status.success(), "{}", both(&o));
+    // Day 2 again: compared with version 1, as its run was; the next version is 3.
+    let o = tallyman(
+        root,
+        &[
+            "rerun",
+            "catalog_items",
+            "--run",
+            "r000002",
+            "--reason",
+            "test",
+        ],
+    );
+    assert!(o.status.success(), "{}", both(&o));
+    assert_eq!(
+        sql(root, "SELECT counts FROM runs WHERE run_id = 'r000003'"),
+        r#"{"catalog_changed":1,"catalog_new":0,"catalog_removed":0,"catalog_unchanged":19}"#
+    );
+    assert_eq!(
+        sql(
+            root,
+            "SELECT version, run_id FROM catalog_versions ORDER BY version"
+        ),
+        "1|r000001\n2|r000002\n3|r000003"
+    );
+    // Day 1 again would put its older catalog over versions 2 and 3: refused.
+    let o = tallyman(
+        root,
+        &[
+            "rerun",
+            "catalog_items",
+            "--run",
+            "r000001",
+            "--reason",
+            "test",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    assert_eq!(
+        sql(root, "SELECT state, message FROM runs WHERE run_id = 'r000004'"),
+        "rejected|run r000001 published version 1 of acme, and version 3 followed it: a rerun would publish an older catalog over it (drop the file again instead)"
+    );
+    assert_eq!(sql(root, "SELECT count(*) FROM catalog_versions"), "3");
+}

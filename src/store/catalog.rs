@@ -96,6 +96,51 @@ impl Ledger {
             .map_err(self.err())
     }
 
+    /// The version a run published, if it published one.
+    pub fn catalog_version_of_run(
+        &self,
+        run_id: &str,
+    ) -> Result<Option<CatalogVersion>, StoreError> {
+        self.one_version("run_id = ?1", &[&run_id])
+    }
+
+    /// `source`'s last version before `version` (the one a run that published `version` was
+    /// compared with).
+    pub fn catalog_version_before(
+        &self,
+        source: &str,
+        version: i64,
+    ) -> Result<Option<CatalogVersion>, StoreError> {
+        self.one_version("source = ?1 AND version < ?2", &[&source, &version])
+    }
+
+    fn one_version(
+        &self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Option<CatalogVersion>, StoreError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT source, version, run_id, path, items, sha256 FROM catalog_versions
+                     WHERE {filter} ORDER BY version DESC LIMIT 1"
+                ),
+                args,
+                |r| {
+                    Ok(CatalogVersion {
+                        source: r.get(0)?,
+                        version: r.get(1)?,
+                        run_id: r.get(2)?,
+                        path: r.get(3)?,
+                        items: r.get(4)?,
+                        sha256: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
     /// Every accepted version of `source`'s catalog, oldest first.
     pub fn catalog_versions(&self, source: &str) -> Result<Vec<CatalogVersion>, StoreError> {
         let mut stmt = self

@@ -23,14 +23,36 @@ pub fn versions_dir(home: &Home, source: &str) -> std::path::PathBuf {
     home.root.join("reference").join("catalog").join(source)
 }
 
-/// The last accepted version of the source and its items (none for its first catalog).
-fn previous(
-    home: &Home,
+/// The version a run compares with: the source's last one; for a rerun of a run that published
+/// a version, the one before it (what that run was compared with), so the rerun computes the
+/// same change set. A rerun of a run whose version later ones followed must not publish over
+/// them: why not, instead.
+fn compared_with(
     ledger: &Ledger,
     source: &str,
-) -> Result<(Option<CatalogVersion>, Vec<Item>), String> {
-    let Some(v) = ledger.latest_catalog(source).map_err(|e| e.to_string())? else {
-        return Ok((None, Vec::new()));
+    rerun_of: Option<&str>,
+) -> Result<Result<Option<CatalogVersion>, String>, RunError> {
+    let latest = ledger.latest_catalog(source)?;
+    let Some(replayed) = rerun_of
+        .map(|r| ledger.catalog_version_of_run(r))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(Ok(latest));
+    };
+    if let Some(l) = latest.filter(|l| l.version > replayed.version) {
+        return Ok(Err(format!(
+            "run {} published version {} of {source}, and version {} followed it: a rerun would publish an older catalog over it (drop the file again instead)",
+            replayed.run_id, replayed.version, l.version
+        )));
+    }
+    Ok(ledger.catalog_version_before(source, replayed.version)?).map(Ok)
+}
+
+/// A version's items, read back from its file (none: the source's first catalog).
+fn items_of(home: &Home, version: Option<&CatalogVersion>) -> Result<Vec<Item>, String> {
+    let Some(v) = version else {
+        return Ok(Vec::new());
     };
     let path = home.root.join(&v.path);
     let df = CsvReadOptions::default()
@@ -39,8 +61,7 @@ fn previous(
         .try_into_reader_with_file_path(Some(path.clone()))
         .and_then(|r| r.finish())
         .map_err(|e| format!("catalog version {} ({}): {e}", v.version, path.display()))?;
-    let items = items_from_frame(&df).map_err(|e| e.to_string())?;
-    Ok((Some(v), items))
+    items_from_frame(&df).map_err(|e| e.to_string())
 }
 
 /// Whether a catalog run's end goes into the ledger with a run that ended `state`: a version
@@ -65,7 +86,12 @@ impl Run<'_> {
         tables: &mut BTreeMap<String, DataFrame>,
     ) -> Result<Option<String>, RunError> {
         let p = self.p;
-        let (last, before) = previous(self.home, ledger, &spec.source).map_err(|e| data(p, e))?;
+        let rerun_of = self.manifest.rerun_of.clone();
+        let last = match compared_with(ledger, &spec.source, rerun_of.as_deref())? {
+            Ok(v) => v,
+            Err(why) => return Ok(Some(why)),
+        };
+        let before = items_of(self.home, last.as_ref()).map_err(|e| data(p, e))?;
         let lines = good_lines(good.height(), &self.issues[from..]);
         let approved = ledger.catalog_prices_approved(self.file_id)?;
         let c =
@@ -101,7 +127,10 @@ impl Run<'_> {
             }));
             return Ok(Some(h.reason));
         }
-        let version = last.map_or(1, |v| v.version + 1);
+        // Versions only grow: a rerun's catalog is the next one, whatever it was compared with.
+        let version = ledger
+            .latest_catalog(&spec.source)?
+            .map_or(1, |v| v.version + 1);
         let dir = versions_dir(self.home, &spec.source);
         let next = items_frame(&c.next).map_err(|e| data(p, e))?;
         // Written before the run's end is recorded; only the ledger's row makes it the
