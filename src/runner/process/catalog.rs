@@ -46,7 +46,7 @@ fn compared_with(
             replayed.run_id, replayed.version, l.version
         )));
     }
-    Ok(ledger.catalog_version_before(source, replayed.version)?).map(Ok)
+    Ok(Ok(ledger.catalog_version_before(source, replayed.version)?))
 }
 
 /// A version's items, read back from its file (none: the source's first catalog).
