@@ -22,12 +22,18 @@ fn home() -> tempfile::TempDir {
         "pipelines/catalog_shopify.toml",
         "schemas/catalog_items.v1.json",
         "schemas/shopify_products.v1.json",
+        "pipelines/catalog_x12_832.toml",
+        "schemas/x12_832_lines.v1.json",
     ] {
         let to = dir.path().join(rel);
         std::fs::create_dir_all(to.parent().expect("parent")).expect("folder");
         std::fs::copy(repo(rel), to).expect("copy");
     }
-    for f in ["inbox/catalog_items", "inbox/catalog_shopify"] {
+    for f in [
+        "inbox/catalog_items",
+        "inbox/catalog_shopify",
+        "inbox/catalog_x12_832",
+    ] {
         std::fs::create_dir_all(dir.path().join(f)).expect("inbox");
     }
     dir
@@ -456,4 +462,54 @@ fn a_rerun_compares_with_what_its_run_saw_and_never_publishes_over_later_version
         "rejected|run r000001 published version 1 of acme, and version 3 followed it: a rerun would publish an older catalog over it (drop the file again instead)"
     );
     assert_eq!(sql(root, "SELECT count(*) FROM catalog_versions"), "3");
+}
+
+#[test]
+fn a_real_x12_832_catalog_is_published_and_its_next_issue_compared() {
+    let h = home();
+    let root = h.path();
+    // A produce supplier's 832 (stupidedi's SC832 fixture; see tests/fixtures/PROVENANCE.tsv):
+    // 176 LIN items with PID descriptions and CTP prices at five decimals, no currency.
+    let day1 =
+        std::fs::read_to_string(repo("tests/fixtures/x12/stupidedi_004010_SC832_fail_2.edi"))
+            .expect("fixture");
+    let o = run(root, "catalog_x12_832", "baldor_2026-11-24.edi", &day1);
+    assert!(o.status.success(), "{}", both(&o));
+    assert_eq!(
+        sql(root, "SELECT source, version, items FROM catalog_versions"),
+        "supplier_832|1|176"
+    );
+    let v1 =
+        std::fs::read_to_string(root.join("reference/catalog/supplier_832/v0001.csv")).expect("v1");
+    assert!(
+        v1.starts_with(
+            "sku,description,gtin,uom,price,currency,vendor,status\n\
+             A3-CTN,BABY ARUGULA,,CA,14.20,USD,,\n\
+             A5-CTN,ROCAT ARUGULA KILO,,CA,14.40,USD,,\n"
+        ),
+        "{v1}"
+    );
+    // The next issue: a new interchange number, one item renamed and repriced.
+    let day2 = day1
+        .replace("000028307", "000028308")
+        .replace("PID*F****BABY ARUGULA~", "PID*F****BABY ARUGULA 3LB~")
+        .replace("CTP**CAT*14.20000*", "CTP**CAT*15.00000*");
+    let o = run(root, "catalog_x12_832", "baldor_2026-11-25.edi", &day2);
+    assert!(o.status.success(), "{}", both(&o));
+    assert_eq!(
+        sql(root, "SELECT counts FROM runs WHERE run_id = 'r000002'"),
+        r#"{"catalog_changed":1,"catalog_new":0,"catalog_removed":0,"catalog_unchanged":175}"#
+    );
+    let feeds: Vec<PathBuf> = std::fs::read_dir(root.join("outbox/erp"))
+        .expect("outbox")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().contains("r000002"))
+        .collect();
+    assert_eq!(feeds.len(), 1, "{feeds:?}");
+    assert_eq!(
+        std::fs::read_to_string(&feeds[0]).expect("feed"),
+        "sku,change,field,old_value,new_value\n\
+         A3-CTN,changed,description,BABY ARUGULA,BABY ARUGULA 3LB\n\
+         A3-CTN,changed,price,14.20,15.00\n"
+    );
 }

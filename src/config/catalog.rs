@@ -16,7 +16,7 @@ pub struct CatalogRaw {
     /// Whose catalog this is: versions and changes are kept per source (default: the pipeline's
     /// id). Letters, digits, `-` and `_`.
     pub source: Option<String>,
-    /// "plain" (default) or "shopify".
+    /// "plain" (default), "shopify" or "x12_832" (with `input.table = "x12_832_lines"`).
     pub layout: Option<String>,
     /// "full" (default: an item missing from the file is removed) or "delta".
     pub mode: Option<String>,
@@ -75,10 +75,11 @@ pub(crate) fn compile(raw: &PipelineRaw, id: &str, e: &mut Errs) -> Option<Catal
     let layout = match s.layout.as_deref() {
         None | Some("plain") => Layout::Plain,
         Some("shopify") => Layout::Shopify,
+        Some("x12_832") => Layout::X12_832,
         Some(other) => {
             e.add(
                 "catalog.layout",
-                format!("`{other}`: use \"plain\" or \"shopify\""),
+                format!("`{other}`: use \"plain\", \"shopify\" or \"x12_832\""),
             );
             Layout::Plain
         }

@@ -1,7 +1,8 @@
 //! The catalog layouts: which column of a file is which field of `catalog_items`. `plain` is an
 //! item master with our own column names; `shopify` is Shopify's products export, where the
 //! rows after a product's first one (its other variants and images) leave the product's
-//! columns blank, and image-only rows have no variant.
+//! columns blank, and image-only rows have no variant; `x12_832` is the `x12_832_lines` table
+//! of an X12 832 price/sales catalog.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,8 @@ pub enum Layout {
     Plain,
     /// Shopify's products export (`Handle`, `Title`, `Variant SKU`, `Variant Price`, ...).
     Shopify,
+    /// The `x12_832_lines` table of an X12 832 (`sku`, `upc`, `unit_price`, `unit`, ...).
+    X12_832,
 }
 
 impl Layout {
@@ -28,6 +31,7 @@ impl Layout {
         match self {
             Layout::Plain => "plain",
             Layout::Shopify => "shopify",
+            Layout::X12_832 => "x12_832",
         }
     }
 
@@ -46,6 +50,11 @@ impl Layout {
             (Layout::Shopify, "vendor") => Some("Vendor"),
             (Layout::Shopify, "status") => Some("Status"),
             (Layout::Shopify, _) => None,
+            (Layout::X12_832, "gtin") => Some("upc"),
+            (Layout::X12_832, "price") => Some("unit_price"),
+            (Layout::X12_832, "uom") => Some("unit"),
+            (Layout::X12_832, "status") => None,
+            (Layout::X12_832, f) => Layout::Plain.column(f),
         }
     }
 
@@ -57,7 +66,7 @@ impl Layout {
     /// Columns carried down from a product's first row to its variants' rows.
     fn carried(self) -> &'static [&'static str] {
         match self {
-            Layout::Plain => &[],
+            Layout::Plain | Layout::X12_832 => &[],
             Layout::Shopify => &["description", "vendor", "status"],
         }
     }
@@ -94,7 +103,7 @@ pub fn map_items(
     }
     let handle = match layout {
         Layout::Shopify => df.column("Handle").ok().map(|_| text_column(df, "Handle")),
-        Layout::Plain => None,
+        Layout::Plain | Layout::X12_832 => None,
     }
     .transpose()?;
     let text = |field: &str, row: usize| -> Option<String> {
@@ -133,8 +142,8 @@ pub fn map_items(
         let (description, vendor, status) =
             (field("description"), field("vendor"), field("status"));
         let Some(sku) = text("sku", row) else {
-            // A Shopify image row carries no variant; a plain row without a SKU is an error.
-            if layout == Layout::Plain || text("price", row).is_some() {
+            // A Shopify image row carries no variant; any other row without a SKU is an error.
+            if layout != Layout::Shopify || text("price", row).is_some() {
                 issues.push(
                     Issue::error(file, "required", format!("`{sku_col}` is empty"))
                         .at_line(line)
@@ -161,7 +170,7 @@ pub fn map_items(
         let uom = match layout {
             // Shopify sells each variant as one unit.
             Layout::Shopify => Some("EA".to_string()),
-            Layout::Plain => text("uom", row),
+            Layout::Plain | Layout::X12_832 => text("uom", row),
         };
         items.push(Item {
             sku,
