@@ -513,3 +513,123 @@ fn a_real_x12_832_catalog_is_published_and_its_next_issue_compared() {
          A3-CTN,changed,price,14.20,15.00\n"
     );
 }
+
+/// A pipeline that reads the accepted catalog of `acme` as its `items` reference.
+const STOCK_PIPELINE: &str = r#"
+description = "stock valued at the accepted catalog's prices"
+[source]
+pattern = "stock_*.csv"
+min_age_secs = 1
+settle_secs = 1
+[input]
+schema = "stock_valued.v1"
+[business_date]
+from_name = '(?P<date>\d{4}-\d{2}-\d{2})'
+format = "%Y-%m-%d"
+[references.items]
+catalog = "acme"
+schema = "catalog_items.v1"
+[[transforms]]
+name = "valued"
+sql = "SELECT s.sku, s.qty, i.price FROM input s LEFT JOIN items i ON s.sku = i.sku"
+[[outputs]]
+table = "valued"
+destination = "erp"
+name = "valued_{date}_{run_id}.csv"
+order_by = ["sku"]
+"#;
+
+const STOCK_SCHEMA: &str = r#"{"name": "stock_valued", "fields": [
+  {"name": "sku", "type": "string", "constraints": {"required": true}},
+  {"name": "qty", "type": "integer"}],
+  "foreignKeys": [{"fields": "sku", "reference": {"resource": "items", "fields": "sku"}}]}"#;
+
+/// The catalog versions a run's manifest says it read.
+fn versions_read(root: &Path, run_id: &str) -> serde_json::Value {
+    let path = sql(
+        root,
+        &format!("SELECT archive_path FROM runs WHERE run_id = '{run_id}'"),
+    );
+    let text = std::fs::read_to_string(root.join(path).join("manifest.json")).expect("manifest");
+    let m: serde_json::Value = serde_json::from_str(&text).expect("json");
+    m["catalog_versions"].clone()
+}
+
+#[test]
+fn a_pipeline_reads_one_catalog_version_and_its_rerun_reads_the_same() {
+    let h = home();
+    let root = h.path();
+    std::fs::write(root.join("pipelines/stock_valued.toml"), STOCK_PIPELINE).expect("pipeline");
+    std::fs::write(root.join("schemas/stock_valued.v1.json"), STOCK_SCHEMA).expect("schema");
+    std::fs::create_dir_all(root.join("inbox/stock_valued")).expect("inbox");
+    // No accepted catalog yet: the run fails and says why.
+    let stock = "sku,qty\nA-01,5\nA-02,1\n";
+    let o = run(root, "stock_valued", "stock_2026-11-23.csv", stock);
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    assert!(
+        both(&o).contains("catalog `acme` has no accepted version yet"),
+        "{}",
+        both(&o)
+    );
+
+    run(root, "catalog_items", "catalog_2026-11-24.csv", &day1());
+    let o = run(root, "stock_valued", "stock_2026-11-24.csv", stock);
+    assert!(o.status.success(), "{}", both(&o));
+    // The file of the 23rd was kept for another try and is taken now too: the 24th's run.
+    let run_v1 = sql(
+        root,
+        "SELECT r.run_id FROM runs r JOIN files f ON f.id = r.file_id
+         WHERE f.name = 'stock_2026-11-24.csv' AND r.state = 'succeeded'",
+    );
+    assert_eq!(versions_read(root, &run_v1), serde_json::json!({"acme": 1}));
+    let valued = outbox(root, "erp", &format!("valued_2026-11-24_{run_v1}"));
+    assert_eq!(valued, "sku,qty,price\nA-01,5,1.00\nA-02,1,2.00\n");
+
+    // Version 2 changes A-01's price; the rerun of the 24th still reads version 1.
+    let d2 = day1().replace("A-01,Item 1,,EA,1.00,", "A-01,Item 1,,EA,1.10,");
+    run(root, "catalog_items", "catalog_2026-11-25.csv", &d2);
+    assert_eq!(sql(root, "SELECT max(version) FROM catalog_versions"), "2");
+    let o = tallyman(
+        root,
+        &[
+            "rerun",
+            "stock_valued",
+            "--run",
+            &run_v1,
+            "--reason",
+            "test",
+        ],
+    );
+    assert!(o.status.success(), "{}", both(&o));
+    let rerun = sql(
+        root,
+        &format!("SELECT run_id FROM runs WHERE rerun_of = '{run_v1}'"),
+    );
+    assert_eq!(versions_read(root, &rerun), serde_json::json!({"acme": 1}));
+    // Same version, same rows: the ERP gets no second file for the 24th.
+    let for_24th = std::fs::read_dir(root.join("outbox/erp"))
+        .expect("outbox")
+        .filter(|e| {
+            let name = e.as_ref().expect("entry").file_name();
+            name.to_string_lossy().starts_with("valued_2026-11-24")
+        })
+        .count();
+    assert_eq!(for_24th, 1);
+    // Same version, same bytes: nothing new for the ERP.
+    assert!(
+        both(&o).contains("unchanged") || !both(&o).contains("published"),
+        "{}",
+        both(&o)
+    );
+
+    // A new run reads version 2.
+    let o = run(root, "stock_valued", "stock_2026-11-25.csv", stock);
+    assert!(o.status.success(), "{}", both(&o));
+    let latest = sql(
+        root,
+        "SELECT max(run_id) FROM runs WHERE pipeline = 'stock_valued'",
+    );
+    assert_eq!(versions_read(root, &latest), serde_json::json!({"acme": 2}));
+    let valued = outbox(root, "erp", &format!("valued_2026-11-25_{latest}"));
+    assert_eq!(valued, "sku,qty,price\nA-01,5,1.10\nA-02,1,2.00\n");
+}

@@ -82,7 +82,11 @@ pub enum BusinessDateRule {
 
 #[derive(Debug, Clone)]
 pub struct TableFile {
+    /// The file; for a catalog reference, the folder of the source's versions.
     pub path: PathBuf,
+    /// The catalog source whose accepted version is the table (`runner/process/catalog.rs`
+    /// picks the version at the run's start).
+    pub catalog: Option<String>,
     pub schema: TableSchema,
     pub dialect: Dialect,
     pub if_empty: IfEmpty,

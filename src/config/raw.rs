@@ -119,7 +119,11 @@ pub struct BusinessDateRaw {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableFileRaw {
-    pub file: String,
+    /// The file, relative to the home; or
+    pub file: Option<String>,
+    /// an accepted catalog's source (`[catalog] source`): its last version when the run starts
+    /// (a rerun reads the version its run read), recorded in the manifest.
+    pub catalog: Option<String>,
     pub schema: String,
     #[serde(default)]
     pub dialect: Dialect,

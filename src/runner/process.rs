@@ -553,7 +553,7 @@ impl Run<'_> {
     fn steps(&mut self, ledger: &Ledger, input: &Path, date: NaiveDate) -> Result<Step, RunError> {
         let p = self.p;
         self.note_partner(input)?;
-        let (mut tables, refs) = self.load_references()?;
+        let (mut tables, refs) = self.load_references(ledger)?;
         if let Some(policy) = &p.open_items {
             if pipeline::is_used(p, &p.needs, "open_items", true) {
                 let book = super::open_items::book_table(ledger, p, policy, self.file_id, date)
@@ -637,14 +637,20 @@ impl Run<'_> {
 
     /// The reference tables, validated (their issues are warnings): as tables for the SQL, and
     /// as lookups for the schemas' foreign keys.
-    fn load_references(&mut self) -> Result<(BTreeMap<String, DataFrame>, Refs), RunError> {
+    fn load_references(
+        &mut self,
+        ledger: &Ledger,
+    ) -> Result<(BTreeMap<String, DataFrame>, Refs), RunError> {
         let p = self.p;
         let mut tables: BTreeMap<String, DataFrame> = BTreeMap::new();
         let mut refs: Refs = HashMap::new();
         for (name, t) in &p.references {
-            let b = self.read_input("reference", &t.path)?;
-            let shown = t
-                .path
+            let path = match &t.catalog {
+                None => t.path.clone(),
+                Some(source) => self.catalog_reference(ledger, name, source)?,
+            };
+            let b = self.read_input("reference", &path)?;
+            let shown = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();

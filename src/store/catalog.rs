@@ -104,6 +104,15 @@ impl Ledger {
         self.one_version("run_id = ?1", &[&run_id])
     }
 
+    /// Version `version` of `source`'s catalog.
+    pub fn catalog_version(
+        &self,
+        source: &str,
+        version: i64,
+    ) -> Result<Option<CatalogVersion>, StoreError> {
+        self.one_version("source = ?1 AND version = ?2", &[&source, &version])
+    }
+
     /// `source`'s last version before `version` (the one a run that published `version` was
     /// compared with).
     pub fn catalog_version_before(

@@ -74,6 +74,45 @@ pub(super) fn recorded(end: &CatalogEnd, state: &str) -> bool {
 }
 
 impl Run<'_> {
+    /// The file of the catalog version reference `name` reads: the source's last version, or
+    /// for a rerun the version its run read (from that run's manifest); noted in the manifest.
+    pub(super) fn catalog_reference(
+        &mut self,
+        ledger: &Ledger,
+        name: &str,
+        source: &str,
+    ) -> Result<std::path::PathBuf, RunError> {
+        let p = self.p;
+        let pinned = match &self.manifest.rerun_of {
+            Some(run) => match ledger.run_archive(run)? {
+                Some(dir) => crate::runner::manifest::read_if_present(&self.home.root.join(dir))?
+                    .and_then(|m| m.catalog_versions.get(source).copied()),
+                None => None,
+            },
+            None => None,
+        };
+        let version = match pinned {
+            Some(n) => ledger.catalog_version(source, n)?,
+            None => ledger.latest_catalog(source)?,
+        };
+        let Some(v) = version else {
+            return Err(data(
+                p,
+                format!(
+                    "reference `{name}`: catalog `{source}` has no accepted version{}",
+                    match pinned {
+                        Some(n) => format!(" {n}"),
+                        None => " yet".into(),
+                    }
+                ),
+            ));
+        };
+        self.manifest
+            .catalog_versions
+            .insert(source.to_string(), v.version);
+        Ok(self.home.root.join(&v.path))
+    }
+
     /// The catalog step on the partner file's good rows (`from`: where this file's issues
     /// start in `self.issues`). Adds `catalog_items` and `catalog_changes` to `tables` and
     /// writes the next version; returns why the catalog is held instead, if it is.
