@@ -633,3 +633,56 @@ fn a_pipeline_reads_one_catalog_version_and_its_rerun_reads_the_same() {
     let valued = outbox(root, "erp", &format!("valued_2026-11-25_{latest}"));
     assert_eq!(valued, "sku,qty,price\nA-01,5,1.10\nA-02,1,2.00\n");
 }
+
+#[test]
+fn item_rule_errors_reject_the_file_under_reject_file() {
+    let h = home();
+    let root = h.path();
+    edit_pipeline(
+        root,
+        "catalog_items",
+        "on_error = \"set_rows_aside\"",
+        "on_error = \"reject_file\"",
+    );
+    let bad = format!("{HEADER}G-1,Good,,EA,1.00,USD,Acme,active\nG-2,Bad,4006381333932,EA,1.00,USD,Acme,active\n");
+    let o = run(root, "catalog_items", "catalog_2026-11-24.csv", &bad);
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    assert_eq!(
+        sql(root, "SELECT state, message FROM runs"),
+        "rejected|1 item rule error(s) in the catalog; the pipeline rejects files with errors"
+    );
+    assert_eq!(sql(root, "SELECT count(*) FROM catalog_versions"), "0");
+}
+
+#[test]
+fn check_lists_every_problem_of_a_catalog_section() {
+    let h = home();
+    let root = h.path();
+    edit_pipeline(
+        root,
+        "catalog_items",
+        "source = \"acme\"\nlayout = \"plain\"\nmode = \"full\"",
+        "source = \"a/b\"\nlayout = \"csv\"\nmode = \"partial\"\nmax_price_change = \"ten\"",
+    );
+    edit_pipeline(
+        root,
+        "catalog_items",
+        "required = [\"description\", \"price\"]",
+        "required = [\"colour\"]",
+    );
+    let o = tallyman(root, &["check"]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    let out = both(&o);
+    for key in [
+        "catalog.source",
+        "catalog.layout",
+        "catalog.mode",
+        "catalog.required",
+        "catalog.max_price_change",
+    ] {
+        assert!(
+            out.contains(&format!("catalog_items.toml: {key}:")),
+            "{key}: {out}"
+        );
+    }
+}

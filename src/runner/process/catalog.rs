@@ -135,7 +135,14 @@ impl Run<'_> {
         let approved = ledger.catalog_prices_approved(self.file_id)?;
         let c =
             catalog(spec, good, &lines, &before, &self.file, approved).map_err(|e| failed(p, e))?;
+        let errors = c.issues.len();
         self.issues.extend(c.issues);
+        // `on_error = "reject_file"` holds for the item rules as for the schema's.
+        if errors > 0 && p.on_error == crate::config::OnError::RejectFile {
+            return Ok(Some(format!(
+                "{errors} item rule error(s) in the catalog; the pipeline rejects files with errors"
+            )));
+        }
         self.manifest.rows_set_aside += c.set_aside;
         let counts = [
             ("catalog_new", c.changes.new),
