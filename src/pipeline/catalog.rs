@@ -3,6 +3,8 @@
 //! judged by the guard; the tables `catalog_items` and `catalog_changes` for SQL and outputs,
 //! and the catalog to publish when it is applied.
 
+use std::collections::BTreeSet;
+
 use polars::prelude::*;
 
 use super::PipelineError;
@@ -32,7 +34,7 @@ pub struct Catalogued {
 /// The file lines of the good rows: data lines from 2 on, skipping the lines of rows the
 /// validation set aside (`issues`' error lines). Exact when no record spans lines.
 pub fn good_lines(rows: usize, issues: &[Issue]) -> Vec<u64> {
-    let bad: std::collections::BTreeSet<u64> = issues
+    let bad: BTreeSet<u64> = issues
         .iter()
         .filter(|i| i.severity == Severity::Error)
         .filter_map(|i| i.line)
@@ -56,21 +58,24 @@ pub fn catalog(
         what: format!("catalog file {file}"),
         problem: e.to_string(),
     })?;
-    let skus: Vec<String> = items.iter().map(|i| i.sku.clone()).collect();
-    let (mut items, rule_issues) = check_items(items, &spec.rules, spec.layout, file);
+    let (good_items, rule_issues) = check_items(items.clone(), &spec.rules, spec.layout, file);
     issues.extend(rule_issues);
     issues.sort_by_key(|i| i.line);
-    let set_aside = issues
-        .iter()
-        .filter_map(|i| i.line)
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
+    // A row with any issue is set aside, whichever step found it (a price that is not a
+    // number is found while mapping).
+    let bad_lines: BTreeSet<u64> = issues.iter().filter_map(|i| i.line).collect();
+    let set_aside = bad_lines.len();
+    let mut good_items: Vec<Item> = good_items
+        .into_iter()
+        .filter(|i| !bad_lines.contains(&i.line))
+        .collect();
     // An item whose row was set aside keeps its last accepted values: a bad row is not a
     // removal (nor, in a full file, a reason to hold it).
-    let kept: std::collections::BTreeSet<&str> = items.iter().map(|i| i.sku.as_str()).collect();
-    let bad: std::collections::BTreeSet<&str> = skus
+    let kept: BTreeSet<&str> = good_items.iter().map(|i| i.sku.as_str()).collect();
+    let bad: BTreeSet<&str> = items
         .iter()
-        .map(String::as_str)
+        .filter(|i| bad_lines.contains(&i.line))
+        .map(|i| i.sku.as_str())
         .filter(|s| !kept.contains(s))
         .collect();
     let carried: Vec<Item> = previous
@@ -78,7 +83,8 @@ pub fn catalog(
         .filter(|p| bad.contains(p.sku.as_str()))
         .cloned()
         .collect();
-    items.extend(carried);
+    good_items.extend(carried);
+    let items = good_items;
     let changes = diff(previous, &items, spec.mode);
     let verdict = guard(
         &spec.guard,
@@ -97,4 +103,63 @@ pub fn catalog(
         verdict,
         next,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::catalog::{Guard, ItemRules, Layout, Mode};
+
+    fn spec() -> CatalogSpec {
+        CatalogSpec {
+            source: "s".into(),
+            layout: Layout::Plain,
+            mode: Mode::Full,
+            currency: Some("USD".into()),
+            rules: ItemRules {
+                uom: Vec::new(),
+                required: Vec::new(),
+            },
+            guard: Guard::default(),
+        }
+    }
+
+    #[test]
+    fn a_bad_row_is_set_aside_and_its_item_keeps_its_last_values() {
+        let previous = vec![Item {
+            sku: "B".into(),
+            description: Some("Cup".into()),
+            gtin: None,
+            uom: None,
+            price: Some("3".parse().unwrap()),
+            currency: Some("USD".into()),
+            vendor: None,
+            status: None,
+            line: 0,
+        }];
+        // B's price is not a number (found while mapping, even with no field required).
+        let good = df!("sku" => ["A", "B"], "description" => ["Mug", "Cup"], "price" => ["1", "x"])
+            .unwrap();
+        let issues = vec![Issue::error("f.csv", "type", "bad").at_line(3)];
+        let lines = good_lines(2, &issues);
+        assert_eq!(lines, [2, 4]);
+        let c = catalog(&spec(), &good, &lines, &previous, "f.csv", false).unwrap();
+        let got: Vec<_> = c.issues.iter().map(|i| (i.line, i.rule.as_str())).collect();
+        assert_eq!(got, [(Some(4), "price-number")]);
+        assert_eq!(c.set_aside, 1);
+        assert_eq!(
+            (c.changes.new, c.changes.unchanged, c.changes.removed),
+            (1, 1, 0)
+        );
+        assert_eq!(c.verdict, Verdict::Apply);
+        let next: Vec<_> = c
+            .next
+            .iter()
+            .map(|i| (i.sku.as_str(), i.field("price")))
+            .collect();
+        assert_eq!(
+            next,
+            [("A", Some("1.00".into())), ("B", Some("3.00".into()))]
+        );
+    }
 }
