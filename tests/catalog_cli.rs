@@ -137,6 +137,14 @@ fn day_one_to_day_two_gives_the_exact_change_set_and_a_new_version() {
         r.contains("Published as version 2 of acme (against version 1)"),
         "{r}"
     );
+    for listed in [
+        "<li>A-01 price: 1.00 -&gt; 1.25</li>",
+        "<li>A-03 description: Item 3 -&gt; Item three</li>",
+        "<li>A-20 removed</li>",
+        "<li>B-02 new</li>",
+    ] {
+        assert!(r.contains(listed), "{listed}: {r}");
+    }
     assert_eq!(
         sql(root, "SELECT counts FROM runs WHERE run_id = 'r000002'"),
         r#"{"catalog_changed":3,"catalog_new":2,"catalog_removed":1,"catalog_unchanged":16}"#

@@ -70,7 +70,27 @@ pub struct CatalogNote {
     pub version: Option<i64>,
     /// Why the catalog was held (not applied).
     pub held: Option<String>,
+    /// The first rows of `catalog_changes` (by SKU), for the people reading the report; the
+    /// delta feed and the table have them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<CatalogChangeLine>,
+    /// Rows of `catalog_changes` beyond those listed.
+    #[serde(default)]
+    pub more_changes: usize,
 }
+
+/// One row of `catalog_changes` as the report lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CatalogChangeLine {
+    pub sku: String,
+    pub change: String,
+    pub field: Option<String>,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+}
+
+/// How many change rows a report lists.
+pub const CATALOG_CHANGES_LISTED: usize = 20;
 
 /// What the run did to the open-item book, and the book after it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

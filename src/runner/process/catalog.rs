@@ -11,7 +11,7 @@ use crate::config::catalog::CatalogSpec;
 use crate::config::Home;
 use crate::engine::catalog::{items_frame, items_from_frame, Item, Verdict};
 use crate::pipeline::catalog::{catalog, good_lines};
-use crate::report::model::CatalogNote;
+use crate::report::model::{CatalogChangeLine, CatalogNote, CATALOG_CHANGES_LISTED};
 use crate::runner::tables::write_csv;
 use crate::runner::{rel, RunError};
 use crate::store::catalog::{CatalogEnd, CatalogHold, CatalogVersion};
@@ -159,6 +159,20 @@ impl Run<'_> {
             previous_version: last.as_ref().map(|v| v.version),
             version: None,
             held: None,
+            changes: c
+                .changes
+                .rows
+                .iter()
+                .take(CATALOG_CHANGES_LISTED)
+                .map(|r| CatalogChangeLine {
+                    sku: r.sku.clone(),
+                    change: r.kind.as_str().into(),
+                    field: r.field.map(String::from),
+                    old_value: r.old.clone(),
+                    new_value: r.new.clone(),
+                })
+                .collect(),
+            more_changes: c.changes.rows.len().saturating_sub(CATALOG_CHANGES_LISTED),
         };
         tracing::info!(pipeline = %p.id, source = %spec.source, "catalog: {}", note.summary);
         if let Verdict::Hold(h) = c.verdict {
