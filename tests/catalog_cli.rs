@@ -428,6 +428,14 @@ fn a_rerun_compares_with_what_its_run_saw_and_never_publishes_over_later_version
     let d2 = day1().replace("A-01,Item 1,,EA,1.00,", "A-01,Item 1,,EA,1.10,");
     let o = run(root, "catalog_items", "catalog_2026-11-25.csv", &d2);
     assert!(o.status.success(), "{}", both(&o));
+    // A dry run replays it in a scratch home: the real versions are read, none is written.
+    let o = tallyman(
+        root,
+        &["rerun", "catalog_items", "--run", "r000002", "--dry-run"],
+    );
+    assert!(o.status.success(), "{}", both(&o));
+    assert_eq!(sql(root, "SELECT count(*) FROM catalog_versions"), "2");
+    assert!(!root.join("reference/catalog/acme/v0003.csv").exists());
     // Day 2 again: compared with version 1, as its run was; the next version is 3.
     let o = tallyman(
         root,
