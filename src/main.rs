@@ -53,6 +53,8 @@ enum Command {
     Breaks(cli::breaks::Args),
     /// Orders taken once per (channel, order id): states, amendments waiting, one's timeline.
     Orders(cli::orders::Args),
+    /// Catalogs: `catalog approve RUN` publishes a catalog held for its price changes.
+    Catalog(cli::catalog::Args),
     /// Drop the bundled demo files into the drop folders and run the pipelines.
     Demo(cli::demo::Args),
 }
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Uploads(a) => cli::uploads::run(&home, a),
         Command::Breaks(a) => cli::breaks::run(&home, a),
         Command::Orders(a) => cli::orders::run(&home, a),
+        Command::Catalog(a) => cli::catalog::run(&home, a),
     };
     match result {
         Ok(code) => code,

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 /// (table, a fixture under tests/fixtures that holds rows of it).
-const HOLDERS: [(&str, &str); 19] = [
+const HOLDERS: [(&str, &str); 20] = [
     ("x12_850_header", "x12/ediEngine_850.Composite.SLN.OK.edi"),
     ("x12_850_lines", "x12/ediEngine_850.Composite.SLN.OK.edi"),
     ("x12_940_header", "x12/ediEngine_940.2.OK.edi"),
@@ -19,6 +19,7 @@ const HOLDERS: [(&str, &str); 19] = [
     ),
     ("x12_810_header", "x12/ediNet_x12.810a.edi"),
     ("x12_810_lines", "x12/ediNet_x12.810a.edi"),
+    ("x12_832_lines", "x12/stupidedi_004010_SC832_fail_2.edi"),
     ("x12_997_groups", "x12/stupidedi_004010_FA997_pass_1.edi"),
     ("x12_997_sets", "x12/stupidedi_004010_FA997_pass_1.edi"),
     ("edifact_orders_header", "edifact/pydifact_order.edi"),

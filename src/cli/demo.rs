@@ -108,6 +108,31 @@ const ORDER_FILES: &[(&str, &str, bool)] = &[
         true,
     ),
 ];
+/// The catalog demo, dropped and run after the others (so their run ids and outputs stay as
+/// they were): day 1 is the bundled item master as a supplier's catalog, day 2 the same with a
+/// few changes and a row with a bad check digit.
+const CATALOG_DAY1: &[(&str, &str, bool)] = &[
+    (
+        "pipelines/catalog_items.toml",
+        include_str!("../../pipelines/catalog_items.toml"),
+        false,
+    ),
+    (
+        "schemas/catalog_items.v1.json",
+        include_str!("../../schemas/catalog_items.v1.json"),
+        false,
+    ),
+    (
+        "inbox/catalog_items/catalog_2026-11-24.csv",
+        include_str!("../../demo/drop/catalog_items/catalog_2026-11-24.csv"),
+        true,
+    ),
+];
+const CATALOG_DAY2: &[(&str, &str, bool)] = &[(
+    "inbox/catalog_items/catalog_2026-11-25.csv",
+    include_str!("../../demo/drop/catalog_items/catalog_2026-11-25.csv"),
+    true,
+)];
 
 const FOLDERS: &[&str] = &[
     "inbox/inventory_3pl",
@@ -155,13 +180,22 @@ pub fn run(home_dir: &Path, args: Args) -> Result<ExitCode> {
             code = c;
         }
     }
+    // The catalog, a day at a time: day 2 is compared with the version day 1 published.
+    for day in [CATALOG_DAY1, CATALOG_DAY2] {
+        drop_files(home_dir, day)?;
+        let c = run(Some("catalog_items"))?;
+        if c != ExitCode::SUCCESS {
+            code = c;
+        }
+    }
     println!(
-        "\nWhere to look:\n  outbox/erp/             the variance file and the ATP feed the ERP picks up\n  outbox/gl/              the settlement's journal for the general ledger (sums to the deposit)\n  outbox/finance/         every order of the settlement with its status (paid, short_paid, ...)\n  outbox/erp_orders/      the ERP's order import: one line, though the order came twice (850 and CSV)\n  outbox/3pl/             the 940 that releases the order to the 3PL, once\n  outbox/partner_acme/    the 997 acknowledging the 850\n  tallyman orders         orders taken, their state;  tallyman orders show PO-2026-0042\n  outbox/mail/            the exception report as an .eml (no SMTP relay in tallyman.toml, so spooled)\n  archive/inventory_3pl/  inputs, outputs, issues.csv, manifest.json, report.html/.csv per run\n  var/ledger.sqlite       the ledger: sqlite3 var/ledger.sqlite 'select * from runs'\n  tallyman runs           run history;  tallyman rerun inventory_3pl --date 2026-11-25 --reason demo\n  tallyman breaks         the breaks kept as open items (show, ack, close them)\n  tallyman mail           the report mail queue"
+        "\nWhere to look:\n  outbox/erp/             the variance file and the ATP feed the ERP picks up\n  outbox/erp/catalog_delta_*  the catalog's changes (day 2 against day 1); versions in reference/catalog/acme/\n  outbox/gl/              the settlement's journal for the general ledger (sums to the deposit)\n  outbox/finance/         every order of the settlement with its status (paid, short_paid, ...)\n  outbox/erp_orders/      the ERP's order import: one line, though the order came twice (850 and CSV)\n  outbox/3pl/             the 940 that releases the order to the 3PL, once\n  outbox/partner_acme/    the 997 acknowledging the 850\n  tallyman orders         orders taken, their state;  tallyman orders show PO-2026-0042\n  outbox/mail/            the exception report as an .eml (no SMTP relay in tallyman.toml, so spooled)\n  archive/inventory_3pl/  inputs, outputs, issues.csv, manifest.json, report.html/.csv per run\n  var/ledger.sqlite       the ledger: sqlite3 var/ledger.sqlite 'select * from runs'\n  tallyman runs           run history;  tallyman rerun inventory_3pl --date 2026-11-25 --reason demo\n  tallyman breaks         the breaks kept as open items (show, ack, close them)\n  tallyman mail           the report mail queue"
     );
     Ok(code)
 }
 
-/// Writes each file (an existing one only when marked to overwrite), aged a minute.
+/// Writes each `(path, contents, overwrite)` under the home (a file that exists is kept unless
+/// `overwrite`), dated a minute ago so that it settles at once.
 fn drop_files(home_dir: &Path, files: &[(&str, &str, bool)]) -> Result<()> {
     for (rel, text, overwrite) in files {
         let path = home_dir.join(rel);

@@ -1,5 +1,6 @@
 //! One file per subcommand; `anyhow` lives only here.
 pub mod breaks;
+pub mod catalog;
 pub mod check;
 pub mod demo;
 pub mod exit;

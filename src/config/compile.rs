@@ -54,6 +54,7 @@ pub fn compile(
     if let Some(m) = orders.as_ref().and_then(|o| o.items.as_ref()) {
         super::orders::check_items(m, &tables.references, e);
     }
+    let catalog = super::catalog::compile(&raw, id, e);
     if !errs.list.is_empty() {
         return Err(errs.list);
     }
@@ -100,6 +101,7 @@ pub fn compile(
         orders,
         shipments,
         invoices,
+        catalog,
     })
 }
 

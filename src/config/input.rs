@@ -10,7 +10,7 @@ use super::settlement;
 use crate::formats::x12::Ta1Policy;
 
 /// The tables an X12 input can be mapped to (`formats::x12::table`).
-pub const X12_TABLES: [&str; 12] = [
+pub const X12_TABLES: [&str; 13] = [
     "x12_850_header",
     "x12_850_lines",
     "x12_940_header",
@@ -21,6 +21,7 @@ pub const X12_TABLES: [&str; 12] = [
     "x12_846_lines",
     "x12_810_header",
     "x12_810_lines",
+    "x12_832_lines",
     "x12_997_groups",
     "x12_997_sets",
 ];

@@ -4,6 +4,7 @@
 //! from `load` (and `schemas::load_dir`, `mail::load`), which read the files, and the folder
 //! existence checks of `compile`.
 
+pub mod catalog;
 pub mod compile;
 pub mod expected;
 mod input;

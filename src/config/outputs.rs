@@ -25,6 +25,9 @@ pub(crate) fn compile(raw: &PipelineRaw, errs: &mut Errs) -> (Vec<String>, Vec<O
         tables.push("open_items".into());
     }
     tables.extend(super::orders::tables(raw));
+    if raw.catalog.is_some() {
+        tables.extend(["catalog_items".into(), "catalog_changes".into()]);
+    }
     for t in &raw.transforms {
         if tables.contains(&t.name) {
             errs.add(

@@ -82,7 +82,11 @@ pub enum BusinessDateRule {
 
 #[derive(Debug, Clone)]
 pub struct TableFile {
+    /// The file; for a catalog reference, the folder of the source's versions.
     pub path: PathBuf,
+    /// The catalog source whose accepted version is the table (`runner/process/catalog.rs`
+    /// picks the version at the run's start).
+    pub catalog: Option<String>,
     pub schema: TableSchema,
     pub dialect: Dialect,
     pub if_empty: IfEmpty,
@@ -296,6 +300,8 @@ pub struct Pipeline {
     pub shipments: Option<crate::engine::shipments::ShipPolicy>,
     /// `[invoices]`: the input's 810 lines matched to a channel's orders.
     pub invoices: Option<crate::engine::invoices::InvoicePolicy>,
+    /// `[catalog]`: the partner file is a catalog, compared with the last accepted one.
+    pub catalog: Option<super::catalog::CatalogSpec>,
 }
 
 /// Placeholders an output file name may hold (`Output::file_name`).

@@ -52,6 +52,8 @@ pub struct PipelineRaw {
     pub group_reconcile: Option<super::settlement::GroupReconcileRaw>,
     /// The general-ledger journal of a settlement input.
     pub journal: Option<super::settlement::JournalRaw>,
+    /// The partner file is a catalog (config/catalog.rs).
+    pub catalog: Option<super::catalog::CatalogRaw>,
 }
 
 fn utc() -> String {
@@ -123,7 +125,11 @@ pub struct BusinessDateRaw {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableFileRaw {
-    pub file: String,
+    /// The file, relative to the home; or
+    pub file: Option<String>,
+    /// an accepted catalog's source (`[catalog] source`): its last version when the run starts
+    /// (a rerun reads the version its run read), recorded in the manifest.
+    pub catalog: Option<String>,
     pub schema: String,
     #[serde(default)]
     pub dialect: Dialect,

@@ -36,17 +36,35 @@ pub(crate) fn compile(
             &format!("references.{name}.schema"),
             &r.schema,
         );
-        if !home.path(&r.file).is_file() {
-            reference_problems.push((
-                format!("references.{name}.file"),
-                format!("file `{}` does not exist", r.file),
-            ));
-        }
+        let (path, catalog) = match (&r.file, &r.catalog) {
+            (Some(file), None) => {
+                if !home.path(file).is_file() {
+                    reference_problems.push((
+                        format!("references.{name}.file"),
+                        format!("file `{file}` does not exist"),
+                    ));
+                }
+                (home.path(file), None)
+            }
+            // The source may have no version yet: a run then fails and says so.
+            (None, Some(source)) => (
+                home.path("reference/catalog").join(source),
+                Some(source.clone()),
+            ),
+            _ => {
+                reference_problems.push((
+                    format!("references.{name}"),
+                    "set either `file` or `catalog` (an accepted catalog's source)".into(),
+                ));
+                continue;
+            }
+        };
         if let Some(s) = s {
             references.insert(
                 name.clone(),
                 TableFile {
-                    path: home.path(&r.file),
+                    path,
+                    catalog,
                     schema: s,
                     dialect: r.dialect.clone(),
                     if_empty: IfEmpty::from_allow(r.allow_empty),

@@ -1,4 +1,5 @@
 //! Transform and reconcile: DataFrames in, DataFrames out (pure).
+pub mod catalog;
 pub mod group_reconcile;
 pub mod invoices;
 pub mod journal;

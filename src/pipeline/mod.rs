@@ -14,6 +14,7 @@
 //!
 //! [`run`] does 2 and 3 at once (for tests and tools).
 
+pub mod catalog;
 pub mod partition;
 mod prune;
 mod settlement;

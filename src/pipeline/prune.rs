@@ -36,7 +36,9 @@ pub fn prune(p: &Pipeline, needs: &Needs, table: &str, df: DataFrame) -> PolarsR
     }
     let settlement = super::settlement::needed_columns(p, table);
     side_columns.extend(&settlement);
+    // A catalog's columns are read by its layout (`engine::catalog`), not named by the SQL.
     if p.outputs.iter().any(|o| o.table == table)
+        || (p.catalog.is_some() && table == "input")
         || p.breaks.as_ref().is_some_and(|b| b.table == table)
         || needs.star()
         || ((p.orders.is_some() || p.shipments.is_some() || p.invoices.is_some())

@@ -12,6 +12,7 @@ pub mod mail;
 pub mod model;
 pub mod queue;
 pub mod render;
+mod render_catalog;
 mod render_open_items;
 mod render_settlement;
 

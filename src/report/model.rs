@@ -52,6 +52,9 @@ pub struct RunReport {
     /// Absent for pipelines that keep no book.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_items: Option<OpenItemsNote>,
+    /// A catalog run's change set and what became of the catalog. Absent for other pipelines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<CatalogNote>,
     /// What an orders or shipments run did with the orders of its file (verdicts or shipment
     /// statuses, counted). Absent for other pipelines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,6 +70,41 @@ pub struct OrdersNote {
     pub kind: String,
     pub counts: Vec<(String, u64)>,
 }
+
+/// What a catalog run found and did: its change set against the last accepted catalog, and
+/// the version it published or why it was held.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CatalogNote {
+    pub source: String,
+    /// "412 new, 1,033 changed (price 900, description 133), 12 removed, 8 unchanged".
+    pub summary: String,
+    /// The version compared with (`None`: the source's first catalog).
+    pub previous_version: Option<i64>,
+    /// The version this run published.
+    pub version: Option<i64>,
+    /// Why the catalog was held (not applied).
+    pub held: Option<String>,
+    /// The first rows of `catalog_changes` (by SKU), for the people reading the report; the
+    /// delta feed and the table have them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<CatalogChangeLine>,
+    /// Rows of `catalog_changes` beyond those listed.
+    #[serde(default)]
+    pub more_changes: usize,
+}
+
+/// One row of `catalog_changes` as the report lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CatalogChangeLine {
+    pub sku: String,
+    pub change: String,
+    pub field: Option<String>,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+}
+
+/// How many change rows a report lists.
+pub const CATALOG_CHANGES_LISTED: usize = 20;
 
 /// What the run did to the open-item book, and the book after it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

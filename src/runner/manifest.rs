@@ -114,6 +114,10 @@ pub struct Manifest {
     pub rows_set_aside: usize,
     pub issues: usize,
     pub reconciliation: BTreeMap<String, u64>,
+    /// The accepted catalog version each catalog reference read, by source (a rerun reads the
+    /// same ones).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub catalog_versions: BTreeMap<String, i64>,
 }
 
 impl Manifest {

@@ -87,6 +87,17 @@ pub fn plan(p: &Pipeline, file: &str) -> Vec<ConfigError> {
             Err(e) => return vec![problem("invoices", e.to_string())],
         }
     }
+    if p.catalog.is_some() {
+        // A catalog run adds its tables before the transforms (runner/process/catalog.rs).
+        use crate::engine::catalog::{changes_frame, items_frame};
+        match (items_frame(&[]), changes_frame(&[])) {
+            (Ok(items), Ok(changes)) => {
+                tables.insert("catalog_items".into(), items);
+                tables.insert("catalog_changes".into(), changes);
+            }
+            (Err(e), _) | (_, Err(e)) => return vec![problem("catalog", e.to_string())],
+        }
+    }
     match run_transforms(&tables, &p.transforms) {
         Ok(produced) => tables.extend(produced),
         // Later transforms may read the one that failed: the first failure is the one to fix.

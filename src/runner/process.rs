@@ -25,6 +25,7 @@ use crate::store::publish::Staged;
 use crate::store::{FileState, Ledger, StoreError};
 
 mod archive;
+mod catalog;
 mod invoices;
 mod order_acks;
 mod orders;
@@ -102,6 +103,10 @@ struct Run<'a> {
     invoices: Option<crate::engine::invoices::InvoiceCheck>,
     /// `[orders]`: the channel's lock, held until the run is recorded and published.
     channel_lock: Option<crate::store::lock::PipelineLock>,
+    /// A catalog run's note for the report, and the version it accepted (recorded with the
+    /// run's end when it succeeds).
+    catalog_note: Option<crate::report::model::CatalogNote>,
+    catalog_end: Option<crate::store::catalog::CatalogEnd>,
 }
 
 /// A background hash of an input: its size and sha256.
@@ -259,6 +264,8 @@ pub fn process_run(
         shipments: None,
         invoices: None,
         channel_lock: None,
+        catalog_note: None,
+        catalog_end: None,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
     let result = match date {
@@ -406,6 +413,7 @@ impl Run<'_> {
             Ok(mut report) => {
                 at("report built");
                 report.orders = orders_note;
+                report.catalog = self.catalog_note.clone();
                 // The open-item book: the run's view goes into the ledger with the run's end,
                 // what it changes into the report.
                 if let (Some(policy), "succeeded") = (&p.open_items, state) {
@@ -453,6 +461,9 @@ impl Run<'_> {
             file_end.as_ref(),
             view.as_ref().map(|v| (p.id.as_str(), v)),
             orders.as_ref(),
+            self.catalog_end
+                .as_ref()
+                .filter(|e| catalog::recorded(e, state)),
         )?;
         crate::failpoint::hit("run-recorded");
         at("run recorded");
@@ -581,7 +592,7 @@ impl Run<'_> {
     fn steps(&mut self, ledger: &Ledger, input: &Path, date: NaiveDate) -> Result<Step, RunError> {
         let p = self.p;
         self.note_partner(input)?;
-        let (mut tables, refs) = self.load_references()?;
+        let (mut tables, refs) = self.load_references(ledger)?;
         if let Some(policy) = &p.open_items {
             if pipeline::is_used(p, &p.needs, "open_items", true) {
                 let book = super::open_items::book_table(ledger, p, policy, self.file_id, date)
@@ -626,6 +637,11 @@ impl Run<'_> {
             let erp_table = self.load_erp(erp, &path, date, &refs)?;
             self.issues.extend(partner_issues);
             tables.insert("erp".into(), erp_table);
+        }
+        if let Some(spec) = &p.catalog {
+            if let Some(why) = self.catalog(ledger, spec, &good, issues_before, &mut tables)? {
+                return Ok(Step::Reject(why));
+            }
         }
         tables.insert("input".into(), good);
         drop(refs);
@@ -697,14 +713,20 @@ impl Run<'_> {
 
     /// The reference tables, validated (their issues are warnings): as tables for the SQL, and
     /// as lookups for the schemas' foreign keys.
-    fn load_references(&mut self) -> Result<(BTreeMap<String, DataFrame>, Refs), RunError> {
+    fn load_references(
+        &mut self,
+        ledger: &Ledger,
+    ) -> Result<(BTreeMap<String, DataFrame>, Refs), RunError> {
         let p = self.p;
         let mut tables: BTreeMap<String, DataFrame> = BTreeMap::new();
         let mut refs: Refs = HashMap::new();
         for (name, t) in &p.references {
-            let b = self.read_input("reference", &t.path)?;
-            let shown = t
-                .path
+            let path = match &t.catalog {
+                None => t.path.clone(),
+                Some(source) => self.catalog_reference(ledger, name, source)?,
+            };
+            let b = self.read_input("reference", &path)?;
+            let shown = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();

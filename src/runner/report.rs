@@ -217,6 +217,7 @@ pub fn queue_late_alert(
         settlement: None,
         open_items: None,
         orders: None,
+        catalog: None,
     };
     let rendered =
         render(&report, &rule.subject, &RenderOptions::default()).map_err(|e| e.to_string())?;
@@ -388,6 +389,7 @@ pub fn build_report(
         settlement: tables.settlement.cloned(),
         open_items: None,
         orders: None,
+        catalog: None,
     })
 }
 

@@ -239,6 +239,19 @@ impl Scratch {
                 std::os::unix::fs::symlink(&run, &link).map_err(io(&link))?;
             }
         }
+        // Catalog versions are read by their path under the home: linked file by file, so a
+        // version the replay writes lands in the scratch folder, never in the real one.
+        for source in read_dirs(&home.root.join("reference").join("catalog")) {
+            let into = root
+                .join("reference")
+                .join("catalog")
+                .join(source.file_name().unwrap_or_default());
+            std::fs::create_dir_all(&into).map_err(io(&into))?;
+            for version in std::fs::read_dir(&source).map_err(io(&source))?.flatten() {
+                let link = into.join(version.file_name());
+                std::os::unix::fs::symlink(version.path(), &link).map_err(io(&link))?;
+            }
+        }
         std::mem::forget(guard);
         Ok(Scratch {
             home: scratch,

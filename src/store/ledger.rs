@@ -375,6 +375,7 @@ impl Ledger {
         file_end: Option<&super::outputs::FileEnd>,
         open_items: Option<(&str, &crate::engine::open_items::RunView)>,
         orders: Option<&super::orders::OrdersRecord>,
+        catalog: Option<&super::catalog::CatalogEnd>,
     ) -> Result<(), StoreError> {
         // One transaction: the run's end, its issues and the outputs it will publish (with
         // their uploads queued), so recovery knows exactly what to make visible.
@@ -390,6 +391,11 @@ impl Ledger {
         // The run's orders: taken with the outputs that send them, or not at all.
         if let Some(r) = orders {
             super::orders::record(&tx, r).map_err(self.err())?;
+        }
+        // The catalog version the run accepted (it exists exactly when the run succeeded), or
+        // the hold of a rejected one.
+        if let Some(v) = catalog {
+            super::catalog::record(&tx, v, now).map_err(self.err())?;
         }
         if let Some(f) = file_end {
             tx.execute(

@@ -42,6 +42,13 @@ const MIGRATIONS: &[Migration] = &[
             orders,
         )],
     },
+    Migration {
+        version: 4,
+        steps: &[(
+            "catalog_versions, catalog_holds, catalog_approvals",
+            catalog_versions,
+        )],
+    },
 ];
 
 /// The baseline (version 1), in the order the tables came to be.
@@ -521,5 +528,38 @@ fn orders(conn: &Connection) -> rusqlite::Result<()> {
             line INTEGER
         );
         CREATE INDEX IF NOT EXISTS order_shipped_by_order ON order_shipped (channel, order_id);",
+    )
+}
+
+/// Version 4: the accepted versions of each source's catalog, held catalogs and approvals of
+/// held price changes (`store/catalog.rs`). Written,
+/// like versions 2 and 3, to tolerate a ledger whose version was wound back by hand.
+fn catalog_versions(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS catalog_versions (
+            source TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            path TEXT NOT NULL,
+            items INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            accepted_at TEXT NOT NULL,
+            PRIMARY KEY (source, version)
+        );
+        CREATE INDEX IF NOT EXISTS catalog_versions_by_run ON catalog_versions (run_id);
+        CREATE TABLE IF NOT EXISTS catalog_holds (
+            run_id TEXT PRIMARY KEY REFERENCES runs(run_id),
+            pipeline TEXT NOT NULL,
+            file_id INTEGER NOT NULL REFERENCES files(id),
+            kind TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            held_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS catalog_approvals (
+            file_id INTEGER NOT NULL REFERENCES files(id),
+            run_id TEXT NOT NULL REFERENCES runs(run_id),
+            actor TEXT NOT NULL,
+            approved_at TEXT NOT NULL
+        );",
     )
 }

@@ -1,5 +1,6 @@
 //! The ledger (SQLite) and the folders files live in; the only code that moves files.
 pub mod backoff;
+pub mod catalog;
 pub mod daemon_state;
 pub mod deliveries;
 pub mod files;

@@ -118,5 +118,6 @@ pub fn sample_report() -> RunReport {
         settlement: None,
         open_items: None,
         orders: None,
+        catalog: None,
     }
 }

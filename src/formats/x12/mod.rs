@@ -18,6 +18,7 @@ mod headers;
 pub mod inspect;
 pub mod isa;
 pub mod lexer;
+mod map_catalog;
 mod map_orders;
 mod map_ship;
 pub mod model;

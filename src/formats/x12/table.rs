@@ -17,6 +17,7 @@
 //! | `x12_810_header` | 810 set | invoice_number (BIG02), invoice_date (BIG01), po_number (BIG04), currency (CUR02), total (TDS01 with two implied decimals) |
 //! | `x12_810_lines` | IT1 | invoice_number, line_number (IT101, else position), sku, sku_qualifier, upc, quantity (IT102), unit (IT103), unit_price (IT104) |
 //! | `x12_997_groups` | AK1 | functional_id (AK101), acked_group_control (AK102), status (AK901), sets_declared (AK902), sets_received (AK903), sets_accepted (AK904), errors (AK905..AK909, space-separated) |
+//! | `x12_832_lines` | LIN of an 832 | catalog_id (BCT02), sku, sku_qualifier, upc, description (first PID05 in the loop), unit_price (first CTP03), price_qualifier (CTP02), unit (CTP05-1), currency (CUR02 in the loop, else the set's), vendor (N1*VN/SU/SE/MF: N102, else N104) |
 //! | `x12_997_sets` | AK2 | acked_group_control, set_id (AK201), acked_set_control (AK202), status (AK501), errors (AK502..AK506, space-separated), segment_errors (`ID@position:code` of each AK3, `;`-separated) |
 //!
 //! SKU choice: the first qualifier/ID pair whose qualifier is, in priority order, `VN` (vendor
@@ -28,7 +29,7 @@ use std::borrow::Cow;
 
 use super::lexer::{trim, Fields, Segment};
 use super::model::{Group, Interchange, Parsed, TxSet};
-use super::{map_orders, map_ship};
+use super::{map_catalog, map_orders, map_ship};
 pub use crate::formats::column::Column;
 pub use crate::formats::table::{Ctx, Table};
 
@@ -121,7 +122,7 @@ impl<'a> Ctx<'a> {
 type SetTables = (&'static str, fn() -> Vec<Table>);
 
 /// The supported transaction sets, in output order.
-const SETS: [SetTables; 7] = [
+const SETS: [SetTables; 8] = [
     ("850", map_orders::tables_850),
     ("940", map_orders::tables_940),
     ("945", map_ship::tables_945),
@@ -129,9 +130,10 @@ const SETS: [SetTables; 7] = [
     ("846", map_ship::tables_846),
     ("810", map_orders::tables_810),
     ("997", map_ship::tables_997),
+    ("832", map_catalog::tables_832),
 ];
 
-/// Maps every supported transaction set (850, 940, 945, 856, 846, 810, 997) to tables. Only
+/// Maps every supported transaction set (850, 940, 945, 856, 846, 810, 997, 832) to tables. Only
 /// tables with at least one set are returned, in that order. Sets with envelope problems are
 /// mapped too: the caller decides from `Parsed::problems` what to reject.
 pub fn map_tables(parsed: &Parsed) -> Vec<Table> {
@@ -197,6 +199,7 @@ fn map_sets(parsed: &Parsed, id: &str, mut tables: Vec<Table>) -> Vec<Table> {
             "856" => map_ship::map_856(&ctx, &segs, &mut tables),
             "846" => map_ship::map_846(&ctx, &segs, &mut tables),
             "997" => map_ship::map_997(&ctx, &segs, &mut tables),
+            "832" => map_catalog::map_832(&ctx, &segs, &mut tables),
             _ => {}
         }
     }

@@ -37,6 +37,7 @@ fn report(breaks: usize, issues: usize, diff: &str) -> RunReport {
         settlement: None,
         open_items: None,
         orders: None,
+        catalog: None,
     }
 }
 
