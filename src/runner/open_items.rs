@@ -125,19 +125,48 @@ pub fn good_keys(
         .collect())
 }
 
+/// The book after the run in hand, as folded in memory for its report, and what it was folded
+/// from: saved as it is when no later business date was run (then a fold of the ledger gives
+/// the same book), folded again from the ledger otherwise.
+pub struct AfterRun {
+    book: Book,
+    date: NaiveDate,
+    inputs: (i64, i64),
+}
+
 /// The book as it stood before the run in hand (every run that counts but those of its file),
-/// and what the run does to it: the report's note.
+/// and what the run does to it: the report's note, and the book after the run.
 pub fn note_for_run(
     ledger: &Ledger,
     p: &Pipeline,
     policy: &Policy,
     file_id: i64,
     view: &RunView,
-) -> Result<OpenItemsNote, StoreError> {
+) -> Result<(OpenItemsNote, AfterRun), StoreError> {
+    let inputs = ledger.book_inputs(&p.id)?;
     let mut book = book_before(ledger, p, policy, file_id, view.date)?;
     let changes = book.apply_run(view, policy);
     let ids = ledger.open_item_ids(&p.id)?;
-    Ok(note(&book, &changes, policy, view.date, &ids))
+    let note = note(&book, &changes, policy, view.date, &ids);
+    Ok((
+        note,
+        AfterRun {
+            book,
+            date: view.date,
+            inputs,
+        },
+    ))
+}
+
+/// Saves the book after a run once the run is recorded: the book folded for its report when
+/// it is the whole story (no later business date was run: the run came last in the fold's
+/// order), else the whole book folded again from the ledger.
+pub fn save_after_run(ledger: &Ledger, p: &Pipeline, after: AfterRun) -> Result<(), StoreError> {
+    if ledger.later_business_dates(&p.id, after.date)?.is_empty() {
+        ledger.save_open_items(&p.id, &after.book, &Utc::now().to_rfc3339(), after.inputs)
+    } else {
+        save_book(ledger, p).map(|_| ())
+    }
 }
 
 /// The book as it stood before a run of `file_id` for business date `date`: every run that
@@ -269,9 +298,10 @@ pub fn save_book(ledger: &Ledger, p: &Pipeline) -> Result<Option<Book>, StoreErr
     let Some(policy) = &p.open_items else {
         return Ok(None);
     };
+    let inputs = ledger.book_inputs(&p.id)?;
     let (runs, actions) = ledger.open_item_history(&p.id, None)?;
     let book = Book::replay(&runs, &actions, policy);
-    ledger.save_open_items(&p.id, &book, &Utc::now().to_rfc3339())?;
+    ledger.save_open_items(&p.id, &book, &Utc::now().to_rfc3339(), inputs)?;
     Ok(Some(book))
 }
 

@@ -407,6 +407,7 @@ impl Run<'_> {
             settlement: self.settlement_money.as_ref(),
         };
         let mut view = None;
+        let mut book_after = None;
         let started = std::time::Instant::now();
         let at = |what: &str| tracing::debug!(pipeline = %p.id, "record: {what} at {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         match super::report::build_report(ledger, p, &outcome, tables, &[]) {
@@ -426,9 +427,10 @@ impl Run<'_> {
                         self.breaks_table.as_ref(),
                         self.reconciled.as_ref(),
                     )?;
-                    report.open_items = Some(super::open_items::note_for_run(
-                        ledger, p, policy, file_id, &v,
-                    )?);
+                    let (note, after) =
+                        super::open_items::note_for_run(ledger, p, policy, file_id, &v)?;
+                    report.open_items = Some(note);
+                    book_after = Some(after);
                     view = Some(v);
                     at("open items viewed");
                 }
@@ -470,12 +472,12 @@ impl Run<'_> {
         publish_outputs(home, ledger, &run_id, publish.iter().map(|o| &o.staged))?;
         drop(self.channel_lock);
         at("published");
-        if view.is_some() {
+        if let Some(after) = book_after {
             // After publication (the book is derived, the outputs are what partners wait for).
-            // Folded again from the ledger: a crash before this leaves the observations
-            // recorded, and the next pass's recovery folds them.
+            // A crash before this leaves the observations recorded and the saved book behind
+            // them: the next pass's recovery folds them.
             crate::failpoint::hit("open-items");
-            super::open_items::save_book(ledger, p)?;
+            super::open_items::save_after_run(ledger, p, after)?;
             at("open-item book saved");
         }
         tracing::info!(pipeline = %p.id, run = %run_id, state, rows = manifest.map_or(0, |m| m.rows), issues = outcome.issues.len(), "run ended");

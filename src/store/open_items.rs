@@ -226,9 +226,9 @@ impl Ledger {
         pipeline: &str,
         book: &Book,
         now: &str,
+        inputs: (i64, i64),
     ) -> Result<(), StoreError> {
         let what = "save the open items";
-        let inputs = self.book_inputs(pipeline)?;
         let tx = self
             .connection()
             .unchecked_transaction()
@@ -299,8 +299,10 @@ impl Ledger {
         tx.commit().map_err(self.sql(what))
     }
 
-    /// (last run seq, last action id) the book of `pipeline` would fold now.
-    fn book_inputs(&self, pipeline: &str) -> Result<(i64, i64), StoreError> {
+    /// (last run seq, last action id) the book of `pipeline` would fold now: read before the
+    /// history a fold reads, so that anything recorded in between leaves the saved book behind
+    /// (and folded again), never ahead.
+    pub fn book_inputs(&self, pipeline: &str) -> Result<(i64, i64), StoreError> {
         self.connection()
             .query_row(
                 "SELECT (SELECT coalesce(max(seq), 0) FROM runs WHERE pipeline = ?1),
