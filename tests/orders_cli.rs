@@ -49,7 +49,7 @@ fn the_same_order_as_an_850_and_as_a_csv_is_one_erp_line_one_940_and_a_997() {
     assert!(html.contains("new 0, duplicate 1, amendment 0"), "{html}");
     assert_eq!(
         erp_rows(&h),
-        ["acme,PO-0042,1,new,2026-11-25,,Jo Walker,12 Harbor Road,Portland,ME,04101,,1,SKU-00000001,2,EA,89.99"]
+        ["acme,PO-0042,1,new,2026-11-25,,Jo Walker,12 Harbor Road,Portland,ME,04101,,1,SKU-00000001,2,EA,89.99,"]
     );
     let w940 = outbox(&h, "3pl", "940_");
     assert_eq!(w940.len(), 1, "{w940:?}");
@@ -410,8 +410,8 @@ fn a_shopify_export_is_one_order_per_name() {
     assert_eq!(
         rows,
         [
-            "shopify,1001,1,new,2026-11-25,USD,Jo Walker,,Portland,,,,1,SKU-00000001,1,EA,89.99",
-            "shopify,1001,1,new,2026-11-25,USD,Jo Walker,,Portland,,,,2,SKU-00000003,2,EA,24.5",
+            "shopify,1001,1,new,2026-11-25,USD,Jo Walker,,Portland,,,,1,SKU-00000001,1,EA,89.99,",
+            "shopify,1001,1,new,2026-11-25,USD,Jo Walker,,Portland,,,,2,SKU-00000003,2,EA,24.5,",
         ]
     );
 }
@@ -640,5 +640,79 @@ fn two_pipelines_of_one_channel_running_at_once_send_each_order_once() {
             "SELECT event, count(*) FROM order_events GROUP BY event ORDER BY event"
         ),
         "duplicate|5\nnew|5\nreleased|5"
+    );
+}
+
+/// ATP at intake: the orders pipeline reads the ATP the inventory pipeline published for its
+/// location. The first order fits in it; the second, in the same file, asks for more of the
+/// same SKU than is left: sent all the same, its line flagged as a backorder for the rest, in
+/// the ERP file and in the run's issues.
+#[test]
+fn order_lines_over_the_published_atp_are_backorders_and_take_it_in_turn() {
+    let h = home::demo_home();
+    std::fs::write(
+        h.root.join("schemas/orders_plain.v1.json"),
+        include_str!("../schemas/orders_plain.v1.json"),
+    )
+    .expect("schema");
+    let pipeline = CSV.replace("min_age_secs = 1", "min_age_secs = 0").replace(
+        "amendments = \"flag\"             # or \"accept\": sent to the ERP as a change",
+        "amendments = \"flag\"\natp = { pipeline = \"inventory_3pl\", location = \"3PL-RENO\" }",
+    );
+    assert!(pipeline.contains("atp = {"), "{pipeline}");
+    std::fs::write(h.root.join("pipelines/orders_csv.toml"), pipeline).expect("pipeline");
+    std::fs::create_dir_all(h.root.join("inbox/orders_csv")).expect("inbox");
+    // No ATP published yet: the lines are not checked, and the run says so.
+    drop_file(
+        &h,
+        "orders_csv",
+        "early.csv",
+        csv_order("PO-0", &[("SKU-00000001", "1", "5.00")], "").as_bytes(),
+    );
+    let o = tallyman(&h.root, &["run", "orders_csv"]);
+    assert!(o.status.success(), "{}", both(&o));
+    assert!(both(&o).contains("order-atp-missing"), "{}", both(&o));
+    // The inventory run publishes its ATP feed.
+    let o = tallyman(&h.root, &["run", "inventory_3pl"]);
+    assert!(o.status.success(), "{}", both(&o));
+    let feed = outbox(&h, "erp", "atp_");
+    let text = std::fs::read_to_string(&feed[0]).expect("atp feed");
+    let available: u64 = text
+        .lines()
+        .find(|l| l.starts_with("SKU-00000001,3PL-RENO,"))
+        .and_then(|l| l.rsplit(',').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("SKU-00000001 in {text}"));
+    assert!(available >= 2, "{text}");
+    // Two orders in one file: the first takes all but one, the second wants three.
+    let first = (available - 1).to_string();
+    let mut file = csv_order("PO-1", &[("SKU-00000001", &first, "5.00")], "");
+    file.push_str(
+        csv_order("PO-2", &[("SKU-00000001", "3", "5.00")], "")
+            .lines()
+            .nth(1)
+            .expect("row"),
+    );
+    file.push('\n');
+    drop_file(&h, "orders_csv", "orders.csv", file.as_bytes());
+    let o = tallyman(&h.root, &["run", "orders_csv"]);
+    assert!(o.status.success(), "{}", both(&o));
+    let rows = erp_rows(&h);
+    let backorder = |po: &str| -> String {
+        rows.iter()
+            .find(|r| r.starts_with(&format!("acme,{po},")))
+            .and_then(|r| r.rsplit(',').next())
+            .unwrap_or_else(|| panic!("{po} in {rows:?}"))
+            .to_string()
+    };
+    assert_eq!(backorder("PO-0"), "", "checked against nothing: {rows:?}");
+    assert_eq!(backorder("PO-1"), "0", "{rows:?}");
+    assert_eq!(backorder("PO-2"), "2", "{rows:?}");
+    assert_eq!(
+        sql(
+            &h.root,
+            "select line, rule from issues where rule = 'order-backorder'"
+        ),
+        "3|order-backorder"
     );
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::compile::Errs;
 use super::raw::PipelineRaw;
 use crate::engine::invoices::InvoicePolicy;
-use crate::engine::orders::{Amendments, ItemMaster, Layout, Policy};
+use crate::engine::orders::{Amendments, AtpSource, ItemMaster, Layout, Policy};
 use crate::engine::shipments::{ShipLayout, ShipPolicy};
 
 /// `[orders]` as written.
@@ -28,6 +28,21 @@ pub struct OrdersRaw {
     pub items_column: Option<String>,
     /// `flag` (default: a person decides, nothing is sent) or `accept` (sent as a change).
     pub amendments: Option<String>,
+    /// Lines checked against the latest published available-to-promise of a location.
+    pub atp: Option<AtpRaw>,
+}
+
+/// `[orders.atp]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AtpRaw {
+    /// The pipeline that publishes the ATP (e.g. `inventory_3pl`).
+    pub pipeline: String,
+    /// Its table whose published output is the ATP (columns `sku`, `location`, `atp`;
+    /// default `atp`).
+    pub table: Option<String>,
+    /// The location the channel's orders ship from.
+    pub location: String,
 }
 
 /// The pipeline's order policy (`None` without `[orders]`), every problem collected.
@@ -112,11 +127,26 @@ pub(crate) fn compile(raw: &PipelineRaw, e: &mut Errs) -> Option<Policy> {
             Amendments::Flag
         }
     };
+    let atp = s.atp.as_ref().and_then(|a| {
+        let mut ok = true;
+        for (key, value) in [("pipeline", &a.pipeline), ("location", &a.location)] {
+            if value.trim().is_empty() {
+                e.add(&format!("orders.atp.{key}"), "must not be empty".into());
+                ok = false;
+            }
+        }
+        ok.then(|| AtpSource {
+            pipeline: a.pipeline.clone(),
+            table: a.table.clone().unwrap_or_else(|| "atp".into()),
+            location: a.location.clone(),
+        })
+    });
     Some(Policy {
         channel: s.channel.clone(),
         layout: layout?,
         items,
         amendments,
+        atp,
     })
 }
 

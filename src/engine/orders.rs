@@ -4,6 +4,7 @@
 //! lines. Pure: the runner reads the ledger and passes what it knows in (`Known`), and records
 //! what comes out in the run's closing transaction.
 
+mod atp;
 mod intake;
 mod read;
 mod tables;
@@ -11,6 +12,7 @@ mod tables;
 #[cfg(test)]
 mod tests;
 
+pub use atp::{allocate, AtpSource};
 pub use intake::{content_hash, intake, Fault, Intake, Known, Reject, Taken, Verdict};
 pub use read::{read_orders, Read};
 pub use tables::{tables, TABLES};
@@ -114,6 +116,8 @@ pub struct Policy {
     pub layout: Layout,
     pub items: Option<ItemMaster>,
     pub amendments: Amendments,
+    /// `[orders.atp]`: where the latest published available-to-promise comes from.
+    pub atp: Option<AtpSource>,
 }
 
 /// One order as read, before it is judged: text as the partner sent it.

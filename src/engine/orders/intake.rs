@@ -86,6 +86,9 @@ pub struct Taken {
     pub verdict: Verdict,
     /// The version this content is (1 for a new order; the next one for an amendment).
     pub version: u32,
+    /// Per line, the quantity over the ATP left for it (`atp::allocate`); empty when the
+    /// pipeline checks no ATP.
+    pub backorder: Vec<Option<rust_decimal::Decimal>>,
 }
 
 /// A bad line: where, which field, why.
@@ -169,6 +172,7 @@ pub fn intake(
             hash,
             verdict,
             version,
+            backorder: Vec::new(),
         });
     }
     out

@@ -72,7 +72,7 @@ const ORDER_LINES: [&str; 9] = [
     "description",
 ];
 
-const ERP_ORDERS: [&str; 17] = [
+const ERP_ORDERS: [&str; 18] = [
     "channel",
     "order_id",
     "version",
@@ -90,6 +90,7 @@ const ERP_ORDERS: [&str; 17] = [
     "quantity",
     "unit",
     "unit_price",
+    "backorder_quantity",
 ];
 
 const SHIPPING_ORDERS: [&str; 16] = [
@@ -212,6 +213,14 @@ fn erp_row(ch: &str, t: &Taken, l: &super::Line) -> Vec<String> {
         l.quantity.clone(),
         l.unit.clone(),
         l.unit_price.clone(),
+        // Empty when the pipeline checks no ATP; else what ATP did not cover (0 when covered).
+        t.order
+            .lines
+            .iter()
+            .position(|x| std::ptr::eq(x, l))
+            .and_then(|i| t.backorder.get(i).copied().flatten())
+            .map(|d| d.normalize().to_string())
+            .unwrap_or_default(),
     ]
 }
 

@@ -24,6 +24,7 @@ fn policy(amendments: Amendments) -> Policy {
         layout: Layout::PlainCsv,
         items: None,
         amendments,
+        atp: None,
     }
 }
 
@@ -316,6 +317,57 @@ fn order_dates_come_out_in_one_form() {
             "2026-11-25",
             "2026-11-25",
             "25/11/2026"
+        ]
+    );
+}
+
+/// ATP taken in file order: (order, verdict, [(sku, quantity)]) → each line's backorder.
+#[test]
+fn atp_is_taken_line_by_line_in_file_order_by_the_orders_sent() {
+    use rust_decimal::Decimal;
+    let d = |s: &str| s.parse::<Decimal>().unwrap();
+    let atp: HashMap<String, Decimal> = [("A".to_string(), d("5")), ("B".to_string(), d("0"))]
+        .into_iter()
+        .collect();
+    let order = |id: &str, verdict: Verdict, lines: &[(&str, &str)]| Taken {
+        order: Order {
+            id: id.into(),
+            lines: lines
+                .iter()
+                .map(|(sku, q)| Line {
+                    sku: sku.to_string(),
+                    quantity: q.to_string(),
+                    ..Line::default()
+                })
+                .collect(),
+            ..Order::default()
+        },
+        hash: String::new(),
+        verdict,
+        version: 1,
+        backorder: Vec::new(),
+    };
+    let mut intake = Intake {
+        channel: "c".into(),
+        taken: vec![
+            order("1", Verdict::New, &[("A", "3"), ("B", "1")]),
+            // A duplicate is not sent: it takes nothing.
+            order("2", Verdict::Duplicate, &[("A", "2")]),
+            order("3", Verdict::Amended, &[("A", "4"), ("C", "2")]),
+            order("4", Verdict::New, &[("A", "1")]),
+        ],
+        rejects: Vec::new(),
+    };
+    allocate(&mut intake, &atp);
+    let got: Vec<Vec<Option<Decimal>>> = intake.taken.iter().map(|t| t.backorder.clone()).collect();
+    assert_eq!(
+        got,
+        vec![
+            vec![Some(d("0")), Some(d("1"))],
+            vec![],
+            // 2 of A left: 2 over; C is not in the ATP: all of it.
+            vec![Some(d("2")), Some(d("2"))],
+            vec![Some(d("1"))],
         ]
     );
 }

@@ -3,10 +3,11 @@
 //! tables; at the run's end, the verdicts and releases (or a shipment's, process/shipments.rs)
 //! become the ledger's order events in the run's closing transaction.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use polars::prelude::*;
+use rust_decimal::Decimal;
 
 use super::{data, Run, StagedOutput};
 use crate::engine::orders::{self, Intake, OrdersError, Policy, Verdict};
@@ -48,7 +49,27 @@ impl Run<'_> {
             }
             None => None,
         };
-        let intake = orders::intake(policy, read, &known, items.as_ref());
+        let mut intake = orders::intake(policy, read, &known, items.as_ref());
+        if let Some(src) = &policy.atp {
+            match latest_atp(self.home, ledger, src).map_err(|e| data(p, e))? {
+                Some((run, atp)) => {
+                    orders::allocate(&mut intake, &atp);
+                    self.issues
+                        .extend(backorders(&self.file, &intake, &atp, &src.location, &run));
+                }
+                None => self.issues.push(
+                    Issue::error(
+                        &self.file,
+                        "order-atp-missing",
+                        format!(
+                            "no published `{}` of pipeline {} yet: order lines were not checked against ATP",
+                            src.table, src.pipeline
+                        ),
+                    )
+                    .warning(),
+                ),
+            }
+        }
         self.issues.extend(issues(&self.file, &intake));
         self.manifest.reconciliation.extend(intake.counts());
         tables.extend(orders::tables(&intake).map_err(|e| data(p, e))?);
@@ -181,6 +202,107 @@ pub(super) fn item_set(
         .map_err(|e| format!("the item master `{table}`: {e}"))?;
     let s = c.str().map_err(|e| e.to_string())?;
     Ok(s.iter().flatten().map(|v| v.trim().to_string()).collect())
+}
+
+/// Available-to-promise at a location: SKU → quantity.
+type Atp = HashMap<String, Decimal>;
+
+/// The latest published ATP of `src` (its run and SKU → available at the location): the output
+/// of `src.table` that the newest succeeded run of `src.pipeline` published, read from the
+/// run's archive (the outbox copy may already be taken by the ERP). `None` before any.
+fn latest_atp(
+    home: &crate::config::Home,
+    ledger: &Ledger,
+    src: &orders::AtpSource,
+) -> Result<Option<(String, Atp)>, String> {
+    let runs = ledger
+        .runs(&crate::store::RunFilter {
+            pipeline: Some(src.pipeline.clone()),
+            state: Some(crate::store::RunState::Succeeded.as_str().to_string()),
+            limit: Some(50),
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())?;
+    for run in runs {
+        let Some(archive) = &run.archive_path else {
+            continue;
+        };
+        let dir = home.root.join(archive);
+        let manifest = crate::runner::manifest::read(&dir).map_err(|e| e.to_string())?;
+        let Some(out) = manifest
+            .outputs
+            .iter()
+            .find(|o| o.table == src.table && o.held.is_none() && o.control_for.is_none())
+        else {
+            continue;
+        };
+        let path = dir.join("output").join(&out.name);
+        let mut reader = csv::Reader::from_path(&path)
+            .map_err(|e| format!("the ATP {}: {e}", path.display()))?;
+        let header = reader
+            .headers()
+            .map_err(|e| format!("the ATP {}: {e}", path.display()))?
+            .clone();
+        let col = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| format!("the ATP {} has no `{name}` column", path.display()))
+        };
+        let (sku, location, atp) = (col("sku")?, col("location")?, col("atp")?);
+        let mut map = HashMap::new();
+        for (i, record) in reader.records().enumerate() {
+            let r = record.map_err(|e| format!("the ATP {}: {e}", path.display()))?;
+            if r.get(location) != Some(src.location.as_str()) {
+                continue;
+            }
+            let value = r.get(atp).unwrap_or_default();
+            let n = value.parse::<Decimal>().map_err(|_| {
+                format!(
+                    "the ATP {} line {}: `{value}` is not a number",
+                    path.display(),
+                    i + 2
+                )
+            })?;
+            map.insert(r.get(sku).unwrap_or_default().to_string(), n);
+        }
+        return Ok(Some((run.run_id, map)));
+    }
+    Ok(None)
+}
+
+/// A warning per line sent with a backorder: what was ordered, what ATP had left.
+fn backorders(
+    file: &str,
+    intake: &Intake,
+    atp: &HashMap<String, Decimal>,
+    location: &str,
+    run: &str,
+) -> Vec<Issue> {
+    let mut out = Vec::new();
+    for t in intake.taken.iter().filter(|t| t.verdict.sent()) {
+        for (l, over) in t.order.lines.iter().zip(&t.backorder) {
+            let Some(over) = over.filter(|d| !d.is_zero()) else {
+                continue;
+            };
+            let published = atp.get(&l.sku).copied().unwrap_or_default();
+            out.push(
+                Issue::error(
+                    file,
+                    "order-backorder",
+                    format!(
+                        "order {} SKU {}: {} ordered, {} over the ATP left at {location} (published {} by run {run}): sent as a backorder",
+                        t.order.id, l.sku, l.quantity, over.normalize(), published.normalize()
+                    ),
+                )
+                .at_line(l.line)
+                .in_column("quantity")
+                .with_value(&l.quantity)
+                .warning(),
+            );
+        }
+    }
+    out
 }
 
 /// Duplicates and amendments are warnings, bad lines errors: the report lists them all.
