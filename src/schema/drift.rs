@@ -377,6 +377,135 @@ pub fn apply(name: &str, schema: &Value, patch: &Value) -> Result<Value, DriftEr
     Ok(out)
 }
 
+/// Keys in the order people write a schema in (the bundled files' order); others after them,
+/// alphabetically. serde_json's map sorts keys, and a schema rewritten alphabetically would
+/// make the reviewed diff of `tallyman schema apply` a reshuffle of the whole file.
+const KEY_ORDER: &[&str] = &[
+    "$schema",
+    "name",
+    "title",
+    "description",
+    "type",
+    "format",
+    "scale",
+    "example",
+    "constraints",
+    "required",
+    "unique",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "enum",
+    "trueValues",
+    "falseValues",
+    "resource",
+    "fields",
+    "reference",
+    "missingValues",
+    "primaryKey",
+    "uniqueKeys",
+    "foreignKeys",
+    "fieldsMatch",
+];
+
+fn ordered(map: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_by_key(|(k, _)| {
+        (
+            KEY_ORDER
+                .iter()
+                .position(|o| o == k)
+                .unwrap_or(KEY_ORDER.len()),
+            k.to_string(),
+        )
+    });
+    entries
+}
+
+/// One line of JSON, keys in [`KEY_ORDER`], `", "` and `": "` between items.
+fn compact(v: &Value, out: &mut String) {
+    match v {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                compact(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, item)) in ordered(map).into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push_str(": ");
+                compact(item, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// A schema document laid out as the bundled schema files are: one top-level key per line,
+/// one field per line, keys in the usual order. Used to write a patched schema file.
+pub fn render_schema(doc: &Value) -> String {
+    let Value::Object(map) = doc else {
+        let mut out = String::new();
+        compact(doc, &mut out);
+        return out + "\n";
+    };
+    let mut lines = Vec::new();
+    for (k, v) in ordered(map) {
+        let mut line = format!("  {}: ", Value::String(k.clone()));
+        match (k.as_str(), v) {
+            ("fields", Value::Array(fields)) if !fields.is_empty() => {
+                line.push_str("[\n");
+                let rows: Vec<String> = fields
+                    .iter()
+                    .map(|f| {
+                        let mut row = String::from("    ");
+                        compact(f, &mut row);
+                        row
+                    })
+                    .collect();
+                line.push_str(&rows.join(",\n"));
+                line.push_str("\n  ]");
+            }
+            _ => compact(v, &mut line),
+        }
+        lines.push(line);
+    }
+    format!("{{\n{}\n}}\n", lines.join(",\n"))
+}
+
+/// A patch laid out one operation per line, for the archive and the report.
+pub fn render_patch(patch: &Value) -> String {
+    let Value::Array(ops) = patch else {
+        let mut out = String::new();
+        compact(patch, &mut out);
+        return out + "\n";
+    };
+    if ops.is_empty() {
+        return "[]\n".into();
+    }
+    let rows: Vec<String> = ops
+        .iter()
+        .map(|op| {
+            let mut row = String::from("  ");
+            compact(op, &mut row);
+            row
+        })
+        .collect();
+    format!("[\n{}\n]\n", rows.join(",\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -527,6 +656,22 @@ mod tests {
         assert_eq!(out.get("primaryKey"), None);
         assert_eq!(out["uniqueKeys"], json!([]));
         assert_eq!(out["foreignKeys"][0]["fields"], json!("id"));
+    }
+
+    #[test]
+    fn a_bundled_schema_renders_as_written() {
+        for text in [
+            include_str!("../../schemas/tpl_snapshot.v1.json"),
+            include_str!("../../schemas/item_master.v1.json"),
+        ] {
+            let doc: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(render_schema(&doc), text);
+        }
+        let p = json!([{"op": "remove", "path": "/fields/1"}]);
+        assert_eq!(
+            render_patch(&p),
+            "[\n  {\"op\": \"remove\", \"path\": \"/fields/1\"}\n]\n"
+        );
     }
 
     #[test]
