@@ -205,3 +205,76 @@ fn a_moved_column_is_patched_and_the_file_accepted() {
         "snapshot_ts,item_id,warehouse,qty_on_hand,qty_damaged,unit",
     );
 }
+
+/// A renamed column the pipeline names (reconcile's `compare`): the patch applies, but the
+/// pipeline no longer checks, and `schema apply` says so (exit 1) instead of inviting a rerun.
+#[test]
+fn a_rename_the_pipeline_names_is_flagged_after_apply() {
+    use Col::From;
+    let h = demo_home();
+    let root = h.root.as_path();
+    let cols = [
+        From("item_id"),
+        From("warehouse"),
+        Col::As("quantity_on_hand", "qty_on_hand"),
+        From("qty_damaged"),
+        From("unit"),
+        From("snapshot_ts"),
+    ];
+    std::fs::write(root.join(DROP), drifted(root, &cols)).expect("drop");
+    let o = tallyman(root, &["run", "inventory_3pl", "--max-wait-secs", "30"]);
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    let o = tallyman(root, &["schema", "apply", "r000001"]);
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    let out = both(&o);
+    assert!(
+        out.contains("schemas/tpl_snapshot.v1.json patched"),
+        "{out}"
+    );
+    assert!(out.contains("qty_on_hand"), "names the column: {out}");
+    assert!(!out.contains("tallyman rerun"), "{out}");
+}
+
+/// A patch file of one's own, to a named schema: applied when the result compiles; refused,
+/// with the schema untouched, when it would not, or when the name is no schema's.
+#[test]
+fn a_patch_file_applies_to_a_named_schema() {
+    let h = demo_home();
+    let root = h.root.as_path();
+    let patch = root.join("add_lot.json");
+    std::fs::write(
+        &patch,
+        r#"[{"op": "add", "path": "/fields/-", "value": {"name": "lot", "type": "string"}}]"#,
+    )
+    .expect("patch");
+    let p = patch.to_str().expect("utf-8");
+    let o = tallyman(root, &["schema", "apply", p, "--schema", "tpl_snapshot.v1"]);
+    assert!(o.status.success(), "{}", both(&o));
+    let after = std::fs::read_to_string(root.join(SCHEMA)).expect("schema");
+    assert!(
+        after.contains("    {\"name\": \"lot\", \"type\": \"string\"}\n  ],"),
+        "{after}"
+    );
+    let broken = root.join("broken.json");
+    std::fs::write(&broken, r#"[{"op": "remove", "path": "/fields/0"}]"#).expect("patch");
+    let o = tallyman(
+        root,
+        &[
+            "schema",
+            "apply",
+            broken.to_str().expect("utf-8"),
+            "--schema",
+            "tpl_snapshot.v1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    assert!(both(&o).contains("not valid"), "{}", both(&o));
+    assert_eq!(
+        std::fs::read_to_string(root.join(SCHEMA)).expect("schema"),
+        after
+    );
+    let o = tallyman(root, &["schema", "apply", p, "--schema", "../pipelines/x"]);
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    let o = tallyman(root, &["schema", "apply", "r000042"]);
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+}

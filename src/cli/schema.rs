@@ -77,11 +77,44 @@ fn apply_run(home: &Path, run: &str) -> Result<ExitCode> {
         );
     }
     let ops = write_patched(&schema, &schema_path, &current, &patch_path)?;
-    println!(
-        "schemas/{schema}.json patched ({ops} operation(s) from run {run}); rerun the file: tallyman rerun {} --run {run} --reason \"schema patched\"",
-        report.pipeline
+    println!("schemas/{schema}.json patched ({ops} operation(s) from run {run})");
+    let code = check_after(home, &schema);
+    if code == ExitCode::SUCCESS {
+        println!(
+            "rerun the file: tallyman rerun {} --run {run} --reason \"schema patched\"",
+            report.pipeline
+        );
+    }
+    Ok(code)
+}
+
+/// The pipelines checked as `tallyman check` does, once the schema is written: a renamed or
+/// dropped column the pipeline names (reconcile, SQL) fails here, and the rerun would too.
+/// Exit 1 then: the schema is patched, but a person must change the pipeline first.
+fn check_after(home: &Path, schema: &str) -> ExitCode {
+    let h = super::home(home);
+    let Ok(config) = super::load_config(&h) else {
+        eprintln!("the configuration no longer loads with schemas/{schema}.json patched: fix it before a rerun");
+        return ExitCode::from(1);
+    };
+    let problems: Vec<String> = config
+        .pipelines
+        .iter()
+        .filter(|(_, p)| p.schema.name == schema)
+        .flat_map(|(id, p)| tallyman::runner::plan::plan(p, &format!("pipelines/{id}.toml")))
+        .map(|e| e.to_string())
+        .collect();
+    if problems.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "{} problem(s) with schemas/{schema}.json patched (the pipeline still names a column the file no longer has?); change the pipeline, then rerun:",
+        problems.len()
     );
-    Ok(ExitCode::SUCCESS)
+    for e in &problems {
+        eprintln!("  {e}");
+    }
+    ExitCode::from(1)
 }
 
 fn apply_file(home: &Path, patch_path: &Path, schema: &str) -> Result<ExitCode> {
@@ -90,7 +123,7 @@ fn apply_file(home: &Path, patch_path: &Path, schema: &str) -> Result<ExitCode> 
         .with_context(|| format!("reading {}", schema_path.display()))?;
     let ops = write_patched(schema, &schema_path, &current, patch_path)?;
     println!("schemas/{schema}.json patched ({ops} operation(s))");
-    Ok(ExitCode::SUCCESS)
+    Ok(check_after(home, schema))
 }
 
 /// `schemas/<name>.json`, for a name that is a plain file stem.
