@@ -278,3 +278,44 @@ fn a_patch_file_applies_to_a_named_schema() {
     let o = tallyman(root, &["schema", "apply", "r000042"]);
     assert_eq!(o.status.code(), Some(1), "{}", both(&o));
 }
+
+/// `tallyman validate` (no pipeline) shows the same drift and patch: `drift` in its JSON.
+#[test]
+fn validate_shows_the_drift_and_its_patch() {
+    use Col::From;
+    let h = demo_home();
+    let root = h.root.as_path();
+    let cols = [
+        From("item_id"),
+        From("warehouse"),
+        From("qty_on_hand"),
+        From("qty_damaged"),
+        From("snapshot_ts"),
+    ];
+    std::fs::write(root.join(DROP), drifted(root, &cols)).expect("drop");
+    let file = root.join(DROP);
+    let schema = root.join(SCHEMA);
+    let args = [
+        "validate",
+        file.to_str().expect("utf-8"),
+        "--schema",
+        schema.to_str().expect("utf-8"),
+    ];
+    let o = tallyman(root, &[&args[..], &["--json"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    let out: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(
+        out["drift"]["changes"],
+        serde_json::json!(["schema column 5 `unit` is gone from the file"])
+    );
+    assert_eq!(
+        out["drift"]["patch"],
+        serde_json::json!([{"op": "remove", "path": "/fields/4"}])
+    );
+    let o = tallyman(root, &args);
+    assert!(
+        both(&o).contains("schema drift:\n  schema column 5 `unit` is gone"),
+        "{}",
+        both(&o)
+    );
+}
