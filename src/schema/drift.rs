@@ -20,6 +20,10 @@ use super::table::TableSchema;
 pub enum DriftError {
     #[error("the schema document has no `fields` array")]
     NoFields,
+    #[error(
+        "the schema file's fields are not the ones compared with the header (it changed since)"
+    )]
+    Stale,
     #[error("the patch is not a JSON Patch document: {0}")]
     NotAPatch(String),
     #[error("the patch does not apply to the schema: {0}")]
@@ -82,6 +86,8 @@ impl Change {
 pub struct Drift {
     pub changes: Vec<Change>,
     steps: Vec<Step>,
+    /// The field names compared: the patch is only made against a document that has them.
+    base: Vec<String>,
 }
 
 /// One edit of the working field list, in the order the patch applies them.
@@ -225,7 +231,11 @@ pub fn compare(fields: &[String], header: &[String]) -> Drift {
         Change::Renamed { at, .. } | Change::Added { at, .. } | Change::Dropped { at, .. } => *at,
         Change::Moved { to, .. } => *to,
     });
-    Drift { changes, steps }
+    Drift {
+        changes,
+        steps,
+        base: fields.to_vec(),
+    }
 }
 
 /// The moves (from, to: indices at the time of each move, JSON Patch `move` semantics) that
@@ -271,8 +281,14 @@ fn fewest_moves(cur: &[String], target: &[String]) -> Vec<(usize, usize)> {
 /// `foreignKeys`; a dropped field's keys go with it (they could not be checked); a new column
 /// is a `string` field, the type that accepts any value (tighten it when reviewing).
 pub fn patch(drift: &Drift, schema: &Value) -> Result<Value, DriftError> {
-    if !schema.get("fields").is_some_and(Value::is_array) {
+    let Some(Value::Array(fields)) = schema.get("fields") else {
         return Err(DriftError::NoFields);
+    };
+    // The steps address fields by position: on other fields they would patch the wrong ones.
+    let names: Vec<Option<&str>> = fields.iter().map(|f| f["name"].as_str()).collect();
+    let base: Vec<Option<&str>> = drift.base.iter().map(|n| Some(n.as_str())).collect();
+    if names != base {
+        return Err(DriftError::Stale);
     }
     let mut ops = Vec::new();
     let mut doc = schema.clone();
@@ -687,6 +703,17 @@ mod tests {
         ] {
             assert_eq!(similar(a, b), like, "{a} ~ {b}");
         }
+    }
+
+    #[test]
+    fn no_patch_against_other_fields() {
+        let drift = compare(&names("id,qty"), &names("id,qty,lot"));
+        let doc = schema("id,quantity");
+        assert!(matches!(patch(&drift, &doc), Err(DriftError::Stale)));
+        assert!(matches!(
+            patch(&drift, &json!({"name": "x"})),
+            Err(DriftError::NoFields)
+        ));
     }
 
     #[test]
