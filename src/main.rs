@@ -55,6 +55,8 @@ enum Command {
     Orders(cli::orders::Args),
     /// Catalogs: `catalog approve RUN` publishes a catalog held for its price changes.
     Catalog(cli::catalog::Args),
+    /// Schemas: `schema apply RUN` applies the schema patch a run proposed for a drifted header.
+    Schema(cli::schema::Args),
     /// Drop the bundled demo files into the drop folders and run the pipelines.
     Demo(cli::demo::Args),
 }
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Breaks(a) => cli::breaks::run(&home, a),
         Command::Orders(a) => cli::orders::run(&home, a),
         Command::Catalog(a) => cli::catalog::run(&home, a),
+        Command::Schema(a) => cli::schema::run(&home, a),
     };
     match result {
         Ok(code) => code,

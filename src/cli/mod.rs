@@ -10,6 +10,7 @@ pub mod orders;
 pub mod rerun;
 pub mod run;
 pub mod runs;
+pub mod schema;
 pub mod serve;
 pub mod uploads;
 pub mod validate;

@@ -10,7 +10,7 @@ use anyhow::{anyhow, Context, Result};
 use tallyman::formats::csv::{Dialect, IfEmpty};
 use tallyman::issue::Severity;
 use tallyman::runner::tables::load_table;
-use tallyman::schema::TableSchema;
+use tallyman::schema::{drift, TableSchema};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,6 +36,31 @@ pub struct Args {
     pub allow_empty: bool,
     #[arg(long)]
     pub json: bool,
+}
+
+/// A header the schema refused, as drift: the changes and the JSON Patch of the schema file
+/// (`schema::drift`), as a pipeline's run proposes them.
+fn drift_of(
+    path: &std::path::Path,
+    schema: &TableSchema,
+    v: &tallyman::schema::validate::Validated,
+) -> Result<Option<(Vec<String>, serde_json::Value)>> {
+    if v.header.is_empty() || !v.fatal.iter().any(|i| i.rule == "header") {
+        return Ok(None);
+    }
+    let fields: Vec<String> = schema.fields.iter().map(|f| f.name.clone()).collect();
+    let d = drift::compare(&fields, &v.header);
+    if d.is_empty() {
+        return Ok(None);
+    }
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&text).with_context(|| format!("reading {}", path.display()))?;
+    let patch = drift::patch(&d, &doc)?;
+    Ok(Some((
+        d.changes.iter().map(drift::Change::describe).collect(),
+        patch,
+    )))
 }
 
 fn schema_file(path: &PathBuf) -> Result<TableSchema> {
@@ -92,18 +117,38 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut issues = v.fatal.clone();
     issues.extend(v.issues.iter().cloned());
     let valid = !issues.iter().any(|i| i.severity == Severity::Error);
+    let drift = if args.no_header {
+        None
+    } else {
+        drift_of(&args.schema, &schema, &v)?
+    };
     if args.json {
-        let out = serde_json::json!({
+        let mut out = serde_json::json!({
             "file": args.file.display().to_string(),
             "schema": schema.name,
             "valid": valid,
             "rows": v.rows(),
             "issues": issues,
         });
+        if let Some((changes, patch)) = &drift {
+            out["drift"] = serde_json::json!({"changes": changes, "patch": patch});
+        }
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for i in &issues {
             println!("{i}");
+        }
+        if let Some((changes, patch)) = &drift {
+            println!("schema drift:");
+            for c in changes {
+                println!("  {c}");
+            }
+            println!(
+                "proposed patch of {} (save it, review it, then `tallyman schema apply PATCH_FILE --schema {}`):",
+                args.schema.display(),
+                schema.name
+            );
+            print!("{}", drift::render_patch(patch));
         }
         println!(
             "{}: {} rows, {} issue(s): {}",

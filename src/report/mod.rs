@@ -13,6 +13,7 @@ pub mod model;
 pub mod queue;
 pub mod render;
 mod render_catalog;
+mod render_drift;
 mod render_open_items;
 mod render_settlement;
 

@@ -59,6 +59,29 @@ pub struct RunReport {
     /// statuses, counted). Absent for other pipelines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orders: Option<OrdersNote>,
+    /// A CSV file whose header differs from its schema: how, and the schema patch proposed.
+    /// Absent when the header matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_drift: Option<DriftNote>,
+}
+
+/// How a file's header differs from its schema (`schema::drift`), and the JSON Patch of the
+/// schema file that would accept it, archived as `schema.patch.json` in the run's folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftNote {
+    /// The schema's name (`schemas/<schema>.json`).
+    pub schema: String,
+    /// Each change as a sentence, in column order.
+    pub changes: Vec<String>,
+    /// The patch file, relative to the home; absent when no patch could be made (the schema
+    /// file unreadable), with why in `no_patch`.
+    pub patch_file: Option<String>,
+    /// The patch as written to `patch_file` (pretty JSON), for the report.
+    pub patch: Option<String>,
+    /// sha256 of the schema file the patch was made against: `tallyman schema apply RUN`
+    /// refuses a schema that changed since.
+    pub schema_sha256: Option<String>,
+    pub no_patch: Option<String>,
 }
 
 /// The orders of a run's file, counted per verdict (`new`, `duplicate`, ...) or per shipment

@@ -249,6 +249,7 @@ fn text(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     // A settlement's deposit and footing lead (render_settlement.rs).
     super::render_settlement::text(r, &mut t);
     orders_text(r, &mut t);
+    super::render_drift::text(r, &mut t);
     super::render_catalog::text(r, &mut t);
     super::render_open_items::text(r, &mut t);
     // Money leads: the net per currency over every key, amounts right-aligned.
@@ -443,6 +444,7 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
             escape(&orders_line(n))
         );
     }
+    super::render_drift::html(r, &mut h);
     super::render_catalog::html(r, &mut h);
     super::render_open_items::html(r, &mut h);
     let net = r.net_by_currency();
@@ -617,6 +619,7 @@ mod tests {
             open_items: None,
             orders: None,
             catalog: None,
+            schema_drift: None,
         }
     }
 

@@ -26,6 +26,7 @@ use crate::store::{FileState, Ledger, StoreError};
 
 mod archive;
 mod catalog;
+mod drift;
 mod invoices;
 mod order_acks;
 mod orders;
@@ -107,6 +108,8 @@ struct Run<'a> {
     /// run's end when it succeeds).
     catalog_note: Option<crate::report::model::CatalogNote>,
     catalog_end: Option<crate::store::catalog::CatalogEnd>,
+    /// A CSV file's header drift from its schema, with the proposed patch, for the report.
+    drift_note: Option<crate::report::model::DriftNote>,
 }
 
 /// A background hash of an input: its size and sha256.
@@ -266,6 +269,7 @@ pub fn process_run(
         channel_lock: None,
         catalog_note: None,
         catalog_end: None,
+        drift_note: None,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
     let result = match date {
@@ -415,6 +419,7 @@ impl Run<'_> {
                 at("report built");
                 report.orders = orders_note;
                 report.catalog = self.catalog_note.clone();
+                report.schema_drift = self.drift_note.clone();
                 // The open-item book: the run's view goes into the ledger with the run's end,
                 // what it changes into the report.
                 if let (Some(policy), "succeeded") = (&p.open_items, state) {
@@ -621,13 +626,19 @@ impl Run<'_> {
             Ok(read) => read,
             Err(why) => return Ok(Step::Reject(why)),
         };
+        let drift = self.note_drift(&v)?;
         let judged =
             pipeline::judge(p, &p.needs, &self.file, v, control_total).map_err(|e| failed(p, e))?;
         self.issues.extend(judged.issues);
         self.manifest.rows = judged.rows;
         tracing::info!(pipeline = %p.id, rows = self.manifest.rows, issues = self.issues.len(), "validated in {:.2}s ({})", started.elapsed().as_secs_f64(), crate::usage::memory());
         let good = match judged.verdict {
-            Verdict::Reject(why) => return Ok(Step::Reject(why)),
+            Verdict::Reject(why) => {
+                return Ok(Step::Reject(match drift {
+                    Some(d) => format!("{why}; {d}"),
+                    None => why,
+                }))
+            }
             Verdict::Accept { good, set_aside } => {
                 self.manifest.rows_set_aside = set_aside;
                 good

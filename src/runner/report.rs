@@ -218,6 +218,7 @@ pub fn queue_late_alert(
         open_items: None,
         orders: None,
         catalog: None,
+        schema_drift: None,
     };
     let rendered =
         render(&report, &rule.subject, &RenderOptions::default()).map_err(|e| e.to_string())?;
@@ -390,6 +391,7 @@ pub fn build_report(
         open_items: None,
         orders: None,
         catalog: None,
+        schema_drift: None,
     })
 }
 

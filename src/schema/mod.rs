@@ -1,5 +1,6 @@
 //! Frictionless Table Schema: the types, and validation as polars expressions (pure).
 
+pub mod drift;
 pub mod table;
 pub mod validate;
 

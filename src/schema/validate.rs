@@ -27,6 +27,9 @@ pub struct Validated {
     pub bad_rows: Vec<IdxSize>,
     /// A problem that makes the whole file unusable (bad header, wrong columns).
     pub fatal: Vec<Issue>,
+    /// The file's header as read (empty when the structure pass found none), so a header
+    /// problem can be explained as schema drift (`schema::drift`).
+    pub header: Vec<String>,
 }
 
 impl Validated {
@@ -153,6 +156,7 @@ pub fn validate_csv_then(
             issues,
             bad_rows: Vec::new(),
             fatal,
+            header: s.header.clone(),
         });
     }
     let fields: Vec<Option<&Field>> = s.header.iter().map(|h| schema.field(h)).collect();
@@ -218,6 +222,7 @@ pub fn validate_frame(
             issues: Vec::new(),
             bad_rows: Vec::new(),
             fatal,
+            header: header.to_vec(),
         });
     }
     check_frame(
@@ -416,6 +421,7 @@ fn check_frame(
         issues,
         bad_rows,
         fatal,
+        header: present.to_vec(),
     })
 }
 

@@ -119,5 +119,6 @@ pub fn sample_report() -> RunReport {
         open_items: None,
         orders: None,
         catalog: None,
+        schema_drift: None,
     }
 }

@@ -38,6 +38,7 @@ fn report(breaks: usize, issues: usize, diff: &str) -> RunReport {
         open_items: None,
         orders: None,
         catalog: None,
+        schema_drift: None,
     }
 }
 
