@@ -76,24 +76,7 @@ pub(super) fn record(tx: &Transaction<'_>, end: &CatalogEnd, now: &str) -> rusql
 impl Ledger {
     /// The last accepted version of `source`'s catalog, if any.
     pub fn latest_catalog(&self, source: &str) -> Result<Option<CatalogVersion>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT source, version, run_id, path, items, sha256 FROM catalog_versions
-                 WHERE source = ?1 ORDER BY version DESC LIMIT 1",
-                [source],
-                |r| {
-                    Ok(CatalogVersion {
-                        source: r.get(0)?,
-                        version: r.get(1)?,
-                        run_id: r.get(2)?,
-                        path: r.get(3)?,
-                        items: r.get(4)?,
-                        sha256: r.get(5)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(self.err())
+        self.one_version("source = ?1", &[&source])
     }
 
     /// The version a run published, if it published one.
