@@ -206,6 +206,8 @@ pub const DEFAULT_MAIL: &str = "from = \"Tallyman <tallyman@localhost>\"\n";
 #[serde(deny_unknown_fields)]
 pub struct GlobalRaw {
     pub mail: Option<MailRaw>,
+    /// Read by `config::console::load` (the operator console); `serve` alone needs it.
+    pub console: Option<super::console::ConsoleRaw>,
 }
 
 /// Reads `tallyman.toml` (optional) and compiles its `[mail]` section; relative `spool_dir` and

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod compile;
+pub mod console;
 pub mod expected;
 mod input;
 pub mod mail;

@@ -49,6 +49,13 @@ const MIGRATIONS: &[Migration] = &[
             catalog_versions,
         )],
     },
+    Migration {
+        version: 5,
+        steps: &[(
+            "console_actions and paused_pipelines",
+            super::console::console_tables,
+        )],
+    },
 ];
 
 /// The baseline (version 1), in the order the tables came to be.

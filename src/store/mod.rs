@@ -1,6 +1,7 @@
 //! The ledger (SQLite) and the folders files live in; the only code that moves files.
 pub mod backoff;
 pub mod catalog;
+pub mod console;
 pub mod daemon_state;
 pub mod deliveries;
 pub mod files;
