@@ -36,6 +36,8 @@ button { background: #0b5cad; color: #fff; border: 0; border-radius: .25rem; cur
 .calendar .missed { background: #ffebe9; color: var(--bad); font-weight: 700; }
 .calendar .received { background: #dafbe1; color: var(--ok); }
 .calendar .off { color: var(--muted); }
+dl#counts { display: grid; grid-template-columns: max-content max-content; gap: .1rem 1.5rem; }
+dl#counts dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; }
 iframe.report { width: 100%; height: 32rem; border: 1px solid var(--line); }
 svg text { font-size: 11px; fill: var(--ink); }
 @media (max-width: 40rem) { main { padding: .5rem; } th, td { padding: .25rem; } }
