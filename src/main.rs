@@ -65,7 +65,11 @@ fn main() -> ExitCode {
     tallyman::usage::tune_allocator();
     tallyman::store::publish::private_umask();
     let cli = Cli::parse();
-    cli::init_logging(&cli.log_format);
+    let progress = matches!(
+        cli.command,
+        Command::Run(_) | Command::Rerun(_) | Command::Validate(_)
+    );
+    cli::init_logging(&cli.log_format, progress);
     let home = cli.home.clone().unwrap_or_else(|| PathBuf::from("."));
     let result = match cli.command {
         Command::Check(args) => cli::check::run(&home, args),
