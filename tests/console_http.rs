@@ -318,3 +318,38 @@ fn pause_stops_the_daemon_taking_files_until_resume() {
     );
     d.stop();
 }
+
+#[test]
+fn pause_and_resume_from_the_cli_are_recorded_with_their_actor() {
+    let h = console_home(false);
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tallyman"))
+            .args(["--home", h.root.to_str().unwrap()])
+            .args(args)
+            .env("TALLYMAN_ACTOR", "carol")
+            .env("TALLYMAN_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let o = cli(&["pause", "inventory_3pl", "--reason", "partner outage"]);
+    assert!(o.status.success(), "{}", home::both(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "inventory_3pl: paused (by carol)\n"
+    );
+    assert_eq!(
+        count(&h.root, "SELECT count(*) FROM paused_pipelines WHERE pipeline = 'inventory_3pl' AND actor = 'carol' AND reason = 'partner outage'"),
+        1
+    );
+    let o = cli(&["resume", "inventory_3pl"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "inventory_3pl: resumed (by carol)\n"
+    );
+    assert_eq!(count(&h.root, "SELECT count(*) FROM paused_pipelines"), 0);
+    assert_eq!(
+        count(&h.root, "SELECT count(*) FROM console_actions WHERE actor = 'carol' AND outcome IN ('paused', 'resumed')"),
+        2
+    );
+    assert_eq!(cli(&["pause", "nope"]).status.code(), Some(2));
+}

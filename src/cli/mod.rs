@@ -7,6 +7,7 @@ pub mod exit;
 pub mod inspect;
 pub mod mail;
 pub mod orders;
+pub mod pause;
 pub mod progress;
 pub mod rerun;
 pub mod run;
