@@ -170,11 +170,34 @@ fn the_console_in_chromium() {
             ));
         }
         assert_eq!(order.len(), 5, "{order:?}");
+        assert!(order[2..].iter().all(|(_, s)| s != "failing" && s != "late"), "{order:?}");
         assert_eq!(order[0], ("orders_x12".to_string(), "failing".to_string()));
         assert_eq!(order[1], ("catalog_items".to_string(), "late".to_string()));
         let first_row = text_of(&c, "tr[data-pipeline]").await;
         assert!(first_row.contains("connect: refused"), "{first_row}");
         shot(&c, "overview").await;
+
+        // The table refreshes in place: a source starts failing, the row moves up, and the
+        // page was not reloaded (a marker set on it survives).
+        c.execute("window.notReloaded = true;", vec![]).await.unwrap();
+        let conn = rusqlite::Connection::open(h.root.join("var/ledger.sqlite")).unwrap();
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        conn.execute(
+            "INSERT INTO source_status (pipeline, source, failures, failing_since, last_error)
+             VALUES ('settlement_amazon_v2', 'sftp://bank@127.0.0.1:1/out', 1, '2026-12-01T00:00:00.000Z', 'auth failed')",
+            [],
+        )
+        .unwrap();
+        c.wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("tr[data-pipeline=settlement_amazon_v2][data-state=failing]"))
+            .await
+            .expect("the refreshed table shows the new failure");
+        let kept = c.execute("return window.notReloaded === true;", vec![]).await.unwrap();
+        assert_eq!(kept, serde_json::json!(true), "refreshed without a reload");
+        c.set_window_size(390, 844).await.expect("phone size");
+        shot(&c, "overview-phone").await;
+        c.set_window_size(1280, 1000).await.expect("desktop size");
 
         // A run: the console's counts and the embedded report's equal the manifest.
         let manifest: serde_json::Value = serde_json::from_slice(

@@ -40,7 +40,15 @@ dl#counts { display: grid; grid-template-columns: max-content max-content; gap: 
 dl#counts dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; }
 iframe.report { width: 100%; height: 32rem; border: 1px solid var(--line); }
 svg text { font-size: 11px; fill: var(--ink); }
-@media (max-width: 40rem) { main { padding: .5rem; } th, td { padding: .25rem; } }
+@media (max-width: 40rem) {
+  main { padding: .5rem; } th, td { padding: .25rem; }
+  /* The overview stacks each pipeline's cells on a phone, each named by its column. */
+  #pipelines thead { position: absolute; left: -9999px; }
+  #pipelines tr, #pipelines td, #pipelines th { display: block; border: 0; }
+  #pipelines tr { border-bottom: 2px solid var(--line); padding: .25rem 0; }
+  #pipelines td.num { text-align: left; }
+  #pipelines td[data-label]::before { content: attr(data-label) ": "; font-weight: 600; }
+}
 "#;
 
 /// A whole page: `title` and `body` in the console's frame.

@@ -199,11 +199,11 @@ fn table(console: &Console) -> Markup {
                     @for s in &rows {
                         tr data-pipeline=(s.pipeline) data-state=(s.state) {
                             th scope="row" { a href={ "/pipelines/" (seg(&s.pipeline)) } { (s.pipeline) } }
-                            td {
+                            td data-label="State" {
                                 (badge(s.state))
                                 @for r in &s.reasons { div.muted { (r) } }
                             }
-                            td {
+                            td data-label="Last run" {
                                 @if let Some(r) = &s.last_run {
                                     a href={ "/runs/" (seg(&r.run_id)) } { (r.run_id) } " " (r.state)
                                     div.muted {
@@ -213,17 +213,17 @@ fn table(console: &Console) -> Markup {
                                     }
                                 } @else { span.muted { "no run yet" } }
                             }
-                            td { (s.next.as_deref().unwrap_or("on arrival")) }
-                            td.num {
+                            td data-label="Next" { (s.next.as_deref().unwrap_or("on arrival")) }
+                            td.num data-label="Open breaks" {
                                 (s.open_breaks)
                                 @for (currency, amount) in &s.open_amounts {
                                     div.muted { (amount) " " (currency) }
                                 }
                             }
-                            td {
+                            td data-label="Source" {
                                 @if let Some(f) = &s.failing_source { span.problem { (f) } } @else { "ok" }
                             }
-                            td.num { (s.undelivered) " / " (s.unsent_mail) }
+                            td.num data-label="Uploads / mails waiting" { (s.undelivered) " / " (s.unsent_mail) }
                         }
                     }
                 }
