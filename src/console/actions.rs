@@ -32,7 +32,7 @@ pub fn rerun_form(console: &Console, pipeline: &str) -> Markup {
         return html! {};
     }
     html! {
-        form.action method="post" action="/actions/rerun" id="rerun-form" {
+        form.action method="post" action="/actions/rerun" id="rerun-form" aria-label="Rerun a business date" {
             input type="hidden" name="pipeline" value=(pipeline);
             label { "Business date" input name="date" type="date" required; }
             label { "Reason" input name="reason" required size="30"; }
@@ -52,7 +52,7 @@ pub fn pause_form(console: &Console, pipeline: &str, paused: bool) -> Markup {
         false => ("pause", "Pause"),
     };
     html! {
-        form.action method="post" action={ "/actions/" (action) } id={ (action) "-form" } {
+        form.action method="post" action={ "/actions/" (action) } id={ (action) "-form" } aria-label={ (label) " the pipeline" } {
             input type="hidden" name="pipeline" value=(pipeline);
             @if !paused { label { "Reason" input name="reason" size="30"; } }
             (credentials(console))
@@ -67,7 +67,7 @@ pub fn retry_form(console: &Console, action: &str, id: i64) -> Markup {
         return html! {};
     }
     html! {
-        form.action method="post" action={ "/actions/" (action) } {
+        form.action method="post" action={ "/actions/" (action) } aria-label={ "Retry " (id) } {
             input type="hidden" name="id" value=(id);
             (credentials(console))
             button type="submit" { "Retry" }

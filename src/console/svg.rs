@@ -21,7 +21,8 @@ const LABEL: f64 = 70.0;
 
 /// Three bands of bars, oldest date left.
 pub fn chart(days: &[Day]) -> Markup {
-    let width = LABEL + (days.len().max(1) as f64) * 14.0 + 10.0;
+    // Wide enough for the first and last dates side by side, however few days there are.
+    let width = (LABEL + (days.len().max(1) as f64) * 14.0 + 10.0).max(320.0);
     let height = 3.0 * (BAND + 20.0) + 20.0;
     let bands: [Band; 3] = [
         ("rows", "#0b5cad", |d| d.rows),
@@ -48,7 +49,9 @@ pub fn chart(days: &[Day]) -> Markup {
                 }
             }
             text x=(LABEL) y=(height - 4.0) { (first) }
-            text x=(width - 5.0) y=(height - 4.0) text-anchor="end" { (last) }
+            @if days.len() > 1 {
+                text x=(width - 5.0) y=(height - 4.0) text-anchor="end" { (last) }
+            }
         }
     }
 }
