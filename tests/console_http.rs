@@ -353,3 +353,86 @@ fn pause_and_resume_from_the_cli_are_recorded_with_their_actor() {
     );
     assert_eq!(cli(&["pause", "nope"]).status.code(), Some(2));
 }
+
+#[test]
+fn failed_uploads_and_mails_are_retried_from_the_overview_with_their_actor() {
+    let h = console_home(true);
+    {
+        let conn = rusqlite::Connection::open(h.root.join("var/ledger.sqlite")).unwrap();
+        let mails = conn
+            .execute(
+                "UPDATE mail_queue SET state = 'failed', last_error = 'smtp: connection refused'
+                 WHERE id = (SELECT min(id) FROM mail_queue)",
+                [],
+            )
+            .unwrap();
+        assert_eq!(mails, 1, "the demo queued a report mail");
+        conn.execute(
+            "INSERT INTO deliveries (run_id, pipeline, destination, name, path, sha256, target,
+                 always, state, attempts, next_attempt_at, last_error)
+             VALUES ('r000001', 'inventory_3pl', 'erp', 'atp.csv', 'archive/x/atp.csv', 'ab',
+                 '/in/atp.csv', 0, 'failed', 3, 0, 'permission denied')",
+            [],
+        )
+        .unwrap();
+    }
+    let d = serve(&h.root);
+    let overview = get(d.port, "/").body;
+    assert!(overview.contains("Failed uploads and mails"), "{overview}");
+    assert!(overview.contains("smtp: connection refused"));
+    assert!(overview.contains("permission denied"));
+    assert_eq!(overview.matches("action=\"/actions/retry-").count(), 2);
+    let csrf = csrf(d.port, "/");
+    let mail_id = count(&h.root, "SELECT id FROM mail_queue WHERE state = 'failed'");
+    let upload_id = count(&h.root, "SELECT id FROM deliveries WHERE name = 'atp.csv'");
+    for (action, id) in [("retry-mail", mail_id), ("retry-upload", upload_id)] {
+        let a = request(
+            d.port,
+            "POST",
+            &format!("/actions/{action}"),
+            Some(&format!("id={id}&actor=dan&token={TOKEN}&csrf={csrf}")),
+        );
+        assert_eq!(a.status, 200, "{action}: {}", a.body);
+        assert!(
+            a.body.contains("queued again, due now"),
+            "{action}: {}",
+            a.body
+        );
+    }
+    assert_eq!(
+        count(
+            &h.root,
+            "SELECT count(*) FROM mail_queue WHERE state = 'failed'"
+        ),
+        0,
+        "the mail is queued (or already sent) again"
+    );
+    assert_eq!(
+        count(
+            &h.root,
+            "SELECT count(*) FROM deliveries WHERE name = 'atp.csv' AND (state = 'pending' OR attempts > 3)"
+        ),
+        1,
+        "the upload is due again (or already retried)"
+    );
+    assert_eq!(
+        count(
+            &h.root,
+            "SELECT count(*) FROM console_actions WHERE actor = 'dan' AND action LIKE 'retry-%' AND outcome = 'queued again, due now'"
+        ),
+        2
+    );
+    // A retry of something that is not waiting says so, and is still recorded.
+    let a = request(
+        d.port,
+        "POST",
+        "/actions/retry-mail",
+        Some(&format!("id=999&actor=dan&token={TOKEN}&csrf={csrf}")),
+    );
+    assert!(
+        a.body.contains("nothing with this id waiting"),
+        "{}",
+        a.body
+    );
+    d.stop();
+}
