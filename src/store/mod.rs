@@ -2,6 +2,7 @@
 pub mod backoff;
 pub mod catalog;
 pub mod console;
+pub mod console_queries;
 pub mod daemon_state;
 pub mod deliveries;
 pub mod files;
