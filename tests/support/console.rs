@@ -13,7 +13,7 @@ use crate::home::{both, tallyman, Home};
 pub const TOKEN: &str = "s3cret-console-token";
 
 /// The whole demo, run (`tallyman demo`: inventory_3pl's r000001, the settlement, the catalog,
-/// the orders), then: catalog_items
+/// the orders), then: catalog_items ticks at 06:30 every day and
 /// expects a file every day by 00:00 UTC and has been watched for three days (so today's is
 /// late), orders_x12's source has been failing, and `[console]` reads `TOKEN` from a file
 /// when `with_token`.
@@ -27,7 +27,10 @@ pub fn console_home(with_token: bool) -> Home {
     assert!(o.status.success(), "{}", both(&o));
     let catalog = h.root.join("pipelines/catalog_items.toml");
     let mut text = std::fs::read_to_string(&catalog).expect("catalog pipeline");
-    text.push_str("\n[expected]\nby = \"00:00\"\ntime_zone = \"UTC\"\n");
+    // A schedule too (a top-level key: before the first table), so its next tick is shown.
+    text = format!(
+        "schedule = \"30 6 * * *\"\n{text}\n[expected]\nby = \"00:00\"\ntime_zone = \"UTC\"\n"
+    );
     std::fs::write(&catalog, text).expect("write catalog pipeline");
     let since = (chrono::Utc::now() - chrono::Duration::days(3))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
