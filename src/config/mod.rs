@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod raw;
 mod reconcile;
 pub mod report;
+pub mod returns;
 pub mod schedule;
 pub mod schemas;
 pub mod settlement;

@@ -163,6 +163,9 @@ pub fn tables(raw: &PipelineRaw) -> Vec<String> {
                 .map(|t| t.to_string()),
         );
     }
+    if raw.returns.is_some() {
+        out.extend(crate::engine::returns::TABLES.iter().map(|t| t.to_string()));
+    }
     if raw.invoices.is_some() {
         out.extend(
             crate::engine::invoices::TABLES

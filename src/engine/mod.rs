@@ -8,6 +8,7 @@ pub mod open_items;
 pub mod orders;
 pub mod pairing;
 pub mod reconcile;
+pub mod returns;
 pub mod shipments;
 pub mod spec;
 pub mod transform;

@@ -97,7 +97,18 @@ impl Run<'_> {
                 let mut s = c.billed.iter().map(|x| x.status);
                 (&c.channel, "invoices", count(&mut s))
             }
-            (None, None, None) => return None,
+            (None, None, None) => match (&self.returns, &self.settled) {
+                (Some(c), _) => {
+                    let mut s = c.checked.iter().map(|x| x.status);
+                    (&c.channel, "returns", count(&mut s))
+                }
+                (None, Some(r)) => (
+                    &r.channel,
+                    "settled orders",
+                    vec![("settled".to_string(), r.events.len() as u64)],
+                ),
+                (None, None) => return None,
+            },
         };
         let counts = counts
             .into_iter()
@@ -137,6 +148,12 @@ impl Run<'_> {
         }
         if let Some(c) = &self.invoices {
             return Some(self.invoice_record(c));
+        }
+        if let Some(c) = &self.returns {
+            return Some(self.return_record(c));
+        }
+        if let Some(r) = &self.settled {
+            return Some(r.clone());
         }
         let intake = self.orders.as_ref()?;
         let released = publish
