@@ -1,0 +1,108 @@
+//! Settled orders through the real binary (issue 18, point 5): a settlement pipeline with
+//! `[settled_orders] channel = "acme"` moves acme's shipped or invoiced orders its lines name to
+//! `settled`, with the settlement file, run and line in the order's timeline; an order paid
+//! before it shipped keeps its state and gets the step; an order of no line is untouched.
+
+#[path = "support/home.rs"]
+mod home;
+#[path = "support/orders.rs"]
+mod orders;
+
+use home::{both, tallyman};
+use orders::*;
+
+const STRIPE: &str = include_str!("../pipelines/settlement_stripe_itemized.toml");
+
+/// A hand-made X12 945 shipping all of `sku` (`qty`) of `order`.
+fn x945(control: u32, order: &str, sku: &str, qty: &str) -> String {
+    let body = format!("ST*945*0001~W06*N*{order}*20261126*BOL-{control}~LX*1~W12*CC*{qty}*{qty}**EA**VN*{sku}~W03*1*1*LB~");
+    let segments = body.matches('~').count() + 1;
+    format!(
+        "ISA*00*          *00*          *ZZ*ACME3PL        *ZZ*TALLYMAN       *261126*2200*U*00401*{control:09}*0*P*>~GS*SW*ACME3PL*TALLYMAN*20261126*2200*{control}*X*004010~{body}SE*{segments}*0001~GE*1*{control}~IEA*1*{control:09}~\n"
+    )
+}
+
+fn state_of(h: &home::Home, id: &str) -> String {
+    let o = tallyman(&h.root, &["orders", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).expect("orders JSON");
+    rows.as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["order_id"] == id)
+        .map(|r| r["state"].as_str().expect("state").to_string())
+        .unwrap_or_else(|| panic!("no order {id}: {rows}"))
+}
+
+#[test]
+fn a_settlement_settles_the_orders_of_its_channel_that_shipped() {
+    let settlement = STRIPE.replace(
+        "[group_reconcile]",
+        "[settled_orders]\nchannel = \"acme\"\n\n[group_reconcile]",
+    );
+    assert_ne!(settlement, STRIPE, "the pipeline gained [settled_orders]");
+    let h = home_with(&[
+        ("orders_csv", CSV.into()),
+        ("shipments_x12", SHIPMENTS.into()),
+        ("settlement_stripe_itemized", settlement),
+    ]);
+    for name in [
+        "settlement_lines.v1",
+        "settlement_summary.v1",
+        "erp_orders.v1",
+    ] {
+        let text = read(&fixture(&format!("../../schemas/{name}.json")));
+        std::fs::write(h.root.join(format!("schemas/{name}.json")), text).expect("schema");
+    }
+    let mut orders = csv_order("JP-1", &[("SKU-00000001", "1", "50.00")], "");
+    for po in ["JP-2", "JP-3"] {
+        let one = csv_order(po, &[("SKU-00000003", "1", "30.00")], "");
+        orders.push_str(one.lines().nth(1).expect("row"));
+        orders.push('\n');
+    }
+    drop_file(&h, "orders_csv", "orders.csv", orders.as_bytes());
+    run(&h);
+    drop_file(
+        &h,
+        "shipments_x12",
+        "945_jp1.x12",
+        x945(701, "JP-1", "SKU-00000001", "1").as_bytes(),
+    );
+    run(&h);
+    assert_eq!(state_of(&h, "JP-1"), "shipped");
+    std::fs::create_dir_all(h.root.join("inbox/erp")).expect("erp folder");
+    std::fs::write(
+        h.root.join("inbox/erp/erp_orders_stripe_2026-11-30.csv"),
+        "order_id,expected_amount,currency,tax,shipping\nJP-1,5000,JPY,,\nJP-2,3000,JPY,,\n",
+    )
+    .expect("erp");
+    drop_file(
+        &h,
+        "settlement_stripe_itemized",
+        "payout_reconciliation_2026-11-30.csv",
+        read(&fixture("settlement/stripe_itemized.csv")).as_bytes(),
+    );
+    let out = run(&h);
+    assert!(out.contains("orders_settled 2"), "{out}");
+    assert_eq!(state_of(&h, "JP-1"), "settled");
+    // Paid before it shipped: the step is kept, the order still waits for its shipment.
+    assert_eq!(state_of(&h, "JP-2"), "released");
+    assert_eq!(state_of(&h, "JP-3"), "released");
+    let shown = both(&tallyman(&h.root, &["orders", "show", "JP-1"]));
+    let step = shown
+        .lines()
+        .find(|l| l.contains(" settled "))
+        .unwrap_or_else(|| panic!("no settled step: {shown}"));
+    assert!(
+        step.contains("settlement_stripe_itemized run")
+            && step.contains("payout_reconciliation_2026-11-30.csv line 2")
+            && step.contains("settlement po_1"),
+        "{step}"
+    );
+    let shown = both(&tallyman(&h.root, &["orders", "show", "JP-2"]));
+    assert!(shown.contains(" settled "), "{shown}");
+    let shown = both(&tallyman(&h.root, &["orders", "show", "JP-3"]));
+    assert!(!shown.contains(" settled "), "{shown}");
+    // The pipeline with the section passes `check`.
+    let o = tallyman(&h.root, &["check"]);
+    assert!(o.status.success(), "{}", both(&o));
+}
