@@ -125,6 +125,19 @@ pub struct OrderRow {
     pub updated_at: String,
 }
 
+/// An order in a state longer than its pipeline allows (`[orders] stuck`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StuckOrder {
+    pub channel: String,
+    pub order_id: String,
+    pub state: String,
+    /// When the step that put it in `state` was recorded.
+    pub since: String,
+    /// Whole hours in the state so far, and the allowance.
+    pub hours: i64,
+    pub allowed_hours: i64,
+}
+
 /// One step of an order's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EventRow {
@@ -264,6 +277,59 @@ impl Ledger {
                     value: s.clone(),
                 })?;
                 out.insert(id.to_string(), s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The orders of `channel` in a state of `allowances` (state → seconds) for longer than
+    /// it allows at `now`, counted from the step that put them there.
+    pub fn stuck_orders(
+        &self,
+        channel: &str,
+        allowances: &std::collections::BTreeMap<String, u64>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<StuckOrder>, StoreError> {
+        if allowances.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT o.order_id, o.state, (SELECT MAX(e.at) FROM order_events e
+                   WHERE e.channel = o.channel AND e.order_id = o.order_id
+                   AND e.event = CASE o.state WHEN 'received' THEN 'new' ELSE o.state END)
+                 FROM orders o WHERE o.channel = ?1 ORDER BY o.first_run, o.order_id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([channel], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (order_id, state, since) = row.map_err(self.err())?;
+            let (Some(allowed), Some(since)) = (allowances.get(&state), since) else {
+                continue;
+            };
+            let Ok(at) = chrono::DateTime::parse_from_rfc3339(&since) else {
+                continue;
+            };
+            let secs = (now - at.to_utc()).num_seconds();
+            if secs > *allowed as i64 {
+                out.push(StuckOrder {
+                    channel: channel.to_string(),
+                    order_id,
+                    state,
+                    since,
+                    hours: secs / 3600,
+                    allowed_hours: *allowed as i64 / 3600,
+                });
             }
         }
         Ok(out)

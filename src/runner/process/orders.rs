@@ -71,6 +71,29 @@ impl Run<'_> {
             }
         }
         self.issues.extend(issues(&self.file, &intake));
+        // Orders of the channel that stayed in a state longer than allowed are this run's
+        // exceptions too: the report of each intake run lists them until they move.
+        let stuck = ledger.stuck_orders(&policy.channel, &policy.stuck, chrono::Utc::now())?;
+        for s in &stuck {
+            self.issues.push(
+                Issue::error(
+                    &self.file,
+                    "order-stuck",
+                    format!(
+                        "order {} is {} since {} ({} h; {} h allowed)",
+                        s.order_id, s.state, s.since, s.hours, s.allowed_hours
+                    ),
+                )
+                .in_column("order_id")
+                .with_value(&s.order_id)
+                .warning(),
+            );
+        }
+        if !policy.stuck.is_empty() {
+            self.manifest
+                .reconciliation
+                .insert("orders_stuck".into(), stuck.len() as u64);
+        }
         self.manifest.reconciliation.extend(intake.counts());
         tables.extend(orders::tables(&intake).map_err(|e| data(p, e))?);
         tracing::info!(pipeline = %p.id, channel = %policy.channel, "orders: {:?}", intake.counts());
