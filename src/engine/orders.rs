@@ -14,7 +14,7 @@ mod tests;
 
 pub use atp::{allocate, AtpSource};
 pub use intake::{content_hash, intake, Fault, Intake, Known, Reject, Taken, Verdict};
-pub use read::{read_orders, Read};
+pub use read::{read_orders, read_orders_at, Read};
 pub use tables::{tables, TABLES};
 
 /// Why orders could not be read from a table.

@@ -36,7 +36,19 @@ impl Run<'_> {
         let input = tables
             .get("input")
             .ok_or_else(|| data(p, "no input table"))?;
-        let read = match orders::read_orders(policy.layout, input, self.order_header.as_ref()) {
+        // A CSV row's file line: rows the validation set aside leave their lines out.
+        let own: Vec<Issue> = self
+            .issues
+            .iter()
+            .filter(|i| i.file == self.file && i.severity == crate::issue::Severity::Error)
+            .cloned()
+            .collect();
+        let file_lines = match policy.layout.lines_table() {
+            None => crate::pipeline::catalog::good_lines(input.height(), &own),
+            Some(_) => Vec::new(),
+        };
+        let header = self.order_header.as_ref();
+        let read = match orders::read_orders_at(policy.layout, input, header, &file_lines) {
             Ok(read) => read,
             Err(e @ OrdersError::MissingColumn { .. }) => return Ok(Some(e.to_string())),
             Err(e) => return Err(data(p, e)),
