@@ -261,6 +261,20 @@ pub(crate) fn compile_shipments(raw: &PipelineRaw, e: &mut Errs) -> Option<ShipP
     })
 }
 
+/// A shipments pipeline's `[erp]` is the ERP's order status extract: it needs `order_id`
+/// and `status` (open, cancelled, closed).
+pub(crate) fn check_ship_erp(erp: Option<&super::pipeline::Erp>, e: &mut Errs) {
+    let Some(erp) = erp else { return };
+    for column in ["order_id", "status"] {
+        if !erp.schema.fields.iter().any(|f| f.name == column) {
+            e.add(
+                "erp.schema",
+                format!("a [shipments] pipeline's ERP extract is its order status (erp_order_status.v1): its schema needs a field `{column}`"),
+            );
+        }
+    }
+}
+
 /// `[invoices]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -123,8 +123,12 @@ pub struct Checked {
     pub ordered: Option<Decimal>,
     pub shipped_before: Decimal,
     pub shipped: Decimal,
-    /// `complete`, `short`, `over`, `wrong_sku`, `unknown_order`, `bad_quantity`.
+    /// `complete`, `short`, `over`, `wrong_sku`, `unknown_order`, `bad_quantity`, or
+    /// `shipped_after_cancellation` (the ERP's order status extract says cancelled).
     pub status: &'static str,
+    /// The order's status in the ERP's order status extract (`missing` when the extract
+    /// lacks it); `None`: the pipeline has no extract.
+    pub erp_status: Option<String>,
 }
 
 /// A shipment file checked, and where each order it names stands after it.
@@ -206,6 +210,7 @@ pub fn check(
                 shipped_before: before,
                 shipped: shipped.unwrap_or(Decimal::ZERO),
                 status,
+                erp_status: None,
             });
         }
         let state = match (ordered, all_complete) {
@@ -216,6 +221,57 @@ pub fn check(
         out.orders.push((order_id, state, line));
     }
     out
+}
+
+/// The order ids and statuses of the ERP's order status extract (`erp_order_status.v1`:
+/// `order_id`, `status`), the last row of an order winning.
+pub fn read_erp_status(df: &DataFrame) -> Result<HashMap<String, String>, ShipmentsError> {
+    let text = |name: &'static str| -> Result<Vec<String>, ShipmentsError> {
+        let c = df
+            .column(name)
+            .map_err(|_| ShipmentsError::MissingColumn {
+                layout: "ERP order status",
+                column: name,
+            })?
+            .cast(&DataType::String)?;
+        Ok(c.str()?
+            .iter()
+            .map(|v| v.unwrap_or("").trim().to_string())
+            .collect())
+    };
+    let (ids, statuses) = (text("order_id")?, text("status")?);
+    Ok(ids
+        .into_iter()
+        .zip(statuses.into_iter().map(|s| s.to_ascii_lowercase()))
+        .collect())
+}
+
+/// Each shipped (order, SKU) against the ERP's order status: a shipment for an order the ERP
+/// cancelled is `shipped_after_cancellation`; every row gets the ERP's status. Returns the
+/// orders shipped now that the ERP does not hold open (closed, cancelled or missing), with
+/// their status and first line, for the report.
+pub fn apply_erp_status(
+    c: &mut ShipCheck,
+    erp: &HashMap<String, String>,
+) -> Vec<(String, String, u64)> {
+    let mut not_open: Vec<(String, String, u64)> = Vec::new();
+    for r in &mut c.checked {
+        let status = erp
+            .get(&r.order_id)
+            .cloned()
+            .unwrap_or_else(|| "missing".to_string());
+        if status == "cancelled" && r.shipped > Decimal::ZERO {
+            r.status = "shipped_after_cancellation";
+        }
+        if status != "open"
+            && r.shipped > Decimal::ZERO
+            && !not_open.iter().any(|(o, _, _)| o == &r.order_id)
+        {
+            not_open.push((r.order_id.clone(), status.clone(), r.line));
+        }
+        r.erp_status = Some(status);
+    }
+    not_open
 }
 
 /// One column's value of a checked row (empty: `None`).
@@ -246,6 +302,8 @@ pub fn tables(c: &ShipCheck) -> PolarsResult<BTreeMap<String, DataFrame>> {
     let total = |r: &Checked| Some((r.shipped_before + r.shipped).to_string());
     let status = |r: &Checked| Some(r.status.to_string());
     let line = |r: &Checked| (r.line > 0).then(|| r.line.to_string());
+    let erp_status = |r: &Checked| r.erp_status.clone();
+    let with_erp = c.checked.iter().any(|r| r.erp_status.is_some());
     let all: Vec<&Checked> = c.checked.iter().collect();
     let confirmed: Vec<&Checked> = c
         .checked
@@ -253,23 +311,22 @@ pub fn tables(c: &ShipCheck) -> PolarsResult<BTreeMap<String, DataFrame>> {
         .filter(|r| r.ordered.is_some() && r.shipped > Decimal::ZERO)
         .collect();
     let mut out = BTreeMap::new();
-    out.insert(
-        "shipment_check".to_string(),
-        frame(
-            &all,
-            &[
-                ("channel", &channel),
-                ("order_id", &order),
-                ("sku", &sku),
-                ("ordered", &ordered),
-                ("shipped_before", &before),
-                ("shipped", &shipped),
-                ("shipped_total", &total),
-                ("status", &status),
-                ("line", &line),
-            ],
-        )?,
-    );
+    let mut check_columns: Vec<(&str, &Cell)> = vec![
+        ("channel", &channel),
+        ("order_id", &order),
+        ("sku", &sku),
+        ("ordered", &ordered),
+        ("shipped_before", &before),
+        ("shipped", &shipped),
+        ("shipped_total", &total),
+        ("status", &status),
+        ("line", &line),
+    ];
+    // With the ERP's order status extract: what it says of each order.
+    if with_erp {
+        check_columns.push(("erp_status", &erp_status));
+    }
+    out.insert("shipment_check".to_string(), frame(&all, &check_columns)?);
     out.insert(
         "shipment_confirmations".to_string(),
         frame(
@@ -376,6 +433,42 @@ mod tests {
         );
         let t = tables(&c).unwrap();
         assert_eq!(t["shipment_check"].height(), 6);
+        assert!(t["shipment_check"].column("erp_status").is_err());
+        // The ERP cancelled B and closed C; A is open; Z it never had.
+        let mut c = c;
+        let erp = HashMap::from([
+            ("A".to_string(), "open".to_string()),
+            ("B".to_string(), "cancelled".to_string()),
+            ("C".to_string(), "closed".to_string()),
+        ]);
+        let not_open = apply_erp_status(&mut c, &erp);
+        let got: Vec<(&str, &str)> = c
+            .checked
+            .iter()
+            .map(|r| (r.status, r.erp_status.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("short", "open"),
+                ("wrong_sku", "open"),
+                ("short", "open"),
+                ("shipped_after_cancellation", "cancelled"),
+                ("over", "closed"),
+                ("unknown_order", "missing"),
+            ]
+        );
+        assert_eq!(
+            not_open,
+            [
+                ("B".to_string(), "cancelled".to_string(), 3),
+                ("C".to_string(), "closed".to_string(), 4),
+                ("Z".to_string(), "missing".to_string(), 6),
+            ]
+        );
+        assert!(tables(&c).unwrap()["shipment_check"]
+            .column("erp_status")
+            .is_ok());
         // Confirmed to the ERP: what shipped of orders taken, on their SKUs.
         assert_eq!(t["shipment_confirmations"].height(), 3);
     }
