@@ -133,7 +133,7 @@ fn receipts_are_matched_to_refunds_and_returned_orders_say_so() {
 }
 
 #[test]
-fn a_missing_column_in_the_refunds_extract_rejects_the_receipts_with_why() {
+fn a_refunds_extract_without_its_columns_fails_the_run_and_returns_nothing() {
     let h = returns_home();
     std::fs::write(
         h.root.join("inbox/erp/erp_refunds_2026-11-27.csv"),
@@ -153,10 +153,51 @@ fn a_missing_column_in_the_refunds_extract_rejects_the_receipts_with_why() {
         &h.root,
         "SELECT state || ' ' || coalesce(reason, '') FROM runs WHERE pipeline = 'returns_csv'",
     );
+    // An unusable extract fails the run (the file stays claimed for the next pass).
+    assert!(state.starts_with("failed"), "{state}\n{out}");
     assert!(
-        state.starts_with("rejected") || state.starts_with("failed"),
-        "{state}\n{out}"
+        out.contains("the ERP extract is unusable") && out.contains("the schema expects `sku`"),
+        "{out}"
     );
     let listed = both(&tallyman(&h.root, &["orders", "--state", "returned"]));
     assert!(listed.contains("no orders"), "{listed}");
+}
+
+#[test]
+fn check_names_where_refunds_come_from_when_it_cannot_be() {
+    let no_erp = {
+        let start = RETURNS.find("# The ERP's refunds").expect("[erp]");
+        let end = RETURNS.find("[returns]").expect("[returns]");
+        format!("{}{}", &RETURNS[..start], &RETURNS[end..])
+    };
+    let cases = [
+        (
+            no_erp.clone(),
+            "needs the ERP's refunds extract as its [erp]",
+        ),
+        (
+            RETURNS.replace(
+                "channel = \"acme\"",
+                "channel = \"acme\"\nrefunds = \"settlement\"",
+            ),
+            "\"settlement\" reads the refunds settlements recorded",
+        ),
+        (
+            no_erp.replace(
+                "channel = \"acme\"",
+                "channel = \"acme\"\nrefunds = \"paypal\"",
+            ),
+            "`paypal`: use \"erp\" or \"settlement\"",
+        ),
+    ];
+    for (pipeline, why) in cases {
+        let h = home_with(&[("returns_csv", pipeline)]);
+        for name in ["rma_receipts.v1", "erp_refunds.v1"] {
+            let text = read(&fixture(&format!("../../schemas/{name}.json")));
+            std::fs::write(h.root.join(format!("schemas/{name}.json")), text).expect("schema");
+        }
+        let o = tallyman(&h.root, &["check"]);
+        let out = both(&o);
+        assert!(!o.status.success() && out.contains(why), "{why}: {out}");
+    }
 }

@@ -33,22 +33,26 @@ fn state_of(h: &home::Home, id: &str) -> String {
         .unwrap_or_else(|| panic!("no order {id}: {rows}"))
 }
 
-#[test]
-fn a_settlement_settles_the_orders_of_its_channel_that_shipped() {
+/// acme's orders JP-1 (shipped), JP-2 and JP-3 (released), and the Stripe settlement paying
+/// JP-1 and JP-2 and refunding part of JP-1, run; `extra`: more pipelines.
+fn settled_home(extra: &[(&str, String)]) -> (home::Home, String) {
     let settlement = STRIPE.replace(
         "[group_reconcile]",
         "[settled_orders]\nchannel = \"acme\"\n\n[group_reconcile]",
     );
     assert_ne!(settlement, STRIPE, "the pipeline gained [settled_orders]");
-    let h = home_with(&[
-        ("orders_csv", CSV.into()),
-        ("shipments_x12", SHIPMENTS.into()),
+    let mut pipelines = vec![
+        ("orders_csv", CSV.to_string()),
+        ("shipments_x12", SHIPMENTS.to_string()),
         ("settlement_stripe_itemized", settlement),
-    ]);
+    ];
+    pipelines.extend(extra.iter().cloned());
+    let h = home_with(&pipelines);
     for name in [
         "settlement_lines.v1",
         "settlement_summary.v1",
         "erp_orders.v1",
+        "rma_receipts.v1",
     ] {
         let text = read(&fixture(&format!("../../schemas/{name}.json")));
         std::fs::write(h.root.join(format!("schemas/{name}.json")), text).expect("schema");
@@ -82,6 +86,12 @@ fn a_settlement_settles_the_orders_of_its_channel_that_shipped() {
         read(&fixture("settlement/stripe_itemized.csv")).as_bytes(),
     );
     let out = run(&h);
+    (h, out)
+}
+
+#[test]
+fn a_settlement_settles_the_orders_of_its_channel_that_shipped() {
+    let (h, out) = settled_home(&[]);
     assert!(out.contains("orders_settled 2"), "{out}");
     assert_eq!(state_of(&h, "JP-1"), "settled");
     // Paid before it shipped: the step is kept, the order still waits for its shipment.
@@ -105,4 +115,61 @@ fn a_settlement_settles_the_orders_of_its_channel_that_shipped() {
     // The pipeline with the section passes `check`.
     let o = tallyman(&h.root, &["check"]);
     assert!(o.status.success(), "{}", both(&o));
+}
+
+const RETURNS: &str = include_str!("../pipelines/returns_csv.toml");
+
+#[test]
+fn returns_can_be_matched_to_the_refunds_settlements_recorded() {
+    // The shipped returns pipeline, its refunds from the settlements instead of the ERP.
+    let start = RETURNS
+        .find("# The ERP's refunds")
+        .expect("[erp] of returns_csv");
+    let end = RETURNS.find("[returns]").expect("[returns]");
+    let returns = format!(
+        "{}{}",
+        &RETURNS[..start],
+        &RETURNS[end..].replace(
+            "channel = \"acme\"",
+            "channel = \"acme\"\nrefunds = \"settlement\""
+        )
+    );
+    assert!(returns.contains("refunds = \"settlement\"") && !returns.contains("[erp]"));
+    let (h, out) = settled_home(&[("returns_csv", returns)]);
+    assert!(out.contains("orders_refunded 1"), "{out}");
+    let shown = both(&tallyman(&h.root, &["orders", "show", "JP-1"]));
+    let step = shown
+        .lines()
+        .find(|l| l.contains(" refunded "))
+        .unwrap_or_else(|| panic!("no refunded step: {shown}"));
+    assert!(
+        step.contains("payout_reconciliation_2026-11-30.csv line 4")
+            && step.contains("refund -1000 JPY"),
+        "{step}"
+    );
+    drop_file(
+        &h,
+        "returns_csv",
+        "rma_receipts_2026-12-01.csv",
+        b"rma_id,order_id,sku,quantity_received,condition,received_date\n\
+          RMA-1,JP-1,SKU-00000001,1,sellable,2026-12-01\n\
+          RMA-2,JP-2,SKU-00000003,1,damaged,2026-12-01\n",
+    );
+    let out = run(&h);
+    assert!(
+        out.contains("return_matched 1") && out.contains("return_received_not_refunded 1"),
+        "{out}"
+    );
+    let files = outbox(&h, "returns", "return_check_");
+    assert_eq!(files.len(), 1);
+    let text = read(&files[0]);
+    assert!(
+        text.contains("acme,JP-1,SKU-00000001,RMA-1,sellable,1,po_1,0,-1000 JPY,matched,2,4"),
+        "{text}"
+    );
+    assert!(
+        text.contains("acme,JP-2,SKU-00000003,RMA-2,damaged,1,,0,,received_not_refunded,3,"),
+        "{text}"
+    );
+    assert_eq!(state_of(&h, "JP-1"), "returned");
 }

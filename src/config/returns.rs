@@ -1,12 +1,13 @@
 //! `[returns]`: a pipeline whose input is the 3PL's RMA receipts, matched to the ERP's refunds
-//! extract (its `[erp]`) for a channel's orders (engine/returns.rs). `[settled_orders]`: a
+//! extract (its `[erp]`) or to the refund lines settlements recorded, for a channel's orders
+//! (engine/returns.rs). `[settled_orders]`: a
 //! settlement pipeline whose lines settle a channel's orders (their state becomes `settled`).
 
 use serde::Deserialize;
 
 use super::compile::Errs;
 use super::raw::PipelineRaw;
-use crate::engine::returns::ReturnPolicy;
+use crate::engine::returns::{RefundSource, ReturnPolicy};
 
 /// `[returns]` as written.
 #[derive(Debug, Deserialize)]
@@ -14,6 +15,9 @@ use crate::engine::returns::ReturnPolicy;
 pub struct ReturnsRaw {
     /// The channel whose orders come back (an `[orders] channel`).
     pub channel: String,
+    /// Where refunds come from: `erp` (default: the pipeline's `[erp]`, `erp_refunds.v1`) or
+    /// `settlement` (the refund lines settlement pipelines with `[settled_orders]` recorded).
+    pub refunds: Option<String>,
 }
 
 /// `[settled_orders]` as written.
@@ -57,15 +61,32 @@ pub(crate) fn compile(raw: &PipelineRaw, e: &mut Errs) -> Option<ReturnPolicy> {
             ),
         );
     }
-    if raw.erp.is_none() {
-        e.add(
+    let refunds = match s.refunds.as_deref() {
+        None | Some("erp") => RefundSource::Erp,
+        Some("settlement") => RefundSource::Settlement,
+        Some(other) => {
+            e.add(
+                "returns.refunds",
+                format!("`{other}`: use \"erp\" or \"settlement\""),
+            );
+            RefundSource::Erp
+        }
+    };
+    match (refunds, raw.erp.is_some()) {
+        (RefundSource::Erp, false) => e.add(
             "returns",
-            "needs the ERP's refunds extract as its [erp] (schema erp_refunds.v1)".into(),
-        );
+            "needs the ERP's refunds extract as its [erp] (schema erp_refunds.v1), or refunds = \"settlement\"".into(),
+        ),
+        (RefundSource::Settlement, true) => e.add(
+            "returns.refunds",
+            "\"settlement\" reads the refunds settlements recorded in the ledger: the [erp] extract would not be read (remove it, or refunds = \"erp\")".into(),
+        ),
+        _ => {}
     }
     channel("returns.channel", &s.channel, e);
     Some(ReturnPolicy {
         channel: s.channel.clone(),
+        refunds,
     })
 }
 

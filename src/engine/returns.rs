@@ -1,7 +1,8 @@
 //! Returns against refunds: the 3PL's RMA receipts (what came back, per order and SKU) matched
-//! to the ERP's refunds extract (what was paid back): matched, refunded but not received,
-//! received but not refunded, quantities that differ, an order the channel never took. Pure:
-//! the runner passes in which orders the ledger knows.
+//! to the refunds (the ERP's refunds extract, or the refund lines settlements recorded): matched,
+//! refunded but not received, received but not refunded, quantities that differ, an order the
+//! channel never took. A refund that names no SKU (most settlements) is matched per order, and
+//! one with no quantity by presence. Pure: the runner passes in which orders the ledger knows.
 
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
@@ -21,10 +22,20 @@ pub enum ReturnsError {
     Data(#[from] PolarsError),
 }
 
-/// `[returns]` compiled: the channel whose orders come back.
+/// Where a returns pipeline's refunds come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundSource {
+    /// The ERP's refunds extract, the pipeline's `[erp]` (`erp_refunds.v1`).
+    Erp,
+    /// The refund lines settlements of the channel recorded (`[settled_orders]`).
+    Settlement,
+}
+
+/// `[returns]` compiled: the channel whose orders come back, and where refunds come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReturnPolicy {
     pub channel: String,
+    pub refunds: RefundSource,
 }
 
 /// The statuses of `return_check`, in the order the report counts them.
@@ -125,6 +136,8 @@ pub struct Returned {
     pub line: u64,
     /// The refunds extract's first line of it (0: no refund).
     pub refund_line: u64,
+    /// A refund of it had no quantity (a settlement's): matched by presence.
+    pub refund_quantity_unknown: bool,
 }
 
 /// A returns file checked.
@@ -153,17 +166,27 @@ pub fn check(
     let mut order: Vec<(String, String)> = Vec::new();
     let mut by_key: BTreeMap<(String, String), Returned> = BTreeMap::new();
     let mut bad: HashSet<(String, String)> = HashSet::new();
+    // Orders with a refund that names no SKU are matched as a whole.
+    let whole: HashSet<&str> = refunds
+        .iter()
+        .filter(|l| l.sku.is_empty())
+        .map(|l| l.order_id.as_str())
+        .collect();
     for (is_receipt, l) in receipts
         .iter()
         .map(|l| (true, l))
         .chain(refunds.iter().map(|l| (false, l)))
     {
-        let key = (l.order_id.clone(), l.sku.clone());
+        let sku = match whole.contains(l.order_id.as_str()) {
+            true => String::new(),
+            false => l.sku.clone(),
+        };
+        let key = (l.order_id.clone(), sku);
         let r = by_key.entry(key.clone()).or_insert_with(|| {
             order.push(key.clone());
             Returned {
                 order_id: l.order_id.clone(),
-                sku: l.sku.clone(),
+                sku: key.1.clone(),
                 rmas: Vec::new(),
                 refunds: Vec::new(),
                 conditions: Vec::new(),
@@ -173,10 +196,19 @@ pub fn check(
                 status: "matched",
                 line: 0,
                 refund_line: 0,
+                refund_quantity_unknown: false,
             }
         });
+        if key.1.is_empty() && !l.sku.is_empty() && !r.sku.split('/').any(|s| s == l.sku) {
+            r.sku = match r.sku.is_empty() {
+                true => l.sku.clone(),
+                false => format!("{}/{}", r.sku, l.sku),
+            };
+        }
+        let unknown = !is_receipt && l.quantity.is_empty();
+        r.refund_quantity_unknown |= unknown;
         let q = number(&l.quantity);
-        if q.is_none_or(|q| q <= Decimal::ZERO) {
+        if !unknown && q.is_none_or(|q| q <= Decimal::ZERO) {
             bad.insert(key);
         }
         let q = q.unwrap_or_default();
@@ -217,7 +249,7 @@ pub fn check(
             "refunded_not_received"
         } else if r.refund_line == 0 {
             "received_not_refunded"
-        } else if r.received != r.refunded {
+        } else if r.received != r.refunded && !r.refund_quantity_unknown {
             "quantity_differs"
         } else {
             "matched"
@@ -239,7 +271,12 @@ pub const TABLES: [&str; 1] = ["return_check"];
 /// `return_check`: one row per (order, SKU) received or refunded, with both sides.
 pub fn tables(c: &ReturnCheck) -> PolarsResult<BTreeMap<String, DataFrame>> {
     let rows = &c.checked;
-    let text = |f: &dyn Fn(&Returned) -> String| -> Vec<String> { rows.iter().map(f).collect() };
+    // An empty value is missing (an empty cell, not `""`).
+    let text = |f: &dyn Fn(&Returned) -> String| -> Vec<Option<String>> {
+        rows.iter()
+            .map(|r| Some(f(r)).filter(|v| !v.is_empty()))
+            .collect()
+    };
     let line = |n: u64| (n > 0).then(|| n.to_string());
     let cols = vec![
         Column::new("channel".into(), text(&|_| c.channel.clone())),
@@ -290,6 +327,7 @@ mod tests {
     fn receipts_against_refunds_per_order_and_sku() {
         let p = ReturnPolicy {
             channel: "acme".into(),
+            refunds: RefundSource::Erp,
         };
         let known: HashSet<String> = ["A", "B", "C"].map(String::from).into();
         let receipts = [
@@ -335,5 +373,39 @@ mod tests {
         );
         let t = tables(&c).unwrap();
         assert_eq!(t["return_check"].height(), 6);
+    }
+
+    #[test]
+    fn a_refund_with_no_sku_or_quantity_is_matched_per_order_by_presence() {
+        let p = ReturnPolicy {
+            channel: "acme".into(),
+            refunds: RefundSource::Settlement,
+        };
+        let known: HashSet<String> = ["A", "B", "C"].map(String::from).into();
+        let receipts = [
+            l(2, "R1", "A", "S1", "1"),
+            l(3, "R1", "A", "S2", "2"),
+            l(4, "R2", "B", "S1", "1"),
+        ];
+        let refunds = [
+            l(7, "SET-1", "A", "", ""),
+            l(8, "SET-1", "C", "", ""),
+            l(9, "SET-1", "B", "S1", "3"),
+        ];
+        let c = check(&p, &receipts, &refunds, &known);
+        let got: Vec<(&str, &str, &str)> = c
+            .checked
+            .iter()
+            .map(|r| (r.order_id.as_str(), r.sku.as_str(), r.status))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("A", "S1/S2", "matched"),
+                ("B", "S1", "quantity_differs"),
+                ("C", "", "refunded_not_received"),
+            ]
+        );
+        assert_eq!(c.checked[0].received, Decimal::from(3));
     }
 }

@@ -33,6 +33,7 @@ mod orders;
 mod outputs;
 mod partner;
 mod returns;
+mod settled;
 mod shipments;
 mod stage;
 

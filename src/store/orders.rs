@@ -282,6 +282,32 @@ impl Ledger {
         Ok(out)
     }
 
+    /// The refunds settlements recorded for each of `ids` (`refunded` events, oldest first):
+    /// (order id, the event's JSON: `settlement` and its refund `lines`).
+    pub fn settlement_refunds(
+        &self,
+        channel: &str,
+        ids: &[&str],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT content FROM order_events WHERE channel = ?1 AND order_id = ?2
+                 AND event = 'refunded' AND content IS NOT NULL ORDER BY id",
+            )
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for id in ids {
+            let rows = stmt
+                .query_map(params![channel, id], |r| r.get::<_, String>(0))
+                .map_err(self.err())?;
+            for row in rows {
+                out.push((id.to_string(), row.map_err(self.err())?));
+            }
+        }
+        Ok(out)
+    }
+
     /// The orders of `channel` in a state of `allowances` (state → seconds) for longer than
     /// it allows at `now`, counted from the step that put them there.
     pub fn stuck_orders(

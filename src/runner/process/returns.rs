@@ -1,15 +1,15 @@
 //! A run's returns (engine/returns.rs): the RMA receipts of the input matched to the ERP's
-//! refunds extract, the `return_check` table added to the run's; each order that came back
-//! becomes `returned` in the ledger with the run's end. And a settlement's orders
-//! (`[settled_orders]`): each order of the channel its lines name gets a `settled` step.
+//! refunds extract or the refunds settlements recorded, the `return_check` table added to the
+//! run's; each order that came back becomes `returned` in the ledger with the run's end.
 
 use std::collections::{BTreeMap, HashSet};
 
 use polars::prelude::*;
 
 use super::{data, Run};
-use crate::config::returns::SettledOrders;
-use crate::engine::returns::{self, ReturnCheck, ReturnPolicy, ReturnsError};
+use crate::engine::returns::{
+    self, RefundSource, ReturnCheck, ReturnLine, ReturnPolicy, ReturnsError,
+};
 use crate::issue::{Issue, Severity};
 use crate::runner::RunError;
 use crate::store::orders::{OrderEvent, OrdersRecord};
@@ -26,12 +26,9 @@ impl Run<'_> {
     ) -> Result<Option<String>, RunError> {
         let p = self.p;
         self.lock_channel(&policy.channel)?;
-        let (Some(input), Some(erp)) = (tables.get("input"), tables.get("erp")) else {
-            return Err(data(
-                p,
-                "returns need the input and the ERP's refunds extract",
-            ));
-        };
+        let input = tables
+            .get("input")
+            .ok_or_else(|| data(p, "no input table"))?;
         // The receipts' file lines: a row set aside by validation leaves its line out.
         let own: Vec<Issue> = self
             .issues
@@ -41,15 +38,26 @@ impl Run<'_> {
             .collect();
         let lines = crate::pipeline::catalog::good_lines(input.height(), &own);
         let read = returns::read_lines(input, "receipts", returns::RECEIPT_COLUMNS, &lines)
-            .and_then(|receipts| {
-                returns::read_lines(erp, "refunds extract", returns::REFUND_COLUMNS, &[])
-                    .map(|refunds| (receipts, refunds))
+            .and_then(|receipts| match (policy.refunds, tables.get("erp")) {
+                (RefundSource::Erp, Some(erp)) => {
+                    returns::read_lines(erp, "refunds extract", returns::REFUND_COLUMNS, &[])
+                        .map(|refunds| (receipts, refunds))
+                }
+                _ => Ok((receipts, Vec::new())),
             });
-        let (receipts, refunds) = match read {
+        let (receipts, mut refunds) = match read {
             Ok(r) => r,
             Err(e @ ReturnsError::MissingColumn { .. }) => return Ok(Some(e.to_string())),
             Err(e) => return Err(data(p, e)),
         };
+        if policy.refunds == RefundSource::Settlement {
+            let mut ids: Vec<&str> = receipts.iter().map(|l| l.order_id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for (order_id, json) in ledger.settlement_refunds(&policy.channel, &ids)? {
+                refunds.extend(settlement_refund_lines(&order_id, &json));
+            }
+        }
         let mut ids: Vec<&str> = receipts
             .iter()
             .chain(&refunds)
@@ -134,69 +142,8 @@ impl Run<'_> {
         self.channel_record(&c.channel, events)
     }
 
-    /// A settlement's orders of the channel: a `settled` step for each order its lines name
-    /// that the channel took, at the order's first line of the file.
-    pub(super) fn settle_orders(
-        &mut self,
-        ledger: &Ledger,
-        s: &SettledOrders,
-        tables: &BTreeMap<String, DataFrame>,
-    ) -> Result<(), RunError> {
-        let p = self.p;
-        let Some(lines) = tables
-            .get("settlement_lines")
-            .or_else(|| tables.get("input"))
-        else {
-            return Ok(());
-        };
-        let text = |name: &str| -> Result<Vec<String>, RunError> {
-            let c = lines
-                .column(name)
-                .and_then(|c| c.cast(&DataType::String))
-                .map_err(|e| data(p, e))?;
-            let c = c.str().map_err(|e| data(p, e))?;
-            Ok(c.iter()
-                .map(|v| v.unwrap_or("").trim().to_string())
-                .collect())
-        };
-        let (refs, at, settlement) = (
-            text("order_ref")?,
-            text("source_line")?,
-            text("settlement_id")?,
-        );
-        self.lock_channel(&s.channel)?;
-        let mut first: Vec<(String, u64, String)> = Vec::new();
-        let mut seen = HashSet::new();
-        for (i, id) in refs.iter().enumerate() {
-            if !id.is_empty() && seen.insert(id.as_str()) {
-                let line = at[i].parse().unwrap_or(0);
-                first.push((id.clone(), line, settlement[i].clone()));
-            }
-        }
-        let ids: Vec<&str> = first.iter().map(|(id, _, _)| id.as_str()).collect();
-        let known = ledger.order_states(&s.channel, &ids)?;
-        let events: Vec<OrderEvent> = first
-            .iter()
-            .filter(|(id, _, _)| known.contains_key(id))
-            .map(|(id, line, settlement)| OrderEvent {
-                order_id: id.clone(),
-                event: "settled",
-                content_hash: None,
-                version: 0,
-                line: (*line > 0).then_some(*line),
-                detail: Some(format!("settlement {settlement}")),
-                content: None,
-            })
-            .collect();
-        self.manifest
-            .reconciliation
-            .insert("orders_settled".into(), events.len() as u64);
-        self.settled = Some(self.channel_record(&s.channel, events));
-        Ok(())
-    }
-
     /// The record of `events` of `channel` by this run.
-    fn channel_record(&self, channel: &str, events: Vec<OrderEvent>) -> OrdersRecord {
+    pub(super) fn channel_record(&self, channel: &str, events: Vec<OrderEvent>) -> OrdersRecord {
         OrdersRecord {
             channel: channel.to_string(),
             pipeline: self.p.id.clone(),
@@ -208,4 +155,27 @@ impl Run<'_> {
             shipped: Vec::new(),
         }
     }
+}
+
+/// The refund lines of one `refunded` event (store/orders.rs `settlement_refunds`): the
+/// settlement as the reference, its line, SKU and quantity as the settlement had them (often
+/// none), the amount and currency as the note.
+fn settlement_refund_lines(order_id: &str, json: &str) -> Vec<ReturnLine> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
+        return Vec::new();
+    };
+    let text = |x: &serde_json::Value, k: &str| x[k].as_str().unwrap_or("").to_string();
+    v["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| ReturnLine {
+            line: text(l, "line").parse().unwrap_or(0),
+            reference: text(l, "settlement"),
+            order_id: order_id.to_string(),
+            sku: text(l, "sku"),
+            quantity: text(l, "quantity"),
+            note: format!("{} {}", text(l, "amount"), text(l, "currency")),
+        })
+        .collect()
 }
