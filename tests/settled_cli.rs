@@ -1,7 +1,9 @@
 //! Settled orders through the real binary (issue 18, point 5): a settlement pipeline with
 //! `[settled_orders] channel = "acme"` moves acme's shipped or invoiced orders its lines name to
 //! `settled`, with the settlement file, run and line in the order's timeline; an order paid
-//! before it shipped keeps its state and gets the step; an order of no line is untouched.
+//! before it shipped keeps its state and gets the step; an order of no line is untouched. Then
+//! returns matched to the refunds the settlement recorded: one order's whole life through six
+//! files (CSV order, 940, 945, 810, settlement, RMA receipts).
 
 #[path = "support/home.rs"]
 mod home;
@@ -19,6 +21,17 @@ fn x945(control: u32, order: &str, sku: &str, qty: &str) -> String {
     let segments = body.matches('~').count() + 1;
     format!(
         "ISA*00*          *00*          *ZZ*ACME3PL        *ZZ*TALLYMAN       *261126*2200*U*00401*{control:09}*0*P*>~GS*SW*ACME3PL*TALLYMAN*20261126*2200*{control}*X*004010~{body}SE*{segments}*0001~GE*1*{control}~IEA*1*{control:09}~\n"
+    )
+}
+
+/// A hand-made X12 810 billing `qty` of `sku` at `price` on order `po`.
+fn x810(control: u32, invoice: &str, po: &str, sku: &str, qty: &str, price: &str) -> String {
+    let body = format!(
+        "ST*810*0001~BIG*20261127*{invoice}**{po}~IT1*1*{qty}*EA*{price}**VN*{sku}~TDS*5000~"
+    );
+    let segments = body.matches('~').count() + 1;
+    format!(
+        "ISA*00*          *00*          *ZZ*ACMESHOP       *ZZ*TALLYMAN       *261127*0900*U*00401*{control:09}*0*P*>~GS*IN*ACMESHOP*TALLYMAN*20261127*0900*{control}*X*004010~{body}SE*{segments}*0001~GE*1*{control}~IEA*1*{control:09}~\n"
     )
 }
 
@@ -44,6 +57,7 @@ fn settled_home(extra: &[(&str, String)]) -> (home::Home, String) {
     let mut pipelines = vec![
         ("orders_csv", CSV.to_string()),
         ("shipments_x12", SHIPMENTS.to_string()),
+        ("invoices_x12", INVOICES.to_string()),
         ("settlement_stripe_itemized", settlement),
     ];
     pipelines.extend(extra.iter().cloned());
@@ -73,6 +87,14 @@ fn settled_home(extra: &[(&str, String)]) -> (home::Home, String) {
     );
     run(&h);
     assert_eq!(state_of(&h, "JP-1"), "shipped");
+    drop_file(
+        &h,
+        "invoices_x12",
+        "810_jp1.x12",
+        x810(702, "INV-JP1", "JP-1", "SKU-00000001", "1", "50.00").as_bytes(),
+    );
+    run(&h);
+    assert_eq!(state_of(&h, "JP-1"), "invoiced");
     std::fs::create_dir_all(h.root.join("inbox/erp")).expect("erp folder");
     std::fs::write(
         h.root.join("inbox/erp/erp_orders_stripe_2026-11-30.csv"),
@@ -134,7 +156,7 @@ fn returns_can_be_matched_to_the_refunds_settlements_recorded() {
             "channel = \"acme\"\nrefunds = \"settlement\""
         )
     );
-    assert!(returns.contains("refunds = \"settlement\"") && !returns.contains("[erp]"));
+    assert!(returns.contains("\nrefunds = \"settlement\"") && !returns.contains("\n[erp]"));
     let (h, out) = settled_home(&[("returns_csv", returns)]);
     assert!(out.contains("orders_refunded 1"), "{out}");
     let shown = both(&tallyman(&h.root, &["orders", "show", "JP-1"]));
@@ -172,4 +194,15 @@ fn returns_can_be_matched_to_the_refunds_settlements_recorded() {
         "{text}"
     );
     assert_eq!(state_of(&h, "JP-1"), "returned");
+    // The whole life of JP-1, a step per file.
+    let shown = both(&tallyman(&h.root, &["orders", "show", "JP-1"]));
+    let steps: Vec<&str> = shown
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(
+        steps,
+        ["new", "released", "shipped", "invoiced", "settled", "refunded", "returned"],
+        "{shown}"
+    );
 }
