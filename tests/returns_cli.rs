@@ -130,6 +130,29 @@ fn receipts_are_matched_to_refunds_and_returned_orders_say_so() {
             ),
         "{step}"
     );
+    // A rerun of the day matches again and records no second return.
+    let returned = "SELECT count(*) FROM order_events WHERE event = 'returned'";
+    assert_eq!(sql(&h.root, returned), "3");
+    let o = tallyman(
+        &h.root,
+        &[
+            "rerun",
+            "returns_csv",
+            "--date",
+            "2026-11-27",
+            "--reason",
+            "test",
+        ],
+    );
+    assert!(o.status.success(), "{}", both(&o));
+    assert_eq!(sql(&h.root, returned), "3");
+    assert_eq!(
+        sql(
+            &h.root,
+            "SELECT count(*) FROM runs WHERE pipeline = 'returns_csv'"
+        ),
+        "2"
+    );
 }
 
 #[test]
