@@ -224,3 +224,63 @@ fn check_names_where_refunds_come_from_when_it_cannot_be() {
         assert!(!o.status.success() && out.contains(why), "{why}: {out}");
     }
 }
+
+/// A returns run crashed at `point` and recovered by the next pass: one `return_check`, each
+/// returned order recorded once.
+fn returns_crash_then_recover(point: &str) {
+    let h = returns_home();
+    std::fs::write(
+        h.root.join("inbox/erp/erp_refunds_2026-11-27.csv"),
+        "refund_id,order_id,sku,quantity_refunded,amount,currency,refunded_date\n\
+         CM-1,PO-21,SKU-00000001,2,20.00,USD,2026-11-27\n",
+    )
+    .expect("refunds");
+    drop_file(
+        &h,
+        "returns_csv",
+        "rma_receipts_2026-11-27.csv",
+        b"rma_id,order_id,sku,quantity_received,condition,received_date\n\
+          RMA-1,PO-21,SKU-00000001,2,sellable,2026-11-26\n\
+          RMA-3,PO-24,SKU-00000003,1,defective,2026-11-27\n",
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_tallyman"))
+        .args([
+            "--home",
+            h.root.to_str().unwrap(),
+            "run",
+            "--max-wait-secs",
+            "5",
+        ])
+        .env("TALLYMAN_LOG", "warn")
+        .env("TALLYMAN_FAILPOINTS", point)
+        .output()
+        .expect("run");
+    assert!(!o.status.success(), "the failpoint aborts: {}", both(&o));
+    run(&h);
+    assert_eq!(
+        statuses(&h),
+        [
+            "PO-21 SKU-00000001 matched 2",
+            "PO-24 SKU-00000003 received_not_refunded 3"
+        ],
+        "{point}"
+    );
+    assert_eq!(
+        sql(
+            &h.root,
+            "SELECT order_id FROM order_events WHERE event = 'returned' ORDER BY order_id"
+        ),
+        "PO-21\nPO-24",
+        "{point}"
+    );
+}
+
+#[test]
+fn a_returns_run_crashed_before_its_record_is_redone_once() {
+    returns_crash_then_recover("output-staged");
+}
+
+#[test]
+fn a_returns_run_crashed_after_its_record_is_published_once() {
+    returns_crash_then_recover("run-recorded");
+}
