@@ -96,7 +96,7 @@ fn receipts_are_matched_to_refunds_and_returned_orders_say_so() {
         &h.root,
         "SELECT archive_path FROM runs WHERE pipeline = 'returns_csv'",
     );
-    let report = read(&h.root.join(dir).join("report.csv"));
+    let report = read(&h.root.join(&dir).join("report.csv"));
     for rule in [
         "return-refunded_not_received",
         "return-quantity_differs",
@@ -106,6 +106,12 @@ fn receipts_are_matched_to_refunds_and_returned_orders_say_so() {
         assert!(report.contains(rule), "{rule}: {report}");
     }
     assert!(!report.contains("return-matched"), "{report}");
+    let html = read(&h.root.join(&dir).join("report.html"));
+    assert!(
+        html.contains("<h2>Returns (channel acme)</h2>")
+            && html.contains("matched 1, quantity differs 1, received not refunded 1, refunded not received 1, unknown order 1"),
+        "{html}"
+    );
     // Orders that came back are `returned`; the one only refunded is not.
     let o = tallyman(&h.root, &["orders", "--state", "returned", "--json"]);
     let listed = both(&o);
