@@ -5,6 +5,7 @@ pub mod invoices;
 pub mod journal;
 pub mod needs;
 pub mod open_items;
+pub mod order_status;
 pub mod orders;
 pub mod pairing;
 pub mod reconcile;

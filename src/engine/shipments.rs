@@ -223,57 +223,6 @@ pub fn check(
     out
 }
 
-/// The order ids and statuses of the ERP's order status extract (`erp_order_status.v1`:
-/// `order_id`, `status`), the last row of an order winning.
-pub fn read_erp_status(df: &DataFrame) -> Result<HashMap<String, String>, ShipmentsError> {
-    let text = |name: &'static str| -> Result<Vec<String>, ShipmentsError> {
-        let c = df
-            .column(name)
-            .map_err(|_| ShipmentsError::MissingColumn {
-                layout: "ERP order status",
-                column: name,
-            })?
-            .cast(&DataType::String)?;
-        Ok(c.str()?
-            .iter()
-            .map(|v| v.unwrap_or("").trim().to_string())
-            .collect())
-    };
-    let (ids, statuses) = (text("order_id")?, text("status")?);
-    Ok(ids
-        .into_iter()
-        .zip(statuses.into_iter().map(|s| s.to_ascii_lowercase()))
-        .collect())
-}
-
-/// Each shipped (order, SKU) against the ERP's order status: a shipment for an order the ERP
-/// cancelled is `shipped_after_cancellation`; every row gets the ERP's status. Returns the
-/// orders shipped now that the ERP does not hold open (closed, cancelled or missing), with
-/// their status and first line, for the report.
-pub fn apply_erp_status(
-    c: &mut ShipCheck,
-    erp: &HashMap<String, String>,
-) -> Vec<(String, String, u64)> {
-    let mut not_open: Vec<(String, String, u64)> = Vec::new();
-    for r in &mut c.checked {
-        let status = erp
-            .get(&r.order_id)
-            .cloned()
-            .unwrap_or_else(|| "missing".to_string());
-        if status == "cancelled" && r.shipped > Decimal::ZERO {
-            r.status = "shipped_after_cancellation";
-        }
-        if status != "open"
-            && r.shipped > Decimal::ZERO
-            && !not_open.iter().any(|(o, _, _)| o == &r.order_id)
-        {
-            not_open.push((r.order_id.clone(), status.clone(), r.line));
-        }
-        r.erp_status = Some(status);
-    }
-    not_open
-}
-
 /// One column's value of a checked row (empty: `None`).
 type Cell<'a> = dyn Fn(&Checked) -> Option<String> + 'a;
 
@@ -434,41 +383,8 @@ mod tests {
         let t = tables(&c).unwrap();
         assert_eq!(t["shipment_check"].height(), 6);
         assert!(t["shipment_check"].column("erp_status").is_err());
-        // The ERP cancelled B and closed C; A is open; Z it never had.
-        let mut c = c;
-        let erp = HashMap::from([
-            ("A".to_string(), "open".to_string()),
-            ("B".to_string(), "cancelled".to_string()),
-            ("C".to_string(), "closed".to_string()),
-        ]);
-        let not_open = apply_erp_status(&mut c, &erp);
-        let got: Vec<(&str, &str)> = c
-            .checked
-            .iter()
-            .map(|r| (r.status, r.erp_status.as_deref().unwrap_or("")))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("short", "open"),
-                ("wrong_sku", "open"),
-                ("short", "open"),
-                ("shipped_after_cancellation", "cancelled"),
-                ("over", "closed"),
-                ("unknown_order", "missing"),
-            ]
-        );
-        assert_eq!(
-            not_open,
-            [
-                ("B".to_string(), "cancelled".to_string(), 3),
-                ("C".to_string(), "closed".to_string(), 4),
-                ("Z".to_string(), "missing".to_string(), 6),
-            ]
-        );
-        assert!(tables(&c).unwrap()["shipment_check"]
-            .column("erp_status")
-            .is_ok());
+        // The ERP's order status: engine/order_status.rs.
+
         // Confirmed to the ERP: what shipped of orders taken, on their SKUs.
         assert_eq!(t["shipment_confirmations"].height(), 3);
     }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 
 use super::{data, Run};
+use crate::engine::order_status;
 use crate::engine::shipments::{self, ShipCheck, ShipPolicy, ShipmentsError};
 use crate::issue::Issue;
 use crate::runner::RunError;
@@ -39,12 +40,12 @@ impl Run<'_> {
         let mut checked = shipments::check(policy, &lines, &known);
         // With the ERP's order status extract as its [erp]: cancelled and not-open orders.
         if let (Some(_), Some(erp)) = (&p.erp, tables.get("erp")) {
-            let status = match shipments::read_erp_status(erp) {
+            let status = match order_status::read_erp_status(erp) {
                 Ok(s) => s,
                 Err(e @ ShipmentsError::MissingColumn { .. }) => return Ok(Some(e.to_string())),
                 Err(e) => return Err(data(p, e)),
             };
-            for (order_id, status, line) in shipments::apply_erp_status(&mut checked, &status) {
+            for (order_id, status, line) in order_status::apply_erp_status(&mut checked, &status) {
                 let mut issue = Issue::error(
                     &self.file,
                     "shipment-not-open-in-erp",
