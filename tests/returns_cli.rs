@@ -12,8 +12,6 @@ mod orders;
 use home::{both, sql, tallyman, Home};
 use orders::*;
 
-pub const RETURNS: &str = include_str!("../pipelines/returns_csv.toml");
-
 fn returns_home() -> Home {
     let h = home_with(&[("orders_csv", CSV.into()), ("returns_csv", RETURNS.into())]);
     for name in ["rma_receipts.v1", "erp_refunds.v1"] {

@@ -139,8 +139,6 @@ fn a_settlement_settles_the_orders_of_its_channel_that_shipped() {
     assert!(o.status.success(), "{}", both(&o));
 }
 
-const RETURNS: &str = include_str!("../pipelines/returns_csv.toml");
-
 #[test]
 fn returns_can_be_matched_to_the_refunds_settlements_recorded() {
     // The shipped returns pipeline, its refunds from the settlements instead of the ERP.

@@ -46,7 +46,13 @@ fn a_shipment_for_an_order_the_erp_cancelled_is_shipped_after_cancellation() {
     assert!(
         pipeline.contains("\n[erp]\n") && pipeline.contains("schema = \"erp_order_status.v1\"")
     );
+    // A transform may read the ERP's status of each row (`check` runs it on no rows).
+    let pipeline = format!(
+        "{pipeline}\n[[transforms]]\nname = \"cancelled\"\nsql = \"SELECT order_id, erp_status FROM shipment_check WHERE erp_status = 'cancelled'\"\n"
+    );
     let h = home_with(&[("orders_csv", CSV.into()), ("shipments_x12", pipeline)]);
+    let o = home::tallyman(&h.root, &["check"]);
+    assert!(o.status.success(), "{}", home::both(&o));
     std::fs::write(
         h.root.join("schemas/erp_order_status.v1.json"),
         read(&fixture("../../schemas/erp_order_status.v1.json")),
@@ -119,5 +125,22 @@ fn a_shipment_for_an_order_the_erp_cancelled_is_shipped_after_cancellation() {
     assert!(
         statuses.contains("PO-62 SKU-00000003 shipped_after_cancellation 0+2 of 2"),
         "{statuses}"
+    );
+}
+
+#[test]
+fn check_names_an_erp_extract_that_is_no_order_status() {
+    // The shipments pipeline with the settlement's ERP orders extract as its [erp].
+    let pipeline = SHIPMENTS.replace(
+        "[shipments]",
+        "[erp]\nfolder = \"inbox/erp\"\npattern = \"erp_orders_{date}.csv\"\nschema = \"erp_orders.v1\"\n\n[shipments]",
+    );
+    let h = home_with(&[("shipments_x12", pipeline)]);
+    let o = home::tallyman(&h.root, &["check"]);
+    let out = home::both(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("erp.schema: a [shipments] pipeline's ERP extract is its order status (erp_order_status.v1): its schema needs a field `status`"),
+        "{out}"
     );
 }

@@ -41,6 +41,7 @@ pub fn apply_erp_status(
     c: &mut ShipCheck,
     erp: &HashMap<String, String>,
 ) -> Vec<(String, String, u64)> {
+    c.erp_checked = true;
     let mut not_open: Vec<(String, String, u64)> = Vec::new();
     for r in &mut c.checked {
         let status = erp

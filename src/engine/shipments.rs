@@ -138,6 +138,9 @@ pub struct ShipCheck {
     pub checked: Vec<Checked>,
     /// Per order the shipment names: `shipped`, `partly_shipped` or `unknown_order`.
     pub orders: Vec<(String, &'static str, u64)>,
+    /// Checked against the ERP's order status (engine/order_status.rs): `shipment_check` has
+    /// `erp_status`.
+    pub erp_checked: bool,
 }
 
 /// Matches the lines, in file order, to the orders; SKUs of an order the shipment does not
@@ -252,7 +255,7 @@ pub fn tables(c: &ShipCheck) -> PolarsResult<BTreeMap<String, DataFrame>> {
     let status = |r: &Checked| Some(r.status.to_string());
     let line = |r: &Checked| (r.line > 0).then(|| r.line.to_string());
     let erp_status = |r: &Checked| r.erp_status.clone();
-    let with_erp = c.checked.iter().any(|r| r.erp_status.is_some());
+    let with_erp = c.erp_checked;
     let all: Vec<&Checked> = c.checked.iter().collect();
     let confirmed: Vec<&Checked> = c
         .checked
