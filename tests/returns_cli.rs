@@ -25,6 +25,8 @@ fn returns_home() -> Home {
         ("PO-22", "SKU-00000003", "1"),
         ("PO-23", "SKU-00000001", "1"),
         ("PO-24", "SKU-00000003", "1"),
+        // Rejected (a SKU not in the item master): never taken.
+        ("PO-25", "SKU-99999999", "1"),
     ] {
         let one = csv_order(po, &[(sku, q, "10.00")], "");
         if orders.is_empty() {
@@ -75,7 +77,8 @@ fn receipts_are_matched_to_refunds_and_returned_orders_say_so() {
           RMA-1,PO-21,SKU-00000001,1,damaged,2026-11-26\n\
           RMA-2,PO-23,SKU-00000001,1,sellable,2026-11-26\n\
           RMA-3,PO-24,SKU-00000003,1,defective,2026-11-27\n\
-          RMA-4,PO-99,SKU-00000001,1,sellable,2026-11-27\n",
+          RMA-4,PO-99,SKU-00000001,1,sellable,2026-11-27\n\
+          RMA-5,PO-25,SKU-00000001,1,sellable,2026-11-27\n",
     );
     let out = run(&h);
     assert!(out.contains("return_matched 1"), "{out}");
@@ -86,6 +89,7 @@ fn receipts_are_matched_to_refunds_and_returned_orders_say_so() {
             "PO-22 SKU-00000003 refunded_not_received ",
             "PO-23 SKU-00000001 quantity_differs 4",
             "PO-24 SKU-00000003 received_not_refunded 5",
+            "PO-25 SKU-00000001 unknown_order 7",
             "PO-99 SKU-00000001 unknown_order 6",
         ]
     );
@@ -107,7 +111,7 @@ fn receipts_are_matched_to_refunds_and_returned_orders_say_so() {
     let html = read(&h.root.join(&dir).join("report.html"));
     assert!(
         html.contains("<h2>Returns (channel acme)</h2>")
-            && html.contains("matched 1, quantity differs 1, received not refunded 1, refunded not received 1, unknown order 1"),
+            && html.contains("matched 1, quantity differs 1, received not refunded 1, refunded not received 1, unknown order 2"),
         "{html}"
     );
     // Orders that came back are `returned`; the one only refunded is not.

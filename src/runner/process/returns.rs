@@ -12,7 +12,7 @@ use crate::engine::returns::{
 };
 use crate::issue::{Issue, Severity};
 use crate::runner::RunError;
-use crate::store::orders::{OrderEvent, OrdersRecord};
+use crate::store::orders::{OrderEvent, OrderState, OrdersRecord};
 use crate::store::Ledger;
 
 impl Run<'_> {
@@ -65,8 +65,13 @@ impl Run<'_> {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let states = ledger.order_states(&policy.channel, &ids)?;
-        let known: HashSet<String> = states.into_keys().collect();
+        // An order never taken (rejected) never shipped: it cannot come back.
+        let known: HashSet<String> = ledger
+            .order_states(&policy.channel, &ids)?
+            .into_iter()
+            .filter(|(_, s)| *s != OrderState::Rejected)
+            .map(|(id, _)| id)
+            .collect();
         let checked = returns::check(policy, &receipts, &refunds, &known);
         for r in checked.checked.iter().filter(|r| r.status != "matched") {
             let message = format!(

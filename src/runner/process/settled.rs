@@ -9,7 +9,7 @@ use polars::prelude::*;
 use super::{data, Run};
 use crate::config::returns::SettledOrders;
 use crate::runner::RunError;
-use crate::store::orders::OrderEvent;
+use crate::store::orders::{OrderEvent, OrderState};
 use crate::store::Ledger;
 
 /// What a settlement says of one order.
@@ -94,7 +94,9 @@ impl Run<'_> {
         let known = ledger.order_states(&s.channel, &order)?;
         let mut events = Vec::new();
         let (mut settled, mut refunded) = (0u64, 0u64);
-        for id in order.into_iter().filter(|id| known.contains_key(*id)) {
+        // An order never taken (rejected) is not the channel's to settle.
+        let taken = |id: &&str| known.get(*id).is_some_and(|s| *s != OrderState::Rejected);
+        for id in order.into_iter().filter(taken) {
             let o = &paid[id];
             let event = |event, line: u64, detail: String, content| OrderEvent {
                 order_id: id.to_string(),
