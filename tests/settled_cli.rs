@@ -204,3 +204,57 @@ fn returns_can_be_matched_to_the_refunds_settlements_recorded() {
         "{shown}"
     );
 }
+
+const SHOPIFY_PAYMENTS: &str = include_str!("../pipelines/settlement_shopify_payments.toml");
+
+#[test]
+fn a_shopify_payout_settles_orders_by_their_number_without_its_hash() {
+    let settlement = SHOPIFY_PAYMENTS.replace(
+        "[group_reconcile]",
+        "[settled_orders]\nchannel = \"acme\"\n\n[group_reconcile]",
+    );
+    let h = home_with(&[
+        ("orders_csv", CSV.to_string()),
+        ("settlement_shopify_payments", settlement),
+    ]);
+    for name in [
+        "settlement_lines.v1",
+        "settlement_summary.v1",
+        "erp_orders.v1",
+    ] {
+        let text = read(&fixture(&format!("../../schemas/{name}.json")));
+        std::fs::write(h.root.join(format!("schemas/{name}.json")), text).expect("schema");
+    }
+    let mut orders = csv_order("1001", &[("SKU-00000001", "1", "100.00")], "");
+    orders.push_str(
+        csv_order("1002", &[("SKU-00000003", "1", "50.00")], "")
+            .lines()
+            .nth(1)
+            .expect("row"),
+    );
+    orders.push('\n');
+    drop_file(&h, "orders_csv", "orders.csv", orders.as_bytes());
+    run(&h);
+    std::fs::create_dir_all(h.root.join("inbox/erp")).expect("erp folder");
+    std::fs::write(
+        h.root.join("inbox/erp/erp_orders_shopify_2026-11-30.csv"),
+        "order_id,expected_amount,currency,tax,shipping\n1001,100.00,USD,,\n1002,50.00,USD,,\n",
+    )
+    .expect("erp");
+    drop_file(
+        &h,
+        "settlement_shopify_payments",
+        "payout_transactions_2026-11-30.csv",
+        read(&fixture("settlement/shopify_payments.csv")).as_bytes(),
+    );
+    let out = run(&h);
+    assert!(
+        out.contains("orders_settled 2") && out.contains("orders_refunded 1"),
+        "{out}"
+    );
+    let shown = both(&tallyman(&h.root, &["orders", "show", "1001"]));
+    assert!(
+        shown.contains(" settled ") && shown.contains("payout_transactions_2026-11-30.csv line 2"),
+        "{shown}"
+    );
+}

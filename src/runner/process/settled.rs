@@ -62,14 +62,23 @@ impl Run<'_> {
             text("currency")?,
         );
         self.lock_channel(&s.channel)?;
+        // The order id as `[group_reconcile]` reads it (Shopify's `#1001` is order 1001).
+        let strip: &[String] = p
+            .group_reconcile
+            .as_ref()
+            .map_or(&[], |g| g.strip_prefixes.as_slice());
         let mut order: Vec<&str> = Vec::new();
         let mut paid: HashMap<&str, Paid> = HashMap::new();
         for (i, id) in refs.iter().enumerate() {
+            let mut id = id.as_str();
+            for prefix in strip {
+                id = id.strip_prefix(prefix.as_str()).unwrap_or(id);
+            }
             if id.is_empty() {
                 continue;
             }
-            let o = paid.entry(id.as_str()).or_insert_with(|| {
-                order.push(id.as_str());
+            let o = paid.entry(id).or_insert_with(|| {
+                order.push(id);
                 Paid::default()
             });
             let line: u64 = at[i].parse().unwrap_or(0);
