@@ -252,6 +252,15 @@ fn a_shopify_payout_settles_orders_by_their_number_without_its_hash() {
         out.contains("orders_settled 2") && out.contains("orders_refunded 1"),
         "{out}"
     );
+    let dir = home::sql(
+        &h.root,
+        "SELECT archive_path FROM runs WHERE pipeline = 'settlement_shopify_payments'",
+    );
+    let html = read(&h.root.join(dir).join("report.html"));
+    assert!(
+        html.contains("<h2>Settled orders (channel acme)</h2>\n<p>refunded 1, settled 2</p>"),
+        "{html}"
+    );
     let shown = both(&tallyman(&h.root, &["orders", "show", "1001"]));
     assert!(
         shown.contains(" settled ") && shown.contains("payout_transactions_2026-11-30.csv line 2"),

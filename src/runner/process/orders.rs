@@ -137,11 +137,10 @@ impl Run<'_> {
                     let mut s = c.checked.iter().map(|x| x.status);
                     (&c.channel, "returns", count(&mut s))
                 }
-                (None, Some(r)) => (
-                    &r.channel,
-                    "settled orders",
-                    vec![("settled".to_string(), r.events.len() as u64)],
-                ),
+                (None, Some(r)) => {
+                    let mut s = r.events.iter().map(|e| e.event);
+                    (&r.channel, "settled orders", count(&mut s))
+                }
                 (None, None) => return None,
             },
         };
