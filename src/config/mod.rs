@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod raw;
 mod reconcile;
 pub mod report;
+pub mod returns;
 pub mod schedule;
 pub mod schemas;
 pub mod settlement;

@@ -16,6 +16,7 @@ pub mod lock;
 pub mod mail_queue;
 mod migrations;
 pub mod open_items;
+pub mod order_steps;
 pub mod orders;
 pub mod outputs;
 pub mod publish;
