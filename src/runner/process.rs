@@ -36,6 +36,7 @@ mod returns;
 mod settled;
 mod shipments;
 mod stage;
+mod step_issues;
 
 pub use stage::publish_outputs;
 

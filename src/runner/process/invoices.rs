@@ -56,11 +56,7 @@ impl Run<'_> {
                     .warning(),
             );
         }
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for b in &checked.billed {
-            *counts.entry(format!("invoice_{}", b.status)).or_default() += 1;
-        }
-        self.manifest.reconciliation.extend(counts);
+        self.count_statuses("invoice", checked.billed.iter().map(|b| b.status));
         tables.extend(invoices::tables(&checked).map_err(|e| data(p, e))?);
         self.invoices = Some(checked);
         Ok(None)

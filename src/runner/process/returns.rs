@@ -92,20 +92,9 @@ impl Run<'_> {
                 },
                 r.status
             );
-            let mut issue = Issue::error(&self.file, &format!("return-{}", r.status), message)
-                .in_column("sku")
-                .with_value(&r.sku)
-                .warning();
-            if r.line > 0 {
-                issue = issue.at_line(r.line);
-            }
-            self.issues.push(issue);
+            self.sku_warning(&format!("return-{}", r.status), message, &r.sku, r.line);
         }
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for r in &checked.checked {
-            *counts.entry(format!("return_{}", r.status)).or_default() += 1;
-        }
-        self.manifest.reconciliation.extend(counts);
+        self.count_statuses("return", checked.checked.iter().map(|r| r.status));
         tables.extend(returns::tables(&checked).map_err(|e| data(p, e))?);
         self.returns = Some(checked);
         Ok(None)

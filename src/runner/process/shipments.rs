@@ -66,20 +66,9 @@ impl Run<'_> {
                 "order {} SKU {}: {} shipped now, {} before, {ordered} ordered ({})",
                 c.order_id, c.sku, c.shipped, c.shipped_before, c.status
             );
-            let mut issue = Issue::error(&self.file, &format!("shipment-{}", c.status), message)
-                .in_column("sku")
-                .with_value(&c.sku)
-                .warning();
-            if c.line > 0 {
-                issue = issue.at_line(c.line);
-            }
-            self.issues.push(issue);
+            self.sku_warning(&format!("shipment-{}", c.status), message, &c.sku, c.line);
         }
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for c in &checked.checked {
-            *counts.entry(format!("shipment_{}", c.status)).or_default() += 1;
-        }
-        self.manifest.reconciliation.extend(counts);
+        self.count_statuses("shipment", checked.checked.iter().map(|c| c.status));
         tables.extend(shipments::tables(&checked).map_err(|e| data(p, e))?);
         self.shipments = Some(checked);
         Ok(None)
