@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod compile;
 pub mod expected;
 mod input;
+pub mod ledger;
 pub mod mail;
 pub mod open_items;
 pub mod orders;

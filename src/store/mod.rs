@@ -1,7 +1,10 @@
 //! The ledger (SQLite) and the folders files live in; the only code that moves files.
+#[cfg(test)]
+mod backend_tests;
 pub mod backoff;
 pub mod catalog;
 pub mod daemon_state;
+pub mod db;
 pub mod deliveries;
 pub mod files;
 pub mod held;
@@ -60,6 +63,20 @@ pub enum StoreError {
         what: &'static str,
         source: rusqlite::Error,
     },
+    /// A statement failed on either backend (`store::db`), with what it was for.
+    #[error("ledger {ledger}: {what}: {source}")]
+    Query {
+        ledger: String,
+        what: &'static str,
+        source: db::DbError,
+    },
+    /// The PostgreSQL ledger could not be reached.
+    #[error("ledger {0}")]
+    Connect(#[from] db::ConnectError),
+    /// A ledger operation whose statements are still SQLite's own was asked of a PostgreSQL
+    /// ledger (issue 21 converts the store module by module).
+    #[error("ledger {ledger}: {what}: not yet supported with the PostgreSQL ledger")]
+    NotOnPostgres { ledger: String, what: &'static str },
     /// Written by a newer Tallyman: this one does not know its tables and must not guess.
     #[error("ledger {}: its version {found} is newer than this Tallyman knows ({known}); run the release that wrote it, or a newer one", path.display())]
     TooNew {
