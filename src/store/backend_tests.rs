@@ -29,7 +29,31 @@ const CASES: &[Case] = &[
     ("a correction names the file it corrects", correction),
     ("runs are numbered, finished and listed", runs),
     ("the daemon's times and alerts", daemon_state),
+    (
+        "held files, reports' facts, unresolved runs",
+        held_and_reports,
+    ),
+    (
+        "x12 interchanges received and control numbers sent",
+        interchanges,
+    ),
+    (
+        "sources' health, remote actions, files left on the server",
+        sources,
+    ),
 ];
+
+/// Sets columns the run's end would (`finish_run` is not on `store::db` yet).
+fn end_run(ledger: &Ledger, run_id: &str, state: &str, ended_at: &str, message: &str) {
+    ledger
+        .db()
+        .execute(
+            "UPDATE runs SET state = ?2, ended_at = ?3, message = ?4, report_state = 'pending'
+             WHERE run_id = ?1",
+            crate::db_args![run_id, state, ended_at, message],
+        )
+        .expect("end the run");
+}
 
 #[test]
 fn ledger_cases_on_sqlite() {
@@ -251,6 +275,223 @@ fn daemon_state(ledger: &mut Ledger) {
         )
         .expect("start");
     assert_eq!(ledger.arrival_dates("p").expect("arrivals"), vec![day]);
+}
+
+fn held_and_reports(ledger: &mut Ledger) {
+    let rule = DuplicateRule::ContentPerBusinessDate;
+    let new = |ledger: &mut Ledger, p: &str, name: &str, sha: &str| match ledger
+        .claim(p, &landing(name, sha, Some("2026-11-25")), rule)
+        .expect("claim")
+    {
+        Claim::New { file_id, .. } => file_id,
+        c => panic!("{c:?}"),
+    };
+    let waiting = new(ledger, "p", "a.csv", "1");
+    let failed = new(ledger, "q", "b.csv", "2");
+    let ok = new(ledger, "p", "c.csv", "3");
+    ledger
+        .set_file_state(
+            waiting,
+            FileState::Waiting,
+            Some("no ERP"),
+            "var/landing/p/a",
+        )
+        .expect("state");
+    ledger
+        .set_file_state(failed, FileState::Failed, None, "var/landing/q/b")
+        .expect("state");
+    let held: Vec<_> = ledger
+        .held_files(None)
+        .expect("held")
+        .into_iter()
+        .map(|h| (h.file_id, h.state))
+        .collect();
+    assert_eq!(
+        held,
+        [(waiting, FileState::Waiting), (failed, FileState::Failed)]
+    );
+    let p_waiting = ledger.waiting_files("p").expect("waiting");
+    assert_eq!(p_waiting.len(), 1);
+    assert_eq!(p_waiting[0].reason.as_deref(), Some("no ERP"));
+    assert!(ledger.waiting_files("q").expect("waiting").is_empty());
+
+    ledger
+        .claim("p", &landing("d.csv", "3", Some("2026-11-25")), rule)
+        .expect("duplicate");
+    assert_eq!(
+        ledger.latest_duplicate("p", "d.csv").expect("dup"),
+        Some(("3".to_string(), None))
+    );
+    let now = "2026-11-25T10:00:00.000Z";
+    let bad = ledger
+        .start_run(
+            "p",
+            Some("2026-11-25"),
+            Some(ok),
+            now,
+            "file",
+            None,
+            None,
+            None,
+        )
+        .expect("run");
+    ledger
+        .set_run_archive(&bad, "archive/p/x/r000001")
+        .expect("archive");
+    end_run(ledger, &bad, "rejected", now, "bad rows");
+    let file = ledger.run_file(&bad).expect("file").expect("has a file");
+    assert_eq!((file.name.as_str(), file.sha256.as_str()), ("c.csv", "3"));
+    assert_eq!(
+        ledger.pending_reports("p").expect("pending"),
+        [(bad.clone(), "archive/p/x/r000001".to_string())]
+    );
+    ledger.set_report_done(&bad).expect("done");
+    assert!(ledger.pending_reports("p").expect("pending").is_empty());
+    let unresolved = ledger.unresolved_runs("2026-11-01").expect("unresolved");
+    assert_eq!(unresolved.len(), 1);
+    assert_eq!(
+        (
+            unresolved[0].state,
+            unresolved[0].count,
+            unresolved[0].latest_message.as_deref()
+        ),
+        (RunState::Rejected, 1, Some("bad rows"))
+    );
+    let fixed = ledger
+        .start_run(
+            "p",
+            Some("2026-11-25"),
+            Some(ok),
+            now,
+            "rerun",
+            None,
+            None,
+            Some(&bad),
+        )
+        .expect("rerun");
+    end_run(
+        ledger,
+        &fixed,
+        "succeeded",
+        "2026-11-25T11:00:00.000Z",
+        "ok",
+    );
+    assert!(ledger
+        .unresolved_runs("2026-11-01")
+        .expect("unresolved")
+        .is_empty());
+    let last = ledger.last_successes().expect("last");
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].1.to_rfc3339(), "2026-11-25T11:00:00+00:00");
+}
+
+fn interchanges(ledger: &mut Ledger) {
+    let Claim::New { file_id, .. } = ledger
+        .claim("p", &landing("a.x12", "1", None), DuplicateRule::Content)
+        .expect("claim")
+    else {
+        panic!("new")
+    };
+    let now = "2026-11-25T10:00:00.000Z";
+    let first = ledger
+        .start_run("p", None, Some(file_id), now, "file", None, None, None)
+        .expect("run");
+    let other = ledger
+        .start_run("p", None, None, now, "file", None, None, None)
+        .expect("run");
+    ledger
+        .remember_interchange("ZZ:ACME", "000000905", "a.x12", &first, true)
+        .expect("remember");
+    let earlier = ledger
+        .accepted_interchange("ZZ:ACME", "905", &other)
+        .expect("read");
+    assert_eq!(earlier.map(|e| e.run_id), Some(first.clone()));
+    // The same file's own row is not an earlier interchange.
+    assert_eq!(
+        ledger
+            .accepted_interchange("ZZ:ACME", "905", &first)
+            .expect("read"),
+        None
+    );
+    // An accepted row of another file stays.
+    ledger
+        .remember_interchange("ZZ:ACME", "905", "b.x12", &other, false)
+        .expect("remember");
+    assert!(ledger
+        .accepted_interchange("ZZ:ACME", "905", &other)
+        .expect("read")
+        .is_some());
+
+    assert_eq!(ledger.next_x12_controls("acme").expect("next"), (1, 1));
+    assert_eq!(ledger.next_x12_controls("acme").expect("next"), (2, 2));
+    ledger
+        .db()
+        .execute(
+            "UPDATE x12_control_numbers SET last_interchange = 999999999",
+            &[],
+        )
+        .expect("near the end");
+    assert_eq!(ledger.next_x12_controls("acme").expect("wraps"), (1, 3));
+}
+
+fn sources(ledger: &mut Ledger) {
+    use super::source_status::FailedAction;
+    ledger
+        .source_failed("p", "sftp://h/in", "refused", "t1")
+        .expect("failed");
+    ledger
+        .source_failed("p", "sftp://h/in", "timeout", "t2")
+        .expect("failed");
+    let problems = ledger.source_problems().expect("problems");
+    assert_eq!(problems.len(), 1);
+    assert_eq!(
+        (
+            problems[0].failures,
+            problems[0].failing_since.as_str(),
+            problems[0].last_error.as_str()
+        ),
+        (2, "t1", "timeout")
+    );
+    ledger.source_ok("p", "sftp://h/in", "t3").expect("ok");
+    assert!(ledger.source_problems().expect("problems").is_empty());
+
+    let f = FailedAction {
+        pipeline: "p",
+        source: "sftp://h/in",
+        name: "a.csv",
+        size: 10,
+        mtime: 1_700_000_000,
+        action: "delete",
+        error: "permission denied",
+    };
+    ledger.remote_action_failed(&f, 1000).expect("failed");
+    ledger.remote_action_failed(&f, 1000).expect("failed again");
+    assert!(ledger
+        .remote_action_pending("p", "a.csv", 10, 1_700_000_000)
+        .expect("pending"));
+    assert!(
+        ledger
+            .due_remote_actions("p", 1000)
+            .expect("due")
+            .is_empty(),
+        "backing off"
+    );
+    let due = ledger.due_remote_actions("p", 1_000_000).expect("due");
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].attempts, due[0].size), (2, 10));
+    assert_eq!(ledger.pending_remote_actions().expect("pending").len(), 1);
+    ledger
+        .remote_action_settled(due[0].id, super::RemoteActionState::Done, None, "t4")
+        .expect("settled");
+    assert!(!ledger
+        .remote_action_pending("p", "a.csv", 10, 1_700_000_000)
+        .expect("pending"));
+    assert_eq!(ledger.pending_remote_actions().expect("pending").len(), 0);
+
+    assert!(!ledger.already_kept("p", "k.csv", 5, 7).expect("kept"));
+    ledger.remember_kept("p", "k.csv", 5, 7).expect("keep");
+    ledger.remember_kept("p", "k.csv", 5, 7).expect("keep once");
+    assert!(ledger.already_kept("p", "k.csv", 5, 7).expect("kept"));
 }
 
 /// Every table and its columns in order, as the backend reports them.

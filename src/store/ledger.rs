@@ -16,14 +16,14 @@ pub struct Ledger {
     /// The SQLite ledger. With PostgreSQL, an empty in-memory database that only the
     /// statements not yet on `store::db` reach (their errors say "not yet supported").
     pub(super) conn: Connection,
-    postgres: Option<Postgres>,
+    pub(super) postgres: Option<Postgres>,
 }
 
 /// A PostgreSQL ledger's client (statements take `&self`: one call at a time borrows it) and
 /// its name for messages (never the password).
-struct Postgres {
-    client: RefCell<postgres::Client>,
-    name: String,
+pub(super) struct Postgres {
+    pub(super) client: RefCell<postgres::Client>,
+    pub(super) name: String,
 }
 
 use crate::config::source::DuplicateRule;
@@ -230,78 +230,6 @@ impl Ledger {
     /// ledger a typed question.
     pub(in crate::store) fn connection(&self) -> &Connection {
         &self.conn
-    }
-
-    /// The ledger's connection for one statement or transaction, whichever the backend: what
-    /// the table modules converted to `store::db` use instead of `connection()`.
-    pub(in crate::store) fn db(&self) -> db::Conn<'_> {
-        match &self.postgres {
-            Some(pg) => db::Conn::Postgres(pg.client.borrow_mut()),
-            None => db::Conn::Sqlite(&self.conn),
-        }
-    }
-
-    /// The ledger's name in messages: its file, or its PostgreSQL address.
-    pub fn name(&self) -> String {
-        match &self.postgres {
-            Some(pg) => pg.name.clone(),
-            None => self.conn.path().unwrap_or_default().to_string(),
-        }
-    }
-
-    /// Maps a failed `store::db` statement to a `StoreError` that says what it was for.
-    pub(in crate::store) fn q(
-        &self,
-        what: &'static str,
-    ) -> impl Fn(db::DbError) -> StoreError + '_ {
-        move |source| StoreError::Query {
-            ledger: self.name(),
-            what,
-            source,
-        }
-    }
-
-    /// Maps a failed statement to a `StoreError` that says what it was for (with PostgreSQL,
-    /// that the statement is not on `store::db` yet).
-    pub(in crate::store) fn sql(
-        &self,
-        what: &'static str,
-    ) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| match &self.postgres {
-            Some(pg) => StoreError::NotOnPostgres {
-                ledger: pg.name.clone(),
-                what,
-            },
-            None => StoreError::Sql {
-                path: self.conn.path().map(Into::into).unwrap_or_default(),
-                what,
-                source,
-            },
-        }
-    }
-
-    pub(super) fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        |source| match &self.postgres {
-            Some(pg) => StoreError::NotOnPostgres {
-                ledger: pg.name.clone(),
-                what: "a ledger operation",
-            },
-            None => StoreError::Ledger {
-                path: self.conn.path().map(Into::into).unwrap_or_default(),
-                source,
-            },
-        }
-    }
-
-    /// Refuses, with PostgreSQL, an operation whose statements are still SQLite's own.
-    pub(super) fn sqlite_only(&self, what: &'static str) -> Result<(), StoreError> {
-        match &self.postgres {
-            Some(pg) => Err(StoreError::NotOnPostgres {
-                ledger: pg.name.clone(),
-                what,
-            }),
-            None => Ok(()),
-        }
     }
 
     /// Records a landed file in one transaction and decides, under the pipeline's duplicate

@@ -13,6 +13,7 @@ pub mod intake;
 pub mod interchanges;
 pub mod lease;
 pub mod ledger;
+mod ledger_db;
 pub mod lock;
 pub mod mail_queue;
 mod migrations;
