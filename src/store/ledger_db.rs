@@ -16,6 +16,14 @@ impl Ledger {
         }
     }
 
+    /// Which database the ledger is in, for the few clauses only one of them has.
+    pub(in crate::store) fn dialect(&self) -> db::Dialect {
+        match &self.postgres {
+            Some(_) => db::Dialect::Postgres,
+            None => db::Dialect::Sqlite,
+        }
+    }
+
     /// The ledger's name in messages: its file, or its PostgreSQL address.
     pub fn name(&self) -> String {
         match &self.postgres {
@@ -102,6 +110,21 @@ impl Ledger {
             .map(read)
             .collect::<Result<Vec<_>, _>>()
             .map_err(self.q(what))
+    }
+
+    /// The first row of one query, which must be there, read by `read`.
+    pub(in crate::store) fn one_row<T>(
+        &self,
+        what: &'static str,
+        sql: &str,
+        args: &[Value],
+        read: impl Fn(&Row) -> Result<T, DbError>,
+    ) -> Result<T, StoreError> {
+        self.row(what, sql, args, read)?.ok_or(StoreError::Query {
+            ledger: self.name(),
+            what,
+            source: DbError::NoRow,
+        })
     }
 
     /// The first row of one query, if any, read by `read`.

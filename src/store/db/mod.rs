@@ -25,6 +25,18 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// Appended to a `SELECT` that picks rows to claim: PostgreSQL locks the rows it returns
+    /// and passes over rows another transaction holds, so two daemons claiming at once take
+    /// different rows; SQLite has one writer at a time, and no such clause.
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error(transparent)]

@@ -140,6 +140,13 @@ impl FromValue for u64 {
     }
 }
 
+impl FromValue for u32 {
+    fn from_value(v: &Value) -> Result<Self, String> {
+        let i = i64::from_value(v)?;
+        u32::try_from(i).map_err(|_| format!("expected a small count, found {i}"))
+    }
+}
+
 impl FromValue for bool {
     fn from_value(v: &Value) -> Result<Self, String> {
         i64::from_value(v).map(|i| i != 0)
