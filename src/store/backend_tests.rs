@@ -53,6 +53,10 @@ const CASES: &[Case] = &[
         "the mail queue: stored once, claimed, deferred, failed, sent",
         mail,
     ),
+    (
+        "recovery's questions: interrupted runs, claimed files, outputs written",
+        recovery,
+    ),
 ];
 
 /// Sets columns the run's end would (`finish_run` is not on `store::db` yet).
@@ -738,6 +742,104 @@ fn a_queue_is_drained_once_by_three_ledgers() {
     drained_once(&|| Ledger::open_postgres(&t).expect("open"));
 }
 
+fn recovery(ledger: &mut Ledger) {
+    assert_eq!(ledger.run_count().expect("count"), 0);
+    let Claim::New { file_id, .. } = ledger
+        .claim(
+            "p",
+            &landing("a.csv", "1", Some("2026-11-25")),
+            DuplicateRule::Content,
+        )
+        .expect("claim")
+    else {
+        panic!("new")
+    };
+    assert_eq!(
+        ledger.stored_path(file_id).expect("stored").as_deref(),
+        Some("var/landing/p/x")
+    );
+    assert_eq!(
+        ledger.received_at(file_id).expect("received").as_deref(),
+        Some("2026-11-25T10:00:00.000Z")
+    );
+    let now = "2026-11-25T10:00:00.000Z";
+    let first = ledger
+        .start_run(
+            "p",
+            Some("2026-11-25"),
+            Some(file_id),
+            now,
+            "file",
+            None,
+            None,
+            None,
+        )
+        .expect("run");
+    ledger
+        .set_run_archive(&first, "archive/p/d/r000001")
+        .expect("archive");
+    assert!(
+        ledger.claimed_files("p").expect("claimed").is_empty(),
+        "its run is in progress"
+    );
+    let interrupted = ledger.interrupted_runs("p").expect("interrupted");
+    assert_eq!(interrupted.len(), 1);
+    assert_eq!(
+        (
+            interrupted[0].file.as_deref(),
+            interrupted[0].archive_path.as_deref()
+        ),
+        (Some("a.csv"), Some("archive/p/d/r000001"))
+    );
+    ledger.close_interrupted(&first, "crashed").expect("close");
+    assert!(ledger
+        .interrupted_runs("p")
+        .expect("interrupted")
+        .is_empty());
+    assert_eq!(ledger.failed_runs_of(file_id).expect("failed"), 1);
+    let claimed = ledger.claimed_files("p").expect("claimed");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (claimed[0].failed_runs, claimed[0].last_archive.as_deref()),
+        (1, Some("archive/p/d/r000001"))
+    );
+    let rerun = ledger
+        .start_run(
+            "p",
+            None,
+            None,
+            now,
+            "rerun",
+            Some("ann"),
+            Some("fix"),
+            Some(&first),
+        )
+        .expect("rerun");
+    assert_eq!(
+        ledger.requested_by(&rerun).expect("who"),
+        Some((Some("ann".to_string()), Some("fix".to_string())))
+    );
+    assert_eq!(ledger.requested_by("r999999").expect("who"), None);
+    ledger
+        .db()
+        .execute(
+            "INSERT INTO outbound (run_id, destination, name, path, size, sha256, written_at, temp_path)
+             VALUES (?1, 'erp', 'o.csv', 'outbox/erp/o.csv', 3, 'abc', 'now', 'outbox/erp/.t')",
+            crate::db_args![first],
+        )
+        .expect("outbound");
+    assert!(ledger.wrote("outbox/erp/o.csv", "abc").expect("wrote"));
+    assert!(!ledger.wrote("outbox/erp/o.csv", "abd").expect("wrote"));
+    ledger.mark_published(&first, "later").expect("published");
+    let published: Option<String> = ledger
+        .db()
+        .query_one("SELECT published_at FROM outbound", &[])
+        .and_then(|r| r.get(0))
+        .expect("read");
+    assert_eq!(published.as_deref(), Some("later"));
+    assert_eq!(ledger.run_count().expect("count"), 2);
+}
+
 /// Every table and its columns in order, as the backend reports them.
 fn schema(ledger: &Ledger) -> Vec<(String, Vec<String>)> {
     let mut db = ledger.db();
@@ -853,6 +955,13 @@ fn postgres_refusals_are_clear() {
             .contains("finish a run: not yet supported with the PostgreSQL ledger"),
         "{err}"
     );
+    for err in [
+        pg.unpublished_outputs("p").expect_err("not yet"),
+        pg.copy_to(std::path::Path::new("/nonexistent"))
+            .expect_err("not yet"),
+    ] {
+        assert!(matches!(err, StoreError::NotOnPostgres { .. }), "{err}");
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let wrong = dir.path().join("pw");
     std::fs::write(&wrong, "wrong-password\n").expect("write");
