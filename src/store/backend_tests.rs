@@ -57,6 +57,10 @@ const CASES: &[Case] = &[
         "recovery's questions: interrupted runs, claimed files, outputs written",
         recovery,
     ),
+    (
+        "a run's end: issues, outputs, uploads and the file's state in one transaction",
+        run_end,
+    ),
 ];
 
 /// Sets columns the run's end would (`finish_run` is not on `store::db` yet).
@@ -840,6 +844,134 @@ fn recovery(ledger: &mut Ledger) {
     assert_eq!(ledger.run_count().expect("count"), 2);
 }
 
+fn run_end(ledger: &mut Ledger) {
+    use super::deliveries::NewDelivery;
+    use super::outputs::{FileEnd, NewOutbound};
+    let Claim::New { file_id, .. } = ledger
+        .claim(
+            "p",
+            &landing("a.csv", "1", Some("2026-11-25")),
+            DuplicateRule::Content,
+        )
+        .expect("claim")
+    else {
+        panic!("new")
+    };
+    let now = "2026-11-25T10:00:00.000Z";
+    let run = ledger
+        .start_run(
+            "p",
+            Some("2026-11-25"),
+            Some(file_id),
+            now,
+            "file",
+            None,
+            None,
+            None,
+        )
+        .expect("run");
+    let output = |name: &str, delivery: Option<NewDelivery>| NewOutbound {
+        destination: "erp".into(),
+        name: name.into(),
+        path: format!("outbox/erp/{name}"),
+        temp_path: format!("outbox/erp/.tallyman-{run}-{name}.staged"),
+        size: 10,
+        sha256: format!("sha-{name}"),
+        delivery,
+    };
+    let outputs = [
+        output("a.csv", None),
+        output(
+            "b.csv",
+            Some(NewDelivery {
+                target: "sftp://erp@h:22/in".into(),
+                always: false,
+                source: "archive/p/b.csv".into(),
+            }),
+        ),
+    ];
+    let issues = [
+        crate::issue::Issue::error("a.csv", "type", "not a number"),
+        crate::issue::Issue::error("a.csv", "required", "missing").warning(),
+    ];
+    let end = FileEnd {
+        file_id,
+        state: FileState::Processed,
+        reason: None,
+        stored: "archive/p/a.csv".into(),
+    };
+    // Twice: a run redone after an interruption is recorded once (its issues replaced; its
+    // outputs and uploads are already there, and the upload is queued once).
+    for _ in 0..2 {
+        ledger
+            .finish_run(
+                &run,
+                now,
+                "succeeded",
+                Some(5),
+                Some(1),
+                &issues,
+                Some("{}"),
+                Some("archive/p/r"),
+                None,
+                true,
+                &outputs[1..],
+                Some(&end),
+                None,
+                None,
+                None,
+            )
+            .expect("finish");
+    }
+    ledger
+        .finish_run(
+            &run,
+            now,
+            "succeeded",
+            Some(5),
+            Some(1),
+            &issues,
+            Some("{}"),
+            Some("archive/p/r"),
+            None,
+            true,
+            &outputs[..1],
+            Some(&end),
+            None,
+            None,
+            None,
+        )
+        .expect("finish");
+    let row = &ledger.runs(&RunFilter::default()).expect("runs")[0];
+    assert_eq!(
+        (row.state.as_str(), row.rows, row.issues),
+        ("succeeded", Some(5), Some(2))
+    );
+    let count = |sql: &str| -> i64 {
+        ledger
+            .db()
+            .query_one(sql, &[])
+            .and_then(|r| r.get(0))
+            .expect(sql)
+    };
+    assert_eq!(count("SELECT count(*) FROM issues"), 2);
+    assert_eq!(count("SELECT count(*) FROM deliveries"), 1);
+    assert_eq!(
+        ledger.outbound_for_run(&run).expect("outbound").len(),
+        3,
+        "each output as recorded"
+    );
+    assert_eq!(ledger.pending_reports("p").expect("pending").len(), 1);
+    assert_eq!(
+        ledger.file_states("p").expect("states"),
+        [("processed".to_string(), 1)]
+    );
+    assert_eq!(
+        ledger.deliveries(Some(&run)).expect("uploads")[0].name,
+        "b.csv"
+    );
+}
+
 /// Every table and its columns in order, as the backend reports them.
 fn schema(ledger: &Ledger) -> Vec<(String, Vec<String>)> {
     let mut db = ledger.db();
@@ -931,9 +1063,18 @@ fn postgres_refusals_are_clear() {
     let cluster = PgCluster::start();
     let name = cluster.database();
     let pg = Ledger::open_postgres(&target(&cluster, &name)).expect("open");
+    let run = pg
+        .start_run("p", None, None, "now", "file", None, None, None)
+        .expect("run");
+    let view = crate::engine::open_items::RunView {
+        date: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).expect("date"),
+        run: run.clone(),
+        observed: Vec::new(),
+        matched: Default::default(),
+    };
     let err = pg
         .finish_run(
-            "r000001",
+            &run,
             "now",
             "succeeded",
             None,
@@ -945,15 +1086,20 @@ fn postgres_refusals_are_clear() {
             false,
             &[],
             None,
-            None,
+            Some(("p", &view)),
             None,
             None,
         )
         .expect_err("not yet");
     assert!(
         err.to_string()
-            .contains("finish a run: not yet supported with the PostgreSQL ledger"),
+            .contains("record a run's open items: not yet supported with the PostgreSQL ledger"),
         "{err}"
+    );
+    assert_eq!(
+        pg.runs(&RunFilter::default()).expect("runs")[0].state,
+        "running",
+        "nothing of the refused end was kept"
     );
     for err in [
         pg.unpublished_outputs("p").expect_err("not yet"),

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::path::Path;
 
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 
 use super::db::{self, Exec};
 use super::{FileState, ReportState, RunState, StoreError};
@@ -385,61 +385,76 @@ impl Ledger {
         orders: Option<&super::orders::OrdersRecord>,
         catalog: Option<&super::catalog::CatalogEnd>,
     ) -> Result<(), StoreError> {
-        // Outputs, open items, orders and catalogs are still SQLite's own statements.
-        self.sqlite_only("finish a run")?;
+        let what = "finish a run";
+        let mut conn = self.db();
         // One transaction: the run's end, its issues and the outputs it will publish (with
         // their uploads queued), so recovery knows exactly what to make visible.
-        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        let mut tx = conn.write().map_err(self.q(what))?;
         // A run redone after an interruption is recorded once, whatever the first attempt did.
-        tx.execute("DELETE FROM issues WHERE run_id = ?1", [run_id])
-            .map_err(self.err())?;
-        super::outputs::record(&tx, run_id, now, outputs).map_err(self.err())?;
+        tx.execute("DELETE FROM issues WHERE run_id = ?1", db_args![run_id])
+            .map_err(self.q(what))?;
+        super::outputs::record(&mut tx, run_id, now, outputs)
+            .map_err(self.q("record a run's outputs"))?;
+        // Open items, orders and catalogs are still SQLite's own statements: with PostgreSQL a
+        // run that has any is refused whole (the transaction is rolled back).
+        let not_yet = |what| StoreError::NotOnPostgres {
+            ledger: self.name(),
+            what,
+        };
         // The run's breaks as the open-item book will fold them: with the run, or not at all.
         if let Some((pipeline, view)) = open_items {
-            super::open_items::record(&tx, pipeline, view).map_err(self.err())?;
+            let t = tx
+                .sqlite()
+                .ok_or_else(|| not_yet("record a run's open items"))?;
+            super::open_items::record(t, pipeline, view).map_err(self.err())?;
         }
         // The run's orders: taken with the outputs that send them, or not at all.
         if let Some(r) = orders {
-            super::orders::record(&tx, r).map_err(self.err())?;
+            let t = tx
+                .sqlite()
+                .ok_or_else(|| not_yet("record a run's orders"))?;
+            super::orders::record(t, r).map_err(self.err())?;
         }
         // The catalog version the run accepted (it exists exactly when the run succeeded), or
         // the hold of a rejected one.
         if let Some(v) = catalog {
-            super::catalog::record(&tx, v, now).map_err(self.err())?;
+            let t = tx
+                .sqlite()
+                .ok_or_else(|| not_yet("record a run's catalog"))?;
+            super::catalog::record(t, v, now).map_err(self.err())?;
         }
         if let Some(f) = file_end {
             tx.execute(
                 "UPDATE files SET state = ?2, reason = ?3, stored_path = ?4 WHERE id = ?1",
-                params![f.file_id, f.state.as_str(), f.reason, f.stored],
+                db_args![f.file_id, f.state, f.reason, f.stored],
             )
-            .map_err(self.err())?;
+            .map_err(self.q(what))?;
         }
         let report_state = report_pending.then_some(ReportState::Pending);
         tx.execute(
             "UPDATE runs SET ended_at = ?2, state = ?3, rows = ?4, rows_set_aside = ?5, issues = ?6, counts = ?7,
              archive_path = ?8, message = ?9, report_state = ?10 WHERE run_id = ?1",
-            params![run_id, now, state, rows, rows_set_aside, issues.len() as i64, counts, archive_path, message, report_state],
+            db_args![run_id, now, state, rows, rows_set_aside, issues.len(), counts, archive_path, message, report_state],
         )
-        .map_err(self.err())?;
-        {
-            let mut stmt = tx
-                .prepare("INSERT INTO issues (run_id, file, line, column_name, value, rule, severity, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
-                .map_err(self.err())?;
-            for i in issues {
-                stmt.execute(params![
+        .map_err(self.q(what))?;
+        for i in issues {
+            tx.execute(
+                "INSERT INTO issues (run_id, file, line, column_name, value, rule, severity, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                db_args![
                     run_id,
                     i.file,
-                    i.line.map(|l| l as i64),
+                    i.line,
                     i.column,
                     i.value,
                     i.rule,
                     i.severity.as_str(),
                     i.message
-                ])
-                .map_err(self.err())?;
-            }
+                ],
+            )
+            .map_err(self.q("record a run's issues"))?;
         }
-        tx.commit().map_err(self.err())
+        tx.commit().map_err(self.q(what))
     }
 
     /// Size and sha256 of a claimed file, as hashed when it landed.

@@ -2,7 +2,7 @@
 //! names in the run's closing transaction, marked published once visible, and the runs a crash
 //! left unfinished.
 
-use rusqlite::{params, Transaction};
+use super::db::{self, Exec};
 
 use super::deliveries::NewDelivery;
 use super::{Ledger, StoreError};
@@ -61,27 +61,29 @@ pub struct Interrupted {
 
 /// Records `outputs` of `run_id` inside the run's closing transaction.
 pub(super) fn record(
-    tx: &Transaction<'_>,
+    tx: &mut db::Tx<'_>,
     run_id: &str,
     now: &str,
     outputs: &[NewOutbound],
-) -> rusqlite::Result<()> {
+) -> Result<(), db::DbError> {
     for o in outputs {
         tx.execute(
             "INSERT INTO outbound (run_id, destination, name, path, size, sha256, written_at, temp_path)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![run_id, o.destination, o.name, o.path, o.size as i64, o.sha256, now, o.temp_path],
+            db_args![run_id, o.destination, o.name, o.path, o.size, o.sha256, now, o.temp_path],
         )?;
         if let Some(d) = &o.delivery {
-            let pipeline: String = tx.query_row(
-                "SELECT pipeline FROM runs WHERE run_id = ?1",
-                [run_id],
-                |r| r.get(0),
-            )?;
+            let pipeline: String = tx
+                .query_one(
+                    "SELECT pipeline FROM runs WHERE run_id = ?1",
+                    db_args![run_id],
+                )?
+                .get(0)?;
             tx.execute(
-                "INSERT OR IGNORE INTO deliveries (run_id, pipeline, destination, name, path, sha256, target, always, state, next_attempt_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0)",
-                params![run_id, pipeline, o.destination, o.name, d.source, o.sha256, d.target, d.always],
+                "INSERT INTO deliveries (run_id, pipeline, destination, name, path, sha256, target, always, state, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0)
+                 ON CONFLICT DO NOTHING",
+                db_args![run_id, pipeline, o.destination, o.name, d.source, o.sha256, d.target, d.always],
             )?;
         }
     }
