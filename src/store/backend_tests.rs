@@ -736,6 +736,56 @@ fn drained_once(open: &(dyn Fn() -> Ledger + Sync)) {
     );
 }
 
+/// Three daemons' ledgers asking for the same scheduled ticks at once: each tick is taken by
+/// exactly one; an earlier tick than the one taken is refused.
+fn ticked_once(open: &(dyn Fn() -> Ledger + Sync)) {
+    use chrono::{TimeZone, Utc};
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 25, 6, 0, 0)
+        .single()
+        .expect("time");
+    let ticks: Vec<_> = (0..20)
+        .map(|i| start + chrono::Duration::minutes(i))
+        .collect();
+    let won: Vec<usize> = std::thread::scope(|s| {
+        let daemons: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    let ledger = open();
+                    ticks
+                        .iter()
+                        .filter(|t| ledger.take_tick("p", **t).expect("take"))
+                        .count()
+                })
+            })
+            .collect();
+        daemons
+            .into_iter()
+            .map(|d| d.join().expect("daemon"))
+            .collect()
+    });
+    assert_eq!(won.iter().sum::<usize>(), ticks.len(), "{won:?}");
+    let ledger = open();
+    assert!(
+        !ledger.take_tick("p", start).expect("take"),
+        "an earlier tick"
+    );
+    assert_eq!(
+        ledger.last_scheduled_run("p").expect("read"),
+        ticks.last().copied()
+    );
+}
+
+#[test]
+fn a_tick_is_taken_once_by_three_ledgers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("l.sqlite");
+    ticked_once(&|| Ledger::open(&path).expect("open"));
+    let cluster = PgCluster::start();
+    let t = target(&cluster, &cluster.database());
+    ticked_once(&|| Ledger::open_postgres(&t).expect("open"));
+}
+
 #[test]
 fn a_queue_is_drained_once_by_three_ledgers() {
     let dir = tempfile::tempdir().expect("temp dir");
