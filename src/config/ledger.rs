@@ -179,8 +179,8 @@ pub fn compile_global(
 /// `store::db` module by module): while this is not empty, the commands that run pipelines
 /// refuse `backend = "postgres"` rather than half-work, and only `tallyman ledger migrate`
 /// uses it.
-pub const POSTGRES_NOT_YET: &str = "open items, orders and catalogs (their tables and a \
-    run's end that records them), publishing outputs after a crash, dry-run reruns";
+pub const POSTGRES_NOT_YET: &str = "open items and orders (their tables and a run's end \
+    that records them), publishing outputs after a crash, dry-run reruns";
 
 /// The problem `config::load` reports for a PostgreSQL ledger while `POSTGRES_NOT_YET` holds.
 pub fn not_yet_usable(backend: &LedgerBackend) -> Option<ConfigError> {

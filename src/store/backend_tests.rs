@@ -61,6 +61,10 @@ const CASES: &[Case] = &[
         "a run's end: issues, outputs, uploads and the file's state in one transaction",
         run_end,
     ),
+    (
+        "catalog versions and holds, recorded with the run's end; approvals",
+        catalogs,
+    ),
 ];
 
 /// Sets columns the run's end would (`finish_run` is not on `store::db` yet).
@@ -1020,6 +1024,112 @@ fn run_end(ledger: &mut Ledger) {
         ledger.deliveries(Some(&run)).expect("uploads")[0].name,
         "b.csv"
     );
+}
+
+fn catalogs(ledger: &mut Ledger) {
+    use super::catalog::{CatalogEnd, CatalogHold, CatalogVersion};
+    let now = "2026-11-25T10:00:00.000Z";
+    let end = |ledger: &mut Ledger, sha: &str, state: &str, catalog: CatalogEnd| {
+        let Claim::New { file_id, .. } = ledger
+            .claim(
+                "cat",
+                &landing("items.csv", sha, None),
+                DuplicateRule::Content,
+            )
+            .expect("claim")
+        else {
+            panic!("new")
+        };
+        let run = ledger
+            .start_run("cat", None, Some(file_id), now, "file", None, None, None)
+            .expect("run");
+        let catalog = match catalog {
+            CatalogEnd::Published(v) => CatalogEnd::Published(CatalogVersion {
+                run_id: run.clone(),
+                ..v
+            }),
+            CatalogEnd::Held(h) => CatalogEnd::Held(CatalogHold {
+                run_id: run.clone(),
+                file_id,
+                ..h
+            }),
+        };
+        ledger
+            .finish_run(
+                &run,
+                now,
+                state,
+                None,
+                None,
+                &[],
+                None,
+                None,
+                None,
+                false,
+                &[],
+                None,
+                None,
+                None,
+                Some(&catalog),
+            )
+            .expect("finish");
+        (run, file_id)
+    };
+    let version = |n: i64| CatalogVersion {
+        source: "acme".into(),
+        version: n,
+        run_id: String::new(),
+        path: format!("reference/catalog/acme/{}", CatalogVersion::file_name(n)),
+        items: 10 * n,
+        sha256: format!("v{n}"),
+    };
+    let (first, _) = end(ledger, "1", "succeeded", CatalogEnd::Published(version(1)));
+    let (second, _) = end(ledger, "2", "succeeded", CatalogEnd::Published(version(2)));
+    assert_eq!(
+        ledger
+            .latest_catalog("acme")
+            .expect("latest")
+            .map(|v| v.version),
+        Some(2)
+    );
+    assert_eq!(
+        ledger
+            .catalog_version_before("acme", 2)
+            .expect("before")
+            .map(|v| v.run_id),
+        Some(first.clone())
+    );
+    assert_eq!(
+        ledger
+            .catalog_version_of_run(&second)
+            .expect("of run")
+            .map(|v| v.items),
+        Some(20)
+    );
+    assert_eq!(
+        ledger
+            .catalog_version("acme", 1)
+            .expect("v1")
+            .map(|v| v.sha256),
+        Some("v1".into())
+    );
+    assert_eq!(ledger.catalog_versions("acme").expect("all").len(), 2);
+    assert_eq!(ledger.latest_catalog("other").expect("none"), None);
+    let hold = CatalogHold {
+        run_id: String::new(),
+        pipeline: "cat".into(),
+        file_id: 0,
+        kind: "price_change".into(),
+        reason: "3 prices moved more than 20%".into(),
+    };
+    let (held, file_id) = end(ledger, "3", "rejected", CatalogEnd::Held(hold));
+    let got = ledger.catalog_hold(&held).expect("hold").expect("held");
+    assert_eq!((got.file_id, got.kind.as_str()), (file_id, "price_change"));
+    assert!(!ledger.catalog_prices_approved(file_id).expect("approved"));
+    ledger
+        .approve_catalog_prices(&got, "ann", now)
+        .expect("approve");
+    assert!(ledger.catalog_prices_approved(file_id).expect("approved"));
 }
 
 /// Every table and its columns in order, as the backend reports them.

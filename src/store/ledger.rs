@@ -395,7 +395,7 @@ impl Ledger {
             .map_err(self.q(what))?;
         super::outputs::record(&mut tx, run_id, now, outputs)
             .map_err(self.q("record a run's outputs"))?;
-        // Open items, orders and catalogs are still SQLite's own statements: with PostgreSQL a
+        // Open items and orders are still SQLite's own statements: with PostgreSQL a
         // run that has any is refused whole (the transaction is rolled back).
         let not_yet = |what| StoreError::NotOnPostgres {
             ledger: self.name(),
@@ -418,10 +418,7 @@ impl Ledger {
         // The catalog version the run accepted (it exists exactly when the run succeeded), or
         // the hold of a rejected one.
         if let Some(v) = catalog {
-            let t = tx
-                .sqlite()
-                .ok_or_else(|| not_yet("record a run's catalog"))?;
-            super::catalog::record(t, v, now).map_err(self.err())?;
+            super::catalog::record(&mut tx, v, now).map_err(self.q("record a run's catalog"))?;
         }
         if let Some(f) = file_end {
             tx.execute(
