@@ -132,3 +132,45 @@ fn postgres_password_from_the_environment_and_a_wrong_one() {
         both(&o)
     );
 }
+
+/// A home that ran on SQLite moves to PostgreSQL: `ledger export` copies every run, file and
+/// output (the same rows as the SQLite ledger), once; a second export is refused.
+#[test]
+fn a_home_exports_its_sqlite_ledger_into_postgres() {
+    let cluster = PgCluster::start();
+    let home = demo_home();
+    let o = tallyman(&home.root, &["run"]);
+    assert!(o.status.code().is_some(), "{}", both(&o));
+    let runs = home::sql(&home.root, "SELECT count(*) FROM runs");
+    let files = home::sql(&home.root, "SELECT count(*) FROM files");
+    assert_ne!(runs.trim(), "0");
+    let db = cluster.database();
+    std::fs::copy(&cluster.password_file, home.root.join("pg.password")).expect("copy pw");
+    write_global(
+        &home.root,
+        &ledger_section(&cluster, &db, "password_file = \"pg.password\""),
+    );
+    let o = tallyman(&home.root, &["ledger", "export"]);
+    assert!(o.status.success(), "{}", both(&o));
+    assert!(
+        both(&o).contains(&format!("runs: {} row(s)", runs.trim())),
+        "{}",
+        both(&o)
+    );
+    let mut client = cluster.client(&db).expect("connect");
+    let count = |client: &mut postgres::Client, table: &str| -> i64 {
+        client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .expect("count")
+            .get(0)
+    };
+    assert_eq!(count(&mut client, "runs").to_string(), runs.trim());
+    assert_eq!(count(&mut client, "files").to_string(), files.trim());
+    let o = tallyman(&home.root, &["ledger", "export"]);
+    assert!(!o.status.success());
+    assert!(
+        both(&o).contains("only fills an empty ledger"),
+        "{}",
+        both(&o)
+    );
+}

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod daemon_state;
 pub mod db;
 pub mod deliveries;
+pub mod export;
 pub mod files;
 pub mod held;
 pub mod home_lock;
@@ -78,6 +79,9 @@ pub enum StoreError {
     /// ledger (issue 21 converts the store module by module).
     #[error("ledger {ledger}: {what}: not yet supported with the PostgreSQL ledger")]
     NotOnPostgres { ledger: String, what: &'static str },
+    /// `tallyman ledger export` cannot copy into the target it was given.
+    #[error("ledger export: {why}")]
+    Export { why: String },
     /// Written by a newer Tallyman: this one does not know its tables and must not guess.
     #[error("ledger {}: its version {found} is newer than this Tallyman knows ({known}); run the release that wrote it, or a newer one", path.display())]
     TooNew {

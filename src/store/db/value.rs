@@ -229,6 +229,8 @@ impl ToSql for Value {
                 Type::FLOAT4 => (*f as f32).to_sql(ty, out),
                 _ => Err(format!("a number for a {ty} parameter").into()),
             },
+            // SQLite keeps what it was given: bytes may have been stored as text.
+            Value::Text(s) if *ty == Type::BYTEA => s.as_bytes().to_sql(ty, out),
             Value::Text(s) => s.as_str().to_sql(ty, out),
             Value::Blob(b) => b.as_slice().to_sql(ty, out),
         }
