@@ -1360,3 +1360,63 @@ fn a_sqlite_ledger_exports_into_postgres_whole() {
         "{err}"
     );
 }
+
+/// Ledger writes per second, SQLite against PostgreSQL (fsync on for both), one ledger and
+/// three at once: each file claimed, its run started and ended. A measurement, not a check:
+/// `cargo test --lib store::backend_tests::measure -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_claims_per_second() {
+    const FILES: usize = 300;
+    fn work(open: &(dyn Fn() -> Ledger + Sync), threads: usize) -> f64 {
+        let started = std::time::Instant::now();
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                s.spawn(move || {
+                    let mut ledger = open();
+                    for i in 0..FILES / threads {
+                        let name = format!("f{t}-{i}.csv");
+                        let Claim::New { file_id, .. } = ledger
+                            .claim("p", &landing(&name, &name, None), DuplicateRule::Content)
+                            .expect("claim")
+                        else {
+                            panic!("new")
+                        };
+                        let run = ledger
+                            .start_run("p", None, Some(file_id), "now", "file", None, None, None)
+                            .expect("run");
+                        ledger
+                            .finish_run(
+                                &run,
+                                "now",
+                                "succeeded",
+                                Some(1000),
+                                None,
+                                &[],
+                                None,
+                                None,
+                                None,
+                                false,
+                                &[],
+                                None,
+                                None,
+                                None,
+                                None,
+                            )
+                            .expect("finish");
+                    }
+                });
+            }
+        });
+        FILES as f64 / started.elapsed().as_secs_f64()
+    }
+    let cluster = PgCluster::start_with(true);
+    for threads in [1, 3] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("l.sqlite");
+        let sqlite = work(&|| Ledger::open(&path).expect("open"), threads);
+        let t = target(&cluster, &cluster.database());
+        let pg = work(&|| Ledger::open_postgres(&t).expect("open"), threads);
+        eprintln!("{threads} ledger(s): sqlite {sqlite:.0} files/s, postgres {pg:.0} files/s");
+    }
+}

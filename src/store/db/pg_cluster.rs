@@ -87,7 +87,14 @@ fn free_port() -> u16 {
 }
 
 impl PgCluster {
+    /// A server for correctness tests: fsync off (throwaway data, no waiting on the disk).
     pub fn start() -> PgCluster {
+        PgCluster::start_with(false)
+    }
+
+    /// `durable`: fsync and synchronous commit on, as a production server runs (for
+    /// measurements that compare with SQLite's `synchronous = FULL`).
+    pub fn start_with(durable: bool) -> PgCluster {
         let bin = server_bin();
         let who = server_user();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -125,9 +132,12 @@ impl PgCluster {
             .args(["-c", "listen_addresses=127.0.0.1"])
             .args(["-c", &format!("port={port}")])
             .args(["-c", "unix_socket_directories="])
-            // Throwaway data: no fsync, so tests do not wait on the disk.
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-            .args(["-c", "full_page_writes=off"])
+            // Throwaway data: no fsync unless asked, so tests do not wait on the disk.
+            .args(if durable {
+                ["-c", "fsync=on", "-c", "synchronous_commit=on"]
+            } else {
+                ["-c", "fsync=off", "-c", "synchronous_commit=off"]
+            })
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
