@@ -1420,3 +1420,40 @@ fn measure_claims_per_second() {
         eprintln!("{threads} ledger(s): sqlite {sqlite:.0} files/s, postgres {pg:.0} files/s");
     }
 }
+
+/// PostgreSQL stopped under a ledger: the statement fails as a connection failure (not a
+/// refused statement), reconnecting fails while it is down and works once it is back, the
+/// claim tried during the outage left nothing behind, and work resumes.
+#[test]
+fn a_restarted_postgres_is_reconnected_with_nothing_half_recorded() {
+    let mut cluster = PgCluster::start();
+    let mut ledger = Ledger::open_postgres(&target(&cluster, &cluster.database())).expect("open");
+    let rule = DuplicateRule::Content;
+    ledger
+        .claim("p", &landing("a.csv", "1", None), rule)
+        .expect("claim");
+    cluster.stop();
+    let err = ledger
+        .claim("p", &landing("b.csv", "2", None), rule)
+        .expect_err("the server is down");
+    assert!(err.is_connection(), "{err}");
+    let down = ledger.reconnect().expect_err("still down");
+    assert!(down.is_connection(), "{down}");
+    cluster.start_again();
+    ledger.reconnect().expect("reconnect");
+    assert_eq!(
+        ledger.file_states("p").expect("states"),
+        [("claimed".to_string(), 1)],
+        "the claim tried during the outage left nothing"
+    );
+    let again = ledger
+        .claim("p", &landing("b.csv", "2", None), rule)
+        .expect("claim");
+    assert!(matches!(again, Claim::New { .. }), "{again:?}");
+    let refused = ledger
+        .db()
+        .execute("INSERT INTO no_such_table VALUES (1)", &[])
+        .map_err(ledger.q("a refused statement"))
+        .expect_err("refused");
+    assert!(!refused.is_connection(), "{refused}");
+}

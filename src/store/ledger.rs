@@ -24,6 +24,8 @@ pub struct Ledger {
 pub(super) struct Postgres {
     pub(super) client: RefCell<postgres::Client>,
     pub(super) name: String,
+    /// Where it is, to connect again after the connection broke.
+    pub(super) target: PostgresTarget,
 }
 
 use crate::config::source::DuplicateRule;
@@ -188,6 +190,7 @@ impl Ledger {
             postgres: Some(Postgres {
                 client: RefCell::new(client),
                 name: name.clone(),
+                target: target.clone(),
             }),
         };
         super::migrations::postgres::apply(&mut ledger.db(), &name)?;

@@ -24,6 +24,16 @@ impl Ledger {
         }
     }
 
+    /// Connects the PostgreSQL ledger again after its connection broke (the server restarted
+    /// or was unreachable); a transaction that was open then was rolled back by the server,
+    /// so nothing of it is half-recorded. Nothing to do for SQLite.
+    pub fn reconnect(&self) -> Result<(), StoreError> {
+        if let Some(pg) = &self.postgres {
+            *pg.client.borrow_mut() = db::connect_postgres(&pg.target)?;
+        }
+        Ok(())
+    }
+
     /// The ledger's name in messages: its file, or its PostgreSQL address.
     pub fn name(&self) -> String {
         match &self.postgres {

@@ -32,6 +32,18 @@ pub use ledger::{Claim, Landing, Ledger, RunFilter, RunRow};
 pub use migrations::SCHEMA_VERSION;
 pub use states::{DeliveryState, FileState, MailState, RemoteActionState, ReportState, RunState};
 
+impl StoreError {
+    /// True when the database could not be reached or the connection broke, rather than a
+    /// statement refused: stop taking work, `Ledger::reconnect` with backoff, then resume.
+    pub fn is_connection(&self) -> bool {
+        match self {
+            StoreError::Query { source, .. } => source.is_connection(),
+            StoreError::Connect(db::ConnectError::Connect { .. }) => true,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{}: {step}: {source}", path.display())]

@@ -73,7 +73,15 @@ impl DbError {
     /// statement it refused): the caller may reconnect and try again.
     pub fn is_connection(&self) -> bool {
         match self {
-            DbError::Postgres(e) => e.is_closed() || e.as_db_error().is_none(),
+            // No answer from the server, or its own word that the connection ends: class 08
+            // (connection exception) and 57P (shut down, crashed, starting up).
+            DbError::Postgres(e) => {
+                e.is_closed()
+                    || e.as_db_error().is_none_or(|db| {
+                        let code = db.code().code();
+                        code.starts_with("08") || code.starts_with("57P")
+                    })
+            }
             _ => false,
         }
     }

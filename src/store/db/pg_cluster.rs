@@ -24,8 +24,46 @@ pub struct PgCluster {
     /// A file holding `PASSWORD`, for `[ledger] password_file`.
     pub password_file: PathBuf,
     server: Child,
+    /// How the server was started, to start it again after `stop`.
+    launch: Launch,
     _dir: tempfile::TempDir,
     next_db: std::sync::atomic::AtomicU32,
+}
+
+/// What starting the server takes.
+struct Launch {
+    bin: PathBuf,
+    who: Option<(u32, u32)>,
+    dir: PathBuf,
+    durable: bool,
+}
+
+impl Launch {
+    fn spawn(&self, port: u16) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .expect("log file");
+        let data = self.dir.join("data");
+        as_server_user(&mut Command::new(self.bin.join("postgres")), self.who)
+            .current_dir(&self.dir)
+            .args(["-D", data.to_str().expect("utf-8 path")])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", &format!("port={port}")])
+            .args(["-c", "unix_socket_directories="])
+            // Throwaway data: no fsync unless asked, so tests do not wait on the disk.
+            .args(if self.durable {
+                ["-c", "fsync=on", "-c", "synchronous_commit=on"]
+            } else {
+                ["-c", "fsync=off", "-c", "synchronous_commit=off"]
+            })
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start postgres")
+    }
 }
 
 /// The newest `bin` folder under `/usr/lib/postgresql`.
@@ -125,33 +163,37 @@ impl PgCluster {
             String::from_utf8_lossy(&out.stderr)
         );
         let port = free_port();
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let server = as_server_user(&mut Command::new(bin.join("postgres")), who)
-            .current_dir(dir.path())
-            .args(["-D", data.to_str().expect("utf-8 path")])
-            .args(["-c", "listen_addresses=127.0.0.1"])
-            .args(["-c", &format!("port={port}")])
-            .args(["-c", "unix_socket_directories="])
-            // Throwaway data: no fsync unless asked, so tests do not wait on the disk.
-            .args(if durable {
-                ["-c", "fsync=on", "-c", "synchronous_commit=on"]
-            } else {
-                ["-c", "fsync=off", "-c", "synchronous_commit=off"]
-            })
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start postgres");
+        let launch = Launch {
+            bin,
+            who,
+            dir: dir.path().to_path_buf(),
+            durable,
+        };
         let cluster = PgCluster {
             port,
             password_file: pwfile,
-            server,
+            server: launch.spawn(port),
+            launch,
             _dir: dir,
             next_db: 0.into(),
         };
         cluster.wait_ready();
         cluster
+    }
+
+    /// Stops the server (fast shutdown: sessions are ended), as a restart or an outage does.
+    pub fn stop(&mut self) {
+        // SAFETY: signalling our own child by its pid.
+        unsafe {
+            libc::kill(self.server.id() as i32, libc::SIGINT);
+        }
+        let _ = self.server.wait();
+    }
+
+    /// Starts the stopped server again on the same port and data.
+    pub fn start_again(&mut self) {
+        self.server = self.launch.spawn(self.port);
+        self.wait_ready();
     }
 
     fn wait_ready(&self) {
@@ -200,10 +242,6 @@ impl PgCluster {
 impl Drop for PgCluster {
     /// Fast shutdown (SIGINT: open sessions are ended, nothing is kept), then the folder goes.
     fn drop(&mut self) {
-        // SAFETY: signalling our own child by its pid.
-        unsafe {
-            libc::kill(self.server.id() as i32, libc::SIGINT);
-        }
-        let _ = self.server.wait();
+        self.stop();
     }
 }
