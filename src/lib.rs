@@ -4,6 +4,7 @@
 //! issues out; `config` reads the configuration files once and compiles them into its types.
 //! `transport` and `store` are the only modules that touch files and servers.
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod engine;
 pub mod failpoint;

@@ -51,6 +51,10 @@ enum Command {
     Uploads(cli::uploads::Args),
     /// The open-item book: list breaks across days, show one's timeline, acknowledge or close.
     Breaks(cli::breaks::Args),
+    /// Pause a pipeline: `serve` takes no file and runs no tick for it until `resume`.
+    Pause(cli::pause::Args),
+    /// Resume a paused pipeline.
+    Resume(cli::pause::ResumeArgs),
     /// Orders taken once per (channel, order id): states, amendments waiting, one's timeline.
     Orders(cli::orders::Args),
     /// Catalogs: `catalog approve RUN` publishes a catalog held for its price changes.
@@ -67,7 +71,11 @@ fn main() -> ExitCode {
     tallyman::usage::tune_allocator();
     tallyman::store::publish::private_umask();
     let cli = Cli::parse();
-    cli::init_logging(&cli.log_format);
+    let progress = matches!(
+        cli.command,
+        Command::Run(_) | Command::Rerun(_) | Command::Validate(_)
+    );
+    cli::init_logging(&cli.log_format, progress);
     let home = cli.home.clone().unwrap_or_else(|| PathBuf::from("."));
     let result = match cli.command {
         Command::Check(args) => cli::check::run(&home, args),
@@ -81,6 +89,8 @@ fn main() -> ExitCode {
         Command::Mail(a) => cli::mail::run(&home, a),
         Command::Uploads(a) => cli::uploads::run(&home, a),
         Command::Breaks(a) => cli::breaks::run(&home, a),
+        Command::Pause(a) => cli::pause::run(&home, &a.pipeline, a.reason.as_deref(), true),
+        Command::Resume(a) => cli::pause::run(&home, &a.pipeline, None, false),
         Command::Orders(a) => cli::orders::run(&home, a),
         Command::Catalog(a) => cli::catalog::run(&home, a),
         Command::Schema(a) => cli::schema::run(&home, a),

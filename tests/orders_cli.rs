@@ -518,9 +518,11 @@ fn check_takes_the_shipped_order_pipelines_and_lists_every_problem_of_orders() {
         ("orders_shopify", SHOPIFY.into()),
         ("shipments_x12", SHIPMENTS.into()),
         ("invoices_x12", INVOICES.into()),
+        ("returns_csv", RETURNS.into()),
     ]);
     let o = tallyman(&h.root, &["check"]);
     assert!(o.status.success(), "{}", both(&o));
+    assert!(both(&o).contains("ok  returns_csv:"), "{}", both(&o));
     let bad = CSV
         .replace("layout = \"plain_csv\"", "layout = \"x12_850\"")
         .replace("items = \"items\"", "items = \"catalog\"")

@@ -134,6 +134,26 @@ const CATALOG_DAY2: &[(&str, &str, bool)] = &[(
     true,
 )];
 
+/// The shipment demo, run last: the 3PL's 945 ships the order in full (it becomes `shipped`,
+/// the ERP gets its shipment confirmation, the 3PL its 997).
+const SHIPMENT_FILES: &[(&str, &str, bool)] = &[
+    (
+        "pipelines/shipments_x12.toml",
+        include_str!("../../pipelines/shipments_x12.toml"),
+        false,
+    ),
+    (
+        "schemas/shipment_lines_945.v1.json",
+        include_str!("../../schemas/shipment_lines_945.v1.json"),
+        false,
+    ),
+    (
+        "inbox/shipments_x12/945_2026-11-26.x12",
+        include_str!("../../demo/drop/shipments_x12/945_2026-11-26.x12"),
+        true,
+    ),
+];
+
 const FOLDERS: &[&str] = &[
     "inbox/inventory_3pl",
     "inbox/settlement_amazon_v2",
@@ -188,8 +208,14 @@ pub fn run(home_dir: &Path, args: Args) -> Result<ExitCode> {
             code = c;
         }
     }
+    // The order ships, last (the runs above keep their ids).
+    drop_files(home_dir, SHIPMENT_FILES)?;
+    let c = run(Some("shipments_x12"))?;
+    if code == ExitCode::SUCCESS {
+        code = c;
+    }
     println!(
-        "\nWhere to look:\n  outbox/erp/             the variance file and the ATP feed the ERP picks up\n  outbox/erp/catalog_delta_*  the catalog's changes (day 2 against day 1); versions in reference/catalog/acme/\n  outbox/gl/              the settlement's journal for the general ledger (sums to the deposit)\n  outbox/finance/         every order of the settlement with its status (paid, short_paid, ...)\n  outbox/erp_orders/      the ERP's order import: one line, though the order came twice (850 and CSV)\n  outbox/3pl/             the 940 that releases the order to the 3PL, once\n  outbox/partner_acme/    the 997 acknowledging the 850\n  tallyman orders         orders taken, their state;  tallyman orders show PO-2026-0042\n  outbox/mail/            the exception report as an .eml (no SMTP relay in tallyman.toml, so spooled)\n  archive/inventory_3pl/  inputs, outputs, issues.csv, manifest.json, report.html/.csv per run\n  var/ledger.sqlite       the ledger: sqlite3 var/ledger.sqlite 'select * from runs'\n  tallyman runs           run history;  tallyman rerun inventory_3pl --date 2026-11-25 --reason demo\n  tallyman breaks         the breaks kept as open items (show, ack, close them)\n  tallyman mail           the report mail queue"
+        "\nWhere to look:\n  outbox/erp/             the variance file and the ATP feed the ERP picks up\n  outbox/erp/catalog_delta_*  the catalog's changes (day 2 against day 1); versions in reference/catalog/acme/\n  outbox/gl/              the settlement's journal for the general ledger (sums to the deposit)\n  outbox/finance/         every order of the settlement with its status (paid, short_paid, ...)\n  outbox/erp_orders/      the ERP's order import: one line, though the order came twice (850 and CSV)\n  outbox/3pl/             the 940 that releases the order to the 3PL, once\n  outbox/partner_acme/    the 997 acknowledging the 850\n  outbox/erp_shipments/   the 3PL's 945 confirmed to the ERP (the order is now shipped)\n  tallyman orders         orders taken, their state;  tallyman orders show PO-2026-0042\n  outbox/mail/            the exception report as an .eml (no SMTP relay in tallyman.toml, so spooled)\n  archive/inventory_3pl/  inputs, outputs, issues.csv, manifest.json, report.html/.csv per run\n  var/ledger.sqlite       the ledger: sqlite3 var/ledger.sqlite 'select * from runs'\n  tallyman runs           run history;  tallyman rerun inventory_3pl --date 2026-11-25 --reason demo\n  tallyman breaks         the breaks kept as open items (show, ack, close them)\n  tallyman mail           the report mail queue"
     );
     Ok(code)
 }

@@ -8,6 +8,8 @@ pub mod inspect;
 pub mod ledger;
 pub mod mail;
 pub mod orders;
+pub mod pause;
+pub mod progress;
 pub mod rerun;
 pub mod run;
 pub mod runs;
@@ -26,22 +28,39 @@ use tallyman::store::Ledger;
 /// Exit code for configuration problems (`check`, and any command that loads bad config).
 pub const EXIT_CONFIG: u8 = 2;
 
-pub fn init_logging(format: &str) {
+/// The log on stderr, filtered by `TALLYMAN_LOG` (default info); with `progress` (`run`,
+/// `rerun`, `validate` in text format) also the progress of long work, whatever the log level.
+pub fn init_logging(format: &str, progress: bool) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = tracing_subscriber::EnvFilter::try_from_env("TALLYMAN_LOG")
         .unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(colour(
             std::io::IsTerminal::is_terminal(&std::io::stderr()),
             std::env::var_os("NO_COLOR").is_some(),
         ))
         .with_target(false);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    let fmt = match format {
+        "json" => fmt.json().with_filter(filter).boxed(),
+        _ => fmt.with_filter(filter).boxed(),
+    };
+    // Only the modules whose logs are the stages (a run's at info, the validator's at debug),
+    // so no other debug log is built for it.
+    let progress = (progress && format != "json").then(|| {
+        progress::ProgressLayer::new().with_filter(
+            tracing_subscriber::filter::Targets::new()
+                .with_target("tallyman::schema::validate", tracing::Level::DEBUG)
+                .with_target("tallyman::runner::process", tracing::Level::INFO)
+                .with_target("tallyman::pipeline", tracing::Level::INFO),
+        )
+    });
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(progress)
+        .init();
 }
 
 /// Colour codes only for a person at a terminal: a log file or a pipe (journald, a log

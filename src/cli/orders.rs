@@ -1,8 +1,9 @@
-//! `tallyman orders [--state S] [--stuck-for DAYS] [--json]` and
+//! `tallyman orders [--state S] [--stuck-for DAYS | --stuck] [--json]` and
 //! `tallyman orders show ID [--channel C] [--json]`:
 //! every order taken (by channel and order id) with its state and any amendment waiting for a
 //! person, and one order's timeline (each file, run and line that concerned it).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -14,13 +15,17 @@ pub struct Args {
     #[command(subcommand)]
     pub action: Option<Command>,
     /// Only orders in this state: received, released, rejected, shipped, partly_shipped,
-    /// invoiced.
+    /// invoiced, settled, returned.
     #[arg(long)]
     pub state: Option<String>,
     /// Only orders still open (received, released, partly shipped) with no step for more
     /// than this many days: released but not shipped, for instance.
     #[arg(long, value_name = "DAYS")]
     pub stuck_for: Option<u32>,
+    /// Only orders in a state longer than their pipelines allow (`[orders] stuck`, per
+    /// channel; the smallest allowance when two pipelines of a channel differ).
+    #[arg(long, conflicts_with_all = ["stuck_for", "state"])]
+    pub stuck: bool,
     /// As JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -63,6 +68,42 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                 println!(
                     "{}  {}/{}  {} (version {})  {} run {} {}{line}{detail}",
                     e.at, e.channel, e.order_id, e.event, e.version, e.pipeline, e.run_id, e.file
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None if args.stuck => {
+            let config = match super::load_config(&home) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let mut allowances: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+            for p in config.pipelines.values() {
+                let Some(o) = &p.orders else { continue };
+                let channel = allowances.entry(o.channel.clone()).or_default();
+                for (state, secs) in &o.stuck {
+                    let a = channel.entry(state.clone()).or_insert(*secs);
+                    *a = (*a).min(*secs);
+                }
+            }
+            let now = chrono::Utc::now();
+            let mut rows = Vec::new();
+            for (channel, a) in &allowances {
+                rows.extend(ledger.stuck_orders(channel, a, now)?);
+            }
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if allowances.values().all(|a| a.is_empty()) {
+                println!("no pipeline names allowances ([orders] stuck)");
+            } else if rows.is_empty() {
+                println!("no stuck orders");
+            }
+            for s in &rows {
+                println!(
+                    "{}/{}  {} since {}  {} h ({} h allowed)",
+                    s.channel, s.order_id, s.state, s.since, s.hours, s.allowed_hours
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -51,6 +51,11 @@ pub fn compile(
     let orders = super::orders::compile(&raw, e);
     let shipments = super::orders::compile_shipments(&raw, e);
     let invoices = super::orders::compile_invoices(&raw, e);
+    if shipments.is_some() {
+        super::orders::check_ship_erp(tables.erp.as_ref(), e);
+    }
+    let returns = super::returns::compile(&raw, e);
+    let settled_orders = super::returns::compile_settled(&raw, e);
     if let Some(m) = orders.as_ref().and_then(|o| o.items.as_ref()) {
         super::orders::check_items(m, &tables.references, e);
     }
@@ -101,6 +106,8 @@ pub fn compile(
         orders,
         shipments,
         invoices,
+        returns,
+        settled_orders,
         catalog,
     })
 }

@@ -207,6 +207,8 @@ pub const DEFAULT_MAIL: &str = "from = \"Tallyman <tallyman@localhost>\"\n";
 pub struct GlobalRaw {
     pub mail: Option<MailRaw>,
     pub ledger: Option<super::ledger::LedgerRaw>,
+    /// Read by `config::console::load` (the operator console); `serve` alone needs it.
+    pub console: Option<super::console::ConsoleRaw>,
 }
 
 /// Reads `tallyman.toml` (optional) and compiles its `[mail]` section; relative `spool_dir` and

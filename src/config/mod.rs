@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod compile;
+pub mod console;
 pub mod expected;
 mod input;
 pub mod ledger;
@@ -17,6 +18,7 @@ pub mod pipeline;
 pub mod raw;
 mod reconcile;
 pub mod report;
+pub mod returns;
 pub mod schedule;
 pub mod schemas;
 pub mod settlement;

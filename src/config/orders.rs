@@ -30,6 +30,11 @@ pub struct OrdersRaw {
     pub amendments: Option<String>,
     /// Lines checked against the latest published available-to-promise of a location.
     pub atp: Option<AtpRaw>,
+    /// How long an order of the channel may stay in a state before it is an exception in
+    /// this pipeline's reports and `tallyman orders --stuck`: state → `"2d"` or `"36h"`
+    /// (received, released, partly_shipped, shipped, invoiced).
+    #[serde(default)]
+    pub stuck: std::collections::BTreeMap<String, String>,
 }
 
 /// `[orders.atp]` as written.
@@ -141,12 +146,35 @@ pub(crate) fn compile(raw: &PipelineRaw, e: &mut Errs) -> Option<Policy> {
             location: a.location.clone(),
         })
     });
+    let mut stuck = std::collections::BTreeMap::new();
+    for (state, text) in &s.stuck {
+        if !crate::engine::orders::STUCK_STATES.contains(&state.as_str()) {
+            e.add(
+                &format!("orders.stuck.{state}"),
+                format!(
+                    "`{state}` is not a state an order leaves (one of {})",
+                    crate::engine::orders::STUCK_STATES.join(", ")
+                ),
+            );
+            continue;
+        }
+        match crate::engine::orders::allowance_secs(text) {
+            Some(secs) => {
+                stuck.insert(state.clone(), secs);
+            }
+            None => e.add(
+                &format!("orders.stuck.{state}"),
+                format!("`{text}`: write whole days or hours, \"2d\" or \"36h\""),
+            ),
+        }
+    }
     Some(Policy {
         channel: s.channel.clone(),
         layout: layout?,
         items,
         amendments,
         atp,
+        stuck,
     })
 }
 
@@ -162,6 +190,9 @@ pub fn tables(raw: &PipelineRaw) -> Vec<String> {
                 .iter()
                 .map(|t| t.to_string()),
         );
+    }
+    if raw.returns.is_some() {
+        out.extend(crate::engine::returns::TABLES.iter().map(|t| t.to_string()));
     }
     if raw.invoices.is_some() {
         out.extend(
@@ -228,6 +259,20 @@ pub(crate) fn compile_shipments(raw: &PipelineRaw, e: &mut Errs) -> Option<ShipP
         channel: s.channel.clone(),
         layout: layout?,
     })
+}
+
+/// A shipments pipeline's `[erp]` is the ERP's order status extract: it needs `order_id`
+/// and `status` (open, cancelled, closed).
+pub(crate) fn check_ship_erp(erp: Option<&super::pipeline::Erp>, e: &mut Errs) {
+    let Some(erp) = erp else { return };
+    for column in ["order_id", "status"] {
+        if !erp.schema.fields.iter().any(|f| f.name == column) {
+            e.add(
+                "erp.schema",
+                format!("a [shipments] pipeline's ERP extract is its order status (erp_order_status.v1): its schema needs a field `{column}`"),
+            );
+        }
+    }
 }
 
 /// `[invoices]` as written.

@@ -300,6 +300,10 @@ pub struct Pipeline {
     pub shipments: Option<crate::engine::shipments::ShipPolicy>,
     /// `[invoices]`: the input's 810 lines matched to a channel's orders.
     pub invoices: Option<crate::engine::invoices::InvoicePolicy>,
+    /// `[returns]`: the input's RMA receipts matched to the ERP's refunds extract.
+    pub returns: Option<crate::engine::returns::ReturnPolicy>,
+    /// `[settled_orders]`: the channel whose orders a settlement's lines settle.
+    pub settled_orders: Option<super::returns::SettledOrders>,
     /// `[catalog]`: the partner file is a catalog, compared with the last accepted one.
     pub catalog: Option<super::catalog::CatalogSpec>,
 }

@@ -41,6 +41,10 @@ pub struct PipelineRaw {
     pub shipments: Option<super::orders::ShipmentsRaw>,
     /// Invoices (810) matched to a channel's orders (config/orders.rs).
     pub invoices: Option<super::orders::InvoicesRaw>,
+    /// RMA receipts matched to the ERP's refunds for a channel's orders (config/returns.rs).
+    pub returns: Option<super::returns::ReturnsRaw>,
+    /// A settlement's lines settle a channel's orders (config/returns.rs).
+    pub settled_orders: Option<super::returns::SettledOrdersRaw>,
     /// Exception report mailed after each run (config/report.rs).
     pub report: Option<super::report::ReportRaw>,
     /// Five-field cron expression in `time_zone` for `tallyman serve`; without one the daemon

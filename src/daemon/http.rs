@@ -3,7 +3,10 @@
 //! last SIGHUP reload failed, files were rejected or runs failed and nothing has put them right
 //! since, a source keeps failing), and `/metrics`.
 //!
-//! tiny_http is blocking and needs no async runtime; the daemon only answers scrapes and probes.
+//! Every other path is the operator console's (`crate::console`) when `serve` gives one.
+//!
+//! tiny_http is blocking and needs no async runtime; the daemon only answers scrapes, probes and
+//! the console's pages, one request at a time.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -18,6 +21,7 @@ use chrono::{DateTime, Utc};
 use tiny_http::{Header, Method, Request, Response, Server};
 
 use super::metrics::Metrics;
+use crate::console::{Console, Incoming};
 use crate::store::{Ledger, RunState};
 
 /// Loopback by default: the endpoints carry no secrets but need not face the network.
@@ -226,6 +230,16 @@ impl HttpServer {
         health: Arc<Health>,
         metrics: Arc<Metrics>,
     ) -> Result<HttpServer, HttpError> {
+        HttpServer::start_with_console(addr, health, metrics, None)
+    }
+
+    /// `start`, also serving the operator console's pages and actions.
+    pub fn start_with_console(
+        addr: SocketAddr,
+        health: Arc<Health>,
+        metrics: Arc<Metrics>,
+        console: Option<Arc<Console>>,
+    ) -> Result<HttpServer, HttpError> {
         let listener =
             TcpListener::bind(addr).map_err(|source| HttpError::Bind { addr, source })?;
         let addr = listener
@@ -241,7 +255,7 @@ impl HttpServer {
             let (server, stop) = (Arc::clone(&server), Arc::clone(&stop));
             std::thread::Builder::new()
                 .name("tallyman-http".into())
-                .spawn(move || serve(&server, &stop, &health, &metrics))
+                .spawn(move || serve(&server, &stop, &health, &metrics, console.as_deref()))
                 .map_err(|source| HttpError::Spawn { addr, source })?
         };
         Ok(HttpServer {
@@ -277,13 +291,65 @@ impl Drop for HttpServer {
     }
 }
 
-fn serve(server: &Server, stop: &AtomicBool, health: &Health, metrics: &Metrics) {
+fn serve(
+    server: &Server,
+    stop: &AtomicBool,
+    health: &Health,
+    metrics: &Metrics,
+    console: Option<&Console>,
+) {
     while !stop.load(Ordering::SeqCst) {
         // Errors here are one client's broken connection; the next request may be fine.
         if let Ok(Some(request)) = server.recv_timeout(POLL) {
-            respond(request, health, metrics);
+            match console {
+                Some(c) => respond_with_console(request, health, metrics, c),
+                None => respond(request, health, metrics),
+            }
         }
     }
+}
+
+/// The console's answer when the path is one of its own, else `respond`'s.
+fn respond_with_console(
+    mut request: Request,
+    health: &Health,
+    metrics: &Metrics,
+    console: &Console,
+) {
+    let url = request.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        return respond(request, health, metrics);
+    }
+    let method = request.method().as_str().to_ascii_uppercase();
+    let mut body = Vec::new();
+    if method == "POST" {
+        use std::io::Read;
+        let limit = crate::console::MAX_BODY as u64 + 1;
+        // A body that cannot be read is an empty form: refused by the action's checks.
+        let _ = request.as_reader().take(limit).read_to_end(&mut body);
+    }
+    let incoming = Incoming {
+        method: &method,
+        path,
+        query,
+        body: &body,
+    };
+    let Some(reply) = console.handle(&incoming) else {
+        return respond(request, health, metrics);
+    };
+    let mut response = Response::from_data(reply.body).with_status_code(reply.status);
+    let headers = [
+        ("Content-Type", reply.content_type.to_string()),
+        ("X-Frame-Options", "SAMEORIGIN".to_string()),
+        ("Referrer-Policy", "no-referrer".to_string()),
+    ];
+    for (name, value) in headers.into_iter().chain(reply.headers) {
+        if let Ok(header) = Header::from_bytes(name, value) {
+            response = response.with_header(header);
+        }
+    }
+    let _ = request.respond(response);
 }
 
 fn respond(request: Request, health: &Health, metrics: &Metrics) {

@@ -26,6 +26,8 @@ pub enum ServeError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Http(#[from] http::HttpError),
+    #[error(transparent)]
+    Console(#[from] crate::console::ConsoleError),
     #[error("cannot start a worker thread: {0}")]
     Spawn(std::io::Error),
     #[error("{0} job(s) still running when the shutdown time ran out")]
@@ -36,7 +38,7 @@ impl ServeError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ServeError::Lock(e) => e.exit_code() as u8,
-            ServeError::Config(_) => 2,
+            ServeError::Config(_) | ServeError::Console(_) => 2,
             _ => 1,
         }
     }

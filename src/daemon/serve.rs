@@ -1,7 +1,7 @@
 //! `tallyman serve`: start-up in order (lock, signals, pipelines, HTTP), then the loop that
 //! hands jobs to worker threads, and a bounded graceful stop.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -18,6 +18,7 @@ use super::watch::{self, Hint};
 use super::worker::{self, Context, Done, Job, JobKind, Slot};
 use super::ServeError;
 use crate::config::{self, Home, MailSettings, Pipeline};
+use crate::console::Console;
 use crate::store::home_lock::DataLock;
 use crate::store::Ledger;
 
@@ -78,10 +79,30 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
         Health::new(pipelines.keys().cloned().collect())
             .with_ledger(home.var().join("ledger.sqlite")),
     );
+    // The console's token is read once, at start: a missing file or variable stops `serve`
+    // rather than leave the console silently read-only.
+    let console_settings = config::console::load(&home).map_err(ServeError::Config)?;
+    let console = Arc::new(Console::new(
+        home.clone(),
+        crate::console::read_token(&console_settings)?,
+    )?);
     let http = match opts.listen {
         Some(addr) => {
-            let server = HttpServer::start(addr, Arc::clone(&health), Arc::clone(&metrics))?;
-            tracing::info!("health and metrics on http://{}/", server.local_addr());
+            let server = HttpServer::start_with_console(
+                addr,
+                Arc::clone(&health),
+                Arc::clone(&metrics),
+                Some(Arc::clone(&console)),
+            )?;
+            tracing::info!(
+                "console, health and metrics on http://{}/ (console {})",
+                server.local_addr(),
+                if console.writable() {
+                    "with actions"
+                } else {
+                    "read-only"
+                }
+            );
             Some(server)
         }
         None => None,
@@ -102,6 +123,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
     start_workers(opts.workers.max(1), &cx, job_rx, &tx)?;
     let mut entries = BTreeMap::new();
     adopt(&mut entries, pipelines, &ledger, &metrics);
+    console.set_pipelines(console_pipelines(&entries));
     let mut watcher = watch::watch(&folders(&entries), tx.clone());
     tracing::info!(
         "serving {} pipeline(s) from {} with {} worker(s)",
@@ -116,6 +138,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
             if let Some(reloaded) = reload(&home, &mut entries, &ledger, &metrics, &health) {
                 mail = Arc::new(reloaded);
             }
+            console.set_pipelines(console_pipelines(&entries));
             drop(watcher.take()); // the old watcher stops before the new one starts
             watcher = watch::watch(&folders(&entries), tx.clone());
         }
@@ -131,8 +154,13 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
         receive(&rx, wait, &mut entries, &mut in_flight, opts.scan);
         let now = Instant::now();
         let utc = Utc::now();
+        // Paused from the console or `tallyman pause`: no job starts (a ledger that cannot be
+        // read pauses nothing; the jobs themselves will say what is wrong with it).
+        let paused: BTreeSet<String> = (ledger.paused_pipelines().unwrap_or_default().into_iter())
+            .map(|p| p.pipeline)
+            .collect();
         for e in entries.values_mut() {
-            if e.slot.busy.load(Ordering::SeqCst) {
+            if e.slot.busy.load(Ordering::SeqCst) || paused.contains(&e.p.id) {
                 continue;
             }
             let kind = match (&e.p.schedule, e.last_fire) {
@@ -305,6 +333,13 @@ fn folders(entries: &BTreeMap<String, Entry>) -> Vec<std::path::PathBuf> {
 }
 
 /// Takes a freshly loaded set of pipelines, keeping the per-pipeline state of those that stay.
+/// The loaded pipelines, for the console's pages.
+fn console_pipelines(entries: &BTreeMap<String, Entry>) -> BTreeMap<String, Arc<Pipeline>> {
+    (entries.iter())
+        .map(|(id, e)| (id.clone(), Arc::clone(&e.p)))
+        .collect()
+}
+
 fn adopt(
     entries: &mut BTreeMap<String, Entry>,
     pipelines: BTreeMap<String, Pipeline>,

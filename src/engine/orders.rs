@@ -14,7 +14,7 @@ mod tests;
 
 pub use atp::{allocate, AtpSource};
 pub use intake::{content_hash, intake, Fault, Intake, Known, Reject, Taken, Verdict};
-pub use read::{read_orders, Read};
+pub use read::{read_orders, read_orders_at, Read};
 pub use tables::{tables, TABLES};
 
 /// Why orders could not be read from a table.
@@ -118,6 +118,30 @@ pub struct Policy {
     pub amendments: Amendments,
     /// `[orders.atp]`: where the latest published available-to-promise comes from.
     pub atp: Option<AtpSource>,
+    /// `[orders] stuck`: how long an order may stay in a state (seconds from the step that
+    /// put it there) before it is an exception; states not named are never stuck.
+    pub stuck: std::collections::BTreeMap<String, u64>,
+}
+
+/// The states `[orders] stuck` may name: those an order leaves by a later file.
+pub const STUCK_STATES: [&str; 5] = [
+    "received",
+    "released",
+    "partly_shipped",
+    "shipped",
+    "invoiced",
+];
+
+/// A stuck allowance as written, `"2d"` or `"36h"`, in seconds.
+pub fn allowance_secs(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (n, unit) = t.split_at(t.len().checked_sub(1)?);
+    let n: u64 = n.parse().ok()?;
+    match unit {
+        "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3_600),
+        _ => None,
+    }
 }
 
 /// One order as read, before it is judged: text as the partner sent it.

@@ -123,8 +123,12 @@ pub struct Checked {
     pub ordered: Option<Decimal>,
     pub shipped_before: Decimal,
     pub shipped: Decimal,
-    /// `complete`, `short`, `over`, `wrong_sku`, `unknown_order`, `bad_quantity`.
+    /// `complete`, `short`, `over`, `wrong_sku`, `unknown_order`, `bad_quantity`, or
+    /// `shipped_after_cancellation` (the ERP's order status extract says cancelled).
     pub status: &'static str,
+    /// The order's status in the ERP's order status extract (`missing` when the extract
+    /// lacks it); `None`: the pipeline has no extract.
+    pub erp_status: Option<String>,
 }
 
 /// A shipment file checked, and where each order it names stands after it.
@@ -134,6 +138,9 @@ pub struct ShipCheck {
     pub checked: Vec<Checked>,
     /// Per order the shipment names: `shipped`, `partly_shipped` or `unknown_order`.
     pub orders: Vec<(String, &'static str, u64)>,
+    /// Checked against the ERP's order status (engine/order_status.rs): `shipment_check` has
+    /// `erp_status`.
+    pub erp_checked: bool,
 }
 
 /// Matches the lines, in file order, to the orders; SKUs of an order the shipment does not
@@ -206,6 +213,7 @@ pub fn check(
                 shipped_before: before,
                 shipped: shipped.unwrap_or(Decimal::ZERO),
                 status,
+                erp_status: None,
             });
         }
         let state = match (ordered, all_complete) {
@@ -246,6 +254,8 @@ pub fn tables(c: &ShipCheck) -> PolarsResult<BTreeMap<String, DataFrame>> {
     let total = |r: &Checked| Some((r.shipped_before + r.shipped).to_string());
     let status = |r: &Checked| Some(r.status.to_string());
     let line = |r: &Checked| (r.line > 0).then(|| r.line.to_string());
+    let erp_status = |r: &Checked| r.erp_status.clone();
+    let with_erp = c.erp_checked;
     let all: Vec<&Checked> = c.checked.iter().collect();
     let confirmed: Vec<&Checked> = c
         .checked
@@ -253,23 +263,22 @@ pub fn tables(c: &ShipCheck) -> PolarsResult<BTreeMap<String, DataFrame>> {
         .filter(|r| r.ordered.is_some() && r.shipped > Decimal::ZERO)
         .collect();
     let mut out = BTreeMap::new();
-    out.insert(
-        "shipment_check".to_string(),
-        frame(
-            &all,
-            &[
-                ("channel", &channel),
-                ("order_id", &order),
-                ("sku", &sku),
-                ("ordered", &ordered),
-                ("shipped_before", &before),
-                ("shipped", &shipped),
-                ("shipped_total", &total),
-                ("status", &status),
-                ("line", &line),
-            ],
-        )?,
-    );
+    let mut check_columns: Vec<(&str, &Cell)> = vec![
+        ("channel", &channel),
+        ("order_id", &order),
+        ("sku", &sku),
+        ("ordered", &ordered),
+        ("shipped_before", &before),
+        ("shipped", &shipped),
+        ("shipped_total", &total),
+        ("status", &status),
+        ("line", &line),
+    ];
+    // With the ERP's order status extract: what it says of each order.
+    if with_erp {
+        check_columns.push(("erp_status", &erp_status));
+    }
+    out.insert("shipment_check".to_string(), frame(&all, &check_columns)?);
     out.insert(
         "shipment_confirmations".to_string(),
         frame(
@@ -376,6 +385,9 @@ mod tests {
         );
         let t = tables(&c).unwrap();
         assert_eq!(t["shipment_check"].height(), 6);
+        assert!(t["shipment_check"].column("erp_status").is_err());
+        // The ERP's order status: engine/order_status.rs.
+
         // Confirmed to the ERP: what shipped of orders taken, on their SKUs.
         assert_eq!(t["shipment_confirmations"].height(), 3);
     }

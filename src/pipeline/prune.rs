@@ -43,6 +43,10 @@ pub fn prune(p: &Pipeline, needs: &Needs, table: &str, df: DataFrame) -> PolarsR
         || needs.star()
         || ((p.orders.is_some() || p.shipments.is_some() || p.invoices.is_some())
             && table == "input")
+        // Both sides of returns are read by `engine::returns`, a shipment's ERP order status
+        // by `engine::shipments`.
+        || p.returns.is_some()
+        || (p.shipments.is_some() && table == "erp")
     {
         return Ok(df);
     }

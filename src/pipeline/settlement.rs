@@ -23,6 +23,10 @@ pub fn needed_columns(p: &Pipeline, table: &str) -> Vec<String> {
     // The journal and the report's money read these of the lines.
     if matches!(p.format, InputFormat::Settlement(_)) && table == "input" {
         out.extend(["settlement_id", "currency", "component", "amount"].map(String::from));
+        // `[settled_orders]`: each order's first line, and what its refund lines refund.
+        if p.settled_orders.is_some() {
+            out.extend(["order_ref", "source_line", "sku", "quantity"].map(String::from));
+        }
     }
     out
 }

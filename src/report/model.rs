@@ -89,7 +89,7 @@ pub struct DriftNote {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct OrdersNote {
     pub channel: String,
-    /// `orders` (an intake) or `shipments`.
+    /// `orders` (an intake), `shipments`, `invoices`, `returns` or `settled orders`.
     pub kind: String,
     pub counts: Vec<(String, u64)>,
 }

@@ -435,11 +435,7 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
         let _ = writeln!(
             h,
             "<h2>{} (channel {})</h2>\n<p>{}</p>",
-            if n.kind == "shipments" {
-                "Shipments"
-            } else {
-                "Orders"
-            },
+            orders_title(&n.kind),
             escape(&n.channel),
             escape(&orders_line(n))
         );
@@ -573,6 +569,17 @@ fn html(r: &RunReport, opts: &RenderOptions, closing: &str) -> String {
     h
 }
 
+/// The heading of an orders note by its kind (`runner/process/orders.rs` `orders_note`).
+fn orders_title(kind: &str) -> &'static str {
+    match kind {
+        "shipments" => "Shipments",
+        "invoices" => "Invoices",
+        "returns" => "Returns",
+        "settled orders" => "Settled orders",
+        _ => "Orders",
+    }
+}
+
 /// "new 1, duplicate 1, amendment 0, ...": the counts of an orders note, in their order.
 fn orders_line(n: &super::model::OrdersNote) -> String {
     n.counts
@@ -586,11 +593,7 @@ fn orders_text(r: &RunReport, t: &mut String) {
     let Some(n) = &r.orders else {
         return;
     };
-    let title = if n.kind == "shipments" {
-        "SHIPMENTS"
-    } else {
-        "ORDERS"
-    };
+    let title = orders_title(&n.kind).to_uppercase();
     let _ = writeln!(t, "{title} (channel {})", n.channel);
     let _ = writeln!(t, "  {}\n", orders_line(n));
 }

@@ -74,7 +74,10 @@ pub fn plan(p: &Pipeline, file: &str) -> Vec<ConfigError> {
         }
     }
     if p.shipments.is_some() {
-        let none = crate::engine::shipments::ShipCheck::default();
+        let none = crate::engine::shipments::ShipCheck {
+            erp_checked: p.erp.is_some(),
+            ..Default::default()
+        };
         match crate::engine::shipments::tables(&none) {
             Ok(t) => tables.extend(t),
             Err(e) => return vec![problem("shipments", e.to_string())],
@@ -85,6 +88,13 @@ pub fn plan(p: &Pipeline, file: &str) -> Vec<ConfigError> {
         match crate::engine::invoices::tables(&none) {
             Ok(t) => tables.extend(t),
             Err(e) => return vec![problem("invoices", e.to_string())],
+        }
+    }
+    if p.returns.is_some() {
+        let none = crate::engine::returns::ReturnCheck::default();
+        match crate::engine::returns::tables(&none) {
+            Ok(t) => tables.extend(t),
+            Err(e) => return vec![problem("returns", e.to_string())],
         }
     }
     if p.catalog.is_some() {

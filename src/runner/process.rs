@@ -32,6 +32,8 @@ mod order_acks;
 mod orders;
 mod outputs;
 mod partner;
+mod returns;
+mod settled;
 mod shipments;
 mod stage;
 
@@ -102,6 +104,10 @@ struct Run<'a> {
     shipments: Option<crate::engine::shipments::ShipCheck>,
     /// `[invoices]`: the input's invoice lines matched, recorded with the run's end.
     invoices: Option<crate::engine::invoices::InvoiceCheck>,
+    /// `[returns]`: the input's receipts matched to refunds, recorded with the run's end.
+    returns: Option<crate::engine::returns::ReturnCheck>,
+    /// `[settled_orders]`: the settlement's orders, recorded with the run's end.
+    settled: Option<crate::store::orders::OrdersRecord>,
     /// `[orders]`: the channel's lock, held until the run is recorded and published.
     channel_lock: Option<crate::store::lock::PipelineLock>,
     /// A catalog run's note for the report, and the version it accepted (recorded with the
@@ -266,6 +272,8 @@ pub fn process_run(
         orders: None,
         shipments: None,
         invoices: None,
+        returns: None,
+        settled: None,
         channel_lock: None,
         catalog_note: None,
         catalog_end: None,
@@ -672,6 +680,14 @@ impl Run<'_> {
             if let Some(why) = self.check_invoices(ledger, policy, &mut tables)? {
                 return Ok(Step::Reject(why));
             }
+        }
+        if let Some(policy) = &p.returns {
+            if let Some(why) = self.check_returns(ledger, policy, &mut tables)? {
+                return Ok(Step::Reject(why));
+            }
+        }
+        if let Some(s) = &p.settled_orders {
+            self.settle_orders(ledger, s, &tables)?;
         }
         let computed = self.compute(tables)?;
         // Values that cannot name a file are the partner's data: the file is rejected before

@@ -61,6 +61,17 @@ const MIGRATIONS: &[Migration] = &[
         )],
         postgres: &[("catalogs", ddl::CATALOGS)],
     },
+    Migration {
+        version: 5,
+        steps: &[(
+            "console_actions and paused_pipelines",
+            super::console::console_tables,
+        )],
+        postgres: &[(
+            "console_actions and paused_pipelines",
+            super::console::CONSOLE_DDL,
+        )],
+    },
 ];
 
 /// The baseline (version 1), in the order the tables came to be.

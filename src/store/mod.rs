@@ -3,6 +3,8 @@
 mod backend_tests;
 pub mod backoff;
 pub mod catalog;
+pub mod console;
+pub mod console_queries;
 pub mod daemon_state;
 pub mod db;
 pub mod deliveries;
@@ -19,6 +21,7 @@ pub mod lock;
 pub mod mail_queue;
 mod migrations;
 pub mod open_items;
+pub mod order_steps;
 pub mod orders;
 pub mod outputs;
 pub mod publish;

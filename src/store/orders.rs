@@ -28,16 +28,22 @@ pub enum OrderState {
     PartlyShipped,
     /// An invoice (810) billed it.
     Invoiced,
+    /// A settlement paid it (`[settled_orders]`), after it shipped or was invoiced.
+    Settled,
+    /// The 3PL received goods of it back (`[returns]`).
+    Returned,
 }
 
 impl OrderState {
-    pub const ALL: [OrderState; 6] = [
+    pub const ALL: [OrderState; 8] = [
         OrderState::Received,
         OrderState::Released,
         OrderState::Rejected,
         OrderState::Shipped,
         OrderState::PartlyShipped,
         OrderState::Invoiced,
+        OrderState::Settled,
+        OrderState::Returned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +54,8 @@ impl OrderState {
             OrderState::Shipped => "shipped",
             OrderState::PartlyShipped => "partly_shipped",
             OrderState::Invoiced => "invoiced",
+            OrderState::Settled => "settled",
+            OrderState::Returned => "returned",
         }
     }
 }
@@ -379,9 +387,16 @@ fn fold(tx: &Transaction, r: &OrdersRecord, e: &OrderEvent) -> rusqlite::Result<
              VALUES (?1, ?2, 'rejected', 0, ?3, ?4) ON CONFLICT (channel, order_id) DO NOTHING",
             params![ch, id, r.run_id, at],
         )?,
-        "released" | "shipped" | "partly_shipped" | "invoiced" => tx.execute(
+        "released" | "shipped" | "partly_shipped" | "invoiced" | "returned" => tx.execute(
             "UPDATE orders SET state = ?3, updated_at = ?4 WHERE channel = ?1 AND order_id = ?2",
             params![ch, id, e.event, at],
+        )?,
+        // Paid before it shipped (a marketplace settles at order time): the step is in the
+        // timeline, the order keeps waiting for its shipment.
+        "settled" => tx.execute(
+            "UPDATE orders SET state = 'settled', updated_at = ?3 WHERE channel = ?1
+             AND order_id = ?2 AND state IN ('shipped', 'partly_shipped', 'invoiced')",
+            params![ch, id, at],
         )?,
         _ => 0,
     };

@@ -13,7 +13,20 @@ pub const CSV: &str = include_str!("../../pipelines/orders_csv.toml");
 pub const SHOPIFY: &str = include_str!("../../pipelines/orders_shopify.toml");
 pub const SHIPMENTS: &str = include_str!("../../pipelines/shipments_x12.toml");
 pub const INVOICES: &str = include_str!("../../pipelines/invoices_x12.toml");
-pub const SCHEMAS: [(&str, &str); 7] = [
+pub const RETURNS: &str = include_str!("../../pipelines/returns_csv.toml");
+pub const SCHEMAS: [(&str, &str); 10] = [
+    (
+        "rma_receipts.v1",
+        include_str!("../../schemas/rma_receipts.v1.json"),
+    ),
+    (
+        "erp_refunds.v1",
+        include_str!("../../schemas/erp_refunds.v1.json"),
+    ),
+    (
+        "erp_order_status.v1",
+        include_str!("../../schemas/erp_order_status.v1.json"),
+    ),
     (
         "invoice_lines_810.v1",
         include_str!("../../schemas/invoice_lines_810.v1.json"),

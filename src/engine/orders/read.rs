@@ -155,6 +155,17 @@ pub fn read_orders(
     lines: &DataFrame,
     header: Option<&Table>,
 ) -> Result<Read, OrdersError> {
+    read_orders_at(layout, lines, header, &[])
+}
+
+/// `read_orders` with each CSV row's file line: `file_lines[row]` (validation may have set
+/// rows aside, so row + 2 is not the line; a row past its end is taken as row + 2).
+pub fn read_orders_at(
+    layout: Layout,
+    lines: &DataFrame,
+    header: Option<&Table>,
+    file_lines: &[u64],
+) -> Result<Read, OrdersError> {
     let n = names(layout);
     let ids = required(lines, layout, n.id)?;
     let skus = required(lines, layout, n.sku)?;
@@ -197,7 +208,10 @@ pub fn read_orders(
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     for row in 0..lines.height() {
         // CSV: the header is line 1; a document: the mapped table's row.
-        let at = if csv { row as u64 + 2 } else { row as u64 + 1 };
+        let at = match csv {
+            true => file_lines.get(row).copied().unwrap_or(row as u64 + 2),
+            false => row as u64 + 1,
+        };
         let id = match layout {
             Layout::ShopifyCsv => ids[row].trim_start_matches('#').to_string(),
             _ => ids[row].clone(),

@@ -25,6 +25,16 @@ fn policy(amendments: Amendments) -> Policy {
         items: None,
         amendments,
         atp: None,
+        stuck: Default::default(),
+    }
+}
+
+#[test]
+fn stuck_allowances_are_days_or_hours() {
+    assert_eq!(super::allowance_secs("2d"), Some(172_800));
+    assert_eq!(super::allowance_secs("36h"), Some(129_600));
+    for bad in ["", "d", "2", "2w", "-1d", "1.5d"] {
+        assert_eq!(super::allowance_secs(bad), None, "{bad}");
     }
 }
 

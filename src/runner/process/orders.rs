@@ -36,7 +36,19 @@ impl Run<'_> {
         let input = tables
             .get("input")
             .ok_or_else(|| data(p, "no input table"))?;
-        let read = match orders::read_orders(policy.layout, input, self.order_header.as_ref()) {
+        // A CSV row's file line: rows the validation set aside leave their lines out.
+        let own: Vec<Issue> = self
+            .issues
+            .iter()
+            .filter(|i| i.file == self.file && i.severity == crate::issue::Severity::Error)
+            .cloned()
+            .collect();
+        let file_lines = match policy.layout.lines_table() {
+            None => crate::pipeline::catalog::good_lines(input.height(), &own),
+            Some(_) => Vec::new(),
+        };
+        let header = self.order_header.as_ref();
+        let read = match orders::read_orders_at(policy.layout, input, header, &file_lines) {
             Ok(read) => read,
             Err(e @ OrdersError::MissingColumn { .. }) => return Ok(Some(e.to_string())),
             Err(e) => return Err(data(p, e)),
@@ -71,6 +83,29 @@ impl Run<'_> {
             }
         }
         self.issues.extend(issues(&self.file, &intake));
+        // Orders of the channel that stayed in a state longer than allowed are this run's
+        // exceptions too: the report of each intake run lists them until they move.
+        let stuck = ledger.stuck_orders(&policy.channel, &policy.stuck, chrono::Utc::now())?;
+        for s in &stuck {
+            self.issues.push(
+                Issue::error(
+                    &self.file,
+                    "order-stuck",
+                    format!(
+                        "order {} is {} since {} ({} h; {} h allowed)",
+                        s.order_id, s.state, s.since, s.hours, s.allowed_hours
+                    ),
+                )
+                .in_column("order_id")
+                .with_value(&s.order_id)
+                .warning(),
+            );
+        }
+        if !policy.stuck.is_empty() {
+            self.manifest
+                .reconciliation
+                .insert("orders_stuck".into(), stuck.len() as u64);
+        }
         self.manifest.reconciliation.extend(intake.counts());
         tables.extend(orders::tables(&intake).map_err(|e| data(p, e))?);
         tracing::info!(pipeline = %p.id, channel = %policy.channel, "orders: {:?}", intake.counts());
@@ -97,7 +132,17 @@ impl Run<'_> {
                 let mut s = c.billed.iter().map(|x| x.status);
                 (&c.channel, "invoices", count(&mut s))
             }
-            (None, None, None) => return None,
+            (None, None, None) => match (&self.returns, &self.settled) {
+                (Some(c), _) => {
+                    let mut s = c.checked.iter().map(|x| x.status);
+                    (&c.channel, "returns", count(&mut s))
+                }
+                (None, Some(r)) => {
+                    let mut s = r.events.iter().map(|e| e.event);
+                    (&r.channel, "settled orders", count(&mut s))
+                }
+                (None, None) => return None,
+            },
         };
         let counts = counts
             .into_iter()
@@ -137,6 +182,12 @@ impl Run<'_> {
         }
         if let Some(c) = &self.invoices {
             return Some(self.invoice_record(c));
+        }
+        if let Some(c) = &self.returns {
+            return Some(self.return_record(c));
+        }
+        if let Some(r) = &self.settled {
+            return Some(r.clone());
         }
         let intake = self.orders.as_ref()?;
         let released = publish

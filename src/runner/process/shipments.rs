@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 
 use super::{data, Run};
+use crate::engine::order_status;
 use crate::engine::shipments::{self, ShipCheck, ShipPolicy, ShipmentsError};
 use crate::issue::Issue;
 use crate::runner::RunError;
@@ -36,7 +37,29 @@ impl Run<'_> {
         let mut ids: Vec<&str> = lines.iter().map(|l| l.order_id.as_str()).collect();
         ids.dedup();
         let known = ledger.ordered(&policy.channel, &ids, self.file_id)?;
-        let checked = shipments::check(policy, &lines, &known);
+        let mut checked = shipments::check(policy, &lines, &known);
+        // With the ERP's order status extract as its [erp]: cancelled and not-open orders.
+        if let (Some(_), Some(erp)) = (&p.erp, tables.get("erp")) {
+            let status = match order_status::read_erp_status(erp) {
+                Ok(s) => s,
+                Err(e @ ShipmentsError::MissingColumn { .. }) => return Ok(Some(e.to_string())),
+                Err(e) => return Err(data(p, e)),
+            };
+            for (order_id, status, line) in order_status::apply_erp_status(&mut checked, &status) {
+                let mut issue = Issue::error(
+                    &self.file,
+                    "shipment-not-open-in-erp",
+                    format!("order {order_id} shipped but the ERP has it {status}"),
+                )
+                .in_column("order_number")
+                .with_value(&order_id)
+                .warning();
+                if line > 0 {
+                    issue = issue.at_line(line);
+                }
+                self.issues.push(issue);
+            }
+        }
         for c in checked.checked.iter().filter(|c| c.status != "complete") {
             let ordered = c.ordered.map_or("nothing".to_string(), |d| d.to_string());
             let message = format!(
