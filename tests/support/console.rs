@@ -144,3 +144,14 @@ pub fn run_dir(root: &Path, run: &str) -> std::path::PathBuf {
         .unwrap_or_else(|e| panic!("archive of {run}: {e}"));
     root.join(rel)
 }
+
+/// How many pipelines the home holds (`pipelines/*.toml`): the overview shows one row each.
+pub fn pipeline_count(root: &Path) -> usize {
+    std::fs::read_dir(root.join("pipelines"))
+        .expect("pipelines folder")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        })
+        .count()
+}
