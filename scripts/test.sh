@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need when it is missing (Debian packages for the
-# real OpenSSH and SMTP servers the tests start on loopback, chromium for the console), then
-# runs cargo's tests.
+# real OpenSSH, SMTP and PostgreSQL servers the tests start on loopback, chromium for the
+# console), then runs cargo's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # ssh2 builds libssh2 against the system OpenSSL.
 { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openssl; } || need+=(libssl-dev pkg-config)
 command -v flock >/dev/null 2>&1 || need+=(util-linux)
+# The PostgreSQL ledger's tests start their own throwaway cluster with Debian's server binaries
+# (/usr/lib/postgresql/<version>/bin, any version).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 # The console's browser tests (tests/console_browser.rs): headless chromium through chromedriver.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)

@@ -61,6 +61,8 @@ enum Command {
     Catalog(cli::catalog::Args),
     /// Schemas: `schema apply RUN` applies the schema patch a run proposed for a drifted header.
     Schema(cli::schema::Args),
+    /// The ledger itself: `ledger migrate` brings it (SQLite or PostgreSQL) to this release's schema.
+    Ledger(cli::ledger::Args),
     /// Drop the bundled demo files into the drop folders and run the pipelines.
     Demo(cli::demo::Args),
 }
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Orders(a) => cli::orders::run(&home, a),
         Command::Catalog(a) => cli::catalog::run(&home, a),
         Command::Schema(a) => cli::schema::run(&home, a),
+        Command::Ledger(a) => cli::ledger::run(&home, a),
     };
     match result {
         Ok(code) => code,

@@ -2,8 +2,8 @@
 //! (`engine`, `schema`, `formats`, `issue`, `frame`) import neither `config` nor an edge module
 //! (`runner`, `daemon`, `store`, `cli`, `report`, `transport`); `config` imports no edge module
 //! (it may import the pure layers, which it compiles into); `pipeline` imports no edge module;
-//! nothing outside `store` opens SQLite, names `rusqlite` or asks the
-//! ledger for its connection.
+//! nothing outside `store` opens SQLite or PostgreSQL, names `rusqlite` or `postgres::`, or asks
+//! the ledger for its connection.
 
 use std::path::{Path, PathBuf};
 
@@ -118,7 +118,7 @@ fn nothing_outside_store_touches_sql() {
             continue;
         }
         let text = std::fs::read_to_string(&file).expect("read");
-        for word in ["rusqlite", ".connection()"] {
+        for word in ["rusqlite", "postgres::", ".connection()", ".db()"] {
             if text.contains(word) {
                 broken.push(format!("src/{shown} names {word}"));
             }

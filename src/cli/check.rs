@@ -20,7 +20,9 @@ pub struct Args {
 pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     let home = super::home(home);
     match super::load_config(&home) {
-        Ok(tallyman::config::Config { pipelines, mail: m }) => {
+        Ok(tallyman::config::Config {
+            pipelines, mail: m, ..
+        }) => {
             // Each transform runs on no rows with the schemas' columns: a column typo fails
             // here rather than on a partner's file.
             let planned: Vec<_> = pipelines

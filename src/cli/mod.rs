@@ -5,6 +5,7 @@ pub mod check;
 pub mod demo;
 pub mod exit;
 pub mod inspect;
+pub mod ledger;
 pub mod mail;
 pub mod orders;
 pub mod pause;
@@ -81,7 +82,25 @@ pub fn load_config(home: &Home) -> std::result::Result<config::Config, ExitCode>
     })
 }
 
+/// The home's ledger. While the PostgreSQL ledger cannot do everything
+/// (`config::ledger::POSTGRES_NOT_YET`), a home whose `tallyman.toml` names it is refused here
+/// rather than quietly served from `var/ledger.sqlite`.
 pub fn open_ledger(home: &Home) -> Result<Ledger> {
+    let backend = config::load_ledger(home).map_err(|es| {
+        anyhow::anyhow!(es
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "))
+    })?;
+    if let Some(problem) = config::ledger::not_yet_usable(&backend) {
+        anyhow::bail!("{problem}");
+    }
+    open_sqlite_ledger(home)
+}
+
+/// The SQLite ledger in the home (`var/ledger.sqlite`).
+pub fn open_sqlite_ledger(home: &Home) -> Result<Ledger> {
     let path = home.var().join("ledger.sqlite");
     Ledger::open_home(&path, &home.archive())
         .with_context(|| format!("opening the ledger {}", path.display()))

@@ -206,6 +206,7 @@ pub const DEFAULT_MAIL: &str = "from = \"Tallyman <tallyman@localhost>\"\n";
 #[serde(deny_unknown_fields)]
 pub struct GlobalRaw {
     pub mail: Option<MailRaw>,
+    pub ledger: Option<super::ledger::LedgerRaw>,
     /// Read by `config::console::load` (the operator console); `serve` alone needs it.
     pub console: Option<super::console::ConsoleRaw>,
 }
@@ -213,19 +214,30 @@ pub struct GlobalRaw {
 /// Reads `tallyman.toml` (optional) and compiles its `[mail]` section; relative `spool_dir` and
 /// `ca_file` are taken from the home folder. Every problem names the file and key.
 pub fn load(home: &Home) -> Result<MailSettings, Vec<ConfigError>> {
+    compile_mail(home, read_global(home)?.mail)
+}
+
+/// Reads `tallyman.toml` (optional: absent is every default) as written.
+pub fn read_global(home: &Home) -> Result<GlobalRaw, Vec<ConfigError>> {
     let path = home.root.join(GLOBAL_FILE);
+    match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(GlobalRaw::default()),
+        Err(e) => Err(vec![ConfigError {
+            file: GLOBAL_FILE.into(),
+            key: "-".into(),
+            why: e.to_string(),
+        }]),
+        Ok(text) => toml::from_str::<GlobalRaw>(&text)
+            .map_err(|e| vec![super::toml_problem(GLOBAL_FILE, &text, &e)]),
+    }
+}
+
+/// Compiles the `[mail]` section read by `read_global` (the spool defaults when absent).
+pub fn compile_mail(home: &Home, raw: Option<MailRaw>) -> Result<MailSettings, Vec<ConfigError>> {
     let problem = |key: String, why: String| ConfigError {
         file: GLOBAL_FILE.into(),
         key,
         why,
-    };
-    let raw = match std::fs::read_to_string(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(vec![problem("-".into(), e.to_string())]),
-        Ok(text) => match toml::from_str::<GlobalRaw>(&text) {
-            Ok(g) => g.mail,
-            Err(e) => return Err(vec![super::toml_problem(GLOBAL_FILE, &text, &e)]),
-        },
     };
     let raw = match raw {
         Some(r) => r,

@@ -9,6 +9,7 @@ pub mod compile;
 pub mod console;
 pub mod expected;
 mod input;
+pub mod ledger;
 pub mod mail;
 pub mod open_items;
 pub mod orders;
@@ -54,6 +55,8 @@ pub struct Config {
     /// `tallyman.toml [mail]` (the spool defaults when it says nothing); relative paths are
     /// already taken from the home folder.
     pub mail: MailSettings,
+    /// `tallyman.toml [ledger]`: SQLite in the home unless it names PostgreSQL.
+    pub ledger: ledger::LedgerBackend,
 }
 
 /// Reads and compiles every `pipelines/*.toml`, `schemas/*.json` and `tallyman.toml` of a home
@@ -62,9 +65,23 @@ pub fn load(home: &Home) -> Result<Config, Vec<ConfigError>> {
     // The valid schemas are used even when others are broken, so that each pipeline's
     // problems are its own and not a cascade of "schema not found".
     let (schemas, mut errors) = schemas::load_dir(&home.root.join("schemas"));
-    let mail = mail::load(home)
+    let global = mail::read_global(home)
         .map_err(|mut es| errors.append(&mut es))
         .ok();
+    let (mail, ledger) = match global {
+        Some(g) => (
+            mail::compile_mail(home, g.mail)
+                .map_err(|mut es| errors.append(&mut es))
+                .ok(),
+            ledger::compile_global(home, g.ledger.as_ref())
+                .map_err(|mut es| errors.append(&mut es))
+                .ok(),
+        ),
+        None => (None, None),
+    };
+    if let Some(problem) = ledger.as_ref().and_then(ledger::not_yet_usable) {
+        errors.push(problem);
+    }
     let mut pipelines = BTreeMap::new();
     for path in pipeline_files(&home.root.join("pipelines"), &mut errors) {
         let id = path
@@ -98,8 +115,12 @@ pub fn load(home: &Home) -> Result<Config, Vec<ConfigError>> {
             Err(mut es) => errors.append(&mut es),
         }
     }
-    match mail {
-        Some(mail) if errors.is_empty() => Ok(Config { pipelines, mail }),
+    match (mail, ledger) {
+        (Some(mail), Some(ledger)) if errors.is_empty() => Ok(Config {
+            pipelines,
+            mail,
+            ledger,
+        }),
         _ => Err(errors),
     }
 }
@@ -108,6 +129,13 @@ pub fn load(home: &Home) -> Result<Config, Vec<ConfigError>> {
 /// (`tallyman mail`): a broken pipeline file must not stop the mail queue.
 pub fn load_global(home: &Home) -> Result<MailSettings, Vec<ConfigError>> {
     mail::load(home)
+}
+
+/// Reads and compiles `tallyman.toml`'s `[ledger]` alone, for the commands that open the
+/// ledger without running pipelines (`tallyman ledger`, `runs`, `breaks`, ...).
+pub fn load_ledger(home: &Home) -> Result<ledger::LedgerBackend, Vec<ConfigError>> {
+    let global = mail::read_global(home)?;
+    ledger::compile_global(home, global.ledger.as_ref())
 }
 
 /// A TOML syntax or shape error, with the line it is on.

@@ -406,7 +406,11 @@ fn reload(
     health: &Health,
 ) -> Option<MailSettings> {
     match config::load(home) {
-        Ok(config::Config { pipelines, mail }) => {
+        // The ledger stays the one the daemon opened at start: a changed `[ledger]` takes a
+        // restart.
+        Ok(config::Config {
+            pipelines, mail, ..
+        }) => {
             tracing::info!("SIGHUP: reloaded {} pipeline(s)", pipelines.len());
             adopt(entries, pipelines, ledger, metrics);
             health.set_pipelines(entries.keys().cloned().collect());

@@ -6,10 +6,8 @@ use rusqlite::{params, Connection};
 
 use super::{Ledger, StoreError};
 
-/// Version 5 of the ledger: the console's action log and the paused pipelines.
-pub(super) fn console_tables(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS console_actions (
+/// Version 5's tables (SQLite's DDL; PostgreSQL reads it through `migrations::postgres`).
+pub(super) const CONSOLE_DDL: &str = "CREATE TABLE IF NOT EXISTS console_actions (
             id INTEGER PRIMARY KEY,
             at TEXT NOT NULL,
             actor TEXT NOT NULL,
@@ -24,8 +22,11 @@ pub(super) fn console_tables(conn: &Connection) -> rusqlite::Result<()> {
             paused_at TEXT NOT NULL,
             actor TEXT NOT NULL,
             reason TEXT
-        );",
-    )
+        );";
+
+/// Version 5 of the ledger: the console's action log and the paused pipelines.
+pub(super) fn console_tables(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(CONSOLE_DDL)
 }
 
 /// One action taken from the console (or `tallyman pause`/`resume`), with who took it.

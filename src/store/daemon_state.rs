@@ -3,9 +3,10 @@
 //! pipeline's expected-file watch began, and which late windows already raised an alert.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{params, OptionalExtension};
 
+use super::db::Exec;
 use super::{FileState, Ledger, StoreError};
+use crate::db_args;
 
 /// Times as the rest of the ledger writes them (RFC 3339, milliseconds, `Z`).
 fn text(t: DateTime<Utc>) -> String {
@@ -39,18 +40,18 @@ impl Ledger {
         pipeline: &str,
         col: Column,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let v: Option<Option<String>> = self
-            .connection()
-            .query_row(
+        let what = "daemon tables: read a pipeline's times";
+        let row = self
+            .db()
+            .query_opt(
                 &format!(
                     "SELECT {} FROM daemon_pipelines WHERE pipeline = ?1",
                     col.name()
                 ),
-                params![pipeline],
-                |r| r.get(0),
+                db_args![pipeline],
             )
-            .optional()
-            .map_err(self.sql("daemon tables: read a pipeline's times"))?;
+            .map_err(self.q(what))?;
+        let v: Option<Option<String>> = row.map(|r| r.get(0)).transpose().map_err(self.q(what))?;
         Ok(parse(v.flatten()))
     }
 
@@ -61,16 +62,16 @@ impl Ledger {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let col = col.name();
-        self.connection()
+        self.db()
             .execute(
                 &format!(
                     "INSERT INTO daemon_pipelines (pipeline, {col}) VALUES (?1, ?2)
                      ON CONFLICT (pipeline) DO UPDATE SET {col} = excluded.{col}"
                 ),
-                params![pipeline, text(at)],
+                db_args![pipeline, text(at)],
             )
             .map(|_| ())
-            .map_err(self.sql("daemon tables: record a pipeline's time"))
+            .map_err(self.q("daemon tables: record a pipeline's time"))
     }
 
     /// When `pipeline` last ran on its schedule, if ever.
@@ -84,6 +85,29 @@ impl Ledger {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.set_daemon_time(pipeline, Column::LastScheduledRun, at)
+    }
+
+    /// Takes scheduled tick `fire` of `pipeline` for this daemon: true for exactly one of the
+    /// daemons sharing the ledger that ask for the same tick (the recorded last run moves
+    /// forward to `fire` only from an earlier one, in one statement: on PostgreSQL a second
+    /// daemon's UPDATE waits for the first and then finds the tick taken). Not yet called by
+    /// `serve`, which records the tick after running it (a single daemon re-runs a tick its
+    /// crash interrupted); several daemons must take it before running it.
+    pub fn take_tick(&self, pipeline: &str, fire: DateTime<Utc>) -> Result<bool, StoreError> {
+        let what = "daemon tables: take a scheduled tick";
+        self.exec(
+            what,
+            "INSERT INTO daemon_pipelines (pipeline) VALUES (?1) ON CONFLICT DO NOTHING",
+            db_args![pipeline],
+        )?;
+        // Times are RFC 3339 text of one width (milliseconds, `Z`): ordered as text.
+        let n = self.exec(
+            what,
+            "UPDATE daemon_pipelines SET last_scheduled_run = ?2
+             WHERE pipeline = ?1 AND (last_scheduled_run IS NULL OR last_scheduled_run < ?2)",
+            db_args![pipeline, text(fire)],
+        )?;
+        Ok(n == 1)
     }
 
     /// When the daemon began watching for a pipeline's expected file (set once, on first sight).
@@ -101,16 +125,17 @@ impl Ledger {
 
     /// Every late window already alerted: (pipeline, business date).
     pub fn raised_alerts(&self) -> Result<Vec<(String, NaiveDate)>, StoreError> {
-        let mut stmt = self
-            .connection()
-            .prepare("SELECT pipeline, window_date FROM late_alerts")
-            .map_err(self.sql("daemon tables: read alerts"))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(self.sql("daemon tables: read alerts"))?;
+        let what = "daemon tables: read alerts";
+        let rows = self
+            .db()
+            .query("SELECT pipeline, window_date FROM late_alerts", &[])
+            .map_err(self.q(what))?;
         let mut out = Vec::new();
         for row in rows {
-            let (pipeline, date) = row.map_err(self.sql("daemon tables: read alerts"))?;
+            let (pipeline, date): (String, String) = (
+                row.get(0).map_err(self.q(what))?,
+                row.get(1).map_err(self.q(what))?,
+            );
             if let Ok(date) = date.parse::<NaiveDate>() {
                 out.push((pipeline, date));
             }
@@ -126,37 +151,32 @@ impl Ledger {
         deadline: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.connection()
+        self.db()
             .execute(
-                "INSERT OR IGNORE INTO late_alerts (pipeline, window_date, deadline, raised_at) VALUES (?1, ?2, ?3, ?4)",
-                params![pipeline, date.to_string(), text(deadline), text(now)],
+                "INSERT INTO late_alerts (pipeline, window_date, deadline, raised_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                db_args![pipeline, date.to_string(), text(deadline), text(now)],
             )
             .map(|_| ())
-            .map_err(self.sql("daemon tables: record an alert"))
+            .map_err(self.q("daemon tables: record an alert"))
     }
 
     /// Business dates that have had a file-triggered run, or a file held waiting for its ERP
     /// extract (it arrived: the partner is not late): the arrivals that close a window.
     pub fn arrival_dates(&self, pipeline: &str) -> Result<Vec<NaiveDate>, StoreError> {
-        let mut stmt = self
-            .connection()
-            .prepare(
+        let what = "daemon tables: read arrivals";
+        let rows = self
+            .db()
+            .query(
                 "SELECT business_date FROM runs WHERE pipeline = ?1 AND trigger = 'file' AND business_date IS NOT NULL
                  UNION
                  SELECT business_date FROM files WHERE pipeline = ?1 AND state = ?2 AND business_date IS NOT NULL",
+                db_args![pipeline, FileState::Waiting],
             )
-            .map_err(self.sql("daemon tables: read arrivals"))?;
-        let rows = stmt
-            .query_map(params![pipeline, FileState::Waiting], |r| {
-                r.get::<_, String>(0)
-            })
-            .map_err(self.sql("daemon tables: read arrivals"))?;
+            .map_err(self.q(what))?;
         let mut out = Vec::new();
         for row in rows {
-            if let Ok(d) = row
-                .map_err(self.sql("daemon tables: read arrivals"))?
-                .parse()
-            {
+            if let Ok(d) = row.get::<String>(0).map_err(self.q(what))?.parse() {
                 out.push(d);
             }
         }

@@ -1,9 +1,8 @@
 //! Files held rather than finished: `waiting` for their ERP extract, or `failed` on the
 //! pipeline's configuration until a rerun. Read by recovery, `tallyman runs` and the metrics.
 
-use rusqlite::params;
-
 use super::{FileState, Ledger, StoreError};
+use crate::db_args;
 
 /// A file in the `waiting` or `failed` state.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -39,17 +38,14 @@ impl Ledger {
         pipeline: Option<&str>,
         states: &[&str; 2],
     ) -> Result<Vec<HeldFile>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, pipeline, name, state, business_date, received_at, reason,
-                        coalesce(stored_path, ''), sha256
-                 FROM files WHERE (?1 IS NULL OR pipeline = ?1) AND state IN (?2, ?3)
-                 ORDER BY id",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map(params![pipeline, states[0], states[1]], |r| {
+        self.rows(
+            "list held files",
+            "SELECT id, pipeline, name, state, business_date, received_at, reason,
+                    coalesce(stored_path, ''), sha256
+             FROM files WHERE (CAST(?1 AS TEXT) IS NULL OR pipeline = ?1) AND state IN (?2, ?3)
+             ORDER BY id",
+            db_args![pipeline, states[0], states[1]],
+            |r| {
                 Ok(HeldFile {
                     file_id: r.get(0)?,
                     pipeline: r.get(1)?,
@@ -61,8 +57,7 @@ impl Ledger {
                     stored: r.get(7)?,
                     sha256: r.get(8)?,
                 })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+            },
+        )
     }
 }

@@ -1,15 +1,31 @@
-//! The ledger: SQLite (WAL, synchronous=FULL) holding files, runs, issues and outbound files.
-//! Readable with the `sqlite3` tool; the schema is created and upgraded here.
+//! The ledger: SQLite (WAL, synchronous=FULL; readable with the `sqlite3` tool) or PostgreSQL,
+//! holding files, runs, issues and outbound files; the schema is created and upgraded here.
 
+use std::cell::RefCell;
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 
+use super::db::{self, Exec};
 use super::{FileState, ReportState, RunState, StoreError};
+use crate::config::ledger::PostgresTarget;
+use crate::db_args;
 use crate::issue::Issue;
 
 pub struct Ledger {
+    /// The SQLite ledger. With PostgreSQL, an empty in-memory database that only the
+    /// statements not yet on `store::db` reach (their errors say "not yet supported").
     pub(super) conn: Connection,
+    pub(super) postgres: Option<Postgres>,
+}
+
+/// A PostgreSQL ledger's client (statements take `&self`: one call at a time borrows it) and
+/// its name for messages (never the password).
+pub(super) struct Postgres {
+    pub(super) client: RefCell<postgres::Client>,
+    pub(super) name: String,
+    /// Where it is, to connect again after the connection broke.
+    pub(super) target: PostgresTarget,
 }
 
 use crate::config::source::DuplicateRule;
@@ -158,7 +174,27 @@ impl Ledger {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db(path))?;
         migrate(&conn, path)?;
-        Ok(Ledger { conn })
+        Ok(Ledger {
+            conn,
+            postgres: None,
+        })
+    }
+
+    /// Connects to the PostgreSQL ledger `[ledger]` names and brings its schema up to date
+    /// (refusing a newer one, or a database holding anything else).
+    pub fn open_postgres(target: &PostgresTarget) -> Result<Ledger, StoreError> {
+        let client = db::connect_postgres(target)?;
+        let name = target.to_string();
+        let ledger = Ledger {
+            conn: Connection::open_in_memory().map_err(db(Path::new(":memory:")))?,
+            postgres: Some(Postgres {
+                client: RefCell::new(client),
+                name: name.clone(),
+                target: target.clone(),
+            }),
+        };
+        super::migrations::postgres::apply(&mut ledger.db(), &name)?;
+        Ok(ledger)
     }
 
     /// A ledger in memory with every table, for tests of the code above the ledger.
@@ -166,7 +202,10 @@ impl Ledger {
         let path = Path::new(":memory:");
         let conn = Connection::open_in_memory().map_err(db(path))?;
         migrate(&conn, path)?;
-        Ok(Ledger { conn })
+        Ok(Ledger {
+            conn,
+            postgres: None,
+        })
     }
 
     /// Opens a home's ledger (`var/ledger.sqlite`), refusing to create a new one while the
@@ -196,25 +235,6 @@ impl Ledger {
         &self.conn
     }
 
-    /// Maps a failed statement to a `StoreError` that says what it was for.
-    pub(in crate::store) fn sql(
-        &self,
-        what: &'static str,
-    ) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError::Sql {
-            path: self.conn.path().map(Into::into).unwrap_or_default(),
-            what,
-            source,
-        }
-    }
-
-    pub(super) fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        |source| StoreError::Ledger {
-            path: self.conn.path().map(Into::into).unwrap_or_default(),
-            source,
-        }
-    }
-
     /// Records a landed file in one transaction and decides, under the pipeline's duplicate
     /// rule: new, correction (same name, other content) or duplicate.
     pub fn claim(
@@ -223,69 +243,59 @@ impl Ledger {
         file: &Landing<'_>,
         rule: DuplicateRule,
     ) -> Result<Claim, StoreError> {
-        let path = self
-            .conn
-            .path()
-            .map(std::path::PathBuf::from)
-            .unwrap_or_default();
-        let e = |source| StoreError::Ledger {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(e)?;
-        // `IS`: an undated file (its name gave no date) matches undated ones.
+        let what = "claim a file";
+        let mut conn = self.db();
+        let mut tx = conn.write().map_err(self.q(what))?;
+        // `IS NOT DISTINCT FROM`: an undated file (its name gave no date) matches undated ones.
         let earlier: Option<i64> = tx
-            .query_row(
+            .query_opt(
                 "SELECT id FROM files WHERE pipeline = ?1 AND sha256 = ?2 AND state <> 'duplicate'
-                   AND (?5 = 'content'
-                        OR (?5 = 'content_per_business_date' AND business_date IS ?3)
-                        OR (?5 = 'name_and_content' AND name = ?4))
+                   AND (CAST(?5 AS TEXT) = 'content'
+                        OR (CAST(?5 AS TEXT) = 'content_per_business_date'
+                            AND business_date IS NOT DISTINCT FROM ?3)
+                        OR (CAST(?5 AS TEXT) = 'name_and_content' AND name = ?4))
                  ORDER BY id LIMIT 1",
-                params![
+                db_args![
                     pipeline,
                     file.sha256,
                     file.business_date,
                     file.name,
                     rule.as_str()
                 ],
-                |r| r.get(0),
             )
-            .optional()
-            .map_err(e)?;
+            .and_then(|r| r.map(|r| r.get(0)).transpose())
+            .map_err(self.q(what))?;
         let previous_name: Option<i64> = tx
-            .query_row(
+            .query_opt(
                 "SELECT id FROM files WHERE pipeline = ?1 AND name = ?2 AND sha256 <> ?3 AND state <> 'duplicate' ORDER BY id DESC LIMIT 1",
-                params![pipeline, file.name, file.sha256],
-                |r| r.get(0),
+                db_args![pipeline, file.name, file.sha256],
             )
-            .optional()
-            .map_err(e)?;
+            .and_then(|r| r.map(|r| r.get(0)).transpose())
+            .map_err(self.q(what))?;
         let state = match earlier {
             Some(_) => FileState::Duplicate,
             None => FileState::Claimed,
         };
-        tx.execute(
-            "INSERT INTO files (pipeline, name, size, sha256, received_at, state, duplicate_of, correction_of, stored_path, business_date)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                pipeline,
-                file.name,
-                file.size as i64,
-                file.sha256,
-                file.received_at,
-                state.as_str(),
-                earlier,
-                if earlier.is_some() { None } else { previous_name },
-                file.stored,
-                file.business_date
-            ],
-        )
-        .map_err(e)?;
-        let file_id = tx.last_insert_rowid();
-        tx.commit().map_err(e)?;
+        let file_id: i64 = tx
+            .query_one(
+                "INSERT INTO files (pipeline, name, size, sha256, received_at, state, duplicate_of, correction_of, stored_path, business_date)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+                db_args![
+                    pipeline,
+                    file.name,
+                    file.size,
+                    file.sha256,
+                    file.received_at,
+                    state,
+                    earlier,
+                    if earlier.is_some() { None } else { previous_name },
+                    file.stored,
+                    file.business_date
+                ],
+            )
+            .and_then(|r| r.get(0))
+            .map_err(self.q(what))?;
+        tx.commit().map_err(self.q(what))?;
         Ok(match earlier {
             Some(duplicate_of) => Claim::Duplicate {
                 file_id,
@@ -306,13 +316,13 @@ impl Ledger {
         reason: Option<&str>,
         stored: &str,
     ) -> Result<(), StoreError> {
-        self.conn
+        self.db()
             .execute(
                 "UPDATE files SET state = ?2, reason = ?3, stored_path = ?4 WHERE id = ?1",
-                params![file_id, state.as_str(), reason, stored],
+                db_args![file_id, state, reason, stored],
             )
             .map(|_| ())
-            .map_err(self.err())
+            .map_err(self.q("set a file's state"))
     }
 
     /// Starts a run and returns its id (`r` + zero-padded sequence: sortable, unique per ledger).
@@ -328,34 +338,35 @@ impl Ledger {
         reason: Option<&str>,
         rerun_of: Option<&str>,
     ) -> Result<String, StoreError> {
-        self.conn
-            .execute(
+        let what = "start a run";
+        let mut conn = self.db();
+        let seq: i64 = conn
+            .query_one(
                 "INSERT INTO runs (pipeline, business_date, file_id, started_at, state, trigger, actor, reason, rerun_of)
-                 VALUES (?1, ?2, ?3, ?4, ?9, ?5, ?6, ?7, ?8)",
-                params![pipeline, business_date, file_id, now, trigger, actor, reason, rerun_of, RunState::Running],
+                 VALUES (?1, ?2, ?3, ?4, ?9, ?5, ?6, ?7, ?8) RETURNING seq",
+                db_args![pipeline, business_date, file_id, now, trigger, actor, reason, rerun_of, RunState::Running],
             )
-            .map_err(self.err())?;
-        let seq = self.conn.last_insert_rowid();
+            .and_then(|r| r.get(0))
+            .map_err(self.q(what))?;
         let run_id = format!("r{seq:06}");
-        self.conn
-            .execute(
-                "UPDATE runs SET run_id = ?2 WHERE seq = ?1",
-                params![seq, run_id],
-            )
-            .map_err(self.err())?;
+        conn.execute(
+            "UPDATE runs SET run_id = ?2 WHERE seq = ?1",
+            db_args![seq, run_id],
+        )
+        .map_err(self.q(what))?;
         Ok(run_id)
     }
 
     /// Records where a run archives its files as soon as the folder is known (a crash mid-run
     /// leaves the input there).
     pub fn set_run_archive(&self, run_id: &str, archive_path: &str) -> Result<(), StoreError> {
-        self.conn
+        self.db()
             .execute(
                 "UPDATE runs SET archive_path = ?2 WHERE run_id = ?1",
-                params![run_id, archive_path],
+                db_args![run_id, archive_path],
             )
             .map(|_| ())
-            .map_err(self.err())
+            .map_err(self.q("record a run's archive"))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -377,128 +388,150 @@ impl Ledger {
         orders: Option<&super::orders::OrdersRecord>,
         catalog: Option<&super::catalog::CatalogEnd>,
     ) -> Result<(), StoreError> {
+        let what = "finish a run";
+        let mut conn = self.db();
         // One transaction: the run's end, its issues and the outputs it will publish (with
         // their uploads queued), so recovery knows exactly what to make visible.
-        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        let mut tx = conn.write().map_err(self.q(what))?;
         // A run redone after an interruption is recorded once, whatever the first attempt did.
-        tx.execute("DELETE FROM issues WHERE run_id = ?1", [run_id])
-            .map_err(self.err())?;
-        super::outputs::record(&tx, run_id, now, outputs).map_err(self.err())?;
+        tx.execute("DELETE FROM issues WHERE run_id = ?1", db_args![run_id])
+            .map_err(self.q(what))?;
+        super::outputs::record(&mut tx, run_id, now, outputs)
+            .map_err(self.q("record a run's outputs"))?;
+        // Open items and orders are still SQLite's own statements: with PostgreSQL a
+        // run that has any is refused whole (the transaction is rolled back).
+        let not_yet = |what| StoreError::NotOnPostgres {
+            ledger: self.name(),
+            what,
+        };
         // The run's breaks as the open-item book will fold them: with the run, or not at all.
         if let Some((pipeline, view)) = open_items {
-            super::open_items::record(&tx, pipeline, view).map_err(self.err())?;
+            let t = tx
+                .sqlite()
+                .ok_or_else(|| not_yet("record a run's open items"))?;
+            super::open_items::record(t, pipeline, view).map_err(self.err())?;
         }
         // The run's orders: taken with the outputs that send them, or not at all.
         if let Some(r) = orders {
-            super::orders::record(&tx, r).map_err(self.err())?;
+            let t = tx
+                .sqlite()
+                .ok_or_else(|| not_yet("record a run's orders"))?;
+            super::orders::record(t, r).map_err(self.err())?;
         }
         // The catalog version the run accepted (it exists exactly when the run succeeded), or
         // the hold of a rejected one.
         if let Some(v) = catalog {
-            super::catalog::record(&tx, v, now).map_err(self.err())?;
+            super::catalog::record(&mut tx, v, now).map_err(self.q("record a run's catalog"))?;
         }
         if let Some(f) = file_end {
             tx.execute(
                 "UPDATE files SET state = ?2, reason = ?3, stored_path = ?4 WHERE id = ?1",
-                params![f.file_id, f.state.as_str(), f.reason, f.stored],
+                db_args![f.file_id, f.state, f.reason, f.stored],
             )
-            .map_err(self.err())?;
+            .map_err(self.q(what))?;
         }
         let report_state = report_pending.then_some(ReportState::Pending);
         tx.execute(
             "UPDATE runs SET ended_at = ?2, state = ?3, rows = ?4, rows_set_aside = ?5, issues = ?6, counts = ?7,
              archive_path = ?8, message = ?9, report_state = ?10 WHERE run_id = ?1",
-            params![run_id, now, state, rows, rows_set_aside, issues.len() as i64, counts, archive_path, message, report_state],
+            db_args![run_id, now, state, rows, rows_set_aside, issues.len(), counts, archive_path, message, report_state],
         )
-        .map_err(self.err())?;
-        {
-            let mut stmt = tx
-                .prepare("INSERT INTO issues (run_id, file, line, column_name, value, rule, severity, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
-                .map_err(self.err())?;
-            for i in issues {
-                stmt.execute(params![
+        .map_err(self.q(what))?;
+        for i in issues {
+            tx.execute(
+                "INSERT INTO issues (run_id, file, line, column_name, value, rule, severity, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                db_args![
                     run_id,
                     i.file,
-                    i.line.map(|l| l as i64),
+                    i.line,
                     i.column,
                     i.value,
                     i.rule,
                     i.severity.as_str(),
                     i.message
-                ])
-                .map_err(self.err())?;
-            }
+                ],
+            )
+            .map_err(self.q("record a run's issues"))?;
         }
-        tx.commit().map_err(self.err())
+        tx.commit().map_err(self.q(what))
     }
 
     /// Size and sha256 of a claimed file, as hashed when it landed.
     pub fn file_content(&self, file_id: i64) -> Result<Option<(u64, String)>, StoreError> {
-        self.conn
-            .query_row(
+        let what = "read a file's content";
+        let row = self
+            .db()
+            .query_opt(
                 "SELECT size, sha256 FROM files WHERE id = ?1",
-                [file_id],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+                db_args![file_id],
             )
-            .optional()
-            .map_err(self.err())
+            .map_err(self.q(what))?;
+        row.map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .transpose()
+            .map_err(self.q(what))
     }
 
     /// Where a run's archive folder is (relative to the home), if it has one.
     pub fn run_archive(&self, run_id: &str) -> Result<Option<String>, StoreError> {
-        self.conn
-            .query_row(
+        let what = "read a run's archive";
+        let row = self
+            .db()
+            .query_opt(
                 "SELECT archive_path FROM runs WHERE run_id = ?1",
-                [run_id],
-                |r| r.get(0),
+                db_args![run_id],
             )
-            .optional()
-            .map(Option::flatten)
-            .map_err(self.err())
+            .map_err(self.q(what))?;
+        Ok(row
+            .map(|r| r.get::<Option<String>>(0))
+            .transpose()
+            .map_err(self.q(what))?
+            .flatten())
     }
 
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
+        let what = "list runs";
+        let rows = self
+            .db()
+            .query(
                 "SELECT r.run_id, r.pipeline, r.business_date, f.name, r.started_at, r.ended_at, r.state, r.trigger,
                         r.actor, r.reason, r.rows, r.issues, r.counts, r.message, r.archive_path, r.file_id
                  FROM runs r LEFT JOIN files f ON f.id = r.file_id
-                 WHERE (?1 IS NULL OR r.pipeline = ?1) AND (?2 IS NULL OR r.business_date = ?2) AND (?3 IS NULL OR r.state = ?3)
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR r.pipeline = ?1)
+                   AND (CAST(?2 AS TEXT) IS NULL OR r.business_date = ?2)
+                   AND (CAST(?3 AS TEXT) IS NULL OR r.state = ?3)
                  ORDER BY r.seq DESC LIMIT ?4",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map(
-                params![
+                db_args![
                     filter.pipeline,
                     filter.date,
                     filter.state,
                     filter.limit.unwrap_or(50)
                 ],
-                |r| {
-                    Ok(RunRow {
-                        run_id: r.get(0)?,
-                        pipeline: r.get(1)?,
-                        business_date: r.get(2)?,
-                        file: r.get(3)?,
-                        started_at: r.get(4)?,
-                        ended_at: r.get(5)?,
-                        state: r.get(6)?,
-                        trigger: r.get(7)?,
-                        actor: r.get(8)?,
-                        reason: r.get(9)?,
-                        rows: r.get(10)?,
-                        issues: r.get(11)?,
-                        counts: r.get(12)?,
-                        message: r.get(13)?,
-                        archive_path: r.get(14)?,
-                        file_id: r.get(15)?,
-                    })
-                },
             )
-            .map_err(self.err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+            .map_err(self.q(what))?;
+        rows.iter()
+            .map(|r| {
+                Ok(RunRow {
+                    run_id: r.get(0)?,
+                    pipeline: r.get(1)?,
+                    business_date: r.get(2)?,
+                    file: r.get(3)?,
+                    started_at: r.get(4)?,
+                    ended_at: r.get(5)?,
+                    state: r.get(6)?,
+                    trigger: r.get(7)?,
+                    actor: r.get(8)?,
+                    reason: r.get(9)?,
+                    rows: r.get(10)?,
+                    issues: r.get(11)?,
+                    counts: r.get(12)?,
+                    message: r.get(13)?,
+                    archive_path: r.get(14)?,
+                    file_id: r.get(15)?,
+                })
+            })
+            .collect::<Result<Vec<_>, db::DbError>>()
+            .map_err(self.q(what))
     }
 
     /// The latest run of each file name for a pipeline and business date (file-triggered or
@@ -528,87 +561,33 @@ impl Ledger {
         &self,
         run_id: &str,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT destination, name, sha256 FROM outbound WHERE run_id = ?1 ORDER BY destination, name")
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(self.err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+        let what = "list a run's outbound files";
+        let rows = self
+            .db()
+            .query(
+                "SELECT destination, name, sha256 FROM outbound WHERE run_id = ?1 ORDER BY destination, name",
+                db_args![run_id],
+            )
+            .map_err(self.q(what))?;
+        rows.iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .collect::<Result<Vec<_>, db::DbError>>()
+            .map_err(self.q(what))
     }
 
     /// Counts of files per state for a pipeline (for summaries and tests).
     pub fn file_states(&self, pipeline: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT state, count(*) FROM files WHERE pipeline = ?1 GROUP BY state ORDER BY state")
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map(params![pipeline], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.err())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Each duplicate rule, on the same history.
-    #[test]
-    fn the_duplicate_rule_decides_the_claim() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).expect("open");
-        let file = |name, date| Landing {
-            name,
-            size: 3,
-            sha256: "same",
-            business_date: date,
-            received_at: "2026-11-25T10:00:00.000Z",
-            stored: "var/landing/p/x",
-        };
-        let first = file("stock_a.csv", Some("2026-11-25"));
-        for rule in [
-            DuplicateRule::ContentPerBusinessDate,
-            DuplicateRule::Content,
-            DuplicateRule::NameAndContent,
-        ] {
-            let p = rule.as_str();
-            let c = ledger.claim(p, &first, rule).expect("claim");
-            assert!(matches!(c, Claim::New { .. }));
-        }
-        let check = |ledger: &mut Ledger, rule: DuplicateRule, f: Landing<'_>, dup: bool| {
-            let c = ledger.claim(rule.as_str(), &f, rule).expect("claim");
-            assert_eq!(matches!(c, Claim::Duplicate { .. }), dup, "{rule:?} {f:?}");
-        };
-        use DuplicateRule::*;
-        let same_date_other_name = file("stock_b.csv", Some("2026-11-25"));
-        let next_date = file("stock_c.csv", Some("2026-11-26"));
-        let same_name_next_date = file("stock_a.csv", Some("2026-11-27"));
-        check(
-            &mut ledger,
-            ContentPerBusinessDate,
-            same_date_other_name,
-            true,
-        );
-        check(&mut ledger, ContentPerBusinessDate, next_date, false);
-        check(&mut ledger, Content, same_date_other_name, true);
-        check(&mut ledger, Content, next_date, true);
-        check(&mut ledger, NameAndContent, same_date_other_name, false);
-        check(&mut ledger, NameAndContent, same_name_next_date, true);
-        // Undated files (the name gave no date) meet each other.
-        check(
-            &mut ledger,
-            ContentPerBusinessDate,
-            file("x.csv", None),
-            false,
-        );
-        check(
-            &mut ledger,
-            ContentPerBusinessDate,
-            file("y.csv", None),
-            true,
-        );
+        let what = "count files per state";
+        let rows = self
+            .db()
+            .query(
+                "SELECT state, count(*) FROM files WHERE pipeline = ?1 GROUP BY state ORDER BY state",
+                db_args![pipeline],
+            )
+            .map_err(self.q(what))?;
+        rows.iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect::<Result<Vec<_>, db::DbError>>()
+            .map_err(self.q(what))
     }
 }

@@ -2,10 +2,9 @@
 //! is tried, claimed with a lease before a send, marked sent, deferred or failed. Sending is
 //! `report::queue`'s; this is only what the ledger remembers.
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
-
 use super::{Ledger, MailState, StoreError};
+use crate::db_args;
+use chrono::{DateTime, Utc};
 
 /// One row as `tallyman mail` lists it (without the message bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,187 +69,173 @@ fn time(secs: i64) -> DateTime<Utc> {
 impl Ledger {
     /// This home's random Message-ID part (`MailSettings::message_id_tag`).
     pub fn home_tag(&self) -> Result<String, StoreError> {
-        self.connection()
-            .query_row("SELECT tag FROM mail_identity WHERE id = 1", [], |r| {
-                r.get(0)
-            })
-            .map_err(self.sql("mail queue: read the home's Message-ID tag"))
+        self.one_row(
+            "mail queue: read the home's Message-ID tag",
+            "SELECT tag FROM mail_identity WHERE id = 1",
+            &[],
+            |r| r.get(0),
+        )
     }
 
     /// Stores a message, due at `now` (unix seconds). Returns the row id and whether it was
     /// new: the same Message-ID enqueued twice keeps the first row untouched.
     pub fn enqueue_mail(&self, mail: &NewMail<'_>, now: i64) -> Result<(i64, bool), StoreError> {
-        let conn = self.connection();
-        let inserted = conn
-            .execute(
-                "INSERT INTO mail_queue (run_id, pipeline, message_id, subject, envelope_from, recipients,
-                    message, state, attempts, next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, 0, ?8, ?8)
-                 ON CONFLICT (message_id) DO NOTHING",
-                params![
-                    mail.run_id,
-                    mail.pipeline,
-                    mail.message_id,
-                    mail.subject,
-                    mail.envelope_from,
-                    mail.recipients_json,
-                    mail.message,
-                    now,
-                    MailState::Queued
-                ],
-            )
-            .map_err(self.sql("mail queue: insert"))?;
-        let id = conn
-            .query_row(
-                "SELECT id FROM mail_queue WHERE message_id = ?1",
-                [mail.message_id],
-                |r| r.get(0),
-            )
-            .map_err(self.sql("mail queue: look up enqueued row"))?;
+        let inserted = self.exec(
+            "mail queue: insert",
+            "INSERT INTO mail_queue (run_id, pipeline, message_id, subject, envelope_from, recipients,
+                message, state, attempts, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, 0, ?8, ?8)
+             ON CONFLICT (message_id) DO NOTHING",
+            db_args![
+                mail.run_id,
+                mail.pipeline,
+                mail.message_id,
+                mail.subject,
+                mail.envelope_from,
+                mail.recipients_json,
+                mail.message,
+                now,
+                MailState::Queued
+            ],
+        )?;
+        let id = self.one_row(
+            "mail queue: look up enqueued row",
+            "SELECT id FROM mail_queue WHERE message_id = ?1",
+            db_args![mail.message_id],
+            |r| r.get(0),
+        )?;
         Ok((id, inserted == 1))
     }
 
     /// Queued messages whose claim is held at `now` (unix seconds): (id, holder).
     pub fn leased_mail(&self, now: i64) -> Result<Vec<(i64, String)>, StoreError> {
-        let mut stmt = self
-            .connection()
-            .prepare(
-                "SELECT id, lease_owner FROM mail_queue
-                 WHERE state = ?2 AND lease_owner IS NOT NULL AND next_attempt_at > ?1",
-            )
-            .map_err(self.sql("mail queue: find leased messages"))?;
-        let rows = stmt
-            .query_map(params![now, MailState::Queued], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .map_err(self.sql("mail queue: find leased messages"))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(self.sql("mail queue: read leased messages"))
+        self.rows(
+            "mail queue: find leased messages",
+            "SELECT id, lease_owner FROM mail_queue
+             WHERE state = ?2 AND lease_owner IS NOT NULL AND next_attempt_at > ?1",
+            db_args![now, MailState::Queued],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// Makes message `id` due at `now` if `owner` still holds its claim; whether it did.
     pub fn release_mail_lease(&self, id: i64, owner: &str, now: i64) -> Result<bool, StoreError> {
-        self.connection()
-            .execute(
-                "UPDATE mail_queue SET next_attempt_at = ?2, lease_owner = NULL
-                 WHERE id = ?1 AND lease_owner = ?3 AND state = ?4",
-                params![id, now, owner, MailState::Queued],
-            )
-            .map(|n| n == 1)
-            .map_err(self.sql("mail queue: take over a dead lease"))
+        self.exec(
+            "mail queue: take over a dead lease",
+            "UPDATE mail_queue SET next_attempt_at = ?2, lease_owner = NULL
+             WHERE id = ?1 AND lease_owner = ?3 AND state = ?4",
+            db_args![id, now, owner, MailState::Queued],
+        )
+        .map(|n| n == 1)
     }
 
     /// Claims the next row due at `now` for `owner`, hidden from other flushers for
-    /// `lease_secs`, in one statement (atomic in SQLite): two flushers never send the same row
-    /// at once.
+    /// `lease_secs`, in one statement: two flushers never send the same row at once (SQLite
+    /// has one writer; PostgreSQL skips a row another flusher has locked, and the due test is
+    /// repeated on the row as it is when the update takes it).
     pub fn claim_mail(
         &self,
         now: i64,
         owner: &str,
         lease_secs: i64,
     ) -> Result<Option<ClaimedMail>, StoreError> {
-        self.connection()
-            .query_row(
+        self.row(
+            "mail queue: claim due message",
+            &format!(
                 "UPDATE mail_queue SET attempts = attempts + 1, next_attempt_at = ?2, lease_owner = ?3
                  WHERE id = (SELECT id FROM mail_queue WHERE state = ?4 AND next_attempt_at <= ?1
-                             ORDER BY next_attempt_at, id LIMIT 1)
+                             ORDER BY next_attempt_at, id LIMIT 1{})
+                   AND state = ?4 AND next_attempt_at <= ?1
                  RETURNING id, envelope_from, recipients, message_id, message, attempts",
-                params![now, now + lease_secs, owner, MailState::Queued],
-                |r| {
-                    Ok(ClaimedMail {
-                        id: r.get(0)?,
-                        envelope_from: r.get(1)?,
-                        recipients_json: r.get(2)?,
-                        message_id: r.get(3)?,
-                        message: r.get(4)?,
-                        attempts: r.get(5)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(self.sql("mail queue: claim due message"))
+                self.dialect().skip_locked()
+            ),
+            db_args![now, now + lease_secs, owner, MailState::Queued],
+            |r| {
+                Ok(ClaimedMail {
+                    id: r.get(0)?,
+                    envelope_from: r.get(1)?,
+                    recipients_json: r.get(2)?,
+                    message_id: r.get(3)?,
+                    message: r.get(4)?,
+                    attempts: r.get(5)?,
+                })
+            },
+        )
     }
 
     /// The relay took message `id` at `now` (unix seconds).
     pub fn mail_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        self.connection()
-            .execute(
-                "UPDATE mail_queue SET state = ?3, sent_at = ?2, last_error = NULL,
-                 lease_owner = NULL WHERE id = ?1",
-                params![id, now, MailState::Sent],
-            )
-            .map(|_| ())
-            .map_err(self.sql("mail queue: mark sent"))
+        self.exec(
+            "mail queue: mark sent",
+            "UPDATE mail_queue SET state = ?3, sent_at = ?2, last_error = NULL,
+             lease_owner = NULL WHERE id = ?1",
+            db_args![id, now, MailState::Sent],
+        )
+        .map(|_| ())
     }
 
     /// A transient failure: message `id` is tried again at `next` (unix seconds).
     pub fn mail_deferred(&self, id: i64, next: i64, why: &str) -> Result<(), StoreError> {
-        self.connection()
-            .execute(
-                "UPDATE mail_queue SET next_attempt_at = ?2, last_error = ?3, lease_owner = NULL
-                 WHERE id = ?1",
-                params![id, next, why],
-            )
-            .map(|_| ())
-            .map_err(self.sql("mail queue: schedule retry"))
+        self.exec(
+            "mail queue: schedule retry",
+            "UPDATE mail_queue SET next_attempt_at = ?2, last_error = ?3, lease_owner = NULL
+             WHERE id = ?1",
+            db_args![id, next, why],
+        )
+        .map(|_| ())
     }
 
     /// Message `id` was refused for good.
     pub fn mail_failed(&self, id: i64, why: &str) -> Result<(), StoreError> {
-        self.connection()
-            .execute(
-                "UPDATE mail_queue SET state = ?3, last_error = ?2, lease_owner = NULL
-                 WHERE id = ?1",
-                params![id, why, MailState::Failed],
-            )
-            .map(|_| ())
-            .map_err(self.sql("mail queue: mark failed"))
+        self.exec(
+            "mail queue: mark failed",
+            "UPDATE mail_queue SET state = ?3, last_error = ?2, lease_owner = NULL
+             WHERE id = ?1",
+            db_args![id, why, MailState::Failed],
+        )
+        .map(|_| ())
     }
 
     /// Puts a failed message back in the queue, due at `now`; whether it was failed.
     pub fn requeue_mail(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        self.connection()
-            .execute(
-                "UPDATE mail_queue SET state = ?3, next_attempt_at = ?2 WHERE id = ?1 AND state = ?4",
-                params![id, now, MailState::Queued, MailState::Failed],
-            )
-            .map(|n| n == 1)
-            .map_err(self.sql("mail queue: requeue"))
+        self.exec(
+            "mail queue: requeue",
+            "UPDATE mail_queue SET state = ?3, next_attempt_at = ?2 WHERE id = ?1 AND state = ?4",
+            db_args![id, now, MailState::Queued, MailState::Failed],
+        )
+        .map(|n| n == 1)
     }
 
     /// Makes every queued message waiting out a retry backoff due at `now`; how many.
     pub fn expedite_mail(&self, now: i64) -> Result<usize, StoreError> {
-        self.connection()
-            .execute(
-                "UPDATE mail_queue SET next_attempt_at = ?1
-                 WHERE state = ?2 AND next_attempt_at > ?1 AND last_error IS NOT NULL",
-                params![now, MailState::Queued],
-            )
-            .map_err(self.sql("mail queue: expedite"))
+        self.exec(
+            "mail queue: expedite",
+            "UPDATE mail_queue SET next_attempt_at = ?1
+             WHERE state = ?2 AND next_attempt_at > ?1 AND last_error IS NOT NULL",
+            db_args![now, MailState::Queued],
+        )
+        .map(|n| n as usize)
     }
 
     /// The stored message bytes of row `id`.
     pub fn mail_message(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.connection()
-            .query_row("SELECT message FROM mail_queue WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(self.sql("mail queue: read message"))
+        self.row(
+            "mail queue: read message",
+            "SELECT message FROM mail_queue WHERE id = ?1",
+            db_args![id],
+            |r| r.get(0),
+        )
     }
 
     /// Every queued, sent and failed message, newest first.
     pub fn mail_queue(&self) -> Result<Vec<QueuedMail>, StoreError> {
-        let mut stmt = self
-            .connection()
-            .prepare(
-                "SELECT id, run_id, pipeline, message_id, subject, recipients, state, attempts,
-                        next_attempt_at, last_error, created_at, sent_at
-                 FROM mail_queue ORDER BY created_at DESC, id DESC",
-            )
-            .map_err(self.sql("mail queue: prepare list"))?;
-        let rows = stmt
-            .query_map([], |r| {
+        let rows = self.rows(
+            "mail queue: list",
+            "SELECT id, run_id, pipeline, message_id, subject, recipients, state, attempts,
+                    next_attempt_at, last_error, created_at, sent_at
+             FROM mail_queue ORDER BY created_at DESC, id DESC",
+            &[],
+            |r| {
                 Ok((
                     QueuedMail {
                         id: r.get(0)?,
@@ -258,24 +243,22 @@ impl Ledger {
                         pipeline: r.get(2)?,
                         message_id: r.get(3)?,
                         subject: r.get(4)?,
-                        recipients: serde_json::from_str(&r.get::<_, String>(5)?)
-                            .unwrap_or_default(),
+                        recipients: serde_json::from_str(&r.get::<String>(5)?).unwrap_or_default(),
                         state: MailState::Queued,
                         attempts: r.get(7)?,
                         next_attempt_at: time(r.get(8)?),
                         last_error: r.get(9)?,
                         created_at: time(r.get(10)?),
-                        sent_at: r.get::<_, Option<i64>>(11)?.map(time),
+                        sent_at: r.get::<Option<i64>>(11)?.map(time),
                     },
-                    r.get::<_, String>(6)?,
+                    r.get::<String>(6)?,
                 ))
-            })
-            .map_err(self.sql("mail queue: list"))?;
+            },
+        )?;
         let mut out = Vec::new();
-        for row in rows {
-            let (mut mail, state) = row.map_err(self.sql("mail queue: read row"))?;
+        for (mut mail, state) in rows {
             mail.state = state.parse().map_err(|_| StoreError::Unexpected {
-                path: self.connection().path().map(Into::into).unwrap_or_default(),
+                path: self.name().into(),
                 what: "mail_queue.state",
                 value: state,
             })?;

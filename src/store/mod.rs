@@ -1,10 +1,14 @@
 //! The ledger (SQLite) and the folders files live in; the only code that moves files.
+#[cfg(test)]
+mod backend_tests;
 pub mod backoff;
 pub mod catalog;
 pub mod console;
 pub mod console_queries;
 pub mod daemon_state;
+pub mod db;
 pub mod deliveries;
+pub mod export;
 pub mod files;
 pub mod held;
 pub mod home_lock;
@@ -12,6 +16,7 @@ pub mod intake;
 pub mod interchanges;
 pub mod lease;
 pub mod ledger;
+mod ledger_db;
 pub mod lock;
 pub mod mail_queue;
 mod migrations;
@@ -29,6 +34,18 @@ pub mod states;
 pub use ledger::{Claim, Landing, Ledger, RunFilter, RunRow};
 pub use migrations::SCHEMA_VERSION;
 pub use states::{DeliveryState, FileState, MailState, RemoteActionState, ReportState, RunState};
+
+impl StoreError {
+    /// True when the database could not be reached or the connection broke, rather than a
+    /// statement refused: stop taking work, `Ledger::reconnect` with backoff, then resume.
+    pub fn is_connection(&self) -> bool {
+        match self {
+            StoreError::Query { source, .. } => source.is_connection(),
+            StoreError::Connect(db::ConnectError::Connect { .. }) => true,
+            _ => false,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -63,6 +80,23 @@ pub enum StoreError {
         what: &'static str,
         source: rusqlite::Error,
     },
+    /// A statement failed on either backend (`store::db`), with what it was for.
+    #[error("ledger {ledger}: {what}: {source}")]
+    Query {
+        ledger: String,
+        what: &'static str,
+        source: db::DbError,
+    },
+    /// The PostgreSQL ledger could not be reached.
+    #[error("ledger {0}")]
+    Connect(#[from] db::ConnectError),
+    /// A ledger operation whose statements are still SQLite's own was asked of a PostgreSQL
+    /// ledger (issue 21 converts the store module by module).
+    #[error("ledger {ledger}: {what}: not yet supported with the PostgreSQL ledger")]
+    NotOnPostgres { ledger: String, what: &'static str },
+    /// `tallyman ledger export` cannot copy into the target it was given.
+    #[error("ledger export: {why}")]
+    Export { why: String },
     /// Written by a newer Tallyman: this one does not know its tables and must not guess.
     #[error("ledger {}: its version {found} is newer than this Tallyman knows ({known}); run the release that wrote it, or a newer one", path.display())]
     TooNew {

@@ -2,10 +2,11 @@
 //! names in the run's closing transaction, marked published once visible, and the runs a crash
 //! left unfinished.
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use super::db::{self, Exec};
 
 use super::deliveries::NewDelivery;
 use super::{Ledger, StoreError};
+use crate::db_args;
 
 /// An outbound file a run will publish, as recorded when the run ends.
 #[derive(Debug, Clone)]
@@ -60,27 +61,29 @@ pub struct Interrupted {
 
 /// Records `outputs` of `run_id` inside the run's closing transaction.
 pub(super) fn record(
-    tx: &Transaction<'_>,
+    tx: &mut db::Tx<'_>,
     run_id: &str,
     now: &str,
     outputs: &[NewOutbound],
-) -> rusqlite::Result<()> {
+) -> Result<(), db::DbError> {
     for o in outputs {
         tx.execute(
             "INSERT INTO outbound (run_id, destination, name, path, size, sha256, written_at, temp_path)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![run_id, o.destination, o.name, o.path, o.size as i64, o.sha256, now, o.temp_path],
+            db_args![run_id, o.destination, o.name, o.path, o.size, o.sha256, now, o.temp_path],
         )?;
         if let Some(d) = &o.delivery {
-            let pipeline: String = tx.query_row(
-                "SELECT pipeline FROM runs WHERE run_id = ?1",
-                [run_id],
-                |r| r.get(0),
-            )?;
+            let pipeline: String = tx
+                .query_one(
+                    "SELECT pipeline FROM runs WHERE run_id = ?1",
+                    db_args![run_id],
+                )?
+                .get(0)?;
             tx.execute(
-                "INSERT OR IGNORE INTO deliveries (run_id, pipeline, destination, name, path, sha256, target, always, state, next_attempt_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0)",
-                params![run_id, pipeline, o.destination, o.name, d.source, o.sha256, d.target, d.always],
+                "INSERT INTO deliveries (run_id, pipeline, destination, name, path, sha256, target, always, state, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0)
+                 ON CONFLICT DO NOTHING",
+                db_args![run_id, pipeline, o.destination, o.name, d.source, o.sha256, d.target, d.always],
             )?;
         }
     }
@@ -90,6 +93,9 @@ pub(super) fn record(
 impl Ledger {
     /// Outputs of `pipeline`'s ended runs that were recorded but not made visible, oldest first.
     pub fn unpublished_outputs(&self, pipeline: &str) -> Result<Vec<Unpublished>, StoreError> {
+        // The order outputs were recorded in is SQLite's rowid (a control file after its data
+        // file): PostgreSQL needs a column for it first.
+        self.sqlite_only("find unpublished outputs")?;
         let mut stmt = self
             .conn
             .prepare(
@@ -116,43 +122,37 @@ impl Ledger {
 
     /// Marks every output of a run as visible under its final name.
     pub fn mark_published(&self, run_id: &str, now: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE outbound SET published_at = ?2 WHERE run_id = ?1 AND published_at IS NULL",
-                params![run_id, now],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.exec(
+            "mark outputs published",
+            "UPDATE outbound SET published_at = ?2 WHERE run_id = ?1 AND published_at IS NULL",
+            db_args![run_id, now],
+        )
+        .map(|_| ())
     }
 
     /// Whether Tallyman recorded writing these bytes (by sha256) to this path (relative to the
     /// home): only such a file may be superseded by a later run's output of the same name.
     pub fn wrote(&self, path: &str, sha256: &str) -> Result<bool, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT 1 FROM outbound WHERE path = ?1 AND sha256 = ?2 LIMIT 1",
-                params![path, sha256],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|found| found.is_some())
-            .map_err(self.err())
+        self.row(
+            "look for an output we wrote",
+            "SELECT 1 FROM outbound WHERE path = ?1 AND sha256 = ?2 LIMIT 1",
+            db_args![path, sha256],
+            |_| Ok(()),
+        )
+        .map(|found| found.is_some())
     }
 
     /// Runs of `pipeline` left `running` (by a process that is gone: the caller holds the
     /// pipeline's lock), oldest first.
     pub fn interrupted_runs(&self, pipeline: &str) -> Result<Vec<Interrupted>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT r.run_id, r.file_id, f.name, r.business_date, r.trigger, r.actor, r.reason,
-                        r.rerun_of, r.archive_path
-                 FROM runs r LEFT JOIN files f ON f.id = r.file_id
-                 WHERE r.pipeline = ?1 AND r.state = 'running' ORDER BY r.seq",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([pipeline], |r| {
+        self.rows(
+            "find interrupted runs",
+            "SELECT r.run_id, r.file_id, f.name, r.business_date, r.trigger, r.actor, r.reason,
+                    r.rerun_of, r.archive_path
+             FROM runs r LEFT JOIN files f ON f.id = r.file_id
+             WHERE r.pipeline = ?1 AND r.state = 'running' ORDER BY r.seq",
+            db_args![pipeline],
+            |r| {
                 Ok(Interrupted {
                     run_id: r.get(0)?,
                     file_id: r.get(1)?,
@@ -164,28 +164,24 @@ impl Ledger {
                     rerun_of: r.get(7)?,
                     archive_path: r.get(8)?,
                 })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+            },
+        )
     }
 
     /// Files of `pipeline` left `claimed` with no run in progress: (id, name, stored path,
     /// archive folder of the latest run, how many runs of it failed).
     pub fn claimed_files(&self, pipeline: &str) -> Result<Vec<ClaimedFile>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT f.id, f.name, coalesce(f.stored_path, ''),
-                        (SELECT r.archive_path FROM runs r WHERE r.file_id = f.id ORDER BY r.seq DESC LIMIT 1),
-                        (SELECT count(*) FROM runs r WHERE r.file_id = f.id AND r.state = 'failed'),
-                        f.received_at
-                 FROM files f WHERE f.pipeline = ?1 AND f.state = 'claimed'
-                   AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.file_id = f.id AND r.state = 'running')
-                 ORDER BY f.id",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([pipeline], |r| {
+        self.rows(
+            "find claimed files",
+            "SELECT f.id, f.name, coalesce(f.stored_path, ''),
+                    (SELECT r.archive_path FROM runs r WHERE r.file_id = f.id ORDER BY r.seq DESC LIMIT 1),
+                    (SELECT count(*) FROM runs r WHERE r.file_id = f.id AND r.state = 'failed'),
+                    f.received_at
+             FROM files f WHERE f.pipeline = ?1 AND f.state = 'claimed'
+               AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.file_id = f.id AND r.state = 'running')
+             ORDER BY f.id",
+            db_args![pipeline],
+            |r| {
                 Ok(ClaimedFile {
                     file_id: r.get(0)?,
                     name: r.get(1)?,
@@ -194,61 +190,55 @@ impl Ledger {
                     failed_runs: r.get(4)?,
                     received_at: r.get(5)?,
                 })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+            },
+        )
     }
 
     /// How many runs of a file failed (operational failures, retried up to a limit).
     pub fn failed_runs_of(&self, file_id: i64) -> Result<i64, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT count(*) FROM runs WHERE file_id = ?1 AND state = 'failed' AND trigger = 'file'",
-                [file_id],
-                |r| r.get(0),
-            )
-            .map_err(self.err())
+        self.one_row(
+            "count a file's failed runs",
+            "SELECT count(*) FROM runs WHERE file_id = ?1 AND state = 'failed' AND trigger = 'file'",
+            db_args![file_id],
+            |r| r.get(0),
+        )
     }
 
     /// Closes a run that cannot be redone as failed, saying why.
     pub fn close_interrupted(&self, run_id: &str, why: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE runs SET state = 'failed', message = ?2 WHERE run_id = ?1 AND state = 'running'",
-                params![run_id, why],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.exec(
+            "close an interrupted run",
+            "UPDATE runs SET state = 'failed', message = ?2 WHERE run_id = ?1 AND state = 'running'",
+            db_args![run_id, why],
+        )
+        .map(|_| ())
     }
 
     /// Where a file's bytes are (relative to the home), as last recorded.
     pub fn stored_path(&self, file_id: i64) -> Result<Option<String>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT stored_path FROM files WHERE id = ?1",
-                [file_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map(Option::flatten)
-            .map_err(self.err())
+        self.row(
+            "read where a file is",
+            "SELECT stored_path FROM files WHERE id = ?1",
+            db_args![file_id],
+            |r| r.get(0),
+        )
+        .map(Option::flatten)
     }
 
     /// When a file was received (its claim), as RFC 3339 text.
     pub fn received_at(&self, file_id: i64) -> Result<Option<String>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT received_at FROM files WHERE id = ?1",
-                [file_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err())
+        self.row(
+            "read when a file was received",
+            "SELECT received_at FROM files WHERE id = ?1",
+            db_args![file_id],
+            |r| r.get(0),
+        )
     }
 
     /// Writes a consistent copy of the ledger to `path` (a dry run works on the copy, so the
     /// ledger itself is never written).
     pub fn copy_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        self.sqlite_only("copy the ledger for a dry run")?;
         self.conn
             .execute("VACUUM INTO ?1", [path.to_string_lossy()])
             .map(|_| ())
@@ -257,21 +247,17 @@ impl Ledger {
 
     /// Who asked for a run and why (a rerun's actor and reason), if the run exists.
     pub fn requested_by(&self, run_id: &str) -> Result<Option<Requester>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT actor, reason FROM runs WHERE run_id = ?1",
-                [run_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(self.err())
+        self.row(
+            "read who asked for a run",
+            "SELECT actor, reason FROM runs WHERE run_id = ?1",
+            db_args![run_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// How many runs the ledger holds (0 for a new ledger).
     pub fn run_count(&self) -> Result<i64, StoreError> {
-        self.conn
-            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
-            .map_err(self.err())
+        self.one_row("count runs", "SELECT count(*) FROM runs", &[], |r| r.get(0))
     }
 }
 

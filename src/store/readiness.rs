@@ -3,9 +3,9 @@
 //! figure survives a restart of the daemon).
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::{Ledger, RunState, StoreError};
+use crate::db_args;
 
 /// Runs of one pipeline in one bad state (`rejected` or `failed`) that started since the
 /// window's start and whose file has no later succeeded run (a rerun that worked puts it right).
@@ -23,25 +23,22 @@ impl Ledger {
     /// Runs that went wrong since `since` (RFC 3339, compared as text like every ledger time)
     /// and were not put right by a later succeeded run of the same file.
     pub fn unresolved_runs(&self, since: &str) -> Result<Vec<Unresolved>, StoreError> {
-        let mut stmt = self
-            .connection()
-            .prepare(
-                "WITH bad AS (
-                     SELECT r.seq, r.pipeline, r.state, f.name AS file, r.message
-                     FROM runs r LEFT JOIN files f ON f.id = r.file_id
-                     WHERE r.state IN ('rejected', 'failed') AND r.started_at >= ?1
-                       AND NOT EXISTS (SELECT 1 FROM runs s WHERE s.file_id = r.file_id
-                                       AND s.seq > r.seq AND s.state = 'succeeded'))
-                 SELECT pipeline, state, count(*),
-                        (SELECT file FROM bad b2 WHERE b2.pipeline = bad.pipeline
-                           AND b2.state = bad.state ORDER BY seq DESC LIMIT 1),
-                        (SELECT message FROM bad b2 WHERE b2.pipeline = bad.pipeline
-                           AND b2.state = bad.state ORDER BY seq DESC LIMIT 1)
-                 FROM bad GROUP BY pipeline, state ORDER BY pipeline, state",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map(params![since], |r| {
+        self.rows(
+            "find unresolved runs",
+            "WITH bad AS (
+                 SELECT r.seq, r.pipeline, r.state, f.name AS file, r.message
+                 FROM runs r LEFT JOIN files f ON f.id = r.file_id
+                 WHERE r.state IN ('rejected', 'failed') AND r.started_at >= ?1
+                   AND NOT EXISTS (SELECT 1 FROM runs s WHERE s.file_id = r.file_id
+                                   AND s.seq > r.seq AND s.state = 'succeeded'))
+             SELECT pipeline, state, count(*),
+                    (SELECT file FROM bad b2 WHERE b2.pipeline = bad.pipeline
+                       AND b2.state = bad.state ORDER BY seq DESC LIMIT 1),
+                    (SELECT message FROM bad b2 WHERE b2.pipeline = bad.pipeline
+                       AND b2.state = bad.state ORDER BY seq DESC LIMIT 1)
+             FROM bad GROUP BY pipeline, state ORDER BY pipeline, state",
+            db_args![since],
+            |r| {
                 Ok(Unresolved {
                     pipeline: r.get(0)?,
                     state: r.get(1)?,
@@ -49,31 +46,27 @@ impl Ledger {
                     latest_file: r.get(3)?,
                     latest_message: r.get(4)?,
                 })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+            },
+        )
     }
 
     /// When each pipeline's latest succeeded run ended.
     pub fn last_successes(&self) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
-        let mut stmt = self
-            .connection()
-            .prepare(
-                "SELECT pipeline, max(ended_at) FROM runs
-                 WHERE state = 'succeeded' AND ended_at IS NOT NULL GROUP BY pipeline",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(self.err())?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (pipeline, at) = row.map_err(self.err())?;
-            // A time the ledger cannot have written is skipped rather than guessed.
-            if let Ok(at) = DateTime::parse_from_rfc3339(&at) {
-                out.push((pipeline, at.with_timezone(&Utc)));
-            }
-        }
-        Ok(out)
+        let rows: Vec<(String, String)> = self.rows(
+            "read the last successes",
+            "SELECT pipeline, max(ended_at) FROM runs
+             WHERE state = 'succeeded' AND ended_at IS NOT NULL GROUP BY pipeline",
+            &[],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        // A time the ledger cannot have written is skipped rather than guessed.
+        Ok(rows
+            .into_iter()
+            .filter_map(|(pipeline, at)| {
+                DateTime::parse_from_rfc3339(&at)
+                    .ok()
+                    .map(|at| (pipeline, at.with_timezone(&Utc)))
+            })
+            .collect())
     }
 }

@@ -3,10 +3,10 @@
 //! the after-claim actions (delete, move, marker removal) the server refused, retried with
 //! backoff while the claimed file goes on through the pipeline.
 
-use rusqlite::{params, OptionalExtension};
-
 use super::backoff::Backoff;
+use super::db::{DbError, Row};
 use super::{Ledger, RemoteActionState, StoreError};
+use crate::db_args;
 
 /// A source whose last pass failed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -23,16 +23,15 @@ pub struct SourceProblem {
 impl Ledger {
     /// The pass over `pipeline`'s source `url` worked.
     pub fn source_ok(&self, pipeline: &str, url: &str, now: &str) -> Result<(), StoreError> {
-        self.connection()
-            .execute(
-                "INSERT INTO source_status (pipeline, source, last_ok_at, failures)
-                 VALUES (?1, ?2, ?3, 0)
-                 ON CONFLICT (pipeline) DO UPDATE SET source = ?2, last_ok_at = ?3, failures = 0,
-                     failing_since = NULL, last_error = NULL",
-                params![pipeline, url, now],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.exec(
+            "record a source's good pass",
+            "INSERT INTO source_status (pipeline, source, last_ok_at, failures)
+             VALUES (?1, ?2, ?3, 0)
+             ON CONFLICT (pipeline) DO UPDATE SET source = ?2, last_ok_at = ?3, failures = 0,
+                 failing_since = NULL, last_error = NULL",
+            db_args![pipeline, url, now],
+        )
+        .map(|_| ())
     }
 
     /// The pass over `pipeline`'s source `url` failed with `error`.
@@ -43,29 +42,25 @@ impl Ledger {
         error: &str,
         now: &str,
     ) -> Result<(), StoreError> {
-        self.connection()
-            .execute(
-                "INSERT INTO source_status (pipeline, source, failures, failing_since, last_error)
-                 VALUES (?1, ?2, 1, ?3, ?4)
-                 ON CONFLICT (pipeline) DO UPDATE SET source = ?2, failures = failures + 1,
-                     failing_since = coalesce(failing_since, ?3), last_error = ?4",
-                params![pipeline, url, now, error],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.exec(
+            "record a source's failed pass",
+            "INSERT INTO source_status AS s (pipeline, source, failures, failing_since, last_error)
+             VALUES (?1, ?2, 1, ?3, ?4)
+             ON CONFLICT (pipeline) DO UPDATE SET source = ?2, failures = s.failures + 1,
+                 failing_since = coalesce(s.failing_since, ?3), last_error = ?4",
+            db_args![pipeline, url, now, error],
+        )
+        .map(|_| ())
     }
 
     /// Sources whose last pass failed.
     pub fn source_problems(&self) -> Result<Vec<SourceProblem>, StoreError> {
-        let mut stmt = self
-            .connection()
-            .prepare(
-                "SELECT pipeline, source, failures, failing_since, last_ok_at, last_error
-                 FROM source_status WHERE failures > 0 ORDER BY pipeline",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| {
+        self.rows(
+            "list failing sources",
+            "SELECT pipeline, source, failures, failing_since, last_ok_at, last_error
+             FROM source_status WHERE failures > 0 ORDER BY pipeline",
+            &[],
+            |r| {
                 Ok(SourceProblem {
                     pipeline: r.get(0)?,
                     source: r.get(1)?,
@@ -74,9 +69,8 @@ impl Ledger {
                     last_ok_at: r.get(4)?,
                     last_error: r.get(5)?,
                 })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+            },
+        )
     }
 }
 
@@ -110,13 +104,13 @@ pub struct FailedAction<'a> {
     pub error: &'a str,
 }
 
-fn action_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RemoteAction> {
+fn action_row(r: &Row) -> Result<RemoteAction, DbError> {
     Ok(RemoteAction {
         id: r.get(0)?,
         pipeline: r.get(1)?,
         source: r.get(2)?,
         name: r.get(3)?,
-        size: r.get::<_, i64>(4)?.max(0) as u64,
+        size: r.get::<i64>(4)?.max(0) as u64,
         mtime: r.get(5)?,
         action: r.get(6)?,
         state: r.get(7)?,
@@ -133,43 +127,33 @@ impl Ledger {
     /// Records a failed first try of an after-claim action (or a failed retry of a known one):
     /// attempts + 1, next try after the SFTP backoff (30 s doubling, at most an hour).
     pub fn remote_action_failed(&self, f: &FailedAction<'_>, now: i64) -> Result<(), StoreError> {
-        let conn = self.connection();
-        let attempts: i64 = conn
-            .query_row(
+        let attempts: i64 = self
+            .row(
+                "read a remote action",
                 "SELECT attempts FROM remote_actions
                  WHERE pipeline = ?1 AND name = ?2 AND size = ?3 AND mtime = ?4 AND action = ?5",
-                params![f.pipeline, f.name, f.size as i64, f.mtime, f.action],
+                db_args![f.pipeline, f.name, f.size, f.mtime, f.action],
                 |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err())?
+            )?
             .unwrap_or(0)
             + 1;
         let next = now + Backoff::SFTP.after(attempts);
         let created = chrono::DateTime::from_timestamp(now, 0)
             .unwrap_or_default()
             .to_rfc3339();
-        conn.execute(
+        self.exec(
+            "record a failed remote action",
             "INSERT INTO remote_actions (pipeline, source, name, size, mtime, action, state,
                  attempts, next_attempt_at, last_error, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10)
              ON CONFLICT (pipeline, name, size, mtime, action) DO UPDATE SET state = 'pending',
                  attempts = ?7, next_attempt_at = ?8, last_error = ?9",
-            params![
-                f.pipeline,
-                f.source,
-                f.name,
-                f.size as i64,
-                f.mtime,
-                f.action,
-                attempts,
-                next,
-                f.error,
+            db_args![
+                f.pipeline, f.source, f.name, f.size, f.mtime, f.action, attempts, next, f.error,
                 created
             ],
         )
         .map(|_| ())
-        .map_err(self.err())
     }
 
     /// The action is done (`done`), or no longer needed because the remote file is gone or
@@ -181,14 +165,13 @@ impl Ledger {
         why: Option<&str>,
         now: &str,
     ) -> Result<(), StoreError> {
-        self.connection()
-            .execute(
-                "UPDATE remote_actions SET state = ?2, done_at = ?3, last_error = coalesce(?4, last_error)
-                 WHERE id = ?1",
-                params![id, state, now, why],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.exec(
+            "settle a remote action",
+            "UPDATE remote_actions SET state = ?2, done_at = ?3, last_error = coalesce(?4, last_error)
+             WHERE id = ?1",
+            db_args![id, state, now, why],
+        )
+        .map(|_| ())
     }
 
     /// Pending actions of `pipeline` due at `now` (unix seconds), oldest first.
@@ -201,11 +184,12 @@ impl Ledger {
             "SELECT {ACTION_COLUMNS} FROM remote_actions
              WHERE pipeline = ?1 AND state = 'pending' AND next_attempt_at <= ?2 ORDER BY id"
         );
-        let mut stmt = self.connection().prepare(&sql).map_err(self.err())?;
-        let rows = stmt
-            .query_map(params![pipeline, now], action_row)
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        self.rows(
+            "list due remote actions",
+            &sql,
+            db_args![pipeline, now],
+            action_row,
+        )
     }
 
     /// Whether the remote file `name` as listed (size, mtime) was already taken and still
@@ -217,15 +201,14 @@ impl Ledger {
         size: u64,
         mtime: i64,
     ) -> Result<bool, StoreError> {
-        self.connection()
-            .query_row(
-                "SELECT count(*) FROM remote_actions WHERE pipeline = ?1 AND name = ?2
-                 AND size = ?3 AND mtime = ?4 AND state = 'pending' AND action NOT LIKE 'delete-marker:%'",
-                params![pipeline, name, size as i64, mtime],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(self.err())
+        self.row(
+            "look for a pending remote action",
+            "SELECT count(*) FROM remote_actions WHERE pipeline = ?1 AND name = ?2
+             AND size = ?3 AND mtime = ?4 AND state = 'pending' AND action NOT LIKE 'delete-marker:%'",
+            db_args![pipeline, name, size, mtime],
+            |r| r.get::<i64>(0),
+        )
+        .map(|n| n.unwrap_or(0) > 0)
     }
 
     /// Every pending action (all pipelines), for `tallyman runs`.
@@ -233,9 +216,7 @@ impl Ledger {
         let sql = format!(
             "SELECT {ACTION_COLUMNS} FROM remote_actions WHERE state = 'pending' ORDER BY id"
         );
-        let mut stmt = self.connection().prepare(&sql).map_err(self.err())?;
-        let rows = stmt.query_map([], action_row).map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        self.rows("list pending remote actions", &sql, &[], action_row)
     }
 
     /// Remembers a remote file the source leaves in place (by name, size and mtime as
@@ -247,13 +228,13 @@ impl Ledger {
         size: u64,
         mtime: i64,
     ) -> Result<(), StoreError> {
-        self.connection()
-            .execute(
-                "INSERT OR IGNORE INTO sftp_kept VALUES (?1, ?2, ?3, ?4)",
-                params![pipeline, name, size as i64, mtime],
-            )
-            .map(|_| ())
-            .map_err(self.sql("remember a file left on the server"))
+        self.exec(
+            "remember a file left on the server",
+            "INSERT INTO sftp_kept (pipeline, name, size, mtime) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            db_args![pipeline, name, size, mtime],
+        )
+        .map(|_| ())
     }
 
     /// Whether the remote file as listed was taken before and left in place.
@@ -264,13 +245,12 @@ impl Ledger {
         size: u64,
         mtime: i64,
     ) -> Result<bool, StoreError> {
-        self.connection()
-            .query_row(
-                "SELECT count(*) FROM sftp_kept WHERE pipeline = ?1 AND name = ?2 AND size = ?3 AND mtime = ?4",
-                params![pipeline, name, size as i64, mtime],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(self.sql("look for a file left on the server"))
+        self.row(
+            "look for a file left on the server",
+            "SELECT count(*) FROM sftp_kept WHERE pipeline = ?1 AND name = ?2 AND size = ?3 AND mtime = ?4",
+            db_args![pipeline, name, size, mtime],
+            |r| r.get::<i64>(0),
+        )
+        .map(|n| n.unwrap_or(0) > 0)
     }
 }

@@ -62,6 +62,18 @@ macro_rules! text_state {
             }
         }
 
+        impl crate::store::db::ToValue for $name {
+            fn to_value(&self) -> crate::store::db::Value {
+                crate::store::db::Value::Text(self.as_str().to_string())
+            }
+        }
+
+        impl crate::store::db::FromValue for $name {
+            fn from_value(v: &crate::store::db::Value) -> Result<Self, String> {
+                String::from_value(v)?.parse().map_err(|e: UnknownState| e.to_string())
+            }
+        }
+
         impl FromSql for $name {
             fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
                 let text = value.as_str()?;

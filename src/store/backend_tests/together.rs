@@ -1,0 +1,106 @@
+//! Three ledgers on one database at once: a queue drained once, a tick taken once.
+
+use super::*;
+
+/// Three processes' ledgers draining one queue at once: each message is claimed by exactly
+/// one of them (`claim_mail`: SKIP LOCKED on PostgreSQL, one writer on SQLite).
+pub(super) fn drained_once(open: &(dyn Fn() -> Ledger + Sync)) {
+    let first = open();
+    let ids: Vec<i64> = (0..60)
+        .map(|i| {
+            first
+                .enqueue_mail(&new_mail(&format!("<{i}@x>")), 100)
+                .expect("enqueue")
+                .0
+        })
+        .collect();
+    let taken: Vec<Vec<i64>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..3)
+            .map(|w| {
+                s.spawn(move || {
+                    let ledger = open();
+                    let mut mine = Vec::new();
+                    while let Some(c) = ledger
+                        .claim_mail(100, &format!("w{w}"), 600)
+                        .expect("claim")
+                    {
+                        mine.push(c.id);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("worker"))
+            .collect()
+    });
+    let mut all: Vec<i64> = taken.concat();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        ids,
+        "every message once: {:?}",
+        taken.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+}
+
+/// Three daemons' ledgers asking for the same scheduled ticks at once: each tick is taken by
+/// exactly one; an earlier tick than the one taken is refused.
+pub(super) fn ticked_once(open: &(dyn Fn() -> Ledger + Sync)) {
+    use chrono::{TimeZone, Utc};
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 25, 6, 0, 0)
+        .single()
+        .expect("time");
+    let ticks: Vec<_> = (0..20)
+        .map(|i| start + chrono::Duration::minutes(i))
+        .collect();
+    let won: Vec<usize> = std::thread::scope(|s| {
+        let daemons: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    let ledger = open();
+                    ticks
+                        .iter()
+                        .filter(|t| ledger.take_tick("p", **t).expect("take"))
+                        .count()
+                })
+            })
+            .collect();
+        daemons
+            .into_iter()
+            .map(|d| d.join().expect("daemon"))
+            .collect()
+    });
+    assert_eq!(won.iter().sum::<usize>(), ticks.len(), "{won:?}");
+    let ledger = open();
+    assert!(
+        !ledger.take_tick("p", start).expect("take"),
+        "an earlier tick"
+    );
+    assert_eq!(
+        ledger.last_scheduled_run("p").expect("read"),
+        ticks.last().copied()
+    );
+}
+
+#[test]
+fn a_tick_is_taken_once_by_three_ledgers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("l.sqlite");
+    ticked_once(&|| Ledger::open(&path).expect("open"));
+    let cluster = PgCluster::start();
+    let t = target(&cluster, &cluster.database());
+    ticked_once(&|| Ledger::open_postgres(&t).expect("open"));
+}
+
+#[test]
+fn a_queue_is_drained_once_by_three_ledgers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("l.sqlite");
+    drained_once(&|| Ledger::open(&path).expect("open"));
+    let cluster = PgCluster::start();
+    let t = target(&cluster, &cluster.database());
+    drained_once(&|| Ledger::open_postgres(&t).expect("open"));
+}

@@ -1,0 +1,151 @@
+//! The `Ledger`'s side of `store::db`: its connection for a statement, its name in messages,
+//! errors that say what a statement was for, and shorthand for one statement. The table modules
+//! converted to `store::db` use these; the others still use `connection()`, whose errors say,
+//! with a PostgreSQL ledger, that they are not supported there yet.
+
+use super::db::{self, DbError, Exec, Row, Value};
+use super::{Ledger, StoreError};
+
+impl Ledger {
+    /// The ledger's connection for one statement or transaction, whichever the backend: what
+    /// the table modules converted to `store::db` use instead of `connection()`.
+    pub(in crate::store) fn db(&self) -> db::Conn<'_> {
+        match &self.postgres {
+            Some(pg) => db::Conn::Postgres(pg.client.borrow_mut()),
+            None => db::Conn::Sqlite(&self.conn),
+        }
+    }
+
+    /// Which database the ledger is in, for the few clauses only one of them has.
+    pub(in crate::store) fn dialect(&self) -> db::Dialect {
+        match &self.postgres {
+            Some(_) => db::Dialect::Postgres,
+            None => db::Dialect::Sqlite,
+        }
+    }
+
+    /// Connects the PostgreSQL ledger again after its connection broke (the server restarted
+    /// or was unreachable); a transaction that was open then was rolled back by the server,
+    /// so nothing of it is half-recorded. Nothing to do for SQLite.
+    pub fn reconnect(&self) -> Result<(), StoreError> {
+        if let Some(pg) = &self.postgres {
+            *pg.client.borrow_mut() = db::connect_postgres(&pg.target)?;
+        }
+        Ok(())
+    }
+
+    /// The ledger's name in messages: its file, or its PostgreSQL address.
+    pub fn name(&self) -> String {
+        match &self.postgres {
+            Some(pg) => pg.name.clone(),
+            None => self.conn.path().unwrap_or_default().to_string(),
+        }
+    }
+
+    /// Maps a failed `store::db` statement to a `StoreError` that says what it was for.
+    pub(in crate::store) fn q(
+        &self,
+        what: &'static str,
+    ) -> impl Fn(db::DbError) -> StoreError + '_ {
+        move |source| StoreError::Query {
+            ledger: self.name(),
+            what,
+            source,
+        }
+    }
+
+    /// Maps a failed statement to a `StoreError` that says what it was for (with PostgreSQL,
+    /// that the statement is not on `store::db` yet).
+    pub(in crate::store) fn sql(
+        &self,
+        what: &'static str,
+    ) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| match &self.postgres {
+            Some(pg) => StoreError::NotOnPostgres {
+                ledger: pg.name.clone(),
+                what,
+            },
+            None => StoreError::Sql {
+                path: self.conn.path().map(Into::into).unwrap_or_default(),
+                what,
+                source,
+            },
+        }
+    }
+
+    pub(super) fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| match &self.postgres {
+            Some(pg) => StoreError::NotOnPostgres {
+                ledger: pg.name.clone(),
+                what: "a ledger operation",
+            },
+            None => StoreError::Ledger {
+                path: self.conn.path().map(Into::into).unwrap_or_default(),
+                source,
+            },
+        }
+    }
+
+    /// Refuses, with PostgreSQL, an operation whose statements are still SQLite's own.
+    pub(super) fn sqlite_only(&self, what: &'static str) -> Result<(), StoreError> {
+        match &self.postgres {
+            Some(pg) => Err(StoreError::NotOnPostgres {
+                ledger: pg.name.clone(),
+                what,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs one statement; the number of rows it changed.
+    pub(in crate::store) fn exec(
+        &self,
+        what: &'static str,
+        sql: &str,
+        args: &[Value],
+    ) -> Result<u64, StoreError> {
+        self.db().execute(sql, args).map_err(self.q(what))
+    }
+
+    /// Every row of one query, each read by `read`.
+    pub(in crate::store) fn rows<T>(
+        &self,
+        what: &'static str,
+        sql: &str,
+        args: &[Value],
+        read: impl Fn(&Row) -> Result<T, DbError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = self.db().query(sql, args).map_err(self.q(what))?;
+        rows.iter()
+            .map(read)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.q(what))
+    }
+
+    /// The first row of one query, which must be there, read by `read`.
+    pub(in crate::store) fn one_row<T>(
+        &self,
+        what: &'static str,
+        sql: &str,
+        args: &[Value],
+        read: impl Fn(&Row) -> Result<T, DbError>,
+    ) -> Result<T, StoreError> {
+        self.row(what, sql, args, read)?.ok_or(StoreError::Query {
+            ledger: self.name(),
+            what,
+            source: DbError::NoRow,
+        })
+    }
+
+    /// The first row of one query, if any, read by `read`.
+    pub(in crate::store) fn row<T>(
+        &self,
+        what: &'static str,
+        sql: &str,
+        args: &[Value],
+        read: impl Fn(&Row) -> Result<T, DbError>,
+    ) -> Result<Option<T>, StoreError> {
+        let row = self.db().query_opt(sql, args).map_err(self.q(what))?;
+        row.as_ref().map(read).transpose().map_err(self.q(what))
+    }
+}
