@@ -1,0 +1,36 @@
+//! What the order steps after intake (shipments, invoices, returns) tell the run the same way:
+//! a warning per (order, SKU) that is not as it should be, at its file line, and the count of
+//! each status in the manifest's reconciliation counts.
+
+use std::collections::BTreeMap;
+
+use super::Run;
+use crate::issue::Issue;
+
+impl Run<'_> {
+    /// A warning `rule` on SKU `sku`, at file line `line` when the step knows it (0: it does
+    /// not, as for an order seen only in the ledger).
+    pub(super) fn sku_warning(&mut self, rule: &str, message: String, sku: &str, line: u64) {
+        let mut issue = Issue::error(&self.file, rule, message)
+            .in_column("sku")
+            .with_value(sku)
+            .warning();
+        if line > 0 {
+            issue = issue.at_line(line);
+        }
+        self.issues.push(issue);
+    }
+
+    /// `<prefix>_<status>` counted over the step's rows, into the manifest.
+    pub(super) fn count_statuses<'s>(
+        &mut self,
+        prefix: &str,
+        statuses: impl IntoIterator<Item = &'s str>,
+    ) {
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for status in statuses {
+            *counts.entry(format!("{prefix}_{status}")).or_default() += 1;
+        }
+        self.manifest.reconciliation.extend(counts);
+    }
+}
