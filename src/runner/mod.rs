@@ -5,6 +5,7 @@ pub mod control;
 pub mod delivery;
 pub mod disposition;
 pub mod erp_wait;
+pub mod lease_keeper;
 pub mod manifest;
 pub mod open_items;
 pub mod plan;

@@ -218,6 +218,11 @@ pub fn process_run(
             rerun_of.map(|r| r.run_id.as_str()),
         )?,
     };
+    // The file's lease is renewed while its run works (a rerun replays a finished file,
+    // which no other daemon would take).
+    let _lease = rerun_of
+        .is_none()
+        .then(|| super::lease_keeper::LeaseKeeper::start(ledger, file_id));
     let dir = home.archive().join(&p.id).join(&date_text).join(&run_id);
     let input = dir.join("input").join(safe_name(name));
     match resume {

@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::process::{process_run, publish_outputs, FileRun, RerunOf, Source};
 use super::{erp_wait, Outcome, RunError};
 use crate::config::{Home, Pipeline};
+use crate::store::file_leases::{lease_secs, now_secs};
 use crate::store::files::{remove_if_present, safe_name};
 use crate::store::lock::PipelineLock;
 use crate::store::outputs::Interrupted;
@@ -37,9 +38,30 @@ pub fn resume_claimed(
     }
     // Listed before interrupted runs are redone: a redo that fails leaves its file claimed for
     // the next pass, not for a second try within this one.
-    let claimed = ledger.claimed_files(&p.id)?;
+    // Only files whose lease this process holds or could take are touched: with daemons
+    // sharing the ledger, a claimed file whose holder is alive is that daemon's to finish.
+    let owner = crate::store::lease::owner();
+    let ours: BTreeSet<i64> = ledger
+        .take_file_leases(&p.id, &owner, now_secs(), lease_secs())?
+        .into_iter()
+        .collect();
+    let leased_elsewhere = |file_id: i64| {
+        let held = !ours.contains(&file_id);
+        if held {
+            tracing::debug!(pipeline = %p.id, "file #{file_id} is leased to another daemon: left to it");
+        }
+        held
+    };
+    let claimed: Vec<_> = ledger
+        .claimed_files(&p.id)?
+        .into_iter()
+        .filter(|f| !leased_elsewhere(f.file_id))
+        .collect();
     let mut out = Vec::new();
     for r in ledger.interrupted_runs(&p.id)? {
+        if r.trigger == "file" && r.file_id.is_some_and(&leased_elsewhere) {
+            continue;
+        }
         for dir in outbox_dirs(home, p) {
             discard_staged(&dir, &r.run_id)?;
         }

@@ -276,10 +276,16 @@ impl Ledger {
             Some(_) => FileState::Duplicate,
             None => FileState::Claimed,
         };
+        // A file taken for processing is leased to this process with its claim (a duplicate
+        // is done with at once and needs none): another daemon takes it over only once the
+        // lease ran out or its holder is known dead (`file_leases.rs`).
+        let lease = earlier
+            .is_none()
+            .then(|| (super::lease::owner(), super::file_leases::lease_end()));
         let file_id: i64 = tx
             .query_one(
-                "INSERT INTO files (pipeline, name, size, sha256, received_at, state, duplicate_of, correction_of, stored_path, business_date)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+                "INSERT INTO files (pipeline, name, size, sha256, received_at, state, duplicate_of, correction_of, stored_path, business_date, lease_owner, lease_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
                 db_args![
                     pipeline,
                     file.name,
@@ -290,7 +296,9 @@ impl Ledger {
                     earlier,
                     if earlier.is_some() { None } else { previous_name },
                     file.stored,
-                    file.business_date
+                    file.business_date,
+                    lease.as_ref().map(|l| l.0.as_str()),
+                    lease.as_ref().map(|l| l.1)
                 ],
             )
             .and_then(|r| r.get(0))

@@ -72,7 +72,35 @@ const MIGRATIONS: &[Migration] = &[
             super::console::CONSOLE_DDL,
         )],
     },
+    // Version 6 is the other half of issue 21's work (the store modules converted to
+    // `store::db`, on another branch): an empty place-holder here until the two are merged.
+    Migration {
+        version: 6,
+        steps: &[(
+            "a place-holder for the other branch's version 6",
+            |_| Ok(()),
+        )],
+        postgres: &[(
+            "a place-holder for the other branch's version 6",
+            "SELECT 1",
+        )],
+    },
+    Migration {
+        version: 7,
+        steps: &[("leases on claimed files", file_leases)],
+        postgres: &[("leases on claimed files", FILE_LEASES)],
+    },
 ];
+
+/// Version 7: who holds a claimed file and until when (unix seconds), so daemons sharing a
+/// ledger take over a file whose holder died (`store/file_leases.rs`).
+fn file_leases(conn: &Connection) -> rusqlite::Result<()> {
+    add_column(conn, "files", "lease_owner", "TEXT")?;
+    add_column(conn, "files", "lease_until", "INTEGER")
+}
+
+const FILE_LEASES: &str = "ALTER TABLE files ADD COLUMN lease_owner TEXT;
+     ALTER TABLE files ADD COLUMN lease_until INTEGER;";
 
 /// The baseline (version 1), in the order the tables came to be.
 const BASELINE: &[Step] = &[

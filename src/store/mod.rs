@@ -9,6 +9,7 @@ pub mod daemon_state;
 pub mod db;
 pub mod deliveries;
 pub mod export;
+pub mod file_leases;
 pub mod files;
 pub mod held;
 pub mod home_lock;

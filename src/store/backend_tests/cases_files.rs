@@ -409,3 +409,110 @@ pub(super) fn sources(ledger: &mut Ledger) {
     ledger.remember_kept("p", "k.csv", 5, 7).expect("keep once");
     assert!(ledger.already_kept("p", "k.csv", 5, 7).expect("kept"));
 }
+
+/// A claimed file's lease: taken with the claim, left to a live holder on PostgreSQL until it
+/// runs out, then taken over; the old holder's renewal then fails; released by its holder only.
+pub(super) fn file_lease(ledger: &mut Ledger) {
+    use crate::store::db::Dialect;
+    use crate::store::file_leases::now_secs;
+    let me = crate::store::lease::owner();
+    let rule = DuplicateRule::ContentPerBusinessDate;
+    let Claim::New { file_id, .. } = ledger
+        .claim("p", &landing("a.csv", "aa", Some("2026-11-25")), rule)
+        .expect("claim")
+    else {
+        panic!("a new file")
+    };
+    let (holder, until) = ledger
+        .file_lease(file_id)
+        .expect("read")
+        .expect("leased with its claim");
+    assert_eq!(holder, me);
+    assert!(until > now_secs(), "{until}");
+    let Claim::Duplicate { file_id: dup, .. } = ledger
+        .claim("p", &landing("b.csv", "aa", Some("2026-11-25")), rule)
+        .expect("claim")
+    else {
+        panic!("a duplicate")
+    };
+    assert_eq!(
+        ledger.file_lease(dup).expect("read"),
+        None,
+        "nothing to hold"
+    );
+    // Another daemon on another host holds it until 1000: only time ends its lease.
+    let elsewhere = "elsewhere:1:1";
+    let hold = |ledger: &Ledger, holder: &str, until: i64| {
+        ledger
+            .db()
+            .execute(
+                "UPDATE files SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1",
+                crate::db_args![file_id, holder, until],
+            )
+            .expect("hold");
+    };
+    hold(ledger, elsewhere, 1000);
+    if ledger.dialect() == Dialect::Postgres {
+        assert_eq!(
+            ledger.take_file_leases("p", &me, 999, 60).expect("take"),
+            Vec::<i64>::new()
+        );
+        assert!(!ledger.take_file_lease(file_id, &me, 999, 60).expect("take"));
+        assert!(ledger
+            .renew_file_lease(file_id, elsewhere, 1100)
+            .expect("renew"));
+        assert_eq!(
+            ledger.take_file_leases("p", &me, 1050, 60).expect("take"),
+            Vec::<i64>::new()
+        );
+        // It ran out: taken over, and its old holder has lost it.
+        assert_eq!(
+            ledger.take_file_leases("p", &me, 1100, 60).expect("take"),
+            [file_id]
+        );
+        assert_eq!(
+            ledger.file_lease(file_id).expect("read"),
+            Some((me.clone(), 1160))
+        );
+        assert!(!ledger
+            .renew_file_lease(file_id, elsewhere, 1200)
+            .expect("renew"));
+        assert!(!ledger
+            .take_file_lease(file_id, elsewhere, 1101, 60)
+            .expect("take"));
+        // A holder on this host whose process is gone: taken over at once.
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        child.wait().expect("wait");
+        let host = me.rsplitn(3, ':').nth(2).unwrap_or_default().to_string();
+        hold(ledger, &format!("{host}:{}:1", child.id()), i64::MAX);
+        assert!(ledger
+            .take_file_lease(file_id, &me, 1200, 60)
+            .expect("take"));
+    } else {
+        // SQLite's ledger is one machine's: the pipeline's lock, not the lease, decides.
+        assert_eq!(
+            ledger.take_file_leases("p", &me, 999, 60).expect("take"),
+            [file_id]
+        );
+    }
+    assert!(ledger.renew_file_lease(file_id, &me, 2000).expect("renew"));
+    ledger
+        .release_file_lease(file_id, elsewhere)
+        .expect("release");
+    assert_eq!(
+        ledger.file_lease(file_id).expect("read"),
+        Some((me.clone(), 2000)),
+        "only its holder releases it"
+    );
+    ledger.release_file_lease(file_id, &me).expect("release");
+    assert_eq!(ledger.file_lease(file_id).expect("read"), None);
+    // Processed: no longer claimed, nobody takes or renews it.
+    ledger
+        .set_file_state(file_id, FileState::Processed, None, "archive/a.csv")
+        .expect("state");
+    assert_eq!(
+        ledger.take_file_leases("p", &me, 5000, 60).expect("take"),
+        Vec::<i64>::new()
+    );
+    assert!(!ledger.renew_file_lease(file_id, &me, 6000).expect("renew"));
+}

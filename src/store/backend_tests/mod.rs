@@ -53,6 +53,10 @@ const CASES: &[Case] = &[
         sources,
     ),
     (
+        "a claimed file's lease: held, renewed, taken after it ran out or from the dead",
+        file_lease,
+    ),
+    (
         "an upload's lease: held, expired, taken from the dead",
         upload_lease,
     ),

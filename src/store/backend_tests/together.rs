@@ -1,4 +1,5 @@
-//! Three ledgers on one database at once: a queue drained once, a tick taken once.
+//! Three ledgers on one database at once: a queue drained once, a tick taken once, a dead
+//! daemon's files taken over once.
 
 use super::*;
 
@@ -103,4 +104,68 @@ fn a_queue_is_drained_once_by_three_ledgers() {
     let cluster = PgCluster::start();
     let t = target(&cluster, &cluster.database());
     drained_once(&|| Ledger::open_postgres(&t).expect("open"));
+}
+
+/// Three daemons' ledgers taking over at once the files a dead daemon left claimed (their
+/// leases ran out): each file is taken by exactly one of them.
+pub(super) fn taken_over_once(open: &(dyn Fn() -> Ledger + Sync)) {
+    let mut first = open();
+    let ids: Vec<i64> = (0..40)
+        .map(|i| {
+            let name = format!("f{i}.csv");
+            match first
+                .claim(
+                    "p",
+                    &landing(&name, &format!("sha{i}"), Some("2026-11-25")),
+                    DuplicateRule::ContentPerBusinessDate,
+                )
+                .expect("claim")
+            {
+                Claim::New { file_id, .. } => file_id,
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+    first
+        .db()
+        .execute(
+            "UPDATE files SET lease_owner = 'gone:1:1', lease_until = 10",
+            &[],
+        )
+        .expect("a dead daemon's leases");
+    let taken: Vec<Vec<i64>> = std::thread::scope(|s| {
+        let daemons: Vec<_> = (0..3)
+            .map(|d| {
+                s.spawn(move || {
+                    let ledger = open();
+                    let owner = format!("daemon{d}:1:1");
+                    // Asked again, a daemon gets the files it holds already, and no other's.
+                    let mut mine = std::collections::BTreeSet::new();
+                    for _ in 0..5 {
+                        mine.extend(ledger.take_file_leases("p", &owner, 100, 60).expect("take"));
+                    }
+                    mine.into_iter().collect::<Vec<i64>>()
+                })
+            })
+            .collect();
+        daemons
+            .into_iter()
+            .map(|d| d.join().expect("daemon"))
+            .collect()
+    });
+    let mut all: Vec<i64> = taken.concat();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        ids,
+        "every file once: {:?}",
+        taken.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_dead_daemons_files_are_taken_over_once_by_three_ledgers() {
+    let cluster = PgCluster::start();
+    let t = target(&cluster, &cluster.database());
+    taken_over_once(&|| Ledger::open_postgres(&t).expect("open"));
 }

@@ -1,0 +1,84 @@
+//! Renews a claimed file's lease while its run works, on a thread with its own connection to
+//! the ledger, so a long run is not taken over by another daemon; the lease is released when
+//! the run ends, or runs out if the process dies.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::store::file_leases::{lease_secs, now_secs};
+use crate::store::lease;
+use crate::store::Ledger;
+
+/// Renewing while alive; dropping it stops the renewals (and waits for the thread).
+pub struct LeaseKeeper {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LeaseKeeper {
+    /// Starts renewing `file_id`'s lease every third of its length. A ledger that cannot be
+    /// opened again (in memory, or unreachable) is logged and the run goes on: its lease then
+    /// lasts as long as the claim gave it.
+    pub fn start(ledger: &Ledger, file_id: i64) -> LeaseKeeper {
+        let again = match ledger.open_again() {
+            Some(Ok(l)) => l,
+            Some(Err(e)) => {
+                tracing::warn!("file #{file_id}: cannot renew its lease while it runs: {e}");
+                return LeaseKeeper::idle();
+            }
+            None => return LeaseKeeper::idle(),
+        };
+        let (stop, stopped) = mpsc::channel::<()>();
+        let secs = lease_secs();
+        let every = Duration::from_millis((secs as u64 * 1000 / 3).max(100));
+        let thread = std::thread::spawn(move || {
+            let owner = lease::owner();
+            loop {
+                match stopped.recv_timeout(every) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    _ => {
+                        // The run ended: a file it left claimed is any daemon's to retry.
+                        if let Err(e) = again.release_file_lease(file_id, &owner) {
+                            tracing::warn!("file #{file_id}: releasing its lease failed: {e}");
+                        }
+                        return;
+                    }
+                }
+                match again.renew_file_lease(file_id, &owner, now_secs() + secs) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Recorded already (its run ended) or taken over: nothing to keep.
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!("file #{file_id}: renewing its lease failed: {e}");
+                        if e.is_connection() {
+                            let _ = again.reconnect();
+                        }
+                    }
+                }
+            }
+        });
+        LeaseKeeper {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn idle() -> LeaseKeeper {
+        LeaseKeeper {
+            stop: None,
+            thread: None,
+        }
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
