@@ -19,7 +19,9 @@ use super::worker::{self, Context, Done, Job, JobKind, Slot};
 use super::ServeError;
 use crate::config::{self, Home, MailSettings, Pipeline};
 use crate::console::Console;
+use crate::store::file_leases::{lease_secs, now_secs};
 use crate::store::home_lock::DataLock;
+use crate::store::tick_leases::Tick;
 use crate::store::Ledger;
 
 /// The loop wakes at least this often to look at signals, schedules and deadlines.
@@ -165,10 +167,30 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
             }
             let kind = match (&e.p.schedule, e.last_fire) {
                 (Some(s), last) => match tick_due(s, last, utc) {
-                    Some(fire) => {
-                        e.last_fire = Some(fire);
-                        JobKind::Tick { fire }
-                    }
+                    // Taken in the ledger first: with daemons sharing it, one runs the tick.
+                    Some(fire) => match ledger.take_tick(
+                        &e.p.id,
+                        fire,
+                        &crate::store::lease::owner(),
+                        now_secs(),
+                        lease_secs(),
+                    ) {
+                        Ok(Tick::Taken) => {
+                            e.last_fire = Some(fire);
+                            JobKind::Tick { fire }
+                        }
+                        Ok(Tick::Done) => {
+                            e.last_fire = Some(fire);
+                            continue;
+                        }
+                        // Another daemon runs it; asked again next turn, so it is taken
+                        // over should that daemon die first.
+                        Ok(Tick::Held) => continue,
+                        Err(err) => {
+                            tracing::warn!(pipeline = %e.p.id, "taking tick {fire}: {err}");
+                            continue;
+                        }
+                    },
                     // Between ticks, files waiting for their ERP extract still run as soon as
                     // it lands (or their wait runs out): a job that takes nothing new.
                     None if e.extract_hinted || now >= e.next_scan => {

@@ -214,7 +214,7 @@ fn take_ready(
             looked = look(cx, job)?;
         }
         take_all(cx, job, ledger, looked.ready, pass);
-        if let Err(e) = ledger.set_last_scheduled_run(&p.id, fire) {
+        if let Err(e) = ledger.finish_tick(&p.id, fire, &crate::store::lease::owner()) {
             tracing::error!(pipeline = %p.id, "recording the scheduled run: {e}");
         }
         return None;
@@ -289,7 +289,7 @@ fn take_remote(
         }
     };
     if let JobKind::Tick { fire } = job.kind {
-        if let Err(e) = ledger.set_last_scheduled_run(&p.id, fire) {
+        if let Err(e) = ledger.finish_tick(&p.id, fire, &crate::store::lease::owner()) {
             tracing::error!(pipeline = %p.id, "recording the scheduled run: {e}");
         }
     }

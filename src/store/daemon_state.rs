@@ -9,11 +9,11 @@ use super::{FileState, Ledger, StoreError};
 use crate::db_args;
 
 /// Times as the rest of the ledger writes them (RFC 3339, milliseconds, `Z`).
-fn text(t: DateTime<Utc>) -> String {
+pub(super) fn text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn parse(t: Option<String>) -> Option<DateTime<Utc>> {
+pub(super) fn parse(t: Option<String>) -> Option<DateTime<Utc>> {
     t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
         .map(|t| t.to_utc())
 }
@@ -85,29 +85,6 @@ impl Ledger {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.set_daemon_time(pipeline, Column::LastScheduledRun, at)
-    }
-
-    /// Takes scheduled tick `fire` of `pipeline` for this daemon: true for exactly one of the
-    /// daemons sharing the ledger that ask for the same tick (the recorded last run moves
-    /// forward to `fire` only from an earlier one, in one statement: on PostgreSQL a second
-    /// daemon's UPDATE waits for the first and then finds the tick taken). Not yet called by
-    /// `serve`, which records the tick after running it (a single daemon re-runs a tick its
-    /// crash interrupted); several daemons must take it before running it.
-    pub fn take_tick(&self, pipeline: &str, fire: DateTime<Utc>) -> Result<bool, StoreError> {
-        let what = "daemon tables: take a scheduled tick";
-        self.exec(
-            what,
-            "INSERT INTO daemon_pipelines (pipeline) VALUES (?1) ON CONFLICT DO NOTHING",
-            db_args![pipeline],
-        )?;
-        // Times are RFC 3339 text of one width (milliseconds, `Z`): ordered as text.
-        let n = self.exec(
-            what,
-            "UPDATE daemon_pipelines SET last_scheduled_run = ?2
-             WHERE pipeline = ?1 AND (last_scheduled_run IS NULL OR last_scheduled_run < ?2)",
-            db_args![pipeline, text(fire)],
-        )?;
-        Ok(n == 1)
     }
 
     /// When the daemon began watching for a pipeline's expected file (set once, on first sight).

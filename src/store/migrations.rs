@@ -87,20 +87,25 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 7,
-        steps: &[("leases on claimed files", file_leases)],
-        postgres: &[("leases on claimed files", FILE_LEASES)],
+        steps: &[("leases on claimed files and scheduled ticks", file_leases)],
+        postgres: &[("leases on claimed files and scheduled ticks", FILE_LEASES)],
     },
 ];
 
-/// Version 7: who holds a claimed file and until when (unix seconds), so daemons sharing a
-/// ledger take over a file whose holder died (`store/file_leases.rs`).
+/// Version 7: who holds a claimed file, or a pipeline's scheduled tick, and until when (unix
+/// seconds), so daemons sharing a ledger take over what a dead one held (`file_leases.rs`,
+/// `tick_leases.rs`).
 fn file_leases(conn: &Connection) -> rusqlite::Result<()> {
     add_column(conn, "files", "lease_owner", "TEXT")?;
-    add_column(conn, "files", "lease_until", "INTEGER")
+    add_column(conn, "files", "lease_until", "INTEGER")?;
+    add_column(conn, "daemon_pipelines", "tick_owner", "TEXT")?;
+    add_column(conn, "daemon_pipelines", "tick_until", "INTEGER")
 }
 
 const FILE_LEASES: &str = "ALTER TABLE files ADD COLUMN lease_owner TEXT;
-     ALTER TABLE files ADD COLUMN lease_until INTEGER;";
+     ALTER TABLE files ADD COLUMN lease_until INTEGER;
+     ALTER TABLE daemon_pipelines ADD COLUMN tick_owner TEXT;
+     ALTER TABLE daemon_pipelines ADD COLUMN tick_until INTEGER;";
 
 /// The baseline (version 1), in the order the tables came to be.
 const BASELINE: &[Step] = &[

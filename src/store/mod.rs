@@ -31,6 +31,7 @@ pub mod reports;
 pub mod source_status;
 
 pub mod states;
+pub mod tick_leases;
 
 pub use ledger::{Claim, Landing, Ledger, RunFilter, RunRow};
 pub use migrations::SCHEMA_VERSION;

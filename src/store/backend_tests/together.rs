@@ -46,9 +46,12 @@ pub(super) fn drained_once(open: &(dyn Fn() -> Ledger + Sync)) {
     );
 }
 
-/// Three daemons' ledgers asking for the same scheduled ticks at once: each tick is taken by
-/// exactly one; an earlier tick than the one taken is refused.
+/// Three daemons' ledgers asking for the same scheduled ticks at once: each tick is run by
+/// exactly one (taken, then recorded done; the others see it held, then done); an earlier tick
+/// than the last done is refused. A daemon that dies holding a tick loses it once its lease
+/// runs out.
 pub(super) fn ticked_once(open: &(dyn Fn() -> Ledger + Sync)) {
+    use crate::store::tick_leases::Tick;
     use chrono::{TimeZone, Utc};
     let start = Utc
         .with_ymd_and_hms(2026, 11, 25, 6, 0, 0)
@@ -59,13 +62,26 @@ pub(super) fn ticked_once(open: &(dyn Fn() -> Ledger + Sync)) {
         .collect();
     let won: Vec<usize> = std::thread::scope(|s| {
         let daemons: Vec<_> = (0..3)
-            .map(|_| {
-                s.spawn(|| {
+            .map(|d| {
+                let ticks = &ticks;
+                s.spawn(move || {
                     let ledger = open();
-                    ticks
-                        .iter()
-                        .filter(|t| ledger.take_tick("p", **t).expect("take"))
-                        .count()
+                    let me = format!("daemon{d}:1:1");
+                    let mut ran = 0;
+                    for t in ticks {
+                        loop {
+                            match ledger.take_tick("p", *t, &me, 100, 60).expect("take") {
+                                Tick::Taken => {
+                                    ran += 1;
+                                    ledger.finish_tick("p", *t, &me).expect("finish");
+                                    break;
+                                }
+                                Tick::Done => break,
+                                Tick::Held => std::thread::yield_now(),
+                            }
+                        }
+                    }
+                    ran
                 })
             })
             .collect();
@@ -76,13 +92,43 @@ pub(super) fn ticked_once(open: &(dyn Fn() -> Ledger + Sync)) {
     });
     assert_eq!(won.iter().sum::<usize>(), ticks.len(), "{won:?}");
     let ledger = open();
-    assert!(
-        !ledger.take_tick("p", start).expect("take"),
+    assert_eq!(
+        ledger
+            .take_tick("p", start, "late:1:1", 100, 60)
+            .expect("take"),
+        Tick::Done,
         "an earlier tick"
     );
     assert_eq!(
         ledger.last_scheduled_run("p").expect("read"),
         ticks.last().copied()
+    );
+    // A daemon takes the next tick and dies: held until its lease runs out, then taken over.
+    let next = start + chrono::Duration::minutes(20);
+    assert_eq!(
+        ledger
+            .take_tick("p", next, "dies:1:1", 200, 60)
+            .expect("take"),
+        Tick::Taken
+    );
+    assert_eq!(
+        ledger
+            .take_tick("p", next, "other:1:1", 259, 60)
+            .expect("take"),
+        Tick::Held
+    );
+    assert_eq!(
+        ledger
+            .take_tick("p", next, "other:1:1", 260, 60)
+            .expect("take"),
+        Tick::Taken
+    );
+    ledger.finish_tick("p", next, "other:1:1").expect("finish");
+    assert_eq!(
+        ledger
+            .take_tick("p", next, "dies:1:1", 261, 60)
+            .expect("take"),
+        Tick::Done
     );
 }
 
