@@ -1,5 +1,6 @@
 //! Crash points for recovery tests: `TALLYMAN_FAILPOINTS=name[,name]` aborts the process at the
-//! named point, the way a power cut or `kill -9` would, so tests can prove what a restart repairs.
+//! named point, the way a power cut or `kill -9` would, so tests can prove what a restart repairs
+//! (`pause:name` stops there instead, for a test to kill the process itself).
 //!
 //! The variable is read once; unset (always, in production) a hit is one relaxed atomic load.
 
@@ -35,6 +36,13 @@ pub fn hit(name: &str) {
     if armed.iter().any(|a| a == name) {
         eprintln!("tallyman: failpoint {name} hit: aborting");
         std::process::abort();
+    }
+    // `pause:NAME` stops there for good (a run caught mid-way, for a test to `kill -9`).
+    if armed.iter().any(|a| a.strip_prefix("pause:") == Some(name)) {
+        eprintln!("tallyman: failpoint {name} hit: pausing");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
     }
     // `panic-once:NAME` panics at the first hit only: a bug meeting one file, for the tests of
     // panic isolation (the files after it must go on).

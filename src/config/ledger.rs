@@ -183,7 +183,12 @@ pub const POSTGRES_NOT_YET: &str = "open items and orders (their tables and a ru
     that records them), publishing outputs after a crash, dry-run reruns";
 
 /// The problem `config::load` reports for a PostgreSQL ledger while `POSTGRES_NOT_YET` holds.
+/// `TALLYMAN_POSTGRES_PREVIEW` set lifts the refusal, for the cluster tests of pipelines that
+/// use none of what is missing (a bridge until the remaining store modules are converted).
 pub fn not_yet_usable(backend: &LedgerBackend) -> Option<ConfigError> {
+    if std::env::var_os("TALLYMAN_POSTGRES_PREVIEW").is_some() {
+        return None;
+    }
     match backend {
         LedgerBackend::Sqlite => None,
         LedgerBackend::Postgres(target) => Some(ConfigError {

@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 
 use tiny_http::{Header, Method, Request, Response, Server};
 
+use super::ledger_at::LedgerAt;
 use super::metrics::Metrics;
 use crate::console::{Console, Incoming};
 use crate::store::{Ledger, RunState};
@@ -67,8 +68,10 @@ pub struct Health {
     reload_failure: Mutex<Option<String>>,
     /// The ledger `/readyz` reads: its own connection (opened on the first probe), never the
     /// run loop's.
-    ledger_path: Option<PathBuf>,
+    ledger_at: Option<LedgerAt>,
     ledger: Mutex<Option<Ledger>>,
+    /// Why the run loop's ledger connection is down (`ledger_fault.rs`), while it is.
+    ledger_fault: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Health {
@@ -77,7 +80,7 @@ impl std::fmt::Debug for Health {
             .field("started", &self.started)
             .field("pipelines", &self.pipelines)
             .field("reload_failure", &self.reload_failure)
-            .field("ledger_path", &self.ledger_path)
+            .field("ledger_at", &self.ledger_at)
             .finish_non_exhaustive()
     }
 }
@@ -97,14 +100,25 @@ impl Health {
             started: Instant::now(),
             pipelines: Mutex::new(pipelines),
             reload_failure: Mutex::new(None),
-            ledger_path: None,
+            ledger_at: None,
             ledger: Mutex::new(None),
+            ledger_fault: Mutex::new(None),
         }
     }
 
     /// `/readyz` also reads the ledger at `path` (rejected files, failed runs, sources).
-    pub fn with_ledger(mut self, path: PathBuf) -> Health {
-        self.ledger_path = Some(path);
+    pub fn with_ledger(self, path: PathBuf) -> Health {
+        self.with_ledger_at(LedgerAt::Path(path))
+    }
+
+    /// Why the run loop takes no new work because its ledger connection broke (`None`: up).
+    pub fn set_ledger_fault(&self, why: Option<String>) {
+        *self.ledger_fault.lock().unwrap_or_else(|p| p.into_inner()) = why;
+    }
+
+    /// `/readyz` also reads the daemon's ledger, wherever it is.
+    pub fn with_ledger_at(mut self, at: LedgerAt) -> Health {
+        self.ledger_at = Some(at);
         self
     }
 
@@ -154,6 +168,7 @@ impl Health {
             .iter()
             .cloned()
             .collect();
+        reasons.extend((self.ledger_fault.lock().unwrap_or_else(|p| p.into_inner())).clone());
         reasons.extend(self.ledger_reasons(now));
         Readiness {
             status: if reasons.is_empty() {
@@ -166,12 +181,12 @@ impl Health {
     }
 
     fn ledger_reasons(&self, now: DateTime<Utc>) -> Vec<String> {
-        let Some(path) = &self.ledger_path else {
+        let Some(at) = &self.ledger_at else {
             return Vec::new();
         };
         let mut guard = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            match Ledger::open(path) {
+            match at.open() {
                 Ok(l) => *guard = Some(l),
                 Err(e) => return vec![format!("the ledger cannot be read: {e}")],
             }
@@ -210,6 +225,14 @@ impl Health {
                 )
             })),
             Err(e) => reasons.push(format!("the ledger cannot be read: {e}")),
+        }
+        // A broken connection (PostgreSQL restarted or unreachable) is opened again on the
+        // next probe; until then the reason above says why the daemon is not ready.
+        if reasons
+            .iter()
+            .any(|r| r.starts_with("the ledger cannot be read"))
+        {
+            *guard = None;
         }
         reasons
     }

@@ -7,6 +7,8 @@
 
 pub mod expected;
 pub mod http;
+pub mod ledger_at;
+pub mod ledger_fault;
 pub mod metrics;
 pub mod serve;
 pub mod signals;

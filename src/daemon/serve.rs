@@ -12,6 +12,8 @@ use chrono::{DateTime, DurationRound, SubsecRound, TimeDelta, Utc};
 
 use super::expected::{AlertBook, WindowKey};
 use super::http::{Health, HttpServer};
+use super::ledger_at::LedgerAt;
+use super::ledger_fault::LedgerFault;
 use super::metrics::{Counter, Metrics};
 use super::signals::Signals;
 use super::watch::{self, Hint};
@@ -69,17 +71,22 @@ fn every(p: &Pipeline, scan: Duration) -> Duration {
 
 /// Runs the daemon until SIGTERM/SIGINT; `Ok` after a clean stop.
 pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
-    let lock = DataLock::acquire(&home.root)?;
-    let signals = Signals::install()?;
     let config = config::load(&home).map_err(ServeError::Config)?;
+    let ledger_at = LedgerAt::new(&home, &config.ledger);
+    // One daemon per home with SQLite; with PostgreSQL any number share the home and the
+    // ledger (leases, not this lock, keep them apart).
+    let lock = match ledger_at.is_shared() {
+        false => Some(DataLock::acquire(&home.root)?),
+        true => None,
+    };
+    let signals = Signals::install()?;
     let pipelines = config.pipelines;
     // The compiled mail settings go with every job; a reload replaces them with the pipelines.
     let mut mail = Arc::new(config.mail);
-    let ledger = Ledger::open_home(&home.var().join("ledger.sqlite"), &home.archive())?;
+    let ledger = ledger_at.open()?;
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(
-        Health::new(pipelines.keys().cloned().collect())
-            .with_ledger(home.var().join("ledger.sqlite")),
+        Health::new(pipelines.keys().cloned().collect()).with_ledger_at(ledger_at.clone()),
     );
     // The console's token is read once, at start: a missing file or variable stops `serve`
     // rather than leave the console silently read-only.
@@ -118,6 +125,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let cx = Arc::new(Context {
         home: home.clone(),
+        ledger: ledger_at,
         metrics: Arc::clone(&metrics),
         shutdown: signals.shutdown_flag(),
         max_wait: opts.max_wait,
@@ -135,6 +143,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
     );
     let mut in_flight = 0usize;
     let mut next_expected = Instant::now();
+    let mut fault = LedgerFault::default();
     while !signals.shutdown_requested() {
         if signals.take_reload() {
             if let Some(reloaded) = reload(&home, &mut entries, &ledger, &metrics, &health) {
@@ -156,11 +165,24 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
         receive(&rx, wait, &mut entries, &mut in_flight, opts.scan);
         let now = Instant::now();
         let utc = Utc::now();
+        // The ledger's connection broke: no new work until it is made again (with backoff).
+        if !fault.ready(&ledger, now) {
+            health.set_ledger_fault(fault.reason());
+            metrics.heartbeat(utc);
+            continue;
+        }
         // Paused from the console or `tallyman pause`: no job starts (a ledger that cannot be
-        // read pauses nothing; the jobs themselves will say what is wrong with it).
-        let paused: BTreeSet<String> = (ledger.paused_pipelines().unwrap_or_default().into_iter())
-            .map(|p| p.pipeline)
-            .collect();
+        // read pauses nothing; the jobs themselves will say what is wrong with it, unless its
+        // connection broke, which stops new work here).
+        let paused: BTreeSet<String> = match ledger.paused_pipelines() {
+            Ok(p) => p.into_iter().map(|p| p.pipeline).collect(),
+            Err(err) if fault.failed(&err, now) => {
+                health.set_ledger_fault(fault.reason());
+                continue;
+            }
+            Err(_) => BTreeSet::new(),
+        };
+        health.set_ledger_fault(None);
         for e in entries.values_mut() {
             if e.slot.busy.load(Ordering::SeqCst) || paused.contains(&e.p.id) {
                 continue;
@@ -187,6 +209,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
                         // over should that daemon die first.
                         Ok(Tick::Held) => continue,
                         Err(err) => {
+                            fault.failed(&err, now);
                             tracing::warn!(pipeline = %e.p.id, "taking tick {fire}: {err}");
                             continue;
                         }

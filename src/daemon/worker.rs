@@ -55,6 +55,8 @@ pub struct Done {
 /// Shared by every worker.
 pub struct Context {
     pub home: Home,
+    /// The ledger each job opens (its own connection).
+    pub ledger: super::ledger_at::LedgerAt,
     pub metrics: Arc<Metrics>,
     pub shutdown: Arc<AtomicBool>,
     pub max_wait: Duration,
@@ -87,8 +89,7 @@ pub fn run_job(cx: &Context, job: &Job) -> Done {
 
 fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
     let p = &job.pipeline;
-    let path = cx.home.var().join("ledger.sqlite");
-    let mut ledger = match Ledger::open_home(&path, &cx.home.archive()) {
+    let mut ledger = match cx.ledger.open() {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(pipeline = %p.id, "{e}");
@@ -353,9 +354,7 @@ fn take_all(
                 tracing::error!(pipeline = %p.id, file = %s.name, "panicked while taking the file: {why}; going on with the next file");
                 cx.metrics.add(&p.id, Counter::RunsFailed, 1);
                 // The connection may be inside a transaction the panic abandoned.
-                if let Ok(fresh) =
-                    Ledger::open_home(&cx.home.var().join("ledger.sqlite"), &cx.home.archive())
-                {
+                if let Ok(fresh) = cx.ledger.open() {
                     *ledger = fresh;
                 }
             }

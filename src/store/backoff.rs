@@ -23,6 +23,13 @@ impl Backoff {
         max_secs: 6 * 3600,
     };
 
+    /// The daemon's ledger connection after it broke (PostgreSQL restarted or unreachable):
+    /// a second, doubling, at most half a minute (work waits for it).
+    pub const LEDGER: Backoff = Backoff {
+        first_secs: 1,
+        max_secs: 30,
+    };
+
     /// Seconds to wait after the `attempts`-th failed try (1-based; 0 counts as the first).
     pub fn after(self, attempts: i64) -> i64 {
         // 20 doublings exceed any cap in use and keep the shift far from overflowing.

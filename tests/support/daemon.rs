@@ -33,6 +33,11 @@ pub fn serve(root: &Path) -> Daemon {
 
 /// `serve` with `args` (before `--listen`) and the environment variables `unset` removed.
 pub fn serve_with(root: &Path, args: &[&str], unset: &[&str]) -> Daemon {
+    serve_env(root, args, unset, &[])
+}
+
+/// `serve_with`, with the environment variables `set` given too.
+pub fn serve_env(root: &Path, args: &[&str], unset: &[&str], set: &[(&str, &str)]) -> Daemon {
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tallyman"));
     cmd.args(["--home", root.to_str().expect("utf-8 path"), "serve"])
@@ -44,6 +49,9 @@ pub fn serve_with(root: &Path, args: &[&str], unset: &[&str]) -> Daemon {
         .stderr(Stdio::piped());
     for name in unset {
         cmd.env_remove(name);
+    }
+    for (name, value) in set {
+        cmd.env(name, value);
     }
     let mut child = cmd.spawn().expect("start tallyman serve");
     let mut err = child.stderr.take().expect("stderr");

@@ -1,0 +1,265 @@
+//! Several `tallyman serve` on one home and one PostgreSQL ledger (a throwaway cluster), through
+//! the real binary: files dropped across three pipelines are each processed exactly once with
+//! their outputs complete; a daemon killed with SIGKILL in the middle of a run loses the file to
+//! another daemon, which finishes it with one set of outputs. Ignored until the store modules
+//! a run still reaches outside `store::db` (open items, outputs' recovery reads) are converted.
+
+#[path = "support/home.rs"]
+mod home;
+
+#[path = "support/daemon.rs"]
+mod daemon;
+#[path = "../src/store/db/pg_cluster.rs"]
+mod pg_cluster;
+#[path = "support/prom.rs"]
+mod prom;
+
+use std::path::Path;
+use std::time::Duration;
+
+use daemon::{serve_env, Daemon};
+use home::{both, demo_home, tallyman};
+use pg_cluster::PgCluster;
+
+/// The inventory demo's pipeline under three ids, each with its own drop folder.
+const PIPELINES: &[&str] = &["inventory_3pl", "inventory_b", "inventory_c"];
+
+/// Pipelines running on PostgreSQL before every store module is on it (open items and orders
+/// are not: these pipelines use neither), and leases short enough for a test.
+const ENV: &[(&str, &str)] = &[
+    ("TALLYMAN_POSTGRES_PREVIEW", "1"),
+    ("TALLYMAN_FILE_LEASE_SECS", "3"),
+];
+
+/// A demo home whose ledger is a fresh database of `cluster`, migrated, with empty drop folders.
+fn cluster_home(cluster: &PgCluster) -> home::Home {
+    let home = demo_home();
+    let root = &home.root;
+    std::fs::remove_file(root.join("inbox/inventory_3pl/stock_2026-11-25.csv")).expect("rm demo");
+    let toml = std::fs::read_to_string(root.join("pipelines/inventory_3pl.toml")).expect("read");
+    for id in &PIPELINES[1..] {
+        std::fs::write(root.join(format!("pipelines/{id}.toml")), &toml).expect("pipeline");
+        std::fs::create_dir_all(root.join("inbox").join(id)).expect("drop folder");
+    }
+    std::fs::copy(&cluster.password_file, root.join("pg.password")).expect("copy password");
+    std::fs::write(
+        root.join("tallyman.toml"),
+        format!(
+            "[ledger]\nbackend = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\n\
+             dbname = \"{}\"\npassword_file = \"pg.password\"\n",
+            cluster.port,
+            pg_cluster::USER,
+            cluster.database()
+        ),
+    )
+    .expect("tallyman.toml");
+    let o = tallyman(root, &["ledger", "migrate"]);
+    assert!(o.status.success(), "{}", both(&o));
+    home
+}
+
+/// One count from the shared ledger.
+fn count(cluster: &PgCluster, root: &Path, query: &str) -> i64 {
+    let toml = std::fs::read_to_string(root.join("tallyman.toml")).expect("read");
+    let db = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("dbname = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("dbname");
+    let mut client = cluster.client(db).expect("connect");
+    client
+        .query_one(query, &[])
+        .map(|r| r.get::<_, i64>(0))
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+}
+
+/// A snapshot for 2026-11-25 whose first quantity is `n` (distinct content: no duplicates).
+fn drop_file(root: &Path, pipeline: &str, n: usize) {
+    let body = format!(
+        "item_id,warehouse,qty_on_hand,qty_damaged,unit,snapshot_ts\n\
+         SKU-00000001,3PL-RENO,{n},0,EA,2026-11-25T23:59:00Z\n\
+         SKU-00000002,3PL-RENO,77,1,EA,2026-11-25T23:59:00Z\n"
+    );
+    home::write_aged(
+        &root
+            .join("inbox")
+            .join(pipeline)
+            .join(format!("stock_2026-11-25_{n:03}.csv")),
+        body,
+    );
+}
+
+/// Every file in the outbox folders (published outputs; staged temps are dot-named).
+fn published(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in std::fs::read_dir(root.join("outbox")).expect("outbox") {
+        let dir = dir.expect("entry").path();
+        if dir.is_dir() {
+            for f in std::fs::read_dir(&dir).expect("outbox folder") {
+                let name = f.expect("entry").file_name().to_string_lossy().into_owned();
+                if !name.starts_with('.') {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether `ok` came true within `limit` (the caller then shows the daemons' logs).
+fn came_true(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while !ok() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
+fn stop_all(daemons: Vec<Daemon>) -> String {
+    daemons
+        .into_iter()
+        .map(|d| d.stop().1)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+#[ignore = "needs open items and outputs' recovery reads on PostgreSQL (the other half of issue 21): un-ignore at merge"]
+fn three_daemons_process_each_file_once_with_complete_outputs() {
+    let cluster = PgCluster::start();
+    let home = cluster_home(&cluster);
+    let root = &home.root;
+    let daemons: Vec<Daemon> = (0..3)
+        .map(|_| serve_env(root, &["--scan-secs", "1"], &[], ENV))
+        .collect();
+    let per_pipeline = 6;
+    for n in 0..per_pipeline {
+        for p in PIPELINES {
+            drop_file(root, p, n);
+        }
+    }
+    let files = (per_pipeline * PIPELINES.len()) as i64;
+    let done = came_true(Duration::from_secs(120), || {
+        count(
+            &cluster,
+            root,
+            "SELECT count(*) FROM runs WHERE state <> 'running'",
+        ) >= files
+    });
+    let logs = stop_all(daemons);
+    assert!(done, "not every file ran in time: {logs}");
+    assert_eq!(
+        count(
+            &cluster,
+            root,
+            "SELECT count(*) FROM files WHERE state = 'processed'"
+        ),
+        files,
+        "{logs}"
+    );
+    assert_eq!(count(&cluster, root, "SELECT count(*) FROM files"), files);
+    assert_eq!(
+        count(
+            &cluster,
+            root,
+            "SELECT count(*) FROM runs WHERE state = 'succeeded'"
+        ),
+        files,
+        "one run per file: {logs}"
+    );
+    // Two outputs per run, every one published, and nothing else in the outbox.
+    let outbound = count(&cluster, root, "SELECT count(*) FROM outbound");
+    assert_eq!(outbound, 2 * files, "{logs}");
+    assert_eq!(published(root).len() as i64, outbound);
+    for p in PIPELINES {
+        let left = std::fs::read_dir(root.join("inbox").join(p))
+            .expect("inbox")
+            .count();
+        assert_eq!(left, 0, "{p}: every drop file taken");
+    }
+    assert_eq!(
+        count(
+            &cluster,
+            root,
+            "SELECT count(*) FROM files WHERE lease_owner IS NOT NULL"
+        ),
+        0,
+        "leases released with the runs"
+    );
+}
+
+#[test]
+#[ignore = "needs open items and outputs' recovery reads on PostgreSQL (the other half of issue 21): un-ignore at merge"]
+fn a_daemon_killed_mid_run_loses_its_file_to_another_with_one_set_of_outputs() {
+    let cluster = PgCluster::start();
+    let home = cluster_home(&cluster);
+    let root = &home.root;
+    // The first daemon stops for good once its run has staged an output.
+    let paused: Vec<(&str, &str)> = ENV
+        .iter()
+        .copied()
+        .chain([("TALLYMAN_FAILPOINTS", "pause:output-staged")])
+        .collect();
+    let mut victim = serve_env(root, &["--scan-secs", "1"], &[], &paused);
+    drop_file(root, "inventory_3pl", 1);
+    let started = came_true(Duration::from_secs(60), || {
+        count(
+            &cluster,
+            root,
+            "SELECT count(*) FROM runs WHERE state = 'running'",
+        ) == 1
+    });
+    if !started {
+        panic!("no run started: {}", stop_all(vec![victim]));
+    }
+    // Its run is in the middle: staged, not recorded. Two more daemons, then the kill.
+    std::thread::sleep(Duration::from_millis(500));
+    let others: Vec<Daemon> = (0..2)
+        .map(|_| serve_env(root, &["--scan-secs", "1"], &[], ENV))
+        .collect();
+    victim.child.kill().expect("kill -9");
+    let _ = victim.child.wait();
+    let done = came_true(Duration::from_secs(60), || {
+        count(
+            &cluster,
+            root,
+            "SELECT count(*) FROM runs WHERE state = 'succeeded'",
+        ) == 1
+    });
+    if !done {
+        panic!("the file was not finished: {}", stop_all(others));
+    }
+    // Let the survivors look again: nothing more happens.
+    std::thread::sleep(Duration::from_secs(3));
+    let logs = stop_all(others);
+    assert_eq!(
+        count(&cluster, root, "SELECT count(*) FROM runs"),
+        1,
+        "{logs}"
+    );
+    assert_eq!(
+        count(
+            &cluster,
+            root,
+            "SELECT count(*) FROM files WHERE state = 'processed'"
+        ),
+        1,
+        "{logs}"
+    );
+    assert_eq!(
+        count(&cluster, root, "SELECT count(*) FROM outbound"),
+        2,
+        "{logs}"
+    );
+    let out = published(root);
+    assert_eq!(out.len(), 2, "one set of outputs: {out:?}\n{logs}");
+    assert!(out.iter().all(|n| n.contains("r000001")), "{out:?}");
+    assert!(
+        logs.contains("file #1") || logs.contains("r000001"),
+        "a survivor took the run over: {logs}"
+    );
+}
