@@ -51,6 +51,16 @@ fn rendered_values_equal_what_was_recorded() {
 
     let text = m.render();
     let samples = prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    // Work counters say which host did the work (daemons of a cluster share pipelines).
+    let host = tallyman::store::lease::host();
+    assert!(!host.is_empty());
+    for (_, c) in want.keys() {
+        let s = samples
+            .iter()
+            .find(|s| s.name == c.name())
+            .unwrap_or_else(|| panic!("{}\n{text}", c.name()));
+        assert_eq!(s.labels.get("host"), Some(&host), "{text}");
+    }
     for ((p, c), v) in &want {
         assert_eq!(
             value(&samples, c.name(), Some(p)),

@@ -209,11 +209,18 @@ impl Metrics {
     pub fn render(&self) -> String {
         let inner = self.lock();
         let mut out = String::new();
+        // Counters of work done say which host did it: daemons of a cluster share pipelines.
+        let host = escape_label(&crate::store::lease::host());
         for c in Counter::ALL {
             family(&mut out, c.name(), "counter", c.help());
             for (id, p) in &inner.pipelines {
                 if let Some(v) = p.counters.get(&c) {
-                    sample(&mut out, c.name(), id, &v.to_string());
+                    let _ = writeln!(
+                        out,
+                        "{}{{pipeline=\"{}\",host=\"{host}\"}} {v}",
+                        c.name(),
+                        escape_label(id)
+                    );
                 }
             }
         }

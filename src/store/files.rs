@@ -236,13 +236,18 @@ pub fn land(from: &Path, landing_dir: &Path, expected_size: u64) -> Result<Lande
 
 /// A landing staging name: short whatever the partner's name (a 251-byte name plus a prefix
 /// and suffix would pass the 255-byte limit of a name and block the pipeline), dot-named (never
-/// taken), with a stamp that the landed name keeps and the writer's PID.
+/// taken), with a stamp that the landed name keeps and the writer's host and PID (daemons on
+/// several hosts share a home: their staging names never meet).
 fn staging_in(landing_dir: &Path) -> (u128, PathBuf) {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let staging = landing_dir.join(format!(".{stamp}.{}.landing", std::process::id()));
+    let host: String = (super::lease::host().chars())
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(32)
+        .collect();
+    let staging = landing_dir.join(format!(".{stamp}.{host}.{}.landing", std::process::id()));
     (stamp, staging)
 }
 

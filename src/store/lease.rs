@@ -30,7 +30,8 @@ pub fn is_dead(token: &str) -> bool {
     }
 }
 
-fn host() -> String {
+/// This machine's host name (also the `host` label of the daemon's work counters).
+pub fn host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default()
