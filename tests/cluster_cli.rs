@@ -89,7 +89,8 @@ fn drop_file(root: &Path, pipeline: &str, n: usize) {
     );
 }
 
-/// Every file in the outbox folders (published outputs; staged temps are dot-named).
+/// Every output in the outbox folders (staged temps are dot-named; the reports' mail spool,
+/// `.eml`, is not an output).
 fn published(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for dir in std::fs::read_dir(root.join("outbox")).expect("outbox") {
@@ -97,7 +98,7 @@ fn published(root: &Path) -> Vec<String> {
         if dir.is_dir() {
             for f in std::fs::read_dir(&dir).expect("outbox folder") {
                 let name = f.expect("entry").file_name().to_string_lossy().into_owned();
-                if !name.starts_with('.') {
+                if !name.starts_with('.') && !name.ends_with(".eml") {
                     out.push(name);
                 }
             }

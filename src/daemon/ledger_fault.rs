@@ -116,9 +116,8 @@ mod tests {
         assert_eq!(fault.reason(), None);
         assert_eq!(ledger.last_scheduled_run("p").expect("back"), None);
         // Not a connection error: the statement's own, work goes on.
-        let other = StoreError::NotOnPostgres {
-            ledger: ledger.name(),
-            what: "x",
+        let other = StoreError::Export {
+            why: "not a connection".into(),
         };
         assert!(!fault.failed(&other, t0));
         assert!(fault.ready(&ledger, t0));
