@@ -274,7 +274,7 @@ fn postgres_stopped_during_the_work_loses_and_doubles_nothing() {
     let daemons: Vec<Daemon> = (0..3)
         .map(|_| serve_env(root, &["--scan-secs", "1"], &[], ENV))
         .collect();
-    let per_pipeline = 4;
+    let per_pipeline = 6;
     for n in 0..per_pipeline {
         for p in PIPELINES {
             drop_file(root, p, n);
@@ -285,6 +285,11 @@ fn postgres_stopped_during_the_work_loses_and_doubles_nothing() {
     let started = came_true(Duration::from_secs(60), || {
         count(&cluster, root, "SELECT count(*) FROM runs") >= 1
     });
+    let before = count(
+        &cluster,
+        root,
+        "SELECT count(*) FROM files WHERE state = 'processed'",
+    );
     cluster.stop();
     let said_why = came_true(Duration::from_secs(10), || {
         daemons.iter().all(|d| {
@@ -305,6 +310,7 @@ fn postgres_stopped_during_the_work_loses_and_doubles_nothing() {
     std::thread::sleep(Duration::from_secs(2));
     let logs = stop_all(daemons);
     assert!(started, "no run started: {logs}");
+    assert!(before < files, "the outage came after the work: {logs}");
     assert!(
         said_why,
         "/readyz said nothing of the ledger while it was down: {logs}"
