@@ -337,3 +337,87 @@ fn postgres_stopped_during_the_work_loses_and_doubles_nothing() {
     assert_eq!(outbound, 2 * files, "{logs}");
     assert_eq!(published(root).len() as i64, outbound, "{logs}");
 }
+
+/// A 1,000-row snapshot for 2026-11-25, distinct by `n`.
+fn drop_big_file(root: &Path, pipeline: &str, n: usize) {
+    let mut body = String::from("item_id,warehouse,qty_on_hand,qty_damaged,unit,snapshot_ts\n");
+    for i in 0..1000 {
+        body.push_str(&format!(
+            "SKU-{:08},3PL-RENO,{},0,EA,2026-11-25T23:59:00Z\n",
+            i + 1,
+            (i * 7 + n) % 500
+        ));
+    }
+    home::write_aged(
+        &root
+            .join("inbox")
+            .join(pipeline)
+            .join(format!("stock_2026-11-25_{n:03}.csv")),
+        body,
+    );
+}
+
+/// Files per second of `daemons` daemons on `root` (ledger counted by `processed`), for
+/// `per_pipeline` 1,000-row files in each pipeline dropped at once.
+fn throughput(
+    root: &Path,
+    daemons: usize,
+    per_pipeline: usize,
+    processed: &dyn Fn() -> i64,
+) -> f64 {
+    let running: Vec<Daemon> = (0..daemons)
+        .map(|_| serve_env(root, &["--scan-secs", "1"], &[], ENV))
+        .collect();
+    let files = (per_pipeline * PIPELINES.len()) as i64;
+    let t0 = std::time::Instant::now();
+    for n in 0..per_pipeline {
+        for p in PIPELINES {
+            drop_big_file(root, p, n);
+        }
+    }
+    let done = came_true(Duration::from_secs(600), || processed() >= files);
+    let took = t0.elapsed();
+    let logs = stop_all(running);
+    assert!(done, "not done: {logs}");
+    files as f64 / took.as_secs_f64()
+}
+
+/// The benchmark (bench/cluster_throughput.sh): 1,000-row files through one, two and three
+/// daemons on PostgreSQL and one on SQLite; prints files per second (the time includes the
+/// settle window, 2 s, once per batch).
+#[test]
+#[ignore = "a measurement: bench/cluster_throughput.sh"]
+fn measure_cluster_throughput() {
+    let per_pipeline: usize = std::env::var("BENCH_FILES_PER_PIPELINE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let lite = demo_home();
+    std::fs::remove_file(lite.root.join("inbox/inventory_3pl/stock_2026-11-25.csv")).expect("rm");
+    let toml =
+        std::fs::read_to_string(lite.root.join("pipelines/inventory_3pl.toml")).expect("read");
+    for id in &PIPELINES[1..] {
+        std::fs::write(lite.root.join(format!("pipelines/{id}.toml")), &toml).expect("pipeline");
+        std::fs::create_dir_all(lite.root.join("inbox").join(id)).expect("drop folder");
+    }
+    let fps = throughput(&lite.root, 1, per_pipeline, &|| {
+        daemon::count(
+            &lite.root,
+            "SELECT count(*) FROM files WHERE state = 'processed'",
+        )
+    });
+    println!("sqlite, 1 daemon: {fps:.2} files/s");
+    let cluster = PgCluster::start();
+    for daemons in 1..=3 {
+        let home = cluster_home(&cluster);
+        let root = home.root.clone();
+        let fps = throughput(&root, daemons, per_pipeline, &|| {
+            count(
+                &cluster,
+                &root,
+                "SELECT count(*) FROM files WHERE state = 'processed'",
+            )
+        });
+        println!("postgres, {daemons} daemon(s): {fps:.2} files/s");
+    }
+}
