@@ -18,43 +18,52 @@ pub struct LeaseKeeper {
 
 impl LeaseKeeper {
     /// Starts renewing `file_id`'s lease every third of its length. A ledger that cannot be
-    /// opened again (in memory, or unreachable) is logged and the run goes on: its lease then
-    /// lasts as long as the claim gave it.
+    /// opened again (unreachable) is logged and the run goes on: its lease then lasts as long
+    /// as the claim gave it.
     pub fn start(ledger: &Ledger, file_id: i64) -> LeaseKeeper {
-        let again = match ledger.open_again() {
-            Some(Ok(l)) => l,
-            Some(Err(e)) => {
-                tracing::warn!("file #{file_id}: cannot renew its lease while it runs: {e}");
-                return LeaseKeeper::idle();
-            }
-            None => return LeaseKeeper::idle(),
+        // Only a PostgreSQL ledger is shared: with SQLite there is nobody to keep out.
+        let Some(mut again) = ledger.opener() else {
+            return LeaseKeeper::idle();
         };
         let (stop, stopped) = mpsc::channel::<()>();
         let secs = lease_secs();
         let every = Duration::from_millis((secs as u64 * 1000 / 3).max(100));
         let thread = std::thread::spawn(move || {
             let owner = lease::owner();
+            // Connected at the first renewal: most runs end before it, and cost no connection
+            // (their lease lasts as long as the claim or the takeover gave it).
+            let mut conn: Option<Ledger> = None;
             loop {
                 match stopped.recv_timeout(every) {
                     Err(RecvTimeoutError::Timeout) => {}
                     _ => {
                         // The run ended: a file it left claimed is any daemon's to retry.
-                        if let Err(e) = again.release_file_lease(file_id, &owner) {
-                            tracing::warn!("file #{file_id}: releasing its lease failed: {e}");
+                        if let Some(l) = &conn {
+                            if let Err(e) = l.release_file_lease(file_id, &owner) {
+                                tracing::warn!("file #{file_id}: releasing its lease failed: {e}");
+                            }
                         }
                         return;
                     }
                 }
-                match again.renew_file_lease(file_id, &owner, now_secs() + secs) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        // Recorded already (its run ended) or taken over: nothing to keep.
-                        return;
+                if conn.is_none() {
+                    match again() {
+                        Ok(l) => conn = Some(l),
+                        Err(e) => {
+                            tracing::warn!("file #{file_id}: cannot renew its lease: {e}");
+                            continue;
+                        }
                     }
+                }
+                let Some(l) = &conn else { continue };
+                match l.renew_file_lease(file_id, &owner, now_secs() + secs) {
+                    Ok(true) => {}
+                    // Recorded already (its run ended) or taken over: nothing to keep.
+                    Ok(false) => return,
                     Err(e) => {
                         tracing::warn!("file #{file_id}: renewing its lease failed: {e}");
                         if e.is_connection() {
-                            let _ = again.reconnect();
+                            let _ = l.reconnect();
                         }
                     }
                 }

@@ -172,12 +172,12 @@ impl Ledger {
 }
 
 impl Ledger {
-    /// A second connection to the same PostgreSQL ledger, for a thread that renews leases while
-    /// the run works on the first. `None` for SQLite: its ledger is one machine's, where a
-    /// holder is judged dead by its pid at once and the pipeline's lock keeps out the others.
-    pub fn open_again(&self) -> Option<Result<Ledger, StoreError>> {
-        self.postgres
-            .as_ref()
-            .map(|pg| Ledger::open_postgres(&pg.target))
+    /// How to open a second connection to the same PostgreSQL ledger, for a thread that renews
+    /// leases while the run works on the first. `None` for SQLite: its ledger is one machine's,
+    /// where a holder is judged dead by its pid at once and the pipeline's lock keeps out the
+    /// others.
+    pub fn opener(&self) -> Option<impl FnMut() -> Result<Ledger, StoreError> + Send + 'static> {
+        let target = self.postgres.as_ref()?.target.clone();
+        Some(move || Ledger::open_postgres(&target))
     }
 }
