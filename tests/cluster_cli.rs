@@ -186,10 +186,10 @@ fn three_daemons_process_each_file_once_with_complete_outputs() {
         count(
             &cluster,
             root,
-            "SELECT count(*) FROM files WHERE lease_owner IS NOT NULL"
+            "SELECT count(*) FROM files WHERE state = 'claimed'"
         ),
         0,
-        "leases released with the runs"
+        "no file left claimed"
     );
 }
 
