@@ -73,12 +73,10 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
     let pipelines = config.pipelines;
     // The compiled mail settings go with every job; a reload replaces them with the pipelines.
     let mut mail = Arc::new(config.mail);
-    let ledger = Ledger::open_home(&home.var().join("ledger.sqlite"), &home.archive())?;
+    let ledger = Ledger::open_for_home(&home)?;
     let metrics = Arc::new(Metrics::new());
-    let health = Arc::new(
-        Health::new(pipelines.keys().cloned().collect())
-            .with_ledger(home.var().join("ledger.sqlite")),
-    );
+    let health =
+        Arc::new(Health::new(pipelines.keys().cloned().collect()).with_ledger(home.clone()));
     // The console's token is read once, at start: a missing file or variable stops `serve`
     // rather than leave the console silently read-only.
     let console_settings = config::console::load(&home).map_err(ServeError::Config)?;

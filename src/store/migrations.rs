@@ -72,6 +72,17 @@ const MIGRATIONS: &[Migration] = &[
             super::console::CONSOLE_DDL,
         )],
     },
+    Migration {
+        version: 6,
+        steps: &[(
+            "insertion order of outbound, issues, observations",
+            seq_columns,
+        )],
+        postgres: &[(
+            "insertion order of outbound, issues, observations",
+            ddl::SEQ_COLUMNS,
+        )],
+    },
 ];
 
 /// The baseline (version 1), in the order the tables came to be.
@@ -298,4 +309,17 @@ fn orders(conn: &Connection) -> rusqlite::Result<()> {
 /// like versions 2 and 3, to tolerate a ledger whose version was wound back by hand.
 fn catalog_versions(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(ddl::CATALOGS)
+}
+
+/// Version 6: the order rows were recorded in, as a column (`seq`, the row's place in its
+/// run), where SQLite's `rowid` kept it and PostgreSQL has nothing like it: a control file is
+/// published after its data file, observations fold in the order a run saw them. Rows from
+/// before keep their order (their rowid).
+fn seq_columns(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(ddl::SEQ_COLUMNS)?;
+    conn.execute_batch(
+        "UPDATE outbound SET seq = rowid;
+         UPDATE issues SET seq = rowid;
+         UPDATE open_item_observations SET seq = rowid;",
+    )
 }

@@ -288,3 +288,9 @@ pub(super) const CATALOGS: &str = "CREATE TABLE IF NOT EXISTS catalog_versions (
             actor TEXT NOT NULL,
             approved_at TEXT NOT NULL
         );";
+
+/// Version 6: each row's place in its run (`store/migrations.rs::seq_columns`).
+pub(super) const SEQ_COLUMNS: &str =
+    "ALTER TABLE outbound ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE issues ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE open_item_observations ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;";
