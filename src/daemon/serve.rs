@@ -67,7 +67,17 @@ fn every(p: &Pipeline, scan: Duration) -> Duration {
 
 /// Runs the daemon until SIGTERM/SIGINT; `Ok` after a clean stop.
 pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
-    let lock = DataLock::acquire(&home.root)?;
+    // One daemon per home with the SQLite ledger; with PostgreSQL several `serve` share the
+    // home and its ledger (a wrong `[ledger]` is reported by `config::load` below).
+    let shared = matches!(
+        config::load_ledger(&home),
+        Ok(config::ledger::LedgerBackend::Postgres(_))
+    );
+    let lock = if shared {
+        None
+    } else {
+        Some(DataLock::acquire(&home.root)?)
+    };
     let signals = Signals::install()?;
     let config = config::load(&home).map_err(ServeError::Config)?;
     let pipelines = config.pipelines;
