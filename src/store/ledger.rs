@@ -13,8 +13,8 @@ use crate::db_args;
 use crate::issue::Issue;
 
 pub struct Ledger {
-    /// The SQLite ledger. With PostgreSQL, an empty in-memory database that only the
-    /// statements not yet on `store::db` reach (their errors say "not yet supported").
+    /// The SQLite ledger. With PostgreSQL, an empty in-memory database nothing reads or
+    /// writes (every statement goes through `db()`).
     pub(super) conn: Connection,
     pub(super) postgres: Option<Postgres>,
 }

@@ -314,12 +314,16 @@ fn catalog_versions(conn: &Connection) -> rusqlite::Result<()> {
 /// Version 6: the order rows were recorded in, as a column (`seq`, the row's place in its
 /// run), where SQLite's `rowid` kept it and PostgreSQL has nothing like it: a control file is
 /// published after its data file, observations fold in the order a run saw them. Rows from
-/// before keep their order (their rowid).
+/// before keep their order (their rowid). Like versions 2 to 4, it tolerates a ledger whose
+/// version was wound back by hand (the column may be there already, with its values).
 fn seq_columns(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(ddl::SEQ_COLUMNS)?;
-    conn.execute_batch(
-        "UPDATE outbound SET seq = rowid;
-         UPDATE issues SET seq = rowid;
-         UPDATE open_item_observations SET seq = rowid;",
-    )
+    for table in ["outbound", "issues", "open_item_observations"] {
+        if !has_column(conn, table, "seq")? {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+                 UPDATE {table} SET seq = rowid;"
+            ))?;
+        }
+    }
+    Ok(())
 }
