@@ -1,12 +1,18 @@
 //! The whole demo (inventory, settlement, orders, catalog, shipments) through the real binary
 //! on two homes, one on SQLite and one whose `tallyman.toml` names a throwaway PostgreSQL
 //! cluster: the same exit code and byte-identical outputs; then `runs`, `breaks`, `orders`,
-//! a dry-run rerun (nothing written to the cluster) and a rerun work the same on both.
+//! a dry-run rerun (nothing written to the cluster) and a rerun work the same on both. And
+//! `serve` on a PostgreSQL home: it takes the dropped file, records its run there, answers
+//! `/readyz` from it, and takes no home lock.
 
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "support/home.rs"]
 mod home;
 #[path = "../src/store/db/pg_cluster.rs"]
 mod pg_cluster;
+#[path = "support/prom.rs"]
+mod prom;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -181,4 +187,56 @@ fn the_demo_on_postgres_gives_what_it_gives_on_sqlite() {
         b.keys().collect::<Vec<_>>(),
         "the same outputs after the rerun"
     );
+}
+
+#[test]
+fn serve_runs_on_a_postgres_ledger() {
+    let cluster = PgCluster::start();
+    let home = home::demo_home();
+    let db = cluster.database();
+    std::fs::copy(&cluster.password_file, home.root.join("pg.password")).expect("copy pw");
+    std::fs::write(
+        home.root.join("tallyman.toml"),
+        format!(
+            "[ledger]\nbackend = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\n\
+             dbname = \"{db}\"\npassword_file = \"pg.password\"\n",
+            cluster.port,
+            pg_cluster::USER
+        ),
+    )
+    .expect("write tallyman.toml");
+    let d = daemon::serve(&home.root);
+    let mut client = cluster.client(&db).expect("connect");
+    let mut ended = |client: &mut postgres::Client| -> i64 {
+        client
+            .query_one(
+                "SELECT count(*) FROM runs WHERE pipeline = 'inventory_3pl' AND ended_at IS NOT NULL",
+                &[],
+            )
+            .expect("count")
+            .get(0)
+    };
+    daemon::wait_for(std::time::Duration::from_secs(60), || {
+        ended(&mut client) == 1
+    });
+    let (code, body) = d.get("/readyz").expect("GET /readyz");
+    assert!(code == 200 || code == 503, "{code}: {body}");
+    assert!(!body.contains("cannot be read"), "{body}");
+    assert!(
+        !home.root.join("var/ledger.sqlite").exists(),
+        "no SQLite ledger made behind the configuration's back"
+    );
+    assert!(
+        !home.root.join("var/tallyman.lock").exists(),
+        "with PostgreSQL the home lock is not taken"
+    );
+    let outputs = files_under(&home.root.join("outbox/erp"));
+    assert!(
+        outputs.keys().any(|k| k.starts_with("inventory_variance_")),
+        "{:?}",
+        outputs.keys()
+    );
+    let (status, log) = d.stop();
+    assert!(status.success(), "{log}");
+    assert_eq!(ended(&mut client), 1, "the file was taken once");
 }
