@@ -207,7 +207,7 @@ fn serve_runs_on_a_postgres_ledger() {
     .expect("write tallyman.toml");
     let d = daemon::serve(&home.root);
     let mut client = cluster.client(&db).expect("connect");
-    let mut ended = |client: &mut postgres::Client| -> i64 {
+    let ended = |client: &mut postgres::Client| -> i64 {
         client
             .query_one(
                 "SELECT count(*) FROM runs WHERE pipeline = 'inventory_3pl' AND ended_at IS NOT NULL",
