@@ -3,7 +3,7 @@
 //! cluster: the same exit code and byte-identical outputs; then `runs`, `breaks`, `orders`,
 //! a dry-run rerun (nothing written to the cluster) and a rerun work the same on both. And
 //! `serve` on a PostgreSQL home: it takes the dropped file, records its run there, answers
-//! `/readyz` from it, and takes no home lock.
+//! `/readyz` and the console from it, and takes no home lock.
 
 #[path = "support/daemon.rs"]
 mod daemon;
@@ -230,6 +230,18 @@ fn serve_runs_on_a_postgres_ledger() {
         !home.root.join("var/tallyman.lock").exists(),
         "with PostgreSQL the home lock is not taken"
     );
+    // The console reads the same ledger: the file found by name, its run's page.
+    let (code, found) = d.get("/search?q=stock_2026").expect("GET /search");
+    assert_eq!(code, 200, "{found}");
+    assert!(
+        found.contains("stock_2026-11-25.csv")
+            && found.contains("<a href=\"/runs/r000001\">r000001</a>"),
+        "{found}"
+    );
+    let (code, page) = d.get("/runs/r000001").expect("GET a run");
+    assert_eq!(code, 200, "{page}");
+    let (code, page) = d.get("/").expect("GET the overview");
+    assert_eq!(code, 200, "{page}");
     let outputs = files_under(&home.root.join("outbox/erp"));
     assert!(
         outputs.keys().any(|k| k.starts_with("inventory_variance_")),
