@@ -110,7 +110,15 @@ fn the_demo_on_postgres_gives_what_it_gives_on_sqlite() {
     )
     .expect("write tallyman.toml");
 
-    assert_eq!(demo(lite.path()), demo(pg.path()), "the same exit code");
+    // Timed for the record (`--nocapture`): the ledger is not where the demo spends its time.
+    let timed = |root: &Path| {
+        let started = std::time::Instant::now();
+        let code = demo(root);
+        (code, started.elapsed())
+    };
+    let ((code_a, took_a), (code_b, took_b)) = (timed(lite.path()), timed(pg.path()));
+    eprintln!("tallyman demo: SQLite {took_a:?}, PostgreSQL {took_b:?}");
+    assert_eq!(code_a, code_b, "the same exit code");
     assert!(
         !pg.path().join("var/ledger.sqlite").exists(),
         "the PostgreSQL home made no SQLite ledger"
