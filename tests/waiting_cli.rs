@@ -419,7 +419,10 @@ fn an_old_ledger_migrates() {
         ),
         "stock_2026-11-25.csv|processed|2026-11-25\nstock_2026-11-27.csv|waiting|2026-11-27"
     );
-    assert_eq!(sql(&h.root, "pragma user_version"), "5");
+    assert_eq!(
+        sql(&h.root, "pragma user_version"),
+        tallyman::store::SCHEMA_VERSION.to_string()
+    );
     assert_eq!(
         sql(&h.root, "select count(*) from pragma_foreign_key_check"),
         "0"

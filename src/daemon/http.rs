@@ -10,7 +10,6 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -67,7 +66,8 @@ pub struct Health {
     reload_failure: Mutex<Option<String>>,
     /// The ledger `/readyz` reads: its own connection (opened on the first probe), never the
     /// run loop's.
-    ledger_path: Option<PathBuf>,
+    /// The home whose ledger `/healthz` reads (its own connection).
+    ledger_home: Option<crate::config::Home>,
     ledger: Mutex<Option<Ledger>>,
 }
 
@@ -77,7 +77,7 @@ impl std::fmt::Debug for Health {
             .field("started", &self.started)
             .field("pipelines", &self.pipelines)
             .field("reload_failure", &self.reload_failure)
-            .field("ledger_path", &self.ledger_path)
+            .field("ledger_home", &self.ledger_home.as_ref().map(|h| &h.root))
             .finish_non_exhaustive()
     }
 }
@@ -97,14 +97,14 @@ impl Health {
             started: Instant::now(),
             pipelines: Mutex::new(pipelines),
             reload_failure: Mutex::new(None),
-            ledger_path: None,
+            ledger_home: None,
             ledger: Mutex::new(None),
         }
     }
 
     /// `/readyz` also reads the ledger at `path` (rejected files, failed runs, sources).
-    pub fn with_ledger(mut self, path: PathBuf) -> Health {
-        self.ledger_path = Some(path);
+    pub fn with_ledger(mut self, home: crate::config::Home) -> Health {
+        self.ledger_home = Some(home);
         self
     }
 
@@ -166,12 +166,12 @@ impl Health {
     }
 
     fn ledger_reasons(&self, now: DateTime<Utc>) -> Vec<String> {
-        let Some(path) = &self.ledger_path else {
+        let Some(home) = &self.ledger_home else {
             return Vec::new();
         };
         let mut guard = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            match Ledger::open(path) {
+            match Ledger::open_for_home(home) {
                 Ok(l) => *guard = Some(l),
                 Err(e) => return vec![format!("the ledger cannot be read: {e}")],
             }

@@ -67,18 +67,26 @@ fn every(p: &Pipeline, scan: Duration) -> Duration {
 
 /// Runs the daemon until SIGTERM/SIGINT; `Ok` after a clean stop.
 pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
-    let lock = DataLock::acquire(&home.root)?;
+    // One daemon per home with the SQLite ledger; with PostgreSQL several `serve` share the
+    // home and its ledger (a wrong `[ledger]` is reported by `config::load` below).
+    let shared = matches!(
+        config::load_ledger(&home),
+        Ok(config::ledger::LedgerBackend::Postgres(_))
+    );
+    let lock = if shared {
+        None
+    } else {
+        Some(DataLock::acquire(&home.root)?)
+    };
     let signals = Signals::install()?;
     let config = config::load(&home).map_err(ServeError::Config)?;
     let pipelines = config.pipelines;
     // The compiled mail settings go with every job; a reload replaces them with the pipelines.
     let mut mail = Arc::new(config.mail);
-    let ledger = Ledger::open_home(&home.var().join("ledger.sqlite"), &home.archive())?;
+    let ledger = Ledger::open_for_home(&home)?;
     let metrics = Arc::new(Metrics::new());
-    let health = Arc::new(
-        Health::new(pipelines.keys().cloned().collect())
-            .with_ledger(home.var().join("ledger.sqlite")),
-    );
+    let health =
+        Arc::new(Health::new(pipelines.keys().cloned().collect()).with_ledger(home.clone()));
     // The console's token is read once, at start: a missing file or variable stops `serve`
     // rather than leave the console silently read-only.
     let console_settings = config::console::load(&home).map_err(ServeError::Config)?;

@@ -87,8 +87,7 @@ pub fn run_job(cx: &Context, job: &Job) -> Done {
 
 fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
     let p = &job.pipeline;
-    let path = cx.home.var().join("ledger.sqlite");
-    let mut ledger = match Ledger::open_home(&path, &cx.home.archive()) {
+    let mut ledger = match Ledger::open_for_home(&cx.home) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(pipeline = %p.id, "{e}");
@@ -353,9 +352,7 @@ fn take_all(
                 tracing::error!(pipeline = %p.id, file = %s.name, "panicked while taking the file: {why}; going on with the next file");
                 cx.metrics.add(&p.id, Counter::RunsFailed, 1);
                 // The connection may be inside a transaction the panic abandoned.
-                if let Ok(fresh) =
-                    Ledger::open_home(&cx.home.var().join("ledger.sqlite"), &cx.home.archive())
-                {
+                if let Ok(fresh) = Ledger::open_for_home(&cx.home) {
                     *ledger = fresh;
                 }
             }

@@ -72,6 +72,17 @@ const MIGRATIONS: &[Migration] = &[
             super::console::CONSOLE_DDL,
         )],
     },
+    Migration {
+        version: 6,
+        steps: &[(
+            "insertion order of outbound, issues, observations",
+            seq_columns,
+        )],
+        postgres: &[(
+            "insertion order of outbound, issues, observations",
+            ddl::SEQ_COLUMNS,
+        )],
+    },
 ];
 
 /// The baseline (version 1), in the order the tables came to be.
@@ -298,4 +309,21 @@ fn orders(conn: &Connection) -> rusqlite::Result<()> {
 /// like versions 2 and 3, to tolerate a ledger whose version was wound back by hand.
 fn catalog_versions(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(ddl::CATALOGS)
+}
+
+/// Version 6: the order rows were recorded in, as a column (`seq`, the row's place in its
+/// run), where SQLite's `rowid` kept it and PostgreSQL has nothing like it: a control file is
+/// published after its data file, observations fold in the order a run saw them. Rows from
+/// before keep their order (their rowid). Like versions 2 to 4, it tolerates a ledger whose
+/// version was wound back by hand (the column may be there already, with its values).
+fn seq_columns(conn: &Connection) -> rusqlite::Result<()> {
+    for table in ["outbound", "issues", "open_item_observations"] {
+        if !has_column(conn, table, "seq")? {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+                 UPDATE {table} SET seq = rowid;"
+            ))?;
+        }
+    }
+    Ok(())
 }
