@@ -24,12 +24,8 @@ use pg_cluster::PgCluster;
 /// The inventory demo's pipeline under three ids, each with its own drop folder.
 const PIPELINES: &[&str] = &["inventory_3pl", "inventory_b", "inventory_c"];
 
-/// Pipelines running on PostgreSQL before every store module is on it (open items and orders
-/// are not: these pipelines use neither), and leases short enough for a test.
-const ENV: &[(&str, &str)] = &[
-    ("TALLYMAN_POSTGRES_PREVIEW", "1"),
-    ("TALLYMAN_FILE_LEASE_SECS", "3"),
-];
+/// Leases short enough for a test.
+const ENV: &[(&str, &str)] = &[("TALLYMAN_FILE_LEASE_SECS", "3")];
 
 /// A demo home whose ledger is a fresh database of `cluster`, migrated, with empty drop folders.
 fn cluster_home(cluster: &PgCluster) -> home::Home {
@@ -129,7 +125,6 @@ fn stop_all(daemons: Vec<Daemon>) -> String {
 }
 
 #[test]
-#[ignore = "needs open items and outputs' recovery reads on PostgreSQL (the other half of issue 21): un-ignore at merge"]
 fn three_daemons_process_each_file_once_with_complete_outputs() {
     let cluster = PgCluster::start();
     let home = cluster_home(&cluster);
@@ -194,7 +189,6 @@ fn three_daemons_process_each_file_once_with_complete_outputs() {
 }
 
 #[test]
-#[ignore = "needs open items and outputs' recovery reads on PostgreSQL (the other half of issue 21): un-ignore at merge"]
 fn a_daemon_killed_mid_run_loses_its_file_to_another_with_one_set_of_outputs() {
     let cluster = PgCluster::start();
     let home = cluster_home(&cluster);
@@ -266,7 +260,6 @@ fn a_daemon_killed_mid_run_loses_its_file_to_another_with_one_set_of_outputs() {
 }
 
 #[test]
-#[ignore = "needs open items and outputs' recovery reads on PostgreSQL (the other half of issue 21): un-ignore at merge"]
 fn postgres_stopped_during_the_work_loses_and_doubles_nothing() {
     let mut cluster = PgCluster::start();
     let home = cluster_home(&cluster);

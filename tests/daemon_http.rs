@@ -192,9 +192,10 @@ fn listen_addresses() {
 #[test]
 fn readyz_answers_503_with_each_reason_and_200_once_they_are_gone() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ledger.sqlite");
+    let path = dir.path().join("var/ledger.sqlite");
     let ledger = tallyman::store::Ledger::open(&path).unwrap();
-    let health = Arc::new(Health::new(vec!["acme".into()]).with_ledger(path));
+    let home = tallyman::config::Home::new(dir.path().to_path_buf());
+    let health = Arc::new(Health::new(vec!["acme".into()]).with_ledger(home));
     let metrics = Arc::new(Metrics::new());
     let server = HttpServer::start(
         parse_listen("127.0.0.1:0").unwrap(),

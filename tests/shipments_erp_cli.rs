@@ -30,8 +30,9 @@ fn report_of(h: &Home, order: &str) -> String {
     read(&h.root.join(dir).join("report.csv"))
 }
 
-#[test]
-fn a_shipment_for_an_order_the_erp_cancelled_is_shipped_after_cancellation() {
+/// A home with the shipped orders pipeline and the shipments pipeline with its `[erp]` opened
+/// on `schema` (and `extra` appended), the schema file beside them; `check` passes.
+fn with_erp_extract(schema: &str, extra: &str) -> Home {
     let pipeline = SHIPMENTS
         .replace("# [erp]", "[erp]")
         .replace("# folder = \"inbox/erp\"", "folder = \"inbox/erp\"")
@@ -41,23 +42,99 @@ fn a_shipment_for_an_order_the_erp_cancelled_is_shipped_after_cancellation() {
         )
         .replace(
             "# schema = \"erp_order_status.v1\"",
-            "schema = \"erp_order_status.v1\"\n\n[business_date]\nfrom_name = '(?P<date>\\d{4}-\\d{2}-\\d{2})'\nformat = \"%Y-%m-%d\"",
+            &format!("schema = \"{schema}\"\n\n[business_date]\nfrom_name = '(?P<date>\\d{{4}}-\\d{{2}}-\\d{{2}})'\nformat = \"%Y-%m-%d\""),
         );
-    assert!(
-        pipeline.contains("\n[erp]\n") && pipeline.contains("schema = \"erp_order_status.v1\"")
-    );
-    // A transform may read the ERP's status of each row (`check` runs it on no rows).
-    let pipeline = format!(
-        "{pipeline}\n[[transforms]]\nname = \"cancelled\"\nsql = \"SELECT order_id, erp_status FROM shipment_check WHERE erp_status = 'cancelled'\"\n"
-    );
+    assert!(pipeline.contains("\n[erp]\n") && pipeline.contains(&format!("schema = \"{schema}\"")));
+    let pipeline = format!("{pipeline}{extra}");
     let h = home_with(&[("orders_csv", CSV.into()), ("shipments_x12", pipeline)]);
-    let o = home::tallyman(&h.root, &["check"]);
-    assert!(o.status.success(), "{}", home::both(&o));
     std::fs::write(
-        h.root.join("schemas/erp_order_status.v1.json"),
-        read(&fixture("../../schemas/erp_order_status.v1.json")),
+        h.root.join(format!("schemas/{schema}.json")),
+        read(&fixture(&format!("../../schemas/{schema}.json"))),
     )
     .expect("schema");
+    let o = home::tallyman(&h.root, &["check"]);
+    assert!(o.status.success(), "{}", home::both(&o));
+    h
+}
+
+#[test]
+fn a_per_line_extract_checks_each_shipped_line_against_its_erp_line() {
+    let h = with_erp_extract("erp_open_order_lines.v1", "");
+    let mut orders = csv_order(
+        "PO-71",
+        &[
+            ("SKU-00000001", "2", "89.99"),
+            ("SKU-00000003", "2", "24.50"),
+        ],
+        "",
+    );
+    let other = csv_order("PO-72", &[("SKU-00000001", "1", "89.99")], "");
+    orders.push_str(other.lines().nth(1).expect("row"));
+    orders.push('\n');
+    drop_file(&h, "orders_csv", "orders.csv", orders.as_bytes());
+    run(&h);
+    std::fs::create_dir_all(h.root.join("inbox/erp")).expect("erp folder");
+    std::fs::write(
+        h.root.join("inbox/erp/erp_order_status_2026-11-26.csv"),
+        "order_id,sku,status,open_quantity,updated_at\n\
+         PO-71,SKU-00000001,open,1,\n\
+         PO-71,SKU-00000003,cancelled,0,2026-11-25T17:00\n\
+         PO-72,SKU-00000003,open,1,\n",
+    )
+    .expect("extract");
+    for (n, (po, sku, q)) in [
+        ("PO-71", "SKU-00000001", "2"),
+        ("PO-71", "SKU-00000003", "1"),
+        ("PO-72", "SKU-00000001", "1"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        drop_file(
+            &h,
+            "shipments_x12",
+            &format!("945_{n}_2026-11-26.x12"),
+            x945(810 + n as u32, po, sku, q).as_bytes(),
+        );
+    }
+    let out = run(&h);
+    for count in [
+        "shipment_over_erp_open 1",
+        "shipment_shipped_after_cancellation 1",
+        "shipment_not_in_erp_order 1",
+    ] {
+        assert!(out.contains(count), "{count}: {out}");
+    }
+    let statuses = sql(
+        &h.root,
+        "SELECT order_id || ' ' || detail FROM order_events WHERE event IN ('shipped', 'partly_shipped') ORDER BY order_id",
+    );
+    for said in [
+        "PO-71 SKU-00000001 over_erp_open",
+        "PO-71 SKU-00000003 shipped_after_cancellation",
+        "PO-72 SKU-00000001 not_in_erp_order",
+    ] {
+        assert!(statuses.contains(said), "{said}: {statuses}");
+    }
+    // Open in the ERP through an open line: no not-open warning in any shipment's report.
+    let dirs = sql(
+        &h.root,
+        "SELECT archive_path FROM runs WHERE pipeline = 'shipments_x12'",
+    );
+    assert_eq!(dirs.lines().count(), 3, "{dirs}");
+    for dir in dirs.lines() {
+        let report = read(&h.root.join(dir).join("report.csv"));
+        assert!(!report.contains("shipment-not-open-in-erp"), "{report}");
+    }
+}
+
+#[test]
+fn a_shipment_for_an_order_the_erp_cancelled_is_shipped_after_cancellation() {
+    // A transform may read the ERP's status of each row (`check` runs it on no rows).
+    let h = with_erp_extract(
+        "erp_order_status.v1",
+        "\n[[transforms]]\nname = \"cancelled\"\nsql = \"SELECT order_id, erp_status FROM shipment_check WHERE erp_status = 'cancelled'\"\n",
+    );
     let mut orders = csv_order("PO-61", &[("SKU-00000001", "1", "89.99")], "");
     for po in ["PO-62", "PO-63"] {
         let one = csv_order(po, &[("SKU-00000003", "2", "24.50")], "");
@@ -140,7 +217,7 @@ fn check_names_an_erp_extract_that_is_no_order_status() {
     let out = home::both(&o);
     assert!(!o.status.success(), "{out}");
     assert!(
-        out.contains("erp.schema: a [shipments] pipeline's ERP extract is its order status (erp_order_status.v1): its schema needs a field `status`"),
+        out.contains("erp.schema: a [shipments] pipeline's ERP extract is its order status (erp_order_status.v1, or erp_open_order_lines.v1 per line): its schema needs a field `status`"),
         "{out}"
     );
 }

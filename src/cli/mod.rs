@@ -82,21 +82,9 @@ pub fn load_config(home: &Home) -> std::result::Result<config::Config, ExitCode>
     })
 }
 
-/// The home's ledger. While the PostgreSQL ledger cannot do everything
-/// (`config::ledger::POSTGRES_NOT_YET`), a home whose `tallyman.toml` names it is refused here
-/// rather than quietly served from `var/ledger.sqlite`.
+/// The home's ledger: `var/ledger.sqlite`, or the PostgreSQL ledger `tallyman.toml` names.
 pub fn open_ledger(home: &Home) -> Result<Ledger> {
-    let backend = config::load_ledger(home).map_err(|es| {
-        anyhow::anyhow!(es
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; "))
-    })?;
-    if let Some(problem) = config::ledger::not_yet_usable(&backend) {
-        anyhow::bail!("{problem}");
-    }
-    open_sqlite_ledger(home)
+    Ledger::open_for_home(home).context("opening the ledger")
 }
 
 /// The SQLite ledger in the home (`var/ledger.sqlite`).

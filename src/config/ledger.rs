@@ -175,33 +175,6 @@ pub fn compile_global(
     Ok(backend)
 }
 
-/// What a PostgreSQL ledger cannot do yet (issue 21 moves the ledger's statements to
-/// `store::db` module by module): while this is not empty, the commands that run pipelines
-/// refuse `backend = "postgres"` rather than half-work, and only `tallyman ledger migrate`
-/// uses it.
-pub const POSTGRES_NOT_YET: &str = "open items and orders (their tables and a run's end \
-    that records them), publishing outputs after a crash, dry-run reruns";
-
-/// The problem `config::load` reports for a PostgreSQL ledger while `POSTGRES_NOT_YET` holds.
-/// `TALLYMAN_POSTGRES_PREVIEW` set lifts the refusal, for the cluster tests of pipelines that
-/// use none of what is missing (a bridge until the remaining store modules are converted).
-pub fn not_yet_usable(backend: &LedgerBackend) -> Option<ConfigError> {
-    if std::env::var_os("TALLYMAN_POSTGRES_PREVIEW").is_some() {
-        return None;
-    }
-    match backend {
-        LedgerBackend::Sqlite => None,
-        LedgerBackend::Postgres(target) => Some(ConfigError {
-            file: GLOBAL_FILE.into(),
-            key: "ledger.backend".into(),
-            why: format!(
-                "the PostgreSQL ledger ({target}) cannot run pipelines yet: not yet supported \
-                 there: {POSTGRES_NOT_YET}. `tallyman ledger migrate` prepares the database"
-            ),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

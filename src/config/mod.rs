@@ -79,9 +79,6 @@ pub fn load(home: &Home) -> Result<Config, Vec<ConfigError>> {
         ),
         None => (None, None),
     };
-    if let Some(problem) = ledger.as_ref().and_then(ledger::not_yet_usable) {
-        errors.push(problem);
-    }
     let mut pipelines = BTreeMap::new();
     for path in pipeline_files(&home.root.join("pipelines"), &mut errors) {
         let id = path

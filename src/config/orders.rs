@@ -269,7 +269,7 @@ pub(crate) fn check_ship_erp(erp: Option<&super::pipeline::Erp>, e: &mut Errs) {
         if !erp.schema.fields.iter().any(|f| f.name == column) {
             e.add(
                 "erp.schema",
-                format!("a [shipments] pipeline's ERP extract is its order status (erp_order_status.v1): its schema needs a field `{column}`"),
+                format!("a [shipments] pipeline's ERP extract is its order status (erp_order_status.v1, or erp_open_order_lines.v1 per line): its schema needs a field `{column}`"),
             );
         }
     }

@@ -227,7 +227,7 @@ fn start_rerun(console: &Console, id: i64, pipeline: &str, date: &str, reason: &
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let ledger_path = console.ledger_path.clone();
+    let home = console.home.clone();
     let what = format!("rerun of {pipeline} for {date} by {actor}");
     let spawned = std::thread::Builder::new()
         .name("tallyman-console-rerun".into())
@@ -247,7 +247,7 @@ fn start_rerun(console: &Console, id: i64, pipeline: &str, date: &str, reason: &
                 Err(e) => format!("could not start: {e}"),
             };
             tracing::info!("console: {what}: {outcome}");
-            let saved = crate::store::Ledger::open(&ledger_path)
+            let saved = crate::store::Ledger::open_for_home(&home)
                 .and_then(|l| l.console_action_outcome(id, &outcome));
             if let Err(e) = saved {
                 tracing::error!("console: recording how the {what} ended: {e}");

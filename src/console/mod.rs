@@ -97,7 +97,6 @@ impl Reply {
 /// The console of one home; shared by the HTTP thread and the serve loop (pipelines on reload).
 pub struct Console {
     home: Home,
-    ledger_path: PathBuf,
     /// Its own connection, opened on the first page: never the run loop's.
     ledger: Mutex<Option<Ledger>>,
     pipelines: Mutex<BTreeMap<String, Arc<Pipeline>>>,
@@ -164,7 +163,6 @@ impl Console {
         h.update(secret);
         h.update(b"tallyman console csrf");
         Ok(Console {
-            ledger_path: home.var().join("ledger.sqlite"),
             home,
             ledger: Mutex::new(None),
             pipelines: Mutex::new(BTreeMap::new()),
@@ -193,7 +191,7 @@ impl Console {
     fn ledger(&self) -> Result<LedgerGuard<'_>, String> {
         let mut guard = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            *guard = Some(Ledger::open(&self.ledger_path).map_err(|e| e.to_string())?);
+            *guard = Some(Ledger::open_for_home(&self.home).map_err(|e| e.to_string())?);
         }
         Ok(LedgerGuard(guard))
     }

@@ -10,7 +10,6 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -20,7 +19,6 @@ use chrono::{DateTime, Utc};
 
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use super::ledger_at::LedgerAt;
 use super::metrics::Metrics;
 use crate::console::{Console, Incoming};
 use crate::store::{Ledger, RunState};
@@ -68,7 +66,8 @@ pub struct Health {
     reload_failure: Mutex<Option<String>>,
     /// The ledger `/readyz` reads: its own connection (opened on the first probe), never the
     /// run loop's.
-    ledger_at: Option<LedgerAt>,
+    /// The home whose ledger `/healthz` reads (its own connection).
+    ledger_home: Option<crate::config::Home>,
     ledger: Mutex<Option<Ledger>>,
     /// Why the run loop's ledger connection is down (`ledger_fault.rs`), while it is.
     ledger_fault: Mutex<Option<String>>,
@@ -80,7 +79,7 @@ impl std::fmt::Debug for Health {
             .field("started", &self.started)
             .field("pipelines", &self.pipelines)
             .field("reload_failure", &self.reload_failure)
-            .field("ledger_at", &self.ledger_at)
+            .field("ledger_home", &self.ledger_home.as_ref().map(|h| &h.root))
             .finish_non_exhaustive()
     }
 }
@@ -100,15 +99,10 @@ impl Health {
             started: Instant::now(),
             pipelines: Mutex::new(pipelines),
             reload_failure: Mutex::new(None),
-            ledger_at: None,
+            ledger_home: None,
             ledger: Mutex::new(None),
             ledger_fault: Mutex::new(None),
         }
-    }
-
-    /// `/readyz` also reads the ledger at `path` (rejected files, failed runs, sources).
-    pub fn with_ledger(self, path: PathBuf) -> Health {
-        self.with_ledger_at(LedgerAt::Path(path))
     }
 
     /// Why the run loop takes no new work because its ledger connection broke (`None`: up).
@@ -116,9 +110,9 @@ impl Health {
         *self.ledger_fault.lock().unwrap_or_else(|p| p.into_inner()) = why;
     }
 
-    /// `/readyz` also reads the daemon's ledger, wherever it is.
-    pub fn with_ledger_at(mut self, at: LedgerAt) -> Health {
-        self.ledger_at = Some(at);
+    /// `/readyz` also reads the ledger at `path` (rejected files, failed runs, sources).
+    pub fn with_ledger(mut self, home: crate::config::Home) -> Health {
+        self.ledger_home = Some(home);
         self
     }
 
@@ -181,12 +175,12 @@ impl Health {
     }
 
     fn ledger_reasons(&self, now: DateTime<Utc>) -> Vec<String> {
-        let Some(at) = &self.ledger_at else {
+        let Some(home) = &self.ledger_home else {
             return Vec::new();
         };
         let mut guard = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            match at.open() {
+            match Ledger::open_for_home(home) {
                 Ok(l) => *guard = Some(l),
                 Err(e) => return vec![format!("the ledger cannot be read: {e}")],
             }

@@ -1,13 +1,12 @@
 //! The daemon: schedules, expected-file windows, metrics, health over HTTP and signals.
 //!
-//! Start-up order for `serve`: take `store::home_lock::DataLock` (exit `EXIT_LOCKED` if held), install
+//! Start-up order for `serve`: take `store::home_lock::DataLock` (exit `EXIT_LOCKED` if held; SQLite only), install
 //! `signals::Signals`, start `http::HttpServer`, then loop: on each tick ask every pipeline's
 //! `config::schedule::Schedule::due_since` and `expected::Expected::late` (through an `AlertBook`),
 //! update `metrics::Metrics`, reload on `take_reload`, and leave when `shutdown_requested`.
 
 pub mod expected;
 pub mod http;
-pub mod ledger_at;
 pub mod ledger_fault;
 pub mod metrics;
 pub mod serve;

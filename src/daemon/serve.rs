@@ -12,7 +12,6 @@ use chrono::{DateTime, DurationRound, SubsecRound, TimeDelta, Utc};
 
 use super::expected::{AlertBook, WindowKey};
 use super::http::{Health, HttpServer};
-use super::ledger_at::LedgerAt;
 use super::ledger_fault::LedgerFault;
 use super::metrics::{Counter, Metrics};
 use super::signals::Signals;
@@ -71,23 +70,26 @@ fn every(p: &Pipeline, scan: Duration) -> Duration {
 
 /// Runs the daemon until SIGTERM/SIGINT; `Ok` after a clean stop.
 pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
-    let config = config::load(&home).map_err(ServeError::Config)?;
-    let ledger_at = LedgerAt::new(&home, &config.ledger);
-    // One daemon per home with SQLite; with PostgreSQL any number share the home and the
-    // ledger (leases, not this lock, keep them apart).
-    let lock = match ledger_at.is_shared() {
-        false => Some(DataLock::acquire(&home.root)?),
-        true => None,
+    // One daemon per home with the SQLite ledger; with PostgreSQL several `serve` share the
+    // home and its ledger (a wrong `[ledger]` is reported by `config::load` below).
+    let shared = matches!(
+        config::load_ledger(&home),
+        Ok(config::ledger::LedgerBackend::Postgres(_))
+    );
+    let lock = if shared {
+        None
+    } else {
+        Some(DataLock::acquire(&home.root)?)
     };
     let signals = Signals::install()?;
+    let config = config::load(&home).map_err(ServeError::Config)?;
     let pipelines = config.pipelines;
     // The compiled mail settings go with every job; a reload replaces them with the pipelines.
     let mut mail = Arc::new(config.mail);
-    let ledger = ledger_at.open()?;
+    let ledger = Ledger::open_for_home(&home)?;
     let metrics = Arc::new(Metrics::new());
-    let health = Arc::new(
-        Health::new(pipelines.keys().cloned().collect()).with_ledger_at(ledger_at.clone()),
-    );
+    let health =
+        Arc::new(Health::new(pipelines.keys().cloned().collect()).with_ledger(home.clone()));
     // The console's token is read once, at start: a missing file or variable stops `serve`
     // rather than leave the console silently read-only.
     let console_settings = config::console::load(&home).map_err(ServeError::Config)?;
@@ -125,7 +127,6 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let cx = Arc::new(Context {
         home: home.clone(),
-        ledger: ledger_at,
         metrics: Arc::clone(&metrics),
         shutdown: signals.shutdown_flag(),
         max_wait: opts.max_wait,

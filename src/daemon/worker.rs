@@ -55,8 +55,6 @@ pub struct Done {
 /// Shared by every worker.
 pub struct Context {
     pub home: Home,
-    /// The ledger each job opens (its own connection).
-    pub ledger: super::ledger_at::LedgerAt,
     pub metrics: Arc<Metrics>,
     pub shutdown: Arc<AtomicBool>,
     pub max_wait: Duration,
@@ -89,7 +87,7 @@ pub fn run_job(cx: &Context, job: &Job) -> Done {
 
 fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
     let p = &job.pipeline;
-    let mut ledger = match cx.ledger.open() {
+    let mut ledger = match Ledger::open_for_home(&cx.home) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(pipeline = %p.id, "{e}");
@@ -354,7 +352,7 @@ fn take_all(
                 tracing::error!(pipeline = %p.id, file = %s.name, "panicked while taking the file: {why}; going on with the next file");
                 cx.metrics.add(&p.id, Counter::RunsFailed, 1);
                 // The connection may be inside a transaction the panic abandoned.
-                if let Ok(fresh) = cx.ledger.open() {
+                if let Ok(fresh) = Ledger::open_for_home(&cx.home) {
                     *ledger = fresh;
                 }
             }

@@ -261,7 +261,7 @@ pub fn run_pipeline(
                     .file_errors
                     .push(format!("{}: panicked: {why}", s.name.escape_debug()));
                 // The connection may be inside a transaction the panic abandoned.
-                *ledger = Ledger::open_home(&home.var().join("ledger.sqlite"), &home.archive())?;
+                *ledger = Ledger::open_for_home(home)?;
             }
         }
     }

@@ -2,9 +2,11 @@
 //! log with its actors (`console_actions`) and the paused pipelines (`paused_pipelines`, read by
 //! `serve`'s loop). What the console reads is in `console_queries.rs`.
 
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 
+use super::db::{DbError, Row};
 use super::{Ledger, StoreError};
+use crate::db_args;
 
 /// Version 5's tables (SQLite's DDL; PostgreSQL reads it through `migrations::postgres`).
 pub(super) const CONSOLE_DDL: &str = "CREATE TABLE IF NOT EXISTS console_actions (
@@ -65,7 +67,7 @@ pub struct Paused {
     pub reason: Option<String>,
 }
 
-fn action_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConsoleAction> {
+fn action_row(r: &Row) -> Result<ConsoleAction, DbError> {
     Ok(ConsoleAction {
         id: r.get(0)?,
         at: r.get(1)?,
@@ -81,37 +83,33 @@ fn action_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConsoleAction> {
 impl Ledger {
     /// Records an action as it is taken; its outcome follows with `console_action_outcome`.
     pub fn record_console_action(&self, a: &NewAction<'_>) -> Result<i64, StoreError> {
-        self.connection()
-            .execute(
-                "INSERT INTO console_actions (at, actor, action, pipeline, target, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![a.at, a.actor, a.action, a.pipeline, a.target, a.reason],
-            )
-            .map_err(self.err())?;
-        Ok(self.connection().last_insert_rowid())
+        self.one_row(
+            "record a console action",
+            "INSERT INTO console_actions (at, actor, action, pipeline, target, reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            db_args![a.at, a.actor, a.action, a.pipeline, a.target, a.reason],
+            |r| r.get(0),
+        )
     }
 
     pub fn console_action_outcome(&self, id: i64, outcome: &str) -> Result<(), StoreError> {
-        self.connection()
-            .execute(
-                "UPDATE console_actions SET outcome = ?2 WHERE id = ?1",
-                params![id, outcome],
-            )
-            .map(|_| ())
-            .map_err(self.err())
+        self.exec(
+            "record a console action's outcome",
+            "UPDATE console_actions SET outcome = ?2 WHERE id = ?1",
+            db_args![id, outcome],
+        )
+        .map(|_| ())
     }
 
     /// The latest `limit` actions, newest first.
     pub fn console_actions(&self, limit: u32) -> Result<Vec<ConsoleAction>, StoreError> {
-        let mut stmt = self
-            .connection()
-            .prepare(
-                "SELECT id, at, actor, action, pipeline, target, reason, outcome
-                 FROM console_actions ORDER BY id DESC LIMIT ?1",
-            )
-            .map_err(self.err())?;
-        let rows = stmt.query_map([limit], action_row).map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        self.rows(
+            "list console actions",
+            "SELECT id, at, actor, action, pipeline, target, reason, outcome
+             FROM console_actions ORDER BY id DESC LIMIT ?1",
+            db_args![i64::from(limit)],
+            action_row,
+        )
     }
 
     /// Pauses `pipeline`; `false` when it was paused already (the first pause is kept).
@@ -122,45 +120,39 @@ impl Ledger {
         reason: Option<&str>,
         at: &str,
     ) -> Result<bool, StoreError> {
-        self.connection()
-            .execute(
-                "INSERT INTO paused_pipelines (pipeline, paused_at, actor, reason)
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (pipeline) DO NOTHING",
-                params![pipeline, at, actor, reason],
-            )
-            .map(|n| n == 1)
-            .map_err(self.err())
+        self.exec(
+            "pause a pipeline",
+            "INSERT INTO paused_pipelines (pipeline, paused_at, actor, reason)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (pipeline) DO NOTHING",
+            db_args![pipeline, at, actor, reason],
+        )
+        .map(|n| n == 1)
     }
 
     /// Resumes `pipeline`; `false` when it was not paused.
     pub fn resume_pipeline(&self, pipeline: &str) -> Result<bool, StoreError> {
-        self.connection()
-            .execute(
-                "DELETE FROM paused_pipelines WHERE pipeline = ?1",
-                [pipeline],
-            )
-            .map(|n| n == 1)
-            .map_err(self.err())
+        self.exec(
+            "resume a pipeline",
+            "DELETE FROM paused_pipelines WHERE pipeline = ?1",
+            db_args![pipeline],
+        )
+        .map(|n| n == 1)
     }
 
     pub fn paused_pipelines(&self) -> Result<Vec<Paused>, StoreError> {
-        let mut stmt = self
-            .connection()
-            .prepare(
-                "SELECT pipeline, paused_at, actor, reason FROM paused_pipelines ORDER BY pipeline",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| {
+        self.rows(
+            "list paused pipelines",
+            "SELECT pipeline, paused_at, actor, reason FROM paused_pipelines ORDER BY pipeline",
+            &[],
+            |r| {
                 Ok(Paused {
                     pipeline: r.get(0)?,
                     paused_at: r.get(1)?,
                     actor: r.get(2)?,
                     reason: r.get(3)?,
                 })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+            },
+        )
     }
 }
 

@@ -2,9 +2,9 @@
 //! by id, the run it replayed, runs by id prefix, a run's issues, files and outputs by name or
 //! sha256 prefix, and undelivered uploads per pipeline.
 
-use rusqlite::{params, OptionalExtension};
-
+use super::ledger::{run_row, RUN_COLUMNS};
 use super::{Ledger, RunRow, StoreError};
+use crate::db_args;
 
 /// One issue of a run, where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,85 +34,52 @@ pub struct FoundFile {
     pub run_id: Option<String>,
 }
 
-const RUN_COLUMNS: &str =
-    "r.run_id, r.pipeline, r.business_date, f.name, r.started_at, r.ended_at, r.state, r.trigger,
-    r.actor, r.reason, r.rows, r.issues, r.counts, r.message, r.archive_path, r.file_id";
-
-fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
-    Ok(RunRow {
-        run_id: r.get(0)?,
-        pipeline: r.get(1)?,
-        business_date: r.get(2)?,
-        file: r.get(3)?,
-        started_at: r.get(4)?,
-        ended_at: r.get(5)?,
-        state: r.get(6)?,
-        trigger: r.get(7)?,
-        actor: r.get(8)?,
-        reason: r.get(9)?,
-        rows: r.get(10)?,
-        issues: r.get(11)?,
-        counts: r.get(12)?,
-        message: r.get(13)?,
-        archive_path: r.get(14)?,
-        file_id: r.get(15)?,
-    })
-}
-
 impl Ledger {
     /// One run by its id.
     pub fn run_by_id(&self, run_id: &str) -> Result<Option<RunRow>, StoreError> {
-        self.connection()
-            .query_row(
-                &format!(
-                    "SELECT {RUN_COLUMNS} FROM runs r LEFT JOIN files f ON f.id = r.file_id WHERE r.run_id = ?1"
-                ),
-                [run_id],
-                run_row,
-            )
-            .optional()
-            .map_err(self.err())
+        self.row(
+            "read a run",
+            &format!(
+                "SELECT {RUN_COLUMNS} FROM runs r LEFT JOIN files f ON f.id = r.file_id
+                 WHERE r.run_id = ?1"
+            ),
+            db_args![run_id],
+            run_row,
+        )
     }
 
     /// The run a rerun replayed, if `run_id` is a rerun.
     pub fn rerun_of(&self, run_id: &str) -> Result<Option<String>, StoreError> {
-        self.connection()
-            .query_row(
-                "SELECT rerun_of FROM runs WHERE run_id = ?1",
-                [run_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map(Option::flatten)
-            .map_err(self.err())
+        self.row(
+            "read what a rerun replayed",
+            "SELECT rerun_of FROM runs WHERE run_id = ?1",
+            db_args![run_id],
+            |r| r.get::<Option<String>>(0),
+        )
+        .map(Option::flatten)
     }
 
     /// Runs whose id starts with `prefix` (at most 20, newest first).
     pub fn runs_with_prefix(&self, prefix: &str) -> Result<Vec<RunRow>, StoreError> {
-        let mut stmt = self
-            .connection()
-            .prepare(&format!(
+        self.rows(
+            "find runs by id",
+            &format!(
                 "SELECT {RUN_COLUMNS} FROM runs r LEFT JOIN files f ON f.id = r.file_id
                  WHERE r.run_id LIKE ?1 ESCAPE '\\' ORDER BY r.seq DESC LIMIT 20"
-            ))
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([format!("{}%", like_escape(prefix))], run_row)
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+            ),
+            db_args![format!("{}%", like_escape(prefix))],
+            run_row,
+        )
     }
 
     /// A run's issues in the order they were recorded.
     pub fn run_issues(&self, run_id: &str, limit: u32) -> Result<Vec<IssueRow>, StoreError> {
-        let mut stmt = self
-            .connection()
-            .prepare(
-                "SELECT file, line, column_name, value, rule, severity, message
-                 FROM issues WHERE run_id = ?1 ORDER BY rowid LIMIT ?2",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map(params![run_id, limit], |r| {
+        self.rows(
+            "list a run's issues",
+            "SELECT file, line, column_name, value, rule, severity, message
+             FROM issues WHERE run_id = ?1 ORDER BY seq LIMIT ?2",
+            db_args![run_id, i64::from(limit)],
+            |r| {
                 Ok(IssueRow {
                     file: r.get(0)?,
                     line: r.get(1)?,
@@ -122,9 +89,8 @@ impl Ledger {
                     severity: r.get(5)?,
                     message: r.get(6)?,
                 })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+            },
+        )
     }
 
     /// Received files and written outputs whose name contains `text` or whose sha256 starts
@@ -132,19 +98,15 @@ impl Ledger {
     pub fn find_files(&self, text: &str) -> Result<Vec<FoundFile>, StoreError> {
         let contains = format!("%{}%", like_escape(text));
         let prefix = format!("{}%", like_escape(&text.to_ascii_lowercase()));
-        let mut out = Vec::new();
-        let mut stmt = self
-            .connection()
-            .prepare(
-                "SELECT f.pipeline, f.name, f.sha256, f.size, f.state, f.reason, f.received_at,
-                        (SELECT r.run_id FROM runs r WHERE r.file_id = f.id ORDER BY r.seq DESC LIMIT 1)
-                 FROM files f
-                 WHERE f.name LIKE ?1 ESCAPE '\\' OR f.sha256 LIKE ?2 ESCAPE '\\'
-                 ORDER BY f.id DESC LIMIT 50",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map(params![contains, prefix], |r| {
+        let mut out = self.rows(
+            "find received files",
+            "SELECT f.pipeline, f.name, f.sha256, f.size, f.state, f.reason, f.received_at,
+                    (SELECT r.run_id FROM runs r WHERE r.file_id = f.id ORDER BY r.seq DESC LIMIT 1)
+             FROM files f
+             WHERE f.name LIKE ?1 ESCAPE '\\' OR f.sha256 LIKE ?2 ESCAPE '\\'
+             ORDER BY f.id DESC LIMIT 50",
+            db_args![contains, prefix],
+            |r| {
                 let state: String = r.get(4)?;
                 let reason: Option<String> = r.get(5)?;
                 Ok(FoundFile {
@@ -160,22 +122,17 @@ impl Ledger {
                     at: r.get(6)?,
                     run_id: r.get(7)?,
                 })
-            })
-            .map_err(self.err())?;
-        for row in rows {
-            out.push(row.map_err(self.err())?);
-        }
-        let mut stmt = self
-            .connection()
-            .prepare(
-                "SELECT r.pipeline, o.name, o.sha256, o.size, o.destination, o.path, o.written_at, o.run_id
-                 FROM outbound o JOIN runs r ON r.run_id = o.run_id
-                 WHERE o.name LIKE ?1 ESCAPE '\\' OR o.sha256 LIKE ?2 ESCAPE '\\'
-                 ORDER BY o.rowid DESC LIMIT 50",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map(params![contains, prefix], |r| {
+            },
+        )?;
+        // Newest first: the latest run's outputs, last recorded first.
+        out.extend(self.rows(
+            "find written outputs",
+            "SELECT r.pipeline, o.name, o.sha256, o.size, o.destination, o.path, o.written_at, o.run_id
+             FROM outbound o JOIN runs r ON r.run_id = o.run_id
+             WHERE o.name LIKE ?1 ESCAPE '\\' OR o.sha256 LIKE ?2 ESCAPE '\\'
+             ORDER BY r.seq DESC, o.seq DESC LIMIT 50",
+            db_args![contains, prefix],
+            |r| {
                 let destination: String = r.get(4)?;
                 let path: String = r.get(5)?;
                 Ok(FoundFile {
@@ -188,30 +145,23 @@ impl Ledger {
                     at: r.get(6)?,
                     run_id: r.get(7)?,
                 })
-            })
-            .map_err(self.err())?;
-        for row in rows {
-            out.push(row.map_err(self.err())?);
-        }
+            },
+        )?);
         Ok(out)
     }
-}
 
-impl Ledger {
     /// Uploads not delivered yet, per pipeline (pending and failed).
     pub fn undelivered_by_pipeline(
         &self,
     ) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
-        let mut stmt = self
-            .connection()
-            .prepare(
-                "SELECT pipeline, count(*) FROM deliveries WHERE state != 'delivered' GROUP BY pipeline",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        let rows: Vec<(String, i64)> = self.rows(
+            "count undelivered uploads",
+            "SELECT pipeline, count(*) FROM deliveries
+             WHERE state != 'delivered' GROUP BY pipeline",
+            &[],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(rows.into_iter().collect())
     }
 }
 

@@ -1,7 +1,9 @@
 //! `tallyman ledger export`: a SQLite ledger copied whole into an empty PostgreSQL ledger of the
 //! same schema version, for the move to several daemons. Every table, every row, in one
 //! transaction on the target; ids kept (run ids, Message-IDs and file links are evidence), the
-//! target's id sequences moved past them; the home's Message-ID tag kept.
+//! target's id sequences moved past them; the home's Message-ID tag kept. The other way,
+//! `copy_to_sqlite`: a PostgreSQL ledger copied whole into a new SQLite file (a dry run's
+//! scratch ledger).
 
 use super::db::{self, Dialect, Exec, Value};
 use super::{Ledger, StoreError};
@@ -108,6 +110,53 @@ impl Ledger {
         restart_identities(&mut tx).map_err(target.q("export: move the id sequences on"))?;
         tx.commit().map_err(target.q(what))?;
         Ok(copied)
+    }
+}
+
+impl Ledger {
+    /// Copies this PostgreSQL ledger whole into a new SQLite ledger at `path` (made at this
+    /// release's version, so the tables and columns are the same): what a dry-run rerun works
+    /// on, so the cluster's ledger is never written. Read in one transaction holding the
+    /// writer lock (nothing is written there), so the copy is consistent while daemons go on:
+    /// their writes wait for the copy, as for any other writer.
+    pub(in crate::store) fn copy_to_sqlite(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<(), StoreError> {
+        let what = "copy the ledger for a dry run";
+        let scratch = Ledger::open(path)?;
+        let tables = tables_in_order(&scratch)?;
+        let mut source = self.db();
+        let mut read = source.write().map_err(self.q(what))?;
+        let mut conn = scratch.db();
+        let mut tx = conn.write().map_err(scratch.q(what))?;
+        for (table, _) in tables.iter().rev() {
+            tx.execute(&format!("DELETE FROM {table}"), &[])
+                .map_err(scratch.q("dry run: empty the copy"))?;
+        }
+        for (table, columns) in &tables {
+            let list = columns.join(", ");
+            let rows = read
+                .query(&format!("SELECT {list} FROM {table}"), &[])
+                .map_err(self.q("dry run: read a table"))?;
+            let places: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+            let insert = format!(
+                "INSERT INTO {table} ({list}) VALUES ({})",
+                places.join(", ")
+            );
+            for row in &rows {
+                let values: Vec<Value> = (0..columns.len())
+                    .map(|i| row.get::<Value>(i))
+                    .collect::<Result<_, _>>()
+                    .map_err(self.q("dry run: read a row"))?;
+                tx.execute(&insert, &values)
+                    .map_err(scratch.q("dry run: write a row"))?;
+            }
+        }
+        tx.commit().map_err(scratch.q(what))?;
+        // Nothing was written to the source: its transaction only read.
+        drop(read);
+        Ok(())
     }
 }
 

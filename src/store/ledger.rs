@@ -13,8 +13,8 @@ use crate::db_args;
 use crate::issue::Issue;
 
 pub struct Ledger {
-    /// The SQLite ledger. With PostgreSQL, an empty in-memory database that only the
-    /// statements not yet on `store::db` reach (their errors say "not yet supported").
+    /// The SQLite ledger. With PostgreSQL, an empty in-memory database nothing reads or
+    /// writes (every statement goes through `db()`).
     pub(super) conn: Connection,
     pub(super) postgres: Option<Postgres>,
 }
@@ -78,6 +78,34 @@ pub struct RunRow {
     pub counts: Option<String>,
     pub message: Option<String>,
     pub archive_path: Option<String>,
+}
+
+/// The columns `run_row` reads, of `runs r LEFT JOIN files f ON f.id = r.file_id`: every
+/// query that lists runs (here and `console_queries.rs`) selects these.
+pub(super) const RUN_COLUMNS: &str =
+    "r.run_id, r.pipeline, r.business_date, f.name, r.started_at, r.ended_at, r.state, r.trigger,
+    r.actor, r.reason, r.rows, r.issues, r.counts, r.message, r.archive_path, r.file_id";
+
+/// One row of `RUN_COLUMNS`.
+pub(super) fn run_row(r: &db::Row) -> Result<RunRow, db::DbError> {
+    Ok(RunRow {
+        run_id: r.get(0)?,
+        pipeline: r.get(1)?,
+        business_date: r.get(2)?,
+        file: r.get(3)?,
+        started_at: r.get(4)?,
+        ended_at: r.get(5)?,
+        state: r.get(6)?,
+        trigger: r.get(7)?,
+        actor: r.get(8)?,
+        reason: r.get(9)?,
+        rows: r.get(10)?,
+        issues: r.get(11)?,
+        counts: r.get(12)?,
+        message: r.get(13)?,
+        archive_path: r.get(14)?,
+        file_id: r.get(15)?,
+    })
 }
 
 /// Filters for `runs`.
@@ -229,8 +257,35 @@ impl Ledger {
         Ledger::open(path)
     }
 
-    /// The SQLite connection, for the table modules of `store` only: everything else asks the
-    /// ledger a typed question.
+    /// The ledger `tallyman.toml`'s `[ledger]` names for `home`: the home's SQLite file
+    /// (`open_home`'s refusals included) or the PostgreSQL ledger. What every command and
+    /// every daemon worker opens.
+    pub fn open_for_home(home: &crate::config::Home) -> Result<Ledger, StoreError> {
+        let backend = crate::config::load_ledger(home).map_err(|es| StoreError::LedgerConfig {
+            why: es
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        })?;
+        match backend {
+            crate::config::ledger::LedgerBackend::Sqlite => {
+                Ledger::open_home(&home.var().join("ledger.sqlite"), &home.archive())
+            }
+            crate::config::ledger::LedgerBackend::Postgres(target) => {
+                Ledger::open_postgres(&target)
+            }
+        }
+    }
+
+    /// Whether the ledger is PostgreSQL's (shared by every daemon of the home).
+    pub fn is_shared(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    /// The SQLite connection, for the migration tests (which look at SQLite's own schema):
+    /// everything else asks the ledger a typed question through `store::db`.
+    #[cfg(test)]
     pub(in crate::store) fn connection(&self) -> &Connection {
         &self.conn
     }
@@ -406,25 +461,14 @@ impl Ledger {
             .map_err(self.q(what))?;
         super::outputs::record(&mut tx, run_id, now, outputs)
             .map_err(self.q("record a run's outputs"))?;
-        // Open items and orders are still SQLite's own statements: with PostgreSQL a
-        // run that has any is refused whole (the transaction is rolled back).
-        let not_yet = |what| StoreError::NotOnPostgres {
-            ledger: self.name(),
-            what,
-        };
         // The run's breaks as the open-item book will fold them: with the run, or not at all.
         if let Some((pipeline, view)) = open_items {
-            let t = tx
-                .sqlite()
-                .ok_or_else(|| not_yet("record a run's open items"))?;
-            super::open_items::record(t, pipeline, view).map_err(self.err())?;
+            super::open_items::record(&mut tx, pipeline, view)
+                .map_err(self.q("record a run's open items"))?;
         }
         // The run's orders: taken with the outputs that send them, or not at all.
         if let Some(r) = orders {
-            let t = tx
-                .sqlite()
-                .ok_or_else(|| not_yet("record a run's orders"))?;
-            super::orders::record(t, r).map_err(self.err())?;
+            super::orders::record(&mut tx, r).map_err(self.q("record a run's orders"))?;
         }
         // The catalog version the run accepted (it exists exactly when the run succeeded), or
         // the hold of a rejected one.
@@ -445,10 +489,10 @@ impl Ledger {
             db_args![run_id, now, state, rows, rows_set_aside, issues.len(), counts, archive_path, message, report_state],
         )
         .map_err(self.q(what))?;
-        for i in issues {
+        for (seq, i) in issues.iter().enumerate() {
             tx.execute(
-                "INSERT INTO issues (run_id, file, line, column_name, value, rule, severity, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO issues (run_id, file, line, column_name, value, rule, severity, message, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 db_args![
                     run_id,
                     i.file,
@@ -457,7 +501,8 @@ impl Ledger {
                     i.value,
                     i.rule,
                     i.severity.as_str(),
-                    i.message
+                    i.message,
+                    seq as i64
                 ],
             )
             .map_err(self.q("record a run's issues"))?;
@@ -498,48 +543,23 @@ impl Ledger {
     }
 
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>, StoreError> {
-        let what = "list runs";
-        let rows = self
-            .db()
-            .query(
-                "SELECT r.run_id, r.pipeline, r.business_date, f.name, r.started_at, r.ended_at, r.state, r.trigger,
-                        r.actor, r.reason, r.rows, r.issues, r.counts, r.message, r.archive_path, r.file_id
-                 FROM runs r LEFT JOIN files f ON f.id = r.file_id
+        self.rows(
+            "list runs",
+            &format!(
+                "SELECT {RUN_COLUMNS} FROM runs r LEFT JOIN files f ON f.id = r.file_id
                  WHERE (CAST(?1 AS TEXT) IS NULL OR r.pipeline = ?1)
                    AND (CAST(?2 AS TEXT) IS NULL OR r.business_date = ?2)
                    AND (CAST(?3 AS TEXT) IS NULL OR r.state = ?3)
-                 ORDER BY r.seq DESC LIMIT ?4",
-                db_args![
-                    filter.pipeline,
-                    filter.date,
-                    filter.state,
-                    filter.limit.unwrap_or(50)
-                ],
-            )
-            .map_err(self.q(what))?;
-        rows.iter()
-            .map(|r| {
-                Ok(RunRow {
-                    run_id: r.get(0)?,
-                    pipeline: r.get(1)?,
-                    business_date: r.get(2)?,
-                    file: r.get(3)?,
-                    started_at: r.get(4)?,
-                    ended_at: r.get(5)?,
-                    state: r.get(6)?,
-                    trigger: r.get(7)?,
-                    actor: r.get(8)?,
-                    reason: r.get(9)?,
-                    rows: r.get(10)?,
-                    issues: r.get(11)?,
-                    counts: r.get(12)?,
-                    message: r.get(13)?,
-                    archive_path: r.get(14)?,
-                    file_id: r.get(15)?,
-                })
-            })
-            .collect::<Result<Vec<_>, db::DbError>>()
-            .map_err(self.q(what))
+                 ORDER BY r.seq DESC LIMIT ?4"
+            ),
+            db_args![
+                filter.pipeline,
+                filter.date,
+                filter.state,
+                filter.limit.unwrap_or(50)
+            ],
+            run_row,
+        )
     }
 
     /// The latest run of each file name for a pipeline and business date (file-triggered or

@@ -1,7 +1,6 @@
 //! The `Ledger`'s side of `store::db`: its connection for a statement, its name in messages,
-//! errors that say what a statement was for, and shorthand for one statement. The table modules
-//! converted to `store::db` use these; the others still use `connection()`, whose errors say,
-//! with a PostgreSQL ledger, that they are not supported there yet.
+//! errors that say what a statement was for, and shorthand for one statement. The table
+//! modules use these (every statement of the ledger is on `store::db`).
 
 use super::db::{self, DbError, Exec, Row, Value};
 use super::{Ledger, StoreError};
@@ -51,49 +50,6 @@ impl Ledger {
             ledger: self.name(),
             what,
             source,
-        }
-    }
-
-    /// Maps a failed statement to a `StoreError` that says what it was for (with PostgreSQL,
-    /// that the statement is not on `store::db` yet).
-    pub(in crate::store) fn sql(
-        &self,
-        what: &'static str,
-    ) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| match &self.postgres {
-            Some(pg) => StoreError::NotOnPostgres {
-                ledger: pg.name.clone(),
-                what,
-            },
-            None => StoreError::Sql {
-                path: self.conn.path().map(Into::into).unwrap_or_default(),
-                what,
-                source,
-            },
-        }
-    }
-
-    pub(super) fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        |source| match &self.postgres {
-            Some(pg) => StoreError::NotOnPostgres {
-                ledger: pg.name.clone(),
-                what: "a ledger operation",
-            },
-            None => StoreError::Ledger {
-                path: self.conn.path().map(Into::into).unwrap_or_default(),
-                source,
-            },
-        }
-    }
-
-    /// Refuses, with PostgreSQL, an operation whose statements are still SQLite's own.
-    pub(super) fn sqlite_only(&self, what: &'static str) -> Result<(), StoreError> {
-        match &self.postgres {
-            Some(pg) => Err(StoreError::NotOnPostgres {
-                ledger: pg.name.clone(),
-                what,
-            }),
-            None => Ok(()),
         }
     }
 

@@ -72,17 +72,15 @@ const MIGRATIONS: &[Migration] = &[
             super::console::CONSOLE_DDL,
         )],
     },
-    // Version 6 is the other half of issue 21's work (the store modules converted to
-    // `store::db`, on another branch): an empty place-holder here until the two are merged.
     Migration {
         version: 6,
         steps: &[(
-            "a place-holder for the other branch's version 6",
-            |_| Ok(()),
+            "insertion order of outbound, issues, observations",
+            seq_columns,
         )],
         postgres: &[(
-            "a place-holder for the other branch's version 6",
-            "SELECT 1",
+            "insertion order of outbound, issues, observations",
+            ddl::SEQ_COLUMNS,
         )],
     },
     Migration {
@@ -331,4 +329,21 @@ fn orders(conn: &Connection) -> rusqlite::Result<()> {
 /// like versions 2 and 3, to tolerate a ledger whose version was wound back by hand.
 fn catalog_versions(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(ddl::CATALOGS)
+}
+
+/// Version 6: the order rows were recorded in, as a column (`seq`, the row's place in its
+/// run), where SQLite's `rowid` kept it and PostgreSQL has nothing like it: a control file is
+/// published after its data file, observations fold in the order a run saw them. Rows from
+/// before keep their order (their rowid). Like versions 2 to 4, it tolerates a ledger whose
+/// version was wound back by hand (the column may be there already, with its values).
+fn seq_columns(conn: &Connection) -> rusqlite::Result<()> {
+    for table in ["outbound", "issues", "open_item_observations"] {
+        if !has_column(conn, table, "seq")? {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+                 UPDATE {table} SET seq = rowid;"
+            ))?;
+        }
+    }
+    Ok(())
 }

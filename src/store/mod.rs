@@ -92,10 +92,9 @@ pub enum StoreError {
     /// The PostgreSQL ledger could not be reached.
     #[error("ledger {0}")]
     Connect(#[from] db::ConnectError),
-    /// A ledger operation whose statements are still SQLite's own was asked of a PostgreSQL
-    /// ledger (issue 21 converts the store module by module).
-    #[error("ledger {ledger}: {what}: not yet supported with the PostgreSQL ledger")]
-    NotOnPostgres { ledger: String, what: &'static str },
+    /// `tallyman.toml`'s `[ledger]` could not be read or is wrong.
+    #[error("tallyman.toml [ledger]: {why}")]
+    LedgerConfig { why: String },
     /// `tallyman ledger export` cannot copy into the target it was given.
     #[error("ledger export: {why}")]
     Export { why: String },

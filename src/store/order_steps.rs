@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use rusqlite::{params, OptionalExtension};
-
 use super::orders::OrderState;
 use super::{Ledger, StoreError};
+use crate::db_args;
 
 /// An order in a state longer than its pipeline allows (`[orders] stuck`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -30,16 +29,14 @@ impl Ledger {
         channel: &str,
         ids: &[&str],
     ) -> Result<HashMap<String, OrderState>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT state FROM orders WHERE channel = ?1 AND order_id = ?2")
-            .map_err(self.err())?;
         let mut out = HashMap::new();
         for id in ids {
-            let state: Option<String> = stmt
-                .query_row(params![channel, id], |r| r.get(0))
-                .optional()
-                .map_err(self.err())?;
+            let state: Option<String> = self.row(
+                "read an order's state",
+                "SELECT state FROM orders WHERE channel = ?1 AND order_id = ?2",
+                db_args![channel, id],
+                |r| r.get(0),
+            )?;
             if let Some(s) = state {
                 let s = OrderState::from_str(&s).map_err(|_| StoreError::Unexpected {
                     path: Default::default(),
@@ -59,21 +56,16 @@ impl Ledger {
         channel: &str,
         ids: &[&str],
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT content FROM order_events WHERE channel = ?1 AND order_id = ?2
-                 AND event = 'refunded' AND content IS NOT NULL ORDER BY id",
-            )
-            .map_err(self.err())?;
         let mut out = Vec::new();
         for id in ids {
-            let rows = stmt
-                .query_map(params![channel, id], |r| r.get::<_, String>(0))
-                .map_err(self.err())?;
-            for row in rows {
-                out.push((id.to_string(), row.map_err(self.err())?));
-            }
+            let rows: Vec<String> = self.rows(
+                "read an order's refunds",
+                "SELECT content FROM order_events WHERE channel = ?1 AND order_id = ?2
+                 AND event = 'refunded' AND content IS NOT NULL ORDER BY id",
+                db_args![channel, id],
+                |r| r.get(0),
+            )?;
+            out.extend(rows.into_iter().map(|c| (id.to_string(), c)));
         }
         Ok(out)
     }
@@ -89,27 +81,17 @@ impl Ledger {
         if allowances.is_empty() {
             return Ok(Vec::new());
         }
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT o.order_id, o.state, (SELECT MAX(e.at) FROM order_events e
-                   WHERE e.channel = o.channel AND e.order_id = o.order_id
-                   AND e.event = CASE o.state WHEN 'received' THEN 'new' ELSE o.state END)
-                 FROM orders o WHERE o.channel = ?1 ORDER BY o.first_run, o.order_id",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([channel], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                ))
-            })
-            .map_err(self.err())?;
+        let rows: Vec<(String, String, Option<String>)> = self.rows(
+            "find stuck orders",
+            "SELECT o.order_id, o.state, (SELECT MAX(e.at) FROM order_events e
+               WHERE e.channel = o.channel AND e.order_id = o.order_id
+               AND e.event = CASE o.state WHEN 'received' THEN 'new' ELSE o.state END)
+             FROM orders o WHERE o.channel = ?1 ORDER BY o.first_run, o.order_id",
+            db_args![channel],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         let mut out = Vec::new();
-        for row in rows {
-            let (order_id, state, since) = row.map_err(self.err())?;
+        for (order_id, state, since) in rows {
             let (Some(allowed), Some(since)) = (allowances.get(&state), since) else {
                 continue;
             };

@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use rusqlite::{params, OptionalExtension, Transaction};
-
 use rust_decimal::Decimal;
 
+use super::db::{self, DbError, Exec};
 use super::{Ledger, StoreError};
+use crate::db_args;
 use crate::engine::orders::Known;
 use crate::engine::shipments::Ordered;
 
@@ -149,27 +149,17 @@ impl Ledger {
         ids: &[&str],
         file_id: i64,
     ) -> Result<HashMap<String, Known>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT event, content_hash, version FROM order_events
-                 WHERE channel = ?1 AND order_id = ?2 AND file_id IS NOT ?3 ORDER BY id",
-            )
-            .map_err(self.err())?;
         let mut out = HashMap::new();
         for id in ids {
-            let rows = stmt
-                .query_map(params![channel, id, file_id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
-                .map_err(self.err())?;
+            let rows: Vec<(String, Option<String>, i64)> = self.rows(
+                "read what an order met before",
+                "SELECT event, content_hash, version FROM order_events
+                 WHERE channel = ?1 AND order_id = ?2 AND file_id IS DISTINCT FROM ?3 ORDER BY id",
+                db_args![channel, id, file_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
             let mut k = Known::default();
-            for row in rows {
-                let (event, hash, version) = row.map_err(self.err())?;
+            for (event, hash, version) in rows {
                 k.apply(&event, hash.as_deref().unwrap_or(""), version as u32);
             }
             out.insert(id.to_string(), k);
@@ -185,26 +175,16 @@ impl Ledger {
         ids: &[&str],
         file_id: i64,
     ) -> Result<HashMap<String, Ordered>, StoreError> {
-        let mut content = self
-            .conn
-            .prepare_cached(
-                "SELECT content FROM order_events WHERE channel = ?1 AND order_id = ?2
-                 AND event IN ('new', 'amended') AND content IS NOT NULL ORDER BY id DESC LIMIT 1",
-            )
-            .map_err(self.err())?;
-        let mut shipped = self
-            .conn
-            .prepare_cached(
-                "SELECT sku, quantity FROM order_shipped
-                 WHERE channel = ?1 AND order_id = ?2 AND file_id IS NOT ?3",
-            )
-            .map_err(self.err())?;
+        let what = "read what was ordered and shipped";
         let mut out = HashMap::new();
         for id in ids {
-            let json: Option<String> = content
-                .query_row(params![channel, id], |r| r.get(0))
-                .optional()
-                .map_err(self.err())?;
+            let json: Option<String> = self.row(
+                what,
+                "SELECT content FROM order_events WHERE channel = ?1 AND order_id = ?2
+                 AND event IN ('new', 'amended') AND content IS NOT NULL ORDER BY id DESC LIMIT 1",
+                db_args![channel, id],
+                |r| r.get(0),
+            )?;
             let Some(json) = json else { continue };
             let mut o = Ordered::default();
             let v: serde_json::Value =
@@ -226,13 +206,14 @@ impl Ledger {
                     o.prices.insert(sku.to_string(), p.normalize());
                 }
             }
-            let rows = shipped
-                .query_map(params![channel, id, file_id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .map_err(self.err())?;
-            for row in rows {
-                let (sku, q) = row.map_err(self.err())?;
+            let shipped: Vec<(String, String)> = self.rows(
+                what,
+                "SELECT sku, quantity FROM order_shipped
+                 WHERE channel = ?1 AND order_id = ?2 AND file_id IS DISTINCT FROM ?3",
+                db_args![channel, id, file_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            for (sku, q) in shipped {
                 *o.shipped_before.entry(sku).or_default() +=
                     Decimal::from_str(&q).unwrap_or_default();
             }
@@ -243,15 +224,13 @@ impl Ledger {
 
     /// Orders, in the order they were first taken; `state` filters.
     pub fn orders(&self, state: Option<OrderState>) -> Result<Vec<OrderRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT channel, order_id, state, version, pending_amendment, first_run, updated_at
-                 FROM orders WHERE ?1 IS NULL OR state = ?1 ORDER BY first_run, channel, order_id",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([state.map(|s| s.as_str())], |r| {
+        self.rows(
+            "list orders",
+            "SELECT channel, order_id, state, version, pending_amendment, first_run, updated_at
+             FROM orders WHERE CAST(?1 AS TEXT) IS NULL OR state = ?1
+             ORDER BY first_run, channel, order_id",
+            db_args![state.map(|s| s.as_str())],
+            |r| {
                 Ok(OrderRow {
                     channel: r.get(0)?,
                     order_id: r.get(1)?,
@@ -261,9 +240,8 @@ impl Ledger {
                     first_run: r.get(5)?,
                     updated_at: r.get(6)?,
                 })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+            },
+        )
     }
 
     /// Every event of order `order_id` (of any channel, or of `channel`), oldest first.
@@ -272,15 +250,13 @@ impl Ledger {
         order_id: &str,
         channel: Option<&str>,
     ) -> Result<Vec<EventRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT at, channel, order_id, event, version, pipeline, run_id, file_name, line, detail
-                 FROM order_events WHERE order_id = ?1 AND (?2 IS NULL OR channel = ?2) ORDER BY id",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map(params![order_id, channel], |r| {
+        self.rows(
+            "read an order's timeline",
+            "SELECT at, channel, order_id, event, version, pipeline, run_id, file_name, line, detail
+             FROM order_events WHERE order_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR channel = ?2)
+             ORDER BY id",
+            db_args![order_id, channel],
+            |r| {
                 Ok(EventRow {
                     at: r.get(0)?,
                     channel: r.get(1)?,
@@ -293,9 +269,8 @@ impl Ledger {
                     line: r.get(8)?,
                     detail: r.get(9)?,
                 })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+            },
+        )
     }
 }
 
@@ -303,36 +278,47 @@ impl Ledger {
 /// transaction (`Ledger::finish_run`): an order is taken with the run that publishes it, or
 /// not at all. An event another run of the same file recorded (a rerun) is not recorded
 /// twice; copies within the run (the order three times in one file) each are.
-pub(super) fn record(tx: &Transaction, r: &OrdersRecord) -> rusqlite::Result<()> {
+pub(super) fn record(tx: &mut db::Tx<'_>, r: &OrdersRecord) -> Result<(), DbError> {
     // A run redone after an interruption is recorded once.
-    tx.execute("DELETE FROM order_events WHERE run_id = ?1", [&r.run_id])?;
-    tx.execute("DELETE FROM order_shipped WHERE run_id = ?1", [&r.run_id])?;
+    tx.execute(
+        "DELETE FROM order_events WHERE run_id = ?1",
+        db_args![r.run_id],
+    )?;
+    tx.execute(
+        "DELETE FROM order_shipped WHERE run_id = ?1",
+        db_args![r.run_id],
+    )?;
     for s in &r.shipped {
         // A rerun of the same shipment file does not ship twice.
+        let before = tx.query_opt(
+            "SELECT 1 FROM order_shipped
+             WHERE channel = ?1 AND order_id = ?2 AND sku = ?3 AND file_id = ?4",
+            db_args![r.channel, s.order_id, s.sku, r.file_id],
+        )?;
+        if before.is_some() {
+            continue;
+        }
         tx.execute(
             "INSERT INTO order_shipped (channel, order_id, sku, quantity, run_id, file_id, file_name, line)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM order_shipped
-               WHERE channel = ?1 AND order_id = ?2 AND sku = ?3 AND file_id = ?6)",
-            params![r.channel, s.order_id, s.sku, s.quantity, r.run_id, r.file_id, r.file_name, s.line as i64],
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            db_args![r.channel, s.order_id, s.sku, s.quantity, r.run_id, r.file_id, r.file_name, s.line as i64],
         )?;
     }
     for e in &r.events {
-        let already: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM order_events WHERE channel = ?1 AND order_id = ?2 AND event = ?3
-                 AND content_hash IS ?4 AND file_id = ?5 AND version = ?6 AND run_id <> ?7",
-                params![
-                    r.channel,
-                    e.order_id,
-                    e.event,
-                    e.content_hash,
-                    r.file_id,
-                    e.version,
-                    r.run_id
-                ],
-                |row| row.get(0),
-            )
-            .optional()?;
+        let already = tx.query_opt(
+            "SELECT id FROM order_events WHERE channel = ?1 AND order_id = ?2 AND event = ?3
+             AND content_hash IS NOT DISTINCT FROM ?4 AND file_id = ?5 AND version = ?6
+             AND run_id <> ?7",
+            db_args![
+                r.channel,
+                e.order_id,
+                e.event,
+                e.content_hash,
+                r.file_id,
+                e.version,
+                r.run_id
+            ],
+        )?;
         if already.is_some() {
             continue;
         }
@@ -340,7 +326,7 @@ pub(super) fn record(tx: &Transaction, r: &OrdersRecord) -> rusqlite::Result<()>
             "INSERT INTO order_events (channel, order_id, event, content_hash, version, run_id,
              pipeline, file_id, file_name, line, detail, content, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![
+            db_args![
                 r.channel,
                 e.order_id,
                 e.event,
@@ -362,7 +348,7 @@ pub(super) fn record(tx: &Transaction, r: &OrdersRecord) -> rusqlite::Result<()>
 }
 
 /// The order's state after one event.
-fn fold(tx: &Transaction, r: &OrdersRecord, e: &OrderEvent) -> rusqlite::Result<()> {
+fn fold(tx: &mut db::Tx<'_>, r: &OrdersRecord, e: &OrderEvent) -> Result<(), DbError> {
     let (ch, id, at) = (&r.channel, &e.order_id, &r.at);
     match e.event {
         "new" => tx.execute(
@@ -370,33 +356,33 @@ fn fold(tx: &Transaction, r: &OrdersRecord, e: &OrderEvent) -> rusqlite::Result<
              VALUES (?1, ?2, 'received', ?3, ?4, ?5, ?6)
              ON CONFLICT (channel, order_id) DO UPDATE SET state = 'received',
                content_hash = ?3, version = ?4, pending_amendment = NULL, updated_at = ?6",
-            params![ch, id, e.content_hash, e.version, r.run_id, at],
+            db_args![ch, id, e.content_hash, e.version, r.run_id, at],
         )?,
         "amended" => tx.execute(
             "UPDATE orders SET content_hash = ?3, version = ?4, pending_amendment = NULL,
              updated_at = ?5 WHERE channel = ?1 AND order_id = ?2",
-            params![ch, id, e.content_hash, e.version, at],
+            db_args![ch, id, e.content_hash, e.version, at],
         )?,
         "amendment" => tx.execute(
             "UPDATE orders SET pending_amendment = ?3, updated_at = ?4
              WHERE channel = ?1 AND order_id = ?2",
-            params![ch, id, e.content_hash, at],
+            db_args![ch, id, e.content_hash, at],
         )?,
         "rejected" => tx.execute(
             "INSERT INTO orders (channel, order_id, state, version, first_run, updated_at)
              VALUES (?1, ?2, 'rejected', 0, ?3, ?4) ON CONFLICT (channel, order_id) DO NOTHING",
-            params![ch, id, r.run_id, at],
+            db_args![ch, id, r.run_id, at],
         )?,
         "released" | "shipped" | "partly_shipped" | "invoiced" | "returned" => tx.execute(
             "UPDATE orders SET state = ?3, updated_at = ?4 WHERE channel = ?1 AND order_id = ?2",
-            params![ch, id, e.event, at],
+            db_args![ch, id, e.event, at],
         )?,
         // Paid before it shipped (a marketplace settles at order time): the step is in the
         // timeline, the order keeps waiting for its shipment.
         "settled" => tx.execute(
             "UPDATE orders SET state = 'settled', updated_at = ?3 WHERE channel = ?1
              AND order_id = ?2 AND state IN ('shipped', 'partly_shipped', 'invoiced')",
-            params![ch, id, at],
+            db_args![ch, id, at],
         )?,
         _ => 0,
     };

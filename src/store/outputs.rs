@@ -66,11 +66,12 @@ pub(super) fn record(
     now: &str,
     outputs: &[NewOutbound],
 ) -> Result<(), db::DbError> {
-    for o in outputs {
+    // `seq` keeps the order they are published in (a control file after its data file).
+    for (seq, o) in outputs.iter().enumerate() {
         tx.execute(
-            "INSERT INTO outbound (run_id, destination, name, path, size, sha256, written_at, temp_path)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            db_args![run_id, o.destination, o.name, o.path, o.size, o.sha256, now, o.temp_path],
+            "INSERT INTO outbound (run_id, destination, name, path, size, sha256, written_at, temp_path, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            db_args![run_id, o.destination, o.name, o.path, o.size, o.sha256, now, o.temp_path, seq as i64],
         )?;
         if let Some(d) = &o.delivery {
             let pipeline: String = tx
@@ -93,20 +94,14 @@ pub(super) fn record(
 impl Ledger {
     /// Outputs of `pipeline`'s ended runs that were recorded but not made visible, oldest first.
     pub fn unpublished_outputs(&self, pipeline: &str) -> Result<Vec<Unpublished>, StoreError> {
-        // The order outputs were recorded in is SQLite's rowid (a control file after its data
-        // file): PostgreSQL needs a column for it first.
-        self.sqlite_only("find unpublished outputs")?;
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT o.run_id, o.destination, o.name, o.path, o.temp_path, o.sha256
-                 FROM outbound o JOIN runs r ON r.run_id = o.run_id
-                 WHERE r.pipeline = ?1 AND o.temp_path IS NOT NULL AND o.published_at IS NULL
-                 ORDER BY r.seq, o.rowid",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([pipeline], |r| {
+        self.rows(
+            "find unpublished outputs",
+            "SELECT o.run_id, o.destination, o.name, o.path, o.temp_path, o.sha256
+             FROM outbound o JOIN runs r ON r.run_id = o.run_id
+             WHERE r.pipeline = ?1 AND o.temp_path IS NOT NULL AND o.published_at IS NULL
+             ORDER BY r.seq, o.seq",
+            db_args![pipeline],
+            |r| {
                 Ok(Unpublished {
                     run_id: r.get(0)?,
                     destination: r.get(1)?,
@@ -115,9 +110,8 @@ impl Ledger {
                     temp_path: r.get(4)?,
                     sha256: r.get(5)?,
                 })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+            },
+        )
     }
 
     /// Marks every output of a run as visible under its final name.
@@ -235,14 +229,19 @@ impl Ledger {
         )
     }
 
-    /// Writes a consistent copy of the ledger to `path` (a dry run works on the copy, so the
-    /// ledger itself is never written).
+    /// Writes a consistent copy of the ledger to `path`, a new SQLite file (a dry run works
+    /// on the copy, so the ledger itself is never written): SQLite's `VACUUM INTO`, or the
+    /// PostgreSQL ledger's rows copied into a new SQLite ledger (`export.rs`).
     pub fn copy_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
-        self.sqlite_only("copy the ledger for a dry run")?;
-        self.conn
-            .execute("VACUUM INTO ?1", [path.to_string_lossy()])
-            .map(|_| ())
-            .map_err(self.err())
+        if self.dialect() == db::Dialect::Postgres {
+            return self.copy_to_sqlite(path);
+        }
+        self.exec(
+            "copy the ledger for a dry run",
+            "VACUUM INTO ?1",
+            db_args![path.to_string_lossy().to_string()],
+        )
+        .map(|_| ())
     }
 
     /// Who asked for a run and why (a rerun's actor and reason), if the run exists.

@@ -1,14 +1,17 @@
 //! The ledger's typed questions asked of both backends: each case (`cases_*.rs`) runs on a
 //! fresh SQLite ledger and on a fresh database of one throwaway PostgreSQL cluster
 //! (`db::pg_cluster`); `together.rs`: three ledgers working one ledger at once; `postgres.rs`:
-//! the two schemas compared column by column, versioning, refusals, reconnecting, the export.
+//! the two schemas compared column by column, versioning, refusals, reconnecting, the export
+//! and the dry run's copy back to SQLite.
 
+mod cases_books;
 mod cases_files;
 mod cases_queues;
 mod cases_runs;
 mod postgres;
 mod together;
 
+use cases_books::*;
 use cases_files::*;
 use cases_queues::*;
 use cases_runs::*;
@@ -79,6 +82,18 @@ const CASES: &[Case] = &[
     (
         "catalog versions and holds, recorded with the run's end; approvals",
         catalogs,
+    ),
+    (
+        "open items: observations with the run's end, in order; the book saved; actions",
+        open_items,
+    ),
+    (
+        "orders: events with the run's end, states, shipments, stuck orders",
+        orders,
+    ),
+    (
+        "the console: pauses, actions, runs and files found",
+        console,
     ),
 ];
 

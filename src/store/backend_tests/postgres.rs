@@ -87,58 +87,90 @@ fn postgres_migrations_match_sqlite_and_are_versioned() {
     assert!(both.iter().all(Result::is_ok), "{both:?}");
 }
 
-/// What is not on `store::db` yet refuses a PostgreSQL ledger by name, never half-works; and
-/// a wrong password says whose ledger it is, never the password.
+/// A run's end with open items on PostgreSQL keeps them (observations in the order seen),
+/// its outputs come back unpublished in the order recorded, and a dry run's copy is a SQLite
+/// ledger holding the same runs; a wrong password says whose ledger it is, never the password.
 #[test]
-fn postgres_refusals_are_clear() {
+fn postgres_run_end_dry_run_copy_and_refusals() {
     let cluster = PgCluster::start();
     let name = cluster.database();
     let pg = Ledger::open_postgres(&target(&cluster, &name)).expect("open");
     let run = pg
         .start_run("p", None, None, "now", "file", None, None, None)
         .expect("run");
+    let observed: Vec<crate::engine::open_items::Observation> = ["k9", "k1", "k5"]
+        .iter()
+        .map(|k| crate::engine::open_items::Observation {
+            identity: crate::engine::open_items::Identity {
+                key: k.to_string(),
+                kind: "missing".into(),
+            },
+            amount: None,
+            currency: None,
+            source: "erp".into(),
+        })
+        .collect();
     let view = crate::engine::open_items::RunView {
         date: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).expect("date"),
         run: run.clone(),
-        observed: Vec::new(),
+        observed: observed.clone(),
         matched: Default::default(),
     };
-    let err = pg
-        .finish_run(
-            &run,
-            "now",
-            "succeeded",
-            None,
-            None,
-            &[],
-            None,
-            None,
-            None,
-            false,
-            &[],
-            None,
-            Some(("p", &view)),
-            None,
-            None,
-        )
-        .expect_err("not yet");
-    assert!(
-        err.to_string()
-            .contains("record a run's open items: not yet supported with the PostgreSQL ledger"),
-        "{err}"
+    let outputs: Vec<crate::store::outputs::NewOutbound> = ["z_data.csv", "a_data.ctl"]
+        .iter()
+        .map(|n| crate::store::outputs::NewOutbound {
+            destination: "erp".into(),
+            name: n.to_string(),
+            path: format!("outbox/erp/{n}"),
+            size: 1,
+            sha256: "00".into(),
+            temp_path: format!("outbox/erp/.{n}.tmp"),
+            delivery: None,
+        })
+        .collect();
+    pg.finish_run(
+        &run,
+        "now",
+        "succeeded",
+        None,
+        None,
+        &[],
+        None,
+        None,
+        None,
+        false,
+        &outputs,
+        None,
+        Some(("p", &view)),
+        None,
+        None,
+    )
+    .expect("a run's end with open items");
+    let names: Vec<String> = pg
+        .unpublished_outputs("p")
+        .expect("unpublished")
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, ["z_data.csv", "a_data.ctl"], "the order recorded");
+    let (views, _) = pg.open_item_history("p", None).expect("history");
+    assert_eq!(
+        views.len(),
+        0,
+        "the run has no business date: not in the book"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let copy = dir.path().join("copy.sqlite");
+    pg.copy_to(&copy).expect("copy for a dry run");
+    let scratch = Ledger::open(&copy).expect("open the copy");
+    assert_eq!(
+        scratch.runs(&RunFilter::default()).expect("runs")[0].run_id,
+        run
     );
     assert_eq!(
-        pg.runs(&RunFilter::default()).expect("runs")[0].state,
-        "running",
-        "nothing of the refused end was kept"
+        scratch.unpublished_outputs("p").expect("unpublished").len(),
+        2
     );
-    for err in [
-        pg.unpublished_outputs("p").expect_err("not yet"),
-        pg.copy_to(std::path::Path::new("/nonexistent"))
-            .expect_err("not yet"),
-    ] {
-        assert!(matches!(err, StoreError::NotOnPostgres { .. }), "{err}");
-    }
     let dir = tempfile::tempdir().expect("temp dir");
     let wrong = dir.path().join("pw");
     std::fs::write(&wrong, "wrong-password\n").expect("write");

@@ -246,15 +246,6 @@ pub enum Tx<'a> {
 }
 
 impl<'a> Tx<'a> {
-    /// The SQLite transaction, for the statements not on this layer yet (`None` on
-    /// PostgreSQL, where they cannot run).
-    pub fn sqlite(&self) -> Option<&rusqlite::Transaction<'a>> {
-        match self {
-            Tx::Sqlite(t) => Some(t),
-            Tx::Postgres(_) => None,
-        }
-    }
-
     pub fn commit(self) -> Result<(), DbError> {
         match self {
             Tx::Sqlite(t) => Ok(t.commit()?),

@@ -288,3 +288,10 @@ pub(super) const CATALOGS: &str = "CREATE TABLE IF NOT EXISTS catalog_versions (
             actor TEXT NOT NULL,
             approved_at TEXT NOT NULL
         );";
+
+/// Version 6 on PostgreSQL: each row's place in its run (SQLite's is
+/// `store/migrations.rs::seq_columns`, which looks first and numbers older rows by rowid).
+pub(super) const SEQ_COLUMNS: &str =
+    "ALTER TABLE outbound ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE issues ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE open_item_observations ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;";

@@ -494,3 +494,50 @@ fn old_ledgers_gain_the_report_state_column() {
     ledger.set_report_done("r000001").expect("done");
     assert!(ledger.pending_reports("p").expect("pending").is_empty());
 }
+
+/// Version 6 numbers the rows of a version-5 ledger by their rowid: outputs recorded before it
+/// are still published in the order they were recorded (a control file after its data file).
+#[test]
+fn version_6_keeps_the_order_rows_were_recorded_in() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ledger.sqlite");
+    {
+        let ledger = Ledger::open(&path).expect("new");
+        ledger
+            .connection()
+            .execute_batch(
+                "ALTER TABLE outbound DROP COLUMN seq;
+                 ALTER TABLE issues DROP COLUMN seq;
+                 ALTER TABLE open_item_observations DROP COLUMN seq;
+                 INSERT INTO runs (run_id, pipeline, started_at, state, trigger)
+                 VALUES ('r000001', 'p', 'now', 'succeeded', 'file');
+                 INSERT INTO outbound (run_id, destination, name, path, size, sha256, written_at, temp_path)
+                 VALUES ('r000001', 'erp', 'z_data.csv', 'outbox/erp/z_data.csv', 1, 'a', 'now', 't1'),
+                        ('r000001', 'erp', 'a_data.ctl', 'outbox/erp/a_data.ctl', 1, 'b', 'now', 't2');
+                 PRAGMA user_version = 5;",
+            )
+            .expect("a version-5 ledger");
+    }
+    let ledger = Ledger::open(&path).expect("migrates");
+    assert_eq!(version(&ledger), SCHEMA_VERSION);
+    let names: Vec<String> = ledger
+        .unpublished_outputs("p")
+        .expect("unpublished")
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, ["z_data.csv", "a_data.ctl"]);
+    let seqs: Vec<(String, i64)> = ledger
+        .connection()
+        .prepare("SELECT name, seq FROM outbound ORDER BY name")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(
+        seqs,
+        [("a_data.ctl".to_string(), 2), ("z_data.csv".to_string(), 1)],
+        "numbered by rowid"
+    );
+}
