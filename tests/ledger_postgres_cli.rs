@@ -37,6 +37,34 @@ fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// An X12 interchange (a 997, a 940) with the time it was written blanked (ISA09/ISA10,
+/// GS04/GS05): the two demos may run either side of a minute; every other file as it is.
+fn undated(bytes: &[u8]) -> Vec<u8> {
+    if !bytes.starts_with(b"ISA") || bytes.len() < 106 {
+        return bytes.to_vec();
+    }
+    let (element, segment) = (bytes[3] as char, bytes[105] as char);
+    let text = String::from_utf8_lossy(bytes);
+    let segments: Vec<String> = text
+        .split(segment)
+        .map(|seg| {
+            let mut fields: Vec<&str> = seg.split(element).collect();
+            let blank: &[usize] = match fields[0].trim_start() {
+                "ISA" => &[9, 10],
+                "GS" => &[4, 5],
+                _ => &[],
+            };
+            for &i in blank {
+                if i < fields.len() {
+                    fields[i] = "";
+                }
+            }
+            fields.join(&element.to_string())
+        })
+        .collect();
+    segments.join(&segment.to_string()).into_bytes()
+}
+
 fn every_file(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -138,7 +166,7 @@ fn the_demo_on_postgres_gives_what_it_gives_on_sqlite() {
             continue;
         }
         assert!(
-            bytes == &b[name],
+            undated(bytes) == undated(&b[name]),
             "{name} differs between SQLite and PostgreSQL"
         );
     }
