@@ -36,15 +36,9 @@ impl Run<'_> {
         let input = tables
             .get("input")
             .ok_or_else(|| data(p, "no input table"))?;
-        // A CSV row's file line: rows the validation set aside leave their lines out.
-        let own: Vec<Issue> = self
-            .issues
-            .iter()
-            .filter(|i| i.file == self.file && i.severity == crate::issue::Severity::Error)
-            .cloned()
-            .collect();
+        // A CSV row's file line (a document's lines carry their own).
         let file_lines = match policy.layout.lines_table() {
-            None => crate::pipeline::catalog::good_lines(input.height(), &own),
+            None => self.good_row_lines(input.height()),
             Some(_) => Vec::new(),
         };
         let header = self.order_header.as_ref();

@@ -10,7 +10,6 @@ use super::{data, Run};
 use crate::engine::returns::{
     self, RefundSource, ReturnCheck, ReturnLine, ReturnPolicy, ReturnsError,
 };
-use crate::issue::{Issue, Severity};
 use crate::runner::RunError;
 use crate::store::orders::{OrderEvent, OrderState, OrdersRecord};
 use crate::store::Ledger;
@@ -29,14 +28,7 @@ impl Run<'_> {
         let input = tables
             .get("input")
             .ok_or_else(|| data(p, "no input table"))?;
-        // The receipts' file lines: a row set aside by validation leaves its line out.
-        let own: Vec<Issue> = self
-            .issues
-            .iter()
-            .filter(|i| i.file == self.file && i.severity == Severity::Error)
-            .cloned()
-            .collect();
-        let lines = crate::pipeline::catalog::good_lines(input.height(), &own);
+        let lines = self.good_row_lines(input.height());
         let read = returns::read_lines(input, "receipts", returns::RECEIPT_COLUMNS, &lines)
             .and_then(|receipts| match (policy.refunds, tables.get("erp")) {
                 (RefundSource::Erp, Some(erp)) => {

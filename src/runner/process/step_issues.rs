@@ -1,13 +1,25 @@
-//! What the order steps after intake (shipments, invoices, returns) tell the run the same way:
-//! a warning per (order, SKU) that is not as it should be, at its file line, and the count of
-//! each status in the manifest's reconciliation counts.
+//! What the order steps (intake, shipments, invoices, returns) share: the file line of each
+//! row of a CSV input, a warning per (order, SKU) that is not as it should be, at its file
+//! line, and the count of each status in the manifest's reconciliation counts.
 
 use std::collections::BTreeMap;
 
 use super::Run;
-use crate::issue::Issue;
+use crate::issue::{Issue, Severity};
 
 impl Run<'_> {
+    /// The file line of each of the input's `rows` good rows: the rows validation set aside
+    /// (this file's errors) leave their lines out.
+    pub(super) fn good_row_lines(&self, rows: usize) -> Vec<u64> {
+        let own: Vec<Issue> = self
+            .issues
+            .iter()
+            .filter(|i| i.file == self.file && i.severity == Severity::Error)
+            .cloned()
+            .collect();
+        crate::pipeline::catalog::good_lines(rows, &own)
+    }
+
     /// A warning `rule` on SKU `sku`, at file line `line` when the step knows it (0: it does
     /// not, as for an order seen only in the ledger).
     pub(super) fn sku_warning(&mut self, rule: &str, message: String, sku: &str, line: u64) {
