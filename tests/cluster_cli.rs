@@ -1,7 +1,8 @@
 //! Several `tallyman serve` on one home and one PostgreSQL ledger (a throwaway cluster), through
 //! the real binary: files dropped across five pipelines are each processed exactly once with
-//! their outputs complete; a daemon killed with SIGKILL in the middle of a run loses the file to
-//! another daemon, which finishes it with one set of outputs; a scheduled tick owed to three
+//! their outputs complete; a daemon killed with SIGKILL in the middle of a run (on this host, or
+//! on another whose lease must run out first) loses the file to another daemon, which records
+//! the killed run failed and finishes the file in a new run with one set of outputs; a scheduled tick owed to three
 //! daemons runs once; PostgreSQL stopped for ten seconds mid-work loses and doubles nothing.
 
 #[path = "support/home.rs"]
@@ -199,17 +200,41 @@ fn three_daemons_process_each_file_once_with_complete_outputs() {
     );
 }
 
+/// Where the killed daemon ran, as its survivors see it.
+#[derive(Clone, Copy, Debug)]
+enum Victim {
+    /// This host: its pid is gone, so its lease is taken at once.
+    SameHost,
+    /// Another host (`TALLYMAN_HOST`): its pid cannot be looked at, so its lease must run out.
+    OtherHost,
+}
+
 #[test]
-fn a_daemon_killed_mid_run_loses_its_file_to_another_with_one_set_of_outputs() {
+fn a_daemon_killed_mid_run_loses_its_file_to_another_on_this_host_at_once() {
+    killed_mid_run(Victim::SameHost);
+}
+
+#[test]
+fn a_daemon_killed_mid_run_on_another_host_loses_its_file_once_its_lease_runs_out() {
+    killed_mid_run(Victim::OtherHost);
+}
+
+/// A daemon paused for good with its run's output staged (not recorded) is killed with SIGKILL
+/// while two more run: one of them records the killed run failed and finishes the file in a new
+/// run, with one set of outputs.
+fn killed_mid_run(victim_at: Victim) {
     let cluster = PgCluster::start();
     let home = cluster_home(&cluster);
     let root = &home.root;
-    // The first daemon stops for good once its run has staged an output.
-    let paused: Vec<(&str, &str)> = ENV
-        .iter()
-        .copied()
-        .chain([("TALLYMAN_FAILPOINTS", "pause:output-staged")])
-        .collect();
+    let host = |name: &'static str| -> Vec<(&str, &str)> {
+        let mut env = ENV.to_vec();
+        if let Victim::OtherHost = victim_at {
+            env.push(("TALLYMAN_HOST", name));
+        }
+        env
+    };
+    let mut paused = host("host-a");
+    paused.push(("TALLYMAN_FAILPOINTS", "pause:output-staged"));
     let mut victim = serve_env(root, &["--scan-secs", "1"], &[], &paused);
     drop_file(root, "inventory_3pl", 1);
     let started = came_true(Duration::from_secs(60), || {
@@ -224,11 +249,18 @@ fn a_daemon_killed_mid_run_loses_its_file_to_another_with_one_set_of_outputs() {
     }
     // Its run is in the middle: staged, not recorded. Two more daemons, then the kill.
     std::thread::sleep(Duration::from_millis(500));
-    let others: Vec<Daemon> = (0..2)
-        .map(|_| serve_env(root, &["--scan-secs", "1"], &[], ENV))
+    let others: Vec<Daemon> = ["host-b", "host-c"]
+        .into_iter()
+        .map(|name| serve_env(root, &["--scan-secs", "1"], &[], &host(name)))
         .collect();
     victim.child.kill().expect("kill -9");
     let _ = victim.child.wait();
+    // The lease as the victim last renewed it: another host may take the file only after it.
+    let lease_until = count(
+        &cluster,
+        root,
+        "SELECT coalesce(max(lease_until), 0) FROM files",
+    );
     let done = came_true(Duration::from_secs(60), || {
         count(
             &cluster,
@@ -242,10 +274,30 @@ fn a_daemon_killed_mid_run_loses_its_file_to_another_with_one_set_of_outputs() {
     // Let the survivors look again: nothing more happens.
     std::thread::sleep(Duration::from_secs(3));
     let logs = stop_all(others);
+    let runs: Vec<(String, String, String)> = client(&cluster, root)
+        .query(
+            "SELECT run_id, state, coalesce(message, '') FROM runs ORDER BY seq",
+            &[],
+        )
+        .expect("runs")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
     assert_eq!(
-        count(&cluster, root, "SELECT count(*) FROM runs"),
-        1,
-        "{logs}"
+        runs.len(),
+        2,
+        "the killed run and the one that finished: {runs:?}\n{logs}"
+    );
+    assert_eq!(
+        (runs[0].0.as_str(), runs[0].1.as_str()),
+        ("r000001", "failed"),
+        "{runs:?}"
+    );
+    assert!(runs[0].2.starts_with("interrupted: "), "{runs:?}");
+    assert_eq!(
+        (runs[1].0.as_str(), runs[1].1.as_str()),
+        ("r000002", "succeeded"),
+        "{runs:?}"
     );
     assert_eq!(
         count(
@@ -263,11 +315,23 @@ fn a_daemon_killed_mid_run_loses_its_file_to_another_with_one_set_of_outputs() {
     );
     let out = published(root);
     assert_eq!(out.len(), 2, "one set of outputs: {out:?}\n{logs}");
-    assert!(out.iter().all(|n| n.contains("r000001")), "{out:?}");
+    assert!(out.iter().all(|n| n.contains("r000002")), "{out:?}");
     assert!(
-        logs.contains("file #1") || logs.contains("r000001"),
-        "a survivor took the run over: {logs}"
+        logs.contains("recorded failed"),
+        "a survivor closed the killed run: {logs}"
     );
+    if let Victim::OtherHost = victim_at {
+        // The killed run was closed (and its file taken) only once its lease had run out.
+        let closed_at = count(
+            &cluster,
+            root,
+            "SELECT extract(epoch FROM ended_at::timestamptz)::bigint FROM runs WHERE run_id = 'r000001'",
+        );
+        assert!(
+            lease_until > 0 && closed_at >= lease_until,
+            "taken at {closed_at}, before the lease ran out at {lease_until}: {logs}"
+        );
+    }
 }
 
 #[test]

@@ -588,17 +588,21 @@ fn a_run_interrupted_mid_way_is_resumed_from_its_archive() {
     }
     let o = tallyman(&h.root, &["run"]);
     assert!(stdout(&o).contains("succeeded"), "{}", stdout(&o));
-    // Issue 12: recovery finishes the interrupted run under its own id and names.
+    // Issue 21: recovery records the interrupted run failed and takes the file again in a new
+    // run (from the input the first one archived), which writes the one set of outputs.
     assert_eq!(
-        sql(&h.root, "select run_id, state from runs order by seq"),
-        "r000001|succeeded"
+        sql(
+            &h.root,
+            "select run_id, state, coalesce(substr(message, 1, 12), '') from runs order by seq"
+        ),
+        "r000001|failed|interrupted:\nr000002|succeeded|"
     );
     assert_eq!(sql(&h.root, "select state from files"), "processed");
     assert_eq!(
         outbox_files(&h.root),
         vec![
-            "atp_20261125_r000001.csv",
-            "inventory_variance_2026-11-25_r000001.csv"
+            "atp_20261125_r000002.csv",
+            "inventory_variance_2026-11-25_r000002.csv"
         ]
     );
     assert_eq!(

@@ -717,10 +717,10 @@ fn a_file_whose_run_panics_is_reported_failed_and_the_next_file_goes_on() {
         sql(&h.root, "select run_id, state from runs order by run_id"),
         "r000001|running\nr000002|succeeded"
     );
-    // The next pass redoes the interrupted run under its own id.
+    // The next pass records the interrupted run failed and takes its file again in a new run.
     ok(&h, &["run"]);
     assert_eq!(
         sql(&h.root, "select run_id, state from runs order by run_id"),
-        "r000001|succeeded\nr000002|succeeded"
+        "r000001|failed\nr000002|succeeded\nr000003|succeeded"
     );
 }

@@ -13,6 +13,7 @@ use super::process::{process, process_run, FileRun, Source};
 use super::{now_text, rel, FileResult, Outcome, RunError};
 use crate::config::compile::business_date;
 use crate::config::{Home, Pipeline};
+use crate::store::file_leases::{lease_secs, now_secs};
 use crate::store::held::HeldFile;
 use crate::store::{FileState, Ledger};
 
@@ -171,21 +172,27 @@ pub fn take_waiting(home: &Home, ledger: &Ledger, p: &Pipeline) -> Result<Vec<Ou
     let mut out = Vec::new();
     for f in ledger.waiting_files(&p.id)? {
         let arrived = received(&f);
-        match status(p, &f.name, arrived, true) {
+        let timed_out = match status(p, &f.name, arrived, true) {
             ErpWait::Wait { .. } => continue,
-            ErpWait::Ready => {
-                tracing::info!(pipeline = %p.id, file = %f.name, "the ERP extract arrived; processing file #{}", f.file_id);
-            }
-            ErpWait::TimedOut => {
-                tracing::warn!(pipeline = %p.id, file = %f.name, "no ERP extract after waiting {}s; the file is rejected", p.erp.as_ref().map_or(0, |e| e.wait.as_secs()));
-            }
-        }
+            ErpWait::Ready => false,
+            ErpWait::TimedOut => true,
+        };
         let landed = home.root.join(&f.stored);
         if f.stored.is_empty() || !landed.is_file() {
             tracing::error!(pipeline = %p.id, file = %f.name, "waiting file #{} has no bytes left at {}", f.file_id, f.stored);
             continue;
         }
-        ledger.set_file_state(f.file_id, FileState::Claimed, None, &f.stored)?;
+        // Daemons sharing the ledger may all see it waiting: the one that takes it runs it.
+        let owner = crate::store::lease::owner();
+        if !ledger.take_waiting_file(f.file_id, &owner, now_secs(), lease_secs())? {
+            tracing::debug!(pipeline = %p.id, file = %f.name, "waiting file #{} was taken by another daemon", f.file_id);
+            continue;
+        }
+        if timed_out {
+            tracing::warn!(pipeline = %p.id, file = %f.name, "no ERP extract after waiting {}s; the file is rejected", p.erp.as_ref().map_or(0, |e| e.wait.as_secs()));
+        } else {
+            tracing::info!(pipeline = %p.id, file = %f.name, "the ERP extract arrived; processing file #{}", f.file_id);
+        }
         out.push(process_run(
             home,
             ledger,
@@ -196,7 +203,6 @@ pub fn take_waiting(home: &Home, ledger: &Ledger, p: &Pipeline) -> Result<Vec<Ou
                 source: Source::Landed(&landed),
                 arrived,
                 rerun_of: None,
-                resume: None,
             },
         )?);
     }

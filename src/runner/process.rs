@@ -24,7 +24,7 @@ use crate::store::outputs::NewOutbound;
 use crate::store::publish::Staged;
 use crate::store::{FileState, Ledger, StoreError};
 
-mod archive;
+pub(super) mod archive;
 mod catalog;
 mod drift;
 mod invoices;
@@ -132,8 +132,8 @@ pub enum Source<'a> {
     Archived(&'a Path),
 }
 
-/// One run to do: a new one, or one a crash interrupted (`resume`: finished under its own id,
-/// so recovery never starts a second run for the same work).
+/// One run to do, always under a new run id (a run a crash interrupted is recorded failed and
+/// its work taken again in a new run: `resume.rs`).
 #[derive(Debug, Clone, Copy)]
 pub struct FileRun<'a> {
     pub file_id: i64,
@@ -141,7 +141,6 @@ pub struct FileRun<'a> {
     pub source: Source<'a>,
     pub arrived: DateTime<Utc>,
     pub rerun_of: Option<&'a RerunOf>,
-    pub resume: Option<&'a str>,
 }
 
 /// Processes one claimed file just landed (see [`process_run`]).
@@ -170,7 +169,6 @@ pub fn process(
             source,
             arrived,
             rerun_of,
-            resume: None,
         },
     )
 }
@@ -180,7 +178,7 @@ pub fn process(
 ///
 /// Outputs are staged under names no consumer takes and published only after the run's end and
 /// the list of its outputs are one transaction in the ledger: a crash before that leaves nothing
-/// visible (recovery redoes the run under the same id), a crash after it leaves a set that
+/// visible (recovery records the run failed and takes its work again in a new run), a crash after it leaves a set that
 /// recovery completes (`publish_recorded`). A failed run publishes nothing.
 pub fn process_run(
     home: &Home,
@@ -194,7 +192,6 @@ pub fn process_run(
         source,
         arrived,
         rerun_of,
-        resume,
     } = job;
     let date = match rerun_of {
         Some(r) => Ok(r.date),
@@ -205,19 +202,16 @@ pub fn process_run(
         .map(|d| d.to_string())
         .unwrap_or_else(|_| "undated".into());
     let trigger = if rerun_of.is_some() { "rerun" } else { "file" };
-    let run_id = match resume {
-        Some(id) => id.to_string(),
-        None => ledger.start_run(
-            &p.id,
-            date.as_ref().ok().map(|d| d.to_string()).as_deref(),
-            Some(file_id),
-            &now_text(Utc::now()),
-            trigger,
-            rerun_of.map(|r| r.actor.as_str()),
-            rerun_of.map(|r| r.reason.as_str()),
-            rerun_of.map(|r| r.run_id.as_str()),
-        )?,
-    };
+    let run_id = ledger.start_run(
+        &p.id,
+        date.as_ref().ok().map(|d| d.to_string()).as_deref(),
+        Some(file_id),
+        &now_text(Utc::now()),
+        trigger,
+        rerun_of.map(|r| r.actor.as_str()),
+        rerun_of.map(|r| r.reason.as_str()),
+        rerun_of.map(|r| r.run_id.as_str()),
+    )?;
     // The file's lease is renewed while its run works (a rerun replays a finished file,
     // which no other daemon would take).
     let _lease = rerun_of
@@ -225,15 +219,10 @@ pub fn process_run(
         .then(|| super::lease_keeper::LeaseKeeper::start(ledger, file_id));
     let dir = home.archive().join(&p.id).join(&date_text).join(&run_id);
     let input = dir.join("input").join(safe_name(name));
-    match resume {
-        // Redone from the start: what the interrupted attempt wrote besides its input goes.
-        Some(_) => archive::clear_run_folder(&dir).map_err(|e| io(p, &dir, e))?,
-        // A new run id never meets an existing folder, unless the ledger was lost: never
-        // overwrite that evidence.
-        None if dir.exists() => {
-            return Err(StoreError::WouldOverwrite { path: dir }.into());
-        }
-        None => {}
+    // A new run id never meets an existing folder, unless the ledger was lost: never
+    // overwrite that evidence.
+    if dir.exists() {
+        return Err(StoreError::WouldOverwrite { path: dir }.into());
     }
     ledger.set_run_archive(&run_id, &rel(home, &dir))?;
     crate::failpoint::hit("run-started");

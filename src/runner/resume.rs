@@ -1,7 +1,8 @@
 //! Recovery, run first by every pass while it holds the pipeline's lock (so whatever it finds
 //! unfinished belongs to a process that is gone): outputs recorded but not made visible are
-//! published; runs left `running` are redone under their own id (the same names, one run for
-//! the work); staged outputs and temps of dead writers are removed; files still `claimed` after a
+//! published; runs left `running` are recorded `failed` (interrupted) and their work is taken
+//! again in a new run (a file's run from its landing copy or archived input, a rerun replayed
+//! again); staged outputs and temps of dead writers are removed; files still `claimed` after a
 //! failed run are tried again; files `waiting` for their ERP extract run once it is there (or
 //! their wait ran out).
 
@@ -10,15 +11,15 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::process::{process_run, publish_outputs, FileRun, RerunOf, Source};
-use super::{erp_wait, Outcome, RunError};
+use super::process::{archive, process_run, publish_outputs, FileRun, RerunOf, Source};
+use super::{erp_wait, now_text, Outcome, RunError};
 use crate::config::{Home, Pipeline};
 use crate::store::file_leases::{lease_secs, now_secs};
 use crate::store::files::{remove_if_present, safe_name};
 use crate::store::lock::PipelineLock;
 use crate::store::outputs::Interrupted;
 use crate::store::publish::{discard_staged, sweep_dead_temps, Staged};
-use crate::store::Ledger;
+use crate::store::{Ledger, StoreError};
 
 /// Repairs what an interruption left of the pipeline, then processes every file still claimed.
 /// The pipeline's lock proves that no live process owns what looks unfinished.
@@ -36,8 +37,6 @@ pub fn resume_claimed(
             tracing::warn!(pipeline = %p.id, "removed {swept} temp file(s) of an interrupted write from {}", dir.display());
         }
     }
-    // Listed before interrupted runs are redone: a redo that fails leaves its file claimed for
-    // the next pass, not for a second try within this one.
     // Only files whose lease this process holds or could take are touched: with daemons
     // sharing the ledger, a claimed file whose holder is alive is that daemon's to finish.
     let owner = crate::store::lease::owner();
@@ -52,11 +51,6 @@ pub fn resume_claimed(
         }
         held
     };
-    let claimed: Vec<_> = ledger
-        .claimed_files(&p.id)?
-        .into_iter()
-        .filter(|f| !leased_elsewhere(f.file_id))
-        .collect();
     let mut out = Vec::new();
     for r in ledger.interrupted_runs(&p.id)? {
         if r.trigger == "file" && r.file_id.is_some_and(&leased_elsewhere) {
@@ -65,10 +59,17 @@ pub fn resume_claimed(
         for dir in outbox_dirs(home, p) {
             discard_staged(&dir, &r.run_id)?;
         }
-        if let Some(outcome) = redo(home, ledger, p, &r)? {
+        if let Some(outcome) = close_interrupted(home, ledger, p, &r)? {
             out.push(outcome);
         }
     }
+    // Listed after the interrupted runs are closed (their files are claimed again) and once:
+    // a run that fails leaves its file claimed for the next pass, not a second try in this one.
+    let claimed: Vec<_> = ledger
+        .claimed_files(&p.id)?
+        .into_iter()
+        .filter(|f| !leased_elsewhere(f.file_id))
+        .collect();
     for f in claimed {
         let landed = home.root.join(&f.stored);
         let archived = f
@@ -102,7 +103,6 @@ pub fn resume_claimed(
                 source,
                 arrived,
                 rerun_of: None,
-                resume: None,
             },
         )?);
     }
@@ -138,62 +138,66 @@ fn publish_recorded(home: &Home, ledger: &Ledger, p: &Pipeline) -> Result<(), Ru
     Ok(())
 }
 
-/// Redoes an interrupted run under its own id: a file's run from its landed or archived input, a
-/// rerun from the archived input of the run it replays.
-fn redo(
+/// Records an interrupted run failed (the process running it stopped before the run ended, so
+/// nothing of it was published) and says where its work goes on: a file's run is taken again in
+/// a new run by the claimed pass (its file is still claimed, and the failed run counts toward
+/// its attempts); a rerun is replayed again now, in a new run with the same actor and reason.
+fn close_interrupted(
     home: &Home,
     ledger: &Ledger,
     p: &Pipeline,
     r: &Interrupted,
 ) -> Result<Option<Outcome>, RunError> {
+    if let Some(dir) = &r.archive_path {
+        let dir = home.root.join(dir);
+        archive::clear_run_folder(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            step: "clear an interrupted run's folder",
+            source,
+        })?;
+    }
     let (Some(file_id), Some(name)) = (r.file_id, r.file.as_deref()) else {
         tracing::error!(pipeline = %p.id, run = %r.run_id, "interrupted run has no file; closed as failed");
-        ledger.close_interrupted(&r.run_id, "interrupted; nothing to redo it from")?;
+        ledger.close_interrupted(
+            &r.run_id,
+            "interrupted; nothing to take its work again from",
+            &now_text(Utc::now()),
+        )?;
         return Ok(None);
     };
-    let in_archive = |dir: &str| home.root.join(dir).join("input").join(safe_name(name));
-    let rerun_of = match (r.trigger.as_str(), &r.rerun_of) {
-        ("rerun", Some(replayed)) => Some(RerunOf {
-            run_id: replayed.clone(),
-            date: r
-                .business_date
-                .as_deref()
-                .and_then(|d| d.parse::<NaiveDate>().ok())
-                .unwrap_or_default(),
-            actor: r.actor.clone().unwrap_or_default(),
-            reason: r.reason.clone().unwrap_or_default(),
-        }),
-        _ => None,
-    };
-    let from: Option<PathBuf> = match &rerun_of {
-        Some(by) => ledger
-            .run_archive(&by.run_id)?
-            .map(|d| in_archive(&d))
-            .filter(|p| p.is_file()),
-        None => {
-            let landed = ledger
-                .stored_path(file_id)?
-                .map(|s| home.root.join(s))
-                .filter(|p| p.is_file());
-            landed.or_else(|| {
-                r.archive_path
-                    .as_deref()
-                    .map(in_archive)
-                    .filter(|p| p.is_file())
-            })
+    let replayed = match (r.trigger.as_str(), &r.rerun_of) {
+        ("rerun", Some(replayed)) => replayed,
+        _ => {
+            tracing::warn!(pipeline = %p.id, run = %r.run_id, file = %name, "run {} was interrupted before it ended: recorded failed; file #{file_id} is taken again in a new run", r.run_id);
+            ledger.close_interrupted(&r.run_id, "interrupted: the process running it stopped before the run ended; nothing was published and the file is taken again in a new run", &now_text(Utc::now()))?;
+            return Ok(None);
         }
     };
+    let by = RerunOf {
+        run_id: replayed.clone(),
+        date: r
+            .business_date
+            .as_deref()
+            .and_then(|d| d.parse::<NaiveDate>().ok())
+            .unwrap_or_default(),
+        actor: r.actor.clone().unwrap_or_default(),
+        reason: r.reason.clone().unwrap_or_default(),
+    };
+    let from = ledger
+        .run_archive(replayed)?
+        .map(|d| home.root.join(d).join("input").join(safe_name(name)))
+        .filter(|p| p.is_file());
     let Some(from) = from else {
-        tracing::error!(pipeline = %p.id, run = %r.run_id, file = %name, "interrupted run has no input left to redo it from; closed as failed");
-        ledger.close_interrupted(&r.run_id, "interrupted; its input is gone")?;
+        tracing::error!(pipeline = %p.id, run = %r.run_id, file = %name, "interrupted rerun has no input left to replay; closed as failed");
+        ledger.close_interrupted(
+            &r.run_id,
+            "interrupted; the input it replays is gone",
+            &now_text(Utc::now()),
+        )?;
         return Ok(None);
     };
-    tracing::warn!(pipeline = %p.id, run = %r.run_id, file = %name, "redoing run {}, interrupted before it ended", r.run_id);
-    let source = match rerun_of {
-        Some(_) => Source::Archived(&from),
-        // From the landing area, or already in its own archive folder (then left in place).
-        None => Source::Landed(&from),
-    };
+    tracing::warn!(pipeline = %p.id, run = %r.run_id, file = %name, "rerun {} was interrupted before it ended: recorded failed; replaying run {replayed} again in a new run", r.run_id);
+    ledger.close_interrupted(&r.run_id, "interrupted: the process running it stopped before the run ended; nothing was published and the rerun is replayed again in a new run", &now_text(Utc::now()))?;
     let arrived = arrival(ledger.received_at(file_id)?.as_deref());
     process_run(
         home,
@@ -202,10 +206,9 @@ fn redo(
         FileRun {
             file_id,
             name,
-            source,
+            source: Source::Archived(&from),
             arrived,
-            rerun_of: rerun_of.as_ref(),
-            resume: Some(&r.run_id),
+            rerun_of: Some(&by),
         },
     )
     .map(Some)

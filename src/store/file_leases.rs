@@ -147,6 +147,38 @@ impl Ledger {
         Ok(taken)
     }
 
+    /// Takes a file `waiting` for its ERP extract back to `claimed`, leased to `owner` until
+    /// `now + secs`, when no live daemon holds its lease: false when another daemon took it
+    /// first (compare-and-set on its state and old holder, so one daemon runs it).
+    pub fn take_waiting_file(
+        &self,
+        file_id: i64,
+        owner: &str,
+        now: i64,
+        secs: i64,
+    ) -> Result<bool, StoreError> {
+        let what = "take a waiting file";
+        let held: Option<(Option<String>, Option<i64>)> = self.row(
+            what,
+            "SELECT lease_owner, lease_until FROM files WHERE id = ?1 AND state = 'waiting'",
+            db_args![file_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let Some((holder, until)) = held else {
+            return Ok(false);
+        };
+        if !takeable(self.dialect(), holder.as_deref(), until, owner, now) {
+            return Ok(false);
+        }
+        let n = self.exec(
+            what,
+            "UPDATE files SET state = 'claimed', reason = NULL, lease_owner = ?2, lease_until = ?3
+             WHERE id = ?1 AND state = 'waiting' AND lease_owner IS NOT DISTINCT FROM ?4",
+            db_args![file_id, owner, now + secs, holder],
+        )?;
+        Ok(n == 1)
+    }
+
     /// Gives up `owner`'s lease on `file_id` (its run ended; a file left claimed for another
     /// try is then free for any daemon at once).
     pub fn release_file_lease(&self, file_id: i64, owner: &str) -> Result<(), StoreError> {

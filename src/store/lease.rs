@@ -30,11 +30,19 @@ pub fn is_dead(token: &str) -> bool {
     }
 }
 
-/// This machine's host name (also the `host` label of the daemon's work counters).
+/// This daemon's host name in leases and in the `host` label of its work counters:
+/// `TALLYMAN_HOST` when set, else the kernel's host name. Daemons in containers that share a
+/// host name but not a process table (`--net=host`) must each be given their own, or one would
+/// judge the other's pids by its own `/proc`.
 pub fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| match std::env::var("TALLYMAN_HOST") {
+        Ok(name) if !name.trim().is_empty() => name.trim().to_string(),
+        _ => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default(),
+    })
+    .clone()
 }
 
 /// Field 22 of `/proc/PID/stat` (start time); `None` when no such process runs.

@@ -198,12 +198,12 @@ impl Ledger {
         )
     }
 
-    /// Closes a run that cannot be redone as failed, saying why.
-    pub fn close_interrupted(&self, run_id: &str, why: &str) -> Result<(), StoreError> {
+    /// Records a run an interruption left `running` as failed at `now`, saying why.
+    pub fn close_interrupted(&self, run_id: &str, why: &str, now: &str) -> Result<(), StoreError> {
         self.exec(
             "close an interrupted run",
-            "UPDATE runs SET state = 'failed', message = ?2 WHERE run_id = ?1 AND state = 'running'",
-            db_args![run_id, why],
+            "UPDATE runs SET state = 'failed', message = ?2, ended_at = ?3 WHERE run_id = ?1 AND state = 'running'",
+            db_args![run_id, why, now],
         )
         .map(|_| ())
     }

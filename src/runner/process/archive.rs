@@ -189,9 +189,10 @@ fn join_copy(h: JoinHandle<Result<(), StoreError>>) -> Result<(), StoreError> {
     })
 }
 
-/// Empties a run folder of everything but its `input/` (an interrupted attempt's partial
-/// outputs, copies and temps), so the run is redone from a clean start.
-pub(super) fn clear_run_folder(dir: &Path) -> std::io::Result<()> {
+/// Empties an interrupted run's folder of everything but its `input/` (its partial outputs,
+/// copies and temps): the input stays as the evidence of what the failed run read, and as the
+/// bytes the next run copies.
+pub(in crate::runner) fn clear_run_folder(dir: &Path) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),

@@ -516,3 +516,70 @@ pub(super) fn file_lease(ledger: &mut Ledger) {
     );
     assert!(!ledger.renew_file_lease(file_id, &me, 6000).expect("renew"));
 }
+
+/// A file held `waiting` goes back to `claimed` for one taker: the first wins, a second (another
+/// daemon that saw it waiting too) is refused; on PostgreSQL a live holder's lease keeps others
+/// out until it runs out.
+pub(super) fn waiting_file(ledger: &mut Ledger) {
+    use crate::store::db::Dialect;
+    let me = crate::store::lease::owner();
+    let other = "elsewhere:7:7";
+    let Claim::New { file_id, .. } = ledger
+        .claim(
+            "p",
+            &landing("w.csv", "ww", Some("2026-11-25")),
+            DuplicateRule::ContentPerBusinessDate,
+        )
+        .expect("claim")
+    else {
+        panic!("a new file")
+    };
+    let hold = |ledger: &Ledger, holder: &str, until: i64| {
+        ledger
+            .set_file_state(
+                file_id,
+                FileState::Waiting,
+                Some("no extract"),
+                "var/landing/p/w.csv",
+            )
+            .expect("wait");
+        ledger
+            .db()
+            .execute(
+                "UPDATE files SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1",
+                crate::db_args![file_id, holder, until],
+            )
+            .expect("hold");
+    };
+    hold(ledger, other, 1000);
+    if ledger.dialect() == Dialect::Postgres {
+        assert!(
+            !ledger
+                .take_waiting_file(file_id, &me, 999, 60)
+                .expect("take"),
+            "its holder on another host is alive until 1000"
+        );
+    }
+    assert!(ledger
+        .take_waiting_file(file_id, &me, 1000, 60)
+        .expect("take"));
+    assert_eq!(
+        ledger.file_lease(file_id).expect("read"),
+        Some((me.clone(), 1060))
+    );
+    assert!(
+        !ledger
+            .take_waiting_file(file_id, other, 2000, 60)
+            .expect("take"),
+        "claimed now: nobody takes it as waiting again"
+    );
+    let state: String = ledger
+        .db()
+        .query_one(
+            "SELECT state FROM files WHERE id = ?1",
+            crate::db_args![file_id],
+        )
+        .and_then(|r| r.get(0))
+        .expect("state");
+    assert_eq!(state, "claimed");
+}

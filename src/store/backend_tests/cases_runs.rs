@@ -51,7 +51,9 @@ pub(super) fn recovery(ledger: &mut Ledger) {
         ),
         (Some("a.csv"), Some("archive/p/d/r000001"))
     );
-    ledger.close_interrupted(&first, "crashed").expect("close");
+    ledger
+        .close_interrupted(&first, "crashed", "2026-11-26T00:00:00Z")
+        .expect("close");
     assert!(ledger
         .interrupted_runs("p")
         .expect("interrupted")

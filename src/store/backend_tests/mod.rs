@@ -60,6 +60,10 @@ const CASES: &[Case] = &[
         file_lease,
     ),
     (
+        "a file waiting for its ERP extract is taken back by one daemon",
+        waiting_file,
+    ),
+    (
         "an upload's lease: held, expired, taken from the dead",
         upload_lease,
     ),
