@@ -695,6 +695,51 @@ fn a_rerun_against_a_truncated_manifest_fails_naming_it_and_starts_no_run() {
     assert_eq!(sql(&h.root, "select count(*) from runs"), runs_before);
 }
 
+/// A file whose run kills the process each time (out of memory on it, a crash it provokes) is
+/// run as many times as a file may fail, each killed run recorded failed as interrupted; the
+/// next pass quarantines it with its reason and report instead of dying on it again.
+#[test]
+fn a_file_that_kills_its_run_three_times_is_quarantined_not_run_again() {
+    let h = demo_home();
+    for attempt in 1..=3 {
+        let o = tallyman_crashing_at(&h, &["run"], "output-staged");
+        assert!(
+            !o.status.success(),
+            "attempt {attempt}: the crash point was not hit"
+        );
+    }
+    let o = tallyman(&h, &["run"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(
+        sql(&h.root, "select run_id, state, substr(message, 1, 12) from runs order by run_id"),
+        "r000001|failed|interrupted:\nr000002|failed|interrupted:\nr000003|failed|interrupted:\nr000004|failed|inventory_3p"
+    );
+    let why = sql(&h.root, "select message from runs where run_id = 'r000004'");
+    assert!(
+        why.contains("3 earlier runs of this file failed or were interrupted"),
+        "{why}"
+    );
+    assert_eq!(sql(&h.root, "select state from files"), "quarantined");
+    let q = h.root.join("quarantine/inventory_3pl");
+    let reason =
+        std::fs::read_to_string(q.join("1-stock_2026-11-25.csv.reason.txt")).expect("reason");
+    assert!(
+        reason.contains("run: r000004") && reason.contains("not run again"),
+        "{reason}"
+    );
+    assert!(q.join("1-stock_2026-11-25.csv").is_file());
+    // Nothing was published; the on-call gets the run's report.
+    assert_eq!(sql(&h.root, "select count(*) from outbound"), "0");
+    assert_eq!(
+        sql(
+            &h.root,
+            "select count(*) from mail_queue where run_id = 'r000004'"
+        ),
+        "1"
+    );
+}
+
 #[test]
 fn a_file_whose_run_panics_is_reported_failed_and_the_next_file_goes_on() {
     let h = demo_home();

@@ -203,6 +203,7 @@ pub fn take_waiting(home: &Home, ledger: &Ledger, p: &Pipeline) -> Result<Vec<Ou
                 source: Source::Landed(&landed),
                 arrived,
                 rerun_of: None,
+                gave_up_after: None,
             },
         )?);
     }

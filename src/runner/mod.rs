@@ -56,6 +56,14 @@ pub enum RunError {
     /// published copy of an output all depend on it).
     #[error(transparent)]
     Manifest(#[from] manifest::ManifestError),
+    /// The file's earlier runs failed or were interrupted (the process running them died) as
+    /// many times as a file may: it is not run again, lest it take the daemon down once more.
+    #[error("{pipeline}: {file}: {failed} earlier runs of this file failed or were interrupted (the process running them stopped); not run again")]
+    GaveUp {
+        pipeline: String,
+        file: String,
+        failed: i64,
+    },
 }
 
 /// Whose problem a failed run is, which decides what becomes of its file
@@ -76,7 +84,8 @@ impl RunError {
             | RunError::Io { .. }
             | RunError::Data { .. }
             | RunError::Rerun(_)
-            | RunError::Manifest(_) => FailureKind::Operational,
+            | RunError::Manifest(_)
+            | RunError::GaveUp { .. } => FailureKind::Operational,
         }
     }
 }

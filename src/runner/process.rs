@@ -141,6 +141,9 @@ pub struct FileRun<'a> {
     pub source: Source<'a>,
     pub arrived: DateTime<Utc>,
     pub rerun_of: Option<&'a RerunOf>,
+    /// How many earlier runs of the file failed, when that is already as many as a file may
+    /// have (`disposition::MAX_ATTEMPTS`): the run fails at once and the file is quarantined.
+    pub gave_up_after: Option<i64>,
 }
 
 /// Processes one claimed file just landed (see [`process_run`]).
@@ -169,6 +172,7 @@ pub fn process(
             source,
             arrived,
             rerun_of,
+            gave_up_after: None,
         },
     )
 }
@@ -192,6 +196,7 @@ pub fn process_run(
         source,
         arrived,
         rerun_of,
+        gave_up_after,
     } = job;
     let date = match rerun_of {
         Some(r) => Ok(r.date),
@@ -275,9 +280,14 @@ pub fn process_run(
         drift_note: None,
     };
     tracing::info!(pipeline = %p.id, run = %run_id, file = %name, business_date = %date_text, "run started");
-    let result = match date {
-        Err(why) => Ok(Step::Reject(why)),
-        Ok(date) => run.steps(ledger, &input, date),
+    let result = match (gave_up_after, date) {
+        (Some(failed), _) => Err(RunError::GaveUp {
+            pipeline: p.id.clone(),
+            file: name.to_string(),
+            failed,
+        }),
+        (None, Err(why)) => Ok(Step::Reject(why)),
+        (None, Ok(date)) => run.steps(ledger, &input, date),
     };
     run.end(ledger, result, file_id, rerun_of, &input, date_text)
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::disposition::MAX_ATTEMPTS;
 use super::process::{archive, process_run, publish_outputs, FileRun, RerunOf, Source};
 use super::{erp_wait, now_text, Outcome, RunError};
 use crate::config::{Home, Pipeline};
@@ -92,7 +93,18 @@ pub fn resume_claimed(
             tracing::error!(pipeline = %p.id, file = %f.name, "claimed file #{} has no bytes left to resume from ({})", f.file_id, f.stored);
             continue;
         };
-        tracing::warn!(pipeline = %p.id, file = %f.name, "taking file #{} again (claimed, not finished; {} failed run(s) so far)", f.file_id, f.failed_runs);
+        // A file whose runs keep dying with their process (out of memory on it, a crash it
+        // provokes) would take the daemon down forever: after as many failed or interrupted runs
+        // as a file may have, its next run fails at once and quarantines it, with its report.
+        let gave_up_after = (f.failed_runs >= MAX_ATTEMPTS).then_some(f.failed_runs);
+        match gave_up_after {
+            Some(n) => {
+                tracing::error!(pipeline = %p.id, file = %f.name, "file #{} had {n} failed or interrupted runs: quarantined, not run again", f.file_id)
+            }
+            None => {
+                tracing::warn!(pipeline = %p.id, file = %f.name, "taking file #{} again (claimed, not finished; {} failed run(s) so far)", f.file_id, f.failed_runs)
+            }
+        }
         out.push(process_run(
             home,
             ledger,
@@ -103,6 +115,7 @@ pub fn resume_claimed(
                 source,
                 arrived,
                 rerun_of: None,
+                gave_up_after,
             },
         )?);
     }
@@ -209,6 +222,7 @@ fn close_interrupted(
             source: Source::Archived(&from),
             arrived,
             rerun_of: Some(&by),
+            gave_up_after: None,
         },
     )
     .map(Some)
