@@ -364,6 +364,9 @@ fn postgres_stopped_during_the_work_loses_and_doubles_nothing() {
         daemons.iter().all(|d| {
             d.get("/readyz")
                 .is_some_and(|(code, body)| code != 200 && body.contains("ledger"))
+                && d.get("/healthz").is_some_and(|(code, body)| {
+                    code == 200 && body.contains(r#""taking_work":false"#)
+                })
         })
     });
     // Down for ten seconds in all.
@@ -383,7 +386,7 @@ fn postgres_stopped_during_the_work_loses_and_doubles_nothing() {
     assert!(before < files, "the outage came after the work: {logs}");
     assert!(
         said_why,
-        "/readyz said nothing of the ledger while it was down: {logs}"
+        "/readyz and /healthz said nothing of the ledger while it was down: {logs}"
     );
     assert!(
         done,

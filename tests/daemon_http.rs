@@ -73,6 +73,19 @@ fn healthz_reports_ok_uptime_and_pipelines() {
         json["pipelines"],
         serde_json::json!(["acme_945", "stripe_payouts"])
     );
+    assert_eq!(json["taking_work"], true, "{json}");
+    assert_eq!(json["ledger"], "connected", "{json}");
+    // The ledger's database gone: still alive (200), not taking work, and why.
+    health.set_ledger_fault(Some("ledger unreachable: connection refused".into()));
+    let reply = request(server.local_addr(), "GET", "/healthz");
+    assert_eq!(reply.status, 200);
+    let json: serde_json::Value = serde_json::from_str(&reply.body).expect("JSON body");
+    assert_eq!(json["taking_work"], false, "{json}");
+    assert_eq!(
+        json["ledger"], "ledger unreachable: connection refused",
+        "{json}"
+    );
+    health.set_ledger_fault(None);
 
     health.set_pipelines(vec!["only_one".into()]);
     let json: serde_json::Value =

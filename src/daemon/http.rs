@@ -145,10 +145,15 @@ impl Health {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        // Liveness stays 200 (restarting a daemon whose database is down helps nothing), but it
+        // says whether the daemon takes work and, when not, why.
+        let fault = (self.ledger_fault.lock().unwrap_or_else(|p| p.into_inner())).clone();
         serde_json::json!({
             "status": "ok",
             "uptime_seconds": self.uptime().as_secs(),
             "pipelines": pipelines,
+            "taking_work": fault.is_none(),
+            "ledger": fault.as_deref().unwrap_or("connected"),
         })
         .to_string()
     }
