@@ -334,6 +334,37 @@ fn killed_mid_run(victim_at: Victim) {
     }
 }
 
+/// The files not processed, with their runs, to say why a test waited in vain.
+fn unfinished(cluster: &PgCluster, root: &Path) -> String {
+    client(cluster, root)
+        .query(
+            "SELECT f.id, f.name, f.state, coalesce(f.reason, ''), coalesce(f.lease_owner, ''),
+                    coalesce(f.lease_until, 0),
+                    coalesce((SELECT string_agg(r.run_id || ' ' || r.state || ' ' || coalesce(r.message, ''), '; ' ORDER BY r.seq)
+                              FROM runs r WHERE r.file_id = f.id), '')
+             FROM files f WHERE f.state <> 'processed' ORDER BY f.id",
+            &[],
+        )
+        .map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    format!(
+                        "file #{} {} {} ({}) lease {} until {}: runs {}",
+                        r.get::<_, i64>(0),
+                        r.get::<_, String>(1),
+                        r.get::<_, String>(2),
+                        r.get::<_, String>(3),
+                        r.get::<_, String>(4),
+                        r.get::<_, i64>(5),
+                        r.get::<_, String>(6)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_else(|e| format!("(could not list them: {e})"))
+}
+
 #[test]
 fn postgres_stopped_during_the_work_loses_and_doubles_nothing() {
     let mut cluster = PgCluster::start();
@@ -390,7 +421,8 @@ fn postgres_stopped_during_the_work_loses_and_doubles_nothing() {
     );
     assert!(
         done,
-        "not every file was processed after the restart: {logs}"
+        "not every file was processed after the restart: {}\n{logs}",
+        unfinished(&cluster, root)
     );
     assert_eq!(
         count(&cluster, root, "SELECT count(*) FROM files"),

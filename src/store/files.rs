@@ -80,9 +80,14 @@ fn via_temp<R>(
 }
 
 /// The temp name of an atomic write: dot-named (never taken by a settle rule), with the writer's
-/// PID so that recovery can tell a dead writer's leftover from a live one's file.
-fn temp_name(name: &str) -> String {
-    format!(".{name}.{}.tmp", std::process::id())
+/// host and PID so that recovery can tell a dead writer's leftover from a live one's file, and
+/// never judges a writer on another host (sharing the home) by this host's process table.
+pub(super) fn temp_name(name: &str) -> String {
+    format!(
+        ".{name}.{}.{}.tmp",
+        super::lease::host_tag(),
+        std::process::id()
+    )
 }
 
 /// Creates `tmp` in `dir`, lets `fill` write it and fsyncs it; on any error the temp is removed.
@@ -243,10 +248,7 @@ fn staging_in(landing_dir: &Path) -> (u128, PathBuf) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    let host: String = (super::lease::host().chars())
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .take(32)
-        .collect();
+    let host = super::lease::host_tag();
     let staging = landing_dir.join(format!(".{stamp}.{host}.{}.landing", std::process::id()));
     (stamp, staging)
 }
@@ -499,7 +501,7 @@ pub struct ArchiveCopy {
 /// write), else a copy in the kernel (`copy_file_range`: no user-space buffer).
 pub fn copy_to_archive(from: &Path, dir: &Path, name: &str) -> Result<ArchiveCopy, StoreError> {
     fs::create_dir_all(dir).map_err(io(dir, "create folder"))?;
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let temp = dir.join(temp_name(name));
     let copied = reflink(from, &temp).or_else(|_| fs::copy(from, &temp).map(|_| ()));
     if let Err(e) = copied {
         let _ = fs::remove_file(&temp);

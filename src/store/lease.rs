@@ -45,6 +45,16 @@ pub fn host() -> String {
     .clone()
 }
 
+/// `host()` as it may appear in a file name (ASCII letters, digits and `-`, at most 32): no
+/// dot, so `.NAME.HOST.PID.tmp` splits back from the right.
+pub fn host_tag() -> String {
+    host()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(32)
+        .collect()
+}
+
 /// Field 22 of `/proc/PID/stat` (start time); `None` when no such process runs.
 fn start_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

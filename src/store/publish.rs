@@ -159,17 +159,22 @@ pub fn discard_staged(dir: &Path, run_id: &str) -> Result<usize, StoreError> {
     })
 }
 
-/// Removes the temp files of atomic writes whose writer is dead (`.NAME.PID.tmp` with no process
-/// PID), left in `dir` by a kill or a power cut.
+/// Removes the temp files of atomic writes whose writer is dead (`.NAME.HOST.PID.tmp`, HOST this
+/// host's, no process PID), left in `dir` by a kill or a power cut. Another host's temps are
+/// left alone: its PIDs mean nothing here (it sweeps its own).
 pub fn sweep_dead_temps(dir: &Path) -> Result<usize, StoreError> {
+    let here = super::lease::host_tag();
     remove_matching(dir, |name| {
         let Some(rest) = name.strip_suffix(".tmp") else {
             return false;
         };
-        let Some((_, pid)) = rest.rsplit_once('.') else {
+        let mut parts = rest.rsplitn(3, '.');
+        let (Some(pid), Some(host), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
             return false;
         };
-        name.starts_with('.') && pid.parse::<i32>().is_ok_and(|pid| !process_alive(pid))
+        name.starts_with('.')
+            && host == here
+            && pid.parse::<i32>().is_ok_and(|pid| !process_alive(pid))
     })
 }
 
@@ -249,15 +254,22 @@ mod tests {
         assert_eq!(discard_staged(dir.path(), "r000007").expect("discard"), 1);
         assert!(!s.temp.exists());
         assert!(dir.path().join(staging_name("r000008", "a.csv")).exists());
-        let live = dir
-            .path()
-            .join(format!(".b.csv.{}.tmp", std::process::id()));
+        let here = crate::store::lease::host_tag();
+        let live = dir.path().join(crate::store::files::temp_name("b.csv"));
+        assert!(
+            live.to_string_lossy().contains(&format!(".{here}.")),
+            "{live:?}"
+        );
         // PID 2^22+1 is above Linux's pid_max limit, so no process has it.
-        let dead = dir.path().join(".b.csv.4194305.tmp");
-        fs::write(&live, b"1").expect("write");
-        fs::write(&dead, b"1").expect("write");
+        let dead = dir.path().join(format!(".b.csv.{here}.4194305.tmp"));
+        // The same dead-looking PID on another host sharing the home: not ours to judge.
+        let elsewhere = dir.path().join(".b.csv.other-host.4194305.tmp");
+        for f in [&live, &dead, &elsewhere] {
+            fs::write(f, b"1").expect("write");
+        }
         assert_eq!(sweep_dead_temps(dir.path()).expect("sweep"), 1);
         assert!(live.exists());
         assert!(!dead.exists());
+        assert!(elsewhere.exists());
     }
 }
