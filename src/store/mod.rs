@@ -43,7 +43,10 @@ impl StoreError {
     pub fn is_connection(&self) -> bool {
         match self {
             StoreError::Query { source, .. } => source.is_connection(),
-            StoreError::Connect(db::ConnectError::Connect { .. }) => true,
+            // A refused certificate too: the server's may be renewed while we wait.
+            StoreError::Connect(
+                db::ConnectError::Connect { .. } | db::ConnectError::Certificate { .. },
+            ) => true,
             _ => false,
         }
     }

@@ -1,7 +1,8 @@
 //! Connecting to a PostgreSQL ledger from the compiled `[ledger]` section: the password read
-//! from its variable or file at the moment of connecting (never kept in the configuration).
+//! from its variable or file at the moment of connecting (never kept in the configuration),
+//! encrypted as `sslmode` says (the connector is built in `tls`).
 
-use crate::config::ledger::{PasswordSource, PostgresTarget};
+use crate::config::ledger::{PasswordSource, PostgresTarget, SslMode};
 
 /// Why a PostgreSQL ledger could not be reached.
 #[derive(Debug, thiserror::Error)]
@@ -15,14 +16,30 @@ pub enum ConnectError {
         source: std::io::Error,
     },
     #[error("{target}: {source}")]
+    TlsFile {
+        target: String,
+        source: super::tls::TlsFileError,
+    },
+    /// The server's certificate did not verify (`why`: OpenSSL's verdict and the
+    /// certificate's subject).
+    #[error("{target} (sslmode {mode}): TLS handshake failed: certificate verify failed: {why}")]
+    Certificate {
+        target: String,
+        mode: SslMode,
+        why: String,
+    },
+    /// The server refused or could not be reached, or TLS failed for another reason (OpenSSL's
+    /// message is in `source`).
+    #[error("{target} (sslmode {mode}): {source}")]
     Connect {
         target: String,
+        mode: SslMode,
         source: super::DbError,
     },
 }
 
-/// A client of the PostgreSQL ledger at `target`. TLS is not offered yet: the connection is
-/// plain, for a database on the same host or a trusted network.
+/// A client of the PostgreSQL ledger at `target`, over TLS unless `sslmode` is `disable` (or
+/// `prefer` and the server offers none).
 pub fn connect_postgres(target: &PostgresTarget) -> Result<postgres::Client, ConnectError> {
     let name = target.to_string();
     let mut config = postgres::Config::new();
@@ -52,10 +69,38 @@ pub fn connect_postgres(target: &PostgresTarget) -> Result<postgres::Client, Con
             config.password(text.lines().next().unwrap_or_default());
         }
     }
-    config
-        .connect(postgres::NoTls)
-        .map_err(|e| ConnectError::Connect {
+    let mode = target.tls.mode;
+    config.ssl_mode(match mode {
+        SslMode::Disable => postgres::config::SslMode::Disable,
+        SslMode::Prefer => postgres::config::SslMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+            postgres::config::SslMode::Require
+        }
+    });
+    if mode == SslMode::Disable {
+        return config
+            .connect(postgres::NoTls)
+            .map_err(|e| ConnectError::Connect {
+                target: name,
+                mode,
+                source: e.into(),
+            });
+    }
+    let (tls, refusal) =
+        super::tls::connector(&target.tls).map_err(|source| ConnectError::TlsFile {
+            target: name.clone(),
+            source,
+        })?;
+    config.connect(tls).map_err(|e| match refusal.take() {
+        Some(why) => ConnectError::Certificate {
             target: name,
+            mode,
+            why,
+        },
+        None => ConnectError::Connect {
+            target: name,
+            mode,
             source: e.into(),
-        })
+        },
+    })
 }
