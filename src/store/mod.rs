@@ -92,8 +92,8 @@ pub enum StoreError {
         what: &'static str,
         source: db::DbError,
     },
-    /// The PostgreSQL ledger could not be reached.
-    #[error("ledger {0}")]
+    /// The PostgreSQL ledger could not be reached (the message names it, and says why).
+    #[error(transparent)]
     Connect(#[from] db::ConnectError),
     /// `tallyman.toml`'s `[ledger]` could not be read or is wrong.
     #[error("tallyman.toml [ledger]: {why}")]

@@ -4,21 +4,22 @@
 
 use crate::config::ledger::{PasswordSource, PostgresTarget, SslMode};
 
-/// Why a PostgreSQL ledger could not be reached.
+/// Why a PostgreSQL ledger could not be reached. Each message says its cause, which is therefore
+/// not also a `source`: `{:#}` (the CLI's error line) would say it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("{target}: the password variable {var} is not set")]
     NoPasswordVar { target: String, var: String },
-    #[error("{target}: password file {}: {source}", path.display())]
+    #[error("{target}: password file {}: {cause}", path.display())]
     PasswordFile {
         target: String,
         path: std::path::PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("{target}: {source}")]
+    #[error("{target}: {cause}")]
     TlsFile {
         target: String,
-        source: super::tls::TlsFileError,
+        cause: super::tls::TlsFileError,
     },
     /// The server's certificate did not verify (`why`: OpenSSL's verdict and the
     /// certificate's subject).
@@ -29,12 +30,12 @@ pub enum ConnectError {
         why: String,
     },
     /// The server refused or could not be reached, or TLS failed for another reason (OpenSSL's
-    /// message is in `source`).
-    #[error("{target} (sslmode {mode}): {source}")]
+    /// message is in `cause`).
+    #[error("{target} (sslmode {mode}): {cause}")]
     Connect {
         target: String,
         mode: SslMode,
-        source: super::DbError,
+        cause: super::DbError,
     },
 }
 
@@ -61,10 +62,10 @@ pub fn connect_postgres(target: &PostgresTarget) -> Result<postgres::Client, Con
         }
         PasswordSource::File(path) => {
             let text =
-                std::fs::read_to_string(path).map_err(|source| ConnectError::PasswordFile {
+                std::fs::read_to_string(path).map_err(|cause| ConnectError::PasswordFile {
                     target: name.clone(),
                     path: path.clone(),
-                    source,
+                    cause,
                 })?;
             config.password(text.lines().next().unwrap_or_default());
         }
@@ -83,13 +84,13 @@ pub fn connect_postgres(target: &PostgresTarget) -> Result<postgres::Client, Con
             .map_err(|e| ConnectError::Connect {
                 target: name,
                 mode,
-                source: e.into(),
+                cause: e.into(),
             });
     }
     let (tls, refusal) =
-        super::tls::connector(&target.tls).map_err(|source| ConnectError::TlsFile {
+        super::tls::connector(&target.tls).map_err(|cause| ConnectError::TlsFile {
             target: name.clone(),
-            source,
+            cause,
         })?;
     config.connect(tls).map_err(|e| match refusal.take() {
         Some(why) => ConnectError::Certificate {
@@ -100,7 +101,7 @@ pub fn connect_postgres(target: &PostgresTarget) -> Result<postgres::Client, Con
         None => ConnectError::Connect {
             target: name,
             mode,
-            source: e.into(),
+            cause: e.into(),
         },
     })
 }
