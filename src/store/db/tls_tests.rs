@@ -267,3 +267,39 @@ fn sslmode_against_a_tls_only_server() {
 fn sslmode_against_a_server_without_tls() {
     run(&PgCluster::start(), PLAIN);
 }
+
+/// What TLS adds to making a connection (a new connection per reconnect, and per lease
+/// keeper): `cargo test --lib store::db::tls_tests::measure -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement"]
+fn measure_connections_per_second_plain_and_tls() {
+    let (plain, tls) = (PgCluster::start(), PgCluster::start_tls());
+    let runs: &[(&str, &PgCluster, Case)] = &[
+        (
+            "plain",
+            &plain,
+            case("", "127.0.0.1", SslMode::Disable, Ca::System),
+        ),
+        (
+            "require",
+            &tls,
+            case("", "127.0.0.1", SslMode::Require, Ca::System),
+        ),
+        (
+            "verify-full",
+            &tls,
+            case("", "localhost", SslMode::VerifyFull, Ca::Right),
+        ),
+    ];
+    for (name, cluster, c) in runs {
+        let target = target(cluster, c);
+        let n = 100;
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            let mut client = connect_postgres(&target).expect("connect");
+            client.simple_query("SELECT 1").expect("query");
+        }
+        let each = started.elapsed() / n;
+        eprintln!("{name}: {each:?} per connection and one query ({n} in a row)");
+    }
+}
