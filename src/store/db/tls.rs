@@ -91,6 +91,7 @@ pub fn connector(
                 .add_extra_chain_cert(ca)
                 .map_err(|e| file_error("sslcert", &client.cert, e))?;
         }
+        key_is_private(&client.key)?;
         let key = PKey::private_key_from_pem(&read("sslkey", &client.key)?)
             .map_err(|e| file_error("sslkey", &client.key, e))?;
         builder
@@ -117,6 +118,23 @@ fn subject_of(name: &openssl::x509::X509NameRef) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// libpq's rule for `sslkey`: a key others can read is refused, since it is no longer a secret
+/// (0600 or less; 0640 or less when root owns it, for a group the service runs in).
+fn key_is_private(path: &Path) -> Result<(), TlsFileError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| file_error("sslkey", path, e))?;
+    let mode = meta.mode() & 0o777;
+    let too_open = if meta.uid() == 0 { 0o037 } else { 0o077 };
+    if mode & too_open != 0 {
+        return Err(file_error(
+            "sslkey",
+            path,
+            format!("readable by others (mode {mode:04o}): make it 0600 (or 0640 owned by root)"),
+        ));
+    }
+    Ok(())
 }
 
 fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, TlsFileError> {

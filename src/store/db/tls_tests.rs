@@ -260,7 +260,34 @@ fn run(cluster: &PgCluster, cases: &[Case]) {
 
 #[test]
 fn sslmode_against_a_tls_only_server() {
-    run(&PgCluster::start_tls(), TLS_ONLY);
+    let cluster = PgCluster::start_tls();
+    run(&cluster, TLS_ONLY);
+
+    // A client key others can read is refused before connecting, as libpq does.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let open_key = dir.path().join("client.key");
+    let files = cluster.tls.as_ref().expect("TLS files");
+    std::fs::copy(&files.client_key, &open_key).expect("copy the key");
+    let mode = |m| std::os::unix::fs::PermissionsExt::from_mode(m);
+    std::fs::set_permissions(&open_key, mode(0o644)).expect("chmod");
+    let with_cert = TLS_ONLY
+        .iter()
+        .find(|c| c.client_cert && c.want.is_ok())
+        .expect("a case that connects with a client certificate");
+    let mut target = target(&cluster, with_cert);
+    if let Some(c) = &mut target.tls.client_cert {
+        c.key = open_key.clone();
+    }
+    let Err(e) = connect_postgres(&target).map(|_| ()) else {
+        panic!("connected with a key others can read");
+    };
+    let e = e.to_string();
+    assert!(
+        e.contains("sslkey") && e.contains("readable by others (mode 0644)"),
+        "{e}"
+    );
+    std::fs::set_permissions(&open_key, mode(0o600)).expect("chmod");
+    connect_postgres(&target).expect("the same key, private");
 }
 
 #[test]
