@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use tallyman::config::ledger::LedgerBackend;
 use tallyman::config::sftp::SftpEndpoint;
 use tallyman::transport::sftp::Access;
 
@@ -21,7 +22,9 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
     let home = super::home(home);
     match super::load_config(&home) {
         Ok(tallyman::config::Config {
-            pipelines, mail: m, ..
+            pipelines,
+            mail: m,
+            ledger,
         }) => {
             // Each transform runs on no rows with the schemas' columns: a column typo fails
             // here rather than on a partner's file.
@@ -60,6 +63,12 @@ pub fn run(home: &Path, args: Args) -> Result<ExitCode> {
                     "mail: no smtp_host; reports are spooled as .eml files in {}",
                     super::run::shown(&home, &m.spool_dir)
                 ),
+            }
+            match &ledger {
+                LedgerBackend::Sqlite => println!("ledger: SQLite var/ledger.sqlite"),
+                LedgerBackend::Postgres(target) => {
+                    println!("ledger: PostgreSQL {target} ({})", target.tls)
+                }
             }
             if args.connections {
                 let mut failed = 0;

@@ -1,12 +1,15 @@
 //! The `[ledger]` section of `tallyman.toml`: which database holds the ledger. SQLite in the
 //! home (`var/ledger.sqlite`) unless it names PostgreSQL. The password is never written here:
-//! it is named by environment variable or file, and read when the connection is made.
+//! it is named by environment variable or file, and read when the connection is made. TLS
+//! (`sslmode`, `sslrootcert`, ...) is compiled in `ledger_tls`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::ledger_tls::TlsRaw;
+pub use super::ledger_tls::{ClientCert, PostgresTls, SslMode};
 use super::report::{err, SectionError};
 use super::{ConfigError, Home, GLOBAL_FILE};
 
@@ -25,6 +28,13 @@ pub struct LedgerRaw {
     /// A file holding the password (its first line; relative to the home).
     pub password_file: Option<PathBuf>,
     pub connect_timeout_secs: Option<u64>,
+    /// libpq's `sslmode`: disable, prefer (default), require, verify-ca, verify-full.
+    pub sslmode: Option<String>,
+    /// The CA certificates (PEM) that verify the server (relative to the home).
+    pub sslrootcert: Option<PathBuf>,
+    /// A client certificate (PEM) and its key, for `clientcert` in `pg_hba.conf`.
+    pub sslcert: Option<PathBuf>,
+    pub sslkey: Option<PathBuf>,
 }
 
 /// Where the PostgreSQL password comes from.
@@ -45,6 +55,7 @@ pub struct PostgresTarget {
     pub dbname: String,
     pub password: PasswordSource,
     pub connect_timeout: Duration,
+    pub tls: PostgresTls,
 }
 
 impl std::fmt::Display for PostgresTarget {
@@ -59,6 +70,9 @@ impl std::fmt::Display for PostgresTarget {
 }
 
 /// The compiled `[ledger]`.
+// One value per process, compiled once: its size does not matter, and boxing the target would
+// only add a `Box::new` to every place that names one.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum LedgerBackend {
     /// `var/ledger.sqlite` in the home.
@@ -79,6 +93,10 @@ impl LedgerRaw {
             ("password_env", self.password_env.is_some()),
             ("password_file", self.password_file.is_some()),
             ("connect_timeout_secs", self.connect_timeout_secs.is_some()),
+            ("sslmode", self.sslmode.is_some()),
+            ("sslrootcert", self.sslrootcert.is_some()),
+            ("sslcert", self.sslcert.is_some()),
+            ("sslkey", self.sslkey.is_some()),
         ];
         match self.backend.as_deref().unwrap_or("sqlite") {
             "sqlite" => {
@@ -133,6 +151,13 @@ impl LedgerRaw {
         if connect_timeout.is_zero() {
             errors.push(err("ledger.connect_timeout_secs", "must be at least 1"));
         }
+        let tls = TlsRaw {
+            sslmode: self.sslmode.as_deref(),
+            sslrootcert: self.sslrootcert.as_ref(),
+            sslcert: self.sslcert.as_ref(),
+            sslkey: self.sslkey.as_ref(),
+        }
+        .compile(&mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -143,12 +168,13 @@ impl LedgerRaw {
             dbname,
             password,
             connect_timeout,
+            tls,
         }))
     }
 }
 
 /// Compiles the `[ledger]` section read from `tallyman.toml` (SQLite when absent); a relative
-/// `password_file` is taken from the home folder.
+/// `password_file` (and TLS file) is taken from the home folder.
 pub fn compile_global(
     home: &Home,
     raw: Option<&LedgerRaw>,
@@ -165,12 +191,11 @@ pub fn compile_global(
             })
             .collect::<Vec<_>>()
     })?;
-    if let LedgerBackend::Postgres(PostgresTarget {
-        password: PasswordSource::File(file),
-        ..
-    }) = &mut backend
-    {
-        *file = home.root.join(&*file);
+    if let LedgerBackend::Postgres(target) = &mut backend {
+        if let PasswordSource::File(file) = &mut target.password {
+            *file = home.root.join(&*file);
+        }
+        target.tls.in_home(&home.root);
     }
     Ok(backend)
 }
@@ -204,6 +229,7 @@ mod tests {
                 dbname: "ledger".into(),
                 password: PasswordSource::Env("PGPW".into()),
                 connect_timeout: Duration::from_secs(10),
+                tls: PostgresTls::default(),
             }))
         );
         let cases: &[(&str, &[&str])] = &[

@@ -10,6 +10,7 @@ pub mod console;
 pub mod expected;
 mod input;
 pub mod ledger;
+pub mod ledger_tls;
 pub mod mail;
 pub mod open_items;
 pub mod orders;

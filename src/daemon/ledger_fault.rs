@@ -94,6 +94,7 @@ mod tests {
             dbname: cluster.database(),
             password: PasswordSource::File(cluster.password_file.clone()),
             connect_timeout: Duration::from_secs(2),
+            tls: Default::default(),
         };
         let ledger = Ledger::open_postgres(&target).expect("open");
         let mut fault = LedgerFault::default();

@@ -43,7 +43,10 @@ impl StoreError {
     pub fn is_connection(&self) -> bool {
         match self {
             StoreError::Query { source, .. } => source.is_connection(),
-            StoreError::Connect(db::ConnectError::Connect { .. }) => true,
+            // A refused certificate too: the server's may be renewed while we wait.
+            StoreError::Connect(
+                db::ConnectError::Connect { .. } | db::ConnectError::Certificate { .. },
+            ) => true,
             _ => false,
         }
     }
@@ -89,8 +92,8 @@ pub enum StoreError {
         what: &'static str,
         source: db::DbError,
     },
-    /// The PostgreSQL ledger could not be reached.
-    #[error("ledger {0}")]
+    /// The PostgreSQL ledger could not be reached (the message names it, and says why).
+    #[error(transparent)]
     Connect(#[from] db::ConnectError),
     /// `tallyman.toml`'s `[ledger]` could not be read or is wrong.
     #[error("tallyman.toml [ledger]: {why}")]

@@ -32,6 +32,7 @@ pub(super) fn target(cluster: &PgCluster, dbname: &str) -> PostgresTarget {
         dbname: dbname.into(),
         password: PasswordSource::File(cluster.password_file.clone()),
         connect_timeout: Duration::from_secs(5),
+        tls: Default::default(),
     }
 }
 

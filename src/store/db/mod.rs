@@ -10,6 +10,7 @@
 //! backends keeps every reader backend-free.
 
 mod connect;
+mod tls;
 mod value;
 
 use std::borrow::Cow;
@@ -290,6 +291,8 @@ impl Exec for Tx<'_> {
 
 #[cfg(test)]
 pub(crate) mod pg_cluster;
+#[cfg(test)]
+mod tls_tests;
 
 #[cfg(test)]
 mod tests {

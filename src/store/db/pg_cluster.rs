@@ -4,6 +4,10 @@
 //! when dropped. The server binaries are Debian's (`/usr/lib/postgresql/<version>/bin`, installed
 //! by `scripts/test.sh`); a machine without them fails the test saying so.
 //!
+//! `start_tls` starts one that takes TLS only: a CA and a server certificate for `localhost`
+//! made with the `openssl` command in the temp folder, `ssl = on`, and a `pg_hba.conf` that
+//! rejects every connection without encryption (so a test that connects proves TLS was used).
+//!
 //! Shared by the library's tests and, through `#[path]`, the integration tests.
 
 #![allow(dead_code)]
@@ -13,6 +17,10 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "pg_pki.rs"]
+mod pki;
+pub use pki::TlsFiles;
 
 /// The login the tests' ledgers use.
 pub const USER: &str = "tallyman";
@@ -28,7 +36,12 @@ pub struct PgCluster {
     launch: Launch,
     _dir: tempfile::TempDir,
     next_db: std::sync::atomic::AtomicU32,
+    /// The certificates of a TLS-only server (`start_tls`).
+    pub tls: Option<TlsFiles>,
 }
+
+/// The database of a TLS server that also requires a client certificate naming `USER`.
+pub const CERT_DB: &str = "certdb";
 
 /// What starting the server takes.
 struct Launch {
@@ -36,6 +49,7 @@ struct Launch {
     who: Option<(u32, u32)>,
     dir: PathBuf,
     durable: bool,
+    tls: bool,
 }
 
 impl Launch {
@@ -57,6 +71,22 @@ impl Launch {
                 ["-c", "fsync=on", "-c", "synchronous_commit=on"]
             } else {
                 ["-c", "fsync=off", "-c", "synchronous_commit=off"]
+            })
+            .args(if self.tls {
+                let tls = self.dir.join("tls");
+                let at = |name: &str| tls.join(name).to_str().expect("utf-8 path").to_string();
+                vec![
+                    "-c".to_string(),
+                    "ssl=on".into(),
+                    "-c".into(),
+                    format!("ssl_cert_file={}", at("server.crt")),
+                    "-c".into(),
+                    format!("ssl_key_file={}", at("server.key")),
+                    "-c".into(),
+                    format!("ssl_ca_file={}", at("ca.crt")),
+                ]
+            } else {
+                Vec::new()
             })
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -133,6 +163,15 @@ impl PgCluster {
     /// `durable`: fsync and synchronous commit on, as a production server runs (for
     /// measurements that compare with SQLite's `synchronous = FULL`).
     pub fn start_with(durable: bool) -> PgCluster {
+        PgCluster::start_as(durable, false)
+    }
+
+    /// A server that takes TLS connections only (see `TlsFiles`).
+    pub fn start_tls() -> PgCluster {
+        PgCluster::start_as(false, true)
+    }
+
+    fn start_as(durable: bool, tls: bool) -> PgCluster {
         let bin = server_bin();
         let who = server_user();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -162,12 +201,28 @@ impl PgCluster {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        let tls_files = tls.then(|| {
+            let files = pki::make_pki(&dir.path().join("tls"), who);
+            // Encrypted or refused; the client certificate on top of the password for CERT_DB
+            // (`verify-full`: it must name the user).
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                format!(
+                    "hostnossl all all 0.0.0.0/0 reject\n\
+                     hostssl {CERT_DB} all 127.0.0.1/32 scram-sha-256 clientcert=verify-full\n\
+                     hostssl all all 127.0.0.1/32 scram-sha-256\n"
+                ),
+            )
+            .expect("write pg_hba.conf");
+            files
+        });
         let port = free_port();
         let launch = Launch {
             bin,
             who,
             dir: dir.path().to_path_buf(),
             durable,
+            tls,
         };
         let cluster = PgCluster {
             port,
@@ -176,8 +231,15 @@ impl PgCluster {
             launch,
             _dir: dir,
             next_db: 0.into(),
+            tls: tls_files,
         };
         cluster.wait_ready();
+        if cluster.tls.is_some() {
+            cluster
+                .client("postgres")
+                .and_then(|mut c| c.batch_execute(&format!("CREATE DATABASE {CERT_DB}")))
+                .unwrap_or_else(|e| panic!("create database {CERT_DB}: {e}"));
+        }
         cluster
     }
 
@@ -222,8 +284,24 @@ impl PgCluster {
         c
     }
 
+    /// The harness's own connection: plain, or encrypted without verifying the server to a
+    /// TLS server (what is verified is the ledger's business, not the harness's).
     pub fn client(&self, dbname: &str) -> Result<postgres::Client, postgres::Error> {
-        self.config(dbname).connect(postgres::NoTls)
+        if self.tls.is_none() {
+            return self.config(dbname).connect(postgres::NoTls);
+        }
+        let mut builder =
+            openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls_client())
+                .expect("an OpenSSL context");
+        builder.set_verify(openssl::ssl::SslVerifyMode::NONE);
+        let mut tls = postgres_openssl::MakeTlsConnector::new(builder.build());
+        tls.set_callback(|c, _| {
+            c.set_verify_hostname(false);
+            Ok(())
+        });
+        self.config(dbname)
+            .ssl_mode(postgres::config::SslMode::Require)
+            .connect(tls)
     }
 
     /// A new empty database, named for the test case.
