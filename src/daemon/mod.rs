@@ -7,6 +7,7 @@
 
 pub mod expected;
 pub mod http;
+pub mod kept_ledger;
 pub mod ledger_fault;
 pub mod metrics;
 pub mod serve;

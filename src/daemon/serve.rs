@@ -12,6 +12,7 @@ use chrono::{DateTime, DurationRound, SubsecRound, TimeDelta, Utc};
 
 use super::expected::{AlertBook, WindowKey};
 use super::http::{Health, HttpServer};
+use super::kept_ledger::KeptLedger;
 use super::ledger_fault::LedgerFault;
 use super::metrics::{Counter, Metrics};
 use super::signals::Signals;
@@ -299,12 +300,15 @@ fn start_workers(
         let (cx, jobs, done) = (Arc::clone(cx), Arc::clone(&jobs), done.clone());
         std::thread::Builder::new()
             .name(format!("tallyman-worker-{i}"))
-            .spawn(move || loop {
-                let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
-                    Ok(job) => job,
-                    Err(_) => return,
-                };
-                let _ = done.send(Msg::Done(worker::run_job(&cx, &job)));
+            .spawn(move || {
+                let mut kept = KeptLedger::default();
+                loop {
+                    let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    };
+                    let _ = done.send(Msg::Done(worker::run_job(&cx, &job, &mut kept)));
+                }
             })
             .map_err(ServeError::Spawn)?;
     }

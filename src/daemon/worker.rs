@@ -1,6 +1,6 @@
 //! One job of the daemon: look at a pipeline's drop folder and take each complete file, every
 //! file inside `catch_unwind` so a poisoned file cannot stop the next one; counters updated from
-//! each file's result. Runs on a worker thread with its own ledger connection.
+//! each file's result. Runs on a worker thread with its own ledger connection (kept between its jobs).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 
+use super::kept_ledger::KeptLedger;
 use super::metrics::{Counter, Metrics};
 use crate::config::{Home, MailSettings, Pipeline};
 use crate::runner::{look_ready, report, resume, take_and_process, FileResult, Looked, Summary};
@@ -67,9 +68,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 use crate::isolate::guarded;
 
 /// Runs one job to its end and clears the pipeline's busy flag, whatever happens inside.
-pub fn run_job(cx: &Context, job: &Job) -> Done {
+/// `kept`: the worker thread's ledger connection, lent to the job and kept after it.
+pub fn run_job(cx: &Context, job: &Job, kept: &mut KeptLedger) -> Done {
     let p = &job.pipeline;
-    let next_look = match guarded(|| job_body(cx, job)) {
+    let next_look = match guarded(|| job_body(cx, job, kept)) {
         Ok(next) => next,
         Err(why) => {
             tracing::error!(pipeline = %p.id, "job panicked: {why}; the daemon carries on");
@@ -85,9 +87,9 @@ pub fn run_job(cx: &Context, job: &Job) -> Done {
     }
 }
 
-fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
+fn job_body(cx: &Context, job: &Job, kept: &mut KeptLedger) -> Option<Duration> {
     let p = &job.pipeline;
-    let mut ledger = match Ledger::open_for_home(&cx.home) {
+    let mut ledger = match kept.lend(&cx.home) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(pipeline = %p.id, "{e}");
@@ -100,6 +102,7 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
         Ok(lock) => lock,
         Err(e) => {
             tracing::info!(pipeline = %p.id, "{e}; looking again in 1 s");
+            kept.keep(ledger);
             return Some(Duration::from_secs(1));
         }
     };
@@ -143,6 +146,7 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
         Err(e) => tracing::error!(pipeline = %p.id, "counting held files: {e}"),
     }
     refresh_open_items(&cx.metrics, &ledger, p);
+    kept.keep(ledger);
     next
 }
 
