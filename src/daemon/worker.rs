@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use super::kept_ledger::KeptLedger;
 use super::metrics::{Counter, Metrics};
 use crate::config::{Home, MailSettings, Pipeline};
+use crate::runner::lease_keeper::LeaseKeeper;
 use crate::runner::{look_ready, report, resume, take_and_process, FileResult, Looked, Summary};
 use crate::store::lock::PipelineLock;
 use crate::store::{FileState, Ledger, RunState};
@@ -43,6 +44,18 @@ pub struct Job {
     /// The mail settings compiled with the configuration the job was started under.
     pub mail: Arc<MailSettings>,
     pub kind: JobKind,
+}
+
+impl Job {
+    /// The same pipeline's job that only recovers (a tick that is no longer this daemon's).
+    fn recovery_only(&self) -> Job {
+        Job {
+            pipeline: Arc::clone(&self.pipeline),
+            slot: Arc::clone(&self.slot),
+            mail: Arc::clone(&self.mail),
+            kind: JobKind::Waiting,
+        }
+    }
 }
 
 /// What the worker tells the loop when a job ends.
@@ -89,6 +102,7 @@ pub fn run_job(cx: &Context, job: &Job, kept: &mut KeptLedger) -> Done {
 
 fn job_body(cx: &Context, job: &Job, kept: &mut KeptLedger) -> Option<Duration> {
     let p = &job.pipeline;
+    let mut untick = None;
     let mut ledger = match kept.lend(&cx.home) {
         Ok(l) => l,
         Err(e) => {
@@ -105,6 +119,23 @@ fn job_body(cx: &Context, job: &Job, kept: &mut KeptLedger) -> Option<Duration> 
             kept.keep(ledger);
             return Some(Duration::from_secs(1));
         }
+    };
+    // A tick's lease (taken by the loop) is renewed while the tick runs. One lost while the job
+    // waited for a worker (another daemon took the tick over) is not run here again: the job
+    // only recovers, as between ticks.
+    let (_tick_lease, job) = match job.kind {
+        JobKind::Tick { fire } => match LeaseKeeper::keep_tick(&ledger, &p.id, fire) {
+            Ok(Some(keeper)) => (Some(keeper), job),
+            Ok(None) => {
+                tracing::info!(pipeline = %p.id, "tick {fire} was taken over by another daemon");
+                (None, &*untick.insert(job.recovery_only()))
+            }
+            Err(e) => {
+                tracing::warn!(pipeline = %p.id, "renewing tick {fire}'s lease: {e}");
+                (None, job)
+            }
+        },
+        _ => (None, job),
     };
     let mut pass = Summary::default();
     match guarded(|| resume::resume_claimed(&cx.home, &ledger, p, &lock)) {
