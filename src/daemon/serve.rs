@@ -200,6 +200,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
                         lease_secs(),
                     ) {
                         Ok(Tick::Taken) => {
+                            tracing::info!(pipeline = %e.p.id, "scheduled tick {fire} taken");
                             e.last_fire = Some(fire);
                             JobKind::Tick { fire }
                         }
