@@ -34,3 +34,40 @@ impl KeptLedger {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::db::pg_cluster::{PgCluster, USER};
+
+    /// PostgreSQL restarted between two jobs: the kept connection no longer answers, so the
+    /// next job gets a new one that works (never the broken one).
+    #[test]
+    fn a_kept_connection_is_made_again_after_postgres_restarts() {
+        let mut cluster = PgCluster::start();
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("tallyman.toml"),
+            format!(
+                "[ledger]\nbackend = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\n\
+                 user = \"{USER}\"\ndbname = \"{}\"\npassword_file = \"{}\"\n",
+                cluster.port,
+                cluster.database(),
+                cluster.password_file.display()
+            ),
+        )
+        .expect("tallyman.toml");
+        let home = Home::new(dir.path());
+        let mut kept = KeptLedger::default();
+        let ledger = kept.lend(&home).expect("connect");
+        assert_eq!(ledger.last_scheduled_run("p").expect("ask"), None);
+        kept.keep(ledger);
+        cluster.stop();
+        cluster.start_again();
+        let ledger = kept.lend(&home).expect("connect again");
+        assert_eq!(ledger.last_scheduled_run("p").expect("ask"), None);
+        kept.keep(ledger);
+        // While it works, the same connection is lent again.
+        assert!(kept.lend(&home).expect("lend").answers());
+    }
+}
