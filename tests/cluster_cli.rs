@@ -493,9 +493,11 @@ fn ticks_taken(logs: &str) -> Vec<String> {
     fires
 }
 
-/// A tick that falls due while three daemons run is taken by one of them: every-minute
-/// schedule, so this waits for the next minute. Without the tick's lease each daemon's loop
-/// would take the same fire (three "taken" lines for it), which the test refuses.
+/// A tick that falls due while three daemons run is taken by one of them, and kept while it
+/// outlasts its lease: every-minute schedule, so this waits for the next minute; the tick's run
+/// sleeps 5 s on a 2 s lease. Without the tick's lease each daemon's loop would take the same
+/// fire, and without its renewal another would take it over mid-run (more than one "taken"
+/// line for it), which the test refuses.
 #[test]
 fn a_tick_falling_due_under_three_running_daemons_fires_once() {
     let cluster = PgCluster::start();
@@ -505,8 +507,12 @@ fn a_tick_falling_due_under_three_running_daemons_fires_once() {
     let toml = std::fs::read_to_string(&path).expect("read");
     let toml = toml.replacen("time_zone = ", "schedule = \"* * * * *\"\ntime_zone = ", 1);
     std::fs::write(&path, toml).expect("schedule");
+    let long = [
+        ("TALLYMAN_FILE_LEASE_SECS", "2"),
+        ("TALLYMAN_FAILPOINTS", "slow:input-archived"),
+    ];
     let daemons: Vec<Daemon> = (0..3)
-        .map(|_| serve_env(root, &["--scan-secs", "1"], &[], ENV))
+        .map(|_| serve_env(root, &["--scan-secs", "1"], &[], &long))
         .collect();
     let noted = came_true(Duration::from_secs(30), || {
         count(
@@ -529,6 +535,7 @@ fn a_tick_falling_due_under_three_running_daemons_fires_once() {
     let logs = stop_all(daemons);
     assert!(noted, "the schedule was not noted: {logs}");
     assert!(ran, "the tick did not run: {logs}");
+    assert!(logs.contains("input-archived hit: sleeping"), "{logs}");
     let taken = ticks_taken(&logs);
     assert!(!taken.is_empty(), "no tick taken: {logs}");
     let mut once = taken.clone();
