@@ -73,3 +73,35 @@ impl Statements {
         pg_rows(c.query(&s, &pg_args(args))?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Conn, Exec};
+    use super::*;
+    use crate::store::db::pg_cluster::PgCluster;
+
+    /// A statement first prepared inside a transaction that was rolled back (after an error)
+    /// is still usable afterwards: prepared statements belong to the session.
+    #[test]
+    fn a_statement_prepared_in_a_rolled_back_transaction_stays_usable() {
+        let cluster = PgCluster::start();
+        let db = cluster.database();
+        let client = std::cell::RefCell::new(PgClient::new(cluster.client(&db).expect("connect")));
+        let mut conn = Conn::Postgres(client.borrow_mut());
+        conn.batch("CREATE TABLE t (n BIGINT PRIMARY KEY)")
+            .expect("table");
+        let insert = "INSERT INTO t (n) VALUES (?1)";
+        {
+            let mut tx = conn.write().expect("begin");
+            tx.execute(insert, &[Value::Int(1)]).expect("insert");
+            assert!(tx.execute(insert, &[Value::Int(1)]).is_err(), "a duplicate");
+            // Dropped without commit: rolled back.
+        }
+        assert_eq!(conn.execute(insert, &[Value::Int(2)]).expect("again"), 1);
+        let n: i64 = conn
+            .query_one("SELECT count(*) FROM t", &[])
+            .and_then(|r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 1, "the rolled back row is gone, the later one is there");
+    }
+}
