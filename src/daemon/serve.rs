@@ -61,6 +61,8 @@ struct Entry {
     extract_hinted: bool,
     /// Scheduled pipelines: the last fire run (or the baseline when first seen).
     last_fire: Option<DateTime<Utc>>,
+    /// A tick whose job found the pipeline's lock held is asked for again from then on.
+    tick_retry: Option<Instant>,
 }
 
 /// How often an unscheduled pipeline is looked at: the SFTP source's `poll_secs`, else the
@@ -187,6 +189,9 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
         health.set_ledger_fault(None);
         for e in entries.values_mut() {
             if e.slot.busy.load(Ordering::SeqCst) || paused.contains(&e.p.id) {
+                continue;
+            }
+            if e.tick_retry.is_some_and(|t| now < t) {
                 continue;
             }
             let kind = match (&e.p.schedule, e.last_fire) {
@@ -350,6 +355,12 @@ fn receive(
             Msg::Done(done) => {
                 *in_flight = in_flight.saturating_sub(1);
                 if let Some(e) = entries.get_mut(&done.pipeline) {
+                    // Its tick is owed again (its lease is still ours): asked for in a second,
+                    // as the pipeline's files are looked at again.
+                    e.tick_retry = done.tick_not_run.map(|fire| {
+                        e.last_fire = Some(fire - TimeDelta::seconds(1));
+                        Instant::now() + Duration::from_secs(1)
+                    });
                     let scan = every(&e.p, scan);
                     let next = done.next_look.map_or(scan, |d| d.max(MIN_LOOK).min(scan));
                     e.next_scan = Instant::now() + next;
@@ -419,6 +430,7 @@ fn adopt(
                         hinted: true,
                         extract_hinted: true,
                         last_fire,
+                        tick_retry: None,
                     },
                 );
             }

@@ -64,6 +64,9 @@ pub struct Done {
     pub pipeline: String,
     /// When files are still settling: how soon the next look can take them.
     pub next_look: Option<Duration>,
+    /// A schedule tick the job could not run (a `run` or `rerun` held the pipeline's lock):
+    /// still owed, and still this daemon's.
+    pub tick_not_run: Option<DateTime<Utc>>,
 }
 
 /// Shared by every worker.
@@ -84,7 +87,8 @@ use crate::isolate::guarded;
 /// `kept`: the worker thread's ledger connection, lent to the job and kept after it.
 pub fn run_job(cx: &Context, job: &Job, kept: &mut KeptLedger) -> Done {
     let p = &job.pipeline;
-    let next_look = match guarded(|| job_body(cx, job, kept)) {
+    let mut tick_not_run = None;
+    let next_look = match guarded(|| job_body(cx, job, kept, &mut tick_not_run)) {
         Ok(next) => next,
         Err(why) => {
             tracing::error!(pipeline = %p.id, "job panicked: {why}; the daemon carries on");
@@ -97,10 +101,16 @@ pub fn run_job(cx: &Context, job: &Job, kept: &mut KeptLedger) -> Done {
     Done {
         pipeline: p.id.clone(),
         next_look,
+        tick_not_run,
     }
 }
 
-fn job_body(cx: &Context, job: &Job, kept: &mut KeptLedger) -> Option<Duration> {
+fn job_body(
+    cx: &Context,
+    job: &Job,
+    kept: &mut KeptLedger,
+    tick_not_run: &mut Option<DateTime<Utc>>,
+) -> Option<Duration> {
     let p = &job.pipeline;
     let mut untick = None;
     let mut ledger = match kept.lend(&cx.home) {
@@ -116,6 +126,9 @@ fn job_body(cx: &Context, job: &Job, kept: &mut KeptLedger) -> Option<Duration> 
         Ok(lock) => lock,
         Err(e) => {
             tracing::info!(pipeline = %p.id, "{e}; looking again in 1 s");
+            if let JobKind::Tick { fire } = job.kind {
+                *tick_not_run = Some(fire);
+            }
             kept.keep(ledger);
             return Some(Duration::from_secs(1));
         }
