@@ -1,6 +1,7 @@
 //! Crash points for recovery tests: `TALLYMAN_FAILPOINTS=name[,name]` aborts the process at the
 //! named point, the way a power cut or `kill -9` would, so tests can prove what a restart repairs
-//! (`pause:name` stops there instead, for a test to kill the process itself).
+//! (`pause:name` stops there instead, for a test to kill the process itself; `slow:name`
+//! sleeps five seconds there).
 //!
 //! The variable is read once; unset (always, in production) a hit is one relaxed atomic load.
 
@@ -43,6 +44,12 @@ pub fn hit(name: &str) {
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
+    }
+    // `slow:NAME` sleeps five seconds there: a long step (a tick outlasting a test's short
+    // lease, which must be renewed meanwhile).
+    if armed.iter().any(|a| a.strip_prefix("slow:") == Some(name)) {
+        eprintln!("tallyman: failpoint {name} hit: sleeping 5 s");
+        std::thread::sleep(std::time::Duration::from_secs(5));
     }
     // `panic-once:NAME` panics at the first hit only: a bug meeting one file, for the tests of
     // panic isolation (the files after it must go on).

@@ -579,3 +579,75 @@ fn a_scheduled_tick_owed_to_three_daemons_runs_once() {
         "{logs}"
     );
 }
+
+/// The fires each daemon's loop took ("scheduled tick <fire> taken"), across `logs`.
+fn ticks_taken(logs: &str) -> Vec<String> {
+    let mut fires: Vec<String> = logs
+        .lines()
+        .filter_map(|l| l.split("scheduled tick ").nth(1))
+        .filter_map(|rest| rest.split(" taken").next())
+        .map(str::to_string)
+        .collect();
+    fires.sort();
+    fires
+}
+
+/// A tick that falls due while three daemons run is taken by one of them, and kept while it
+/// outlasts its lease: every-minute schedule, so this waits for the next minute; the tick's run
+/// sleeps 5 s on a 2 s lease. Without the tick's lease each daemon's loop would take the same
+/// fire, and without its renewal another would take it over mid-run (more than one "taken"
+/// line for it), which the test refuses.
+#[test]
+fn a_tick_falling_due_under_three_running_daemons_fires_once() {
+    let cluster = PgCluster::start();
+    let home = cluster_home(&cluster);
+    let root = &home.root;
+    let path = root.join("pipelines/inventory_3pl.toml");
+    let toml = std::fs::read_to_string(&path).expect("read");
+    let toml = toml.replacen("time_zone = ", "schedule = \"* * * * *\"\ntime_zone = ", 1);
+    std::fs::write(&path, toml).expect("schedule");
+    let long = [
+        ("TALLYMAN_FILE_LEASE_SECS", "2"),
+        ("TALLYMAN_FAILPOINTS", "slow:input-archived"),
+    ];
+    let daemons: Vec<Daemon> = (0..3)
+        .map(|_| serve_env(root, &["--scan-secs", "1"], &[], &long))
+        .collect();
+    let noted = came_true(Duration::from_secs(30), || {
+        count(
+            &cluster,
+            root,
+            "SELECT count(*) FROM daemon_pipelines WHERE last_scheduled_run IS NOT NULL",
+        ) == 1
+    });
+    // Taken only at the next tick, whichever daemon takes it.
+    drop_file(root, "inventory_3pl", 1);
+    let ran = came_true(Duration::from_secs(80), || {
+        count(
+            &cluster,
+            root,
+            "SELECT count(*) FROM files WHERE state = 'processed'",
+        ) == 1
+    });
+    // Time for a second daemon to run the tick again, if it were going to.
+    std::thread::sleep(Duration::from_secs(3));
+    let logs = stop_all(daemons);
+    assert!(noted, "the schedule was not noted: {logs}");
+    assert!(ran, "the tick did not run: {logs}");
+    assert!(logs.contains("input-archived hit: sleeping"), "{logs}");
+    let taken = ticks_taken(&logs);
+    assert!(!taken.is_empty(), "no tick taken: {logs}");
+    let mut once = taken.clone();
+    once.dedup();
+    assert_eq!(taken, once, "a tick taken by more than one daemon: {logs}");
+    assert_eq!(
+        logs.matches("scheduled run (tick").count(),
+        taken.len(),
+        "{logs}"
+    );
+    assert_eq!(
+        count(&cluster, root, "SELECT count(*) FROM runs"),
+        1,
+        "{logs}"
+    );
+}

@@ -405,3 +405,45 @@ fn bad_config_at_start_exits_2_with_every_problem() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("schedule") && err.contains("nope.v1"), "{err}");
 }
+
+/// A tick whose job finds the pipeline's lock held (a `run` from a terminal holds it) runs
+/// once the lock is free, rather than waiting for the next tick.
+#[test]
+fn a_tick_that_finds_its_pipeline_locked_runs_once_the_lock_is_free() {
+    let h = demo_home();
+    schedule_pipeline(&h, "0 3 * * *");
+    let d = serve(&h.root);
+    d.ran_for(Duration::from_secs(1));
+    let (status, log) = d.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+    // One tick owed at the next start, and a file for it.
+    exec(
+        &h.root,
+        "update daemon_pipelines set last_scheduled_run = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-50 hours')",
+    );
+    std::fs::write(h.root.join(DROP).join(DEMO), &h.demo).unwrap();
+    // The pipeline's lock, held as a `run` holds it.
+    let locks = h.root.join("var/locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(locks.join(format!("{PIPELINE}.lock")))
+        .unwrap();
+    held.lock().unwrap();
+    let d = serve(&h.root);
+    d.ran_for(Duration::from_secs(3));
+    let early = processed(&h.root);
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while processed(&h.root) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, log) = d.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert_eq!(early, 0, "ran while the lock was held: {log}");
+    assert!(log.contains("is busy"), "the tick met the lock: {log}");
+    assert_eq!(processed(&h.root), 1, "the tick did not run after: {log}");
+    assert_eq!(log.matches("scheduled run (tick").count(), 1, "{log}");
+}

@@ -2,7 +2,8 @@
 //! no new work is handed out, the connection is made again with a doubling backoff, and
 //! `/readyz` says why the daemon is not ready meanwhile. A transaction open when the
 //! connection broke was rolled back by the server, so nothing of it is half-recorded; jobs
-//! open their own connection and fail (and are retried) on their own.
+//! have their own connections (`kept_ledger.rs`: checked before each job, made again when
+//! broken) and fail (and are retried) on their own.
 
 use std::time::{Duration, Instant};
 

@@ -5,8 +5,10 @@
 //! `config::schedule::Schedule::due_since` and `expected::Expected::late` (through an `AlertBook`),
 //! update `metrics::Metrics`, reload on `take_reload`, and leave when `shutdown_requested`.
 
+mod counts;
 pub mod expected;
 pub mod http;
+pub mod kept_ledger;
 pub mod ledger_fault;
 pub mod metrics;
 pub mod serve;

@@ -12,6 +12,7 @@ use chrono::{DateTime, DurationRound, SubsecRound, TimeDelta, Utc};
 
 use super::expected::{AlertBook, WindowKey};
 use super::http::{Health, HttpServer};
+use super::kept_ledger::KeptLedger;
 use super::ledger_fault::LedgerFault;
 use super::metrics::{Counter, Metrics};
 use super::signals::Signals;
@@ -60,6 +61,8 @@ struct Entry {
     extract_hinted: bool,
     /// Scheduled pipelines: the last fire run (or the baseline when first seen).
     last_fire: Option<DateTime<Utc>>,
+    /// A tick whose job found the pipeline's lock held is asked for again from then on.
+    tick_retry: Option<Instant>,
 }
 
 /// How often an unscheduled pipeline is looked at: the SFTP source's `poll_secs`, else the
@@ -188,6 +191,9 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
             if e.slot.busy.load(Ordering::SeqCst) || paused.contains(&e.p.id) {
                 continue;
             }
+            if e.tick_retry.is_some_and(|t| now < t) {
+                continue;
+            }
             let kind = match (&e.p.schedule, e.last_fire) {
                 (Some(s), last) => match tick_due(s, last, utc) {
                     // Taken in the ledger first: with daemons sharing it, one runs the tick.
@@ -199,6 +205,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
                         lease_secs(),
                     ) {
                         Ok(Tick::Taken) => {
+                            tracing::info!(pipeline = %e.p.id, "scheduled tick {fire} taken");
                             e.last_fire = Some(fire);
                             JobKind::Tick { fire }
                         }
@@ -299,12 +306,15 @@ fn start_workers(
         let (cx, jobs, done) = (Arc::clone(cx), Arc::clone(&jobs), done.clone());
         std::thread::Builder::new()
             .name(format!("tallyman-worker-{i}"))
-            .spawn(move || loop {
-                let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
-                    Ok(job) => job,
-                    Err(_) => return,
-                };
-                let _ = done.send(Msg::Done(worker::run_job(&cx, &job)));
+            .spawn(move || {
+                let mut kept = KeptLedger::default();
+                loop {
+                    let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    };
+                    let _ = done.send(Msg::Done(worker::run_job(&cx, &job, &mut kept)));
+                }
             })
             .map_err(ServeError::Spawn)?;
     }
@@ -345,6 +355,12 @@ fn receive(
             Msg::Done(done) => {
                 *in_flight = in_flight.saturating_sub(1);
                 if let Some(e) = entries.get_mut(&done.pipeline) {
+                    // Its tick is owed again (its lease is still ours): asked for in a second,
+                    // as the pipeline's files are looked at again.
+                    e.tick_retry = done.tick_not_run.map(|fire| {
+                        e.last_fire = Some(fire - TimeDelta::seconds(1));
+                        Instant::now() + Duration::from_secs(1)
+                    });
                     let scan = every(&e.p, scan);
                     let next = done.next_look.map_or(scan, |d| d.max(MIN_LOOK).min(scan));
                     e.next_scan = Instant::now() + next;
@@ -414,6 +430,7 @@ fn adopt(
                         hinted: true,
                         extract_hinted: true,
                         last_fire,
+                        tick_retry: None,
                     },
                 );
             }

@@ -1,6 +1,6 @@
 //! One job of the daemon: look at a pipeline's drop folder and take each complete file, every
 //! file inside `catch_unwind` so a poisoned file cannot stop the next one; counters updated from
-//! each file's result. Runs on a worker thread with its own ledger connection.
+//! each file's result. Runs on a worker thread with its own ledger connection (kept between its jobs).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,11 +9,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 
+use super::counts::{count, count_run};
+use super::kept_ledger::KeptLedger;
 use super::metrics::{Counter, Metrics};
 use crate::config::{Home, MailSettings, Pipeline};
+use crate::runner::lease_keeper::LeaseKeeper;
 use crate::runner::{look_ready, report, resume, take_and_process, FileResult, Looked, Summary};
 use crate::store::lock::PipelineLock;
-use crate::store::{FileState, Ledger, RunState};
+use crate::store::{FileState, Ledger};
 use crate::transport::settle::Settler;
 
 /// What the daemon keeps per pipeline across jobs.
@@ -44,12 +47,27 @@ pub struct Job {
     pub kind: JobKind,
 }
 
+impl Job {
+    /// The same pipeline's job that only recovers (a tick that is no longer this daemon's).
+    fn recovery_only(&self) -> Job {
+        Job {
+            pipeline: Arc::clone(&self.pipeline),
+            slot: Arc::clone(&self.slot),
+            mail: Arc::clone(&self.mail),
+            kind: JobKind::Waiting,
+        }
+    }
+}
+
 /// What the worker tells the loop when a job ends.
 #[derive(Debug)]
 pub struct Done {
     pub pipeline: String,
     /// When files are still settling: how soon the next look can take them.
     pub next_look: Option<Duration>,
+    /// A schedule tick the job could not run (a `run` or `rerun` held the pipeline's lock):
+    /// still owed, and still this daemon's.
+    pub tick_not_run: Option<DateTime<Utc>>,
 }
 
 /// Shared by every worker.
@@ -67,9 +85,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 use crate::isolate::guarded;
 
 /// Runs one job to its end and clears the pipeline's busy flag, whatever happens inside.
-pub fn run_job(cx: &Context, job: &Job) -> Done {
+/// `kept`: the worker thread's ledger connection, lent to the job and kept after it.
+pub fn run_job(cx: &Context, job: &Job, kept: &mut KeptLedger) -> Done {
     let p = &job.pipeline;
-    let next_look = match guarded(|| job_body(cx, job)) {
+    let mut tick_not_run = None;
+    let next_look = match guarded(|| job_body(cx, job, kept, &mut tick_not_run)) {
         Ok(next) => next,
         Err(why) => {
             tracing::error!(pipeline = %p.id, "job panicked: {why}; the daemon carries on");
@@ -82,12 +102,19 @@ pub fn run_job(cx: &Context, job: &Job) -> Done {
     Done {
         pipeline: p.id.clone(),
         next_look,
+        tick_not_run,
     }
 }
 
-fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
+fn job_body(
+    cx: &Context,
+    job: &Job,
+    kept: &mut KeptLedger,
+    tick_not_run: &mut Option<DateTime<Utc>>,
+) -> Option<Duration> {
     let p = &job.pipeline;
-    let mut ledger = match Ledger::open_for_home(&cx.home) {
+    let mut untick = None;
+    let mut ledger = match kept.lend(&cx.home) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(pipeline = %p.id, "{e}");
@@ -100,8 +127,29 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
         Ok(lock) => lock,
         Err(e) => {
             tracing::info!(pipeline = %p.id, "{e}; looking again in 1 s");
+            if let JobKind::Tick { fire } = job.kind {
+                *tick_not_run = Some(fire);
+            }
+            kept.keep(ledger);
             return Some(Duration::from_secs(1));
         }
+    };
+    // A tick's lease (taken by the loop) is renewed while the tick runs. One lost while the job
+    // waited for a worker (another daemon took the tick over) is not run here again: the job
+    // only recovers, as between ticks.
+    let (_tick_lease, job) = match job.kind {
+        JobKind::Tick { fire } => match LeaseKeeper::keep_tick(&ledger, &p.id, fire) {
+            Ok(Some(keeper)) => (Some(keeper), job),
+            Ok(None) => {
+                tracing::info!(pipeline = %p.id, "tick {fire} was taken over by another daemon");
+                (None, &*untick.insert(job.recovery_only()))
+            }
+            Err(e) => {
+                tracing::warn!(pipeline = %p.id, "renewing tick {fire}'s lease: {e}");
+                (None, job)
+            }
+        },
+        _ => (None, job),
     };
     let mut pass = Summary::default();
     match guarded(|| resume::resume_claimed(&cx.home, &ledger, p, &lock)) {
@@ -143,6 +191,7 @@ fn job_body(cx: &Context, job: &Job) -> Option<Duration> {
         Err(e) => tracing::error!(pipeline = %p.id, "counting held files: {e}"),
     }
     refresh_open_items(&cx.metrics, &ledger, p);
+    kept.keep(ledger);
     next
 }
 
@@ -357,53 +406,6 @@ fn take_all(
                 }
             }
         }
-    }
-}
-
-/// Updates the counters from one file's result.
-pub fn count(m: &Metrics, p: &Pipeline, result: &FileResult, took: Duration) {
-    let id = &p.id;
-    match result {
-        FileResult::Duplicate(_) => {
-            m.add(id, Counter::FilesReceived, 1);
-            m.add(id, Counter::Duplicates, 1);
-        }
-        FileResult::Changed(_) | FileResult::Paused(..) => {}
-        FileResult::Waiting(..) => m.add(id, Counter::FilesReceived, 1),
-        FileResult::Processed(o) => {
-            m.add(id, Counter::FilesReceived, 1);
-            count_run(m, p, o, Some(took));
-        }
-    }
-}
-
-/// Updates the counters from one run's outcome (`took`: its wall time, when it was timed alone).
-fn count_run(m: &Metrics, p: &Pipeline, o: &crate::runner::Outcome, took: Option<Duration>) {
-    let id = &p.id;
-    if let Some(took) = took {
-        m.observe_run(id, took);
-    }
-    m.add(id, Counter::Issues, o.issues.len() as u64);
-    if let Some(man) = &o.manifest {
-        let breaks: u64 = man
-            .reconciliation
-            .iter()
-            .filter(|(status, _)| status.as_str() != crate::engine::reconcile::MATCHED)
-            .map(|(_, n)| *n)
-            .sum();
-        m.add(id, Counter::Breaks, breaks);
-    }
-    if RunState::Succeeded == o.state.as_str() {
-        m.add(id, Counter::FilesProcessed, 1);
-        m.set_last_success(id, Utc::now());
-    }
-    if RunState::Failed == o.state.as_str() {
-        m.add(id, Counter::RunsFailed, 1);
-    }
-    // A failed run's file is quarantined only once its attempts ran out; one failed on the
-    // configuration is held (`tallyman_files_failed`), and one retried stays claimed.
-    if o.file_state == Some(FileState::Quarantined) {
-        m.add(id, Counter::Quarantined, 1);
     }
 }
 

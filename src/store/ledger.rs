@@ -22,7 +22,7 @@ pub struct Ledger {
 /// A PostgreSQL ledger's client (statements take `&self`: one call at a time borrows it) and
 /// its name for messages (never the password).
 pub(super) struct Postgres {
-    pub(super) client: RefCell<postgres::Client>,
+    pub(super) client: RefCell<db::PgClient>,
     pub(super) name: String,
     /// Where it is, to connect again after the connection broke.
     pub(super) target: PostgresTarget,
@@ -216,7 +216,7 @@ impl Ledger {
         let ledger = Ledger {
             conn: Connection::open_in_memory().map_err(db(Path::new(":memory:")))?,
             postgres: Some(Postgres {
-                client: RefCell::new(client),
+                client: RefCell::new(db::PgClient::new(client)),
                 name: name.clone(),
                 target: target.clone(),
             }),
@@ -489,10 +489,8 @@ impl Ledger {
             db_args![run_id, now, state, rows, rows_set_aside, issues.len(), counts, archive_path, message, report_state],
         )
         .map_err(self.q(what))?;
-        for (seq, i) in issues.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO issues (run_id, file, line, column_name, value, rule, severity, message, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        let rows: Vec<Vec<db::Value>> = (issues.iter().enumerate())
+            .map(|(seq, i)| {
                 db_args![
                     run_id,
                     i.file,
@@ -503,10 +501,17 @@ impl Ledger {
                     i.severity.as_str(),
                     i.message,
                     seq as i64
-                ],
-            )
-            .map_err(self.q("record a run's issues"))?;
-        }
+                ]
+                .to_vec()
+            })
+            .collect();
+        db::insert_rows(
+            &mut tx,
+            "INSERT INTO issues (run_id, file, line, column_name, value, rule, severity, message, seq)",
+            9,
+            &rows,
+        )
+        .map_err(self.q("record a run's issues"))?;
         tx.commit().map_err(self.q(what))
     }
 

@@ -28,9 +28,22 @@ impl Ledger {
     /// so nothing of it is half-recorded. Nothing to do for SQLite.
     pub fn reconnect(&self) -> Result<(), StoreError> {
         if let Some(pg) = &self.postgres {
-            *pg.client.borrow_mut() = db::connect_postgres(&pg.target)?;
+            *pg.client.borrow_mut() = db::PgClient::new(db::connect_postgres(&pg.target)?);
         }
         Ok(())
+    }
+
+    /// Whether the ledger's connection still answers (one round trip to PostgreSQL; SQLite's
+    /// file always does): a connection kept between jobs is asked before it is lent again,
+    /// so a broken one is dropped and a new one made rather than handed out.
+    pub fn answers(&self) -> bool {
+        match &self.postgres {
+            Some(pg) => pg
+                .client
+                .borrow_mut()
+                .answers(std::time::Duration::from_secs(5)),
+            None => true,
+        }
     }
 
     /// The ledger's name in messages: its file, or its PostgreSQL address.

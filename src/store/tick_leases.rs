@@ -1,6 +1,7 @@
 //! A scheduled tick fires once across the daemons sharing a ledger: a daemon takes the tick's
-//! lease before it runs the tick and records the tick done after; a daemon that dies mid-tick
-//! leaves a lease that runs out (or whose holder is seen dead), and another takes the tick.
+//! lease before it runs the tick, renews it while the tick runs and records the tick done
+//! after; a daemon that dies mid-tick leaves a lease that runs out (or whose holder is seen
+//! dead), and another takes the tick.
 
 use chrono::{DateTime, Utc};
 
@@ -66,6 +67,26 @@ impl Ledger {
         )?;
         // Lost the race: the winner holds it now (asked again, it may be done by then).
         Ok(if n == 1 { Tick::Taken } else { Tick::Held })
+    }
+
+    /// Keeps `owner`'s lease on tick `fire` of `pipeline` until `until` while the tick runs:
+    /// false when it is no longer ours (it ran out and another daemon took it, or the tick is
+    /// recorded done).
+    pub fn renew_tick(
+        &self,
+        pipeline: &str,
+        fire: DateTime<Utc>,
+        owner: &str,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        self.exec(
+            "daemon tables: renew a scheduled tick's lease",
+            "UPDATE daemon_pipelines SET tick_until = ?4
+             WHERE pipeline = ?1 AND tick_owner = ?3
+               AND (last_scheduled_run IS NULL OR last_scheduled_run < ?2)",
+            db_args![pipeline, text(fire), owner, until],
+        )
+        .map(|n| n == 1)
     }
 
     /// Records tick `fire` of `pipeline` run (the last scheduled run moves forward only) and

@@ -180,3 +180,49 @@ pub(super) fn mail(ledger: &mut Ledger) {
         Some(&b"Subject: report\r\n\r\nbody \xff"[..])
     );
 }
+
+/// A tick's lease renewed while its tick runs: another daemon asking after the first lease
+/// would have run out finds it held; once its holder stops renewing it runs out and is taken
+/// over, and the old holder's renewal then fails; recorded done, nobody renews it.
+pub(super) fn tick_lease(ledger: &mut Ledger) {
+    use crate::store::tick_leases::Tick;
+    use chrono::TimeZone;
+    let fire = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 25, 6, 0, 0)
+        .single()
+        .expect("time");
+    let (a, b) = ("host-a:1:1", "host-b:2:2");
+    assert_eq!(
+        ledger.take_tick("p", fire, a, 100, 60).expect("take"),
+        Tick::Taken
+    );
+    assert!(ledger.renew_tick("p", fire, a, 250).expect("renew"));
+    assert!(
+        !ledger.renew_tick("p", fire, b, 300).expect("renew"),
+        "not b's"
+    );
+    // At 200 the first lease (until 160) would have run out: renewed, it holds.
+    assert_eq!(
+        ledger.take_tick("p", fire, b, 200, 60).expect("take"),
+        Tick::Held
+    );
+    // Not renewed past 250: taken over, and its old holder has lost it.
+    assert_eq!(
+        ledger.take_tick("p", fire, b, 250, 60).expect("take"),
+        Tick::Taken
+    );
+    assert!(
+        !ledger.renew_tick("p", fire, a, 400).expect("renew"),
+        "lost"
+    );
+    assert!(ledger.renew_tick("p", fire, b, 400).expect("renew"));
+    ledger.finish_tick("p", fire, b).expect("finish");
+    assert!(
+        !ledger.renew_tick("p", fire, b, 500).expect("renew"),
+        "done"
+    );
+    assert_eq!(
+        ledger.take_tick("p", fire, a, 600, 60).expect("take"),
+        Tick::Done
+    );
+}

@@ -148,10 +148,16 @@ pub(super) fn run_end(ledger: &mut Ledger) {
             }),
         ),
     ];
-    let issues = [
+    // Enough issues for three of `insert_rows`' statements (100, 100, 52), kept in order.
+    let issues: Vec<_> = [
         crate::issue::Issue::error("a.csv", "type", "not a number"),
         crate::issue::Issue::error("a.csv", "required", "missing").warning(),
-    ];
+    ]
+    .into_iter()
+    .chain((0..250).map(|n| {
+        crate::issue::Issue::error("a.csv", "reference", format!("unknown {n}")).at_line(n + 2)
+    }))
+    .collect();
     let end = FileEnd {
         file_id,
         state: FileState::Processed,
@@ -203,8 +209,20 @@ pub(super) fn run_end(ledger: &mut Ledger) {
     let row = &ledger.runs(&RunFilter::default()).expect("runs")[0];
     assert_eq!(
         (row.state.as_str(), row.rows, row.issues),
-        ("succeeded", Some(5), Some(2))
+        ("succeeded", Some(5), Some(252))
     );
+    let recorded = ledger.run_issues(&run, 1000).expect("issues");
+    assert_eq!(
+        recorded
+            .iter()
+            .map(|i| i.message.as_str())
+            .collect::<Vec<_>>(),
+        issues
+            .iter()
+            .map(|i| i.message.as_str())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!((recorded[251].line, recorded[0].line), (Some(251), None));
     let count = |sql: &str| -> i64 {
         ledger
             .db()
@@ -212,7 +230,7 @@ pub(super) fn run_end(ledger: &mut Ledger) {
             .and_then(|r| r.get(0))
             .expect(sql)
     };
-    assert_eq!(count("SELECT count(*) FROM issues"), 2);
+    assert_eq!(count("SELECT count(*) FROM issues"), 252);
     assert_eq!(count("SELECT count(*) FROM deliveries"), 1);
     assert_eq!(
         ledger.outbound_for_run(&run).expect("outbound").len(),

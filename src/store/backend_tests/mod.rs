@@ -69,6 +69,10 @@ const CASES: &[Case] = &[
         upload_lease,
     ),
     (
+        "a tick's lease: renewed while it runs, taken over once it runs out, done",
+        tick_lease,
+    ),
+    (
         "uploads: due, failed with backoff, retried, delivered",
         uploads,
     ),

@@ -324,6 +324,69 @@ fn measure_claims_per_second() {
     }
 }
 
+/// What a daemon's ledger calls cost on this machine (a measurement, ignored by default; the
+/// client as built, debug in tests): one statement's round trip, a new connection (password
+/// exchange, server process, schema check), and a run's end with a thousand issues, against
+/// SQLite. `cargo test --lib store::backend_tests::postgres::measure -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_round_trips() {
+    fn each(n: u32, mut f: impl FnMut()) -> f64 {
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        started.elapsed().as_secs_f64() * 1000.0 / f64::from(n)
+    }
+    let issues: Vec<_> = (0..1000)
+        .map(|n| crate::issue::Issue::error("a.csv", "reference", format!("unknown {n}")))
+        .collect();
+    let run_end = |ledger: &mut Ledger| {
+        let run =
+            (ledger.start_run("p", None, None, "now", "file", None, None, None)).expect("run");
+        each(1, || {
+            ledger
+                .finish_run(
+                    &run,
+                    "now",
+                    "succeeded",
+                    None,
+                    None,
+                    &issues,
+                    None,
+                    None,
+                    None,
+                    false,
+                    &[],
+                    None,
+                    None,
+                    None,
+                    None,
+                )
+                .expect("finish");
+        })
+    };
+    let cluster = PgCluster::start();
+    let t = target(&cluster, &cluster.database());
+    let mut pg = Ledger::open_postgres(&t).expect("open");
+    let statement = each(2000, || {
+        pg.last_scheduled_run("p").expect("ask");
+    });
+    let connect = each(20, || drop(Ledger::open_postgres(&t).expect("open")));
+    let pg_end = run_end(&mut pg);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut lite = Ledger::open(&dir.path().join("l.sqlite")).expect("open");
+    let lite_statement = each(2000, || {
+        lite.last_scheduled_run("p").expect("ask");
+    });
+    let lite_end = run_end(&mut lite);
+    eprintln!(
+        "postgres: a statement {statement:.3} ms, a connection {connect:.1} ms, a run's end \
+         with 1,000 issues {pg_end:.1} ms; sqlite: a statement {lite_statement:.3} ms, the \
+         run's end {lite_end:.1} ms"
+    );
+}
+
 /// PostgreSQL stopped under a ledger: the statement fails as a connection failure (not a
 /// refused statement), reconnecting fails while it is down and works once it is back, the
 /// claim tried during the outage left nothing behind, and work resumes.

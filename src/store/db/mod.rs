@@ -10,6 +10,7 @@
 //! backends keeps every reader backend-free.
 
 mod connect;
+mod pg_client;
 mod tls;
 mod value;
 
@@ -17,6 +18,8 @@ use std::borrow::Cow;
 use std::cell::RefMut;
 
 pub use connect::{connect_postgres, ConnectError};
+pub use pg_client::PgClient;
+use pg_client::Statements;
 pub use value::{FromValue, Row, ToValue, Value};
 
 /// Which database a statement goes to.
@@ -140,6 +143,42 @@ pub trait Exec {
     }
 }
 
+/// Rows per statement of `insert_rows`: a hundred rows of the widest table batched stay under
+/// SQLite's oldest limit of 999 arguments.
+const ROWS_PER_INSERT: usize = 100;
+
+/// Inserts `rows` (each its `width` values, in the order of the columns `head` names:
+/// `INSERT INTO t (a, b)`) a hundred to a statement rather than one by one: on PostgreSQL each
+/// statement is two round trips, and a run's thousand issues, written one at a time inside the
+/// run's closing transaction, held the ledger's writer lock for a third of a second.
+pub fn insert_rows<E: Exec + ?Sized>(
+    ex: &mut E,
+    head: &str,
+    width: usize,
+    rows: &[Vec<Value>],
+) -> Result<(), DbError> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut sql = String::with_capacity(head.len() + chunk.len() * width * 6);
+        sql.push_str(head);
+        sql.push_str(" VALUES ");
+        let mut args = Vec::with_capacity(chunk.len() * width);
+        for (r, row) in chunk.iter().enumerate() {
+            debug_assert_eq!(row.len(), width, "{head}");
+            sql.push_str(if r == 0 { "(" } else { ", (" });
+            for c in 0..width {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("?{}", r * width + c + 1));
+            }
+            sql.push(')');
+            args.extend(row.iter().cloned());
+        }
+        ex.execute(&sql, &args)?;
+    }
+    Ok(())
+}
+
 fn sqlite_execute(c: &rusqlite::Connection, sql: &str, args: &[Value]) -> Result<u64, DbError> {
     let mut stmt = c.prepare_cached(sql)?;
     Ok(stmt.execute(rusqlite::params_from_iter(args))? as u64)
@@ -181,7 +220,7 @@ fn pg_rows(rows: Vec<postgres::Row>) -> Result<Vec<Row>, DbError> {
 /// A connection lent by the ledger for one call.
 pub enum Conn<'a> {
     Sqlite(&'a rusqlite::Connection),
-    Postgres(RefMut<'a, postgres::Client>),
+    Postgres(RefMut<'a, PgClient>),
 }
 
 impl Conn<'_> {
@@ -195,9 +234,14 @@ impl Conn<'_> {
                 rusqlite::TransactionBehavior::Immediate,
             )?)),
             Conn::Postgres(c) => {
-                let mut tx = c.transaction()?;
-                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])?;
-                Ok(Tx::Postgres(tx))
+                let PgClient { client, statements } = &mut **c;
+                let mut tx = client.transaction()?;
+                statements.execute(
+                    &mut tx,
+                    "SELECT pg_advisory_xact_lock(?1)",
+                    &[Value::Int(WRITER_LOCK)],
+                )?;
+                Ok(Tx::Postgres(tx, statements))
             }
         }
     }
@@ -218,7 +262,8 @@ impl Exec for Conn<'_> {
         match self {
             Conn::Sqlite(c) => sqlite_execute(c, sql, args),
             Conn::Postgres(c) => {
-                Ok(c.execute(&*dialect_sql(Dialect::Postgres, sql), &pg_args(args))?)
+                let PgClient { client, statements } = &mut **c;
+                statements.execute(client, sql, args)
             }
         }
     }
@@ -227,7 +272,8 @@ impl Exec for Conn<'_> {
         match self {
             Conn::Sqlite(c) => sqlite_query(c, sql, args),
             Conn::Postgres(c) => {
-                pg_rows(c.query(&*dialect_sql(Dialect::Postgres, sql), &pg_args(args))?)
+                let PgClient { client, statements } = &mut **c;
+                statements.query(client, sql, args)
             }
         }
     }
@@ -235,7 +281,7 @@ impl Exec for Conn<'_> {
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         match self {
             Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            Conn::Postgres(c) => Ok(c.batch_execute(sql)?),
+            Conn::Postgres(c) => Ok(c.client.batch_execute(sql)?),
         }
     }
 }
@@ -243,14 +289,14 @@ impl Exec for Conn<'_> {
 /// A transaction: committed by `commit`, rolled back when dropped without it.
 pub enum Tx<'a> {
     Sqlite(rusqlite::Transaction<'a>),
-    Postgres(postgres::Transaction<'a>),
+    Postgres(postgres::Transaction<'a>, &'a mut Statements),
 }
 
 impl<'a> Tx<'a> {
     pub fn commit(self) -> Result<(), DbError> {
         match self {
             Tx::Sqlite(t) => Ok(t.commit()?),
-            Tx::Postgres(t) => Ok(t.commit()?),
+            Tx::Postgres(t, _) => Ok(t.commit()?),
         }
     }
 }
@@ -259,32 +305,28 @@ impl Exec for Tx<'_> {
     fn dialect(&self) -> Dialect {
         match self {
             Tx::Sqlite(_) => Dialect::Sqlite,
-            Tx::Postgres(_) => Dialect::Postgres,
+            Tx::Postgres(..) => Dialect::Postgres,
         }
     }
 
     fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64, DbError> {
         match self {
             Tx::Sqlite(t) => sqlite_execute(t, sql, args),
-            Tx::Postgres(t) => {
-                Ok(t.execute(&*dialect_sql(Dialect::Postgres, sql), &pg_args(args))?)
-            }
+            Tx::Postgres(t, statements) => statements.execute(t, sql, args),
         }
     }
 
     fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>, DbError> {
         match self {
             Tx::Sqlite(t) => sqlite_query(t, sql, args),
-            Tx::Postgres(t) => {
-                pg_rows(t.query(&*dialect_sql(Dialect::Postgres, sql), &pg_args(args))?)
-            }
+            Tx::Postgres(t, statements) => statements.query(t, sql, args),
         }
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         match self {
             Tx::Sqlite(t) => Ok(t.execute_batch(sql)?),
-            Tx::Postgres(t) => Ok(t.batch_execute(sql)?),
+            Tx::Postgres(t, _) => Ok(t.batch_execute(sql)?),
         }
     }
 }

@@ -54,13 +54,26 @@ struct Launch {
 
 impl Launch {
     fn spawn(&self, port: u16) -> Child {
+        // `TALLYMAN_TEST_PG_LOG=<file>`: every connection and statement logged there, with its
+        // time (to measure where a daemon's ledger time goes; the folder is removed on drop).
+        let statements = std::env::var_os("TALLYMAN_TEST_PG_LOG").map(PathBuf::from);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join("server.log"))
+            .open(
+                statements
+                    .clone()
+                    .unwrap_or_else(|| self.dir.join("server.log")),
+            )
             .expect("log file");
         let data = self.dir.join("data");
-        as_server_user(&mut Command::new(self.bin.join("postgres")), self.who)
+        let mut cmd = Command::new(self.bin.join("postgres"));
+        if statements.is_some() {
+            cmd.args(["-c", "log_connections=on", "-c", "log_disconnections=on"])
+                .args(["-c", "log_min_duration_statement=0"])
+                .args(["-c", "log_line_prefix=%m [%p] %d "]);
+        }
+        as_server_user(&mut cmd, self.who)
             .current_dir(&self.dir)
             .args(["-D", data.to_str().expect("utf-8 path")])
             .args(["-c", "listen_addresses=127.0.0.1"])
