@@ -512,7 +512,8 @@ fn measure_cluster_throughput() {
         )
     });
     println!("sqlite, 1 daemon: {fps:.2} files/s");
-    let cluster = PgCluster::start();
+    // Durable (fsync and synchronous commit on), as SQLite runs with `synchronous = FULL`.
+    let cluster = PgCluster::start_with(true);
     for daemons in 1..=3 {
         let home = cluster_home(&cluster);
         let root = home.root.clone();
