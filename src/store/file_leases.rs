@@ -55,6 +55,36 @@ fn takeable(
     }
 }
 
+/// What a compare-and-set on one file's lease takes.
+#[derive(Debug, Clone, Copy)]
+enum Taking {
+    /// The lease of a file in any state.
+    Lease,
+    /// A file `waiting` for its ERP extract, back to `claimed` with the lease.
+    WaitingFile,
+}
+
+impl Taking {
+    /// What it is for, the holder's read and the compare-and-set (`?1` the file, `?2` the new
+    /// holder, `?3` its end, `?4` the holder read).
+    fn sql(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Taking::Lease => (
+                "take a file's lease",
+                "SELECT lease_owner, lease_until FROM files WHERE id = ?1",
+                "UPDATE files SET lease_owner = ?2, lease_until = ?3
+                 WHERE id = ?1 AND lease_owner IS NOT DISTINCT FROM ?4",
+            ),
+            Taking::WaitingFile => (
+                "take a waiting file",
+                "SELECT lease_owner, lease_until FROM files WHERE id = ?1 AND state = 'waiting'",
+                "UPDATE files SET state = 'claimed', reason = NULL, lease_owner = ?2, lease_until = ?3
+                 WHERE id = ?1 AND state = 'waiting' AND lease_owner IS NOT DISTINCT FROM ?4",
+            ),
+        }
+    }
+}
+
 impl Ledger {
     /// Keeps `file_id` leased to `owner` until `until`: false when it is no longer ours (it ran
     /// out and another daemon took it) or the file is no longer claimed or waiting.
@@ -82,26 +112,7 @@ impl Ledger {
         now: i64,
         secs: i64,
     ) -> Result<bool, StoreError> {
-        let what = "take a file's lease";
-        let held: Option<(Option<String>, Option<i64>)> = self.row(
-            what,
-            "SELECT lease_owner, lease_until FROM files WHERE id = ?1",
-            db_args![file_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let Some((holder, until)) = held else {
-            return Ok(false);
-        };
-        if !takeable(self.dialect(), holder.as_deref(), until, owner, now) {
-            return Ok(false);
-        }
-        let n = self.exec(
-            what,
-            "UPDATE files SET lease_owner = ?2, lease_until = ?3
-             WHERE id = ?1 AND lease_owner IS NOT DISTINCT FROM ?4",
-            db_args![file_id, owner, now + secs, holder],
-        )?;
-        Ok(n == 1)
+        self.take_one(Taking::Lease, file_id, owner, now, secs)
     }
 
     /// Takes, for `owner` until `now + secs`, the leases of `pipeline`'s claimed files that no
@@ -157,25 +168,31 @@ impl Ledger {
         now: i64,
         secs: i64,
     ) -> Result<bool, StoreError> {
-        let what = "take a waiting file";
-        let held: Option<(Option<String>, Option<i64>)> = self.row(
-            what,
-            "SELECT lease_owner, lease_until FROM files WHERE id = ?1 AND state = 'waiting'",
-            db_args![file_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        self.take_one(Taking::WaitingFile, file_id, owner, now, secs)
+    }
+
+    /// One file's lease taken by compare-and-set: its holder read, judged, and replaced only if
+    /// still the same.
+    fn take_one(
+        &self,
+        taking: Taking,
+        file_id: i64,
+        owner: &str,
+        now: i64,
+        secs: i64,
+    ) -> Result<bool, StoreError> {
+        let (what, read, write) = taking.sql();
+        let held: Option<(Option<String>, Option<i64>)> =
+            self.row(what, read, db_args![file_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
         let Some((holder, until)) = held else {
             return Ok(false);
         };
         if !takeable(self.dialect(), holder.as_deref(), until, owner, now) {
             return Ok(false);
         }
-        let n = self.exec(
-            what,
-            "UPDATE files SET state = 'claimed', reason = NULL, lease_owner = ?2, lease_until = ?3
-             WHERE id = ?1 AND state = 'waiting' AND lease_owner IS NOT DISTINCT FROM ?4",
-            db_args![file_id, owner, now + secs, holder],
-        )?;
+        let n = self.exec(what, write, db_args![file_id, owner, now + secs, holder])?;
         Ok(n == 1)
     }
 

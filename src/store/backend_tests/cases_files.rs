@@ -412,6 +412,17 @@ pub(super) fn sources(ledger: &mut Ledger) {
 
 /// A claimed file's lease: taken with the claim, left to a live holder on PostgreSQL until it
 /// runs out, then taken over; the old holder's renewal then fails; released by its holder only.
+/// Writes `file_id`'s lease as another daemon holding it would have.
+fn hold_lease(ledger: &Ledger, file_id: i64, holder: &str, until: i64) {
+    ledger
+        .db()
+        .execute(
+            "UPDATE files SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1",
+            crate::db_args![file_id, holder, until],
+        )
+        .expect("hold");
+}
+
 pub(super) fn file_lease(ledger: &mut Ledger) {
     use crate::store::db::Dialect;
     use crate::store::file_leases::now_secs;
@@ -442,15 +453,8 @@ pub(super) fn file_lease(ledger: &mut Ledger) {
     );
     // Another daemon on another host holds it until 1000: only time ends its lease.
     let elsewhere = "elsewhere:1:1";
-    let hold = |ledger: &Ledger, holder: &str, until: i64| {
-        ledger
-            .db()
-            .execute(
-                "UPDATE files SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1",
-                crate::db_args![file_id, holder, until],
-            )
-            .expect("hold");
-    };
+    let hold =
+        |ledger: &Ledger, holder: &str, until: i64| hold_lease(ledger, file_id, holder, until);
     hold(ledger, elsewhere, 1000);
     if ledger.dialect() == Dialect::Postgres {
         assert_eq!(
@@ -534,24 +538,15 @@ pub(super) fn waiting_file(ledger: &mut Ledger) {
     else {
         panic!("a new file")
     };
-    let hold = |ledger: &Ledger, holder: &str, until: i64| {
-        ledger
-            .set_file_state(
-                file_id,
-                FileState::Waiting,
-                Some("no extract"),
-                "var/landing/p/w.csv",
-            )
-            .expect("wait");
-        ledger
-            .db()
-            .execute(
-                "UPDATE files SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1",
-                crate::db_args![file_id, holder, until],
-            )
-            .expect("hold");
-    };
-    hold(ledger, other, 1000);
+    ledger
+        .set_file_state(
+            file_id,
+            FileState::Waiting,
+            Some("no extract"),
+            "var/landing/p/w.csv",
+        )
+        .expect("wait");
+    hold_lease(ledger, file_id, other, 1000);
     if ledger.dialect() == Dialect::Postgres {
         assert!(
             !ledger
