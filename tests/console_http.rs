@@ -2,7 +2,8 @@
 //! puts the failing source and the late file first; a run page's numbers are the manifest's
 //! and the archived report's; downloads never leave the archive; search finds files, runs and
 //! orders; actions need the token, this process's CSRF value and an actor, are recorded with
-//! the actor, and change nothing when refused; pause stops the daemon taking files until resume.
+//! the actor, and change nothing when refused; pause stops the daemon taking files until resume;
+//! every page runs under the console's Content-Security-Policy, with nothing inline.
 
 #[path = "support/home.rs"]
 mod home;
@@ -133,6 +134,30 @@ fn run_page_shows_the_manifest_and_the_report_with_equal_numbers() {
         .body
         .contains("<td>stock_2026-11-25.csv</td><td class=\"num\">8</td><td>item_id</td>"));
     assert_eq!(get(d.port, "/runs/r999999").status, 404);
+    // Every console page runs under the console's policy: nothing inline, nothing from
+    // elsewhere; the overview's refresh is a script file of its own.
+    for path in [
+        "/",
+        "/runs/r000001",
+        "/pipelines/inventory_3pl",
+        "/search?q=stock",
+    ] {
+        let page = get(d.port, path);
+        assert_eq!(page.status, 200, "{path}");
+        let csp = page.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("style-src 'self'"),
+            "{path}: {csp}"
+        );
+        assert!(!page.body.contains("<script>"), "{path}: an inline script");
+        assert!(!page.body.contains(" style=\""), "{path}: an inline style");
+    }
+    assert!(get(d.port, "/")
+        .body
+        .contains(r#"<script src="/console.js"></script>"#));
+    let script = get(d.port, "/console.js");
+    assert_eq!(script.status, 200);
+    assert!(script.body.contains("/fragments/overview") && script.body.contains("10000"));
     d.stop();
 }
 

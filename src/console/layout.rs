@@ -36,6 +36,7 @@ button { background: #0b5cad; color: #fff; border: 0; border-radius: .25rem; cur
 .calendar .missed { background: #ffebe9; color: var(--bad); font-weight: 700; }
 .calendar .received { background: #dafbe1; color: var(--ok); }
 .calendar .off { color: var(--muted); }
+.calendar .day-state { display: block; font-size: .7rem; }
 dl#counts { display: grid; grid-template-columns: max-content max-content; gap: .1rem 1.5rem; }
 dl#counts dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; }
 iframe.report { width: 100%; height: 32rem; border: 1px solid var(--line); }

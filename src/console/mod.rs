@@ -215,6 +215,7 @@ impl Console {
                 body: layout::STYLESHEET.as_bytes().to_vec(),
                 headers: vec![("Cache-Control", "max-age=300".into())],
             },
+            "/console.js" => overview::script(),
             "/search" => search::page(self, req.query),
             _ => {
                 if let Some(name) = path.strip_prefix("/pipelines/") {

@@ -88,7 +88,7 @@ fn calendar(p: &Pipeline, ledger: &Ledger) -> Markup {
                 };
                 span class=(class) role="listitem" title={ (d) ": " (what) } data-date=(d) {
                     (d.format("%d")) @if class == "missed" { " ✗" }
-                    span.muted style="display:block;font-size:.7rem" { (what) }
+                    span.muted.day-state { (what) }
                 }
             }
         }

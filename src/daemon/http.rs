@@ -361,11 +361,20 @@ fn respond_with_console(
         return respond(request, health, metrics);
     };
     let mut response = Response::from_data(reply.body).with_status_code(reply.status);
-    let headers = [
+    let mut headers = vec![
         ("Content-Type", reply.content_type.to_string()),
         ("X-Frame-Options", "SAMEORIGIN".to_string()),
         ("Referrer-Policy", "no-referrer".to_string()),
     ];
+    // Every console page is under the console's policy unless it brings a stricter one (the
+    // archived report, sandboxed).
+    if !reply
+        .headers
+        .iter()
+        .any(|(name, _)| *name == "Content-Security-Policy")
+    {
+        headers.push(("Content-Security-Policy", CONSOLE_CSP.to_string()));
+    }
     for (name, value) in headers.into_iter().chain(reply.headers) {
         if let Ok(header) = Header::from_bytes(name, value) {
             response = response.with_header(header);
@@ -373,6 +382,12 @@ fn respond_with_console(
     }
     let _ = request.respond(response);
 }
+
+/// The console's Content-Security-Policy: its own script, stylesheet, frames (the report),
+/// fetches (the overview's refresh) and forms only; nothing inline, nothing from elsewhere.
+pub const CONSOLE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; frame-src 'self'; form-action 'self'; \
+     base-uri 'none'; frame-ancestors 'self'";
 
 fn respond(request: Request, health: &Health, metrics: &Metrics) {
     let path = request.url().split('?').next().unwrap_or("");
