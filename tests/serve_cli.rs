@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use daemon::{count, serve, wait_for, Daemon};
-use home::tallyman;
+use home::{both, tallyman};
 
 const DROP: &str = "inbox/inventory_3pl";
 const DEMO: &str = "stock_2026-11-25.csv";
@@ -373,6 +373,41 @@ fn a_missing_file_alerts_once_per_window_even_across_restarts() {
     let (status, log) = d.stop();
     assert_eq!(status.code(), Some(0));
     assert!(!log.contains("late file"), "{log}");
+}
+
+/// A paused pipeline takes no files, so whether its file came is unknown: no late alert while
+/// it is paused; resumed, its late windows are alerted.
+#[test]
+fn a_paused_pipeline_raises_no_late_alert_until_it_is_resumed() {
+    let h = demo_home();
+    let path = h.root.join("pipelines/inventory_3pl.toml");
+    let mut toml = std::fs::read_to_string(&path).unwrap();
+    toml.push_str("\n[expected]\nby = \"00:00\"\ntime_zone = \"UTC\"\n");
+    std::fs::write(&path, toml).unwrap();
+    let d = serve(&h.root);
+    d.ran_for(Duration::from_secs(2));
+    d.stop();
+    exec(
+        &h.root,
+        "update daemon_pipelines set expected_since = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', 'start of day', '-3 days', '+1 hour')",
+    );
+    let o = tallyman(
+        &h.root,
+        &["pause", "inventory_3pl", "--reason", "partner migrating"],
+    );
+    assert!(o.status.success(), "{}", both(&o));
+    let d = serve(&h.root);
+    d.ran_for(Duration::from_secs(3));
+    assert_eq!(counter(&d, "tallyman_late_files_total"), 0.0);
+    assert_eq!(count(&h.root, "select count(*) from late_alerts"), 0);
+    let o = tallyman(&h.root, &["resume", "inventory_3pl"]);
+    assert!(o.status.success(), "{}", both(&o));
+    wait_for(Duration::from_secs(10), || {
+        counter(&d, "tallyman_late_files_total") >= 3.0
+    });
+    let (_, log) = d.stop();
+    assert_eq!(log.matches("late file").count(), 3, "{log}");
+    assert_eq!(count(&h.root, "select count(*) from late_alerts"), 3);
 }
 
 #[test]

@@ -253,7 +253,7 @@ pub fn serve(home: Home, opts: Options) -> Result<(), ServeError> {
         }
         if now >= next_expected {
             next_expected = now + opts.scan;
-            check_expected(&entries, &ledger, &mail, &mut book, &metrics, utc);
+            check_expected(&entries, &paused, &ledger, &mail, &mut book, &metrics, utc);
         }
         metrics.heartbeat(utc);
     }
@@ -496,16 +496,19 @@ fn reload(
     }
 }
 
-/// Raises one alert per late window of each pipeline with an `[expected]` section.
+/// Raises one alert per late window of each pipeline with an `[expected]` section. Not for a
+/// paused pipeline: it takes no files, so the ledger cannot know whether its file came, and an
+/// alert would be false; its windows are looked at again once it is resumed.
 fn check_expected(
     entries: &BTreeMap<String, Entry>,
+    paused: &BTreeSet<String>,
     ledger: &Ledger,
     mail: &MailSettings,
     book: &mut AlertBook,
     metrics: &Metrics,
     now: DateTime<Utc>,
 ) {
-    for (id, e) in entries {
+    for (id, e) in entries.iter().filter(|(id, _)| !paused.contains(*id)) {
         let Some(expected) = &e.p.expected else {
             continue;
         };
