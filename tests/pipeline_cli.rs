@@ -571,6 +571,52 @@ fn a_file_claimed_before_a_crash_is_resumed() {
     assert!(stdout(&tallyman(&h.root, &["run"])).contains("nothing ready"));
 }
 
+/// A retry after a failed run copies the input from the failed run's archive folder; a crash
+/// after the retry's folder was recorded and before that copy leaves the newest run folder
+/// without the input. Recovery takes it from the newest run folder that has it.
+#[test]
+fn a_retry_interrupted_before_it_copied_its_input_is_taken_from_an_older_run() {
+    let h = demo_home();
+    assert!(tallyman(&h.root, &["run"]).status.success());
+    // r000001 failed (its input in its folder), then r000002 started and recorded its folder
+    // but crashed before copying the input into it.
+    let conn = rusqlite::Connection::open(h.root.join("var/ledger.sqlite")).unwrap();
+    conn.execute_batch(
+        "UPDATE files SET state = 'claimed', stored_path = 'var/landing/inventory_3pl/stock_2026-11-25.csv';
+         UPDATE runs SET state = 'failed', message = 'disk full';
+         DELETE FROM outbound;
+         INSERT INTO runs (run_id, pipeline, business_date, file_id, started_at, state, trigger, archive_path)
+           VALUES ('r000002', 'inventory_3pl', '2026-11-25', 1, '2026-11-26T00:00:00Z', 'running', 'file',
+                   'archive/inventory_3pl/2026-11-25/r000002');",
+    )
+    .unwrap();
+    drop(conn);
+    std::fs::create_dir_all(
+        h.root
+            .join("archive/inventory_3pl/2026-11-25/r000002/input"),
+    )
+    .unwrap();
+    for f in outbox_files(&h.root) {
+        std::fs::remove_file(h.root.join("outbox/erp").join(f)).unwrap();
+    }
+    let o = tallyman(&h.root, &["run"]);
+    assert!(
+        stdout(&o).contains("succeeded"),
+        "{}\n{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        sql(&h.root, "select run_id, state from runs order by seq"),
+        "r000001|failed\nr000002|failed\nr000003|succeeded"
+    );
+    assert_eq!(sql(&h.root, "select state from files"), "processed");
+    assert!(h
+        .root
+        .join("archive/inventory_3pl/2026-11-25/r000003/input/stock_2026-11-25.csv")
+        .is_file());
+}
+
 fn drop_ledger(ledger: tallyman::store::Ledger) {
     drop(ledger);
 }

@@ -73,10 +73,13 @@ pub fn resume_claimed(
         .collect();
     for f in claimed {
         let landed = home.root.join(&f.stored);
+        // The newest run folder holding the input: an interrupted retry may have recorded its
+        // folder before it copied the input in.
         let archived = f
-            .last_archive
-            .as_ref()
-            .map(|dir| home.root.join(dir).join("input").join(safe_name(&f.name)));
+            .archives
+            .iter()
+            .map(|dir| home.root.join(dir).join("input").join(safe_name(&f.name)))
+            .find(|a| a.is_file());
         let arrived = arrival(f.received_at.as_deref());
         let source = if !f.stored.is_empty() && landed.is_file() {
             // Claimed but interrupted before its ERP extract was looked for: it may wait too.
@@ -86,7 +89,7 @@ pub fn resume_claimed(
                 continue;
             }
             Source::Landed(&landed)
-        } else if let Some(a) = archived.as_deref().filter(|a| a.is_file()) {
+        } else if let Some(a) = archived.as_deref() {
             // A failed run moved it into its archive folder: the next run copies it from there.
             Source::Archived(a)
         } else {

@@ -168,7 +168,6 @@ impl Ledger {
         self.rows(
             "find claimed files",
             "SELECT f.id, f.name, coalesce(f.stored_path, ''),
-                    (SELECT r.archive_path FROM runs r WHERE r.file_id = f.id ORDER BY r.seq DESC LIMIT 1),
                     (SELECT count(*) FROM runs r WHERE r.file_id = f.id AND r.state = 'failed'),
                     f.received_at
              FROM files f WHERE f.pipeline = ?1 AND f.state = 'claimed'
@@ -180,12 +179,24 @@ impl Ledger {
                     file_id: r.get(0)?,
                     name: r.get(1)?,
                     stored: r.get(2)?,
-                    last_archive: r.get(3)?,
-                    failed_runs: r.get(4)?,
-                    received_at: r.get(5)?,
+                    archives: Vec::new(),
+                    failed_runs: r.get(3)?,
+                    received_at: r.get(4)?,
                 })
             },
-        )
+        )?
+        .into_iter()
+        .map(|mut f| {
+            f.archives = self.rows(
+                "list a claimed file's run folders",
+                "SELECT archive_path FROM runs
+                 WHERE file_id = ?1 AND archive_path IS NOT NULL ORDER BY seq DESC",
+                db_args![f.file_id],
+                |r| r.get(0),
+            )?;
+            Ok(f)
+        })
+        .collect()
     }
 
     /// How many runs of a file failed (operational failures, retried up to a limit).
@@ -269,7 +280,9 @@ pub struct ClaimedFile {
     pub file_id: i64,
     pub name: String,
     pub stored: String,
-    pub last_archive: Option<String>,
+    /// The run folders of the file's runs, newest first: where a retry finds its input (the
+    /// newest may lack it, when its run was interrupted before it copied the input in).
+    pub archives: Vec<String>,
     pub failed_runs: i64,
     pub received_at: Option<String>,
 }

@@ -62,8 +62,8 @@ pub(super) fn recovery(ledger: &mut Ledger) {
     let claimed = ledger.claimed_files("p").expect("claimed");
     assert_eq!(claimed.len(), 1);
     assert_eq!(
-        (claimed[0].failed_runs, claimed[0].last_archive.as_deref()),
-        (1, Some("archive/p/d/r000001"))
+        (claimed[0].failed_runs, claimed[0].archives.as_slice()),
+        (1, ["archive/p/d/r000001".to_string()].as_slice())
     );
     let rerun = ledger
         .start_run(
