@@ -52,8 +52,11 @@ fn overview_puts_the_failing_source_and_the_late_file_first() {
         );
     }
     let page = get(d.port, "/").body;
+    assert!(page.contains(r#"<script src="/console.js"></script>"#));
     assert!(
-        page.contains("fetch('/fragments/overview'"),
+        get(d.port, "/console.js")
+            .body
+            .contains("fetch('/fragments/overview'"),
         "refreshes by fragment"
     );
     assert!(page.contains("<link rel=\"stylesheet\" href=\"/console.css\">"));
