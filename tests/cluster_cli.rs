@@ -115,6 +115,27 @@ fn published(root: &Path) -> Vec<String> {
     out
 }
 
+/// How many files the shared ledger has processed.
+fn processed(cluster: &PgCluster, root: &Path) -> i64 {
+    count(
+        cluster,
+        root,
+        "SELECT count(*) FROM files WHERE state = 'processed'",
+    )
+}
+
+/// Gives the inventory demo's pipeline the cron `schedule`: its files are taken at its ticks.
+fn set_schedule(root: &Path, schedule: &str) {
+    let path = root.join("pipelines/inventory_3pl.toml");
+    let toml = std::fs::read_to_string(&path).expect("read");
+    let toml = toml.replacen(
+        "time_zone = ",
+        &format!("schedule = \"{schedule}\"\ntime_zone = "),
+        1,
+    );
+    std::fs::write(&path, toml).expect("schedule");
+}
+
 /// Whether `ok` came true within `limit` (the caller then shows the daemons' logs).
 fn came_true(limit: Duration, mut ok: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + limit;
@@ -160,15 +181,7 @@ fn three_daemons_process_each_file_once_with_complete_outputs() {
     });
     let logs = stop_all(daemons);
     assert!(done, "not every file ran in time: {logs}");
-    assert_eq!(
-        count(
-            &cluster,
-            root,
-            "SELECT count(*) FROM files WHERE state = 'processed'"
-        ),
-        files,
-        "{logs}"
-    );
+    assert_eq!(processed(&cluster, root), files, "{logs}");
     assert_eq!(count(&cluster, root, "SELECT count(*) FROM files"), files);
     assert_eq!(
         count(
@@ -299,15 +312,7 @@ fn killed_mid_run(victim_at: Victim) {
         ("r000002", "succeeded"),
         "{runs:?}"
     );
-    assert_eq!(
-        count(
-            &cluster,
-            root,
-            "SELECT count(*) FROM files WHERE state = 'processed'"
-        ),
-        1,
-        "{logs}"
-    );
+    assert_eq!(processed(&cluster, root), 1, "{logs}");
     assert_eq!(
         count(&cluster, root, "SELECT count(*) FROM outbound"),
         2,
@@ -384,11 +389,7 @@ fn postgres_stopped_during_the_work_loses_and_doubles_nothing() {
     let started = came_true(Duration::from_secs(60), || {
         count(&cluster, root, "SELECT count(*) FROM runs") >= 1
     });
-    let before = count(
-        &cluster,
-        root,
-        "SELECT count(*) FROM files WHERE state = 'processed'",
-    );
+    let before = processed(&cluster, root);
     cluster.stop();
     let stopped = std::time::Instant::now();
     let said_why = came_true(Duration::from_secs(10), || {
@@ -404,11 +405,7 @@ fn postgres_stopped_during_the_work_loses_and_doubles_nothing() {
     std::thread::sleep(Duration::from_secs(10).saturating_sub(stopped.elapsed()));
     cluster.start_again();
     let done = came_true(Duration::from_secs(120), || {
-        count(
-            &cluster,
-            root,
-            "SELECT count(*) FROM files WHERE state = 'processed'",
-        ) >= files
+        processed(&cluster, root) >= files
     });
     // Give the daemons a last look: nothing more may happen.
     std::thread::sleep(Duration::from_secs(2));
@@ -517,13 +514,7 @@ fn measure_cluster_throughput() {
     for daemons in 1..=3 {
         let home = cluster_home(&cluster);
         let root = home.root.clone();
-        let fps = throughput(&root, daemons, per_pipeline, &|| {
-            count(
-                &cluster,
-                &root,
-                "SELECT count(*) FROM files WHERE state = 'processed'",
-            )
-        });
+        let fps = throughput(&root, daemons, per_pipeline, &|| processed(&cluster, &root));
         println!("postgres, {daemons} daemon(s): {fps:.2} files/s");
     }
 }
@@ -533,10 +524,7 @@ fn a_scheduled_tick_owed_to_three_daemons_runs_once() {
     let cluster = PgCluster::start();
     let home = cluster_home(&cluster);
     let root = &home.root;
-    let path = root.join("pipelines/inventory_3pl.toml");
-    let toml = std::fs::read_to_string(&path).expect("read");
-    let toml = toml.replacen("time_zone = ", "schedule = \"0 3 * * *\"\ntime_zone = ", 1);
-    std::fs::write(&path, toml).expect("schedule");
+    set_schedule(root, "0 3 * * *");
     // A first daemon notes the schedule and, before its tick, takes nothing.
     let first = serve_env(root, &["--scan-secs", "1"], &[], ENV);
     let noted = came_true(Duration::from_secs(30), || {
@@ -562,13 +550,7 @@ fn a_scheduled_tick_owed_to_three_daemons_runs_once() {
     let daemons: Vec<Daemon> = (0..3)
         .map(|_| serve_env(root, &["--scan-secs", "1"], &[], ENV))
         .collect();
-    let ran = came_true(Duration::from_secs(60), || {
-        count(
-            &cluster,
-            root,
-            "SELECT count(*) FROM files WHERE state = 'processed'",
-        ) == 1
-    });
+    let ran = came_true(Duration::from_secs(60), || processed(&cluster, root) == 1);
     // Time for a second daemon to run the tick again, if it were going to.
     std::thread::sleep(Duration::from_secs(3));
     let logs = stop_all(daemons);
@@ -603,10 +585,7 @@ fn a_tick_falling_due_under_three_running_daemons_fires_once() {
     let cluster = PgCluster::start();
     let home = cluster_home(&cluster);
     let root = &home.root;
-    let path = root.join("pipelines/inventory_3pl.toml");
-    let toml = std::fs::read_to_string(&path).expect("read");
-    let toml = toml.replacen("time_zone = ", "schedule = \"* * * * *\"\ntime_zone = ", 1);
-    std::fs::write(&path, toml).expect("schedule");
+    set_schedule(root, "* * * * *");
     let long = [
         ("TALLYMAN_FILE_LEASE_SECS", "2"),
         ("TALLYMAN_FAILPOINTS", "slow:input-archived"),
@@ -623,13 +602,7 @@ fn a_tick_falling_due_under_three_running_daemons_fires_once() {
     });
     // Taken only at the next tick, whichever daemon takes it.
     drop_file(root, "inventory_3pl", 1);
-    let ran = came_true(Duration::from_secs(80), || {
-        count(
-            &cluster,
-            root,
-            "SELECT count(*) FROM files WHERE state = 'processed'",
-        ) == 1
-    });
+    let ran = came_true(Duration::from_secs(80), || processed(&cluster, root) == 1);
     // Time for a second daemon to run the tick again, if it were going to.
     std::thread::sleep(Duration::from_secs(3));
     let logs = stop_all(daemons);

@@ -335,8 +335,10 @@ fn a_scheduled_pipeline_waits_for_its_tick_and_a_missed_tick_runs_once_at_start_
     assert!(after > before, "{before} -> {after}");
 }
 
-#[test]
-fn a_missing_file_alerts_once_per_window_even_across_restarts() {
+/// A demo home whose inventory pipeline expects its file by midnight UTC and has been watched
+/// since 01:00 three days ago: three midnights passed without a file, whatever the time of day
+/// now ("73 hours ago" spans four midnights between 00:00 and 01:00).
+fn three_windows_late() -> Home {
     let h = demo_home();
     let path = h.root.join("pipelines/inventory_3pl.toml");
     let mut toml = std::fs::read_to_string(&path).unwrap();
@@ -347,12 +349,16 @@ fn a_missing_file_alerts_once_per_window_even_across_restarts() {
     d.ran_for(Duration::from_secs(2));
     assert_eq!(counter(&d, "tallyman_late_files_total"), 0.0);
     d.stop();
-    // Watching since 01:00 three days ago: three midnights passed without a file, whatever the
-    // time of day now ("73 hours ago" spans four midnights between 00:00 and 01:00).
     exec(
         &h.root,
         "update daemon_pipelines set expected_since = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', 'start of day', '-3 days', '+1 hour')",
     );
+    h
+}
+
+#[test]
+fn a_missing_file_alerts_once_per_window_even_across_restarts() {
+    let h = three_windows_late();
     let d = serve(&h.root);
     wait_for(Duration::from_secs(10), || {
         counter(&d, "tallyman_late_files_total") >= 3.0
@@ -379,18 +385,7 @@ fn a_missing_file_alerts_once_per_window_even_across_restarts() {
 /// it is paused; resumed, its late windows are alerted.
 #[test]
 fn a_paused_pipeline_raises_no_late_alert_until_it_is_resumed() {
-    let h = demo_home();
-    let path = h.root.join("pipelines/inventory_3pl.toml");
-    let mut toml = std::fs::read_to_string(&path).unwrap();
-    toml.push_str("\n[expected]\nby = \"00:00\"\ntime_zone = \"UTC\"\n");
-    std::fs::write(&path, toml).unwrap();
-    let d = serve(&h.root);
-    d.ran_for(Duration::from_secs(2));
-    d.stop();
-    exec(
-        &h.root,
-        "update daemon_pipelines set expected_since = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', 'start of day', '-3 days', '+1 hour')",
-    );
+    let h = three_windows_late();
     let o = tallyman(
         &h.root,
         &["pause", "inventory_3pl", "--reason", "partner migrating"],
