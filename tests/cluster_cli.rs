@@ -115,6 +115,20 @@ fn published(root: &Path) -> Vec<String> {
     out
 }
 
+/// Three `serve` on the home, then `per_pipeline` files dropped in each pipeline's folder;
+/// the daemons and how many files were dropped.
+fn three_daemons_and_files(root: &Path, per_pipeline: usize) -> (Vec<Daemon>, i64) {
+    let daemons: Vec<Daemon> = (0..3)
+        .map(|_| serve_env(root, &["--scan-secs", "1"], &[], ENV))
+        .collect();
+    for n in 0..per_pipeline {
+        for p in PIPELINES {
+            drop_file(root, p, n);
+        }
+    }
+    (daemons, (per_pipeline * PIPELINES.len()) as i64)
+}
+
 /// How many files the shared ledger has processed.
 fn processed(cluster: &PgCluster, root: &Path) -> i64 {
     count(
@@ -161,17 +175,8 @@ fn three_daemons_process_each_file_once_with_complete_outputs() {
     let cluster = PgCluster::start();
     let home = cluster_home(&cluster);
     let root = &home.root;
-    let daemons: Vec<Daemon> = (0..3)
-        .map(|_| serve_env(root, &["--scan-secs", "1"], &[], ENV))
-        .collect();
     // 300 files over five pipelines, as the issue asks.
-    let per_pipeline = 60;
-    for n in 0..per_pipeline {
-        for p in PIPELINES {
-            drop_file(root, p, n);
-        }
-    }
-    let files = (per_pipeline * PIPELINES.len()) as i64;
+    let (daemons, files) = three_daemons_and_files(root, 60);
     let done = came_true(Duration::from_secs(600), || {
         count(
             &cluster,
@@ -375,16 +380,7 @@ fn postgres_stopped_during_the_work_loses_and_doubles_nothing() {
     let mut cluster = PgCluster::start();
     let home = cluster_home(&cluster);
     let root = &home.root;
-    let daemons: Vec<Daemon> = (0..3)
-        .map(|_| serve_env(root, &["--scan-secs", "1"], &[], ENV))
-        .collect();
-    let per_pipeline = 6;
-    for n in 0..per_pipeline {
-        for p in PIPELINES {
-            drop_file(root, p, n);
-        }
-    }
-    let files = (per_pipeline * PIPELINES.len()) as i64;
+    let (daemons, files) = three_daemons_and_files(root, 6);
     // Stopped once the work is under way.
     let started = came_true(Duration::from_secs(60), || {
         count(&cluster, root, "SELECT count(*) FROM runs") >= 1

@@ -92,16 +92,9 @@ impl Ledger {
                 .db()
                 .query(&format!("SELECT {list} FROM {table} ORDER BY rowid"), &[])
                 .map_err(self.q("export: read a table"))?;
-            let places: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
-            let insert = format!(
-                "INSERT INTO {table} ({list}) VALUES ({})",
-                places.join(", ")
-            );
+            let insert = insert_statement(table, columns);
             for row in &rows {
-                let values: Vec<Value> = (0..columns.len())
-                    .map(|i| row.get::<Value>(i))
-                    .collect::<Result<_, _>>()
-                    .map_err(self.q("export: read a row"))?;
+                let values = values_of(row, columns.len()).map_err(self.q("export: read a row"))?;
                 tx.execute(&insert, &values)
                     .map_err(target.q("export: write a row"))?;
             }
@@ -139,16 +132,10 @@ impl Ledger {
             let rows = read
                 .query(&format!("SELECT {list} FROM {table}"), &[])
                 .map_err(self.q("dry run: read a table"))?;
-            let places: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
-            let insert = format!(
-                "INSERT INTO {table} ({list}) VALUES ({})",
-                places.join(", ")
-            );
+            let insert = insert_statement(table, columns);
             for row in &rows {
-                let values: Vec<Value> = (0..columns.len())
-                    .map(|i| row.get::<Value>(i))
-                    .collect::<Result<_, _>>()
-                    .map_err(self.q("dry run: read a row"))?;
+                let values =
+                    values_of(row, columns.len()).map_err(self.q("dry run: read a row"))?;
                 tx.execute(&insert, &values)
                     .map_err(scratch.q("dry run: write a row"))?;
             }
@@ -158,6 +145,22 @@ impl Ledger {
         drop(read);
         Ok(())
     }
+}
+
+/// The INSERT that writes a row of `columns` into `table` (the same on either backend: the
+/// copies go both ways).
+fn insert_statement(table: &str, columns: &[String]) -> String {
+    let places: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        columns.join(", "),
+        places.join(", ")
+    )
+}
+
+/// A row read whole, as the values of its `n` columns.
+fn values_of(row: &db::Row, n: usize) -> Result<Vec<Value>, db::DbError> {
+    (0..n).map(|i| row.get::<Value>(i)).collect()
 }
 
 /// Each identity column's sequence past the largest id copied, so the next row the cluster
